@@ -1,0 +1,55 @@
+"""Time a full default solve, ``geomedian.solve(points, backend=..., method=...)``.
+
+Run from the project root (the default pytest options disable benchmarks)::
+
+    python -m pytest benchmarks/test_solve.py --benchmark-enable --benchmark-only \
+        --benchmark-min-rounds=5 --benchmark-columns=min,median,max,rounds -q
+
+Both methods ("gd", "weiszfeld") on both backends, grouped per dataset (``solve-<dataset>``),
+with default options (tol 1e-10 for float64, all cores). Each benchmark checks that the
+solve converged to a certified gap <= 1e-10 and stores ``n_passes`` and ``n_iter`` in
+``extra_info``, plus ``ms_per_pass`` (median solve time / n_passes) once timed; the
+terminal summary prints the same numbers as a table.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import geomedian
+from geomedian._threads import resolve_threads
+
+
+@pytest.mark.parametrize("method", ["gd", "weiszfeld"])
+def test_solve(benchmark, record, dataset, backend, method):
+    x = dataset.points
+    benchmark.group = f"solve-{dataset.name}"
+    benchmark.extra_info.update(
+        n=dataset.n,
+        d=dataset.d,
+        dtype="f64",
+        backend=backend,
+        method=method,
+        threads=resolve_threads(None),
+        bytes_per_pass=x.nbytes,
+    )
+
+    res = benchmark(geomedian.solve, x, backend=backend, method=method)
+
+    assert res.converged, res.message
+    assert res.gap <= 1e-10
+    assert res.backend == backend
+    assert res.method == method
+    benchmark.extra_info.update(n_passes=res.n_passes, n_iter=res.n_iter, gap=res.gap)
+    row = record(
+        benchmark,
+        kind="solve",
+        dataset=dataset.name,
+        dtype="f64",
+        backend=backend,
+        method=method,
+        n_passes=res.n_passes,
+        n_iter=res.n_iter,
+    )
+    if row is not None:
+        benchmark.extra_info["ms_per_pass"] = row["median_s"] / res.n_passes * 1e3

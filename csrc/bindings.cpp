@@ -1,0 +1,198 @@
+// The only file that knows about Python: converts arrays, checks the shape facts that
+// guard memory, releases the GIL around the kernels and polls for Ctrl-C. Value checks
+// (NaN in weights, negative weights, tolerances, ...) live in python/geomedian/_validate.py.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "geomedian/solver.hpp"
+
+namespace py = pybind11;
+using geomedian::index_t;
+
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style>;
+
+// Python signals can only be checked with the GIL held, so the driving thread takes it
+// back at most every 50 ms; a KeyboardInterrupt then stays set until the call returns.
+struct SignalPoll {
+    std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+    bool raised = false;
+
+    static bool poll(void* self) {
+        auto* sp = static_cast<SignalPoll*>(self);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - sp->last < std::chrono::milliseconds(50)) return false;
+        sp->last = now;
+        py::gil_scoped_acquire gil;
+        sp->raised = PyErr_CheckSignals() != 0;
+        return sp->raised;
+    }
+};
+
+template <class T>
+py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& weights,
+                const std::optional<carray<double>>& wscale,
+                const std::optional<carray<double>>& init, int method, double tol,
+                std::int64_t max_iter, int threads) {
+    if (points.ndim() != 3) throw py::value_error("points must be a (P, n, d) array");
+    const index_t P = points.shape(0), n = points.shape(1), d = points.shape(2);
+    if (P < 1 || n < 1 || d < 1) throw py::value_error("points must have P, n, d >= 1");
+    index_t w_rows = 0;
+    if (weights) {
+        if (weights->ndim() != 2 || weights->shape(1) != n ||
+            (weights->shape(0) != 1 && weights->shape(0) != P))
+            throw py::value_error("weights must be a (1, n) or (P, n) array");
+        w_rows = weights->shape(0);
+        if (!wscale || wscale->ndim() != 1 || wscale->shape(0) != w_rows)
+            throw py::value_error("wscale must hold one scale per weight row");
+    }
+    if (init && (init->ndim() != 2 || init->shape(0) != P || init->shape(1) != d))
+        throw py::value_error("init must be a (P, d) array");
+    if (method != 0 && method != 1) throw py::value_error("unknown method code");
+    if (max_iter < 1 || threads < 1) throw py::value_error("max_iter and threads must be >= 1");
+
+    const geomedian::Batch<T> batch{points.data(),
+                                    P,
+                                    n,
+                                    d,
+                                    weights ? weights->data() : nullptr,
+                                    w_rows,
+                                    weights ? wscale->data() : nullptr,
+                                    init ? init->data() : nullptr};
+    const geomedian::Options opt{static_cast<geomedian::Method>(method), tol,
+                                 static_cast<index_t>(max_iter)};
+    carray<double> median({P, d});
+    carray<double> objective(P), lower_bound(P), gap(P);
+    carray<std::int64_t> n_iter(P), n_passes(P);
+    carray<std::int32_t> status(P);
+    const geomedian::BatchOutcome out{median.mutable_data(),    objective.mutable_data(),
+                                      lower_bound.mutable_data(), gap.mutable_data(),
+                                      n_iter.mutable_data(),    n_passes.mutable_data(),
+                                      status.mutable_data()};
+    SignalPoll signals;
+    {
+        // Safe: every pointer above was taken with the GIL held, the kernels touch no
+        // Python object, and the arrays stay referenced by this frame.
+        py::gil_scoped_release nogil;
+        geomedian::solve_batch(batch, opt, threads, {&SignalPoll::poll, &signals}, out);
+    }
+    if (signals.raised) throw py::error_already_set();
+    return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status);
+}
+
+template <class T>
+py::object evaluate(const carray<T>& points, const std::optional<carray<double>>& weights,
+                    double wscale, const carray<double>& y, int threads) {
+    if (points.ndim() != 2) throw py::value_error("points must be an (n, d) array");
+    const index_t n = points.shape(0), d = points.shape(1);
+    if (n < 1 || d < 1) throw py::value_error("points must have n, d >= 1");
+    if (weights && (weights->ndim() != 1 || weights->shape(0) != n))
+        throw py::value_error("weights must be an (n,) array");
+    if (y.ndim() != 1 || y.shape(0) != d) throw py::value_error("y must be a (d,) array");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    const geomedian::Problem<T> p{points.data(), weights ? weights->data() : nullptr,
+                                  weights ? wscale : 1.0, n, d};
+    carray<double> grad(d);
+    double f = 0, lb = 0;
+    bool finite;
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in solve()
+        geomedian::Workspace ws(d);
+        geomedian::OpenMPPass<T> pass(p, threads);
+        finite = geomedian::evaluate_at(p, y.data(), pass, ws, &f, grad.mutable_data(), &lb);
+    }
+    if (!finite) return py::none();
+    return py::make_tuple(f, grad, lb);
+}
+
+// One iteration pass at y in a frame centred on y with scale s (no moments pass): the raw
+// sums of fused_pass.hpp, for benchmarks and for checking the kernels against NumPy.
+template <class T>
+carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carray<double>>& weights,
+                               double wscale, const carray<double>& y, double s, int threads) {
+    if (points.ndim() != 2 || points.shape(0) < 1 || points.shape(1) < 1)
+        throw py::value_error("points must be a non-empty (n, d) array");
+    const index_t n = points.shape(0), d = points.shape(1);
+    if (weights && (weights->ndim() != 1 || weights->shape(0) != n))
+        throw py::value_error("weights must be an (n,) array");
+    if (y.ndim() != 1 || y.shape(0) != d) throw py::value_error("y must be a (d,) array");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    const geomedian::Problem<T> p{points.data(), weights ? weights->data() : nullptr,
+                                  weights ? wscale : 1.0, n, d};
+    carray<double> sums(geomedian::sums_size(d));
+    std::vector<double> z(d, 0.0);
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in solve()
+        geomedian::OpenMPPass<T> pass(p, threads);
+        pass.sums(geomedian::Frame{y.data(), s, z.data(), geomedian::coincidence_radius},
+                  sums.mutable_data());
+    }
+    return sums;
+}
+
+py::dict build_info() {
+    py::dict info;
+#ifdef _OPENMP
+    info["openmp"] = true;
+    info["openmp_version"] = _OPENMP;
+#else
+    info["openmp"] = false;
+    info["openmp_version"] = py::none();
+#endif
+    info["openmp_max_threads"] = geomedian::openmp_max_threads();
+    info["isa_compiled"] = geomedian::compiled_isas();
+    info["isa_active"] = geomedian::active_isa();
+#if defined(__clang__)
+    info["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+    info["compiler"] = std::string("gcc ") + __VERSION__;
+#elif defined(_MSC_VER)
+    info["compiler"] = "msvc " + std::to_string(_MSC_VER);
+#endif
+    info["chunk_rows_d2"] = geomedian::chunk_rows(2);
+    return info;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
+    m.doc() = "geomedian's compiled kernels; use the functions in the geomedian package.";
+    const auto solve_doc =
+        "solve(points (P, n, d), weights (1|P, n) | None, wscale (1|P,) | None, "
+        "init (P, d) | None, method, tol, max_iter, threads) -> (median, objective, "
+        "lower_bound, gap, n_iter, n_passes, status)";
+    m.def("solve_f64", &solve<double>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
+          py::arg("wscale").noconvert(), py::arg("init").noconvert(), py::arg("method"),
+          py::arg("tol"), py::arg("max_iter"), py::arg("threads"), solve_doc);
+    m.def("solve_f32", &solve<float>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
+          py::arg("wscale").noconvert(), py::arg("init").noconvert(), py::arg("method"),
+          py::arg("tol"), py::arg("max_iter"), py::arg("threads"), solve_doc);
+    const auto eval_doc =
+        "evaluate(points (n, d), weights (n,) | None, wscale, y (d,), threads) -> "
+        "(objective, min-norm subgradient, lower bound) or None if points are not finite";
+    m.def("evaluate_f64", &evaluate<double>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
+          py::arg("threads"), eval_doc);
+    m.def("evaluate_f32", &evaluate<float>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
+          py::arg("threads"), eval_doc);
+    const auto pass_doc =
+        "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads) -> the sums "
+        "[f, inv, eta, f_coinc, max_term, R (d), M (d)] of one pass at y, scaled by s";
+    m.def("fused_pass_f64", &fused_pass_sums<double>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
+          py::arg("s"), py::arg("threads"), pass_doc);
+    m.def("fused_pass_f32", &fused_pass_sums<float>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
+          py::arg("s"), py::arg("threads"), pass_doc);
+    m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
+}

@@ -1,0 +1,285 @@
+// The two passes over the data that every solver is built from, written once as
+// row loops over [lo, hi) and instantiated per dtype / dimension / ISA in fused_pass.cpp.
+//
+// The iteration pass: with r_i = (x_i - c) s - z (point minus iterate, in the scaled
+// frame) and d_i = ||r_i||, one read of the rows yields
+//
+//   f        = sum_i w_i d_i                                   objective
+//   inv      = sum_{d_i > eps} w_i / d_i                       Weiszfeld denominator
+//   eta      = sum_{d_i <= eps} w_i                            weight sitting on the iterate
+//   f_coinc  = sum_{d_i <= eps} w_i d_i                        (tiny) objective share of those
+//   max_term = max_{d_i > eps} w_i / d_i                       one point dominating inv => near a vertex
+//   R        = sum_{d_i > eps} w_i r_i / d_i                   minus the gradient of the smooth part
+//   M        = sum_i w_i r_i                                   W (mean - iterate), for the dual bound
+//
+// The moments pass (run once per solve) yields W = sum w_i, the count of non-finite
+// coordinates, max |x_ij - x_0j| / 2 (halved so it cannot overflow) and
+// sum_i w_i (x_i - x_0) / 2, from which the frame (c, s) is built.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "types.hpp"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GEOMEDIAN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define GEOMEDIAN_ALWAYS_INLINE inline
+#endif
+
+namespace geomedian {
+
+// Where the iterate sits: scaled coordinates are (x - c) * s, with s a power of two so
+// that the scaling is exact; z is the iterate in that frame.
+struct Frame {
+    const double* c;
+    double s;
+    const double* z;
+    double eps;
+};
+
+namespace slot {
+enum : index_t { f = 0, inv = 1, eta = 2, f_coinc = 3, max_term = 4, head = 5 };
+}
+inline index_t sums_size(index_t d) { return slot::head + 2 * d; }
+
+namespace moment {
+enum : index_t { weight = 0, nonfinite = 1, half_spread = 2, head = 3 };
+}
+inline index_t moments_size(index_t d) { return moment::head + d; }
+
+// What one row adds to the scalar sums, shared by both loop shapes below.
+struct RowTerms {
+    double dist;  // d_i
+    double t;     // w_i / d_i, or 0 for a point on the iterate
+    double on;    // w_i for a point on the iterate, else 0
+};
+
+GEOMEDIAN_ALWAYS_INLINE RowTerms row_terms(double d2, double wi, double eps) {
+    const double dist = std::sqrt(d2);
+    const double on = dist <= eps ? 1.0 : 0.0;
+    // Arithmetic instead of branches, and never a division by zero: vectorises cleanly.
+    return {dist, (1.0 - on) * wi / std::max(dist, eps), on * wi};
+}
+
+// Row helpers for the one-row-at-a-time shape. The restrict qualifiers tell the compiler
+// that the accumulators R, M never alias the points (for float64 they could, as far as it
+// knows), which keeps them out of a store-reload chain: 2-3x at d = 5..128. A run-time
+// length is walked in blocks of 8 (one AVX-512 register of float64) plus a scalar tail.
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE double row_distance2(const T* __restrict xi, index_t d,
+                                             const double* __restrict c, double s,
+                                             const double* __restrict z) {
+    constexpr index_t B = D > 0 ? D : 8;
+    const index_t full = d < 16 ? 0 : d - d % B;
+    double d2 = 0;
+#pragma omp simd reduction(+ : d2)
+    for (index_t j = 0; j < full; ++j) {
+        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+        d2 += r * r;
+    }
+    // Four independent sums: one running sum would chain every add on the last (latency-bound).
+    double a[4] = {0, 0, 0, 0};
+    index_t j = full;
+    for (; j + 4 <= d; j += 4)
+        for (int u = 0; u < 4; ++u) {
+            const double r = (static_cast<double>(xi[j + u]) - c[j + u]) * s - z[j + u];
+            a[u] += r * r;
+        }
+    for (; j < d; ++j) {
+        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+        a[0] += r * r;
+    }
+    return d2 + ((a[0] + a[1]) + (a[2] + a[3]));
+}
+
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const T* __restrict xi, index_t d,
+                                            const double* __restrict c, double s,
+                                            const double* __restrict z, double t, double wi,
+                                            double* __restrict R, double* __restrict M) {
+    constexpr index_t B = D > 0 ? D : 8;
+    const index_t full = d < 16 ? 0 : d - d % B;
+    // r is recomputed rather than stored: the row is still in L1.
+#pragma omp simd
+    for (index_t j = 0; j < full; ++j) {
+        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+        R[j] += t * r;
+        M[j] += wi * r;
+    }
+    for (index_t j = full; j < d; ++j) {
+        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+        R[j] += t * r;
+        M[j] += wi * r;
+    }
+}
+
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE void row_moments(const T* __restrict xi, index_t d,
+                                         const T* __restrict x0, double wi,
+                                         double* __restrict S, double* bad_io,
+                                         double* spread_io) {
+    constexpr double big = std::numeric_limits<T>::max();
+    double bad = *bad_io, spread = *spread_io;
+#pragma omp simd reduction(+ : bad) reduction(max : spread)
+    for (index_t j = 0; j < (D > 0 ? D : d); ++j) {
+        const double v = static_cast<double>(xi[j]);
+        bad += !(std::abs(v) <= big) ? 1.0 : 0.0;
+        const double h = 0.5 * v - 0.5 * static_cast<double>(x0[j]);
+        spread = std::abs(h) > spread ? std::abs(h) : spread;
+        S[j] += wi * h;
+    }
+    *bad_io = bad;
+    *spread_io = spread;
+}
+
+// Three loop shapes, all computing the sums documented at the top of this file:
+//  - 1 <= D <= 4: vectorised across rows, with named scalar accumulators (OpenMP reduces
+//    scalars into registers; array-section reductions measured 4x slower at d = 2). These
+//    passes are bound by sqrt and division, not by memory.
+//  - D > 4: one row at a time, vectorised along the row, accumulators in registers.
+//  - D == 0 (any other d): the same with the row length known only at run time.
+template <class T, int D, bool Weighted>
+GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double wscale,
+                                             index_t lo, index_t hi, index_t d_runtime,
+                                             const Frame& fr, double* out) {
+    const double s = fr.s, eps = fr.eps;
+    const double* c = fr.c;
+    const double* z = fr.z;
+    double f = 0, inv = 0, eta = 0, fc = 0, mt = 0;
+    if constexpr (D >= 1 && D <= 4) {
+        double R0 = 0, R1 = 0, R2 = 0, R3 = 0, M0 = 0, M1 = 0, M2 = 0, M3 = 0;
+#pragma omp simd reduction(+ : f, inv, eta, fc, R0, R1, R2, R3, M0, M1, M2, M3) reduction(max : mt)
+        for (index_t i = lo; i < hi; ++i) {
+            double r[4] = {0, 0, 0, 0};
+            double d2 = 0;
+            for (int j = 0; j < D; ++j) {
+                r[j] = (static_cast<double>(x[i * D + j]) - c[j]) * s - z[j];
+                d2 += r[j] * r[j];
+            }
+            const double wi = Weighted ? w[i] * wscale : 1.0;
+            const RowTerms k = row_terms(d2, wi, eps);
+            f += wi * k.dist;
+            inv += k.t;
+            eta += k.on;
+            fc += k.on * k.dist;
+            mt = k.t > mt ? k.t : mt;
+            R0 += k.t * r[0];
+            M0 += wi * r[0];
+            if constexpr (D > 1) { R1 += k.t * r[1]; M1 += wi * r[1]; }
+            if constexpr (D > 2) { R2 += k.t * r[2]; M2 += wi * r[2]; }
+            if constexpr (D > 3) { R3 += k.t * r[3]; M3 += wi * r[3]; }
+        }
+        const double R[4] = {R0, R1, R2, R3}, M[4] = {M0, M1, M2, M3};
+        for (int j = 0; j < D; ++j) {
+            out[slot::head + j] = R[j];
+            out[slot::head + D + j] = M[j];
+        }
+    } else {
+        const index_t d = D > 0 ? D : d_runtime;
+        double R_local[D > 0 ? D : 1] = {}, M_local[D > 0 ? D : 1] = {};
+        double* R = D > 0 ? R_local : out + slot::head;
+        double* M = D > 0 ? M_local : out + slot::head + d;
+        if constexpr (D == 0) std::fill(R, R + 2 * d, 0.0);
+        for (index_t i = lo; i < hi; ++i) {
+            const T* xi = x + i * d;
+            const double wi = Weighted ? w[i] * wscale : 1.0;
+            const RowTerms k = row_terms(row_distance2<T, D>(xi, d, c, s, z), wi, eps);
+            f += wi * k.dist;
+            inv += k.t;
+            eta += k.on;
+            fc += k.on * k.dist;
+            mt = k.t > mt ? k.t : mt;
+            row_accumulate<T, D>(xi, d, c, s, z, k.t, wi, R, M);
+        }
+        if constexpr (D > 0) {
+            std::copy(R, R + D, out + slot::head);
+            std::copy(M, M + D, out + slot::head + D);
+        }
+    }
+    out[slot::f] = f;
+    out[slot::inv] = inv;
+    out[slot::eta] = eta;
+    out[slot::f_coinc] = fc;
+    out[slot::max_term] = mt;
+}
+
+// Same loop shapes as fused_pass_rows.
+template <class T, int D, bool Weighted>
+GEOMEDIAN_ALWAYS_INLINE void moments_rows(const T* x, const double* w, double wscale,
+                                          index_t lo, index_t hi, index_t d_runtime,
+                                          const T* x0, double* out) {
+    constexpr double big = std::numeric_limits<T>::max();
+    double W = 0, bad = 0, spread = 0;
+    // NaN fails every comparison, so !(|v| <= big) catches NaN and +-inf alike; halving
+    // before subtracting keeps |x - x0| / 2 finite for any finite x and x0.
+    if constexpr (D >= 1 && D <= 4) {
+        double S0 = 0, S1 = 0, S2 = 0, S3 = 0;
+#pragma omp simd reduction(+ : W, bad, S0, S1, S2, S3) reduction(max : spread)
+        for (index_t i = lo; i < hi; ++i) {
+            const double wi = Weighted ? w[i] * wscale : 1.0;
+            double h[4] = {0, 0, 0, 0};
+            W += wi;
+            for (int j = 0; j < D; ++j) {
+                const double v = static_cast<double>(x[i * D + j]);
+                bad += !(std::abs(v) <= big) ? 1.0 : 0.0;
+                h[j] = 0.5 * v - 0.5 * static_cast<double>(x0[j]);
+                spread = std::abs(h[j]) > spread ? std::abs(h[j]) : spread;
+            }
+            S0 += wi * h[0];
+            if constexpr (D > 1) S1 += wi * h[1];
+            if constexpr (D > 2) S2 += wi * h[2];
+            if constexpr (D > 3) S3 += wi * h[3];
+        }
+        const double S[4] = {S0, S1, S2, S3};
+        std::copy(S, S + D, out + moment::head);
+    } else {
+        const index_t d = D > 0 ? D : d_runtime;
+        double* S = out + moment::head;
+        std::fill(S, S + d, 0.0);
+        for (index_t i = lo; i < hi; ++i) {
+            const double wi = Weighted ? w[i] * wscale : 1.0;
+            W += wi;
+            row_moments<T, D>(x + i * d, d, x0, wi, S, &bad, &spread);
+        }
+    }
+    out[moment::weight] = W;
+    out[moment::nonfinite] = bad;
+    out[moment::half_spread] = spread;
+}
+
+// Entry points: one symbol per dtype, cloned per ISA in fused_pass.cpp. `out` is
+// overwritten with the sums of rows [lo, hi).
+void fused_pass(const double* x, const double* w, double wscale, index_t lo, index_t hi,
+                index_t d, const Frame& fr, double* out);
+void fused_pass(const float* x, const double* w, double wscale, index_t lo, index_t hi,
+                index_t d, const Frame& fr, double* out);
+void moments(const double* x, const double* w, double wscale, index_t lo, index_t hi,
+             index_t d, const double* x0, double* out);
+void moments(const float* x, const double* w, double wscale, index_t lo, index_t hi,
+             index_t d, const float* x0, double* out);
+
+// Which instruction-set clone the dispatcher picked on this CPU ("x86-64-v4", ...).
+const char* active_isa();
+const char* compiled_isas();
+
+// Index of the row nearest to the iterate among [lo, hi) and its squared scaled distance.
+template <class T>
+void nearest_row(const T* x, index_t lo, index_t hi, index_t d, const Frame& fr,
+                 index_t* best_i, double* best_d2) {
+    for (index_t i = lo; i < hi; ++i) {
+        double d2 = 0;
+        for (index_t j = 0; j < d; ++j) {
+            const double r = (static_cast<double>(x[i * d + j]) - fr.c[j]) * fr.s - fr.z[j];
+            d2 += r * r;
+        }
+        if (d2 < *best_d2) {
+            *best_d2 = d2;
+            *best_i = i;
+        }
+    }
+}
+
+}  // namespace geomedian

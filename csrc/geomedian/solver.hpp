@@ -1,0 +1,292 @@
+// The iteration driver shared by every method, and the batch driver around it.
+//
+// One solve:
+//   1. moments pass: W, finiteness, spread; the frame: c = weighted mean, s = 2^-k with
+//      spread * s < 1 (exact scaling, so data near 1e+-300 neither overflows nor
+//      underflows, and data at 1e12 + noise keeps its digits in z = (y - c) s);
+//   2. iteration pass at the start point, then per iteration: stop if the certified
+//      relative gap (f - LB) / f <= tol; otherwise propose a step (Weiszfeld or GD), run a
+//      pass at the trial point, keep the best lower bound seen, accept or retry;
+//   3. near a vertex (one point carries more than half of sum w_i / d_i) test the nearest
+//      data point itself, since the certificate cannot close at a point beside a
+//      non-smooth optimum.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "certificate.hpp"
+#include "gradient_descent.hpp"
+#include "parallel.hpp"
+#include "weiszfeld.hpp"
+
+namespace geomedian {
+
+// Points closer than this to the iterate (in the frame where the data spans < 1) count
+// as coinciding with it: far below any meaningful spread, far above rounding of d_i.
+constexpr double coincidence_radius = 0x1p-40;
+
+// Per-problem scratch, allocated once per thread and reused across a batch.
+struct Workspace {
+    index_t d;
+    std::vector<double> buf;
+    explicit Workspace(index_t dim)
+        : d(dim), buf(8 * dim + 2 * sums_size(dim) + moments_size(dim) + pass_scratch_size(dim)) {}
+    double* at(index_t k) { return buf.data() + k * d; }  // k-th d-vector, k < 8
+    double* sums_a() { return at(8); }
+    double* sums_b() { return sums_a() + sums_size(d); }
+    double* moments() { return sums_b() + sums_size(d); }
+    double* scratch() { return moments() + moments_size(d); }
+};
+
+// The frame of a problem: centre c (d entries, written), scale s, total weight W.
+// Returns false when the points are not all finite.
+template <class T, class Pass>
+bool make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, double* s, double* W) {
+    double* mom = ws.moments();
+    pass.moments(p.x, mom);
+    if (mom[moment::nonfinite] > 0) return false;
+    *W = mom[moment::weight];
+    const double half = mom[moment::half_spread];
+    int e = 0;
+    std::frexp(half, &e);  // spread = 2 half < 2^(e+1)
+    *s = half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
+    bool finite = true;
+    for (index_t j = 0; j < p.d; ++j) {
+        c[j] = static_cast<double>(p.x[j]) + 2.0 * (mom[moment::head + j] / *W);
+        finite &= std::isfinite(c[j]);
+    }
+    // Only a spread near the overflow threshold makes the mean overflow; any finite
+    // centre near the data will do, so fall back to the first point.
+    if (!finite)
+        for (index_t j = 0; j < p.d; ++j) c[j] = static_cast<double>(p.x[j]);
+    return true;
+}
+
+template <class T, class Pass>
+void solve_problem(const Problem<T>& p, const Options& opt, const double* init, Pass& pass,
+                   Workspace& ws, const Interrupt& interrupt, Outcome& out) {
+    const index_t d = p.d;
+    double *c = ws.at(0), *z = ws.at(1), *zt = ws.at(2), *g = ws.at(3), *gt = ws.at(4);
+    double *S = ws.sums_a(), *St = ws.sums_b();
+    GdState gd{ws.at(5), ws.at(6)};
+    out.n_iter = 0;
+    out.n_passes = 1;
+    double s = 1, W = 1;
+    if (!make_frame(p, pass, ws, c, &s, &W)) {
+        std::fill(out.median, out.median + d, std::numeric_limits<double>::quiet_NaN());
+        out.objective = out.lower_bound = out.gap = std::numeric_limits<double>::quiet_NaN();
+        out.status = Status::nonfinite;
+        return;
+    }
+    for (index_t j = 0; j < d; ++j) z[j] = init != nullptr ? (init[j] - c[j]) * s : 0.0;
+    Frame fr{c, s, z, coincidence_radius};
+    pass.sums(fr, S);
+    ++out.n_passes;
+    Certificate cert = certify(S, d, W, g);
+    double lb = cert.lb;
+
+    bool retry = false;                // the last GD trial was rejected
+    index_t last_vertex = -1;          // data point most recently tried as the answer
+    index_t next_vertex_check = 0;     // back off after a vertex try that did not pay
+    index_t vertex_backoff = 1;
+    Status status;
+    for (;;) {
+        if (relative_gap(cert.f, lb) <= opt.tol) { status = Status::converged; break; }
+        if (out.n_iter >= opt.max_iter) { status = Status::max_iter; break; }
+        if (interrupt()) { status = Status::interrupted; break; }
+
+        bool vertex = false;
+        if (!retry && out.n_iter >= next_vertex_check &&
+            S[slot::max_term] > 0.5 * S[slot::inv]) {
+            const index_t k = pass.nearest(fr);
+            ++out.n_passes;
+            if (k != last_vertex) {
+                last_vertex = k;
+                vertex = true;
+                for (index_t j = 0; j < d; ++j)
+                    zt[j] = (static_cast<double>(p.x[k * d + j]) - c[j]) * s;
+            } else {
+                next_vertex_check = out.n_iter + vertex_backoff;
+                vertex_backoff *= 2;
+            }
+        }
+        bool moved;
+        if (vertex)
+            moved = !std::equal(z, z + d, zt);
+        else if (opt.method == Method::gd)
+            moved = gd_propose(gd, S, d, z, g, retry, zt);
+        else
+            moved = weiszfeld_step(S, d, z, zt);
+        if (!moved) { status = Status::stalled; break; }
+
+        const Frame ft{c, s, zt, coincidence_radius};
+        pass.sums(ft, St);
+        ++out.n_passes;
+        const Certificate ct = certify(St, d, W, gt);
+        lb = std::max(lb, ct.lb);
+
+        bool accept;
+        if (vertex)
+            accept = ct.f <= cert.f;
+        else if (opt.method == Method::gd)
+            accept = gd_accept(gd, cert.f, ct.f, cert.gnorm);
+        else
+            accept = true;  // Vardi-Zhang steps never increase f
+        if (accept) {
+            if (opt.method == Method::gd && !vertex) gd_remember(gd, d, z, g);
+            std::swap(z, zt);
+            std::swap(S, St);
+            std::swap(g, gt);
+            fr.z = z;
+            cert = ct;
+            ++out.n_iter;
+            retry = false;
+        } else if (vertex) {
+            next_vertex_check = out.n_iter + vertex_backoff;
+            vertex_backoff *= 2;
+        } else {
+            retry = true;  // GD backtracks; it ends at t_safe, which is always accepted
+        }
+    }
+    // The answer is returned in the caller's coordinates and dtype. Where rounding c + z / s
+    // moves it measurably (float32 points; data far from the origin relative to its spread,
+    // e.g. 1e12 + noise), certify the rounded point itself, not the iterate it came from.
+    double moved2 = 0;
+    for (index_t j = 0; j < d; ++j) {
+        out.median[j] = static_cast<T>(c[j] + z[j] / s);
+        zt[j] = (out.median[j] - c[j]) * s;
+        moved2 += (zt[j] - z[j]) * (zt[j] - z[j]);
+    }
+    if (std::sqrt(moved2) > coincidence_radius) {
+        pass.sums(Frame{c, s, zt, coincidence_radius}, St);
+        ++out.n_passes;
+        const Certificate ct = certify(St, d, W, gt);
+        lb = std::max(lb, ct.lb);
+        cert = ct;
+        if (status == Status::converged && relative_gap(cert.f, lb) > opt.tol)
+            status = Status::stalled;
+    }
+    const double unit = s * p.wscale;
+    out.objective = cert.f / unit;
+    out.lower_bound = lb / unit;
+    out.gap = relative_gap(cert.f, lb);
+    out.status = status;
+}
+
+// Objective, minimum-norm subgradient and dual bound at a given point y (caller's units).
+// Returns false when the points are not all finite.
+template <class T, class Pass>
+bool evaluate_at(const Problem<T>& p, const double* y, Pass& pass, Workspace& ws, double* f,
+                 double* grad, double* lb) {
+    double *c = ws.at(0), *z = ws.at(1), *S = ws.sums_a();
+    double s = 1, W = 1;
+    if (!make_frame(p, pass, ws, c, &s, &W)) return false;
+    // Centre the frame on y itself so that x_i - y is formed without a detour.
+    for (index_t j = 0; j < p.d; ++j) {
+        c[j] = y[j];
+        z[j] = 0.0;
+    }
+    pass.sums(Frame{c, s, z, coincidence_radius}, S);
+    const Certificate cert = certify(S, p.d, W, grad);
+    for (index_t j = 0; j < p.d; ++j) grad[j] /= p.wscale;
+    *f = cert.f / (s * p.wscale);
+    *lb = cert.lb / (s * p.wscale);
+    return true;
+}
+
+// P problems of n points in d dimensions, stored back to back. Weights: nullptr, or
+// w_rows rows of n (w_rows == 1 shares one row across the batch) with one scale per row.
+template <class T>
+struct Batch {
+    const T* x;
+    index_t P, n, d;
+    const double* w;
+    index_t w_rows;
+    const double* wscale;
+    const double* init;  // P x d start points, or nullptr for the weighted means
+};
+
+struct BatchOutcome {
+    double* median;  // P x d
+    double* objective;
+    double* lower_bound;
+    double* gap;
+    std::int64_t* n_iter;
+    std::int64_t* n_passes;
+    std::int32_t* status;
+};
+
+template <class T>
+Problem<T> problem_of(const Batch<T>& b, index_t k) {
+    if (b.w == nullptr) return {b.x + k * b.n * b.d, nullptr, 1.0, b.n, b.d};
+    const index_t row = b.w_rows == 1 ? 0 : k;
+    return {b.x + k * b.n * b.d, b.w + row * b.n, b.wscale[row], b.n, b.d};
+}
+
+inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
+    bo.objective[k] = o.objective;
+    bo.lower_bound[k] = o.lower_bound;
+    bo.gap[k] = o.gap;
+    bo.n_iter[k] = o.n_iter;
+    bo.n_passes[k] = o.n_passes;
+    bo.status[k] = static_cast<std::int32_t>(o.status);
+}
+
+// Large problems are solved one after another, each pass split over the threads; many
+// small ones are spread over the threads, one problem per thread at a time, each solved
+// serially in cache. Both give the same bits (see parallel.hpp).
+template <class T>
+void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Interrupt& interrupt,
+                 const BatchOutcome& bo) {
+    const bool within = b.P == 1 || threads == 1 || b.n * b.d >= (index_t{1} << 16);
+    if (within) {
+        Workspace ws(b.d);
+        for (index_t k = 0; k < b.P; ++k) {
+            const Problem<T> p = problem_of(b, k);
+            OpenMPPass<T> pass(p, threads);
+            Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
+            solve_problem(p, opt, b.init ? b.init + k * b.d : nullptr, pass, ws, interrupt, o);
+            store(bo, k, o);
+            if (o.status == Status::interrupted) {
+                for (index_t r = k + 1; r < b.P; ++r) {
+                    Outcome skipped{bo.median + r * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
+                    std::fill(skipped.median, skipped.median + b.d, NAN);
+                    store(bo, r, skipped);
+                }
+                return;
+            }
+        }
+        return;
+    }
+    std::atomic<bool> stop{false};
+#pragma omp parallel num_threads(threads)
+    {
+        Workspace ws(b.d);
+        const Interrupt none{};
+#pragma omp for schedule(dynamic, 16)
+        for (index_t k = 0; k < b.P; ++k) {
+            Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
+            if (!stop.load(std::memory_order_relaxed)) {
+                const Problem<T> p = problem_of(b, k);
+                SerialPass<T> pass{p, ws.scratch()};
+                solve_problem(p, opt, b.init ? b.init + k * b.d : nullptr, pass, ws, none, o);
+            } else {
+                std::fill(o.median, o.median + b.d, NAN);
+            }
+            store(bo, k, o);
+#ifdef _OPENMP
+            // Only the calling thread may look at Python's signal flags.
+            if (omp_get_thread_num() == 0 && interrupt()) stop.store(true);
+#else
+            if (interrupt()) stop.store(true);
+#endif
+        }
+    }
+}
+
+}  // namespace geomedian

@@ -1,0 +1,58 @@
+// Plain data shared by every kernel: no Python, no allocation, no OpenMP.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace geomedian {
+
+using index_t = std::ptrdiff_t;
+
+enum class Method : int { weiszfeld = 0, gd = 1 };
+
+// Values are part of the Python contract (python/geomedian/_result.py mirrors them).
+enum class Status : int {
+    converged = 0,    // certified relative gap <= tol
+    max_iter = 1,     // iteration budget ran out first
+    stalled = 2,      // the iterate stopped moving before the gap reached tol (floating-point floor)
+    interrupted = 3,  // a signal arrived (Ctrl-C); the caller raises
+    nonfinite = 4,    // the points contain NaN or inf; nothing was solved
+};
+
+struct Options {
+    Method method = Method::weiszfeld;
+    double tol = 1e-10;
+    index_t max_iter = 1000;
+};
+
+// One problem: n rows of d coordinates, C order; w == nullptr means unit weights.
+// `wscale` is a power of two with max(w) * wscale in [0.5, 1): weights are used
+// as w * wscale so that sums of w / distance cannot overflow whatever the user's units.
+template <class T>
+struct Problem {
+    const T* x;
+    const double* w;
+    double wscale;
+    index_t n;
+    index_t d;
+};
+
+// Per-problem outputs; `median` has d entries, written in the caller's coordinates.
+struct Outcome {
+    double* median;
+    double objective;
+    double lower_bound;
+    double gap;
+    index_t n_iter;
+    index_t n_passes;
+    Status status;
+};
+
+// Polled once per iteration by the driving thread: returns true to abandon the solve.
+struct Interrupt {
+    bool (*poll)(void*) = nullptr;
+    void* context = nullptr;
+    bool operator()() const { return poll != nullptr && poll(context); }
+};
+
+}  // namespace geomedian

@@ -1,0 +1,30 @@
+"""geomedian: fast, certified geometric medians (Fermat-Weber points).
+
+>>> import geomedian
+>>> res = geomedian.solve([[1, 2], [3, 4], [5, 6]])
+>>> res.median, res.converged
+(array([3., 4.]), True)
+"""
+
+from ._api import geometric_median, gradient, objective, solve
+from ._backends import backends
+from ._config import show_config
+from ._result import ConvergenceWarning, GeometricMedianResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "GeometricMedianResult",
+    "__version__",
+    "backends",
+    "geometric_median",
+    "gradient",
+    "objective",
+    "show_config",
+    "solve",
+]
+
+
+def __dir__() -> list[str]:
+    return __all__

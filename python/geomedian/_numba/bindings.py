@@ -1,0 +1,156 @@
+"""The Numba backend's entry points, with the compiled core's names and signatures.
+
+Like ``csrc/bindings.cpp`` this file only converts: ``None`` becomes an empty array (Numba
+kernels take no optional arguments), outputs are allocated, and the thread count is set
+for the duration of the call. It checks dtypes as the core's ``noconvert()`` does.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from . import solver
+from .fused_pass import sums_size
+from .parallel import n_chunks, parallel_sums, pass_scratch_size
+
+__all__ = [
+    "build_info",
+    "evaluate_f32",
+    "evaluate_f64",
+    "fused_pass_f32",
+    "fused_pass_f64",
+    "solve_f32",
+    "solve_f64",
+]
+
+
+class _threads:
+    """Set Numba's thread count for one call (thread-local in Numba, restored on exit)."""
+
+    def __init__(self, threads: int):
+        self.threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+
+    def __enter__(self):
+        self.saved = numba.get_num_threads()
+        numba.set_num_threads(self.threads)
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self.saved)
+
+
+def _check(points: np.ndarray, dtype: type, ndim: int) -> None:
+    if not isinstance(points, np.ndarray) or points.dtype != dtype or points.ndim != ndim:
+        raise TypeError(f"points must be a C-contiguous {ndim}-D {np.dtype(dtype)} array")
+    if not points.flags.c_contiguous:
+        raise TypeError("points must be C-contiguous")
+
+
+def _solve(points, weights, wscale, init, method, tol, max_iter, threads, dtype):
+    _check(points, dtype, 3)
+    P, n, d = points.shape
+    if weights is None:
+        weights, wscale = np.empty((1, 0)), np.ones(1)
+    init_ = np.empty((0, d)) if init is None else init
+    median = np.empty((P, d))
+    objective, lower_bound, gap = np.empty(P), np.empty(P), np.empty(P)
+    n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
+    status = np.empty(P, dtype=np.int32)
+    within = P == 1 or threads == 1 or n * d >= (1 << 16)
+    with _threads(threads):
+        solver.solve_batch(
+            points,
+            weights,
+            wscale,
+            init_,
+            method,
+            tol,
+            max_iter,
+            within,
+            median,
+            objective,
+            lower_bound,
+            gap,
+            n_iter,
+            n_passes,
+            status,
+        )
+    return median, objective, lower_bound, gap, n_iter, n_passes, status
+
+
+def solve_f64(points, weights, wscale, init, method, tol, max_iter, threads):
+    """Mirror of ``_core.solve_f64``."""
+    return _solve(points, weights, wscale, init, method, tol, max_iter, threads, np.float64)
+
+
+def solve_f32(points, weights, wscale, init, method, tol, max_iter, threads):
+    """Mirror of ``_core.solve_f32``."""
+    return _solve(points, weights, wscale, init, method, tol, max_iter, threads, np.float32)
+
+
+def _evaluate(points, weights, wscale, y, threads, dtype):
+    _check(points, dtype, 2)
+    n, d = points.shape
+    nc = n_chunks(n, d)
+    grad = np.empty(d)
+    with _threads(threads):
+        ok, f, lb = solver.evaluate_at(
+            points,
+            np.empty(0) if weights is None else weights,
+            wscale,
+            y,
+            True,
+            np.empty(solver.workspace_size(d)),
+            np.empty((nc, pass_scratch_size(d))),
+            grad,
+        )
+    return (f, grad, lb) if ok else None
+
+
+def evaluate_f64(points, weights, wscale, y, threads):
+    """Mirror of ``_core.evaluate_f64``."""
+    return _evaluate(points, weights, wscale, y, threads, np.float64)
+
+
+def evaluate_f32(points, weights, wscale, y, threads):
+    """Mirror of ``_core.evaluate_f32``."""
+    return _evaluate(points, weights, wscale, y, threads, np.float32)
+
+
+def _fused_pass(points, weights, wscale, y, s, threads, dtype):
+    _check(points, dtype, 2)
+    n, d = points.shape
+    out = np.empty(sums_size(d))
+    with _threads(threads):
+        parallel_sums(
+            points,
+            np.empty(0) if weights is None else weights,
+            wscale,
+            y,
+            s,
+            np.zeros(d),
+            solver.COINCIDENCE_RADIUS,
+            out,
+            np.empty((n_chunks(n, d), pass_scratch_size(d))),
+        )
+    return out
+
+
+def fused_pass_f64(points, weights, wscale, y, s, threads):
+    """Mirror of ``_core.fused_pass_f64``."""
+    return _fused_pass(points, weights, wscale, y, s, threads, np.float64)
+
+
+def fused_pass_f32(points, weights, wscale, y, s, threads):
+    """Mirror of ``_core.fused_pass_f32``."""
+    return _fused_pass(points, weights, wscale, y, s, threads, np.float32)
+
+
+def build_info() -> dict:
+    """Numba version, thread count and where compiled kernels are cached."""
+    return {
+        "numba": numba.__version__,
+        "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
+        "threading_layer": numba.config.THREADING_LAYER,
+        "cache_dir": numba.config.CACHE_DIR or "(next to the package sources, __pycache__)",
+    }

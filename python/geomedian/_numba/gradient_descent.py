@@ -1,0 +1,55 @@
+"""Mirror of ``csrc/geomedian/gradient_descent.hpp``: Barzilai-Borwein trial, Armijo test.
+
+t = max(t_BB, t_safe), t_safe = 1 / inv (the Weiszfeld step, always accepted); accept when
+f(z - t g) <= f(z) - 1e-4 t ||g||^2 + 8 eps_mach f(z), else t <- max(t / 4, t_safe).
+The state is a float array: [has_prev, t, t_safe].
+"""
+
+from numba import njit
+
+from .fused_pass import SLOT_INV
+
+GD_HAS_PREV, GD_T, GD_T_SAFE, GD_STATE_SIZE = 0, 1, 2, 3
+ARMIJO_C = 1e-4
+F_NOISE = 8 * 2.0**-52  # rounding allowance on f, relative
+
+
+@njit(cache=True, nogil=True)
+def gd_propose(st, z_prev, g_prev, sums, d, z, g, retry, z_next):
+    inv = sums[SLOT_INV]
+    if not inv > 0:
+        return False
+    st[GD_T_SAFE] = 1.0 / inv
+    if retry:
+        st[GD_T] = st[GD_T] / 4 if st[GD_T] / 4 > st[GD_T_SAFE] else st[GD_T_SAFE]
+    else:
+        st[GD_T] = st[GD_T_SAFE]
+        if st[GD_HAS_PREV] > 0:
+            ss = 0.0
+            sq = 0.0
+            for j in range(d):
+                s = z[j] - z_prev[j]
+                ss += s * s
+                sq += s * (g[j] - g_prev[j])
+            if sq > 0 and ss / sq > st[GD_T]:
+                st[GD_T] = ss / sq
+    moved = False
+    for j in range(d):
+        z_next[j] = z[j] - st[GD_T] * g[j]
+        moved |= z_next[j] != z[j]
+    return moved
+
+
+@njit(cache=True, nogil=True)
+def gd_accept(st, f, f_trial, gnorm):
+    if st[GD_T] <= st[GD_T_SAFE]:
+        return True  # majorize-minimize: f cannot rise but by rounding
+    return f_trial <= f - ARMIJO_C * st[GD_T] * gnorm * gnorm + F_NOISE * f
+
+
+@njit(cache=True, nogil=True)
+def gd_remember(st, z_prev, g_prev, d, z, g):
+    for j in range(d):
+        z_prev[j] = z[j]
+        g_prev[j] = g[j]
+    st[GD_HAS_PREV] = 1.0

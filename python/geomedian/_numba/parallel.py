@@ -1,0 +1,140 @@
+"""Mirror of ``csrc/geomedian/parallel.hpp``: fixed chunks, chunk sums added in chunk order.
+
+``serial_*`` run a problem's chunks on the calling thread (one problem per thread in a
+batch); ``parallel_*`` spread them over Numba's threads (``prange``). Both add the same
+chunk sums in the same order, so results do not depend on the thread count.
+"""
+
+from numba import njit, prange
+
+from .fused_pass import (
+    MOMENT_HALF_SPREAD,
+    SLOT_MAX_TERM,
+    fused_pass,
+    moments,
+    moments_size,
+    nearest_row,
+    sums_size,
+)
+
+
+@njit(cache=True, nogil=True)
+def chunk_rows(d):
+    return max(64, 32768 // d)
+
+
+@njit(cache=True, nogil=True)
+def n_chunks(n, d):
+    return (n + chunk_rows(d) - 1) // chunk_rows(d)
+
+
+@njit(cache=True, nogil=True)
+def pass_scratch_size(d):
+    return max(sums_size(d), moments_size(d))
+
+
+@njit(cache=True, nogil=True)
+def accumulate_sums(acc, part, d):
+    for k in range(sums_size(d)):
+        if k == SLOT_MAX_TERM:
+            acc[k] = max(acc[k], part[k])
+        else:
+            acc[k] += part[k]
+
+
+@njit(cache=True, nogil=True)
+def accumulate_moments(acc, part, d):
+    for k in range(moments_size(d)):
+        if k == MOMENT_HALF_SPREAD:
+            acc[k] = max(acc[k], part[k])
+        else:
+            acc[k] += part[k]
+
+
+@njit(cache=True, nogil=True)
+def serial_moments(x, w, wscale, x0, out, scratch):
+    n, d = x.shape
+    step = chunk_rows(d)
+    for lo in range(0, n, step):
+        dst = out if lo == 0 else scratch
+        moments(x, w, wscale, lo, min(n, lo + step), x0, dst)
+        if lo != 0:
+            accumulate_moments(out, dst, d)
+
+
+@njit(cache=True, nogil=True)
+def serial_sums(x, w, wscale, c, s, z, eps, out, scratch):
+    n, d = x.shape
+    step = chunk_rows(d)
+    for lo in range(0, n, step):
+        dst = out if lo == 0 else scratch
+        fused_pass(x, w, wscale, lo, min(n, lo + step), c, s, z, eps, dst)
+        if lo != 0:
+            accumulate_sums(out, dst, d)
+
+
+@njit(cache=True, nogil=True)
+def serial_nearest(x, c, s, z):
+    return nearest_row(x, 0, x.shape[0], c, s, z)[0]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def parallel_moments(x, w, wscale, x0, out, partial):
+    n, d = x.shape
+    step = chunk_rows(d)
+    nc = n_chunks(n, d)
+    for k in prange(nc):
+        moments(x, w, wscale, k * step, min(n, (k + 1) * step), x0, partial[k])
+    out[: moments_size(d)] = partial[0, : moments_size(d)]
+    for k in range(1, nc):
+        accumulate_moments(out, partial[k], d)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def parallel_sums(x, w, wscale, c, s, z, eps, out, partial):
+    n, d = x.shape
+    step = chunk_rows(d)
+    nc = n_chunks(n, d)
+    for k in prange(nc):
+        fused_pass(x, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, partial[k])
+    out[: sums_size(d)] = partial[0, : sums_size(d)]
+    for k in range(1, nc):
+        accumulate_sums(out, partial[k], d)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def parallel_nearest(x, c, s, z, best_i, best_d2):
+    n, d = x.shape
+    step = chunk_rows(d)
+    nc = n_chunks(n, d)
+    for k in prange(nc):
+        best_i[k], best_d2[k] = nearest_row(x, k * step, min(n, (k + 1) * step), c, s, z)
+    best = 0
+    for k in range(1, nc):
+        if best_d2[k] < best_d2[best]:
+            best = k
+    return best_i[best]
+
+
+# The C++ side expresses "serial or OpenMP" as two pass types; here one flag picks.
+@njit(cache=True, nogil=True)
+def run_moments(parallel, x, w, wscale, x0, out, scratch, partial):
+    if parallel:
+        parallel_moments(x, w, wscale, x0, out, partial)
+    else:
+        serial_moments(x, w, wscale, x0, out, scratch)
+
+
+@njit(cache=True, nogil=True)
+def run_sums(parallel, x, w, wscale, c, s, z, eps, out, scratch, partial):
+    if parallel:
+        parallel_sums(x, w, wscale, c, s, z, eps, out, partial)
+    else:
+        serial_sums(x, w, wscale, c, s, z, eps, out, scratch)
+
+
+@njit(cache=True, nogil=True)
+def run_nearest(parallel, x, c, s, z, best_i, best_d2):
+    if parallel:
+        return parallel_nearest(x, c, s, z, best_i, best_d2)
+    return serial_nearest(x, c, s, z)

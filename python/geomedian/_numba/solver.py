@@ -1,0 +1,293 @@
+"""Mirror of ``csrc/geomedian/solver.hpp``: the iteration driver and the batch driver.
+
+1. moments pass -> frame: c = weighted mean, s = 2^-k with spread * s < 1;
+2. pass at the start; per iteration: stop when (f - LB) / f <= tol, propose a step, pass
+   at the trial, keep the best LB, accept or retry;
+3. near a vertex (max_term > inv / 2) try the nearest data point itself.
+
+Unlike the compiled core, these kernels cannot poll for Ctrl-C while they run.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .certificate import certify, relative_gap
+from .fused_pass import (
+    MOMENT_HALF_SPREAD,
+    MOMENT_HEAD,
+    MOMENT_NONFINITE,
+    MOMENT_WEIGHT,
+    SLOT_INV,
+    SLOT_MAX_TERM,
+    moments_size,
+    sums_size,
+)
+from .gradient_descent import GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
+from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
+from .weiszfeld import weiszfeld_step
+
+# csrc/geomedian/types.hpp: enum class Status, enum class Method.
+CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE = 0, 1, 2, 3, 4
+METHOD_WEISZFELD, METHOD_GD = 0, 1
+
+COINCIDENCE_RADIUS = 2.0**-40
+BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
+
+
+@njit(cache=True, nogil=True)
+def workspace_size(d):
+    return 8 * d + GD_STATE_SIZE + 2 * sums_size(d) + moments_size(d) + pass_scratch_size(d)
+
+
+@njit(cache=True, nogil=True)
+def make_frame(x, w, wscale, parallel, mom, scratch, partial, c):
+    """Fill the centre c; return (points finite, scale s, total weight W)."""
+    d = x.shape[1]
+    run_moments(parallel, x, w, wscale, x[0], mom, scratch, partial)
+    if mom[MOMENT_NONFINITE] > 0:
+        return False, 1.0, 1.0
+    W = mom[MOMENT_WEIGHT]
+    half = mom[MOMENT_HALF_SPREAD]
+    e = math.frexp(half)[1]  # spread = 2 half < 2^(e+1)
+    s = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half > 0 else 1.0
+    finite = True
+    for j in range(d):
+        c[j] = x[0, j] + 2.0 * (mom[MOMENT_HEAD + j] / W)
+        finite &= math.isfinite(c[j])
+    if not finite:
+        for j in range(d):
+            c[j] = x[0, j]
+    return True, s, W
+
+
+@njit(cache=True, nogil=True)
+def solve_problem(
+    x,
+    w,
+    wscale,
+    init,
+    has_init,
+    method,
+    tol,
+    max_iter,
+    parallel,
+    buf,
+    partial,
+    best_i,
+    best_d2,
+    median,
+):
+    """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status)."""
+    d = x.shape[1]
+    c = buf[0:d]
+    z = buf[d : 2 * d]
+    zt = buf[2 * d : 3 * d]
+    g = buf[3 * d : 4 * d]
+    gt = buf[4 * d : 5 * d]
+    z_prev = buf[5 * d : 6 * d]
+    g_prev = buf[6 * d : 7 * d]
+    o = 8 * d
+    gd = buf[o : o + GD_STATE_SIZE]
+    o += GD_STATE_SIZE
+    S = buf[o : o + sums_size(d)]
+    o += sums_size(d)
+    St = buf[o : o + sums_size(d)]
+    o += sums_size(d)
+    mom = buf[o : o + moments_size(d)]
+    o += moments_size(d)
+    scratch = buf[o : o + pass_scratch_size(d)]
+    gd[:] = 0.0
+    n_iter = 0
+    n_passes = 1
+    ok, s, W = make_frame(x, w, wscale, parallel, mom, scratch, partial, c)
+    if not ok:
+        median[:] = np.nan
+        return np.nan, np.nan, np.nan, 0, n_passes, NONFINITE
+    for j in range(d):
+        z[j] = (init[j] - c[j]) * s if has_init else 0.0
+    run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, S, scratch, partial)
+    n_passes += 1
+    f, lb, gnorm = certify(S, d, W, g)
+
+    retry = False
+    last_vertex = -1
+    next_vertex_check = 0
+    vertex_backoff = 1
+    while True:
+        if relative_gap(f, lb) <= tol:
+            status = CONVERGED
+            break
+        if n_iter >= max_iter:
+            status = MAX_ITER
+            break
+
+        vertex = False
+        if not retry and n_iter >= next_vertex_check and S[SLOT_MAX_TERM] > 0.5 * S[SLOT_INV]:
+            k = run_nearest(parallel, x, c, s, z, best_i, best_d2)
+            n_passes += 1
+            if k != last_vertex:
+                last_vertex = k
+                vertex = True
+                for j in range(d):
+                    zt[j] = (x[k, j] - c[j]) * s
+            else:
+                next_vertex_check = n_iter + vertex_backoff
+                vertex_backoff *= 2
+        if vertex:
+            moved = False
+            for j in range(d):
+                moved |= zt[j] != z[j]
+        elif method == METHOD_GD:
+            moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, retry, zt)
+        else:
+            moved = weiszfeld_step(S, d, z, zt)
+        if not moved:
+            status = STALLED
+            break
+
+        run_sums(parallel, x, w, wscale, c, s, zt, COINCIDENCE_RADIUS, St, scratch, partial)
+        n_passes += 1
+        ft, lbt, gnormt = certify(St, d, W, gt)
+        lb = max(lb, lbt)
+
+        if vertex:
+            accept = ft <= f
+        elif method == METHOD_GD:
+            accept = gd_accept(gd, f, ft, gnorm)
+        else:
+            accept = True  # Vardi-Zhang steps never increase f
+        if accept:
+            if method == METHOD_GD and not vertex:
+                gd_remember(gd, z_prev, g_prev, d, z, g)
+            z, zt = zt, z
+            S, St = St, S
+            g, gt = gt, g
+            f, gnorm = ft, gnormt
+            n_iter += 1
+            retry = False
+        elif vertex:
+            next_vertex_check = n_iter + vertex_backoff
+            vertex_backoff *= 2
+        else:
+            retry = True  # GD backtracks; it ends at t_safe, which is always accepted
+    # Certify the answer as rounded to the caller's coordinates and dtype when that moved it.
+    moved2 = 0.0
+    for j in range(d):
+        median[j] = c[j] + z[j] / s
+        if x.itemsize == 4:
+            median[j] = np.float32(median[j])
+        zt[j] = (median[j] - c[j]) * s
+        moved2 += (zt[j] - z[j]) * (zt[j] - z[j])
+    if math.sqrt(moved2) > COINCIDENCE_RADIUS:
+        run_sums(parallel, x, w, wscale, c, s, zt, COINCIDENCE_RADIUS, St, scratch, partial)
+        n_passes += 1
+        f, lbt, gnorm = certify(St, d, W, gt)
+        lb = max(lb, lbt)
+        if status == CONVERGED and relative_gap(f, lb) > tol:
+            status = STALLED
+    unit = s * wscale
+    return f / unit, lb / unit, relative_gap(f, lb), n_iter, n_passes, status
+
+
+@njit(cache=True, nogil=True)
+def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
+    """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad."""
+    d = x.shape[1]
+    c = buf[0:d]
+    z = buf[d : 2 * d]
+    o = 8 * d + GD_STATE_SIZE
+    S = buf[o : o + sums_size(d)]
+    o += 2 * sums_size(d)
+    mom = buf[o : o + moments_size(d)]
+    o += moments_size(d)
+    scratch = buf[o : o + pass_scratch_size(d)]
+    ok, s, W = make_frame(x, w, wscale, parallel, mom, scratch, partial, c)
+    if not ok:
+        return False, np.nan, np.nan
+    # Centre the frame on y itself so that x_i - y is formed without a detour.
+    for j in range(d):
+        c[j] = y[j]
+        z[j] = 0.0
+    run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, S, scratch, partial)
+    f, lb, _ = certify(S, d, W, grad)
+    for j in range(d):
+        grad[j] /= wscale
+    return True, f / (s * wscale), lb / (s * wscale)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def solve_batch(
+    x,
+    w,
+    wscale,
+    init,
+    method,
+    tol,
+    max_iter,
+    within,
+    median,
+    objective,
+    lower_bound,
+    gap,
+    n_iter,
+    n_passes,
+    status,
+):
+    """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights)."""
+    P, n, d = x.shape
+    has_init = init.shape[0] > 0
+    if within:
+        # Few large problems: one after another, each pass over Numba's threads.
+        nc = n_chunks(n, d)
+        buf = np.empty(workspace_size(d))
+        partial = np.empty((nc, pass_scratch_size(d)))
+        best_i = np.empty(nc, dtype=np.int64)
+        best_d2 = np.empty(nc)
+        for k in range(P):
+            row = 0 if w.shape[0] == 1 else k
+            out = solve_problem(
+                x[k],
+                w[row],
+                wscale[row],
+                init[k if has_init else 0],
+                has_init,
+                method,
+                tol,
+                max_iter,
+                True,
+                buf,
+                partial,
+                best_i,
+                best_d2,
+                median[k],
+            )
+            objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
+        return
+    # Many small problems: blocks of problems over the threads, each solved serially.
+    n_blocks = (P + BATCH_BLOCK - 1) // BATCH_BLOCK
+    for b in prange(n_blocks):
+        buf = np.empty(workspace_size(d))
+        partial = np.empty((1, pass_scratch_size(d)))
+        best_i = np.empty(1, dtype=np.int64)
+        best_d2 = np.empty(1)
+        for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
+            row = 0 if w.shape[0] == 1 else k
+            out = solve_problem(
+                x[k],
+                w[row],
+                wscale[row],
+                init[k if has_init else 0],
+                has_init,
+                method,
+                tol,
+                max_iter,
+                False,
+                buf,
+                partial,
+                best_i,
+                best_d2,
+                median[k],
+            )
+            objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
