@@ -267,9 +267,10 @@ const char* compiled_isas();
 
 // Index of the row nearest to the iterate among [lo, hi) and its squared scaled distance.
 template <class T>
-void nearest_row(const T* x, index_t lo, index_t hi, index_t d, const Frame& fr,
-                 index_t* best_i, double* best_d2) {
+void nearest_row(const T* x, const double* w, index_t lo, index_t hi, index_t d,
+                 const Frame& fr, index_t* best_i, double* best_d2) {
     for (index_t i = lo; i < hi; ++i) {
+        if (w != nullptr && w[i] == 0) continue;  // a weightless point is never the optimum
         double d2 = 0;
         for (index_t j = 0; j < d; ++j) {
             const double r = (static_cast<double>(x[i * d + j]) - fr.c[j]) * fr.s - fr.z[j];

@@ -13,8 +13,13 @@
 // Vardi-Zhang step at a data point; a trial at t_safe is therefore always accepted.
 // The 8 eps_mach f allowance: near the optimum the decrease c t ||g||^2 is far below the
 // rounding of f itself, and comparing rounding noise would stall the descent.
+// A trial never goes further than ||z|| + 2 sqrt(d) (in the frame every point lies within
+// sqrt(d) of the origin, so such a step overshoots the data's hull): a Barzilai-Borwein
+// quotient over a tiny q can ask for 1e17, which wastes a pass on a point where even the
+// certificate has no digits left.
 #pragma once
 
+#include <cmath>
 #include <limits>
 
 #include "fused_pass.hpp"
@@ -50,6 +55,16 @@ inline bool gd_propose(GdState& st, const double* sums, index_t d, const double*
             }
             if (sq > 0 && ss / sq > st.t) st.t = ss / sq;
         }
+    }
+    double zn2 = 0, gn2 = 0;
+    for (index_t j = 0; j < d; ++j) {
+        zn2 += z[j] * z[j];
+        gn2 += g[j] * g[j];
+    }
+    const double reach = std::sqrt(zn2) + 2.0 * std::sqrt(static_cast<double>(d));
+    if (gn2 > 0) {
+        const double t_max = reach / std::sqrt(gn2);
+        if (st.t > t_max) st.t = t_max > st.t_safe ? t_max : st.t_safe;
     }
     bool moved = false;
     for (index_t j = 0; j < d; ++j) {

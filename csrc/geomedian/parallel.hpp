@@ -78,7 +78,7 @@ struct SerialPass {
     index_t nearest(const Frame& fr) {
         index_t best = 0;
         double best_d2 = HUGE_VAL;
-        nearest_row(p.x, 0, p.n, p.d, fr, &best, &best_d2);
+        nearest_row(p.x, p.w, 0, p.n, p.d, fr, &best, &best_d2);
         return best;
     }
 };
@@ -132,8 +132,8 @@ struct OpenMPPass {
         for (index_t k = 0; k < nc; ++k) {
             best_i[k] = k * step;
             best_d2[k] = HUGE_VAL;
-            nearest_row(q.x, k * step, std::min(q.n, (k + 1) * step), q.d, fr, &best_i[k],
-                        &best_d2[k]);
+            nearest_row(q.x, q.w, k * step, std::min(q.n, (k + 1) * step), q.d, fr,
+                        &best_i[k], &best_d2[k]);
         }
         index_t best = 0;
         for (index_t k = 1; k < nc; ++k)

@@ -7,9 +7,11 @@
 //   2. iteration pass at the start point, then per iteration: stop if the certified
 //      relative gap (f - LB) / f <= tol; otherwise propose a step (Weiszfeld or GD), run a
 //      pass at the trial point, keep the best lower bound seen, accept or retry;
-//   3. near a vertex (one point carries more than half of sum w_i / d_i) test the nearest
-//      data point itself, since the certificate cannot close at a point beside a
-//      non-smooth optimum.
+//   3. near a vertex (one point carries more than half of sum w_i / d_i, or the iterate is
+//      within the coincidence radius of a point) test the nearest data point itself, since
+//      the certificate cannot close at a point beside a non-smooth optimum; and test it
+//      anyway at iterations 8, 16, 32, ...: duplicated points split the dominating term
+//      between them, which the first test cannot see.
 #pragma once
 
 #include <algorithm>
@@ -94,22 +96,47 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     index_t last_vertex = -1;          // data point most recently tried as the answer
     index_t next_vertex_check = 0;     // back off after a vertex try that did not pay
     index_t vertex_backoff = 1;
+    index_t next_probe = 8;            // unconditional vertex tries, at doubling intervals
+    index_t recentred_at = -1;         // iteration at which the frame last moved to the iterate
+    bool recentre = false;             // move the frame's centre to the iterate first
     Status status;
     for (;;) {
         if (relative_gap(cert.f, lb) <= opt.tol) { status = Status::converged; break; }
         if (out.n_iter >= opt.max_iter) { status = Status::max_iter; break; }
         if (interrupt()) { status = Status::interrupted; break; }
+        if (recentre) {
+            // Steps have shrunk towards the resolution of z = (y - c) s. Where the optimum
+            // lies far from the weighted mean (outliers pull the mean away), z carries too
+            // few digits near it: move the centre onto the iterate, where all are available.
+            // Stalled only when a step still cannot move after that.
+            recentre = false;
+            recentred_at = out.n_iter;
+            for (index_t j = 0; j < d; ++j) {
+                c[j] += z[j] / s;
+                z[j] = 0.0;
+            }
+            gd.has_prev = false;
+            pass.sums(fr, S);
+            ++out.n_passes;
+            cert = certify(S, d, W, g);
+            lb = std::max(lb, cert.lb);
+            retry = false;
+            continue;
+        }
 
         bool vertex = false;
-        if (!retry && out.n_iter >= next_vertex_check &&
-            S[slot::max_term] > 0.5 * S[slot::inv]) {
+        const bool near_vertex =
+            S[slot::max_term] > 0.5 * S[slot::inv] || S[slot::eta] > 0;
+        const bool probe = out.n_iter >= next_probe;
+        if (!retry && (probe || (near_vertex && out.n_iter >= next_vertex_check))) {
+            if (probe) next_probe *= 2;
             const index_t k = pass.nearest(fr);
             ++out.n_passes;
             if (k != last_vertex) {
                 last_vertex = k;
-                vertex = true;
                 for (index_t j = 0; j < d; ++j)
                     zt[j] = (static_cast<double>(p.x[k * d + j]) - c[j]) * s;
+                vertex = !std::equal(z, z + d, zt);  // already there: step as usual
             } else {
                 next_vertex_check = out.n_iter + vertex_backoff;
                 vertex_backoff *= 2;
@@ -117,12 +144,18 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         }
         bool moved;
         if (vertex)
-            moved = !std::equal(z, z + d, zt);
+            moved = true;
         else if (opt.method == Method::gd)
             moved = gd_propose(gd, S, d, z, g, retry, zt);
         else
             moved = weiszfeld_step(S, d, z, zt);
-        if (!moved) { status = Status::stalled; break; }
+        if (!moved) {
+            bool at_centre = true;
+            for (index_t j = 0; j < d; ++j) at_centre &= z[j] == 0.0;
+            if (at_centre || recentred_at == out.n_iter) { status = Status::stalled; break; }
+            recentre = true;
+            continue;
+        }
 
         const Frame ft{c, s, zt, coincidence_radius};
         pass.sums(ft, St);
@@ -139,6 +172,12 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
             accept = true;  // Vardi-Zhang steps never increase f
         if (accept) {
             if (opt.method == Method::gd && !vertex) gd_remember(gd, d, z, g);
+            double step2 = 0, zn2 = 0;
+            for (index_t j = 0; j < d; ++j) {
+                step2 += (zt[j] - z[j]) * (zt[j] - z[j]);
+                zn2 += zt[j] * zt[j];
+            }
+            recentre = step2 < 0x1p-80 * zn2;  // a step below 2^-40 |z|: 40 bits lost
             std::swap(z, zt);
             std::swap(S, St);
             std::swap(g, gt);

@@ -111,7 +111,9 @@ def as_weights(weights: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | No
     if wmax == 0:
         raise ValueError("weights are all zero: at least one weight must be positive")
     _, exponent = np.frexp(wmax)
-    return w.reshape(1, n), np.array([np.ldexp(1.0, -int(exponent))])
+    # Subnormal weights stop short of [0.5, 1): the scale itself must stay finite.
+    exponent = max(int(exponent), -1022)
+    return w.reshape(1, n), np.array([np.ldexp(1.0, -exponent)])
 
 
 def as_tol(tol: Any, dtype: np.dtype) -> float:

@@ -51,7 +51,9 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, dtype)
     P, n, d = points.shape
     if weights is None:
         weights, wscale = np.empty((1, 0)), np.ones(1)
-    init_ = np.empty((0, d)) if init is None else init
+    # Without a start point the kernel reads no row of init; one zero row keeps every
+    # index in bounds all the same.
+    init_ = np.zeros((1, d)) if init is None else init
     median = np.empty((P, d))
     objective, lower_bound, gap = np.empty(P), np.empty(P), np.empty(P)
     n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
@@ -63,6 +65,7 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, dtype)
             weights,
             wscale,
             init_,
+            init is not None,
             method,
             tol,
             max_iter,

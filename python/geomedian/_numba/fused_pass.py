@@ -139,12 +139,14 @@ def moments(x, w, wscale, lo, hi, x0, out):
 
 
 @njit(cache=True, nogil=True)
-def nearest_row(x, lo, hi, c, s, z):
-    """Return (index, squared scaled distance) of the row of [lo, hi) nearest to z."""
+def nearest_row(x, w, lo, hi, c, s, z):
+    """Return (index, squared scaled distance) of the weighted row of [lo, hi) nearest to z."""
     d = x.shape[1]
     best_i = lo
     best_d2 = math.inf
     for i in range(lo, hi):
+        if w.shape[0] > 0 and w[i] == 0:
+            continue  # a weightless point is never the optimum
         d2 = 0.0
         for j in range(d):
             r = (x[i, j] - c[j]) * s - z[j]

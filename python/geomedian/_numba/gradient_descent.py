@@ -2,8 +2,11 @@
 
 t = max(t_BB, t_safe), t_safe = 1 / inv (the Weiszfeld step, always accepted); accept when
 f(z - t g) <= f(z) - 1e-4 t ||g||^2 + 8 eps_mach f(z), else t <- max(t / 4, t_safe).
+A trial goes no further than ||z|| + 2 sqrt(d), past the data's hull.
 The state is a float array: [has_prev, t, t_safe].
 """
+
+import math
 
 from numba import njit
 
@@ -33,6 +36,16 @@ def gd_propose(st, z_prev, g_prev, sums, d, z, g, retry, z_next):
                 sq += s * (g[j] - g_prev[j])
             if sq > 0 and ss / sq > st[GD_T]:
                 st[GD_T] = ss / sq
+    zn2 = 0.0
+    gn2 = 0.0
+    for j in range(d):
+        zn2 += z[j] * z[j]
+        gn2 += g[j] * g[j]
+    reach = math.sqrt(zn2) + 2.0 * math.sqrt(d)
+    if gn2 > 0:
+        t_max = reach / math.sqrt(gn2)
+        if st[GD_T] > t_max:
+            st[GD_T] = t_max if t_max > st[GD_T_SAFE] else st[GD_T_SAFE]
     moved = False
     for j in range(d):
         z_next[j] = z[j] - st[GD_T] * g[j]

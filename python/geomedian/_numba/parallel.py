@@ -74,8 +74,8 @@ def serial_sums(x, w, wscale, c, s, z, eps, out, scratch):
 
 
 @njit(cache=True, nogil=True)
-def serial_nearest(x, c, s, z):
-    return nearest_row(x, 0, x.shape[0], c, s, z)[0]
+def serial_nearest(x, w, c, s, z):
+    return nearest_row(x, w, 0, x.shape[0], c, s, z)[0]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -103,12 +103,12 @@ def parallel_sums(x, w, wscale, c, s, z, eps, out, partial):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def parallel_nearest(x, c, s, z, best_i, best_d2):
+def parallel_nearest(x, w, c, s, z, best_i, best_d2):
     n, d = x.shape
     step = chunk_rows(d)
     nc = n_chunks(n, d)
     for k in prange(nc):
-        best_i[k], best_d2[k] = nearest_row(x, k * step, min(n, (k + 1) * step), c, s, z)
+        best_i[k], best_d2[k] = nearest_row(x, w, k * step, min(n, (k + 1) * step), c, s, z)
     best = 0
     for k in range(1, nc):
         if best_d2[k] < best_d2[best]:
@@ -134,7 +134,7 @@ def run_sums(parallel, x, w, wscale, c, s, z, eps, out, scratch, partial):
 
 
 @njit(cache=True, nogil=True)
-def run_nearest(parallel, x, c, s, z, best_i, best_d2):
+def run_nearest(parallel, x, w, c, s, z, best_i, best_d2):
     if parallel:
-        return parallel_nearest(x, c, s, z, best_i, best_d2)
-    return serial_nearest(x, c, s, z)
+        return parallel_nearest(x, w, c, s, z, best_i, best_d2)
+    return serial_nearest(x, w, c, s, z)

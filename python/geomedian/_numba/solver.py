@@ -3,7 +3,8 @@
 1. moments pass -> frame: c = weighted mean, s = 2^-k with spread * s < 1;
 2. pass at the start; per iteration: stop when (f - LB) / f <= tol, propose a step, pass
    at the trial, keep the best LB, accept or retry;
-3. near a vertex (max_term > inv / 2) try the nearest data point itself.
+3. near a vertex (max_term > inv / 2, or a point within the coincidence radius) and at
+   iterations 8, 16, 32, ... try the nearest weighted data point itself.
 
 Unlike the compiled core, these kernels cannot poll for Ctrl-C while they run.
 """
@@ -19,12 +20,13 @@ from .fused_pass import (
     MOMENT_HEAD,
     MOMENT_NONFINITE,
     MOMENT_WEIGHT,
+    SLOT_ETA,
     SLOT_INV,
     SLOT_MAX_TERM,
     moments_size,
     sums_size,
 )
-from .gradient_descent import GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
+from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
 from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
 from .weiszfeld import weiszfeld_step
 
@@ -115,6 +117,9 @@ def solve_problem(
     last_vertex = -1
     next_vertex_check = 0
     vertex_backoff = 1
+    next_probe = 8
+    recentred_at = -1
+    recentre = False
     while True:
         if relative_gap(f, lb) <= tol:
             status = CONVERGED
@@ -122,30 +127,52 @@ def solve_problem(
         if n_iter >= max_iter:
             status = MAX_ITER
             break
+        if recentre:
+            # Steps near the resolution of z = (y - c) s: move the centre onto the iterate.
+            recentre = False
+            recentred_at = n_iter
+            for j in range(d):
+                c[j] += z[j] / s
+                z[j] = 0.0
+            gd[GD_HAS_PREV] = 0.0
+            run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, S, scratch, partial)
+            n_passes += 1
+            f, lbt, gnorm = certify(S, d, W, g)
+            lb = max(lb, lbt)
+            retry = False
+            continue
 
         vertex = False
-        if not retry and n_iter >= next_vertex_check and S[SLOT_MAX_TERM] > 0.5 * S[SLOT_INV]:
-            k = run_nearest(parallel, x, c, s, z, best_i, best_d2)
+        near_vertex = S[SLOT_MAX_TERM] > 0.5 * S[SLOT_INV] or S[SLOT_ETA] > 0
+        probe = n_iter >= next_probe
+        if not retry and (probe or (near_vertex and n_iter >= next_vertex_check)):
+            if probe:
+                next_probe *= 2
+            k = run_nearest(parallel, x, w, c, s, z, best_i, best_d2)
             n_passes += 1
             if k != last_vertex:
                 last_vertex = k
-                vertex = True
                 for j in range(d):
                     zt[j] = (x[k, j] - c[j]) * s
+                    vertex |= zt[j] != z[j]  # already there: step as usual
             else:
                 next_vertex_check = n_iter + vertex_backoff
                 vertex_backoff *= 2
         if vertex:
-            moved = False
-            for j in range(d):
-                moved |= zt[j] != z[j]
+            moved = True
         elif method == METHOD_GD:
             moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, retry, zt)
         else:
             moved = weiszfeld_step(S, d, z, zt)
         if not moved:
-            status = STALLED
-            break
+            at_centre = True
+            for j in range(d):
+                at_centre &= z[j] == 0.0
+            if at_centre or recentred_at == n_iter:
+                status = STALLED
+                break
+            recentre = True
+            continue
 
         run_sums(parallel, x, w, wscale, c, s, zt, COINCIDENCE_RADIUS, St, scratch, partial)
         n_passes += 1
@@ -161,6 +188,12 @@ def solve_problem(
         if accept:
             if method == METHOD_GD and not vertex:
                 gd_remember(gd, z_prev, g_prev, d, z, g)
+            step2 = 0.0
+            zn2 = 0.0
+            for j in range(d):
+                step2 += (zt[j] - z[j]) * (zt[j] - z[j])
+                zn2 += zt[j] * zt[j]
+            recentre = step2 < 2.0**-80 * zn2  # a step below 2^-40 |z|: 40 bits lost
             z, zt = zt, z
             S, St = St, S
             g, gt = gt, g
@@ -223,6 +256,7 @@ def solve_batch(
     w,
     wscale,
     init,
+    has_init,
     method,
     tol,
     max_iter,
@@ -237,7 +271,6 @@ def solve_batch(
 ):
     """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights)."""
     P, n, d = x.shape
-    has_init = init.shape[0] > 0
     if within:
         # Few large problems: one after another, each pass over Numba's threads.
         nc = n_chunks(n, d)
