@@ -233,6 +233,27 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         double* __restrict R = D > 0 ? R_local : out + slot::head;
         double* __restrict M = D > 0 ? M_local : out + slot::head + d;
         if constexpr (D == 0) std::fill(R, R + 2 * d, 0.0);
+        if (D == 0 && d > runtime_buffer) {  // a constant false for compile-time lengths
+            // Rows longer than the buffer: one at a time, in buffer-sized segments, each
+            // segment centred once for the distance and again for the accumulation.
+            for (index_t i = lo; i < hi; ++i) {
+                const T* xi = x + i * d;
+                d2[0] = 0;
+                for (index_t j0 = 0; j0 < d; j0 += runtime_buffer)
+                    d2[0] += row_center<T, 0>(xi + j0, std::min(runtime_buffer, d - j0), c + j0,
+                                              s, z + j0, rbuf);
+                if constexpr (Weighted) block_weights(w + i, wscale, 1, wb);
+                block_terms<Weighted>(d2, wb, 1, eps, t, acc);
+                for (index_t j0 = 0; j0 < d; j0 += runtime_buffer) {
+                    const index_t len = std::min(runtime_buffer, d - j0);
+                    row_center<T, 0>(xi + j0, len, c + j0, s, z + j0, rbuf);
+                    row_accumulate<0, Weighted>(rbuf, len, t[0], Weighted ? wb[0] : 1.0, R + j0,
+                                                M + j0);
+                }
+            }
+            acc.store(out);
+            return;
+        }
         for (index_t b0 = lo; b0 < hi; b0 += brows) {
             const index_t m = std::min(brows, hi - b0);
             const T* __restrict xb = x + b0 * d;
