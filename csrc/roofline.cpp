@@ -2,6 +2,7 @@
 // instruction-set clones so that a bound and a pass are measured on the same footing.
 #include "geomedian/roofline.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #if defined(GEOMEDIAN_TARGET_CLONES)
@@ -10,21 +11,47 @@
 #define GEOMEDIAN_CLONES
 #endif
 
+// The helpers must be inlined into each clone to be compiled for its instruction set.
+#if defined(__GNUC__) || defined(__clang__)
+#define GEOMEDIAN_CLONE_INLINE inline __attribute__((always_inline))
+#else
+#define GEOMEDIAN_CLONE_INLINE inline
+#endif
+
 namespace geomedian {
 namespace {
 
+// Sixteen running sums: one would chain every add on the last and measure the adder's
+// latency instead of the memory.
 template <class T>
-inline double read_all(const T* x, index_t len, int threads) {
+GEOMEDIAN_CLONE_INLINE double read_block(const T* x, index_t len) {
+    double acc[16] = {};
+    index_t k = 0;
+    for (; k + 16 <= len; k += 16)
+        for (int l = 0; l < 16; ++l) acc[l] += static_cast<double>(x[k + l]);
+    for (; k < len; ++k) acc[0] += static_cast<double>(x[k]);
+    for (int h = 8; h > 0; h /= 2)
+        for (int l = 0; l < h; ++l) acc[l] += acc[l + h];
+    return acc[0];
+}
+
+template <class T>
+GEOMEDIAN_CLONE_INLINE double read_all(const T* x, index_t len, int threads) {
+    if (threads == 1) return read_block(x, len);
+    constexpr index_t step = 1 << 16;
+    const index_t blocks = (len + step - 1) / step;
     double total = 0;
-#pragma omp parallel for simd schedule(static) num_threads(threads) reduction(+ : total) if (threads > 1)
-    for (index_t k = 0; k < len; ++k) total += static_cast<double>(x[k]);
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : total)
+    for (index_t b = 0; b < blocks; ++b)
+        total += read_block(x + b * step, std::min(step, len - b * step));
     return total;
 }
 
 // Rows across the vector lanes for short rows, as the d <= 4 pass does; along the row
 // otherwise. Only d <= 4 is arithmetic-bound; longer rows are there for completeness.
 template <int D>
-inline double arith_sweep(const double* xb, index_t m, index_t d, const double* y) {
+GEOMEDIAN_CLONE_INLINE double arith_sweep(const double* xb, index_t m, index_t d,
+                                          const double* y) {
     double f = 0, inv = 0;
     if constexpr (D > 0) {
 #pragma omp simd reduction(+ : f, inv)
@@ -54,12 +81,25 @@ inline double arith_sweep(const double* xb, index_t m, index_t d, const double* 
     return f + inv;
 }
 
+// Every sweep reads the same block, so the compiler would compute one and multiply:
+// hide that the pointer is the same each time.
+GEOMEDIAN_CLONE_INLINE const double* opaque(const double* p) {
+#if defined(__GNUC__) || defined(__clang__)
+    asm volatile("" : "+r"(p));
+#endif
+    return p;
+}
+
 template <int D>
-inline double arith_repeat(const double* xb, index_t m, index_t d, const double* y,
-                           index_t repeats, int threads) {
+GEOMEDIAN_CLONE_INLINE double arith_repeat(const double* xb, index_t m, index_t d,
+                                           const double* y, index_t repeats, int threads) {
     double total = 0;
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : total) if (threads > 1)
-    for (index_t k = 0; k < repeats; ++k) total += arith_sweep<D>(xb, m, d, y);
+    if (threads == 1) {
+        for (index_t k = 0; k < repeats; ++k) total += arith_sweep<D>(opaque(xb), m, d, y);
+        return total;
+    }
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : total)
+    for (index_t k = 0; k < repeats; ++k) total += arith_sweep<D>(opaque(xb), m, d, y);
     return total;
 }
 
