@@ -146,6 +146,12 @@ def record():
     return _record
 
 
+@pytest.fixture
+def record_row():
+    """``record_row(**row)``: a row timed outside pytest-benchmark (it carries ``median_s``)."""
+    return lambda **row: RESULTS.append(row)
+
+
 def _ratio(rows: list[dict], row: dict, keys: tuple[str, ...], value: str) -> str:
     if row["backend"] != "numba":
         return ""
@@ -155,9 +161,43 @@ def _ratio(rows: list[dict], row: dict, keys: tuple[str, ...], value: str) -> st
     return ""
 
 
+def _roofline(tr, passes: list[dict], bounds: list[dict]) -> None:
+    """Each pass of this run against the bounds of benchmarks/test_roofline.py (same run)."""
+    per_pass = {}
+    for b in bounds:
+        per_pass[(b["bound"], b["dataset"], b["dtype"], b["threads"])] = b["median_s"] * b["scale"]
+    tr.write_sep("-", "roofline: one pass against this machine's bounds, medians of this run")
+    tr.write_line(
+        f"{'dataset':<8} {'dtype':<5} {'backend':<7} {'thr':>3} {'pass ms':>8} {'read ms':>8} "
+        f"{'arith ms':>8} {'/read':>6} {'/arith':>6} {'/bound':>6}"
+    )
+    for r in sorted(passes, key=lambda r: (r["dataset"], r["dtype"], r["threads"], r["backend"])):
+        key = (r["dataset"], r["dtype"], r["threads"])
+        read, arith = per_pass.get(("read", *key)), per_pass.get(("arith", *key))
+        if read is None and arith is None:
+            continue
+        t = r["median_s"]
+        cells = [f"{v * 1e3:>8.3f}" if v else f"{'':>8}" for v in (read, arith)]
+        ratios = [f"{t / v:>6.2f}" if v else f"{'':>6}" for v in (read, arith)]
+        # Rows longer than 4 are not arithmetic-bound (the arith loop then runs one row at
+        # a time and is no bound at all): their bound is the read.
+        short = int(r["dataset"].split("x")[1]) <= 4
+        bound = max(v for v in (read, arith if short else None) if v)
+        tr.write_line(
+            f"{r['dataset']:<8} {r['dtype']:<5} {r['backend']:<7} {r['threads']:>3} "
+            f"{t * 1e3:>8.3f} {cells[0]} {cells[1]} {ratios[0]} {ratios[1]} {t / bound:>6.2f}"
+        )
+    tr.write_line(
+        "bound = max(read, arith) for d <= 4, read otherwise; read: a plain compiled sum over "
+        "the same array; "
+        "arith: distance + sqrt + division per row on cached rows, scaled to n rows."
+    )
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     passes = [r for r in RESULTS if r["kind"] == "pass"]
     solves = [r for r in RESULTS if r["kind"] == "solve"]
+    bounds = [r for r in RESULTS if r["kind"] == "bound"]
     if not (passes or solves):
         return
     tr = terminalreporter
@@ -174,6 +214,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 f"{r['median_s'] * 1e3:>10.3f} {r['bytes_read'] / r['median_s'] / 1e9:>7.2f} "
                 f"{_ratio(passes, r, keys, 'median_s'):>9}"
             )
+    if bounds:
+        _roofline(tr, passes, bounds)
     if solves:
         tr.write_sep("-", "full solves: medians of this run")
         tr.write_line(

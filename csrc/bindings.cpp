@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "geomedian/roofline.hpp"
 #include "geomedian/solver.hpp"
 
 namespace py = pybind11;
@@ -139,6 +140,30 @@ carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carr
     return sums;
 }
 
+// Benchmark-only (benchmarks/test_roofline.py): the bounds a pass is compared against.
+template <class T>
+double roofline_read(const carray<T>& points, int threads) {
+    if (points.ndim() != 2) throw py::value_error("points must be an (n, d) array");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    const T* x = points.data();
+    const index_t n = points.shape(0), d = points.shape(1);
+    py::gil_scoped_release nogil;  // same reasoning as in solve()
+    return geomedian::roofline_read(x, n, d, threads);
+}
+
+double roofline_arith(const carray<double>& block, const carray<double>& y, std::int64_t repeats,
+                      int threads) {
+    if (block.ndim() != 2 || block.shape(0) < 1 || block.shape(1) < 1)
+        throw py::value_error("block must be a non-empty (m, d) array");
+    if (y.ndim() != 1 || y.shape(0) != block.shape(1)) throw py::value_error("y must be (d,)");
+    if (repeats < 1 || threads < 1) throw py::value_error("repeats and threads must be >= 1");
+    const double* xb = block.data();
+    const double* yp = y.data();
+    const index_t m = block.shape(0), d = block.shape(1);
+    py::gil_scoped_release nogil;  // same reasoning as in solve()
+    return geomedian::roofline_arith(xb, m, d, yp, static_cast<index_t>(repeats), threads);
+}
+
 py::dict build_info() {
     py::dict info;
 #ifdef _OPENMP
@@ -194,5 +219,12 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.def("fused_pass_f32", &fused_pass_sums<float>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
           py::arg("s"), py::arg("threads"), pass_doc);
+    m.def("roofline_read_f64", &roofline_read<double>, py::arg("points").noconvert(),
+          py::arg("threads"), "Benchmark-only: sum of every coordinate (one plain read).");
+    m.def("roofline_read_f32", &roofline_read<float>, py::arg("points").noconvert(),
+          py::arg("threads"), "Benchmark-only: sum of every coordinate (one plain read).");
+    m.def("roofline_arith", &roofline_arith, py::arg("block").noconvert(), py::arg("y").noconvert(),
+          py::arg("repeats"), py::arg("threads"),
+          "Benchmark-only: repeats sweeps of distance, sqrt and division over a cached block.");
     m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
 }

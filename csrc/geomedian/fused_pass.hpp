@@ -21,6 +21,7 @@
 #include <cmath>
 #include <limits>
 
+
 #include "types.hpp"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -50,70 +51,106 @@ enum : index_t { weight = 0, nonfinite = 1, half_spread = 2, head = 3 };
 }
 inline index_t moments_size(index_t d) { return moment::head + d; }
 
-// What one row adds to the scalar sums, shared by both loop shapes below.
-struct RowTerms {
-    double dist;  // d_i
-    double t;     // w_i / d_i, or 0 for a point on the iterate
-    double on;    // w_i for a point on the iterate, else 0
+// Rows of d > 4 are walked in blocks: `block_rows` rows at most, and a buffer of their
+// centred coordinates r that stays in L1 (8 KiB for compile-time lengths, 16 KiB at run time).
+constexpr index_t block_rows = 128;
+constexpr index_t runtime_buffer = 2048;
+constexpr index_t block_rows_for(int D) { return std::min<index_t>(block_rows, 1024 / D); }
+inline index_t runtime_block_rows(index_t d) {
+    return std::max<index_t>(1, std::min<index_t>(block_rows, runtime_buffer / d));
+}
+
+// r = (x - c) s - z of one row into rb, and its squared length. The restrict qualifiers
+// tell the compiler that rb never aliases the points (for float64 it could, as far as it
+// knows). A run-time length is walked in blocks of 8 (one AVX-512 register of float64)
+// plus a scalar tail with its own sum.
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
+                                          const double* __restrict c, double s,
+                                          const double* __restrict z, double* __restrict rb) {
+    if constexpr (D > 0) {
+        double a = 0;
+#pragma omp simd reduction(+ : a)
+        for (int j = 0; j < D; ++j) {
+            rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            a += rb[j] * rb[j];
+        }
+        return a;
+    } else {
+        const index_t full = d - d % 8;
+        double a = 0;
+#pragma omp simd reduction(+ : a)
+        for (index_t j = 0; j < full; ++j) {
+            rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            a += rb[j] * rb[j];
+        }
+        double tail = 0;
+        for (index_t j = full; j < d; ++j) {
+            rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            tail += rb[j] * rb[j];
+        }
+        return a + tail;
+    }
+}
+
+// R += t r and M += w r for one buffered row; unweighted, M += r.
+template <int D, bool Weighted>
+GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, index_t d, double t,
+                                            double wi, double* __restrict R,
+                                            double* __restrict M) {
+#pragma omp simd
+    for (index_t j = 0; j < (D > 0 ? D : d); ++j) {
+        R[j] += t * rb[j];
+        M[j] += Weighted ? wi * rb[j] : rb[j];
+    }
+}
+
+GEOMEDIAN_ALWAYS_INLINE void block_weights(const double* w, double wscale, index_t m,
+                                           double* __restrict wb) {
+#pragma omp simd
+    for (index_t k = 0; k < m; ++k) wb[k] = w[k] * wscale;
+}
+
+// The scalar slots' running sums over a chunk.
+struct ScalarSums {
+    double f = 0, inv = 0, eta = 0, fc = 0, mt = 0;
+
+    void store(double* out) const {
+        out[slot::f] = f;
+        out[slot::inv] = inv;
+        out[slot::eta] = eta;
+        out[slot::f_coinc] = fc;
+        out[slot::max_term] = mt;
+    }
 };
 
-GEOMEDIAN_ALWAYS_INLINE RowTerms row_terms(double d2, double wi, double eps) {
-    const double dist = std::sqrt(d2);
-    const double on = dist <= eps ? 1.0 : 0.0;
-    // Arithmetic instead of branches, and never a division by zero: vectorises cleanly.
-    return {dist, (1.0 - on) * wi / std::max(dist, eps), on * wi};
-}
-
-// Row helpers for the one-row-at-a-time shape. The restrict qualifiers tell the compiler
-// that the accumulators R, M never alias the points (for float64 they could, as far as it
-// knows), which keeps them out of a store-reload chain: 2-3x at d = 5..128. A run-time
-// length is walked in blocks of 8 (one AVX-512 register of float64) plus a scalar tail.
-template <class T, int D>
-GEOMEDIAN_ALWAYS_INLINE double row_distance2(const T* __restrict xi, index_t d,
-                                             const double* __restrict c, double s,
-                                             const double* __restrict z) {
-    constexpr index_t B = D > 0 ? D : 8;
-    const index_t full = d < 16 ? 0 : d - d % B;
-    double d2 = 0;
-#pragma omp simd reduction(+ : d2)
-    for (index_t j = 0; j < full; ++j) {
-        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-        d2 += r * r;
+// Per-row terms of a block: t_k = w_k / d_k (0 for a point on the iterate) into `t`, the
+// scalar sums into `acc`. The comparison is a select of constants, which GCC vectorises
+// once -fno-trapping-math (CMakeLists.txt) lets it if-convert: with the default, GCC 12
+// keeps every sqrt and division of this loop scalar on AVX2 (3x at d = 2).
+template <bool Weighted>
+GEOMEDIAN_ALWAYS_INLINE void block_terms(const double* __restrict d2,
+                                         const double* __restrict wb, index_t m, double eps,
+                                         double* __restrict t, ScalarSums& acc) {
+    double f = 0, inv = 0, eta = 0, fc = 0, mt = acc.mt;
+#pragma omp simd reduction(+ : f, inv, eta, fc) reduction(max : mt)
+    for (index_t k = 0; k < m; ++k) {
+        const double wk = Weighted ? wb[k] : 1.0, dist = std::sqrt(d2[k]);
+        const double hit = dist <= eps ? 1.0 : 0.0;
+        // Never a division by zero.
+        const double tk = (1.0 - hit) * wk / std::max(dist, eps);
+        t[k] = tk;
+        f += wk * dist;
+        inv += tk;
+        eta += hit * wk;
+        fc += hit * wk * dist;
+        mt = tk > mt ? tk : mt;
     }
-    // Four independent sums: one running sum would chain every add on the last (latency-bound).
-    double a[4] = {0, 0, 0, 0};
-    index_t j = full;
-    for (; j + 4 <= d; j += 4)
-        for (int u = 0; u < 4; ++u) {
-            const double r = (static_cast<double>(xi[j + u]) - c[j + u]) * s - z[j + u];
-            a[u] += r * r;
-        }
-    for (; j < d; ++j) {
-        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-        a[0] += r * r;
-    }
-    return d2 + ((a[0] + a[1]) + (a[2] + a[3]));
-}
-
-template <class T, int D>
-GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const T* __restrict xi, index_t d,
-                                            const double* __restrict c, double s,
-                                            const double* __restrict z, double t, double wi,
-                                            double* __restrict R, double* __restrict M) {
-    constexpr index_t B = D > 0 ? D : 8;
-    const index_t full = d < 16 ? 0 : d - d % B;
-    // r is recomputed rather than stored: the row is still in L1.
-#pragma omp simd
-    for (index_t j = 0; j < full; ++j) {
-        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-        R[j] += t * r;
-        M[j] += wi * r;
-    }
-    for (index_t j = full; j < d; ++j) {
-        const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-        R[j] += t * r;
-        M[j] += wi * r;
-    }
+    acc.f += f;
+    acc.inv += inv;
+    acc.eta += eta;
+    acc.fc += fc;
+    acc.mt = mt;
 }
 
 template <class T, int D>
@@ -136,20 +173,22 @@ GEOMEDIAN_ALWAYS_INLINE void row_moments(const T* __restrict xi, index_t d,
 }
 
 // Three loop shapes, all computing the sums documented at the top of this file:
-//  - 1 <= D <= 4: vectorised across rows, with named scalar accumulators (OpenMP reduces
-//    scalars into registers; array-section reductions measured 4x slower at d = 2). These
-//    passes are bound by sqrt and division, not by memory.
-//  - D > 4: one row at a time, vectorised along the row, accumulators in registers.
-//  - D == 0 (any other d): the same with the row length known only at run time.
+//  - 1 <= D <= 4: one loop vectorised across rows, with named scalar accumulators (OpenMP
+//    reduces scalars into registers; array-section reductions measured 4x slower at
+//    d = 2). These passes are bound by the square root and the division, not by memory.
+//  - D > 4 known at compile time (every d up to 16): blocks of rows, see block_rows.
+//  - D == 0 (any other d): the same blocks with the row length known only at run time.
 template <class T, int D, bool Weighted>
 GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double wscale,
                                              index_t lo, index_t hi, index_t d_runtime,
                                              const Frame& fr, double* out) {
     const double s = fr.s, eps = fr.eps;
-    const double* c = fr.c;
-    const double* z = fr.z;
-    double f = 0, inv = 0, eta = 0, fc = 0, mt = 0;
+    const double* __restrict c = fr.c;
+    const double* __restrict z = fr.z;
+    const index_t d = D > 0 ? D : d_runtime;
+    ScalarSums acc;
     if constexpr (D >= 1 && D <= 4) {
+        double f = 0, inv = 0, eta = 0, fc = 0, mt = 0;
         double R0 = 0, R1 = 0, R2 = 0, R3 = 0, M0 = 0, M1 = 0, M2 = 0, M3 = 0;
 #pragma omp simd reduction(+ : f, inv, eta, fc, R0, R1, R2, R3, M0, M1, M2, M3) reduction(max : mt)
         for (index_t i = lo; i < hi; ++i) {
@@ -160,50 +199,78 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
                 d2 += r[j] * r[j];
             }
             const double wi = Weighted ? w[i] * wscale : 1.0;
-            const RowTerms k = row_terms(d2, wi, eps);
-            f += wi * k.dist;
-            inv += k.t;
-            eta += k.on;
-            fc += k.on * k.dist;
-            mt = k.t > mt ? k.t : mt;
-            R0 += k.t * r[0];
+            const double dist = std::sqrt(d2);
+            const double hit = dist <= eps ? 1.0 : 0.0;
+            const double t = (1.0 - hit) * wi / std::max(dist, eps);
+            f += wi * dist;
+            inv += t;
+            eta += hit * wi;
+            fc += hit * wi * dist;
+            mt = t > mt ? t : mt;
+            R0 += t * r[0];
             M0 += wi * r[0];
-            if constexpr (D > 1) { R1 += k.t * r[1]; M1 += wi * r[1]; }
-            if constexpr (D > 2) { R2 += k.t * r[2]; M2 += wi * r[2]; }
-            if constexpr (D > 3) { R3 += k.t * r[3]; M3 += wi * r[3]; }
+            if constexpr (D > 1) { R1 += t * r[1]; M1 += wi * r[1]; }
+            if constexpr (D > 2) { R2 += t * r[2]; M2 += wi * r[2]; }
+            if constexpr (D > 3) { R3 += t * r[3]; M3 += wi * r[3]; }
         }
         const double R[4] = {R0, R1, R2, R3}, M[4] = {M0, M1, M2, M3};
         for (int j = 0; j < D; ++j) {
             out[slot::head + j] = R[j];
             out[slot::head + D + j] = M[j];
         }
+        acc = ScalarSums{f, inv, eta, fc, mt};
     } else {
-        const index_t d = D > 0 ? D : d_runtime;
+        // Blocks of rows, in three loops each: r and the squared distances (each row
+        // vectorised along its length, r kept in a buffer that stays in L1), the per-row
+        // terms (vectorised across the block's rows: the square roots and reciprocals of
+        // many rows overlap instead of each stalling its own row), then R and M from the
+        // buffered r, so a row is converted and centred only once.
+        constexpr index_t rows = D > 0 ? block_rows_for(D) : 1;
+        const index_t brows = D > 0 ? rows : runtime_block_rows(d);
+        alignas(64) double d2[block_rows], wb[block_rows], t[block_rows];
+        alignas(64) double rbuf[D > 0 ? rows * D : runtime_buffer];
         double R_local[D > 0 ? D : 1] = {}, M_local[D > 0 ? D : 1] = {};
-        double* R = D > 0 ? R_local : out + slot::head;
-        double* M = D > 0 ? M_local : out + slot::head + d;
+        double* __restrict R = D > 0 ? R_local : out + slot::head;
+        double* __restrict M = D > 0 ? M_local : out + slot::head + d;
         if constexpr (D == 0) std::fill(R, R + 2 * d, 0.0);
-        for (index_t i = lo; i < hi; ++i) {
-            const T* xi = x + i * d;
-            const double wi = Weighted ? w[i] * wscale : 1.0;
-            const RowTerms k = row_terms(row_distance2<T, D>(xi, d, c, s, z), wi, eps);
-            f += wi * k.dist;
-            inv += k.t;
-            eta += k.on;
-            fc += k.on * k.dist;
-            mt = k.t > mt ? k.t : mt;
-            row_accumulate<T, D>(xi, d, c, s, z, k.t, wi, R, M);
+        if (D == 0 && d > runtime_buffer) {  // a constant false for compile-time lengths
+            // Rows longer than the buffer: one at a time, in buffer-sized segments, each
+            // segment centred once for the distance and again for the accumulation.
+            for (index_t i = lo; i < hi; ++i) {
+                const T* xi = x + i * d;
+                d2[0] = 0;
+                for (index_t j0 = 0; j0 < d; j0 += runtime_buffer)
+                    d2[0] += row_center<T, 0>(xi + j0, std::min(runtime_buffer, d - j0), c + j0,
+                                              s, z + j0, rbuf);
+                if constexpr (Weighted) block_weights(w + i, wscale, 1, wb);
+                block_terms<Weighted>(d2, wb, 1, eps, t, acc);
+                for (index_t j0 = 0; j0 < d; j0 += runtime_buffer) {
+                    const index_t len = std::min(runtime_buffer, d - j0);
+                    row_center<T, 0>(xi + j0, len, c + j0, s, z + j0, rbuf);
+                    row_accumulate<0, Weighted>(rbuf, len, t[0], Weighted ? wb[0] : 1.0, R + j0,
+                                                M + j0);
+                }
+            }
+            acc.store(out);
+            return;
+        }
+        for (index_t b0 = lo; b0 < hi; b0 += brows) {
+            const index_t m = std::min(brows, hi - b0);
+            const T* __restrict xb = x + b0 * d;
+            for (index_t k = 0; k < m; ++k)
+                d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
+            if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
+            block_terms<Weighted>(d2, wb, m, eps, t, acc);
+            for (index_t k = 0; k < m; ++k)
+                row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R,
+                                            M);
         }
         if constexpr (D > 0) {
             std::copy(R, R + D, out + slot::head);
             std::copy(M, M + D, out + slot::head + D);
         }
     }
-    out[slot::f] = f;
-    out[slot::inv] = inv;
-    out[slot::eta] = eta;
-    out[slot::f_coinc] = fc;
-    out[slot::max_term] = mt;
+    acc.store(out);
 }
 
 // Same loop shapes as fused_pass_rows.

@@ -16,6 +16,7 @@ sum_i w_i (x_i - x_0) / 2. An empty weight row means unit weights.
 
 import math
 
+import numpy as np
 from numba import njit
 
 SLOT_F, SLOT_INV, SLOT_ETA, SLOT_F_COINC, SLOT_MAX_TERM, SLOT_HEAD = 0, 1, 2, 3, 4, 5
@@ -24,6 +25,9 @@ MOMENT_WEIGHT, MOMENT_NONFINITE, MOMENT_HALF_SPREAD, MOMENT_HEAD = 0, 1, 2, 3
 # Reassociation lets LLVM vectorise the reductions; no finite-math flags, which would
 # break the NaN checks and the coincidence selects (same reasoning as -fno-math-errno only).
 HOT_LOOP_MATH = {"reassoc", "contract"}
+
+# Most rows in a block of the d > 4 pass (C++: block_rows).
+BLOCK_ROWS = 128
 
 
 @njit(cache=True, nogil=True)
@@ -43,6 +47,52 @@ def row_terms(d2, wi, eps):
     on = 1.0 if dist <= eps else 0.0
     # Arithmetic instead of branches, and never a division by zero.
     return dist, (1.0 - on) * wi / max(dist, eps), on * wi
+
+
+@njit(cache=True, nogil=True)
+def block_rows_for(d):
+    """Rows per block for d > 4: an 8 KiB buffer of centred rows (C++: block_rows_for)."""
+    return max(1, min(BLOCK_ROWS, 1024 // d))
+
+
+@njit(cache=True, nogil=True, fastmath=HOT_LOOP_MATH, inline="always")
+def row_center(x, i, c, s, z, rb):
+    """Write r = (x_i - c) s - z into rb and return its squared length."""
+    a = 0.0
+    for j in range(x.shape[1]):
+        rb[j] = (x[i, j] - c[j]) * s - z[j]
+        a += rb[j] * rb[j]
+    return a
+
+
+@njit(cache=True, nogil=True, fastmath=HOT_LOOP_MATH, inline="always")
+def block_terms(d2, wb, m, eps, t, f, inv, eta, fc, mt):
+    """Per-row terms of a block into t; return the running sums plus the block's.
+
+    C++ may take 1/sqrt from the hardware estimate refined to full precision; Numba has no
+    such intrinsic and always uses the exact sqrt and division.
+    """
+    bf = 0.0
+    binv = 0.0
+    beta = 0.0
+    bfc = 0.0
+    for k in range(m):
+        dist, tk, on = row_terms(d2[k], wb[k], eps)
+        t[k] = tk
+        bf += wb[k] * dist
+        binv += tk
+        beta += on
+        bfc += on * dist
+        mt = max(tk, mt)
+    return f + bf, inv + binv, eta + beta, fc + bfc, mt
+
+
+@njit(cache=True, nogil=True, fastmath=HOT_LOOP_MATH, inline="always")
+def row_accumulate(rb, t, wi, out, r_at, m_at):
+    """R += t r and M += w r for one buffered row, in place in out."""
+    for j in range(rb.shape[0]):
+        out[r_at + j] += t * rb[j]
+        out[m_at + j] += wi * rb[j]
 
 
 @njit(cache=True, nogil=True, fastmath=HOT_LOOP_MATH)
@@ -87,25 +137,24 @@ def fused_pass(x, w, wscale, lo, hi, c, s, z, eps, out):
             out[SLOT_HEAD + j] = R[j]
             out[SLOT_HEAD + d + j] = M[j]
     else:
+        # Blocks of rows, as in C++: centre each row once into a buffer (and its squared
+        # length), the per-row terms across the block, then R and M from the buffer.
         for j in range(2 * d):
             out[SLOT_HEAD + j] = 0.0
-        for i in range(lo, hi):
-            d2 = 0.0
-            for j in range(d):
-                r = (x[i, j] - c[j]) * s - z[j]
-                d2 += r * r
-            wi = w[i] * wscale if weighted else 1.0
-            dist, t, on = row_terms(d2, wi, eps)
-            f += wi * dist
-            inv += t
-            eta += on
-            fc += on * dist
-            mt = max(t, mt)
-            # r is recomputed rather than stored: the row is still in cache.
-            for j in range(d):
-                r = (x[i, j] - c[j]) * s - z[j]
-                out[SLOT_HEAD + j] += t * r
-                out[SLOT_HEAD + d + j] += wi * r
+        brows = block_rows_for(d)
+        rbuf = np.empty((brows, d))
+        d2 = np.empty(brows)
+        t = np.empty(brows)
+        wb = np.ones(brows)
+        for b0 in range(lo, hi, brows):
+            m = min(brows, hi - b0)
+            for k in range(m):
+                d2[k] = row_center(x, b0 + k, c, s, z, rbuf[k])
+                if weighted:
+                    wb[k] = w[b0 + k] * wscale
+            f, inv, eta, fc, mt = block_terms(d2, wb, m, eps, t, f, inv, eta, fc, mt)
+            for k in range(m):
+                row_accumulate(rbuf[k], t[k], wb[k], out, SLOT_HEAD, SLOT_HEAD + d)
     out[SLOT_F] = f
     out[SLOT_INV] = inv
     out[SLOT_ETA] = eta
