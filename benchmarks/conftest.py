@@ -194,10 +194,26 @@ def _roofline(tr, passes: list[dict], bounds: list[dict]) -> None:
     )
 
 
+def _batch_summary(tr, rows: list[dict]) -> None:
+    """Table for benchmarks/test_batch.py: problems/s and ratios to geomedian cpp float64."""
+    base = next((r for r in rows if r["name"] == "geomedian cpp" and r["dtype"] == "f64"), None)
+    tr.write_sep("-", "batch of 100,000 pixel problems: medians of this run")
+    tr.write_line(f"{'what':<58} {'dtype':<5} {'median s':>9} {'problems/s':>11} {'x cpp f64':>9}")
+    for r in sorted(rows, key=lambda r: r["median_s"]):
+        ratio = f"{r['median_s'] / base['median_s']:.2f}" if base else ""
+        tr.write_line(
+            f"{r['name']:<58} {r['dtype']:<5} {r['median_s']:>9.3f} "
+            f"{r['problems'] / r['median_s']:>11,.0f} {ratio:>9}"
+        )
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     passes = [r for r in RESULTS if r["kind"] == "pass"]
     solves = [r for r in RESULTS if r["kind"] == "solve"]
     bounds = [r for r in RESULTS if r["kind"] == "bound"]
+    batches = [r for r in RESULTS if r["kind"] == "batch"]
+    if batches:
+        _batch_summary(terminalreporter, batches)
     if not (passes or solves):
         return
     tr = terminalreporter

@@ -43,7 +43,7 @@ template <class T>
 py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& weights,
                 const std::optional<carray<double>>& wscale,
                 const std::optional<carray<double>>& init, int method, double tol,
-                std::int64_t max_iter, int threads) {
+                std::int64_t max_iter, int threads, bool omit_nan) {
     if (points.ndim() != 3) throw py::value_error("points must be a (P, n, d) array");
     const index_t P = points.shape(0), n = points.shape(1), d = points.shape(2);
     if (P < 1 || n < 1 || d < 1) throw py::value_error("points must have P, n, d >= 1");
@@ -70,7 +70,7 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
                                     weights ? wscale->data() : nullptr,
                                     init ? init->data() : nullptr};
     const geomedian::Options opt{static_cast<geomedian::Method>(method), tol,
-                                 static_cast<index_t>(max_iter)};
+                                 static_cast<index_t>(max_iter), omit_nan};
     carray<double> median({P, d});
     carray<double> objective(P), lower_bound(P), gap(P);
     carray<std::int64_t> n_iter(P), n_passes(P);
@@ -193,14 +193,18 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.doc() = "geomedian's compiled kernels; use the functions in the geomedian package.";
     const auto solve_doc =
         "solve(points (P, n, d), weights (1|P, n) | None, wscale (1|P,) | None, "
-        "init (P, d) | None, method, tol, max_iter, threads) -> (median, objective, "
-        "lower_bound, gap, n_iter, n_passes, status)";
+        "init (P, d) | None, method, tol, max_iter, threads, omit_nan=False) -> (median, "
+        "objective, lower_bound, gap, n_iter, n_passes, status). omit_nan: rows with a NaN "
+        "coordinate are left out of problems of at most small_problem_size coordinates "
+        "(n * d); in larger ones NaN, like inf, gives status 4 (nonfinite)";
     m.def("solve_f64", &solve<double>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
           py::arg("wscale").noconvert(), py::arg("init").noconvert(), py::arg("method"),
-          py::arg("tol"), py::arg("max_iter"), py::arg("threads"), solve_doc);
+          py::arg("tol"), py::arg("max_iter"), py::arg("threads"),
+          py::arg("omit_nan") = false, solve_doc);
     m.def("solve_f32", &solve<float>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
           py::arg("wscale").noconvert(), py::arg("init").noconvert(), py::arg("method"),
-          py::arg("tol"), py::arg("max_iter"), py::arg("threads"), solve_doc);
+          py::arg("tol"), py::arg("max_iter"), py::arg("threads"),
+          py::arg("omit_nan") = false, solve_doc);
     const auto eval_doc =
         "evaluate(points (n, d), weights (n,) | None, wscale, y (d,), threads) -> "
         "(objective, min-norm subgradient, lower bound) or None if points are not finite";
@@ -227,4 +231,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
           py::arg("repeats"), py::arg("threads"),
           "Benchmark-only: repeats sweeps of distance, sqrt and division over a cached block.");
     m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
+    // Problems with at most this many coordinates (n * d) take the small-problem pass,
+    // the only one that can omit NaN rows in the kernel.
+    m.attr("small_problem_size") = geomedian::small_problem_size;
 }

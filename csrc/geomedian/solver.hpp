@@ -12,6 +12,11 @@
 //      the certificate cannot close at a point beside a non-smooth optimum; and test it
 //      anyway at iterations 8, 16, 32, ...: duplicated points split the dominating term
 //      between them, which the first test cannot see.
+//
+// A batch: small problems (n d <= small_problem_size) are spread over the threads and
+// solved each on one thread with the cache-resident SmallPass; larger ones use the chunked
+// row passes of parallel.hpp. The pass depends on n and d only, never on the batch size
+// or the thread count, so a problem gets the same bits alone or in a batch.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +29,7 @@
 #include "certificate.hpp"
 #include "gradient_descent.hpp"
 #include "parallel.hpp"
+#include "small_pass.hpp"
 #include "weiszfeld.hpp"
 
 namespace geomedian {
@@ -45,28 +51,73 @@ struct Workspace {
     double* scratch() { return moments() + moments_size(d); }
 };
 
-// The frame of a problem: centre c (d entries, written), scale s, total weight W.
-// Returns false when the points are not all finite.
+// What make_frame asks of a pass beyond moments(): the row passes read every row, so
+// the reference row is the first one and nothing happens once the frame is known; the
+// small pass may skip rows (missing data) and copies the problem into the frame.
 template <class T, class Pass>
-bool make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, double* s, double* W) {
+const T* first_row(const Pass&, const Problem<T>& p) {
+    return p.x;
+}
+template <class T>
+const T* first_row(const SmallPass<T>& pass, const Problem<T>&) {
+    return pass.first_row();
+}
+template <class Pass>
+void frame_ready(Pass&, const double*, double) {}
+template <class T>
+void frame_ready(SmallPass<T>& pass, const double* c, double s) {
+    pass.load(c, s);
+}
+
+// After the solver moves the centre onto its iterate: the small pass copies the problem
+// into the new frame; the row passes read the caller's rows and need nothing.
+template <class Pass>
+void frame_moved(Pass&, const double*, double) {}
+template <class T>
+void frame_moved(SmallPass<T>& pass, const double* c, double s) {
+    pass.reload(c, s);
+}
+
+// The default start point in the frame: the weighted mean (z = 0) for the row passes,
+// the coordinate-wise median for the small pass (see small_start).
+template <class Pass>
+void default_start(Pass&, index_t d, double* z) {
+    std::fill(z, z + d, 0.0);
+}
+template <class T>
+void default_start(SmallPass<T>& pass, index_t, double* z) {
+    pass.start(z);
+}
+
+enum class FrameStatus { ok, nonfinite, empty };
+
+// The frame of a problem: centre c (d entries, written), scale s, total weight W.
+template <class T, class Pass>
+FrameStatus make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, double* s,
+                       double* W) {
+    const T* x0 = first_row(pass, p);
+    if (x0 == nullptr) return FrameStatus::empty;
     double* mom = ws.moments();
-    pass.moments(p.x, mom);
-    if (mom[moment::nonfinite] > 0) return false;
+    pass.moments(x0, mom);
+    if (mom[moment::nonfinite] > 0) return FrameStatus::nonfinite;
     *W = mom[moment::weight];
+    // Only omitted rows can leave no weight: the caller rejects all-zero weight rows.
+    if (!(*W > 0)) return FrameStatus::empty;
     const double half = mom[moment::half_spread];
     int e = 0;
     std::frexp(half, &e);  // spread = 2 half < 2^(e+1)
     *s = half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
     bool finite = true;
     for (index_t j = 0; j < p.d; ++j) {
-        c[j] = static_cast<double>(p.x[j]) + 2.0 * (mom[moment::head + j] / *W);
+        c[j] = static_cast<double>(x0[j]) + 2.0 * (mom[moment::head + j] / *W);
         finite &= std::isfinite(c[j]);
     }
     // Only a spread near the overflow threshold makes the mean overflow; any finite
-    // centre near the data will do, so fall back to the first point.
+    // centre near the data will do, so fall back to the reference point.
     if (!finite)
-        for (index_t j = 0; j < p.d; ++j) c[j] = static_cast<double>(p.x[j]);
-    return true;
+        for (index_t j = 0; j < p.d; ++j) c[j] = static_cast<double>(x0[j]);
+    frame_ready(pass, c, *s);
+    return FrameStatus::ok;
 }
 
 template <class T, class Pass>
@@ -79,13 +130,17 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     out.n_iter = 0;
     out.n_passes = 1;
     double s = 1, W = 1;
-    if (!make_frame(p, pass, ws, c, &s, &W)) {
+    const FrameStatus fs = make_frame(p, pass, ws, c, &s, &W);
+    if (fs != FrameStatus::ok) {
         std::fill(out.median, out.median + d, std::numeric_limits<double>::quiet_NaN());
         out.objective = out.lower_bound = out.gap = std::numeric_limits<double>::quiet_NaN();
-        out.status = Status::nonfinite;
+        out.status = fs == FrameStatus::empty ? Status::empty : Status::nonfinite;
         return;
     }
-    for (index_t j = 0; j < d; ++j) z[j] = init != nullptr ? (init[j] - c[j]) * s : 0.0;
+    if (init != nullptr)
+        for (index_t j = 0; j < d; ++j) z[j] = (init[j] - c[j]) * s;
+    else
+        default_start(pass, d, z);
     Frame fr{c, s, z, coincidence_radius};
     pass.sums(fr, S);
     ++out.n_passes;
@@ -116,6 +171,7 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
                 z[j] = 0.0;
             }
             gd.has_prev = false;
+            frame_moved(pass, c, s);
             pass.sums(fr, S);
             ++out.n_passes;
             cert = certify(S, d, W, g);
@@ -224,7 +280,7 @@ bool evaluate_at(const Problem<T>& p, const double* y, Pass& pass, Workspace& ws
                  double* grad, double* lb) {
     double *c = ws.at(0), *z = ws.at(1), *S = ws.sums_a();
     double s = 1, W = 1;
-    if (!make_frame(p, pass, ws, c, &s, &W)) return false;
+    if (make_frame(p, pass, ws, c, &s, &W) != FrameStatus::ok) return false;
     // Centre the frame on y itself so that x_i - y is formed without a detour.
     for (index_t j = 0; j < p.d; ++j) {
         c[j] = y[j];
@@ -277,12 +333,13 @@ inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
 }
 
 // Large problems are solved one after another, each pass split over the threads; many
-// small ones are spread over the threads, one problem per thread at a time, each solved
-// serially in cache. Both give the same bits (see parallel.hpp).
+// problems (and every small one) are spread over the threads, one problem per thread at a
+// time, each solved serially in cache. Both give the same bits (see parallel.hpp).
 template <class T>
 void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Interrupt& interrupt,
                  const BatchOutcome& bo) {
-    const bool within = b.P == 1 || threads == 1 || b.n * b.d >= (index_t{1} << 16);
+    const bool small = b.n * b.d <= small_problem_size;
+    const bool within = !small && (b.P == 1 || threads == 1 || b.n * b.d >= (index_t{1} << 16));
     if (within) {
         Workspace ws(b.d);
         for (index_t k = 0; k < b.P; ++k) {
@@ -302,18 +359,28 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         }
         return;
     }
+    const int nt = static_cast<int>(std::min<index_t>(threads, b.P));
     std::atomic<bool> stop{false};
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
+        // Scratch per thread, reused by every problem the thread solves: no allocation
+        // per problem.
         Workspace ws(b.d);
+        SmallBuffers sb(small ? b.n : 0, small ? b.d : 0);
         const Interrupt none{};
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(dynamic, 64)
         for (index_t k = 0; k < b.P; ++k) {
             Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
             if (!stop.load(std::memory_order_relaxed)) {
                 const Problem<T> p = problem_of(b, k);
-                SerialPass<T> pass{p, ws.scratch()};
-                solve_problem(p, opt, b.init ? b.init + k * b.d : nullptr, pass, ws, none, o);
+                const double* init = b.init ? b.init + k * b.d : nullptr;
+                if (small) {
+                    SmallPass<T> pass{p, opt.omit_nan, sb};
+                    solve_problem(p, opt, init, pass, ws, none, o);
+                } else {
+                    SerialPass<T> pass{p, ws.scratch()};
+                    solve_problem(p, opt, init, pass, ws, none, o);
+                }
             } else {
                 std::fill(o.median, o.median + b.d, NAN);
             }

@@ -17,12 +17,16 @@ enum class Status : int {
     stalled = 2,      // the iterate stopped moving before the gap reached tol (floating-point floor)
     interrupted = 3,  // a signal arrived (Ctrl-C); the caller raises
     nonfinite = 4,    // the points contain NaN or inf; nothing was solved
+    empty = 5,        // no point with positive weight left once NaN rows were omitted
 };
 
 struct Options {
     Method method = Method::weiszfeld;
     double tol = 1e-10;
     index_t max_iter = 1000;
+    // Rows with a NaN coordinate are absent (small problems only, see small_pass.hpp);
+    // otherwise NaN, like inf, makes the problem non-finite.
+    bool omit_nan = false;
 };
 
 // One problem: n rows of d coordinates, C order; w == nullptr means unit weights.

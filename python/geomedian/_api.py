@@ -24,11 +24,15 @@ from . import _validate as v
 from ._backends import load_backend, resolve_backend
 from ._result import (
     CONVERGED,
+    EMPTY,
     INTERRUPTED,
+    MAX_ITER,
     NONFINITE,
+    STALLED,
     STATUS_MESSAGES,
     ConvergenceWarning,
     GeometricMedianResult,
+    batch_message,
 )
 from ._threads import resolve_threads
 
@@ -39,6 +43,9 @@ def solve(
     points: Any,
     weights: Any = None,
     *,
+    axis: int = -2,
+    nan_policy: str = "raise",
+    nodata: float | None = None,
     method: str = "auto",
     backend: str = "auto",
     tol: float | None = None,
@@ -46,11 +53,12 @@ def solve(
     init: Any = None,
     threads: int | None = None,
 ) -> GeometricMedianResult:
-    r"""Compute the geometric median and a certificate of how close it is to optimal.
+    r"""Compute geometric medians and a certificate of how close each is to optimal.
 
-    Minimises :math:`f(y) = \sum_i w_i \lVert y - x_i \rVert_2` and stops when the
-    certified relative duality gap :math:`(f(y) - LB(y)) / f(y)` is at most ``tol``, where
-    :math:`LB(y) \le f^*` is a lower bound built from the dual problem at the iterate::
+    For each problem minimises :math:`f(y) = \sum_i w_i \lVert y - x_i \rVert_2` and
+    stops when the certified relative duality gap :math:`(f(y) - LB(y)) / f(y)` is at most
+    ``tol``, where :math:`LB(y) \le f^*` is a lower bound built from the dual problem at
+    the iterate::
 
         LB(y) = (S - g . (y - xbar)) / (1 + ||g|| / W)
 
@@ -60,12 +68,31 @@ def solve(
 
     Parameters
     ----------
-    points : array_like, shape (n, d)
-        Real coordinates, one point per row. Integers are computed in float64, float32 stays
-        float32 (accumulated in float64). Any memory layout; C-contiguous float32/float64
-        input is not copied. Never modified.
-    weights : array_like, shape (n,), optional
-        Non-negative finite weights, not all zero. Default: all ones.
+    points : array_like, shape (n, d) or (..., n, d)
+        Real coordinates, one point per row; the last axis holds the ``d`` coordinates and
+        ``axis`` the ``n`` points. Every other axis indexes independent problems (a batch),
+        like the axes ``np.median`` does not reduce: ``(rows, cols, dates, bands)`` imagery
+        gives one median per pixel. float32 stays float32 (accumulated in float64);
+        integers of at most 16 bits are computed in float32 (which holds them exactly),
+        wider integers in float64. C-contiguous float32/float64 input with ``axis=-2`` is
+        not copied. Never modified.
+    weights : array_like, shape (n,) or broadcastable to points.shape[:-1], optional
+        Non-negative finite weights, not all zero in any problem. A 1-D array of length n
+        weighs the points of every problem alike; otherwise it broadcasts against the
+        points without their last axis (in the same layout, points axis included).
+        Default: all ones.
+    axis : int
+        The points axis (default -2, the one before the coordinates).
+    nan_policy : {"raise", "omit", "propagate"}
+        What a NaN coordinate means, as in ``scipy.stats``. ``"raise"``: an error naming
+        the first problem and row. ``"omit"``: the point (the whole row) is missing and
+        left out of its own problem; a problem with no point of positive weight left gets
+        a NaN median and status 5. ``"propagate"``: a problem containing NaN gets a NaN
+        median and status 4. inf is an error under every policy; NaN in ``weights`` too.
+    nodata : number, optional
+        A value marking missing data, e.g. 0 in uint16 reflectance: a point with a
+        coordinate equal to it is treated as if that coordinate were NaN (so it is handled
+        by ``nan_policy``). Costs one comparison over the input, and a copy of float input.
     method : {"auto", "gd", "weiszfeld"}
         ``"weiszfeld"``: Weiszfeld's fixed-point iteration with the Vardi--Zhang
         modification, :math:`y^+ = y + \max(0, 1 - \eta / \lVert R \rVert) R / \sum_{i}
@@ -78,30 +105,34 @@ def solve(
         Kernels to run; ``"auto"`` honours ``GEOMEDIAN_BACKEND`` and otherwise prefers the
         compiled core.
     tol : float, optional
-        Target certified relative gap, ``>= 0``. Default ``1e-10`` for float64 and integer
-        points, ``1e-6`` for float32 points. ``0`` iterates until the gap is exactly zero,
-        the iterate stalls or ``max_iter`` is reached.
+        Target certified relative gap, ``>= 0``, for every problem. Default ``1e-10`` when
+        computing in float64, ``1e-6`` in float32. ``0`` iterates until the gap is exactly
+        zero, the iterate stalls or ``max_iter`` is reached.
     max_iter : int, optional
-        Maximum accepted iterations (default 1000).
-    init : array_like, shape (d,), optional
-        Start point. Default: the weighted mean.
+        Maximum accepted iterations per problem (default 1000).
+    init : array_like, shape (d,) or broadcastable to (..., d), optional
+        Start points. Default: the coordinate-wise weighted median for small problems
+        (``n d <= 8192`` and at most 64 points), the weighted mean otherwise.
     threads : int, optional
-        Threads for this call (OpenMP or Numba). Default: every core available to the
+        Threads for this call (OpenMP or Numba): across problems for a batch of small
+        ones, within each problem for large ones. Default: every core available to the
         process (``OMP_NUM_THREADS`` when set). Results do not depend on it.
 
     Returns
     -------
     GeometricMedianResult
         ``median``, ``objective``, ``lower_bound``, ``gap``, ``n_iter``, ``n_passes``,
-        ``converged``, ``status``, ``message``, ``method``, ``backend``.
+        ``converged``, ``status``, ``message``, ``method``, ``backend``: scalars for one
+        problem, arrays of the batch shape for a batch (``median``: ``(..., d)``).
 
     Raises
     ------
     TypeError
         Non-real dtypes (complex, object, strings, bool) or wrongly typed options.
     ValueError
-        Wrong shapes, empty input, NaN or inf, negative or all-zero weights, ``tol < 0``,
-        ``max_iter < 1``, unknown method or backend.
+        Wrong shapes (``n == 0``, ``d == 0``, weights that do not match), NaN under
+        ``nan_policy="raise"``, inf, negative or all-zero weights, ``tol < 0``,
+        ``max_iter < 1``, unknown method, backend or nan_policy. Messages name the problem.
     ImportError
         ``backend`` names a backend that is not installed.
 
@@ -113,6 +144,12 @@ def solve(
     :math:`\sum_i w_i / d_i` the solver tries that point itself, where Kuhn's test
     :math:`\lVert R \rVert \le \eta` makes the gap close.
 
+    A batch is one kernel call: small problems are spread over the threads and each is
+    solved on one thread from a cache-resident copy; the same problem alone or in a
+    batch gives the same bits. Missing points are skipped inside the kernel for problems
+    of at most 8192 coordinates (``n d``); larger problems with NaN under ``"omit"`` are
+    copied, with their NaN rows given weight zero.
+
     Examples
     --------
     >>> import geomedian
@@ -121,45 +158,138 @@ def solve(
     (True, True)
     >>> geomedian.solve([[0.0, 0.0], [10.0, 0.0], [5.0, 0.5]]).median  # obtuse: a vertex
     array([5. , 0.5])
+
+    A batch of two problems, one with a missing point:
+
+    >>> import numpy as np
+    >>> x = np.array([[[0, 0], [2, 0], [1, 5]], [[0, 0], [4, 0], [np.nan, 1]]])
+    >>> res = geomedian.solve(x, nan_policy="omit")
+    >>> res.median.shape, res.converged
+    ((2, 2), array([ True,  True]))
     """
-    x = v.as_points(points)
-    n, d = x.shape
-    w, wscale = v.as_weights(weights, n)
-    tol_ = v.as_tol(tol, x.dtype)
+    batch = v.as_batch(points, axis, nodata)
+    policy = v.as_nan_policy(nan_policy)
+    w, wscale = v.as_batch_weights(weights, batch)
+    tol_ = v.as_tol(tol, batch.x.dtype)
     max_iter_ = v.as_max_iter(max_iter)
     method_name, method_code = v.as_method(method)
-    y0 = v.as_init(init, d)
+    y0 = v.as_batch_init(init, batch)
     nthreads = resolve_threads(threads)
     backend_name = resolve_backend(backend)
     impl = load_backend(backend_name)
-    kernel = impl.solve_f32 if x.dtype == np.float32 else impl.solve_f64
-    median, obj, lb, gap, n_iter, n_passes, status = kernel(
-        x.reshape(1, n, d), w, wscale, y0, method_code, tol_, max_iter_, nthreads
-    )
-    code = int(status[0])
-    if code == NONFINITE:
-        v.raise_nonfinite(x)
-    if code == INTERRUPTED:  # the Numba backend cannot raise from inside its kernels
-        raise KeyboardInterrupt
+    out = _solve_batch(impl, batch, w, wscale, y0, method_code, tol_, max_iter_, nthreads, policy)
+    median, obj, lb, gap, n_iter, n_passes, status = out
+    d = batch.x.shape[2]
+    median = median.astype(batch.x.dtype, copy=False)
+    if batch.single:
+        code = int(status[0])
+        return GeometricMedianResult(
+            median=median[0],
+            objective=float(obj[0]),
+            lower_bound=float(lb[0]),
+            gap=float(gap[0]),
+            n_iter=int(n_iter[0]),
+            n_passes=int(n_passes[0]),
+            converged=code == CONVERGED,
+            status=code,
+            message=STATUS_MESSAGES[code],
+            method=method_name,
+            backend=backend_name,
+        )
+    shape = batch.shape
     return GeometricMedianResult(
-        median=median[0].astype(x.dtype, copy=False),
-        objective=float(obj[0]),
-        lower_bound=float(lb[0]),
-        gap=float(gap[0]),
-        n_iter=int(n_iter[0]),
-        n_passes=int(n_passes[0]),
-        converged=code == CONVERGED,
-        status=code,
-        message=STATUS_MESSAGES[code],
+        median=median.reshape(*shape, d),
+        objective=obj.reshape(shape),
+        lower_bound=lb.reshape(shape),
+        gap=gap.reshape(shape),
+        n_iter=n_iter.reshape(shape),
+        n_passes=n_passes.reshape(shape),
+        converged=(status == CONVERGED).reshape(shape),
+        status=status.reshape(shape),
+        message=batch_message(status),
         method=method_name,
         backend=backend_name,
     )
+
+
+def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads, policy):
+    """One kernel call for the whole batch, then the nan_policy applied to its statuses."""
+    x = batch.x
+    P, n, d = x.shape
+    if P == 0:  # an empty batch axis: nothing to solve
+        f = np.empty(0)
+        i = np.empty(0, dtype=np.int64)
+        return np.empty((0, d)), f, f, f, i, i, np.empty(0, dtype=np.int32)
+    omit = policy == "omit"
+    empty = None
+    if omit and n * d > impl.small_problem_size:
+        x, w, wscale, empty = _fill_missing(batch, w, wscale)
+    kernel = impl.solve_f32 if x.dtype == np.float32 else impl.solve_f64
+    out = kernel(x, w, wscale, y0, method_code, tol, max_iter, threads, omit)
+    median, obj, lb, gap, n_iter, n_passes, status = out
+    if (status == INTERRUPTED).any():  # the Numba backend cannot raise from its kernels
+        raise KeyboardInterrupt
+    if empty is not None and empty.any():
+        median[empty] = np.nan
+        obj[empty] = lb[empty] = gap[empty] = np.nan
+        n_iter[empty] = n_passes[empty] = 0
+        status[empty] = EMPTY
+    bad = np.flatnonzero(status == NONFINITE)
+    if bad.size:
+        if policy == "raise":
+            raise ValueError(
+                f"points must be finite, {v.locate_nonfinite(batch, bad[0])}; pass "
+                "nan_policy='omit' to leave out points with NaN coordinates or "
+                "nan_policy='propagate' to get NaN for their problems"
+            )
+        # Under "omit" the kernel skipped NaN rows, so only inf is left; under "propagate"
+        # the problems holding NaN but no inf are the NaN results asked for.
+        with_inf = bad if omit else bad[np.isinf(batch.x[bad]).any(axis=(1, 2))]
+        if with_inf.size:
+            raise ValueError(
+                "points must not contain inf (an error under every nan_policy), "
+                f"{v.locate_nonfinite(batch, with_inf[0], inf_only=True)}"
+            )
+    return median, obj, lb, gap, n_iter, n_passes, status
+
+
+def _fill_missing(batch, w, wscale):
+    """Prepare problems too large for the kernel's NaN skipping (``n d > small size``).
+
+    A copy in which every row with a NaN repeats the problem's first complete row with
+    weight 0: it then adds exactly nothing to any sum, and the nearest-point search can only
+    find a point that is really there. Problems with no point of positive weight left are
+    returned in ``empty`` (and given harmless data, their results are overwritten).
+    """
+    x = batch.x
+    P = x.shape[0]
+    missing = np.isnan(x).any(axis=2)
+    if not missing.any():
+        return x, w, wscale, None
+    if np.isinf(x).any():
+        k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
+        raise ValueError(
+            "points must not contain inf (an error under every nan_policy), "
+            f"{v.locate_nonfinite(batch, k, inf_only=True)}"
+        )
+    present = ~missing
+    wfull = np.where(present, 1.0 if w is None else w, 0.0)
+    sfull = np.ones(P) if wscale is None else np.broadcast_to(wscale, (P,)).copy()
+    empty = ~(wfull > 0).any(axis=1)
+    first = np.argmax(present, axis=1)
+    xf = np.where(missing[:, :, None], x[np.arange(P), first][:, None, :], x)
+    xf[empty] = 0.0
+    wfull[empty] = 1.0
+    return np.ascontiguousarray(xf), np.ascontiguousarray(wfull), sfull, empty
 
 
 def geometric_median(
     points: Any,
     weights: Any = None,
     *,
+    axis: int = -2,
+    nan_policy: str = "raise",
+    nodata: float | None = None,
     method: str = "auto",
     backend: str = "auto",
     tol: float | None = None,
@@ -167,21 +297,23 @@ def geometric_median(
     init: Any = None,
     threads: int | None = None,
 ) -> np.ndarray:
-    """Return the (weighted) geometric median of the rows of ``points``.
+    """Return the (weighted) geometric median of the rows of ``points``, per problem.
 
     Same arguments and stopping rule as :func:`solve`, which also returns the objective,
     the certified gap and the iteration counts.
 
     Returns
     -------
-    ndarray, shape (d,)
-        float32 for float32 points, float64 otherwise.
+    ndarray, shape (d,) or (..., d)
+        float32 for float32 points and integers of at most 16 bits, float64 otherwise.
 
     Warns
     -----
     ConvergenceWarning
-        The certified relative gap did not reach ``tol`` (``max_iter`` ran out, or the
-        iterate stalled at floating-point resolution); the best iterate is returned.
+        Once per call, if the certified relative gap of some problems did not reach ``tol``
+        (``max_iter`` ran out, or the iterate stalled at floating-point resolution), saying
+        how many; their best iterates are returned. NaN results asked for by
+        ``nan_policy`` do not warn.
 
     Examples
     --------
@@ -190,10 +322,20 @@ def geometric_median(
     array([3., 4.])
     >>> geomedian.geometric_median([[0, 0], [1, 0], [5, 0]], weights=[1, 3, 1])
     array([1., 0.])
+
+    One median per pixel of a (rows, cols, dates, bands) uint16 stack, 0 marking no data:
+
+    >>> import numpy as np
+    >>> stack = np.array([[[[10, 20], [0, 0], [12, 22], [11, 21]]]], dtype=np.uint16)
+    >>> geomedian.geometric_median(stack, nodata=0, nan_policy="omit")
+    array([[[11., 21.]]], dtype=float32)
     """
     res = solve(
         points,
         weights,
+        axis=axis,
+        nan_policy=nan_policy,
+        nodata=nodata,
         method=method,
         backend=backend,
         tol=tol,
@@ -201,10 +343,21 @@ def geometric_median(
         init=init,
         threads=threads,
     )
-    if not res.converged:
+    unfinished = np.isin(res.status, (MAX_ITER, STALLED))
+    if np.ndim(res.status) == 0:
+        if unfinished:
+            warnings.warn(
+                f"geometric median not certified: {res.message} "
+                f"(gap {res.gap:.3g} after {res.n_iter} iterations)",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+    elif unfinished.any():
+        k = int(unfinished.sum())
+        worst = float(np.max(np.where(unfinished, res.gap, 0.0)))
         warnings.warn(
-            f"geometric median not certified: {res.message} "
-            f"(gap {res.gap:.3g} after {res.n_iter} iterations)",
+            f"geometric median not certified for {k} of {unfinished.size} problems "
+            f"(largest gap {worst:.3g}): {res.message}",
             ConvergenceWarning,
             stacklevel=2,
         )

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["STATUS_MESSAGES", "ConvergenceWarning", "GeometricMedianResult"]
+__all__ = ["STATUS_MESSAGES", "ConvergenceWarning", "GeometricMedianResult", "batch_message"]
 
 # Status codes shared with csrc/geomedian/types.hpp (enum class Status).
-CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE = 0, 1, 2, 3, 4
+CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY = 0, 1, 2, 3, 4, 5
 
 STATUS_MESSAGES = {
     CONVERGED: "certified relative duality gap is at most tol",
@@ -19,8 +19,20 @@ STATUS_MESSAGES = {
         "stopped moving, or rounding the answer to the points' dtype cost more than tol)"
     ),
     INTERRUPTED: "interrupted",
-    NONFINITE: "points contain NaN or inf",
+    NONFINITE: "points contain NaN (nan_policy='propagate'): the median is NaN",
+    EMPTY: "no point of positive weight left once points with NaN were omitted: the median is NaN",
 }
+
+
+def batch_message(status: np.ndarray) -> str:
+    """Summarise the status codes of a batch: how many problems ended how."""
+    counts = np.bincount(status.ravel(), minlength=len(STATUS_MESSAGES))
+    total = status.size
+    parts = [f"{counts[CONVERGED]} of {total} problems certified (gap <= tol)"]
+    for code in (MAX_ITER, STALLED, NONFINITE, EMPTY):
+        if counts[code]:
+            parts.append(f"{counts[code]}: {STATUS_MESSAGES[code]}")
+    return "; ".join(parts)
 
 
 class ConvergenceWarning(RuntimeWarning):
@@ -31,28 +43,35 @@ class ConvergenceWarning(RuntimeWarning):
 class GeometricMedianResult:
     """Outcome of :func:`geomedian.solve`, in the spirit of ``scipy.optimize.OptimizeResult``.
 
+    For one problem (points of shape ``(n, d)``) every field but ``median`` is a Python
+    scalar; for a batch (points ``(..., n, d)``) they are arrays of the batch shape
+    ``(...)`` and ``median`` has shape ``(..., d)``.
+
     Attributes
     ----------
-    median : ndarray, shape (d,)
-        The minimiser found, in the dtype of the points (float32 stays float32).
-    objective : float
+    median : ndarray, shape (d,) or (..., d)
+        The minimiser found, in the computation dtype (float32 stays float32, integers of
+        at most 16 bits give float32, other integers float64); NaN for a problem with NaN
+        under ``nan_policy="propagate"`` or with no point left under ``"omit"``.
+    objective : float or ndarray
         ``f(median) = sum_i w_i ||median - x_i||`` (computed in float64).
-    lower_bound : float
+    lower_bound : float or ndarray
         A certified lower bound on the optimal objective ``f*`` from the dual problem.
-    gap : float
+    gap : float or ndarray
         Certified relative duality gap ``(objective - lower_bound) / objective``; the true
         relative suboptimality ``(f(median) - f*) / f(median)`` is at most this.
-    n_iter : int
+    n_iter : int or ndarray
         Accepted iterations.
-    n_passes : int
-        Full passes over the data, including the first one that builds the frame and any
+    n_passes : int or ndarray
+        Passes over the data, including the first one that builds the frame and any
         rejected line-search trials.
-    converged : bool
+    converged : bool or ndarray
         ``gap <= tol``.
-    status : int
-        0 converged, 1 max_iter reached, 2 stalled at floating-point resolution.
+    status : int or ndarray
+        0 converged, 1 max_iter reached, 2 stalled at floating-point resolution, 4 NaN
+        propagated, 5 no point left after omitting NaN.
     message : str
-        ``status`` in words.
+        ``status`` in words; for a batch, how many problems ended how.
     method, backend : str
         What actually ran (``"auto"`` resolved).
     """

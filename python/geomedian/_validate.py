@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,13 +24,20 @@ __all__ = [
     "DEFAULT_MAX_ITER",
     "DEFAULT_TOL",
     "METHODS",
+    "NAN_POLICIES",
+    "Batch",
+    "as_batch",
+    "as_batch_init",
+    "as_batch_weights",
     "as_init",
     "as_max_iter",
     "as_method",
+    "as_nan_policy",
     "as_point",
     "as_points",
     "as_tol",
     "as_weights",
+    "locate_nonfinite",
     "raise_nonfinite",
 ]
 
@@ -42,6 +50,22 @@ DEFAULT_MAX_ITER = 1000
 # Public method name -> kernel code (csrc/geomedian/types.hpp, enum class Method).
 METHODS = {"weiszfeld": 0, "gd": 1}
 AUTO_METHOD = "gd"
+
+NAN_POLICIES = ("raise", "omit", "propagate")
+
+
+def compute_dtype(dtype: np.dtype) -> type:
+    """Return the dtype the kernels compute a batch in (the documented rule).
+
+    float32 and float16 -> float32; integers of at most 16 bits -> float32, which holds
+    them exactly (imagery in uint16 then costs half the memory of float64); wider integers,
+    float64 and longer floats -> float64 (exact up to 2**53).
+    """
+    if dtype == np.float32 or dtype == np.float16:
+        return np.float32
+    if dtype.kind in "iu" and dtype.itemsize <= 2:
+        return np.float32
+    return np.float64
 
 
 def _real_array(value: Any, name: str) -> np.ndarray:
@@ -185,3 +209,189 @@ def raise_nonfinite(points: np.ndarray) -> None:
                 f"points must be finite, got {points[row, j]} at row {row}, column {int(j)}"
             )
     raise ValueError("points must be finite")
+
+
+def as_nan_policy(nan_policy: Any) -> str:
+    """Return a valid ``nan_policy`` (``"raise"``, ``"omit"`` or ``"propagate"``)."""
+    if not isinstance(nan_policy, str):
+        raise TypeError(f"nan_policy must be a string, got {type(nan_policy).__name__}")
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(
+            f"unknown nan_policy {nan_policy!r}; expected one of 'raise', 'omit', 'propagate'"
+        )
+    return nan_policy
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Points validated for the kernels: ``x`` is ``(P, n, d)`` C-contiguous float32/64.
+
+    ``shape`` is the batch shape (``()`` for one problem given as ``(n, d)``), ``axis`` the
+    caller's points axis (non-negative), ``ndim`` the caller's number of dimensions.
+    """
+
+    x: np.ndarray
+    shape: tuple
+    axis: int
+    ndim: int
+
+    @property
+    def single(self) -> bool:
+        return self.ndim == 2
+
+    def problem(self, k: int) -> tuple:
+        """Return the batch index of flat problem ``k``, as the caller sees it."""
+        return tuple(int(i) for i in np.unravel_index(k, self.shape)) if self.shape else ()
+
+
+def _axis(axis: Any, ndim: int) -> int:
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError("axis must be an integer, got a bool")
+    try:
+        a = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
+    if not -ndim <= a < ndim:
+        raise ValueError(f"axis {a} is out of bounds for points with {ndim} dimensions")
+    a %= ndim
+    if a == ndim - 1:
+        raise ValueError(
+            f"axis {axis} names the last axis, which holds the d coordinates of each point; "
+            "the points axis must be another one (default -2)"
+        )
+    return a
+
+
+def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
+    """Return the points as a :class:`Batch`: ``(..., n, d)`` with ``axis`` the points axis.
+
+    The points axis is moved next to the last (coordinate) axis and the leading axes are
+    flattened into P problems. No copy is made of C-contiguous float32/float64 input whose
+    points axis is -2 and in which ``nodata`` does not occur; integers are converted by
+    :func:`compute_dtype`. ``nodata`` values become NaN (in a copy), so that the point
+    holding one counts as missing under ``nan_policy``.
+    """
+    arr = _real_array(points, "points")
+    if arr.ndim < 2:
+        hint = ""
+        if arr.ndim == 1:
+            hint = (
+                "; for n points on a line pass points.reshape(-1, 1), "
+                "for one point in d dimensions points.reshape(1, -1)"
+            )
+        raise ValueError(
+            f"points must be an array of shape (..., n, d) with at least 2 dimensions, "
+            f"got {arr.ndim}-D shape {arr.shape}{hint}"
+        )
+    ax = _axis(axis, arr.ndim)
+    if ax != arr.ndim - 2:
+        arr = np.moveaxis(arr, ax, -2)
+    *batch, n, d = arr.shape
+    if n == 0:
+        raise ValueError(
+            f"points is empty: need at least one point per problem (got {n} points along "
+            f"axis {ax}, shape {arr.shape})"
+        )
+    if d == 0:
+        raise ValueError(f"points have no coordinates: d must be >= 1 (got shape {arr.shape})")
+    dtype = compute_dtype(arr.dtype)
+    x = np.ascontiguousarray(arr, dtype=dtype)
+    if nodata is not None:
+        if isinstance(nodata, (bool, np.bool_)) or not isinstance(
+            nodata, (int, float, np.number)
+        ):
+            raise TypeError(f"nodata must be a real number or None, got {type(nodata).__name__}")
+        hit = arr == nodata
+        if hit.any():
+            if np.may_share_memory(x, arr):
+                x = x.copy()
+            x[hit] = np.nan
+    P = math.prod(batch)
+    return Batch(x.reshape(P, n, d), tuple(batch), ax, arr.ndim)
+
+
+def _weights_error(batch: Batch, k: int, i: int, what: str) -> str:
+    where = f"index {i}" if batch.single else f"problem {batch.problem(k)}, index {i}"
+    return f"weights must be {what}, got {{}} at {where}"
+
+
+def as_batch_weights(weights: Any, batch: Batch) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Return ``(weights as (1, n) or (P, n) float64, one power-of-two scale per row)``.
+
+    A 1-D ``weights`` of length n is one weight per point, shared by every problem. Any
+    other shape must broadcast against the points without their last axis (the caller's
+    layout, points axis included); only then is a (P, n) array made. ``None``: unit weights.
+    """
+    if weights is None:
+        return None, None
+    P, n, _ = batch.x.shape
+    w = _real_array(weights, "weights")
+    if w.ndim == 1 and w.shape[0] == n:
+        w = w.reshape(1, n)
+    else:
+        # The caller's layout: the points axis where the caller put it, no coordinate axis.
+        target = list(batch.shape)
+        target.insert(batch.axis, n)
+        try:
+            wb = np.broadcast_to(w, tuple(target))
+        except ValueError:
+            raise ValueError(
+                f"weights of shape {w.shape} do not match the points: expected (n,) = ({n},) "
+                f"or a shape that broadcasts to {tuple(target)} (the points' shape without "
+                "its last axis)"
+            ) from None
+        wb = np.moveaxis(wb, batch.axis, -1)
+        # Broadcast along every problem axis: one row serves them all, no (P, n) copy.
+        shared = all(st == 0 for st in wb.strides[:-1])
+        w = wb[(0,) * (wb.ndim - 1)].reshape(1, n) if shared else wb.reshape(P, n)
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    finite = np.isfinite(w)
+    if not finite.all():
+        k, i = np.argwhere(~finite)[0]
+        raise ValueError(_weights_error(batch, k, i, "finite").format(w[k, i]))
+    negative = w < 0
+    if negative.any():
+        k, i = np.argwhere(negative)[0]
+        raise ValueError(_weights_error(batch, k, i, "non-negative").format(w[k, i]))
+    wmax = w.max(axis=1)
+    if not (wmax > 0).all():
+        k = int(np.argmin(wmax > 0))
+        where = "" if batch.single or w.shape[0] == 1 else f" in problem {batch.problem(k)}"
+        raise ValueError(f"weights are all zero{where}: at least one weight must be positive")
+    _, exponent = np.frexp(wmax)
+    # Subnormal weights stop short of [0.5, 1): the scale itself must stay finite.
+    return w, np.ldexp(1.0, -np.maximum(exponent, -1022))
+
+
+def as_batch_init(init: Any, batch: Batch) -> np.ndarray | None:
+    """Return start points as a ``(P, d)`` float64 array (``(d,)`` or ``(..., d)`` given)."""
+    if init is None:
+        return None
+    P, _, d = batch.x.shape
+    arr = _real_array(init, "init")
+    try:
+        arr = np.broadcast_to(arr, (*batch.shape, d))
+    except ValueError:
+        raise ValueError(
+            f"init must have shape ({d},) or broadcast to {(*batch.shape, d)}, got {arr.shape}"
+        ) from None
+    arr = np.ascontiguousarray(arr, dtype=np.float64).reshape(P, d)
+    if not np.isfinite(arr).all():
+        raise ValueError("init must be finite")
+    return arr
+
+
+def locate_nonfinite(batch: Batch, k: int, inf_only: bool = False) -> str:
+    """Describe the first NaN/inf (or inf only) coordinate of problem ``k``."""
+    xk = batch.x[k]
+    bad = np.isinf(xk) if inf_only else ~np.isfinite(xk)
+    if not bad.any():
+        return ""
+    i, j = np.argwhere(bad)[0]
+    where = f"at row {int(i)}, column {int(j)}"
+    if batch.single:
+        return f"got {xk[i, j]} {where}"
+    rows = "row" if batch.axis == batch.ndim - 2 else f"index {int(i)} along axis {batch.axis},"
+    if rows != "row":
+        where = f"at {rows} column {int(j)}"
+    return f"got {xk[i, j]} in problem {batch.problem(k)} {where}"

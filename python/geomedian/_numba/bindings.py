@@ -13,6 +13,7 @@ import numpy as np
 from . import solver
 from .fused_pass import sums_size
 from .parallel import n_chunks, parallel_sums, pass_scratch_size
+from .small_pass import SMALL_PROBLEM_SIZE
 
 __all__ = [
     "build_info",
@@ -20,9 +21,15 @@ __all__ = [
     "evaluate_f64",
     "fused_pass_f32",
     "fused_pass_f64",
+    "small_problem_size",
     "solve_f32",
     "solve_f64",
 ]
+
+
+# Problems with at most this many coordinates (n * d) take the small-problem pass, the
+# only one that can omit NaN rows in the kernel (as _core.small_problem_size).
+small_problem_size = SMALL_PROBLEM_SIZE
 
 
 class _threads:
@@ -46,7 +53,7 @@ def _check(points: np.ndarray, dtype: type, ndim: int) -> None:
         raise TypeError("points must be C-contiguous")
 
 
-def _solve(points, weights, wscale, init, method, tol, max_iter, threads, dtype):
+def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, dtype):
     _check(points, dtype, 3)
     P, n, d = points.shape
     if weights is None:
@@ -58,7 +65,8 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, dtype)
     objective, lower_bound, gap = np.empty(P), np.empty(P), np.empty(P)
     n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
     status = np.empty(P, dtype=np.int32)
-    within = P == 1 or threads == 1 or n * d >= (1 << 16)
+    small = n * d <= SMALL_PROBLEM_SIZE
+    within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
     with _threads(threads):
         solver.solve_batch(
             points,
@@ -70,6 +78,7 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, dtype)
             tol,
             max_iter,
             within,
+            bool(omit_nan),
             median,
             objective,
             lower_bound,
@@ -81,14 +90,18 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, dtype)
     return median, objective, lower_bound, gap, n_iter, n_passes, status
 
 
-def solve_f64(points, weights, wscale, init, method, tol, max_iter, threads):
+def solve_f64(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False):
     """Mirror of ``_core.solve_f64``."""
-    return _solve(points, weights, wscale, init, method, tol, max_iter, threads, np.float64)
+    return _solve(
+        points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, np.float64
+    )
 
 
-def solve_f32(points, weights, wscale, init, method, tol, max_iter, threads):
+def solve_f32(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False):
     """Mirror of ``_core.solve_f32``."""
-    return _solve(points, weights, wscale, init, method, tol, max_iter, threads, np.float32)
+    return _solve(
+        points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, np.float32
+    )
 
 
 def _evaluate(points, weights, wscale, y, threads, dtype):

@@ -6,6 +6,9 @@
 3. near a vertex (max_term > inv / 2, or a point within the coincidence radius) and at
    iterations 8, 16, 32, ... try the nearest weighted data point itself.
 
+Small problems (n d <= SMALL_PROBLEM_SIZE) use the passes of ``small_pass.py`` (the C++
+``SmallPass``), larger ones the chunked row passes; a flag picks, as the pass type does in C++.
+
 Unlike the compiled core, these kernels cannot poll for Ctrl-C while they run.
 """
 
@@ -28,10 +31,23 @@ from .fused_pass import (
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
 from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
+from .small_pass import (
+    LANES,
+    SMALL_PROBLEM_SIZE,
+    padded_rows,
+    small_copy,
+    small_first_row,
+    small_load,
+    small_moments,
+    small_nearest,
+    small_reload,
+    small_start,
+    small_sums,
+)
 from .weiszfeld import weiszfeld_step
 
 # csrc/geomedian/types.hpp: enum class Status, enum class Method.
-CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE = 0, 1, 2, 3, 4
+CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY = 0, 1, 2, 3, 4, 5
 METHOD_WEISZFELD, METHOD_GD = 0, 1
 
 COINCIDENCE_RADIUS = 2.0**-40
@@ -44,24 +60,82 @@ def workspace_size(d):
 
 
 @njit(cache=True, nogil=True)
-def make_frame(x, w, wscale, parallel, mom, scratch, partial, c):
-    """Fill the centre c; return (points finite, scale s, total weight W)."""
+def small_buffers(n, d):
+    """Return the small pass's per-thread buffers (SmallBuffers in C++).
+
+    su (d, stride) the copy, sw (stride) its weights, st (stride) scratch, smu (d)
+    sum_q w_q u_q, sidx (n) the present rows, lane (LANES, LANES) lane accumulators.
+    """
+    stride = padded_rows(n)
+    return (
+        np.empty((d, stride)),
+        np.empty(stride),
+        np.empty(stride),
+        np.empty(d),
+        np.empty(n, dtype=np.int64),
+        np.empty((LANES, LANES)),
+    )
+
+
+@njit(cache=True, nogil=True)
+def make_frame(
+    x, w, wscale, parallel, small, omit, mom, scratch, partial, c, su, sw, smu, sidx, lane
+):
+    """Fill the centre c; return (frame status, scale s, total weight W, rows present, npad).
+
+    Frame status: CONVERGED (0) for ok, NONFINITE or EMPTY. For the small pass the problem
+    is copied into su (frame coordinates) and its present rows counted.
+    """
     d = x.shape[1]
-    run_moments(parallel, x, w, wscale, x[0], mom, scratch, partial)
+    m = x.shape[0]
+    npad = 0
+    if small:
+        i0 = small_first_row(x, omit)
+        if i0 < 0:
+            return EMPTY, 1.0, 1.0, 0, 0
+        m, npad, inf_in_omitted = small_copy(x, w, wscale, omit, i0, su, sw, sidx)
+        big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
+        small_moments(su, sw, npad, big, d, lane, mom)
+        mom[MOMENT_NONFINITE] += inf_in_omitted  # inf is an error even in an omitted row
+    else:
+        i0 = 0
+        run_moments(parallel, x, w, wscale, x[0], mom, scratch, partial)
     if mom[MOMENT_NONFINITE] > 0:
-        return False, 1.0, 1.0
+        return NONFINITE, 1.0, 1.0, m, npad
     W = mom[MOMENT_WEIGHT]
+    # Only omitted rows can leave no weight: the caller rejects all-zero weight rows.
+    if not W > 0:
+        return EMPTY, 1.0, 1.0, m, npad
     half = mom[MOMENT_HALF_SPREAD]
     e = math.frexp(half)[1]  # spread = 2 half < 2^(e+1)
     s = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half > 0 else 1.0
     finite = True
     for j in range(d):
-        c[j] = x[0, j] + 2.0 * (mom[MOMENT_HEAD + j] / W)
+        c[j] = x[i0, j] + 2.0 * (mom[MOMENT_HEAD + j] / W)
         finite &= math.isfinite(c[j])
     if not finite:
         for j in range(d):
-            c[j] = x[0, j]
-    return True, s, W
+            c[j] = x[i0, j]
+    if small:
+        small_load(su, sw, npad, d, c, s, lane, smu)
+    return CONVERGED, s, W, m, npad
+
+
+@njit(cache=True, nogil=True)
+def pass_sums(
+    small, parallel, x, w, wscale, c, s, z, out, scratch, partial, su, sw, smu, sW, snpad, st, lane
+):
+    if small:
+        small_sums(su, sw, smu, sW, snpad, x.shape[1], z, COINCIDENCE_RADIUS, st, lane, out)
+    else:
+        run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, out, scratch, partial)
+
+
+@njit(cache=True, nogil=True)
+def pass_nearest(small, parallel, x, w, c, s, z, best_i, best_d2, su, sw, sm, sidx):
+    if small:
+        return sidx[small_nearest(su, sw, sm, x.shape[1], z)]
+    return run_nearest(parallel, x, w, c, s, z, best_i, best_d2)
 
 
 @njit(cache=True, nogil=True)
@@ -75,10 +149,18 @@ def solve_problem(
     tol,
     max_iter,
     parallel,
+    small,
+    omit,
     buf,
     partial,
     best_i,
     best_d2,
+    su,
+    sw,
+    st,
+    smu,
+    sidx,
+    lane,
     median,
 ):
     """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status)."""
@@ -103,13 +185,23 @@ def solve_problem(
     gd[:] = 0.0
     n_iter = 0
     n_passes = 1
-    ok, s, W = make_frame(x, w, wscale, parallel, mom, scratch, partial, c)
-    if not ok:
+    fs, s, W, sm, snpad = make_frame(
+        x, w, wscale, parallel, small, omit, mom, scratch, partial, c, su, sw, smu, sidx, lane
+    )
+    if fs != CONVERGED:
         median[:] = np.nan
-        return np.nan, np.nan, np.nan, 0, n_passes, NONFINITE
-    for j in range(d):
-        z[j] = (init[j] - c[j]) * s if has_init else 0.0
-    run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, S, scratch, partial)
+        return np.nan, np.nan, np.nan, 0, n_passes, fs
+    if has_init:
+        for j in range(d):
+            z[j] = (init[j] - c[j]) * s
+    elif small:
+        small_start(su, sw, W, sm, snpad, d, st, lane, z)
+    else:
+        for j in range(d):
+            z[j] = 0.0
+    pass_sums(
+        small, parallel, x, w, wscale, c, s, z, S, scratch, partial, su, sw, smu, W, snpad, st, lane
+    )
     n_passes += 1
     f, lb, gnorm = certify(S, d, W, g)
 
@@ -135,7 +227,12 @@ def solve_problem(
                 c[j] += z[j] / s
                 z[j] = 0.0
             gd[GD_HAS_PREV] = 0.0
-            run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, S, scratch, partial)
+            if small:
+                small_reload(x, sidx, sm, snpad, c, s, su, sw, lane, smu)
+            pass_sums(
+                small, parallel, x, w, wscale, c, s, z, S, scratch, partial, su, sw, smu, W,
+                snpad, st, lane,
+            )
             n_passes += 1
             f, lbt, gnorm = certify(S, d, W, g)
             lb = max(lb, lbt)
@@ -148,7 +245,7 @@ def solve_problem(
         if not retry and (probe or (near_vertex and n_iter >= next_vertex_check)):
             if probe:
                 next_probe *= 2
-            k = run_nearest(parallel, x, w, c, s, z, best_i, best_d2)
+            k = pass_nearest(small, parallel, x, w, c, s, z, best_i, best_d2, su, sw, sm, sidx)
             n_passes += 1
             if k != last_vertex:
                 last_vertex = k
@@ -174,7 +271,26 @@ def solve_problem(
             recentre = True
             continue
 
-        run_sums(parallel, x, w, wscale, c, s, zt, COINCIDENCE_RADIUS, St, scratch, partial)
+        pass_sums(
+            small,
+            parallel,
+            x,
+            w,
+            wscale,
+            c,
+            s,
+            zt,
+            St,
+            scratch,
+            partial,
+            su,
+            sw,
+            smu,
+            W,
+            snpad,
+            st,
+            lane,
+        )
         n_passes += 1
         ft, lbt, gnormt = certify(St, d, W, gt)
         lb = max(lb, lbt)
@@ -214,7 +330,26 @@ def solve_problem(
         zt[j] = (median[j] - c[j]) * s
         moved2 += (zt[j] - z[j]) * (zt[j] - z[j])
     if math.sqrt(moved2) > COINCIDENCE_RADIUS:
-        run_sums(parallel, x, w, wscale, c, s, zt, COINCIDENCE_RADIUS, St, scratch, partial)
+        pass_sums(
+            small,
+            parallel,
+            x,
+            w,
+            wscale,
+            c,
+            s,
+            zt,
+            St,
+            scratch,
+            partial,
+            su,
+            sw,
+            smu,
+            W,
+            snpad,
+            st,
+            lane,
+        )
         n_passes += 1
         f, lbt, gnorm = certify(St, d, W, gt)
         lb = max(lb, lbt)
@@ -236,8 +371,11 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
     mom = buf[o : o + moments_size(d)]
     o += moments_size(d)
     scratch = buf[o : o + pass_scratch_size(d)]
-    ok, s, W = make_frame(x, w, wscale, parallel, mom, scratch, partial, c)
-    if not ok:
+    su, sw, _, smu, sidx, lane = small_buffers(0, 0)
+    fs, s, W, _, _ = make_frame(
+        x, w, wscale, parallel, False, False, mom, scratch, partial, c, su, sw, smu, sidx, lane
+    )
+    if fs != CONVERGED:
         return False, np.nan, np.nan
     # Centre the frame on y itself so that x_i - y is formed without a detour.
     for j in range(d):
@@ -261,6 +399,7 @@ def solve_batch(
     tol,
     max_iter,
     within,
+    omit,
     median,
     objective,
     lower_bound,
@@ -271,6 +410,7 @@ def solve_batch(
 ):
     """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights)."""
     P, n, d = x.shape
+    small = n * d <= SMALL_PROBLEM_SIZE
     if within:
         # Few large problems: one after another, each pass over Numba's threads.
         nc = n_chunks(n, d)
@@ -278,6 +418,7 @@ def solve_batch(
         partial = np.empty((nc, pass_scratch_size(d)))
         best_i = np.empty(nc, dtype=np.int64)
         best_d2 = np.empty(nc)
+        su, sw, st, smu, sidx, lane = small_buffers(0, 0)
         for k in range(P):
             row = 0 if w.shape[0] == 1 else k
             out = solve_problem(
@@ -290,21 +431,31 @@ def solve_batch(
                 tol,
                 max_iter,
                 True,
+                False,
+                omit,
                 buf,
                 partial,
                 best_i,
                 best_d2,
+                su,
+                sw,
+                st,
+                smu,
+                sidx,
+                lane,
                 median[k],
             )
             objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
         return
-    # Many small problems: blocks of problems over the threads, each solved serially.
+    # Many problems (or small ones): blocks of problems over the threads, each solved
+    # serially with per-block scratch reused by every problem of the block.
     n_blocks = (P + BATCH_BLOCK - 1) // BATCH_BLOCK
     for b in prange(n_blocks):
         buf = np.empty(workspace_size(d))
         partial = np.empty((1, pass_scratch_size(d)))
         best_i = np.empty(1, dtype=np.int64)
         best_d2 = np.empty(1)
+        su, sw, st, smu, sidx, lane = small_buffers(n if small else 0, d if small else 0)
         for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
             row = 0 if w.shape[0] == 1 else k
             out = solve_problem(
@@ -317,10 +468,18 @@ def solve_batch(
                 tol,
                 max_iter,
                 False,
+                small,
+                omit,
                 buf,
                 partial,
                 best_i,
                 best_d2,
+                su,
+                sw,
+                st,
+                smu,
+                sidx,
+                lane,
                 median[k],
             )
             objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out

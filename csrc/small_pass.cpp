@@ -1,0 +1,202 @@
+// The row-in-lanes loops of small_pass.hpp, cloned per instruction-set level like
+// fused_pass.cpp (x86-64, x86-64-v3, x86-64-v4 chosen at load time where glibc ifunc
+// exists). Rows come in blocks of `lanes`; each lane keeps its own partial sums, added
+// in a fixed order at the end, so the order of additions does not depend on the vector
+// width.
+#include "geomedian/small_pass.hpp"
+
+#if defined(GEOMEDIAN_TARGET_CLONES)
+#define GEOMEDIAN_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define GEOMEDIAN_CLONES
+#endif
+
+namespace geomedian {
+namespace {
+
+GEOMEDIAN_ALWAYS_INLINE double lane_sum(const double* a) {
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+GEOMEDIAN_ALWAYS_INLINE double lane_max(const double* a) {
+    double m = a[0];
+    for (index_t l = 1; l < lanes; ++l) m = a[l] > m ? a[l] : m;
+    return m;
+}
+
+}  // namespace
+
+GEOMEDIAN_CLONES void small_moments(const double* __restrict u, const double* __restrict w,
+                                    index_t stride, index_t npad, double big, index_t d,
+                                    double* __restrict out) {
+    double W[lanes] = {}, bad[lanes] = {}, spread[lanes] = {};
+    for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+        for (index_t l = 0; l < lanes; ++l) W[l] += w[i + l];
+    }
+    for (index_t j = 0; j < d; ++j) {
+        const double* uj = u + j * stride;
+        const double x0 = uj[0];
+        double S[lanes] = {};
+        for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) {
+                // NaN fails every comparison: !(|v| <= big) catches NaN and +-inf alike;
+                // halving before subtracting keeps |x - x0| / 2 finite.
+                const double v = uj[i + l];
+                bad[l] += !(std::abs(v) <= big) ? 1.0 : 0.0;
+                const double h = 0.5 * v - 0.5 * x0;
+                spread[l] = std::abs(h) > spread[l] ? std::abs(h) : spread[l];
+                S[l] += w[i + l] * h;
+            }
+        }
+        out[moment::head + j] = lane_sum(S);
+    }
+    out[moment::weight] = lane_sum(W);
+    out[moment::nonfinite] = lane_sum(bad);
+    out[moment::half_spread] = lane_max(spread);
+}
+
+GEOMEDIAN_CLONES void small_load(double* __restrict u, const double* __restrict w,
+                                 index_t stride, index_t npad, index_t d,
+                                 const double* __restrict c, double s, double* __restrict mu) {
+    for (index_t j = 0; j < d; ++j) {
+        double* uj = u + j * stride;
+        const double cj = c[j];
+        double acc[lanes] = {};
+        for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) {
+                const double v = (uj[i + l] - cj) * s;
+                uj[i + l] = v;
+                acc[l] += w[i + l] * v;
+            }
+        }
+        mu[j] = lane_sum(acc);
+    }
+}
+
+GEOMEDIAN_CLONES void small_sums(const double* __restrict u, const double* __restrict w,
+                                 const double* __restrict mu, double W, index_t stride,
+                                 index_t npad, index_t d, const double* __restrict z, double eps,
+                                 double* __restrict t, double* __restrict out) {
+    static_assert(lanes == 8, "lane_sum adds 8 lanes");
+    // Squared distances block by block, summed over j in registers (in nearest_row's
+    // order) and stored once; then the scalar sums, t_i = w_i / d_i (0 on the iterate)
+    // replacing d_i^2 in the scratch for R.
+    for (index_t i = 0; i < npad; i += lanes) {
+        double d2[lanes] = {};
+        for (index_t j = 0; j < d; ++j) {
+            const double* uj = u + j * stride + i;
+            const double zj = z[j];
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) {
+                const double r = uj[l] - zj;
+                d2[l] += r * r;
+            }
+        }
+#pragma omp simd
+        for (index_t l = 0; l < lanes; ++l) t[i + l] = d2[l];
+    }
+    double f[lanes] = {}, inv[lanes] = {}, eta[lanes] = {}, fc[lanes] = {}, mt[lanes] = {};
+    for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+        for (index_t l = 0; l < lanes; ++l) {
+            const double dist = std::sqrt(t[i + l]);
+            const double wi = w[i + l];
+            const double on = dist <= eps ? 1.0 : 0.0;
+            // Arithmetic instead of branches, never a division by zero (as row_terms).
+            const double ti = (1.0 - on) * wi / std::max(dist, eps);
+            f[l] += wi * dist;
+            inv[l] += ti;
+            eta[l] += on * wi;
+            fc[l] += on * wi * dist;
+            mt[l] = ti > mt[l] ? ti : mt[l];
+            t[i + l] = ti;
+        }
+    }
+    out[slot::f] = lane_sum(f);
+    out[slot::inv] = lane_sum(inv);
+    out[slot::eta] = lane_sum(eta);
+    out[slot::f_coinc] = lane_sum(fc);
+    out[slot::max_term] = lane_max(mt);
+    // R_j = sum_i t_i r_ij, r recomputed from u (in L1); M_j = mu_j - W z_j.
+    for (index_t j = 0; j < d; ++j) {
+        const double* uj = u + j * stride;
+        const double zj = z[j];
+        double R[lanes] = {};
+        for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) R[l] += t[i + l] * (uj[i + l] - zj);
+        }
+        out[slot::head + j] = lane_sum(R);
+        out[slot::head + d + j] = mu[j] - W * zj;
+    }
+}
+
+GEOMEDIAN_CLONES void small_start(const double* __restrict u, const double* __restrict w,
+                                  double W, index_t stride, index_t m, index_t npad, index_t d,
+                                  double* __restrict cum, double* __restrict z) {
+    if (m > start_median_rows) {
+        for (index_t j = 0; j < d; ++j) z[j] = 0.0;
+        return;
+    }
+    const double half = 0.5 * W;
+    for (index_t j = 0; j < d; ++j) {
+        const double* uj = u + j * stride;
+        // C(u_q) for every q in the lanes; a padded lane repeats row 0 (value and C).
+        for (index_t i = 0; i < npad; i += lanes) {
+            double a[lanes] = {}, b[lanes] = {};  // two chains: even and odd r
+            index_t r = 0;
+            for (; r + 1 < m; r += 2) {
+                const double u0 = uj[r], w0 = w[r], u1 = uj[r + 1], w1 = w[r + 1];
+#pragma omp simd
+                for (index_t l = 0; l < lanes; ++l) {
+                    a[l] += u0 <= uj[i + l] ? w0 : 0.0;
+                    b[l] += u1 <= uj[i + l] ? w1 : 0.0;
+                }
+            }
+            if (r < m) {
+                const double u0 = uj[r], w0 = w[r];
+#pragma omp simd
+                for (index_t l = 0; l < lanes; ++l) a[l] += u0 <= uj[i + l] ? w0 : 0.0;
+            }
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) cum[i + l] = a[l] + b[l];
+        }
+        double best[lanes];
+        for (index_t l = 0; l < lanes; ++l) best[l] = HUGE_VAL;
+        for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) {
+                const double v = uj[i + l];
+                best[l] = cum[i + l] >= half && v < best[l] ? v : best[l];
+            }
+        }
+        double lo = best[0];
+        for (index_t l = 1; l < lanes; ++l) lo = best[l] < lo ? best[l] : lo;
+        z[j] = lo;
+    }
+}
+
+GEOMEDIAN_CLONES index_t small_nearest(const double* __restrict u, const double* __restrict w,
+                                       index_t stride, index_t m, index_t d,
+                                       const double* __restrict z) {
+    index_t best = 0;
+    double best_d2 = HUGE_VAL;
+    for (index_t q = 0; q < m; ++q) {
+        if (w[q] == 0) continue;  // a weightless point is never the optimum
+        double d2 = 0;
+        for (index_t j = 0; j < d; ++j) {
+            const double r = u[j * stride + q] - z[j];
+            d2 += r * r;
+        }
+        if (d2 < best_d2) {
+            best_d2 = d2;
+            best = q;
+        }
+    }
+    return best;
+}
+
+}  // namespace geomedian

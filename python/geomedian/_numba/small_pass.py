@@ -1,0 +1,246 @@
+"""Mirror of ``csrc/geomedian/small_pass.hpp`` and ``csrc/small_pass.cpp``: small problems.
+
+A problem of at most ``SMALL_PROBLEM_SIZE`` coordinates is copied once, transposed, into a
+per-thread buffer ``u`` (d x stride): the rows without NaN when NaN is omitted, padded to
+whole blocks of ``LANES`` rows that repeat the first present row with weight 0. After the
+frame is known, ``u <- (u - c) s`` in place and ``mu = sum_q w_q u_q``; every pass then
+reads ``u`` block by block, each lane keeping its own partial sums added in a fixed order
+(``lane_sum``), and ``M = mu - W z``. The start point is the coordinate-wise weighted lower
+median ``min {u_qj : sum_{r: u_rj <= u_qj} w_r >= W / 2}`` for ``m <= START_MEDIAN_ROWS``.
+``lane`` is a (LANES, LANES) scratch array holding the lane accumulators.
+"""
+
+import math
+
+from numba import njit
+
+from .fused_pass import (
+    MOMENT_HALF_SPREAD,
+    MOMENT_HEAD,
+    MOMENT_NONFINITE,
+    MOMENT_WEIGHT,
+    SLOT_ETA,
+    SLOT_F,
+    SLOT_F_COINC,
+    SLOT_HEAD,
+    SLOT_INV,
+    SLOT_MAX_TERM,
+)
+
+SMALL_PROBLEM_SIZE = 8192
+LANES = 8
+START_MEDIAN_ROWS = 64
+
+# Rows of the lane scratch.
+L_F, L_INV, L_ETA, L_FC, L_MT, L_A, L_B = 0, 1, 2, 3, 4, 5, 6
+
+
+@njit(cache=True, nogil=True)
+def padded_rows(m):
+    return (m + LANES - 1) // LANES * LANES
+
+
+@njit(cache=True, nogil=True)
+def lane_sum(a):
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+
+
+@njit(cache=True, nogil=True)
+def lane_max(a):
+    m = a[0]
+    for k in range(1, LANES):
+        m = a[k] if a[k] > m else m
+    return m
+
+
+@njit(cache=True, nogil=True)
+def row_has_nan(x, i):
+    nan = False
+    for j in range(x.shape[1]):
+        nan |= math.isnan(x[i, j])
+    return nan
+
+
+@njit(cache=True, nogil=True)
+def small_first_row(x, omit):
+    """Index of the reference row x0 (the first present row), -1 if none."""
+    for i in range(x.shape[0]):
+        if not omit or not row_has_nan(x, i):
+            return i
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def small_copy(x, w, wscale, omit, i0, u, sw, idx):
+    """Copy the present rows transposed; return (m, npad, count of inf in omitted rows)."""
+    n, d = x.shape
+    weighted = w.shape[0] > 0
+    inf_in_omitted = 0.0
+    m = 0
+    for i in range(n):
+        if omit and row_has_nan(x, i):
+            for j in range(d):
+                inf_in_omitted += 1.0 if math.isinf(x[i, j]) else 0.0
+            continue
+        idx[m] = i
+        sw[m] = w[i] * wscale if weighted else 1.0
+        for j in range(d):
+            u[j, m] = x[i, j]
+        m += 1
+    npad = padded_rows(m)
+    for q in range(m, npad):
+        sw[q] = 0.0
+        for j in range(d):
+            u[j, q] = x[i0, j]
+    return m, npad, inf_in_omitted
+
+
+@njit(cache=True, nogil=True)
+def small_moments(u, sw, npad, big, d, lane, out):
+    for k in range(LANES):
+        lane[L_F, k] = 0.0  # W
+        lane[L_INV, k] = 0.0  # bad
+        lane[L_ETA, k] = 0.0  # spread
+    for i in range(0, npad, LANES):
+        for k in range(LANES):
+            lane[L_F, k] += sw[i + k]
+    for j in range(d):
+        x0 = u[j, 0]
+        for k in range(LANES):
+            lane[L_A, k] = 0.0
+        for i in range(0, npad, LANES):
+            for k in range(LANES):
+                v = u[j, i + k]
+                lane[L_INV, k] += 1.0 if not abs(v) <= big else 0.0
+                h = 0.5 * v - 0.5 * x0
+                lane[L_ETA, k] = abs(h) if abs(h) > lane[L_ETA, k] else lane[L_ETA, k]
+                lane[L_A, k] += sw[i + k] * h
+        out[MOMENT_HEAD + j] = lane_sum(lane[L_A])
+    out[MOMENT_WEIGHT] = lane_sum(lane[L_F])
+    out[MOMENT_NONFINITE] = lane_sum(lane[L_INV])
+    out[MOMENT_HALF_SPREAD] = lane_max(lane[L_ETA])
+
+
+@njit(cache=True, nogil=True)
+def small_load(u, sw, npad, d, c, s, lane, mu):
+    for j in range(d):
+        cj = c[j]
+        for k in range(LANES):
+            lane[L_A, k] = 0.0
+        for i in range(0, npad, LANES):
+            for k in range(LANES):
+                v = (u[j, i + k] - cj) * s
+                u[j, i + k] = v
+                lane[L_A, k] += sw[i + k] * v
+        mu[j] = lane_sum(lane[L_A])
+
+
+@njit(cache=True, nogil=True)
+def small_reload(x, sidx, m, npad, c, s, u, sw, lane, mu):
+    """Copy the present rows again and load them around a new centre c (SmallPass::reload)."""
+    d = x.shape[1]
+    for q in range(npad):
+        i = sidx[q if q < m else 0]
+        for j in range(d):
+            u[j, q] = x[i, j]
+    small_load(u, sw, npad, d, c, s, lane, mu)
+
+
+@njit(cache=True, nogil=True)
+def small_start(u, sw, W, m, npad, d, cum, lane, z):
+    if m > START_MEDIAN_ROWS:
+        for j in range(d):
+            z[j] = 0.0
+        return
+    half = 0.5 * W
+    for j in range(d):
+        for i in range(0, npad, LANES):
+            for k in range(LANES):
+                lane[L_A, k] = 0.0
+                lane[L_B, k] = 0.0
+            r = 0
+            while r + 1 < m:
+                u0 = u[j, r]
+                w0 = sw[r]
+                u1 = u[j, r + 1]
+                w1 = sw[r + 1]
+                for k in range(LANES):
+                    lane[L_A, k] += w0 if u0 <= u[j, i + k] else 0.0
+                    lane[L_B, k] += w1 if u1 <= u[j, i + k] else 0.0
+                r += 2
+            if r < m:
+                u0 = u[j, r]
+                w0 = sw[r]
+                for k in range(LANES):
+                    lane[L_A, k] += w0 if u0 <= u[j, i + k] else 0.0
+            for k in range(LANES):
+                cum[i + k] = lane[L_A, k] + lane[L_B, k]
+        for k in range(LANES):
+            lane[L_A, k] = math.inf
+        for i in range(0, npad, LANES):
+            for k in range(LANES):
+                v = u[j, i + k]
+                lane[L_A, k] = v if cum[i + k] >= half and v < lane[L_A, k] else lane[L_A, k]
+        lo = lane[L_A, 0]
+        for k in range(1, LANES):
+            lo = lane[L_A, k] if lane[L_A, k] < lo else lo
+        z[j] = lo
+
+
+@njit(cache=True, nogil=True)
+def small_sums(u, sw, mu, W, npad, d, z, eps, t, lane, out):
+    # Squared distances block by block (summed over j in nearest_row's order).
+    for i in range(0, npad, LANES):
+        for k in range(LANES):
+            t[i + k] = 0.0
+        for j in range(d):
+            zj = z[j]
+            for k in range(LANES):
+                r = u[j, i + k] - zj
+                t[i + k] += r * r
+    for a in range(L_MT + 1):
+        for k in range(LANES):
+            lane[a, k] = 0.0
+    for i in range(0, npad, LANES):
+        for k in range(LANES):
+            dist = math.sqrt(t[i + k])
+            wi = sw[i + k]
+            on = 1.0 if dist <= eps else 0.0
+            ti = (1.0 - on) * wi / max(dist, eps)
+            lane[L_F, k] += wi * dist
+            lane[L_INV, k] += ti
+            lane[L_ETA, k] += on * wi
+            lane[L_FC, k] += on * wi * dist
+            lane[L_MT, k] = ti if ti > lane[L_MT, k] else lane[L_MT, k]
+            t[i + k] = ti
+    out[SLOT_F] = lane_sum(lane[L_F])
+    out[SLOT_INV] = lane_sum(lane[L_INV])
+    out[SLOT_ETA] = lane_sum(lane[L_ETA])
+    out[SLOT_F_COINC] = lane_sum(lane[L_FC])
+    out[SLOT_MAX_TERM] = lane_max(lane[L_MT])
+    for j in range(d):
+        zj = z[j]
+        for k in range(LANES):
+            lane[L_A, k] = 0.0
+        for i in range(0, npad, LANES):
+            for k in range(LANES):
+                lane[L_A, k] += t[i + k] * (u[j, i + k] - zj)
+        out[SLOT_HEAD + j] = lane_sum(lane[L_A])
+        out[SLOT_HEAD + d + j] = mu[j] - W * zj
+
+
+@njit(cache=True, nogil=True)
+def small_nearest(u, sw, m, d, z):
+    best = 0
+    best_d2 = math.inf
+    for q in range(m):
+        if sw[q] == 0:
+            continue  # a weightless point is never the optimum
+        d2 = 0.0
+        for j in range(d):
+            r = u[j, q] - z[j]
+            d2 += r * r
+        if d2 < best_d2:
+            best_d2 = d2
+            best = q
+    return best
