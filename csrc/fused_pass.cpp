@@ -6,11 +6,7 @@
 // clone gets its own vectorisation of them.
 #include "geomedian/fused_pass.hpp"
 
-#if defined(GEOMEDIAN_TARGET_CLONES)
-#define GEOMEDIAN_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define GEOMEDIAN_CLONES
-#endif
+#include "geomedian/target_clones.hpp"
 
 namespace geomedian {
 namespace {

@@ -5,11 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#if defined(GEOMEDIAN_TARGET_CLONES)
-#define GEOMEDIAN_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define GEOMEDIAN_CLONES
-#endif
+#include "geomedian/target_clones.hpp"
 
 // The helpers must be inlined into each clone to be compiled for its instruction set.
 #if defined(__GNUC__) || defined(__clang__)

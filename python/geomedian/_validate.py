@@ -80,6 +80,15 @@ def _real_array(value: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _one_dimensional_hint(arr: np.ndarray) -> str:
+    if arr.ndim != 1:
+        return ""
+    return (
+        "; for n points on a line pass points.reshape(-1, 1), "
+        "for one point in d dimensions points.reshape(1, -1)"
+    )
+
+
 def as_points(points: Any) -> np.ndarray:
     """Return the points as a C-contiguous ``(n, d)`` float32 or float64 array.
 
@@ -88,14 +97,9 @@ def as_points(points: Any) -> np.ndarray:
     """
     arr = _real_array(points, "points")
     if arr.ndim != 2:
-        hint = ""
-        if arr.ndim == 1:
-            hint = (
-                "; for n points on a line pass points.reshape(-1, 1), "
-                "for one point in d dimensions points.reshape(1, -1)"
-            )
         raise ValueError(
-            f"points must be a 2-D array of shape (n, d), got {arr.ndim}-D shape {arr.shape}{hint}"
+            f"points must be a 2-D array of shape (n, d), got {arr.ndim}-D shape {arr.shape}"
+            f"{_one_dimensional_hint(arr)}"
         )
     n, d = arr.shape
     if n == 0:
@@ -273,15 +277,9 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
     """
     arr = _real_array(points, "points")
     if arr.ndim < 2:
-        hint = ""
-        if arr.ndim == 1:
-            hint = (
-                "; for n points on a line pass points.reshape(-1, 1), "
-                "for one point in d dimensions points.reshape(1, -1)"
-            )
         raise ValueError(
             f"points must be an array of shape (..., n, d) with at least 2 dimensions, "
-            f"got {arr.ndim}-D shape {arr.shape}{hint}"
+            f"got {arr.ndim}-D shape {arr.shape}{_one_dimensional_hint(arr)}"
         )
     ax = _axis(axis, arr.ndim)
     if ax != arr.ndim - 2:
