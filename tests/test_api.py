@@ -144,3 +144,17 @@ def test_cli_rejects_bad_arguments():
     out = run_cli("demo", "--n", "zero")
     assert out.returncode == 2
     assert "invalid" in out.stderr
+
+
+def test_auto_warm_start_saves_full_passes(backend):
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(100_000, 2))
+    x[:20_000] = 50 + 100 * rng.normal(size=(20_000, 2))  # 20% far outliers
+    auto = geomedian.solve(x, backend=backend)
+    cold = geomedian.solve(x, backend=backend, method="gd")
+    assert auto.converged and cold.converged
+    assert auto.n_passes <= 8 < cold.n_passes
+    assert abs(auto.objective - cold.objective) <= 2e-10 * cold.objective
+    again = geomedian.solve(x, backend=backend, threads=1)
+    assert again.n_passes == auto.n_passes
+    np.testing.assert_allclose(again.median, auto.median, atol=1e-8)
