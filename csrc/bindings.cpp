@@ -58,7 +58,7 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
     }
     if (init && (init->ndim() != 2 || init->shape(0) != P || init->shape(1) != d))
         throw py::value_error("init must be a (P, d) array");
-    if (method != 0 && method != 1) throw py::value_error("unknown method code");
+    if (method < 0 || method > 2) throw py::value_error("unknown method code");
     if (max_iter < 1 || threads < 1) throw py::value_error("max_iter and threads must be >= 1");
 
     const geomedian::Batch<T> batch{points.data(),

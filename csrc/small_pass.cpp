@@ -175,6 +175,55 @@ GEOMEDIAN_CLONES void small_start(const double* __restrict u, const double* __re
     }
 }
 
+GEOMEDIAN_CLONES void small_hessian(const double* __restrict u, const double* __restrict w,
+                                    double inv, index_t stride, index_t npad, index_t d,
+                                    const double* __restrict z, double eps,
+                                    double* __restrict v, double* __restrict H) {
+    // v_q = w_q / d_q^3 in the scratch, as t_q / d_q^2 with t_q formed as in small_sums (0 on
+    // the iterate and in the padding, whose d_q^2 may be 0: the max keeps 0 / 0 out).
+    for (index_t i = 0; i < npad; i += lanes) {
+        double d2[lanes] = {};
+        for (index_t j = 0; j < d; ++j) {
+            const double* uj = u + j * stride + i;
+            const double zj = z[j];
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) {
+                const double r = uj[l] - zj;
+                d2[l] += r * r;
+            }
+        }
+#pragma omp simd
+        for (index_t l = 0; l < lanes; ++l) v[i + l] = d2[l];
+    }
+    // A separate sweep, as in small_sums: GCC keeps the square roots scalar otherwise.
+    for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+        for (index_t l = 0; l < lanes; ++l) {
+            const double d2 = v[i + l];
+            const double dist = std::sqrt(d2);
+            const double on = dist <= eps ? 1.0 : 0.0;
+            const double ti = (1.0 - on) * w[i + l] / std::max(dist, eps);
+            v[i + l] = ti / std::max(d2, eps * eps);
+        }
+    }
+    // H_jk for k <= j, rows in the lanes.
+    for (index_t j = 0; j < d; ++j) {
+        const double* uj = u + j * stride;
+        const double zj = z[j];
+        for (index_t k = 0; k <= j; ++k) {
+            const double* uk = u + k * stride;
+            const double zk = z[k];
+            double acc[lanes] = {};
+            for (index_t i = 0; i < npad; i += lanes) {
+#pragma omp simd
+                for (index_t l = 0; l < lanes; ++l)
+                    acc[l] += v[i + l] * (uj[i + l] - zj) * (uk[i + l] - zk);
+            }
+            H[j * (j + 1) / 2 + k] = (j == k ? inv : 0.0) - lane_sum(acc);
+        }
+    }
+}
+
 GEOMEDIAN_CLONES index_t small_nearest(const double* __restrict u, const double* __restrict w,
                                        index_t stride, index_t m, index_t d,
                                        const double* __restrict z) {

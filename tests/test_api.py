@@ -31,7 +31,7 @@ def test_result_object(backend, data):
     assert isinstance(res.n_iter, int) and isinstance(res.n_passes, int)
     assert res.converged is True and res.status == 0
     assert res.n_passes > res.n_iter >= 1
-    assert res.method == "gd" and res.backend == backend
+    assert res.method == "newton" and res.backend == backend
     assert "gap" in res.message
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.gap = 0.0  # type: ignore[misc]
@@ -44,7 +44,7 @@ def test_geometric_median_equals_solve_median(backend, data):
     )
 
 
-@pytest.mark.parametrize("method", ["weiszfeld", "gd"])
+@pytest.mark.parametrize("method", ["weiszfeld", "gd", "newton"])
 def test_max_iter_reached_warns_and_reports(backend, data, method):
     with pytest.warns(ConvergenceWarning, match="not certified"):
         y = geomedian.geometric_median(data, backend=backend, method=method, max_iter=1, tol=0)
@@ -76,7 +76,7 @@ def test_tol_zero_runs_to_floating_point_resolution(backend, data):
     assert res.converged == (res.gap == 0)
 
 
-@pytest.mark.parametrize("method", ["weiszfeld", "gd"])
+@pytest.mark.parametrize("method", ["weiszfeld", "gd", "newton"])
 def test_same_threads_bit_identical_and_thread_counts_agree(backend, method):
     x = np.random.default_rng(3).normal(size=(300_000, 2))
     runs = {t: geomedian.solve(x, backend=backend, method=method, threads=t) for t in (1, 2)}

@@ -8,7 +8,7 @@ import reference
 
 import geomedian
 
-METHODS = ["weiszfeld", "gd", "auto"]
+METHODS = ["weiszfeld", "gd", "newton", "auto"]
 DTYPES = [np.float64, np.float32]
 
 

@@ -126,7 +126,7 @@ def test_zero_weight_points_are_ignored(backend, problem):
     objective_matches(a, b)
 
 
-@given(problems(), st.sampled_from(["weiszfeld", "gd"]))
+@given(problems(), st.sampled_from(["weiszfeld", "gd", "newton"]))
 def test_backends_and_methods_agree(problem, method):
     x, w = problem
     results = [certified(x, w, b, method=method) for b in geomedian.backends()]

@@ -31,7 +31,7 @@ def make_case(n, d, outliers, weighted, seed):
     return x, w
 
 
-@pytest.mark.parametrize("method", ["weiszfeld", "gd"])
+@pytest.mark.parametrize("method", ["weiszfeld", "gd", "newton"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"n{c[0]}-d{c[1]}-{c[2]:d}{c[3]:d}")
 @pytest.mark.parametrize("seed", [0, 1])
 def test_default_solve_against_reference(backend, method, case, seed):
@@ -57,7 +57,7 @@ def test_default_solve_against_reference(backend, method, case, seed):
 
 
 @pytest.mark.parametrize("max_iter", [1, 2, 4])
-@pytest.mark.parametrize("method", ["weiszfeld", "gd"])
+@pytest.mark.parametrize("method", ["weiszfeld", "gd", "newton"])
 def test_unfinished_solves_report_an_honest_gap(backend, method, max_iter):
     x, w = make_case(500, 4, True, True, seed=3)
     res = geomedian.solve(x, w, method=method, backend=backend, max_iter=max_iter, tol=0)

@@ -69,6 +69,15 @@ void small_sums(const double* u, const double* w, const double* mu, double W, in
 constexpr index_t start_median_rows = 64;
 void small_start(const double* u, const double* w, double W, index_t stride, index_t m,
                  index_t npad, index_t d, double* cum, double* z);
+// small_hessian: the Hessian of f at z, packed lower triangle (H[j (j + 1) / 2 + k], k <= j),
+//
+//   H = inv I - sum_{d_q > eps} v_q r_q r_q^T,   r_q = u_q - z,  v_q = w_q / d_q^3,
+//
+// (the second derivative of w ||r|| is w (I - r r^T / ||r||^2) / ||r||). inv is the Weiszfeld
+// denominator of small_sums at the same z; d <= newton_max_d. `v` is npad doubles of scratch.
+constexpr index_t newton_max_d = 16;
+void small_hessian(const double* u, const double* w, double inv, index_t stride, index_t npad,
+                   index_t d, const double* z, double eps, double* v, double* H);
 // small_nearest: the present row q < m nearest to z (same squared distances as nearest_row).
 index_t small_nearest(const double* u, const double* w, index_t stride, index_t m, index_t d,
                       const double* z);
@@ -148,6 +157,11 @@ struct SmallPass {
     void sums(const Frame& fr, double* out) {
         small_sums(b.u.data(), b.w.data(), b.mu.data(), W, b.stride, npad, p.d, fr.z, fr.eps,
                    b.t.data(), out);
+    }
+
+    void hessian(const Frame& fr, double inv, double* H) {
+        small_hessian(b.u.data(), b.w.data(), inv, b.stride, npad, p.d, fr.z, fr.eps, b.t.data(),
+                      H);
     }
 
     index_t nearest(const Frame& fr) {

@@ -5,8 +5,9 @@
 //      spread * s < 1 (exact scaling, so data near 1e+-300 neither overflows nor
 //      underflows, and data at 1e12 + noise keeps its digits in z = (y - c) s);
 //   2. iteration pass at the start point, then per iteration: stop if the certified
-//      relative gap (f - LB) / f <= tol; otherwise propose a step (Weiszfeld or GD), run a
-//      pass at the trial point, keep the best lower bound seen, accept or retry;
+//      relative gap (f - LB) / f <= tol; otherwise propose a step (Weiszfeld, GD, or a
+//      Newton step with GD as its fallback), run a pass at the trial point, keep the best
+//      lower bound seen, accept or retry;
 //   3. near a vertex (one point carries more than half of sum w_i / d_i, or the iterate is
 //      within the coincidence radius of a point) test the nearest data point itself, since
 //      the certificate cannot close at a point beside a non-smooth optimum; and test it
@@ -28,6 +29,7 @@
 
 #include "certificate.hpp"
 #include "gradient_descent.hpp"
+#include "newton.hpp"
 #include "parallel.hpp"
 #include "small_pass.hpp"
 #include "weiszfeld.hpp"
@@ -76,6 +78,18 @@ void frame_moved(Pass&, const double*, double) {}
 template <class T>
 void frame_moved(SmallPass<T>& pass, const double* c, double s) {
     pass.reload(c, s);
+}
+
+// The Hessian at the iterate, for Newton steps: only the small pass forms it (a d x d
+// accumulation per row would cost the row passes more than the passes it saves).
+template <class Pass>
+bool pass_hessian(Pass&, const Frame&, double, double*) {
+    return false;
+}
+template <class T>
+bool pass_hessian(SmallPass<T>& pass, const Frame& fr, double inv, double* H) {
+    pass.hessian(fr, inv, H);
+    return true;
 }
 
 // The default start point in the frame: the weighted mean (z = 0) for the row passes,
@@ -127,6 +141,9 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     double *c = ws.at(0), *z = ws.at(1), *zt = ws.at(2), *g = ws.at(3), *gt = ws.at(4);
     double *S = ws.sums_a(), *St = ws.sums_b();
     GdState gd{ws.at(5), ws.at(6)};
+    double* newton_step = ws.at(7);
+    double H[newton_max_d * (newton_max_d + 1) / 2];
+    const bool descent = opt.method != Method::weiszfeld;  // gd, or newton with gd fallback
     out.n_iter = 0;
     out.n_passes = 1;
     double s = 1, W = 1;
@@ -153,6 +170,8 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     index_t vertex_backoff = 1;
     index_t next_probe = 8;            // unconditional vertex tries, at doubling intervals
     index_t recentred_at = -1;         // iteration at which the frame last moved to the iterate
+    index_t next_newton = 0;           // back off after a Newton step that failed
+    index_t newton_backoff = 1;
     bool recentre = false;             // move the frame's centre to the iterate first
     Status status;
     for (;;) {
@@ -198,10 +217,20 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
                 vertex_backoff *= 2;
             }
         }
+        bool newton = false;
+        double decrement = 0;
+        if (!vertex && !retry && opt.method == Method::newton && d <= newton_max_d &&
+            S[slot::eta] == 0 && out.n_iter >= next_newton && pass_hessian(pass, fr, S[slot::inv], H)) {
+            newton = newton_propose(H, d, S[slot::inv], z, g, newton_step, &decrement, zt);
+            if (!newton) {
+                next_newton = out.n_iter + newton_backoff;
+                newton_backoff *= 2;
+            }
+        }
         bool moved;
-        if (vertex)
+        if (vertex || newton)
             moved = true;
-        else if (opt.method == Method::gd)
+        else if (descent)
             moved = gd_propose(gd, S, d, z, g, retry, zt);
         else
             moved = weiszfeld_step(S, d, z, zt);
@@ -222,12 +251,14 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         bool accept;
         if (vertex)
             accept = ct.f <= cert.f;
-        else if (opt.method == Method::gd)
+        else if (newton)
+            accept = newton_accept(cert.f, ct.f, decrement);
+        else if (descent)
             accept = gd_accept(gd, cert.f, ct.f, cert.gnorm);
         else
             accept = true;  // Vardi-Zhang steps never increase f
         if (accept) {
-            if (opt.method == Method::gd && !vertex) gd_remember(gd, d, z, g);
+            if (descent && !vertex) gd_remember(gd, d, z, g);
             double step2 = 0, zn2 = 0;
             for (index_t j = 0; j < d; ++j) {
                 step2 += (zt[j] - z[j]) * (zt[j] - z[j]);
@@ -244,6 +275,9 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         } else if (vertex) {
             next_vertex_check = out.n_iter + vertex_backoff;
             vertex_backoff *= 2;
+        } else if (newton) {
+            next_newton = out.n_iter + newton_backoff;  // the gradient step comes next
+            newton_backoff *= 2;
         } else {
             retry = true;  // GD backtracks; it ends at t_safe, which is always accepted
         }

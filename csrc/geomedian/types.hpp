@@ -8,7 +8,7 @@ namespace geomedian {
 
 using index_t = std::ptrdiff_t;
 
-enum class Method : int { weiszfeld = 0, gd = 1 };
+enum class Method : int { weiszfeld = 0, gd = 1, newton = 2 };
 
 // Values are part of the Python contract (python/geomedian/_result.py mirrors them).
 enum class Status : int {

@@ -93,14 +93,19 @@ def solve(
         A value marking missing data, e.g. 0 in uint16 reflectance: a point with a
         coordinate equal to it is treated as if that coordinate were NaN (so it is handled
         by ``nan_policy``). Costs one comparison over the input, and a copy of float input.
-    method : {"auto", "gd", "weiszfeld"}
+    method : {"auto", "newton", "gd", "weiszfeld"}
         ``"weiszfeld"``: Weiszfeld's fixed-point iteration with the Vardi--Zhang
         modification, :math:`y^+ = y + \max(0, 1 - \eta / \lVert R \rVert) R / \sum_{i}
         w_i / d_i` with :math:`R = \sum_i w_i (x_i - y) / d_i` over the points not on
         :math:`y` and :math:`\eta` the weight on it. ``"gd"``: gradient descent with a
         Barzilai--Borwein step, Armijo backtracking and the Weiszfeld step as a safeguard
-        (never slower to converge than Weiszfeld, usually far fewer passes). ``"auto"``
-        picks the fastest reliable one (currently ``"gd"``), and for one problem of at
+        (never slower to converge than Weiszfeld, usually far fewer passes). ``"newton"``:
+        ``"gd"`` that first tries a Newton step :math:`y - H^{-1} \nabla f(y)`, with
+        :math:`H = \sum_i w_i (I - u_i u_i^T) / d_i` and :math:`u_i = (y - x_i) / d_i`,
+        accepted by the Armijo test; only where the Hessian is cheap to form (problems of
+        at most 8192 coordinates ``n d`` with ``d <= 16``, e.g. a pixel's time series:
+        about 5 passes instead of 14), elsewhere it is ``"gd"``. ``"auto"`` picks the
+        fastest reliable one (currently ``"newton"``), and for one problem of at
         least 65,536 points without ``init`` starts it from the answer on a random
         subsample of ``n / 64`` points (a fixed seed, so results are reproducible;
         ``n_passes`` counts full passes only).

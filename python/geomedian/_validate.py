@@ -48,8 +48,8 @@ DEFAULT_TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-6}
 DEFAULT_MAX_ITER = 1000
 
 # Public method name -> kernel code (csrc/geomedian/types.hpp, enum class Method).
-METHODS = {"weiszfeld": 0, "gd": 1}
-AUTO_METHOD = "gd"
+METHODS = {"weiszfeld": 0, "gd": 1, "newton": 2}
+AUTO_METHOD = "newton"
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 
@@ -179,7 +179,7 @@ def as_method(method: Any) -> tuple[str, int]:
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     name = AUTO_METHOD if method == "auto" else method
     if name not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of 'auto', 'weiszfeld', 'gd'")
+        raise ValueError(f"unknown method {method!r}; expected one of 'auto', 'weiszfeld', 'gd', 'newton'")
     return name, METHODS[name]
 
 

@@ -30,6 +30,7 @@ from .fused_pass import (
 SMALL_PROBLEM_SIZE = 8192
 LANES = 8
 START_MEDIAN_ROWS = 64
+NEWTON_MAX_D = 16
 
 # Rows of the lane scratch.
 L_F, L_INV, L_ETA, L_FC, L_MT, L_A, L_B = 0, 1, 2, 3, 4, 5, 6
@@ -227,6 +228,36 @@ def small_sums(u, sw, mu, W, npad, d, z, eps, t, lane, out):
                 lane[L_A, k] += t[i + k] * (u[j, i + k] - zj)
         out[SLOT_HEAD + j] = lane_sum(lane[L_A])
         out[SLOT_HEAD + d + j] = mu[j] - W * zj
+
+
+@njit(cache=True, nogil=True)
+def small_hessian(u, sw, inv, npad, d, z, eps, v, lane, H):
+    """H = inv I - sum_{d_q > eps} v_q r_q r_q^T, v_q = w_q / d_q^3, packed lower triangle."""
+    for i in range(0, npad, LANES):
+        for k in range(LANES):
+            v[i + k] = 0.0
+        for j in range(d):
+            zj = z[j]
+            for k in range(LANES):
+                r = u[j, i + k] - zj
+                v[i + k] += r * r
+    for i in range(0, npad, LANES):
+        for k in range(LANES):
+            d2 = v[i + k]
+            dist = math.sqrt(d2)
+            on = 1.0 if dist <= eps else 0.0
+            ti = (1.0 - on) * sw[i + k] / max(dist, eps)
+            v[i + k] = ti / max(d2, eps * eps)
+    for j in range(d):
+        zj = z[j]
+        for kk in range(j + 1):
+            zk = z[kk]
+            for k in range(LANES):
+                lane[L_A, k] = 0.0
+            for i in range(0, npad, LANES):
+                for k in range(LANES):
+                    lane[L_A, k] += v[i + k] * (u[j, i + k] - zj) * (u[kk, i + k] - zk)
+            H[j * (j + 1) // 2 + kk] = (inv if j == kk else 0.0) - lane_sum(lane[L_A])
 
 
 @njit(cache=True, nogil=True)

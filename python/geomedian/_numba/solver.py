@@ -30,13 +30,16 @@ from .fused_pass import (
     sums_size,
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
+from .newton import HESSIAN_SIZE, newton_accept, newton_propose
 from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
 from .small_pass import (
     LANES,
+    NEWTON_MAX_D,
     SMALL_PROBLEM_SIZE,
     padded_rows,
     small_copy,
     small_first_row,
+    small_hessian,
     small_load,
     small_moments,
     small_nearest,
@@ -48,7 +51,7 @@ from .weiszfeld import weiszfeld_step
 
 # csrc/geomedian/types.hpp: enum class Status, enum class Method.
 CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY = 0, 1, 2, 3, 4, 5
-METHOD_WEISZFELD, METHOD_GD = 0, 1
+METHOD_WEISZFELD, METHOD_GD, METHOD_NEWTON = 0, 1, 2
 
 COINCIDENCE_RADIUS = 2.0**-40
 BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
@@ -56,7 +59,14 @@ BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
 
 @njit(cache=True, nogil=True)
 def workspace_size(d):
-    return 8 * d + GD_STATE_SIZE + 2 * sums_size(d) + moments_size(d) + pass_scratch_size(d)
+    return (
+        8 * d
+        + GD_STATE_SIZE
+        + 2 * sums_size(d)
+        + moments_size(d)
+        + pass_scratch_size(d)
+        + HESSIAN_SIZE
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -182,6 +192,10 @@ def solve_problem(
     mom = buf[o : o + moments_size(d)]
     o += moments_size(d)
     scratch = buf[o : o + pass_scratch_size(d)]
+    o += pass_scratch_size(d)
+    H = buf[o : o + HESSIAN_SIZE]
+    newton_step = buf[7 * d : 8 * d]
+    descent = method != METHOD_WEISZFELD  # gd, or newton with gd fallback
     gd[:] = 0.0
     n_iter = 0
     n_passes = 1
@@ -212,6 +226,8 @@ def solve_problem(
     next_probe = 8
     recentred_at = -1
     recentre = False
+    next_newton = 0
+    newton_backoff = 1
     while True:
         if relative_gap(f, lb) <= tol:
             status = CONVERGED
@@ -255,9 +271,25 @@ def solve_problem(
             else:
                 next_vertex_check = n_iter + vertex_backoff
                 vertex_backoff *= 2
-        if vertex:
+        newton = False
+        decrement = 0.0
+        if (
+            not vertex
+            and not retry
+            and method == METHOD_NEWTON
+            and small
+            and d <= NEWTON_MAX_D
+            and S[SLOT_ETA] == 0
+            and n_iter >= next_newton
+        ):
+            small_hessian(su, sw, S[SLOT_INV], snpad, d, z, COINCIDENCE_RADIUS, st, lane, H)
+            newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)
+            if not newton:
+                next_newton = n_iter + newton_backoff
+                newton_backoff *= 2
+        if vertex or newton:
             moved = True
-        elif method == METHOD_GD:
+        elif descent:
             moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, retry, zt)
         else:
             moved = weiszfeld_step(S, d, z, zt)
@@ -297,12 +329,14 @@ def solve_problem(
 
         if vertex:
             accept = ft <= f
-        elif method == METHOD_GD:
+        elif newton:
+            accept = newton_accept(f, ft, decrement)
+        elif descent:
             accept = gd_accept(gd, f, ft, gnorm)
         else:
             accept = True  # Vardi-Zhang steps never increase f
         if accept:
-            if method == METHOD_GD and not vertex:
+            if descent and not vertex:
                 gd_remember(gd, z_prev, g_prev, d, z, g)
             step2 = 0.0
             zn2 = 0.0
@@ -319,6 +353,9 @@ def solve_problem(
         elif vertex:
             next_vertex_check = n_iter + vertex_backoff
             vertex_backoff *= 2
+        elif newton:
+            next_newton = n_iter + newton_backoff  # the gradient step comes next
+            newton_backoff *= 2
         else:
             retry = True  # GD backtracks; it ends at t_safe, which is always accepted
     # Certify the answer as rounded to the caller's coordinates and dtype when that moved it.
