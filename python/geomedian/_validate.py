@@ -179,7 +179,8 @@ def as_method(method: Any) -> tuple[str, int]:
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     name = AUTO_METHOD if method == "auto" else method
     if name not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of 'auto', 'weiszfeld', 'gd', 'newton'")
+        expected = ", ".join(repr(m) for m in ("auto", *METHODS))
+        raise ValueError(f"unknown method {method!r}; expected one of {expected}")
     return name, METHODS[name]
 
 
