@@ -8,7 +8,6 @@ when a pivot is not above NEWTON_PIVOT * inv or p reaches past ||z|| + 2 sqrt(d)
 
 import math
 
-import numpy as np
 from numba import njit
 
 from .gradient_descent import ARMIJO_C, F_NOISE
@@ -16,12 +15,14 @@ from .small_pass import NEWTON_MAX_D
 
 NEWTON_PIVOT = 1e-10
 HESSIAN_SIZE = NEWTON_MAX_D * (NEWTON_MAX_D + 1) // 2
+# H, then the factorisation's two rows of scratch (stack arrays in C++): no allocation per step.
+NEWTON_SCRATCH_SIZE = HESSIAN_SIZE + 2 * NEWTON_MAX_D
 
 
 @njit(cache=True, nogil=True)
 def newton_direction(H, d, inv, g, p):
-    ld = np.empty(NEWTON_MAX_D)  # L_jk D_k of the current row
-    rdiag = np.empty(NEWTON_MAX_D)  # 1 / D_j
+    ld = H[HESSIAN_SIZE : HESSIAN_SIZE + NEWTON_MAX_D]  # L_jk D_k of the current row
+    rdiag = H[HESSIAN_SIZE + NEWTON_MAX_D : NEWTON_SCRATCH_SIZE]  # 1 / D_j
     for j in range(d):
         jj = j * (j + 1) // 2
         piv = H[jj + j]

@@ -30,7 +30,7 @@ from .fused_pass import (
     sums_size,
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
-from .newton import HESSIAN_SIZE, newton_accept, newton_propose
+from .newton import NEWTON_SCRATCH_SIZE, newton_accept, newton_propose
 from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
 from .small_pass import (
     LANES,
@@ -65,7 +65,7 @@ def workspace_size(d):
         + 2 * sums_size(d)
         + moments_size(d)
         + pass_scratch_size(d)
-        + HESSIAN_SIZE
+        + NEWTON_SCRATCH_SIZE
     )
 
 
@@ -193,7 +193,7 @@ def solve_problem(
     o += moments_size(d)
     scratch = buf[o : o + pass_scratch_size(d)]
     o += pass_scratch_size(d)
-    H = buf[o : o + HESSIAN_SIZE]
+    H = buf[o : o + NEWTON_SCRATCH_SIZE]  # the Hessian and its factorisation's scratch
     newton_step = buf[7 * d : 8 * d]
     descent = method != METHOD_WEISZFELD  # gd, or newton with gd fallback
     gd[:] = 0.0
