@@ -237,6 +237,8 @@ def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads
     kernel = impl.solve_f32 if x.dtype == np.float32 else impl.solve_f64
     out = kernel(x, w, wscale, y0, method_code, tol, max_iter, threads, omit)
     median, obj, lb, gap, n_iter, n_passes, status = out
+    if status.max() < INTERRUPTED and empty is None:
+        return out  # every problem solved: the common case, and the hot loop's
     if (status == INTERRUPTED).any():  # the Numba backend cannot raise from its kernels
         raise KeyboardInterrupt
     if empty is not None and empty.any():
@@ -391,16 +393,17 @@ def geometric_median(
         init=init,
         threads=threads,
     )
-    unfinished = np.isin(res.status, (MAX_ITER, STALLED))
-    if np.ndim(res.status) == 0:
-        if unfinished:
+    if isinstance(res.status, int):  # one problem: no array work on the hot path
+        if res.status in (MAX_ITER, STALLED):
             warnings.warn(
                 f"geometric median not certified: {res.message} "
                 f"(gap {res.gap:.3g} after {res.n_iter} iterations)",
                 ConvergenceWarning,
                 stacklevel=2,
             )
-    elif unfinished.any():
+        return res.median
+    unfinished = (res.status == MAX_ITER) | (res.status == STALLED)
+    if unfinished.any():
         k = int(unfinished.sum())
         worst = float(np.max(np.where(unfinished, res.gap, 0.0)))
         warnings.warn(

@@ -67,26 +67,19 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     status = np.empty(P, dtype=np.int32)
     small = n * d <= SMALL_PROBLEM_SIZE
     within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
-    with _threads(threads):
-        solver.solve_batch(
-            points,
-            weights,
-            wscale,
-            init_,
-            init is not None,
-            method,
-            tol,
-            max_iter,
-            within,
-            bool(omit_nan),
-            median,
-            objective,
-            lower_bound,
-            gap,
-            n_iter,
-            n_passes,
-            status,
-        )
+    outputs = (median, objective, lower_bound, gap, n_iter, n_passes, status)
+    if not within and P <= solver.BATCH_BLOCK:
+        # One work item: solved on this thread, without a parallel launch.
+        solver.solve_block(
+            points, weights, wscale, init_, init is not None, method, tol, max_iter,
+            bool(omit_nan), 0, P, *outputs,
+        )  # fmt: skip
+    else:
+        with _threads(threads):
+            solver.solve_batch(
+                points, weights, wscale, init_, init is not None, method, tol, max_iter,
+                within, bool(omit_nan), *outputs,
+            )  # fmt: skip
     return median, objective, lower_bound, gap, n_iter, n_passes, status
 
 

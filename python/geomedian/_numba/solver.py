@@ -447,7 +447,6 @@ def solve_batch(
 ):
     """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights)."""
     P, n, d = x.shape
-    small = n * d <= SMALL_PROBLEM_SIZE
     if within:
         # Few large problems: one after another, each pass over Numba's threads.
         nc = n_chunks(n, d)
@@ -488,35 +487,85 @@ def solve_batch(
     # serially with per-block scratch reused by every problem of the block.
     n_blocks = (P + BATCH_BLOCK - 1) // BATCH_BLOCK
     for b in prange(n_blocks):
-        buf = np.empty(workspace_size(d))
-        partial = np.empty((1, pass_scratch_size(d)))
-        best_i = np.empty(1, dtype=np.int64)
-        best_d2 = np.empty(1)
-        su, sw, st, smu, sidx, lane = small_buffers(n if small else 0, d if small else 0)
-        for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
-            row = 0 if w.shape[0] == 1 else k
-            out = solve_problem(
-                x[k],
-                w[row],
-                wscale[row],
-                init[k if has_init else 0],
-                has_init,
-                method,
-                tol,
-                max_iter,
-                False,
-                small,
-                omit,
-                buf,
-                partial,
-                best_i,
-                best_d2,
-                su,
-                sw,
-                st,
-                smu,
-                sidx,
-                lane,
-                median[k],
-            )
-            objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
+        solve_block(
+            x,
+            w,
+            wscale,
+            init,
+            has_init,
+            method,
+            tol,
+            max_iter,
+            omit,
+            b * BATCH_BLOCK,
+            min(P, (b + 1) * BATCH_BLOCK),
+            median,
+            objective,
+            lower_bound,
+            gap,
+            n_iter,
+            n_passes,
+            status,
+        )
+
+
+@njit(cache=True, nogil=True)
+def solve_block(
+    x,
+    w,
+    wscale,
+    init,
+    has_init,
+    method,
+    tol,
+    max_iter,
+    omit,
+    lo,
+    hi,
+    median,
+    objective,
+    lower_bound,
+    gap,
+    n_iter,
+    n_passes,
+    status,
+):
+    """Solve problems lo..hi-1 of a batch on one thread (solve_batch's work item).
+
+    Called directly for a batch of one block: a parallel launch costs more than solving
+    a few small problems.
+    """
+    n, d = x.shape[1], x.shape[2]
+    small = n * d <= SMALL_PROBLEM_SIZE
+    buf = np.empty(workspace_size(d))
+    partial = np.empty((1, pass_scratch_size(d)))
+    best_i = np.empty(1, dtype=np.int64)
+    best_d2 = np.empty(1)
+    su, sw, st, smu, sidx, lane = small_buffers(n if small else 0, d if small else 0)
+    for k in range(lo, hi):
+        row = 0 if w.shape[0] == 1 else k
+        out = solve_problem(
+            x[k],
+            w[row],
+            wscale[row],
+            init[k if has_init else 0],
+            has_init,
+            method,
+            tol,
+            max_iter,
+            False,
+            small,
+            omit,
+            buf,
+            partial,
+            best_i,
+            best_d2,
+            su,
+            sw,
+            st,
+            smu,
+            sidx,
+            lane,
+            median[k],
+        )
+        objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
