@@ -207,13 +207,26 @@ def _batch_summary(tr, rows: list[dict]) -> None:
         )
 
 
+def _call_summary(tr, rows: list[dict]) -> None:
+    """Table for benchmarks/test_hot_loop.py: microseconds per call, ratio to hdmedians."""
+    base = next((r for r in rows if r["name"] == "hdmedians.geomedian"), None)
+    tr.write_sep("-", "one 20 x 3 problem per call: medians of this run")
+    tr.write_line(f"{'what':<40} {'us/call':>9} {'x hdmedians':>11}")
+    for r in sorted(rows, key=lambda r: r["median_s"]):
+        ratio = f"{r['median_s'] / base['median_s']:.2f}" if base else ""
+        tr.write_line(f"{r['name']:<40} {r['median_s'] * 1e6:>9.1f} {ratio:>11}")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     passes = [r for r in RESULTS if r["kind"] == "pass"]
     solves = [r for r in RESULTS if r["kind"] == "solve"]
     bounds = [r for r in RESULTS if r["kind"] == "bound"]
     batches = [r for r in RESULTS if r["kind"] == "batch"]
+    calls = [r for r in RESULTS if r["kind"] == "call"]
     if batches:
         _batch_summary(terminalreporter, batches)
+    if calls:
+        _call_summary(terminalreporter, calls)
     if not (passes or solves):
         return
     tr = terminalreporter

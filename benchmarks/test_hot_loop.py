@@ -1,0 +1,61 @@
+"""One small problem per call, as a hot loop makes them: 20 points in 3-D.
+
+Run from the project root::
+
+    python -m pytest benchmarks/test_hot_loop.py --benchmark-enable --benchmark-only \
+        --benchmark-columns=min,median,max,rounds -q
+
+Rows: ``geometric_median`` and ``solve`` on both backends (validation, backend choice and
+the result object included), the compiled kernel called directly on a ready (1, n, d)
+array (so the gap to ``solve`` is the per-call Python overhead), and hdmedians'
+``geomedian`` when installed. The end-of-run table gives microseconds per call and the
+ratio to hdmedians.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import geomedian
+from geomedian._backends import load_backend
+
+N, D = 20, 3
+
+
+@pytest.fixture(scope="module")
+def points() -> np.ndarray:
+    return np.random.default_rng([20240607, 7]).standard_normal((N, D))
+
+
+def _row(record, benchmark, name):
+    record(benchmark, kind="call", name=name)
+
+
+@pytest.mark.parametrize("api", ["geometric_median", "solve"])
+def test_geomedian_call(benchmark, record, points, backend, api):
+    benchmark.group = "hot-loop-20x3"
+    fn = getattr(geomedian, api)
+    out = benchmark(fn, points, backend=backend)
+    median = out if api == "geometric_median" else out.median
+    assert geomedian.solve(points, init=median, backend=backend).gap <= 1e-10
+    _row(record, benchmark, f"geomedian.{api} {backend}")
+
+
+def test_kernel_call(benchmark, record, points, backend):
+    """The kernel alone: what a call costs without the Python API around it."""
+    benchmark.group = "hot-loop-20x3"
+    impl = load_backend(backend)
+    x = np.ascontiguousarray(points[None])
+    out = benchmark(impl.solve_f64, x, None, None, None, 2, 1e-10, 1000, 1, False)
+    assert out[6][0] == 0  # certified
+    _row(record, benchmark, f"kernel only ({backend}.solve_f64)")
+
+
+def test_hdmedians(benchmark, record, points):
+    hdmedians = pytest.importorskip("hdmedians")
+    benchmark.group = "hot-loop-20x3"
+    out = benchmark(hdmedians.geomedian, points, axis=0)
+    ref = geomedian.solve(points).median
+    assert np.abs(np.asarray(out) - ref).max() < 1e-3
+    _row(record, benchmark, "hdmedians.geomedian")
