@@ -22,6 +22,10 @@ import numpy as np
 
 from . import _validate as v
 from ._backends import load_backend, resolve_backend
+from ._chunked import ArrayPoints, solve_chunked, warm_start
+from ._memmap import MemmapPoints
+from ._progress import close as close_report
+from ._progress import reporter
 from ._result import (
     CONVERGED,
     EMPTY,
@@ -34,6 +38,7 @@ from ._result import (
     GeometricMedianResult,
     batch_message,
 )
+from ._sgd import DEFAULT_BATCH_SIZE, SGD_TOL, solve_sgd
 from ._threads import resolve_threads
 
 __all__ = ["geometric_median", "gradient", "objective", "solve"]
@@ -52,6 +57,9 @@ def solve(
     max_iter: int | None = None,
     init: Any = None,
     threads: int | None = None,
+    batch_size: int | None = None,
+    random_state: Any = None,
+    progress: Any = None,
 ) -> GeometricMedianResult:
     r"""Compute geometric medians and a certificate of how close each is to optimal.
 
@@ -170,23 +178,62 @@ def solve(
     >>> res.median.shape, res.converged
     ((2, 2), array([ True,  True]))
     """
+    if _is_dask(points):
+        from . import _dask  # only Dask input imports dask
+
+        return _dask.solve(
+            points,
+            weights,
+            axis=axis,
+            nan_policy=nan_policy,
+            nodata=nodata,
+            method=method,
+            backend=backend,
+            tol=tol,
+            max_iter=max_iter,
+            init=init,
+            threads=threads,
+            batch_size=batch_size,
+            random_state=random_state,
+            progress=progress,
+        )
     batch = v.as_batch(points, axis, nodata)
     policy = v.as_nan_policy(nan_policy)
     w, wscale = v.as_batch_weights(weights, batch)
-    tol_ = v.as_tol(tol, batch.x.dtype)
-    max_iter_ = v.as_max_iter(max_iter)
     method_name, method_code = v.as_method(method)
+    sgd = method_name == v.SGD_METHOD
+    tol_ = SGD_TOL if sgd and tol is None else v.as_tol(tol, batch.x.dtype)
+    max_iter_ = v.as_max_iter(max_iter)
+    batch_size_ = v.as_batch_size(batch_size, method_name, DEFAULT_BATCH_SIZE)
+    rng = v.as_random_state(random_state, method_name)
+    report = reporter(v.as_progress(progress), tol_)
     y0 = v.as_batch_init(init, batch)
     nthreads = resolve_threads(threads)
     backend_name = resolve_backend(backend)
     impl = load_backend(backend_name)
-    if method == "auto" and y0 is None:
-        y0 = _warm_start(impl, batch, w, wscale, method_code, nthreads, policy)
-    out = _solve_batch(impl, batch, w, wscale, y0, method_code, tol_, max_iter_, nthreads, policy)
+    if sgd or _out_of_core(points, batch, policy):
+        out = _solve_streamed(
+            impl, points, batch, w, wscale, y0, method_name, method_code, tol_, max_iter_,
+            nthreads, policy, batch_size_, rng, report,
+        )  # fmt: skip
+    else:
+        if method == "auto" and y0 is None:
+            y0 = _warm_start(impl, batch, w, wscale, method_code, nthreads, policy)
+        out = _solve_batch(
+            impl, batch, w, wscale, y0, method_code, tol_, max_iter_, nthreads, policy
+        )
+        if report is not None and batch.single:  # one kernel call: one report, at the end
+            report(int(out[4][0]), float(out[1][0]), float(out[3][0]))
+    close_report(report)
+    return make_result(out, batch.single, batch.shape, batch.x.dtype, method_name, backend_name)
+
+
+def make_result(out, single, shape, dtype, method_name, backend_name) -> GeometricMedianResult:
+    """Wrap the kernels' per-problem arrays as the caller's result (scalars for one problem)."""
     median, obj, lb, gap, n_iter, n_passes, status = out
-    d = batch.x.shape[2]
-    median = median.astype(batch.x.dtype, copy=False)
-    if batch.single:
+    d = median.shape[-1]
+    median = median.astype(dtype, copy=False)
+    if single:
         code = int(status[0])
         return GeometricMedianResult(
             median=median[0],
@@ -201,7 +248,6 @@ def solve(
             method=method_name,
             backend=backend_name,
         )
-    shape = batch.shape
     return GeometricMedianResult(
         median=median.reshape(*shape, d),
         objective=obj.reshape(shape),
@@ -215,6 +261,65 @@ def solve(
         method=method_name,
         backend=backend_name,
     )
+
+
+def _is_dask(x: Any) -> bool:
+    """A Dask collection, recognised without importing dask."""
+    return type(x).__module__.startswith("dask.")
+
+
+def _out_of_core(points, batch, policy) -> bool:
+    """Whether to stream a memmap chunk by chunk (see _memmap.py) instead of mapping it whole.
+
+    One problem, given as a C-contiguous float32/float64 ``(n, d)`` memmap that reached the
+    kernels uncopied (no ``nodata`` replaced, no conversion) and ``nan_policy="raise"``.
+    """
+    return (
+        isinstance(points, np.memmap)
+        and batch.single
+        and policy == "raise"
+        and np.may_share_memory(batch.x, points)
+        and points.flags.c_contiguous
+    )
+
+
+def _solve_streamed(
+    impl, points, batch, w, wscale, y0, method_name, method_code, tol, max_iter, threads,
+    policy, batch_size, rng, report,
+):  # fmt: skip
+    """One problem through the chunked solvers: ``method="sgd"`` or a memmap (exact)."""
+    if not batch.single:
+        raise ValueError(
+            f"method='sgd' solves one problem: points must have shape (n, d), got "
+            f"{batch.ndim}-D points (a batch of {batch.x.shape[0]} problems)"
+        )
+    if policy == "omit":
+        raise ValueError("method='sgd' does not support nan_policy='omit'")
+    init = None if y0 is None else y0[0]
+    if isinstance(points, np.memmap) and np.may_share_memory(batch.x, points):
+        src = MemmapPoints(points, w, wscale, impl, threads)
+    else:
+        src = ArrayPoints(batch.x[0], w, wscale, impl, threads)
+    if method_name == v.SGD_METHOD:
+        res = solve_sgd(impl, src, init, tol, max_iter, batch_size, rng, report)
+    else:
+        s = 1.0
+        if init is None:
+            init, s = warm_start(src, impl, method_code, threads)
+        if init is None:  # NaN in the sample: one pass at the first row reports it
+            init = np.array(points[0], dtype=np.float64)
+        res = solve_chunked(src, init, s, method_code, tol, max_iter, report)
+    out = (
+        res.median.reshape(1, -1),
+        np.array([res.objective]),
+        np.array([res.lower_bound]),
+        np.array([res.gap]),
+        np.array([res.n_iter], dtype=np.int64),
+        np.array([res.n_passes], dtype=np.int64),
+        np.array([res.status], dtype=np.int32),
+    )
+    report_nonfinite(batch, policy, out[-1])
+    return out
 
 
 def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads, policy):
@@ -239,6 +344,13 @@ def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads
         obj[empty] = lb[empty] = gap[empty] = np.nan
         n_iter[empty] = n_passes[empty] = 0
         status[empty] = EMPTY
+    report_nonfinite(batch, policy, status)
+    return median, obj, lb, gap, n_iter, n_passes, status
+
+
+def report_nonfinite(batch, policy, status) -> None:
+    """Raise for NaN under ``nan_policy="raise"`` and for inf under every policy."""
+    omit = policy == "omit"
     bad = np.flatnonzero(status == NONFINITE)
     if bad.size:
         if policy == "raise":
@@ -255,7 +367,6 @@ def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads
                 "points must not contain inf (an error under every nan_policy), "
                 f"{v.locate_nonfinite(batch, with_inf[0], inf_only=True)}"
             )
-    return median, obj, lb, gap, n_iter, n_passes, status
 
 
 # One large problem under method="auto" starts from the answer on a random subsample.
@@ -339,6 +450,9 @@ def geometric_median(
     max_iter: int | None = None,
     init: Any = None,
     threads: int | None = None,
+    batch_size: int | None = None,
+    random_state: Any = None,
+    progress: Any = None,
 ) -> np.ndarray:
     """Return the (weighted) geometric median of the rows of ``points``, per problem.
 
@@ -385,7 +499,12 @@ def geometric_median(
         max_iter=max_iter,
         init=init,
         threads=threads,
+        batch_size=batch_size,
+        random_state=random_state,
+        progress=progress,
     )
+    if _is_dask(res.median):  # a lazy batch (see _dask.py): nothing is known yet
+        return res.median
     unfinished = np.isin(res.status, (MAX_ITER, STALLED))
     if np.ndim(res.status) == 0:
         if unfinished:

@@ -28,6 +28,7 @@ __all__ = [
     "Batch",
     "as_batch",
     "as_batch_init",
+    "as_batch_size",
     "as_batch_weights",
     "as_init",
     "as_max_iter",
@@ -35,6 +36,8 @@ __all__ = [
     "as_nan_policy",
     "as_point",
     "as_points",
+    "as_progress",
+    "as_random_state",
     "as_tol",
     "as_weights",
     "locate_nonfinite",
@@ -50,6 +53,8 @@ DEFAULT_MAX_ITER = 1000
 # Public method name -> kernel code (csrc/geomedian/types.hpp, enum class Method).
 METHODS = {"weiszfeld": 0, "gd": 1}
 AUTO_METHOD = "gd"
+# Averaged stochastic gradient (_sgd.py): its own kernel, no code in the exact driver.
+SGD_METHOD = "sgd"
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 
@@ -173,14 +178,71 @@ def as_max_iter(max_iter: Any) -> int:
     return min(value, 2**62)
 
 
-def as_method(method: Any) -> tuple[str, int]:
-    """Return ``(method name, kernel code)``, resolving ``"auto"``."""
+def as_method(method: Any) -> tuple[str, int | None]:
+    """Return ``(method name, kernel code)``, resolving ``"auto"``; ``"sgd"`` has no code."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     name = AUTO_METHOD if method == "auto" else method
+    if name == SGD_METHOD:
+        return name, None
     if name not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of 'auto', 'weiszfeld', 'gd'")
+        raise ValueError(
+            f"unknown method {method!r}; expected one of 'auto', 'weiszfeld', 'gd', 'sgd'"
+        )
     return name, METHODS[name]
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive integer, got a bool")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be >= 1, got {number}")
+    return number
+
+
+def as_batch_size(batch_size: Any, method: str, default: int) -> int:
+    """Return the SGD minibatch size; an error for the exact methods, which have none."""
+    if batch_size is None:
+        return default
+    if method != SGD_METHOD:
+        raise ValueError(f"batch_size applies to method='sgd' only, not method={method!r}")
+    return _positive_int(batch_size, "batch_size")
+
+
+def as_random_state(random_state: Any, method: str) -> np.random.Generator:
+    """Return a ``numpy.random.Generator``: ``None`` is a fixed seed (reproducible runs)."""
+    if random_state is not None and method != SGD_METHOD:
+        raise ValueError(f"random_state applies to method='sgd' only, not method={method!r}")
+    if random_state is None:
+        return np.random.default_rng(0)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(
+        random_state, (int, np.integer)
+    ):
+        raise TypeError(
+            "random_state must be None, an int or a numpy.random.Generator, got "
+            f"{type(random_state).__name__}"
+        )
+    if random_state < 0:
+        raise ValueError(f"random_state must be a non-negative int, got {random_state}")
+    return np.random.default_rng(int(random_state))
+
+
+def as_progress(progress: Any) -> Any:
+    """Return ``None``, ``True`` or a callable ``(iteration, objective, gap)``."""
+    if progress is None or progress is False:
+        return None
+    if progress is True or callable(progress):
+        return progress
+    raise TypeError(
+        "progress must be None, a bool or a callable(iteration, objective, gap), got "
+        f"{type(progress).__name__}"
+    )
 
 
 def as_point(y: Any, d: int, name: str) -> np.ndarray:
