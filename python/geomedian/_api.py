@@ -264,7 +264,7 @@ def make_result(out, single, shape, dtype, method_name, backend_name) -> Geometr
 
 
 def _is_dask(x: Any) -> bool:
-    """A Dask collection, recognised without importing dask."""
+    """Tell a Dask collection, without importing dask."""
     return type(x).__module__.startswith("dask.")
 
 
@@ -309,15 +309,7 @@ def _solve_streamed(
         if init is None:  # NaN in the sample: one pass at the first row reports it
             init = np.array(points[0], dtype=np.float64)
         res = solve_chunked(src, init, s, method_code, tol, max_iter, report)
-    out = (
-        res.median.reshape(1, -1),
-        np.array([res.objective]),
-        np.array([res.lower_bound]),
-        np.array([res.gap]),
-        np.array([res.n_iter], dtype=np.int64),
-        np.array([res.n_passes], dtype=np.int64),
-        np.array([res.status], dtype=np.int32),
-    )
+    out = res.as_arrays()
     report_nonfinite(batch, policy, out[-1])
     return out
 

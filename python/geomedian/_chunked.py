@@ -33,7 +33,7 @@ from ._numba.gradient_descent import GD_STATE_SIZE, gd_accept, gd_propose, gd_re
 from ._numba.weiszfeld import weiszfeld_step
 from ._result import CONVERGED, INTERRUPTED, MAX_ITER, NONFINITE, STALLED
 
-__all__ = ["ChunkedPoints", "ChunkedOutcome", "combine_sums", "sample_runs", "solve_chunked"]
+__all__ = ["ChunkedOutcome", "ChunkedPoints", "combine_sums", "sample_runs", "solve_chunked"]
 
 # The pass's sum slots (csrc/geomedian/fused_pass.hpp, namespace slot).
 SLOT_F, SLOT_INV, SLOT_ETA, SLOT_MAX_TERM = 0, 1, 2, 4
@@ -123,6 +123,18 @@ class ChunkedOutcome:
     n_iter: int
     n_passes: int
     status: int
+
+    def as_arrays(self) -> tuple:
+        """Return the fields as the kernels' per-problem arrays for one problem."""
+        return (
+            self.median.reshape(1, -1),
+            np.array([self.objective]),
+            np.array([self.lower_bound]),
+            np.array([self.gap]),
+            np.array([self.n_iter], dtype=np.int64),
+            np.array([self.n_passes], dtype=np.int64),
+            np.array([self.status], dtype=np.int32),
+        )
 
 
 Progress = Callable[[int, float, float], None]

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._chunked import combine_sums, sample_runs
 
-__all__ = ["MemmapPoints", "CHUNK_BYTES"]
+__all__ = ["CHUNK_BYTES", "MemmapPoints"]
 
 CHUNK_BYTES = 8 << 20
 

@@ -35,8 +35,7 @@ class ProgressBar:
         filled = int(BAR_WIDTH * min(1.0, max(0.0, done)))
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         self.stream.write(
-            f"\rgeomedian [{bar}] iteration {iteration}  objective {objective:.10g}  "
-            f"gap {gap:.2e}"
+            f"\rgeomedian [{bar}] iteration {iteration}  objective {objective:.10g}  gap {gap:.2e}"
         )
         self.stream.flush()
         self.drawn = True

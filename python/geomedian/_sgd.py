@@ -34,7 +34,7 @@ from ._chunked import ChunkedOutcome, Progress, frame_scale
 from ._numba.certificate import certify, relative_gap
 from ._result import CONVERGED, MAX_ITER, NONFINITE
 
-__all__ = ["DEFAULT_BATCH_SIZE", "SGD_TOL", "solve_sgd", "sgd_frame", "run_blocks"]
+__all__ = ["DEFAULT_BATCH_SIZE", "SGD_TOL", "run_blocks", "sgd_frame", "solve_sgd"]
 
 DEFAULT_BATCH_SIZE = 16
 SGD_TOL = 1e-3

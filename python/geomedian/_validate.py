@@ -31,6 +31,7 @@ __all__ = [
     "as_batch_size",
     "as_batch_weights",
     "as_init",
+    "as_lazy_points",
     "as_max_iter",
     "as_method",
     "as_nan_policy",
@@ -40,6 +41,7 @@ __all__ = [
     "as_random_state",
     "as_tol",
     "as_weights",
+    "lazy_single_options",
     "locate_nonfinite",
     "raise_nonfinite",
 ]
@@ -357,9 +359,7 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
     dtype = compute_dtype(arr.dtype)
     x = np.ascontiguousarray(arr, dtype=dtype)
     if nodata is not None:
-        if isinstance(nodata, (bool, np.bool_)) or not isinstance(
-            nodata, (int, float, np.number)
-        ):
+        if isinstance(nodata, (bool, np.bool_)) or not isinstance(nodata, (int, float, np.number)):
             raise TypeError(f"nodata must be a real number or None, got {type(nodata).__name__}")
         hit = arr == nodata
         if hit.any():
@@ -455,3 +455,48 @@ def locate_nonfinite(batch: Batch, k: int, inf_only: bool = False) -> str:
     if rows != "row":
         where = f"at {rows} column {int(j)}"
     return f"got {xk[i, j]} in problem {batch.problem(k)} {where}"
+
+
+def as_lazy_points(points: Any, axis: Any = -2) -> tuple[Any, type]:
+    """Check a lazy (Dask) array of points without reading it.
+
+    Return it with the points axis moved to -2, and the dtype the kernels compute in
+    (:func:`compute_dtype`); the same shape and dtype rules as :func:`as_batch`.
+    """
+    if points.ndim < 2:
+        raise ValueError(
+            f"points must be an array of shape (..., n, d) with at least 2 dimensions, "
+            f"got {points.ndim}-D shape {points.shape}"
+        )
+    kind = np.dtype(points.dtype).kind
+    if kind == "b" or kind not in "iuf":
+        raise TypeError(f"points must hold real numbers, got dtype {points.dtype}")
+    ax = _axis(axis, points.ndim)
+    if ax != points.ndim - 2:
+        points = np.moveaxis(points, ax, -2)
+    n, d = points.shape[-2:]
+    if n == 0 or d == 0:
+        raise ValueError(
+            f"points must have n >= 1 points of d >= 1 coordinates, got {points.shape}"
+        )
+    return points, compute_dtype(np.dtype(points.dtype))
+
+
+def lazy_single_options(options: dict, method: str) -> None:
+    """Reject the options one Dask problem (an iterative solve over chunks) cannot honour."""
+    if method == SGD_METHOD:
+        raise ValueError(
+            "method='sgd' is not available for Dask arrays; feed the chunks to "
+            "geomedian.OnlineGeometricMedian.partial_fit, or use method='auto'"
+        )
+    if options["nan_policy"] != "raise":
+        as_nan_policy(options["nan_policy"])
+        raise ValueError(
+            "one Dask problem (n, d) supports nan_policy='raise' only (NaN is an error); "
+            "drop missing rows first"
+        )
+    if options["nodata"] is not None:
+        raise ValueError("nodata is not supported for one Dask problem (n, d)")
+    for name in ("batch_size", "random_state"):
+        if options[name] is not None:
+            raise ValueError(f"{name} applies to method='sgd' only")

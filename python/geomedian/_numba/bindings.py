@@ -11,9 +11,9 @@ import numba
 import numpy as np
 
 from . import solver
-from .sgd import sgd_run
 from .fused_pass import sums_size
 from .parallel import n_chunks, parallel_sums, pass_scratch_size
+from .sgd import sgd_run
 from .small_pass import SMALL_PROBLEM_SIZE
 
 __all__ = [
