@@ -79,7 +79,8 @@ class MemmapPoints:
     def nearest(self, y: np.ndarray) -> np.ndarray | None:
         best, best_d2 = None, np.inf
         for lo, hi, chunk in self._chunks():
-            d2 = np.einsum("ij,ij->i", chunk - y, chunk - y)
+            r = chunk - y
+            d2 = np.einsum("ij,ij->i", r, r)
             if self.w is not None:
                 d2[self.w[lo:hi] == 0] = np.inf
             k = int(np.argmin(d2))
@@ -90,8 +91,10 @@ class MemmapPoints:
 
     def sample(self, rows: int, rng: np.random.Generator):
         runs = sample_runs(self.n, rows, rng)
-        xs = np.concatenate([np.array(self.x[a:b]) for a, b in runs])
-        for a, b in runs:
+        parts = []
+        for a, b in runs:  # a fault maps the file's read-ahead too: drop each run at once
+            parts.append(np.array(self.x[a:b]))
             self.pages.drop(self.x[a:b])
+        xs = np.concatenate(parts)
         ws = None if self.w is None else np.concatenate([self.w[a:b] for a, b in runs])
         return xs, ws
