@@ -91,6 +91,7 @@ class DaskPoints:
             x = x.persist()
             self.blocks = list(x.to_delayed().ravel())
             self.w = wparts
+        self.persisted = x  # the chunks live as long as this object
 
     def _map(self, fn, *args, **kwargs):
         """Run ``fn(block, w, *args, **kwargs)`` on every chunk, return the results in order."""
