@@ -83,7 +83,12 @@ def solve(
         gives one median per pixel. float32 stays float32 (accumulated in float64);
         integers of at most 16 bits are computed in float32 (which holds them exactly),
         wider integers in float64. C-contiguous float32/float64 input with ``axis=-2`` is
-        not copied. Never modified.
+        not copied. Never modified. One ``np.memmap`` problem (C-contiguous float32/float64
+        ``(n, d)``, ``nan_policy="raise"``) is solved chunk by chunk with its pages dropped
+        after use, so resident memory stays far below the file (``_memmap.py``). A
+        ``dask.array.Array`` ``(n, d)`` is solved by one reduction over its persisted row
+        chunks per iteration; a Dask batch ``(..., n, d)`` block by block, lazily: every
+        field of the result is then a Dask array (``_dask.py``).
     weights : array_like, shape (n,) or broadcastable to points.shape[:-1], optional
         Non-negative finite weights, not all zero in any problem. A 1-D array of length n
         weighs the points of every problem alike; otherwise it broadcasts against the
@@ -101,7 +106,7 @@ def solve(
         A value marking missing data, e.g. 0 in uint16 reflectance: a point with a
         coordinate equal to it is treated as if that coordinate were NaN (so it is handled
         by ``nan_policy``). Costs one comparison over the input, and a copy of float input.
-    method : {"auto", "gd", "weiszfeld"}
+    method : {"auto", "gd", "weiszfeld", "sgd"}
         ``"weiszfeld"``: Weiszfeld's fixed-point iteration with the Vardi--Zhang
         modification, :math:`y^+ = y + \max(0, 1 - \eta / \lVert R \rVert) R / \sum_{i}
         w_i / d_i` with :math:`R = \sum_i w_i (x_i - y) / d_i` over the points not on
@@ -111,7 +116,9 @@ def solve(
         picks the fastest reliable one (currently ``"gd"``), and for one problem of at
         least 65,536 points without ``init`` starts it from the answer on a random
         subsample of ``n / 64`` points (a fixed seed, so results are reproducible;
-        ``n_passes`` counts full passes only).
+        ``n_passes`` counts full passes only). ``"sgd"``: averaged minibatch stochastic
+        gradient (``_sgd.py``, one problem only), an epoch at a time until one exact pass
+        certifies ``tol`` (default ``1e-3``); ``max_iter`` then counts epochs.
     backend : {"auto", "cpp", "numba"}
         Kernels to run; ``"auto"`` honours ``GEOMEDIAN_BACKEND`` and otherwise prefers the
         compiled core.
@@ -128,6 +135,16 @@ def solve(
         Threads for this call (OpenMP or Numba): across problems for a batch of small
         ones, within each problem for large ones. Default: every core available to the
         process (``OMP_NUM_THREADS`` when set). Results do not depend on it.
+    batch_size : int, optional
+        ``method="sgd"`` only: rows per stochastic gradient step (default 16).
+    random_state : int or numpy.random.Generator, optional
+        ``method="sgd"`` only: the order of the minibatches. Default: a fixed seed, so
+        repeated calls give the same answer.
+    progress : bool or callable, optional
+        ``callable(iteration, objective, gap)`` after each iteration of the chunked
+        solvers (memmap, Dask) and each epoch of ``"sgd"``; ``True``: a progress bar on
+        standard error when it is a terminal (see ``_progress.py``). An in-memory solve is
+        one kernel call and reports once, at the end.
 
     Returns
     -------
@@ -181,22 +198,8 @@ def solve(
     if _is_dask(points):
         from . import _dask  # only Dask input imports dask
 
-        return _dask.solve(
-            points,
-            weights,
-            axis=axis,
-            nan_policy=nan_policy,
-            nodata=nodata,
-            method=method,
-            backend=backend,
-            tol=tol,
-            max_iter=max_iter,
-            init=init,
-            threads=threads,
-            batch_size=batch_size,
-            random_state=random_state,
-            progress=progress,
-        )
+        options = {k: val for k, val in locals().items() if k not in ("points", "weights", "_dask")}
+        return _dask.solve(points, weights, **options)
     batch = v.as_batch(points, axis, nodata)
     policy = v.as_nan_policy(nan_policy)
     w, wscale = v.as_batch_weights(weights, batch)

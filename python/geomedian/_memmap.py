@@ -17,7 +17,7 @@ import mmap
 
 import numpy as np
 
-from ._chunked import combine_sums, sample_runs
+from ._chunked import ArrayPoints, combine_sums, sample_runs
 
 __all__ = ["CHUNK_BYTES", "MemmapPoints"]
 
@@ -48,18 +48,11 @@ class _PageDropper:
             self.mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
-class MemmapPoints:
+class MemmapPoints(ArrayPoints):
     """A C-contiguous ``(n, d)`` float32/float64 memmap as a ``ChunkedPoints``."""
 
     def __init__(self, x: np.memmap, w, wscale, impl, threads: int):
-        self.x = x
-        self.n, self.d = x.shape
-        self.dtype = x.dtype
-        self.w = None if w is None else w[0]
-        self.wscale = 1.0 if wscale is None else float(wscale[0])
-        self.W = float(self.n) if w is None else float(np.sum(self.w) * self.wscale)
-        self.kernel = impl.fused_pass_f32 if x.dtype == np.float32 else impl.fused_pass_f64
-        self.threads = threads
+        super().__init__(x, w, wscale, impl, threads)
         self.rows = max(1, CHUNK_BYTES // (self.d * x.dtype.itemsize))
         self.pages = _PageDropper(x)
 
