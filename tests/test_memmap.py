@@ -101,3 +101,31 @@ def test_memmap_resident_memory_stays_low(backend, tmp_path):
     streamed, whole, size = (int(v) for v in out.stdout.split()[-3:])
     assert whole > 0.8 * size  # the measurement sees a whole-file mapping
     assert streamed < size / 4  # the streamed solve stays far below the file size
+
+
+def test_sgd_on_memmap_equals_sgd_in_memory(backend, mapped):
+    m = np.load(mapped, mmap_mode="r")
+    res = geomedian.solve(m, method="sgd", backend=backend, random_state=1)
+    ref = geomedian.solve(np.array(m), method="sgd", backend=backend, random_state=1)
+    assert np.array_equal(res.median, ref.median)  # the same kernel over the same rows
+    assert res.converged and res.gap <= 1e-3
+    assert res.objective == pytest.approx(ref.objective, rel=1e-12)
+
+
+def test_progress_bar_only_on_a_terminal(mapped, capsys):
+    import io
+
+    from geomedian._progress import ProgressBar
+
+    m = np.load(mapped, mmap_mode="r")
+    geomedian.solve(m, progress=True)  # stderr is captured here: not a terminal, silent
+    assert capsys.readouterr().err == ""
+    stream = io.StringIO()
+    bar = ProgressBar(1e-10, stream)
+    for it, gap in enumerate([1e-2, 1e-6, 1e-11]):
+        bar(it, 123.0, gap)
+    bar.close()
+    lines = stream.getvalue().split("\r")
+    assert lines[1].startswith("geomedian [" + "-" * 30 + "] iteration 0")
+    assert "[" + "#" * 15 + "-" * 15 + "] iteration 1" in lines[2]
+    assert "[" + "#" * 30 + "] iteration 2" in lines[3] and lines[3].endswith("gap 1.00e-11\n")

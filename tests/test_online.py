@@ -71,3 +71,12 @@ def test_before_the_first_minibatch_and_errors(backend):
         est.partial_fit([[1.0, 1.0]], weights=[-1.0])
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         OnlineGeometricMedian(batch_size=0).partial_fit([[1.0]])
+
+
+def test_docstring_example():
+    import doctest
+
+    from geomedian import _online
+
+    result = doctest.testmod(_online, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -458,6 +458,8 @@ def geometric_median(
     -------
     ndarray, shape (d,) or (..., d)
         float32 for float32 points and integers of at most 16 bits, float64 otherwise.
+        For a Dask batch ``(..., n, d)``, a lazy Dask array (no warning can be given
+        before it is computed: compute ``solve(...).status`` alongside to check).
 
     Warns
     -----
