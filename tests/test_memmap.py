@@ -129,3 +129,11 @@ def test_progress_bar_only_on_a_terminal(mapped, capsys):
     assert lines[1].startswith("geomedian [" + "-" * 30 + "] iteration 0")
     assert "[" + "#" * 15 + "-" * 15 + "] iteration 1" in lines[2]
     assert "[" + "#" * 30 + "] iteration 2" in lines[3] and lines[3].endswith("gap 1.00e-11\n")
+
+
+def test_memmap_from_init(backend, mapped):
+    m = np.load(mapped, mmap_mode="r")
+    res = geomedian.solve(m, backend=backend, init=[1e6 + 1.0, 0.0, 0.0], method="gd")
+    ref = geomedian.solve(np.array(m), backend=backend)
+    assert res.converged and res.gap <= 1e-10
+    assert res.objective == pytest.approx(ref.objective, rel=1e-10)

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _validate as v
 from ._backends import load_backend, resolve_backend
-from ._chunked import ArrayPoints, solve_chunked, warm_start
+from ._chunked import ArrayPoints, solve_chunked, start
 from ._memmap import MemmapPoints
 from ._progress import close as close_report
 from ._progress import reporter
@@ -306,12 +306,8 @@ def _solve_streamed(
     if method_name == v.SGD_METHOD:
         res = solve_sgd(impl, src, init, tol, max_iter, batch_size, rng, report)
     else:
-        s = 1.0
-        if init is None:
-            init, s = warm_start(src, impl, method_code, threads)
-        if init is None:  # NaN in the sample: one pass at the first row reports it
-            init = np.array(points[0], dtype=np.float64)
-        res = solve_chunked(src, init, s, method_code, tol, max_iter, report)
+        y0, s = start(src, impl, init, method_code, threads)
+        res = solve_chunked(src, y0, s, method_code, tol, max_iter, report)
     out = res.as_arrays()
     report_nonfinite(batch, policy, out[-1])
     return out

@@ -140,9 +140,18 @@ class ChunkedOutcome:
 Progress = Callable[[int, float, float], None]
 
 
-def warm_start(src: ChunkedPoints, impl, method_code: int, threads: int, seed: int = 0x6D):
-    """Solve a subsample in memory; return ``(start point, frame scale)``."""
+def start(src: ChunkedPoints, impl, init, method_code: int, threads: int, seed: int = 0x6D):
+    """Return ``(start point, frame scale)``: ``init``, or the answer on a subsample.
+
+    The subsample (``sample_size`` rows) is solved in memory to a relative gap of 1e-6;
+    with ``init`` given, a smaller one (``SAMPLE_RUNS`` rows) only sets the frame's scale.
+    NaN or inf in the sample: the first row is the start, and the first full pass reports
+    them.
+    """
     rng = np.random.default_rng(seed)
+    if init is not None:
+        xs, _ = src.sample(min(src.n, SAMPLE_RUNS * 64), rng)
+        return init, frame_scale(xs, init)
     xs, ws = src.sample(sample_size(src.n), rng)
     x3 = np.ascontiguousarray(xs)[None]
     kernel = impl.solve_f32 if x3.dtype == np.float32 else impl.solve_f64
@@ -155,7 +164,7 @@ def warm_start(src: ChunkedPoints, impl, method_code: int, threads: int, seed: i
         raise KeyboardInterrupt
     y0 = np.asarray(median[0], dtype=np.float64)
     if not np.isfinite(y0).all():
-        return None, 1.0  # NaN or inf in the sample: the first full pass reports it
+        return np.array(xs[0], dtype=np.float64), 1.0
     return y0, frame_scale(xs, y0)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _validate as v
 from ._backends import load_backend, resolve_backend
-from ._chunked import ChunkedOutcome, combine_sums, solve_chunked, warm_start
+from ._chunked import ChunkedOutcome, combine_sums, solve_chunked, start
 from ._progress import close as close_report
 from ._progress import reporter
 from ._result import NONFINITE, GeometricMedianResult
@@ -138,12 +138,7 @@ def solve(points, weights=None, **options: Any) -> GeometricMedianResult:
     backend = resolve_backend(options["backend"])
     impl = load_backend(backend)
     src = DaskPoints(x.astype(dtype), w, wscale, backend)
-    s = 1.0
-    y0 = None if init is None else init[0]
-    if y0 is None:
-        y0, s = warm_start(src, impl, method_code, 1)
-    if y0 is None:
-        y0 = np.zeros(src.d)
+    y0, s = start(src, impl, None if init is None else init[0], method_code, 1)
     res: ChunkedOutcome = solve_chunked(src, y0, s, method_code, tol, max_iter, report)
     close_report(report)
     if res.status == NONFINITE:
