@@ -111,6 +111,13 @@ def test_errors(client, data):
         geomedian.solve(xd, method="sgd")
     with pytest.raises(ValueError, match="nan_policy='raise' only"):
         geomedian.solve(xd, nan_policy="omit")
+    batch = da.zeros((4, 5, 2), chunks=(2, 5, 2))
+    with pytest.raises(ValueError, match="not a batch"):
+        geomedian.solve(batch, method="sgd")
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        geomedian.geometric_median(batch, tol=-1.0)
+    with pytest.raises(ValueError, match="weights of a batched Dask array"):
+        geomedian.solve(batch, np.ones((4, 5)))
     with pytest.raises(TypeError, match="real numbers"):
         geomedian.solve(da.zeros((10, 2), dtype=complex))
     with pytest.raises(ValueError, match="at least 2 dimensions"):

@@ -166,6 +166,12 @@ def _block_solve(block, weights, init, options, d):
 def _solve_blocks(x, dtype, weights, options) -> GeometricMedianResult:
     """Solve a batch lazily, ``solve`` per block of problems; fields are Dask arrays."""
     method_name, _ = v.as_method(options["method"])
+    if method_name == v.SGD_METHOD:
+        raise ValueError("method='sgd' solves one problem (n, d), not a batch")
+    # Checked here, not first when the blocks run.
+    v.as_nan_policy(options["nan_policy"])
+    v.as_tol(options["tol"], dtype)
+    v.as_max_iter(options["max_iter"])
     n, d = int(x.shape[-2]), int(x.shape[-1])
     w = _in_memory(weights)
     if w is not None and np.ndim(w) != 1:
