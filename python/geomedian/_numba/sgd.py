@@ -2,7 +2,8 @@
 
 G = norm sum_{i in block} w_i (z_i - m) / ||z_i - m||, m <- m + gamma0 / t^alpha G,
 mbar <- mbar + (m - mbar) / t, over row blocks [b batch, (b + 1) batch) in the order given.
-``state`` is [t, m (d), mbar (d)], updated in place.
+``state`` is [t, m (d), mbar (d)], updated in place. (The C++ kernel also prefetches the
+block it will need a few steps ahead; Numba has no prefetch, the arithmetic is the same.)
 """
 
 import math
