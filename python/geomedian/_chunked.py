@@ -32,13 +32,21 @@ from ._numba.certificate import certify, relative_gap
 from ._numba.gradient_descent import GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
 from ._numba.weiszfeld import weiszfeld_step
 from ._result import CONVERGED, INTERRUPTED, MAX_ITER, NONFINITE, STALLED
+from ._validate import METHODS
 
-__all__ = ["ChunkedOutcome", "ChunkedPoints", "combine_sums", "sample_runs", "solve_chunked"]
+__all__ = [
+    "ArrayPoints",
+    "ChunkedOutcome",
+    "ChunkedPoints",
+    "combine_sums",
+    "sample_runs",
+    "solve_chunked",
+    "start",
+]
 
 # The pass's sum slots (csrc/geomedian/fused_pass.hpp, namespace slot).
 SLOT_F, SLOT_INV, SLOT_ETA, SLOT_MAX_TERM = 0, 1, 2, 4
-COINCIDENCE_RADIUS = 2.0**-40  # as solver.hpp: in the frame where the data spans < 1
-METHOD_GD = 1
+METHOD_GD = METHODS["gd"]
 
 # The warm start: n / 64 rows (at least 65,536, at most 2**21) in 64 runs.
 SAMPLE_FRACTION = 64
