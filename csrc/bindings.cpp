@@ -12,6 +12,7 @@
 #include <pybind11/stl.h>
 
 #include "geomedian/roofline.hpp"
+#include "geomedian/sgd.hpp"
 #include "geomedian/solver.hpp"
 
 namespace py = pybind11;
@@ -140,6 +141,33 @@ carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carr
     return sums;
 }
 
+// Averaged SGD over the minibatches `blocks` (see sgd.hpp); `state` [t, m, mbar] is updated
+// in place so that successive calls continue one run.
+template <class T>
+void sgd(const carray<T>& points, const std::optional<carray<double>>& weights, double wscale,
+         const carray<std::int64_t>& blocks, std::int64_t batch, double norm,
+         const carray<double>& c, double s, double gamma0, double alpha, carray<double>& state) {
+    if (points.ndim() != 2 || points.shape(0) < 1 || points.shape(1) < 1)
+        throw py::value_error("points must be a non-empty (n, d) array");
+    const index_t n = points.shape(0), d = points.shape(1);
+    if (weights && (weights->ndim() != 1 || weights->shape(0) != n))
+        throw py::value_error("weights must be an (n,) array");
+    if (c.ndim() != 1 || c.shape(0) != d) throw py::value_error("c must be a (d,) array");
+    if (state.ndim() != 1 || state.shape(0) != 1 + 2 * d)
+        throw py::value_error("state must be a (1 + 2 d,) array");
+    if (batch < 1 || blocks.ndim() != 1) throw py::value_error("batch must be >= 1, blocks 1-D");
+    const std::int64_t* bl = blocks.data();
+    const index_t nb = blocks.shape(0);
+    for (index_t k = 0; k < nb; ++k)  // guards memory: every block must start inside
+        if (bl[k] < 0 || bl[k] * batch >= n) throw py::value_error("block index out of range");
+    const geomedian::Problem<T> p{points.data(), weights ? weights->data() : nullptr,
+                                  weights ? wscale : 1.0, n, d};
+    double* st = state.mutable_data();
+    py::gil_scoped_release nogil;  // same reasoning as in solve()
+    geomedian::sgd_run(p, bl, nb, static_cast<index_t>(batch), norm, c.data(), s, gamma0, alpha,
+                       geomedian::coincidence_radius, st);
+}
+
 // Benchmark-only (benchmarks/test_roofline.py): the bounds a pass is compared against.
 template <class T>
 double roofline_read(const carray<T>& points, int threads) {
@@ -223,6 +251,19 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.def("fused_pass_f32", &fused_pass_sums<float>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
           py::arg("s"), py::arg("threads"), pass_doc);
+    const auto sgd_doc =
+        "sgd(points (n, d), weights (n,) | None, wscale, blocks (k,) int64, batch, norm, "
+        "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
+        "[b batch, (b + 1) batch) in the order given, in the frame (x - c) s; state [t, m, mbar] "
+        "is updated in place";
+    m.def("sgd_f64", &sgd<double>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
+          py::arg("wscale"), py::arg("blocks").noconvert(), py::arg("batch"), py::arg("norm"),
+          py::arg("c").noconvert(), py::arg("s"), py::arg("gamma0"), py::arg("alpha"),
+          py::arg("state").noconvert(), sgd_doc);
+    m.def("sgd_f32", &sgd<float>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
+          py::arg("wscale"), py::arg("blocks").noconvert(), py::arg("batch"), py::arg("norm"),
+          py::arg("c").noconvert(), py::arg("s"), py::arg("gamma0"), py::arg("alpha"),
+          py::arg("state").noconvert(), sgd_doc);
     m.def("roofline_read_f64", &roofline_read<double>, py::arg("points").noconvert(),
           py::arg("threads"), "Benchmark-only: sum of every coordinate (one plain read).");
     m.def("roofline_read_f32", &roofline_read<float>, py::arg("points").noconvert(),

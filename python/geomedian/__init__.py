@@ -9,6 +9,7 @@
 from ._api import geometric_median, gradient, objective, solve
 from ._backends import backends
 from ._config import show_config
+from ._online import OnlineGeometricMedian
 from ._result import ConvergenceWarning, GeometricMedianResult
 
 __version__ = "0.1.0"
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvergenceWarning",
     "GeometricMedianResult",
+    "OnlineGeometricMedian",
     "__version__",
     "backends",
     "geometric_median",

@@ -22,6 +22,10 @@ import numpy as np
 
 from . import _validate as v
 from ._backends import load_backend, resolve_backend
+from ._chunked import ArrayPoints, solve_chunked, start
+from ._memmap import MemmapPoints
+from ._progress import close as close_report
+from ._progress import reporter
 from ._result import (
     CONVERGED,
     EMPTY,
@@ -34,6 +38,7 @@ from ._result import (
     GeometricMedianResult,
     batch_message,
 )
+from ._sgd import DEFAULT_BATCH_SIZE, SGD_TOL, solve_sgd
 from ._threads import resolve_threads
 
 __all__ = ["geometric_median", "gradient", "objective", "solve"]
@@ -52,6 +57,9 @@ def solve(
     max_iter: int | None = None,
     init: Any = None,
     threads: int | None = None,
+    batch_size: int | None = None,
+    random_state: Any = None,
+    progress: Any = None,
 ) -> GeometricMedianResult:
     r"""Compute geometric medians and a certificate of how close each is to optimal.
 
@@ -75,7 +83,12 @@ def solve(
         gives one median per pixel. float32 stays float32 (accumulated in float64);
         integers of at most 16 bits are computed in float32 (which holds them exactly),
         wider integers in float64. C-contiguous float32/float64 input with ``axis=-2`` is
-        not copied. Never modified.
+        not copied. Never modified. One ``np.memmap`` problem (C-contiguous float32/float64
+        ``(n, d)``, ``nan_policy="raise"``) is solved chunk by chunk with its pages dropped
+        after use, so resident memory stays far below the file (``_memmap.py``). A
+        ``dask.array.Array`` ``(n, d)`` is solved by one reduction over its persisted row
+        chunks per iteration; a Dask batch ``(..., n, d)`` block by block, lazily: every
+        field of the result is then a Dask array (``_dask.py``).
     weights : array_like, shape (n,) or broadcastable to points.shape[:-1], optional
         Non-negative finite weights, not all zero in any problem. A 1-D array of length n
         weighs the points of every problem alike; otherwise it broadcasts against the
@@ -93,7 +106,7 @@ def solve(
         A value marking missing data, e.g. 0 in uint16 reflectance: a point with a
         coordinate equal to it is treated as if that coordinate were NaN (so it is handled
         by ``nan_policy``). Costs one comparison over the input, and a copy of float input.
-    method : {"auto", "newton", "gd", "weiszfeld"}
+    method : {"auto", "newton", "gd", "weiszfeld", "sgd"}
         ``"weiszfeld"``: Weiszfeld's fixed-point iteration with the Vardi--Zhang
         modification, :math:`y^+ = y + \max(0, 1 - \eta / \lVert R \rVert) R / \sum_{i}
         w_i / d_i` with :math:`R = \sum_i w_i (x_i - y) / d_i` over the points not on
@@ -108,7 +121,9 @@ def solve(
         fastest reliable one (currently ``"newton"``), and for one problem of at
         least 65,536 points without ``init`` starts it from the answer on a random
         subsample of ``n / 64`` points (a fixed seed, so results are reproducible;
-        ``n_passes`` counts full passes only).
+        ``n_passes`` counts full passes only). ``"sgd"``: averaged minibatch stochastic
+        gradient (``_sgd.py``, one problem only), an epoch at a time until one exact pass
+        certifies ``tol`` (default ``1e-3``); ``max_iter`` then counts epochs.
     backend : {"auto", "cpp", "numba"}
         Kernels to run; ``"auto"`` honours ``GEOMEDIAN_BACKEND`` and otherwise prefers the
         compiled core.
@@ -125,6 +140,16 @@ def solve(
         Threads for this call (OpenMP or Numba): across problems for a batch of small
         ones, within each problem for large ones. Default: every core available to the
         process (``OMP_NUM_THREADS`` when set). Results do not depend on it.
+    batch_size : int, optional
+        ``method="sgd"`` only: rows per stochastic gradient step (default 16).
+    random_state : int or numpy.random.Generator, optional
+        ``method="sgd"`` only: the order of the minibatches. Default: a fixed seed, so
+        repeated calls give the same answer.
+    progress : bool or callable, optional
+        ``callable(iteration, objective, gap)`` after each iteration of the chunked
+        solvers (memmap, Dask) and each epoch of ``"sgd"``; ``True``: a progress bar on
+        standard error when it is a terminal (see ``_progress.py``). An in-memory solve is
+        one kernel call and reports once, at the end.
 
     Returns
     -------
@@ -175,23 +200,48 @@ def solve(
     >>> res.median.shape, res.converged
     ((2, 2), array([ True,  True]))
     """
+    if _is_dask(points):
+        from . import _dask  # only Dask input imports dask
+
+        options = {k: val for k, val in locals().items() if k not in ("points", "weights", "_dask")}
+        return _dask.solve(points, weights, **options)
     batch = v.as_batch(points, axis, nodata)
     policy = v.as_nan_policy(nan_policy)
     w, wscale = v.as_batch_weights(weights, batch)
-    tol_ = v.as_tol(tol, batch.x.dtype)
-    max_iter_ = v.as_max_iter(max_iter)
     method_name, method_code = v.as_method(method)
+    sgd = method_name == v.SGD_METHOD
+    tol_ = SGD_TOL if sgd and tol is None else v.as_tol(tol, batch.x.dtype)
+    max_iter_ = v.as_max_iter(max_iter)
+    batch_size_ = v.as_batch_size(batch_size, method_name, DEFAULT_BATCH_SIZE)
+    rng = v.as_random_state(random_state, method_name)
+    report = reporter(v.as_progress(progress), tol_)
     y0 = v.as_batch_init(init, batch)
     nthreads = resolve_threads(threads)
     backend_name = resolve_backend(backend)
     impl = load_backend(backend_name)
-    if method == "auto" and y0 is None:
-        y0 = _warm_start(impl, batch, w, wscale, method_code, nthreads, policy)
-    out = _solve_batch(impl, batch, w, wscale, y0, method_code, tol_, max_iter_, nthreads, policy)
+    if sgd or _out_of_core(points, batch, policy):
+        out = _solve_streamed(
+            impl, points, batch, w, wscale, y0, method_name, method_code, tol_, max_iter_,
+            nthreads, policy, batch_size_, rng, report,
+        )  # fmt: skip
+    else:
+        if method == "auto" and y0 is None:
+            y0 = _warm_start(impl, batch, w, wscale, method_code, nthreads, policy)
+        out = _solve_batch(
+            impl, batch, w, wscale, y0, method_code, tol_, max_iter_, nthreads, policy
+        )
+        if report is not None and batch.single:  # one kernel call: one report, at the end
+            report(int(out[4][0]), float(out[1][0]), float(out[3][0]))
+    close_report(report)
+    return make_result(out, batch.single, batch.shape, batch.x.dtype, method_name, backend_name)
+
+
+def make_result(out, single, shape, dtype, method_name, backend_name) -> GeometricMedianResult:
+    """Wrap the kernels' per-problem arrays as the caller's result (scalars for one problem)."""
     median, obj, lb, gap, n_iter, n_passes, status = out
-    d = batch.x.shape[2]
-    median = median.astype(batch.x.dtype, copy=False)
-    if batch.single:
+    d = median.shape[-1]
+    median = median.astype(dtype, copy=False)
+    if single:
         code = int(status[0])
         return GeometricMedianResult(
             median=median[0],
@@ -206,7 +256,6 @@ def solve(
             method=method_name,
             backend=backend_name,
         )
-    shape = batch.shape
     return GeometricMedianResult(
         median=median.reshape(*shape, d),
         objective=obj.reshape(shape),
@@ -220,6 +269,53 @@ def solve(
         method=method_name,
         backend=backend_name,
     )
+
+
+def _is_dask(x: Any) -> bool:
+    """Tell a Dask collection, without importing dask."""
+    return type(x).__module__.startswith("dask.")
+
+
+def _out_of_core(points, batch, policy) -> bool:
+    """Whether to stream a memmap chunk by chunk (see _memmap.py) instead of mapping it whole.
+
+    One problem, given as a C-contiguous float32/float64 ``(n, d)`` memmap that reached the
+    kernels uncopied (no ``nodata`` replaced, no conversion) and ``nan_policy="raise"``.
+    """
+    return (
+        isinstance(points, np.memmap)
+        and batch.single
+        and policy == "raise"
+        and np.may_share_memory(batch.x, points)
+        and points.flags.c_contiguous
+    )
+
+
+def _solve_streamed(
+    impl, points, batch, w, wscale, y0, method_name, method_code, tol, max_iter, threads,
+    policy, batch_size, rng, report,
+):  # fmt: skip
+    """One problem through the chunked solvers: ``method="sgd"`` or a memmap (exact)."""
+    if not batch.single:
+        raise ValueError(
+            f"method='sgd' solves one problem: points must have shape (n, d), got "
+            f"{batch.ndim}-D points (a batch of {batch.x.shape[0]} problems)"
+        )
+    if policy == "omit":
+        raise ValueError("method='sgd' does not support nan_policy='omit'")
+    init = None if y0 is None else y0[0]
+    if isinstance(points, np.memmap) and np.may_share_memory(batch.x, points):
+        src = MemmapPoints(points, w, wscale, impl, threads)
+    else:
+        src = ArrayPoints(batch.x[0], w, wscale, impl, threads)
+    if method_name == v.SGD_METHOD:
+        res = solve_sgd(impl, src, init, tol, max_iter, batch_size, rng, report)
+    else:
+        y0, s = start(src, impl, init, method_code, threads)
+        res = solve_chunked(src, y0, s, method_code, tol, max_iter, report)
+    out = res.as_arrays()
+    report_nonfinite(batch, policy, out[-1])
+    return out
 
 
 def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads, policy):
@@ -246,6 +342,13 @@ def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads
         obj[empty] = lb[empty] = gap[empty] = np.nan
         n_iter[empty] = n_passes[empty] = 0
         status[empty] = EMPTY
+    report_nonfinite(batch, policy, status)
+    return median, obj, lb, gap, n_iter, n_passes, status
+
+
+def report_nonfinite(batch, policy, status) -> None:
+    """Raise for NaN under ``nan_policy="raise"`` and for inf under every policy."""
+    omit = policy == "omit"
     bad = np.flatnonzero(status == NONFINITE)
     if bad.size:
         if policy == "raise":
@@ -262,7 +365,6 @@ def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads
                 "points must not contain inf (an error under every nan_policy), "
                 f"{v.locate_nonfinite(batch, with_inf[0], inf_only=True)}"
             )
-    return median, obj, lb, gap, n_iter, n_passes, status
 
 
 # One large problem under method="auto" starts from the answer on a random subsample.
@@ -346,6 +448,9 @@ def geometric_median(
     max_iter: int | None = None,
     init: Any = None,
     threads: int | None = None,
+    batch_size: int | None = None,
+    random_state: Any = None,
+    progress: Any = None,
 ) -> np.ndarray:
     """Return the (weighted) geometric median of the rows of ``points``, per problem.
 
@@ -356,6 +461,8 @@ def geometric_median(
     -------
     ndarray, shape (d,) or (..., d)
         float32 for float32 points and integers of at most 16 bits, float64 otherwise.
+        For a Dask batch ``(..., n, d)``, a lazy Dask array (no warning can be given
+        before it is computed: compute ``solve(...).status`` alongside to check).
 
     Warns
     -----
@@ -392,7 +499,12 @@ def geometric_median(
         max_iter=max_iter,
         init=init,
         threads=threads,
+        batch_size=batch_size,
+        random_state=random_state,
+        progress=progress,
     )
+    if _is_dask(res.median):  # a lazy batch (see _dask.py): nothing is known yet
+        return res.median
     if isinstance(res.status, int):  # one problem: no array work on the hot path
         if res.status in (MAX_ITER, STALLED):
             warnings.warn(

@@ -28,15 +28,20 @@ __all__ = [
     "Batch",
     "as_batch",
     "as_batch_init",
+    "as_batch_size",
     "as_batch_weights",
     "as_init",
+    "as_lazy_points",
     "as_max_iter",
     "as_method",
     "as_nan_policy",
     "as_point",
     "as_points",
+    "as_progress",
+    "as_random_state",
     "as_tol",
     "as_weights",
+    "lazy_single_options",
     "locate_nonfinite",
     "raise_nonfinite",
 ]
@@ -50,6 +55,8 @@ DEFAULT_MAX_ITER = 1000
 # Public method name -> kernel code (csrc/geomedian/types.hpp, enum class Method).
 METHODS = {"weiszfeld": 0, "gd": 1, "newton": 2}
 AUTO_METHOD = "newton"
+# Averaged stochastic gradient (_sgd.py): its own kernel, no code in the exact driver.
+SGD_METHOD = "sgd"
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 
@@ -173,15 +180,70 @@ def as_max_iter(max_iter: Any) -> int:
     return min(value, 2**62)
 
 
-def as_method(method: Any) -> tuple[str, int]:
-    """Return ``(method name, kernel code)``, resolving ``"auto"``."""
+def as_method(method: Any) -> tuple[str, int | None]:
+    """Return ``(method name, kernel code)``, resolving ``"auto"``; ``"sgd"`` has no code."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     name = AUTO_METHOD if method == "auto" else method
+    if name == SGD_METHOD:
+        return name, None
     if name not in METHODS:
-        expected = ", ".join(repr(m) for m in ("auto", *METHODS))
+        expected = ", ".join(repr(m) for m in ("auto", *METHODS, SGD_METHOD))
         raise ValueError(f"unknown method {method!r}; expected one of {expected}")
     return name, METHODS[name]
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive integer, got a bool")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be >= 1, got {number}")
+    return number
+
+
+def as_batch_size(batch_size: Any, method: str, default: int) -> int:
+    """Return the SGD minibatch size; an error for the exact methods, which have none."""
+    if batch_size is None:
+        return default
+    if method != SGD_METHOD:
+        raise ValueError(f"batch_size applies to method='sgd' only, not method={method!r}")
+    return _positive_int(batch_size, "batch_size")
+
+
+def as_random_state(random_state: Any, method: str) -> np.random.Generator:
+    """Return a ``numpy.random.Generator``: ``None`` is a fixed seed (reproducible runs)."""
+    if random_state is not None and method != SGD_METHOD:
+        raise ValueError(f"random_state applies to method='sgd' only, not method={method!r}")
+    if random_state is None:
+        return np.random.default_rng(0)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(
+        random_state, (int, np.integer)
+    ):
+        raise TypeError(
+            "random_state must be None, an int or a numpy.random.Generator, got "
+            f"{type(random_state).__name__}"
+        )
+    if random_state < 0:
+        raise ValueError(f"random_state must be a non-negative int, got {random_state}")
+    return np.random.default_rng(int(random_state))
+
+
+def as_progress(progress: Any) -> Any:
+    """Return ``None``, ``True`` or a callable ``(iteration, objective, gap)``."""
+    if progress is None or progress is False:
+        return None
+    if progress is True or callable(progress):
+        return progress
+    raise TypeError(
+        "progress must be None, a bool or a callable(iteration, objective, gap), got "
+        f"{type(progress).__name__}"
+    )
 
 
 def as_point(y: Any, d: int, name: str) -> np.ndarray:
@@ -296,9 +358,7 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
     dtype = compute_dtype(arr.dtype)
     x = np.ascontiguousarray(arr, dtype=dtype)
     if nodata is not None:
-        if isinstance(nodata, (bool, np.bool_)) or not isinstance(
-            nodata, (int, float, np.number)
-        ):
+        if isinstance(nodata, (bool, np.bool_)) or not isinstance(nodata, (int, float, np.number)):
             raise TypeError(f"nodata must be a real number or None, got {type(nodata).__name__}")
         hit = arr == nodata
         if hit.any():
@@ -394,3 +454,48 @@ def locate_nonfinite(batch: Batch, k: int, inf_only: bool = False) -> str:
     if rows != "row":
         where = f"at {rows} column {int(j)}"
     return f"got {xk[i, j]} in problem {batch.problem(k)} {where}"
+
+
+def as_lazy_points(points: Any, axis: Any = -2) -> tuple[Any, type]:
+    """Check a lazy (Dask) array of points without reading it.
+
+    Return it with the points axis moved to -2, and the dtype the kernels compute in
+    (:func:`compute_dtype`); the same shape and dtype rules as :func:`as_batch`.
+    """
+    if points.ndim < 2:
+        raise ValueError(
+            f"points must be an array of shape (..., n, d) with at least 2 dimensions, "
+            f"got {points.ndim}-D shape {points.shape}"
+        )
+    kind = np.dtype(points.dtype).kind
+    if kind == "b" or kind not in "iuf":
+        raise TypeError(f"points must hold real numbers, got dtype {points.dtype}")
+    ax = _axis(axis, points.ndim)
+    if ax != points.ndim - 2:
+        points = np.moveaxis(points, ax, -2)
+    n, d = points.shape[-2:]
+    if n == 0 or d == 0:
+        raise ValueError(
+            f"points must have n >= 1 points of d >= 1 coordinates, got {points.shape}"
+        )
+    return points, compute_dtype(np.dtype(points.dtype))
+
+
+def lazy_single_options(options: dict, method: str) -> None:
+    """Reject the options one Dask problem (an iterative solve over chunks) cannot honour."""
+    if method == SGD_METHOD:
+        raise ValueError(
+            "method='sgd' is not available for Dask arrays; feed the chunks to "
+            "geomedian.OnlineGeometricMedian.partial_fit, or use method='auto'"
+        )
+    if options["nan_policy"] != "raise":
+        as_nan_policy(options["nan_policy"])
+        raise ValueError(
+            "one Dask problem (n, d) supports nan_policy='raise' only (NaN is an error); "
+            "drop missing rows first"
+        )
+    if options["nodata"] is not None:
+        raise ValueError("nodata is not supported for one Dask problem (n, d)")
+    for name in ("batch_size", "random_state"):
+        if options[name] is not None:
+            raise ValueError(f"{name} applies to method='sgd' only")

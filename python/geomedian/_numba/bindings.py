@@ -13,6 +13,7 @@ import numpy as np
 from . import solver
 from .fused_pass import sums_size
 from .parallel import n_chunks, parallel_sums, pass_scratch_size
+from .sgd import sgd_run
 from .small_pass import SMALL_PROBLEM_SIZE
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "evaluate_f64",
     "fused_pass_f32",
     "fused_pass_f64",
+    "sgd_f32",
+    "sgd_f64",
     "small_problem_size",
     "solve_f32",
     "solve_f64",
@@ -153,6 +156,42 @@ def fused_pass_f64(points, weights, wscale, y, s, threads):
 def fused_pass_f32(points, weights, wscale, y, s, threads):
     """Mirror of ``_core.fused_pass_f32``."""
     return _fused_pass(points, weights, wscale, y, s, threads, np.float32)
+
+
+def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, dtype):
+    _check(points, dtype, 2)
+    n, d = points.shape
+    if state.dtype != np.float64 or state.shape != (1 + 2 * d,):
+        raise ValueError("state must be a (1 + 2 d,) array")
+    if batch < 1 or blocks.ndim != 1:
+        raise ValueError("batch must be >= 1, blocks 1-D")
+    if blocks.size and (blocks.min() < 0 or blocks.max() * batch >= n):
+        raise ValueError("block index out of range")
+    sgd_run(
+        points,
+        np.empty(0) if weights is None else weights,
+        wscale,
+        weights is not None,
+        blocks,
+        batch,
+        norm,
+        c,
+        s,
+        gamma0,
+        alpha,
+        solver.COINCIDENCE_RADIUS,
+        state,
+    )
+
+
+def sgd_f64(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state):
+    """Mirror of ``_core.sgd_f64``."""
+    _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, np.float64)
+
+
+def sgd_f32(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state):
+    """Mirror of ``_core.sgd_f32``."""
+    _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, np.float32)
 
 
 def build_info() -> dict:

@@ -1,0 +1,93 @@
+"""Memory-mapped points (``np.memmap``) read chunk by chunk, resident memory kept low.
+
+Handing a C-contiguous memmap to the in-memory kernel would not copy it either, but every
+page it touches stays mapped in the process: resident memory grows to the file's size
+(reclaimable page cache, yet counted against the process and its memory limit). Here each
+pass runs the kernel on chunks of ``CHUNK_BYTES`` and then tells the kernel to drop that
+chunk's pages from the process (``madvise(MADV_DONTNEED)``: the file's data stays in the
+page cache for the next pass, only this process's mapping of it goes), so the peak
+resident memory of a solve is a few chunks, whatever the file's size. Mappings opened
+copy-on-write (``mode="c"``) may hold private changes, which dropping would discard:
+their pages are left alone.
+"""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+from ._chunked import ArrayPoints, combine_sums, sample_runs
+
+__all__ = ["CHUNK_BYTES", "MemmapPoints"]
+
+CHUNK_BYTES = 8 << 20
+
+
+class _PageDropper:
+    """Drops the pages of row ranges of a memmap from the process (where it can)."""
+
+    def __init__(self, x: np.memmap):
+        self.mm = getattr(x, "_mmap", None)
+        mode = getattr(x, "mode", "c")
+        if self.mm is None or mode == "c" or not hasattr(self.mm, "madvise"):
+            self.mm = None
+            return
+        # The mapping's first byte: read-only mappings refuse a writable ctypes view.
+        self.base = np.frombuffer(self.mm, dtype=np.uint8).ctypes.data
+        self.size = len(self.mm)
+
+    def drop(self, chunk: np.ndarray) -> None:
+        if self.mm is None:
+            return
+        start = chunk.ctypes.data - self.base
+        end = start + chunk.nbytes
+        lo = start - start % mmap.PAGESIZE
+        hi = min(self.size, end + (-end) % mmap.PAGESIZE)
+        if 0 <= lo < hi:
+            self.mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
+class MemmapPoints(ArrayPoints):
+    """A C-contiguous ``(n, d)`` float32/float64 memmap as a ``ChunkedPoints``."""
+
+    def __init__(self, x: np.memmap, w, wscale, impl, threads: int):
+        super().__init__(x, w, wscale, impl, threads)
+        self.rows = max(1, CHUNK_BYTES // (self.d * x.dtype.itemsize))
+        self.pages = _PageDropper(x)
+
+    def _chunks(self):
+        for lo in range(0, self.n, self.rows):
+            hi = min(self.n, lo + self.rows)
+            yield lo, hi, self.x[lo:hi]
+
+    def sums(self, y: np.ndarray, s: float) -> np.ndarray:
+        parts = []
+        for lo, hi, chunk in self._chunks():
+            w = None if self.w is None else self.w[lo:hi]
+            parts.append(self.kernel(chunk, w, self.wscale, y, s, self.threads))
+            self.pages.drop(chunk)
+        return combine_sums(parts)
+
+    def nearest(self, y: np.ndarray) -> np.ndarray | None:
+        best, best_d2 = None, np.inf
+        for lo, hi, chunk in self._chunks():
+            r = chunk - y
+            d2 = np.einsum("ij,ij->i", r, r)
+            if self.w is not None:
+                d2[self.w[lo:hi] == 0] = np.inf
+            k = int(np.argmin(d2))
+            if d2[k] < best_d2:
+                best, best_d2 = np.array(chunk[k], dtype=np.float64), float(d2[k])
+            self.pages.drop(chunk)
+        return best
+
+    def sample(self, rows: int, rng: np.random.Generator):
+        runs = sample_runs(self.n, rows, rng)
+        parts = []
+        for a, b in runs:  # a fault maps the file's read-ahead too: drop each run at once
+            parts.append(np.array(self.x[a:b]))
+            self.pages.drop(self.x[a:b])
+        xs = np.concatenate(parts)
+        ws = None if self.w is None else np.concatenate([self.w[a:b] for a, b in runs])
+        return xs, ws
