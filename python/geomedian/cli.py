@@ -68,7 +68,7 @@ examples:
 BENCH_HELP = """\
 Run the standard comparison on this machine and print one row per dataset and
 solver: time (median of repeats), passes over the data, and the relative objective
-gap (f(y) - f_ref) / f_ref against a tight geomedian reference (tol 1e-14), plus
+gap (f(y) - f_ref) / f_ref against a tight geomedian reference (tol 1e-13), plus
 geomedian's own certified gap. Datasets: 1e6 x 2 Gaussian; 1e6 x 16 with 5% far
 outliers; 1e5 x 128; 1e4 x 1000; a batch of 1e5 problems of 20 x 6; a case whose
 optimum is a data point. Solvers: every geomedian method x backend, hdmedians,
