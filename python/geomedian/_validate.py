@@ -295,7 +295,9 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
     dtype = compute_dtype(arr.dtype)
     x = np.ascontiguousarray(arr, dtype=dtype)
     if nodata is not None:
-        if isinstance(nodata, (bool, np.bool_)) or not isinstance(nodata, (int, float, np.number)):
+        if isinstance(nodata, (bool, np.bool_)) or not isinstance(
+            nodata, (int, float, np.number)
+        ):
             raise TypeError(f"nodata must be a real number or None, got {type(nodata).__name__}")
         hit = arr == nodata
         if hit.any():

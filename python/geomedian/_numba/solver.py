@@ -230,24 +230,8 @@ def solve_problem(
             if small:
                 small_reload(x, sidx, sm, snpad, c, s, su, sw, lane, smu)
             pass_sums(
-                small,
-                parallel,
-                x,
-                w,
-                wscale,
-                c,
-                s,
-                z,
-                S,
-                scratch,
-                partial,
-                su,
-                sw,
-                smu,
-                W,
-                snpad,
-                st,
-                lane,
+                small, parallel, x, w, wscale, c, s, z, S, scratch, partial, su, sw, smu, W,
+                snpad, st, lane,
             )
             n_passes += 1
             f, lbt, gnorm = certify(S, d, W, g)
