@@ -282,7 +282,7 @@ def test_bench_quick_json(tmp_path):
     proc = run("bench", "--quick", "--threads", "1", "--repeats", "1", "--json", out, separate=True)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["quick"] is True
+    assert data["quick"] is True and data["threads"] == 1
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
     rows = data["rows"]
     names = [s.name for s in solvers()]

@@ -317,6 +317,7 @@ def _bench(args) -> int:
     from dataclasses import asdict
 
     from . import _bench as bench
+    from ._threads import resolve_threads
 
     plots = _plots_or_error() if args.plot else None
     with _progress(args, bench.n_runs(), "bench") as bar:
@@ -330,7 +331,12 @@ def _bench(args) -> int:
     )
     print(bench.table(rows))
     if args.json:
-        payload = {"quick": args.quick, "machine": facts, "rows": [asdict(r) for r in rows]}
+        payload = {
+            "quick": args.quick,
+            "threads": resolve_threads(args.threads),
+            "machine": facts,
+            "rows": [asdict(r) for r in rows],
+        }
         with _writing(args.json):
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(payload, f, indent=2)
