@@ -115,20 +115,21 @@ def test_sgd_on_memmap_equals_sgd_in_memory(backend, mapped):
 def test_progress_bar_only_on_a_terminal(mapped, capsys):
     import io
 
-    from geomedian._progress import ProgressBar
+    from geomedian._progress import GapProgress
 
     m = np.load(mapped, mmap_mode="r")
     geomedian.solve(m, progress=True)  # stderr is captured here: not a terminal, silent
     assert capsys.readouterr().err == ""
     stream = io.StringIO()
-    bar = ProgressBar(1e-10, stream)
+    report = GapProgress(1e-10, enabled=True, stream=stream)
     for it, gap in enumerate([1e-2, 1e-6, 1e-11]):
-        bar(it, 123.0, gap)
-    bar.close()
-    lines = stream.getvalue().split("\r")
-    assert lines[1].startswith("geomedian [" + "-" * 30 + "] iteration 0")
-    assert "[" + "#" * 15 + "-" * 15 + "] iteration 1" in lines[2]
-    assert "[" + "#" * 30 + "] iteration 2" in lines[3] and lines[3].endswith("gap 1.00e-11\n")
+        report(it, 123.0, gap)
+    draws = [line for line in stream.getvalue().split("\r") if line.strip()]
+    assert draws[0].startswith("geomedian [" + " " * 28 + "]   0%")
+    assert draws[0].endswith("iteration=0 objective=123 gap=1.00e-02")
+    assert draws[-1].startswith("geomedian [" + "#" * 28 + "] 100%")
+    assert draws[-1].endswith("iteration=2 objective=123 gap=1.00e-11")
+    report.close()
 
 
 def test_memmap_from_init(backend, mapped):
