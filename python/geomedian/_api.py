@@ -119,7 +119,9 @@ def solve(
     threads : int, optional
         Threads for this call (OpenMP or Numba): across problems for a batch of small
         ones, within each problem for large ones. Default: every core available to the
-        process (``OMP_NUM_THREADS`` when set). Results do not depend on it.
+        process (``OMP_NUM_THREADS`` when set). Results do not depend on it. In a child
+        process started with ``fork`` every call runs on one thread: GNU OpenMP, used by
+        both backends, hangs or aborts in a forked child once the parent has used it.
 
     Returns
     -------

@@ -339,8 +339,9 @@ def as_batch_weights(weights: Any, batch: Batch) -> tuple[np.ndarray | None, np.
                 "its last axis)"
             ) from None
         wb = np.moveaxis(wb, batch.axis, -1)
-        # Broadcast along every problem axis: one row serves them all, no (P, n) copy.
-        shared = all(st == 0 for st in wb.strides[:-1])
+        # Broadcast along every problem axis: one row serves them all, no (P, n) copy. An
+        # empty batch has no row to take.
+        shared = P > 0 and all(st == 0 for st in wb.strides[:-1])
         w = wb[(0,) * (wb.ndim - 1)].reshape(1, n) if shared else wb.reshape(P, n)
     w = np.ascontiguousarray(w, dtype=np.float64)
     finite = np.isfinite(w)

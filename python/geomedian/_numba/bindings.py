@@ -12,7 +12,8 @@ import numpy as np
 
 from . import solver
 from .fused_pass import sums_size
-from .parallel import n_chunks, parallel_sums, pass_scratch_size
+from .interruptible import new_stop_flag, run_interruptible
+from .parallel import n_chunks, pass_scratch_size, run_sums
 from .small_pass import SMALL_PROBLEM_SIZE
 
 __all__ = [
@@ -67,26 +68,34 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     status = np.empty(P, dtype=np.int32)
     small = n * d <= SMALL_PROBLEM_SIZE
     within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
-    with _threads(threads):
-        solver.solve_batch(
-            points,
-            weights,
-            wscale,
-            init_,
-            init is not None,
-            method,
-            tol,
-            max_iter,
-            within,
-            bool(omit_nan),
-            median,
-            objective,
-            lower_bound,
-            gap,
-            n_iter,
-            n_passes,
-            status,
-        )
+    # One thread never enters Numba's threading layer (see solver.solve_batch_serial).
+    kernel = solver.solve_batch_serial if threads == 1 else solver.solve_batch
+    stop = new_stop_flag()
+
+    def run() -> None:
+        with _threads(threads):
+            kernel(
+                points,
+                weights,
+                wscale,
+                init_,
+                init is not None,
+                method,
+                tol,
+                max_iter,
+                within,
+                bool(omit_nan),
+                stop,
+                median,
+                objective,
+                lower_bound,
+                gap,
+                n_iter,
+                n_passes,
+                status,
+            )
+
+    run_interruptible(run, stop)
     return median, objective, lower_bound, gap, n_iter, n_passes, status
 
 
@@ -115,7 +124,7 @@ def _evaluate(points, weights, wscale, y, threads, dtype):
             np.empty(0) if weights is None else weights,
             wscale,
             y,
-            True,
+            threads > 1,
             np.empty(solver.workspace_size(d)),
             np.empty((nc, pass_scratch_size(d))),
             grad,
@@ -138,7 +147,8 @@ def _fused_pass(points, weights, wscale, y, s, threads, dtype):
     n, d = points.shape
     out = np.empty(sums_size(d))
     with _threads(threads):
-        parallel_sums(
+        run_sums(
+            threads > 1,
             points,
             np.empty(0) if weights is None else weights,
             wscale,
@@ -147,6 +157,7 @@ def _fused_pass(points, weights, wscale, y, s, threads, dtype):
             np.zeros(d),
             solver.COINCIDENCE_RADIUS,
             out,
+            np.empty(pass_scratch_size(d)),
             np.empty((n_chunks(n, d), pass_scratch_size(d))),
         )
     return out
