@@ -81,12 +81,18 @@ def _lay_out(a: np.ndarray, layout: str):
 
 def build_points(recipe: dict):
     """The points argument the recipe describes."""
-    return _lay_out(_convert(_values(recipe), recipe["kind"]), recipe["layout"])
+    # NaN/inf cast to integers or strings warn: the values made are the case, not a finding.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _lay_out(_convert(_values(recipe), recipe["kind"]), recipe["layout"])
 
 
 def passed_points(recipe: dict) -> np.ndarray:
     """The points as NumPy reads the argument (nested lists become int64/float64...)."""
-    return np.asarray(build_points(recipe))
+    points = build_points(recipe)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(points)
 
 
 def build_weights(recipe: dict):
