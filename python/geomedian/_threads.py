@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import os
 
-__all__ = ["default_threads", "in_fork_child", "resolve_threads"]
+__all__ = ["default_threads", "resolve_threads"]
 
 _fork_child = False
 
@@ -23,11 +23,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def in_fork_child() -> bool:
-    """Return True in a process started by ``fork`` from one that imported geomedian."""
-    return _fork_child
 
 
 def default_threads() -> int:
