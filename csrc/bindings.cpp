@@ -40,6 +40,18 @@ struct SignalPoll {
     }
 };
 
+// A view at an odd byte offset passes pybind11's C-contiguity check; loading a misaligned
+// T is undefined behaviour. The Python validator copies such input; this guards the rest.
+template <class T>
+void require_aligned(const carray<T>& a, const char* name) {
+    if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+        throw py::value_error(std::string(name) + " must be aligned to its dtype");
+}
+template <class T>
+void require_aligned(const std::optional<carray<T>>& a, const char* name) {
+    if (a) require_aligned(*a, name);
+}
+
 template <class T>
 py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& weights,
                 const std::optional<carray<double>>& wscale,
@@ -59,6 +71,10 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
     }
     if (init && (init->ndim() != 2 || init->shape(0) != P || init->shape(1) != d))
         throw py::value_error("init must be a (P, d) array");
+    require_aligned(points, "points");
+    require_aligned(weights, "weights");
+    require_aligned(wscale, "wscale");
+    require_aligned(init, "init");
     if (method < 0 || method > 2) throw py::value_error("unknown method code");
     if (max_iter < 1 || threads < 1) throw py::value_error("max_iter and threads must be >= 1");
 
@@ -101,6 +117,9 @@ py::object evaluate(const carray<T>& points, const std::optional<carray<double>>
         throw py::value_error("weights must be an (n,) array");
     if (y.ndim() != 1 || y.shape(0) != d) throw py::value_error("y must be a (d,) array");
     if (threads < 1) throw py::value_error("threads must be >= 1");
+    require_aligned(points, "points");
+    require_aligned(weights, "weights");
+    require_aligned(y, "y");
     const geomedian::Problem<T> p{points.data(), weights ? weights->data() : nullptr,
                                   weights ? wscale : 1.0, n, d};
     carray<double> grad(d);

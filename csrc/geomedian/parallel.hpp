@@ -105,7 +105,7 @@ struct OpenMPPass {
         const index_t step = chunk_rows(p.d), nc = n_chunks, sz = pass_scratch_size(p.d);
         double* part = partial.data();
         const Problem<T>& q = p;
-#pragma omp parallel for schedule(static) num_threads(threads) if (nc > 1)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nc > 1)
         for (index_t k = 0; k < nc; ++k)
             geomedian::moments(q.x, q.w, q.wscale, k * step, std::min(q.n, (k + 1) * step), q.d,
                                x0, part + k * sz);
@@ -117,7 +117,7 @@ struct OpenMPPass {
         const index_t step = chunk_rows(p.d), nc = n_chunks, sz = pass_scratch_size(p.d);
         double* part = partial.data();
         const Problem<T>& q = p;
-#pragma omp parallel for schedule(static) num_threads(threads) if (nc > 1)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nc > 1)
         for (index_t k = 0; k < nc; ++k)
             fused_pass(q.x, q.w, q.wscale, k * step, std::min(q.n, (k + 1) * step), q.d, fr,
                        part + k * sz);
@@ -128,7 +128,7 @@ struct OpenMPPass {
     index_t nearest(const Frame& fr) {
         const index_t step = chunk_rows(p.d), nc = n_chunks;
         const Problem<T>& q = p;
-#pragma omp parallel for schedule(static) num_threads(threads) if (nc > 1)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nc > 1)
         for (index_t k = 0; k < nc; ++k) {
             best_i[k] = k * step;
             best_d2[k] = HUGE_VAL;

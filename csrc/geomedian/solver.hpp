@@ -366,6 +366,25 @@ inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
     bo.status[k] = static_cast<std::int32_t>(o.status);
 }
 
+// Ctrl-C in a batch spread over threads: only the calling thread may look at Python's
+// signal flags (interrupt()), so it raises a shared flag that every thread polls once per
+// iteration and before each problem.
+struct BatchStop {
+    const Interrupt* caller;
+    std::atomic<bool> flag{false};
+
+    bool requested() const { return flag.load(std::memory_order_relaxed); }
+    static bool poll_caller(void* self) {
+        auto* bs = static_cast<BatchStop*>(self);
+        if (!bs->requested() && (*bs->caller)()) bs->flag.store(true, std::memory_order_relaxed);
+        return bs->requested();
+    }
+    static bool poll_flag(void* self) { return static_cast<BatchStop*>(self)->requested(); }
+    Interrupt for_thread(bool calling_thread) {
+        return {calling_thread ? &poll_caller : &poll_flag, this};
+    }
+};
+
 // Large problems are solved one after another, each pass split over the threads; many
 // problems (and every small one) are spread over the threads, one problem per thread at a
 // time, each solved serially in cache. Both give the same bits (see parallel.hpp).
@@ -394,37 +413,36 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         return;
     }
     const int nt = static_cast<int>(std::min<index_t>(threads, b.P));
-    std::atomic<bool> stop{false};
+    BatchStop stop{&interrupt};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         // Scratch per thread, reused by every problem the thread solves: no allocation
         // per problem.
         Workspace ws(b.d);
         SmallBuffers sb(small ? b.n : 0, small ? b.d : 0);
-        const Interrupt none{};
+#ifdef _OPENMP
+        const bool caller = omp_get_thread_num() == 0;
+#else
+        const bool caller = true;
+#endif
+        const Interrupt stopped = stop.for_thread(caller);
 #pragma omp for schedule(dynamic, 64)
         for (index_t k = 0; k < b.P; ++k) {
             Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
-            if (!stop.load(std::memory_order_relaxed)) {
+            if (!stop.requested()) {
                 const Problem<T> p = problem_of(b, k);
                 const double* init = b.init ? b.init + k * b.d : nullptr;
                 if (small) {
                     SmallPass<T> pass{p, opt.omit_nan, sb};
-                    solve_problem(p, opt, init, pass, ws, none, o);
+                    solve_problem(p, opt, init, pass, ws, stopped, o);
                 } else {
                     SerialPass<T> pass{p, ws.scratch()};
-                    solve_problem(p, opt, init, pass, ws, none, o);
+                    solve_problem(p, opt, init, pass, ws, stopped, o);
                 }
             } else {
                 std::fill(o.median, o.median + b.d, NAN);
             }
             store(bo, k, o);
-#ifdef _OPENMP
-            // Only the calling thread may look at Python's signal flags.
-            if (omp_get_thread_num() == 0 && interrupt()) stop.store(true);
-#else
-            if (interrupt()) stop.store(true);
-#endif
         }
     }
 }

@@ -139,7 +139,9 @@ def solve(
     threads : int, optional
         Threads for this call (OpenMP or Numba): across problems for a batch of small
         ones, within each problem for large ones. Default: every core available to the
-        process (``OMP_NUM_THREADS`` when set). Results do not depend on it.
+        process (``OMP_NUM_THREADS`` when set). Results do not depend on it. In a child
+        process started with ``fork`` every call runs on one thread: GNU OpenMP, used by
+        both backends, hangs or aborts in a forked child once the parent has used it.
     batch_size : int, optional
         ``method="sgd"`` only: rows per stochastic gradient step (default 16).
     random_state : int or numpy.random.Generator, optional

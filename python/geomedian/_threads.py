@@ -1,4 +1,10 @@
-"""How many threads a call uses (``threads=None`` means every core this process may use)."""
+"""How many threads a call uses (``threads=None`` means every core this process may use).
+
+In a child process started with ``fork`` every call runs on one thread: GNU OpenMP (the
+compiled core's, and Numba's ``omp`` threading layer) cannot be used in a forked child of a
+process that has started its thread pool. libgomp hangs on the child's first parallel region,
+Numba terminates the child. One thread never enters a parallel region in either backend.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,17 @@ import operator
 import os
 
 __all__ = ["default_threads", "resolve_threads"]
+
+_fork_child = False
+
+
+def _after_fork_in_child() -> None:
+    global _fork_child
+    _fork_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def default_threads() -> int:
@@ -31,9 +48,12 @@ def _usable_cores() -> int:
 
 
 def resolve_threads(threads: int | None) -> int:
-    """Validate a ``threads=`` argument and return a positive thread count."""
+    """Validate a ``threads=`` argument and return a positive thread count.
+
+    Always 1 in a forked child (see the module docstring), whatever was asked.
+    """
     if threads is None:
-        return default_threads()
+        return 1 if _fork_child else default_threads()
     if isinstance(threads, bool):
         raise TypeError("threads must be a positive integer or None, got a bool")
     try:
@@ -44,4 +64,4 @@ def resolve_threads(threads: int | None) -> int:
         ) from None
     if value < 1:
         raise ValueError(f"threads must be >= 1, got {value}")
-    return value
+    return 1 if _fork_child else value

@@ -75,6 +75,15 @@ def compute_dtype(dtype: np.dtype) -> type:
     return np.float64
 
 
+def _for_kernels(arr: Any, dtype: Any) -> np.ndarray:
+    """Return ``arr`` as a C-contiguous, aligned array of ``dtype``, copying only if needed.
+
+    ``np.ascontiguousarray`` keeps a misaligned buffer (e.g. a view at an odd byte offset);
+    the kernels' loads of a misaligned ``double`` are undefined behaviour (UBSan reports it).
+    """
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 def _real_array(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
@@ -117,7 +126,7 @@ def as_points(points: Any) -> np.ndarray:
         dtype = np.float32
     else:
         dtype = np.float64
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _for_kernels(arr, dtype=dtype)
 
 
 def as_weights(weights: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -133,7 +142,7 @@ def as_weights(weights: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | No
         raise ValueError(f"weights must be a 1-D array of length n={n}, got shape {w.shape}")
     if w.shape[0] != n:
         raise ValueError(f"weights has length {w.shape[0]} but points has n={n} rows")
-    w = np.ascontiguousarray(w, dtype=np.float64)
+    w = _for_kernels(w, dtype=np.float64)
     finite = np.isfinite(w)
     if not finite.all():
         i = int(np.argmin(finite))
@@ -251,7 +260,7 @@ def as_point(y: Any, d: int, name: str) -> np.ndarray:
     arr = _real_array(y, name)
     if arr.shape != (d,):
         raise ValueError(f"{name} must have shape ({d},) to match the points, got {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = _for_kernels(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, got {arr}")
     return arr
@@ -356,7 +365,7 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
     if d == 0:
         raise ValueError(f"points have no coordinates: d must be >= 1 (got shape {arr.shape})")
     dtype = compute_dtype(arr.dtype)
-    x = np.ascontiguousarray(arr, dtype=dtype)
+    x = _for_kernels(arr, dtype=dtype)
     if nodata is not None:
         if isinstance(nodata, (bool, np.bool_)) or not isinstance(nodata, (int, float, np.number)):
             raise TypeError(f"nodata must be a real number or None, got {type(nodata).__name__}")
@@ -400,10 +409,11 @@ def as_batch_weights(weights: Any, batch: Batch) -> tuple[np.ndarray | None, np.
                 "its last axis)"
             ) from None
         wb = np.moveaxis(wb, batch.axis, -1)
-        # Broadcast along every problem axis: one row serves them all, no (P, n) copy.
-        shared = all(st == 0 for st in wb.strides[:-1])
+        # Broadcast along every problem axis: one row serves them all, no (P, n) copy. An
+        # empty batch has no row to take.
+        shared = P > 0 and all(st == 0 for st in wb.strides[:-1])
         w = wb[(0,) * (wb.ndim - 1)].reshape(1, n) if shared else wb.reshape(P, n)
-    w = np.ascontiguousarray(w, dtype=np.float64)
+    w = _for_kernels(w, dtype=np.float64)
     finite = np.isfinite(w)
     if not finite.all():
         k, i = np.argwhere(~finite)[0]
@@ -434,7 +444,7 @@ def as_batch_init(init: Any, batch: Batch) -> np.ndarray | None:
         raise ValueError(
             f"init must have shape ({d},) or broadcast to {(*batch.shape, d)}, got {arr.shape}"
         ) from None
-    arr = np.ascontiguousarray(arr, dtype=np.float64).reshape(P, d)
+    arr = _for_kernels(arr, dtype=np.float64).reshape(P, d)
     if not np.isfinite(arr).all():
         raise ValueError("init must be finite")
     return arr

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import solver
 from .fused_pass import sums_size
-from .parallel import n_chunks, parallel_sums, pass_scratch_size
+from .interruptible import new_stop_flag, run_interruptible
+from .parallel import n_chunks, pass_scratch_size, run_sums
 from .sgd import sgd_run
 from .small_pass import SMALL_PROBLEM_SIZE
 
@@ -33,6 +34,12 @@ __all__ = [
 # Problems with at most this many coordinates (n * d) take the small-problem pass, the
 # only one that can omit NaN rows in the kernel (as _core.small_problem_size).
 small_problem_size = SMALL_PROBLEM_SIZE
+
+# A call reading at most this many coordinates in all (P n d max_iter: every iteration of
+# every problem, at most a few passes each) ends within a fraction of a second, so it runs
+# on the calling thread: starting the interruptible worker thread costs more than such a
+# solve (a 20 x 3 problem takes a few microseconds).
+DIRECT_WORK = 1 << 24
 
 
 class _threads:
@@ -70,19 +77,39 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     status = np.empty(P, dtype=np.int32)
     small = n * d <= SMALL_PROBLEM_SIZE
     within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
-    outputs = (median, objective, lower_bound, gap, n_iter, n_passes, status)
-    if not within and P <= solver.BATCH_BLOCK:
-        # One work item: solved on this thread, without a parallel launch.
-        solver.solve_block(
-            points, weights, wscale, init_, init is not None, method, tol, max_iter,
-            bool(omit_nan), 0, P, *outputs,
-        )  # fmt: skip
-    else:
+    # One thread never enters Numba's threading layer (see solver.solve_batch_serial); nor
+    # does a batch of one work item, for which a parallel launch costs more than the solve.
+    one_item = not within and P <= solver.BATCH_BLOCK
+    kernel = solver.solve_batch_serial if threads == 1 or one_item else solver.solve_batch
+    stop = new_stop_flag()
+
+    def run() -> None:
         with _threads(threads):
-            solver.solve_batch(
-                points, weights, wscale, init_, init is not None, method, tol, max_iter,
-                within, bool(omit_nan), *outputs,
-            )  # fmt: skip
+            kernel(
+                points,
+                weights,
+                wscale,
+                init_,
+                init is not None,
+                method,
+                tol,
+                max_iter,
+                within,
+                bool(omit_nan),
+                stop,
+                median,
+                objective,
+                lower_bound,
+                gap,
+                n_iter,
+                n_passes,
+                status,
+            )
+
+    if P * n * d * max_iter <= DIRECT_WORK:
+        run()  # bounded work (well under a second): no worker thread, the hot loop's case
+    else:
+        run_interruptible(run, stop)
     return median, objective, lower_bound, gap, n_iter, n_passes, status
 
 
@@ -111,7 +138,7 @@ def _evaluate(points, weights, wscale, y, threads, dtype):
             np.empty(0) if weights is None else weights,
             wscale,
             y,
-            True,
+            threads > 1,
             np.empty(solver.workspace_size(d)),
             np.empty((nc, pass_scratch_size(d))),
             grad,
@@ -134,7 +161,8 @@ def _fused_pass(points, weights, wscale, y, s, threads, dtype):
     n, d = points.shape
     out = np.empty(sums_size(d))
     with _threads(threads):
-        parallel_sums(
+        run_sums(
+            threads > 1,
             points,
             np.empty(0) if weights is None else weights,
             wscale,
@@ -143,6 +171,7 @@ def _fused_pass(points, weights, wscale, y, s, threads, dtype):
             np.zeros(d),
             solver.COINCIDENCE_RADIUS,
             out,
+            np.empty(pass_scratch_size(d)),
             np.empty((n_chunks(n, d), pass_scratch_size(d))),
         )
     return out

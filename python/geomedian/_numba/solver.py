@@ -9,7 +9,9 @@
 Small problems (n d <= SMALL_PROBLEM_SIZE) use the passes of ``small_pass.py`` (the C++
 ``SmallPass``), larger ones the chunked row passes; a flag picks, as the pass type does in C++.
 
-Unlike the compiled core, these kernels cannot poll for Ctrl-C while they run.
+Ctrl-C: the kernels cannot see Python's signals, so the bindings run them on a worker
+thread and set ``stop[0]`` when the main thread gets KeyboardInterrupt; the driver reads
+it once per iteration where the C++ one calls ``interrupt()`` (see ``interruptible.py``).
 """
 
 import math
@@ -171,9 +173,14 @@ def solve_problem(
     smu,
     sidx,
     lane,
+    stop,
     median,
 ):
-    """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status)."""
+    """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status).
+
+    ``stop``: a one-element array; a non-zero ``stop[0]`` abandons the solve (status
+    INTERRUPTED) at the next iteration.
+    """
     d = x.shape[1]
     c = buf[0:d]
     z = buf[d : 2 * d]
@@ -235,6 +242,9 @@ def solve_problem(
         if n_iter >= max_iter:
             status = MAX_ITER
             break
+        if stop[0] != 0:
+            status = INTERRUPTED
+            break
         if recentre:
             # Steps near the resolution of z = (y - c) s: move the centre onto the iterate.
             recentre = False
@@ -246,8 +256,24 @@ def solve_problem(
             if small:
                 small_reload(x, sidx, sm, snpad, c, s, su, sw, lane, smu)
             pass_sums(
-                small, parallel, x, w, wscale, c, s, z, S, scratch, partial, su, sw, smu, W,
-                snpad, st, lane,
+                small,
+                parallel,
+                x,
+                w,
+                wscale,
+                c,
+                s,
+                z,
+                S,
+                scratch,
+                partial,
+                su,
+                sw,
+                smu,
+                W,
+                snpad,
+                st,
+                lane,
             )
             n_passes += 1
             f, lbt, gnorm = certify(S, d, W, g)
@@ -425,8 +451,8 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
     return True, f / (s * wscale), lb / (s * wscale)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def solve_batch(
+@njit(cache=True, nogil=True)
+def solve_within(
     x,
     w,
     wscale,
@@ -435,8 +461,9 @@ def solve_batch(
     method,
     tol,
     max_iter,
-    within,
+    parallel,
     omit,
+    stop,
     median,
     objective,
     lower_bound,
@@ -445,72 +472,60 @@ def solve_batch(
     n_passes,
     status,
 ):
-    """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights)."""
+    """Few large problems: one after another, each pass over Numba's threads if parallel."""
     P, n, d = x.shape
-    if within:
-        # Few large problems: one after another, each pass over Numba's threads.
-        nc = n_chunks(n, d)
-        buf = np.empty(workspace_size(d))
-        partial = np.empty((nc, pass_scratch_size(d)))
-        best_i = np.empty(nc, dtype=np.int64)
-        best_d2 = np.empty(nc)
-        su, sw, st, smu, sidx, lane = small_buffers(0, 0)
-        for k in range(P):
-            row = 0 if w.shape[0] == 1 else k
-            out = solve_problem(
-                x[k],
-                w[row],
-                wscale[row],
-                init[k if has_init else 0],
-                has_init,
-                method,
-                tol,
-                max_iter,
-                True,
-                False,
-                omit,
-                buf,
-                partial,
-                best_i,
-                best_d2,
-                su,
-                sw,
-                st,
-                smu,
-                sidx,
-                lane,
-                median[k],
-            )
-            objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
-        return
-    # Many problems (or small ones): blocks of problems over the threads, each solved
-    # serially with per-block scratch reused by every problem of the block.
-    n_blocks = (P + BATCH_BLOCK - 1) // BATCH_BLOCK
-    for b in prange(n_blocks):
-        solve_block(
-            x,
-            w,
-            wscale,
-            init,
+    nc = n_chunks(n, d)
+    buf = np.empty(workspace_size(d))
+    partial = np.empty((nc, pass_scratch_size(d)))
+    best_i = np.empty(nc, dtype=np.int64)
+    best_d2 = np.empty(nc)
+    su, sw, st, smu, sidx, lane = small_buffers(0, 0)
+    for k in range(P):
+        row = 0 if w.shape[0] == 1 else k
+        out = solve_problem(
+            x[k],
+            w[row],
+            wscale[row],
+            init[k if has_init else 0],
             has_init,
             method,
             tol,
             max_iter,
+            parallel,
+            False,
             omit,
-            b * BATCH_BLOCK,
-            min(P, (b + 1) * BATCH_BLOCK),
-            median,
-            objective,
-            lower_bound,
-            gap,
-            n_iter,
-            n_passes,
-            status,
+            buf,
+            partial,
+            best_i,
+            best_d2,
+            su,
+            sw,
+            st,
+            smu,
+            sidx,
+            lane,
+            stop,
+            median[k],
         )
+        objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
+        if status[k] == INTERRUPTED:
+            skip_problems(k + 1, P, median, objective, lower_bound, gap, n_iter, n_passes, status)
+            return
+
+
+@njit(cache=True, nogil=True)
+def skip_problems(lo, hi, median, objective, lower_bound, gap, n_iter, n_passes, status):
+    """Mark problems lo..hi-1 as not solved because of an interrupt."""
+    for k in range(lo, hi):
+        median[k] = np.nan
+        objective[k] = lower_bound[k] = gap[k] = np.nan
+        n_iter[k] = n_passes[k] = 0
+        status[k] = INTERRUPTED
 
 
 @njit(cache=True, nogil=True)
 def solve_block(
+    b,
     x,
     w,
     wscale,
@@ -520,8 +535,7 @@ def solve_block(
     tol,
     max_iter,
     omit,
-    lo,
-    hi,
+    stop,
     median,
     objective,
     lower_bound,
@@ -530,19 +544,18 @@ def solve_block(
     n_passes,
     status,
 ):
-    """Solve problems lo..hi-1 of a batch on one thread (solve_batch's work item).
-
-    Called directly for a batch of one block: a parallel launch costs more than solving
-    a few small problems.
-    """
-    n, d = x.shape[1], x.shape[2]
+    """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused."""
+    P, n, d = x.shape
     small = n * d <= SMALL_PROBLEM_SIZE
     buf = np.empty(workspace_size(d))
     partial = np.empty((1, pass_scratch_size(d)))
     best_i = np.empty(1, dtype=np.int64)
     best_d2 = np.empty(1)
     su, sw, st, smu, sidx, lane = small_buffers(n if small else 0, d if small else 0)
-    for k in range(lo, hi):
+    for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
+        if stop[0] != 0:
+            skip_problems(k, k + 1, median, objective, lower_bound, gap, n_iter, n_passes, status)
+            continue
         row = 0 if w.shape[0] == 1 else k
         out = solve_problem(
             x[k],
@@ -566,6 +579,151 @@ def solve_block(
             smu,
             sidx,
             lane,
+            stop,
             median[k],
         )
         objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def solve_batch(
+    x,
+    w,
+    wscale,
+    init,
+    has_init,
+    method,
+    tol,
+    max_iter,
+    within,
+    omit,
+    stop,
+    median,
+    objective,
+    lower_bound,
+    gap,
+    n_iter,
+    n_passes,
+    status,
+):
+    """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights).
+
+    Few large problems (``within``) one after another with each pass over the threads;
+    otherwise blocks of problems over the threads, each block solved serially.
+    """
+    P = x.shape[0]
+    if within:
+        solve_within(
+            x,
+            w,
+            wscale,
+            init,
+            has_init,
+            method,
+            tol,
+            max_iter,
+            True,
+            omit,
+            stop,
+            median,
+            objective,
+            lower_bound,
+            gap,
+            n_iter,
+            n_passes,
+            status,
+        )
+        return
+    for b in prange((P + BATCH_BLOCK - 1) // BATCH_BLOCK):
+        solve_block(
+            b,
+            x,
+            w,
+            wscale,
+            init,
+            has_init,
+            method,
+            tol,
+            max_iter,
+            omit,
+            stop,
+            median,
+            objective,
+            lower_bound,
+            gap,
+            n_iter,
+            n_passes,
+            status,
+        )
+
+
+@njit(cache=True, nogil=True)
+def solve_batch_serial(
+    x,
+    w,
+    wscale,
+    init,
+    has_init,
+    method,
+    tol,
+    max_iter,
+    within,
+    omit,
+    stop,
+    median,
+    objective,
+    lower_bound,
+    gap,
+    n_iter,
+    n_passes,
+    status,
+):
+    """``solve_batch`` on the calling thread only (threads=1), the same bits.
+
+    Never enters Numba's threading layer, which aborts in a child forked from a process that
+    has used it (GNU OpenMP), as C++ ``num_threads(1)`` regions never wake libgomp's pool.
+    """
+    P = x.shape[0]
+    if within:
+        solve_within(
+            x,
+            w,
+            wscale,
+            init,
+            has_init,
+            method,
+            tol,
+            max_iter,
+            False,
+            omit,
+            stop,
+            median,
+            objective,
+            lower_bound,
+            gap,
+            n_iter,
+            n_passes,
+            status,
+        )
+        return
+    for b in range((P + BATCH_BLOCK - 1) // BATCH_BLOCK):
+        solve_block(
+            b,
+            x,
+            w,
+            wscale,
+            init,
+            has_init,
+            method,
+            tol,
+            max_iter,
+            omit,
+            stop,
+            median,
+            objective,
+            lower_bound,
+            gap,
+            n_iter,
+            n_passes,
+            status,
+        )

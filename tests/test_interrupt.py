@@ -1,0 +1,69 @@
+"""Ctrl-C during a long solve raises KeyboardInterrupt within a second, on both backends.
+
+Each case runs in a child process that sends SIGINT to itself half a second into a solve
+that would otherwise never end (``tol=0`` is never reached at floating-point resolution,
+and ``max_iter`` is huge), measures the time from the signal to the KeyboardInterrupt, and
+checks that the next call works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+CHILD = r"""
+import json, os, signal, sys, threading, time
+import numpy as np
+import geomedian
+
+backend, shape, threads = sys.argv[1], tuple(json.loads(sys.argv[2])), int(sys.argv[3])
+x = np.random.default_rng(0).normal(size=shape)
+geomedian.solve(x[..., :50, :], backend=backend, threads=threads)  # load the kernels first
+sent = []
+
+
+def interrupt_me():
+    time.sleep(0.5)
+    sent.append(time.monotonic())
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+threading.Thread(target=interrupt_me, daemon=True).start()
+try:
+    geomedian.solve(x, backend=backend, tol=0, max_iter=10**12, threads=threads)
+except KeyboardInterrupt:
+    latency = time.monotonic() - sent[0]
+else:
+    sys.exit("the solve finished before the interrupt")
+after = geomedian.solve([[0, 0], [4, 0], [0, 3]], backend=backend, threads=threads)
+print(json.dumps({"latency": latency, "next_converged": bool(after.converged)}))
+"""
+
+CASES = {
+    # one large problem, each pass over the threads / on the calling thread
+    "one-problem-2-threads": ((200_000, 8), 2),
+    "one-problem-1-thread": ((200_000, 8), 1),
+    # a batch of small problems spread over the threads: every thread must stop
+    "batch-2-threads": ((4_000, 16, 2), 2),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_sigint_raises_keyboardinterrupt_within_a_second(backend, case):
+    shape, threads = CASES[case]
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, backend, json.dumps(shape), str(threads)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["latency"] < 1.0, out
+    assert out["next_converged"], out
