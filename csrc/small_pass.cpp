@@ -20,6 +20,28 @@ GEOMEDIAN_ALWAYS_INLINE double lane_max(const double* a) {
     return m;
 }
 
+// ||u_q - z||^2 of every row into d2 (npad entries), block by block, summed over j in
+// registers in nearest_row's order.
+GEOMEDIAN_ALWAYS_INLINE void squared_distances(const double* __restrict u, index_t stride,
+                                               index_t npad, index_t d,
+                                               const double* __restrict z,
+                                               double* __restrict d2) {
+    for (index_t i = 0; i < npad; i += lanes) {
+        double acc[lanes] = {};
+        for (index_t j = 0; j < d; ++j) {
+            const double* uj = u + j * stride + i;
+            const double zj = z[j];
+#pragma omp simd
+            for (index_t l = 0; l < lanes; ++l) {
+                const double r = uj[l] - zj;
+                acc[l] += r * r;
+            }
+        }
+#pragma omp simd
+        for (index_t l = 0; l < lanes; ++l) d2[i + l] = acc[l];
+    }
+}
+
 }  // namespace
 
 GEOMEDIAN_CLONES void small_moments(const double* __restrict u, const double* __restrict w,
@@ -77,23 +99,9 @@ GEOMEDIAN_CLONES void small_sums(const double* __restrict u, const double* __res
                                  index_t npad, index_t d, const double* __restrict z, double eps,
                                  double* __restrict t, double* __restrict out) {
     static_assert(lanes == 8, "lane_sum adds 8 lanes");
-    // Squared distances block by block, summed over j in registers (in nearest_row's
-    // order) and stored once; then the scalar sums, t_i = w_i / d_i (0 on the iterate)
+    // Squared distances first; then the scalar sums, t_i = w_i / d_i (0 on the iterate)
     // replacing d_i^2 in the scratch for R.
-    for (index_t i = 0; i < npad; i += lanes) {
-        double d2[lanes] = {};
-        for (index_t j = 0; j < d; ++j) {
-            const double* uj = u + j * stride + i;
-            const double zj = z[j];
-#pragma omp simd
-            for (index_t l = 0; l < lanes; ++l) {
-                const double r = uj[l] - zj;
-                d2[l] += r * r;
-            }
-        }
-#pragma omp simd
-        for (index_t l = 0; l < lanes; ++l) t[i + l] = d2[l];
-    }
+    squared_distances(u, stride, npad, d, z, t);
     double f[lanes] = {}, inv[lanes] = {}, eta[lanes] = {}, fc[lanes] = {}, mt[lanes] = {};
     for (index_t i = 0; i < npad; i += lanes) {
 #pragma omp simd
@@ -181,20 +189,7 @@ GEOMEDIAN_CLONES void small_hessian(const double* __restrict u, const double* __
                                     double* __restrict v, double* __restrict H) {
     // v_q = w_q / d_q^3 in the scratch, as t_q / d_q^2 with t_q formed as in small_sums (0 on
     // the iterate and in the padding, whose d_q^2 may be 0: the max keeps 0 / 0 out).
-    for (index_t i = 0; i < npad; i += lanes) {
-        double d2[lanes] = {};
-        for (index_t j = 0; j < d; ++j) {
-            const double* uj = u + j * stride + i;
-            const double zj = z[j];
-#pragma omp simd
-            for (index_t l = 0; l < lanes; ++l) {
-                const double r = uj[l] - zj;
-                d2[l] += r * r;
-            }
-        }
-#pragma omp simd
-        for (index_t l = 0; l < lanes; ++l) v[i + l] = d2[l];
-    }
+    squared_distances(u, stride, npad, d, z, v);
     // A separate sweep, as in small_sums: GCC keeps the square roots scalar otherwise.
     for (index_t i = 0; i < npad; i += lanes) {
 #pragma omp simd

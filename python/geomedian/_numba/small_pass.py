@@ -189,16 +189,21 @@ def small_start(u, sw, W, m, npad, d, cum, lane, z):
 
 
 @njit(cache=True, nogil=True)
-def small_sums(u, sw, mu, W, npad, d, z, eps, t, lane, out):
-    # Squared distances block by block (summed over j in nearest_row's order).
+def squared_distances(u, npad, d, z, d2):
+    """||u_q - z||^2 of every row into d2, block by block (summed over j in nearest_row's order)."""
     for i in range(0, npad, LANES):
         for k in range(LANES):
-            t[i + k] = 0.0
+            d2[i + k] = 0.0
         for j in range(d):
             zj = z[j]
             for k in range(LANES):
                 r = u[j, i + k] - zj
-                t[i + k] += r * r
+                d2[i + k] += r * r
+
+
+@njit(cache=True, nogil=True)
+def small_sums(u, sw, mu, W, npad, d, z, eps, t, lane, out):
+    squared_distances(u, npad, d, z, t)
     for a in range(L_MT + 1):
         for k in range(LANES):
             lane[a, k] = 0.0
@@ -233,14 +238,7 @@ def small_sums(u, sw, mu, W, npad, d, z, eps, t, lane, out):
 @njit(cache=True, nogil=True)
 def small_hessian(u, sw, inv, npad, d, z, eps, v, lane, H):
     """H = inv I - sum_{d_q > eps} v_q r_q r_q^T, v_q = w_q / d_q^3, packed lower triangle."""
-    for i in range(0, npad, LANES):
-        for k in range(LANES):
-            v[i + k] = 0.0
-        for j in range(d):
-            zj = z[j]
-            for k in range(LANES):
-                r = u[j, i + k] - zj
-                v[i + k] += r * r
+    squared_distances(u, npad, d, z, v)
     for i in range(0, npad, LANES):
         for k in range(LANES):
             d2 = v[i + k]
