@@ -81,6 +81,10 @@ def _for_kernels(arr: Any, dtype: Any) -> np.ndarray:
     ``np.ascontiguousarray`` keeps a misaligned buffer (e.g. a view at an odd byte offset);
     the kernels' loads of a misaligned ``double`` are undefined behaviour (UBSan reports it).
     """
+    if isinstance(arr, np.ndarray) and arr.dtype == dtype:
+        flags = arr.flags
+        if flags.c_contiguous and flags.aligned:
+            return arr  # the common case, without np.require's Python overhead (hot loops)
     return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
@@ -223,10 +227,16 @@ def as_batch_size(batch_size: Any, method: str, default: int) -> int:
     return _positive_int(batch_size, "batch_size")
 
 
-def as_random_state(random_state: Any, method: str) -> np.random.Generator:
-    """Return a ``numpy.random.Generator``: ``None`` is a fixed seed (reproducible runs)."""
+def as_random_state(random_state: Any, method: str) -> np.random.Generator | None:
+    """Return a ``numpy.random.Generator``: ``None`` is a fixed seed (reproducible runs).
+
+    Other methods than ``"sgd"`` draw nothing and get ``None`` (a Generator costs more to
+    build than a small solve).
+    """
     if random_state is not None and method != SGD_METHOD:
         raise ValueError(f"random_state applies to method='sgd' only, not method={method!r}")
+    if method != SGD_METHOD:
+        return None
     if random_state is None:
         return np.random.default_rng(0)
     if isinstance(random_state, np.random.Generator):
