@@ -6,8 +6,10 @@ Run from the project root::
         --benchmark-columns=min,median,max,rounds -q
 
 Rows: ``geometric_median`` and ``solve`` on both backends (validation, backend choice and
-the result object included), the compiled kernel called directly on a ready (1, n, d)
-array (so the gap to ``solve`` is the per-call Python overhead), and hdmedians'
+the result object included), the kernel entries they call, called directly on ready
+arrays (``solve_f64`` on (1, n, d) for ``solve``; ``median_f64`` on (n, d), which
+``geometric_median`` takes for one small float array under default options), so the
+gap between a row and its entry is the per-call Python overhead, and hdmedians'
 ``geomedian`` when installed. The end-of-run table gives microseconds per call and the
 ratio to hdmedians.
 """
@@ -42,14 +44,19 @@ def test_geomedian_call(benchmark, record, points, backend, api):
     _row(record, benchmark, f"geomedian.{api} {backend}")
 
 
-def test_kernel_call(benchmark, record, points, backend):
-    """The kernel alone: what a call costs without the Python API around it."""
+@pytest.mark.parametrize("entry", ["solve_f64", "median_f64"])
+def test_kernel_call(benchmark, record, points, backend, entry):
+    """A kernel entry alone: what a call costs without the Python API around it."""
     benchmark.group = "hot-loop-20x3"
     impl = load_backend(backend)
-    x = np.ascontiguousarray(points[None])
-    out = benchmark(impl.solve_f64, x, None, None, None, 2, 1e-10, 1000, 1, False)
-    assert out[6][0] == 0  # certified
-    _row(record, benchmark, f"kernel only ({backend}.solve_f64)")
+    if entry == "solve_f64":  # what solve() calls: seven result arrays
+        x = np.ascontiguousarray(points[None])
+        out = benchmark(impl.solve_f64, x, None, None, None, 2, 1e-10, 1000, 1, False)
+        status = out[6][0]
+    else:  # what geometric_median() calls on ready input: the median and the status
+        status = benchmark(impl.median_f64, points, 2, 1e-10, 1000)[1]
+    assert status == 0  # certified
+    _row(record, benchmark, f"kernel only ({backend}.{entry})")
 
 
 def test_hdmedians(benchmark, record, points):

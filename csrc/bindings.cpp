@@ -107,6 +107,35 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
     return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status);
 }
 
+// One problem (n, d), no weights, no start point, on the calling thread: the hot loop of
+// geometric_median, which needs only the median and the status, so a call builds one
+// array instead of seven (most of a small call's cost is in this file, not in the solve).
+template <class T>
+py::tuple median_one(const carray<T>& points, int method, double tol, std::int64_t max_iter) {
+    if (points.ndim() != 2) throw py::value_error("points must be an (n, d) array");
+    const index_t n = points.shape(0), d = points.shape(1);
+    if (n < 1 || d < 1) throw py::value_error("points must have n, d >= 1");
+    require_aligned(points, "points");
+    if (method < 0 || method > 2) throw py::value_error("unknown method code");
+    if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
+    const geomedian::Batch<T> batch{points.data(), 1, n, d, nullptr, 0, nullptr, nullptr};
+    const geomedian::Options opt{static_cast<geomedian::Method>(method), tol,
+                                 static_cast<index_t>(max_iter), false};
+    carray<double> median(d);
+    double objective, lower_bound, gap;
+    std::int64_t n_iter, n_passes;
+    std::int32_t status;
+    const geomedian::BatchOutcome out{median.mutable_data(), &objective, &lower_bound, &gap,
+                                      &n_iter, &n_passes, &status};
+    SignalPoll signals;
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in solve()
+        geomedian::solve_batch(batch, opt, 1, {&SignalPoll::poll, &signals}, out);
+    }
+    if (signals.raised) throw py::error_already_set();
+    return py::make_tuple(median, status);
+}
+
 template <class T>
 py::object evaluate(const carray<T>& points, const std::optional<carray<double>>& weights,
                     double wscale, const carray<double>& y, int threads) {
@@ -252,6 +281,13 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
           py::arg("wscale").noconvert(), py::arg("init").noconvert(), py::arg("method"),
           py::arg("tol"), py::arg("max_iter"), py::arg("threads"),
           py::arg("omit_nan") = false, solve_doc);
+    const auto median_doc =
+        "median(points (n, d), method, tol, max_iter) -> (median (d,), status): one problem, "
+        "no weights, no start point, one thread; the same bits as solve on (1, n, d)";
+    m.def("median_f64", &median_one<double>, py::arg("points").noconvert(), py::arg("method"),
+          py::arg("tol"), py::arg("max_iter"), median_doc);
+    m.def("median_f32", &median_one<float>, py::arg("points").noconvert(), py::arg("method"),
+          py::arg("tol"), py::arg("max_iter"), median_doc);
     const auto eval_doc =
         "evaluate(points (n, d), weights (n,) | None, wscale, y (d,), threads) -> "
         "(objective, min-norm subgradient, lower bound) or None if points are not finite";

@@ -85,8 +85,13 @@ def _check_certificate(points, weights, options, res) -> None:
 
 @pytest.fixture(autouse=True)
 def honest_certificates(monkeypatch):
-    """Wrap geomedian.solve (and so geometric_median) with :func:`_check_certificate`."""
+    """Wrap geomedian.solve (and so geometric_median) with :func:`_check_certificate`.
+
+    geometric_median's hot-loop path (``_api._ready_median``) bypasses solve: every median
+    it returns must equal, bit for bit, solve's (checked) median on the same input.
+    """
     solve = _api.solve
+    ready = _api._ready_median
 
     @functools.wraps(solve)
     def checked(points, weights=None, **options):
@@ -94,5 +99,16 @@ def honest_certificates(monkeypatch):
         _check_certificate(points, weights, options, res)
         return res
 
+    @functools.wraps(ready)
+    def ready_checked(points, backend):
+        median = ready(points, backend)
+        if median is not None:
+            full = checked(points, backend=backend)
+            assert full.converged, ("ready path returned an uncertified median", full)
+            np.testing.assert_array_equal(median, full.median)
+            assert median.dtype == full.median.dtype
+        return median
+
     monkeypatch.setattr(_api, "solve", checked)
     monkeypatch.setattr(geomedian, "solve", checked)
+    monkeypatch.setattr(_api, "_ready_median", ready_checked)

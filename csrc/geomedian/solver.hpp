@@ -414,8 +414,11 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
     }
     const int nt = static_cast<int>(std::min<index_t>(threads, b.P));
     BatchStop stop{&interrupt};
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
+    // Run by every thread of the team, or alone by the calling thread: outside a parallel
+    // region the `omp for` below is a plain loop. Even `parallel if (false)` starts a team
+    // in GNU OpenMP (futex calls), about a microsecond, which a hot loop of tiny problems
+    // would pay per call.
+    const auto spread = [&]() {
         // Scratch per thread, reused by every problem the thread solves: no allocation
         // per problem.
         Workspace ws(b.d);
@@ -444,6 +447,12 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
             }
             store(bo, k, o);
         }
+    };
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        spread();
+    } else {
+        spread();
     }
 }
 

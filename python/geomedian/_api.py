@@ -437,6 +437,29 @@ def _fill_missing(batch, w, wscale):
     return np.ascontiguousarray(xf), np.ascontiguousarray(wfull), sfull, empty
 
 
+def _ready_median(points: Any, backend: str) -> np.ndarray | None:
+    """Return the median of one small ready problem under default options, or None.
+
+    A call of ``geometric_median`` on a 20 x 3 array spends more in Python than in the
+    solve; this path skips what default options make moot (weights, batch shapes, the
+    result object) and asks the kernel for the median and status only. It calls the
+    same kernel with the same arguments as :func:`solve`, so the bits are the same. Any
+    other input, or any outcome but a certified one (non-finite values, ``max_iter``),
+    returns None and the caller takes the full path, which validates and reports.
+    """
+    impl = load_backend(resolve_backend(backend))
+    if not v.is_ready_problem(points, impl.small_problem_size):
+        return None
+    f32 = points.dtype == np.float32
+    kernel = impl.median_f32 if f32 else impl.median_f64
+    median, status = kernel(
+        points, v.METHODS[v.AUTO_METHOD], v.DEFAULT_TOL[points.dtype], v.DEFAULT_MAX_ITER
+    )
+    if status != CONVERGED:
+        return None
+    return median.astype(np.float32) if f32 else median
+
+
 def geometric_median(
     points: Any,
     weights: Any = None,
@@ -489,6 +512,23 @@ def geometric_median(
     >>> geomedian.geometric_median(stack, nodata=0, nan_policy="omit")
     array([[[11., 21.]]], dtype=float32)
     """
+    if (
+        weights is None
+        and axis == -2
+        and nan_policy == "raise"
+        and nodata is None
+        and method == "auto"
+        and tol is None
+        and max_iter is None
+        and init is None
+        and threads is None
+        and batch_size is None
+        and random_state is None
+        and progress is None
+    ):
+        median = _ready_median(points, backend)
+        if median is not None:
+            return median
     res = solve(
         points,
         weights,

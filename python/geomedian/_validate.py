@@ -88,6 +88,28 @@ def _for_kernels(arr: Any, dtype: Any) -> np.ndarray:
     return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
+_READY_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def is_ready_problem(points: Any, limit: int) -> bool:
+    """Whether ``points`` can go to a kernel as it is: one problem of ``1 <= n d <= limit``.
+
+    That is an ``(n, d)`` ndarray (not a subclass), native float64 or float32, C-contiguous
+    and aligned: what :func:`as_batch` would pass on uncopied. Values are not looked at:
+    the kernel's first pass counts non-finite coordinates (status 4), and the caller then
+    takes the validating path, which names them. The checks are ordered cheapest first,
+    for hot loops calling ``geometric_median`` on tiny problems.
+    """
+    return (
+        type(points) is np.ndarray
+        and points.ndim == 2
+        and points.dtype in _READY_DTYPES
+        and 0 < points.shape[0] * points.shape[1] <= limit
+        and points.flags.c_contiguous
+        and points.flags.aligned
+    )
+
+
 def _real_array(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value)

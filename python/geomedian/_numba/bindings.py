@@ -23,6 +23,8 @@ __all__ = [
     "evaluate_f64",
     "fused_pass_f32",
     "fused_pass_f64",
+    "median_f32",
+    "median_f64",
     "sgd_f32",
     "sgd_f64",
     "small_problem_size",
@@ -125,6 +127,24 @@ def solve_f32(points, weights, wscale, init, method, tol, max_iter, threads, omi
     return _solve(
         points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, np.float32
     )
+
+
+def _median(points, method, tol, max_iter, dtype):
+    _check(points, dtype, 2)
+    if points.shape[0] < 1 or points.shape[1] < 1:
+        raise ValueError("points must have n, d >= 1")
+    out = _solve(points[None], None, None, None, method, tol, max_iter, 1, False, dtype)
+    return out[0][0], int(out[6][0])
+
+
+def median_f64(points, method, tol, max_iter):
+    """Mirror of ``_core.median_f64``: one (n, d) problem on the calling thread."""
+    return _median(points, method, tol, max_iter, np.float64)
+
+
+def median_f32(points, method, tol, max_iter):
+    """Mirror of ``_core.median_f32``: one (n, d) problem on the calling thread."""
+    return _median(points, method, tol, max_iter, np.float32)
 
 
 def _evaluate(points, weights, wscale, y, threads, dtype):
