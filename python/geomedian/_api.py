@@ -389,7 +389,10 @@ def _warm_start(impl, batch, w, wscale, method_code, threads, policy):
     if P != 1 or n < WARM_START_ROWS:
         return None
     rng = np.random.default_rng(0x6D)
-    rows = np.unique(rng.integers(0, n, size=n // WARM_START_FRACTION))
+    # Drawn with replacement and sorted (for locality), not made unique: a repeated row
+    # (about 1 in 128) only weighs twice in a start, and np.unique cost 3 ms of a 7 ms
+    # solve at 1,000,000 x 2.
+    rows = np.sort(rng.integers(0, n, size=n // WARM_START_FRACTION))
     sub = np.ascontiguousarray(x[:, rows])
     wsub = None if w is None else np.ascontiguousarray(w[:, rows])
     if wsub is not None and not (wsub > 0).any():
