@@ -483,7 +483,10 @@ def geometric_median(
     """Return the (weighted) geometric median of the rows of ``points``, per problem.
 
     Same arguments and stopping rule as :func:`solve`, which also returns the objective,
-    the certified gap and the iteration counts.
+    the certified gap and the iteration counts. For hot loops: one C-contiguous float64 or
+    float32 ``(n, d)`` array with ``n d <= 8192`` and every option at its default goes
+    straight to the kernel (about 5 microseconds for 20 points in 3-D, the same bits as
+    :func:`solve`).
 
     Returns
     -------
