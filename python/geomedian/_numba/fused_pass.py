@@ -290,6 +290,7 @@ def moments(x, d, w, wscale, lo, hi, x0, out):
     """Moments of rows [lo, hi) of the flat points x (as fused_pass) into out."""
     xs = x[lo * d : hi * d]
     weighted = w.shape[0] > 0
+    ws = w[lo:hi] if weighted else w
     W = 0.0
     bad = 0.0
     spread = 0  # bits of the half spread (float_bits: |h| >= +0)
@@ -297,7 +298,7 @@ def moments(x, d, w, wscale, lo, hi, x0, out):
     for j in range(d):
         S[j] = 0.0
     for i in range(hi - lo):
-        wi = w[lo + i] * wscale if weighted else 1.0
+        wi = ws[i] * wscale if weighted else 1.0
         W += wi
         xi = xs[i * d : i * d + d]
         for j in range(d):
