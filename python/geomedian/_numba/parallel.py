@@ -3,6 +3,11 @@
 ``serial_*`` run a problem's chunks on the calling thread (one problem per thread in a
 batch); ``parallel_*`` spread them over Numba's threads (``prange``). Both add the same
 chunk sums in the same order, so results do not depend on the thread count.
+
+The row kernels take the points flattened (see ``fused_pass``): each entry point takes
+that view once per pass, not per chunk. ``reshape`` of a C-contiguous array is a view and
+never copies; every caller passes one (the bindings check C-contiguity, the batch driver
+passes x[k] of a C-contiguous (P, n, d) array), and Numba refuses to reshape any other.
 """
 
 from numba import njit, prange
@@ -54,10 +59,11 @@ def accumulate_moments(acc, part, d):
 @njit(cache=True, nogil=True)
 def serial_moments(x, w, wscale, x0, out, scratch):
     n, d = x.shape
+    x1 = x.reshape(-1)
     step = chunk_rows(d)
     for lo in range(0, n, step):
         dst = out if lo == 0 else scratch
-        moments(x, w, wscale, lo, min(n, lo + step), x0, dst)
+        moments(x1, d, w, wscale, lo, min(n, lo + step), x0, dst)
         if lo != 0:
             accumulate_moments(out, dst, d)
 
@@ -65,26 +71,29 @@ def serial_moments(x, w, wscale, x0, out, scratch):
 @njit(cache=True, nogil=True)
 def serial_sums(x, w, wscale, c, s, z, eps, out, scratch):
     n, d = x.shape
+    x1 = x.reshape(-1)
     step = chunk_rows(d)
     for lo in range(0, n, step):
         dst = out if lo == 0 else scratch
-        fused_pass(x, w, wscale, lo, min(n, lo + step), c, s, z, eps, dst)
+        fused_pass(x1, d, w, wscale, lo, min(n, lo + step), c, s, z, eps, dst)
         if lo != 0:
             accumulate_sums(out, dst, d)
 
 
 @njit(cache=True, nogil=True)
 def serial_nearest(x, w, c, s, z):
-    return nearest_row(x, w, 0, x.shape[0], c, s, z)[0]
+    n, d = x.shape
+    return nearest_row(x.reshape(-1), d, w, 0, n, c, s, z)[0]
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def parallel_moments(x, w, wscale, x0, out, partial):
     n, d = x.shape
+    x1 = x.reshape(-1)
     step = chunk_rows(d)
     nc = n_chunks(n, d)
     for k in prange(nc):
-        moments(x, w, wscale, k * step, min(n, (k + 1) * step), x0, partial[k])
+        moments(x1, d, w, wscale, k * step, min(n, (k + 1) * step), x0, partial[k])
     out[: moments_size(d)] = partial[0, : moments_size(d)]
     for k in range(1, nc):
         accumulate_moments(out, partial[k], d)
@@ -93,10 +102,11 @@ def parallel_moments(x, w, wscale, x0, out, partial):
 @njit(cache=True, nogil=True, parallel=True)
 def parallel_sums(x, w, wscale, c, s, z, eps, out, partial):
     n, d = x.shape
+    x1 = x.reshape(-1)
     step = chunk_rows(d)
     nc = n_chunks(n, d)
     for k in prange(nc):
-        fused_pass(x, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, partial[k])
+        fused_pass(x1, d, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, partial[k])
     out[: sums_size(d)] = partial[0, : sums_size(d)]
     for k in range(1, nc):
         accumulate_sums(out, partial[k], d)
@@ -105,10 +115,11 @@ def parallel_sums(x, w, wscale, c, s, z, eps, out, partial):
 @njit(cache=True, nogil=True, parallel=True)
 def parallel_nearest(x, w, c, s, z, best_i, best_d2):
     n, d = x.shape
+    x1 = x.reshape(-1)
     step = chunk_rows(d)
     nc = n_chunks(n, d)
     for k in prange(nc):
-        best_i[k], best_d2[k] = nearest_row(x, w, k * step, min(n, (k + 1) * step), c, s, z)
+        best_i[k], best_d2[k] = nearest_row(x1, d, w, k * step, min(n, (k + 1) * step), c, s, z)
     best = 0
     for k in range(1, nc):
         if best_d2[k] < best_d2[best]:
