@@ -4,7 +4,7 @@ In a fresh child process: make 1,000,000 x 16 points, warm the kernels up on a s
 problem, reset the peak resident set (``/proc/self/clear_refs``), solve, and measure the
 growth of the peak resident set (``VmHWM``, which sees allocations in C++ and Numba too)
 and the peak of Python's allocations (``tracemalloc``, which sees NumPy's). Both must stay
-below 5% of the input: method="auto" samples n / 64 rows for its warm start (1.6%).
+below 5% of the input: method="auto" samples n / 256 rows for its warm start (0.4%).
 """
 
 from __future__ import annotations
