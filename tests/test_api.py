@@ -140,6 +140,26 @@ def test_cli_demo_and_config():
     assert cfg.returncode == 0 and "numba" in cfg.stdout
 
 
+def test_auto_starts_clean_data_at_the_mean(backend, monkeypatch):
+    # No outliers: the subsample's median is no better a start than the mean (it would
+    # only add its own sampling error), so auto starts where gd does.
+    from geomedian import _api
+
+    x = np.random.default_rng(12).normal(size=(100_000, 16))
+    starts = []
+    warm_start = _api._warm_start
+
+    def recorded(*args):
+        starts.append(warm_start(*args))
+        return starts[-1]
+
+    monkeypatch.setattr(_api, "_warm_start", recorded)
+    auto = geomedian.solve(x, backend=backend)
+    assert starts == [None]
+    cold = geomedian.solve(x, backend=backend, method="gd")
+    assert auto.converged and auto.n_passes == cold.n_passes
+
+
 def test_cli_rejects_bad_arguments():
     out = run_cli("demo", "--n", "zero")
     assert out.returncode == 2
