@@ -452,70 +452,45 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
 
 
 @njit(cache=True, nogil=True)
-def solve_within(
-    x,
-    w,
-    wscale,
-    init,
-    has_init,
-    method,
-    tol,
-    max_iter,
-    parallel,
-    omit,
-    stop,
-    median,
-    objective,
-    lower_bound,
-    gap,
-    n_iter,
-    n_passes,
-    status,
-):
-    """Few large problems: one after another, each pass over Numba's threads if parallel."""
-    P, n, d = x.shape
-    nc = n_chunks(n, d)
+def batch_scratch(d, chunks, small_n, small_d):
+    """Return the scratch of solve_one, reused across a thread's problems.
+
+    (buf, partial, best_i, best_d2) for ``chunks`` chunks of rows, then the six small-pass
+    buffers sized for (small_n, small_d) ((0, 0): none).
+    """
+    su, sw, st, smu, sidx, lane = small_buffers(small_n, small_d)
     buf = np.empty(workspace_size(d))
-    partial = np.empty((nc, pass_scratch_size(d)))
-    best_i = np.empty(nc, dtype=np.int64)
-    best_d2 = np.empty(nc)
-    su, sw, st, smu, sidx, lane = small_buffers(0, 0)
-    for k in range(P):
-        row = 0 if w.shape[0] == 1 else k
-        out = solve_problem(
-            x[k],
-            w[row],
-            wscale[row],
-            init[k if has_init else 0],
-            has_init,
-            method,
-            tol,
-            max_iter,
-            parallel,
-            False,
-            omit,
-            buf,
-            partial,
-            best_i,
-            best_d2,
-            su,
-            sw,
-            st,
-            smu,
-            sidx,
-            lane,
-            stop,
-            median[k],
-        )
-        objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
-        if status[k] == INTERRUPTED:
-            skip_problems(k + 1, P, median, objective, lower_bound, gap, n_iter, n_passes, status)
-            return
+    partial = np.empty((chunks, pass_scratch_size(d)))
+    best_i = np.empty(chunks, dtype=np.int64)
+    return buf, partial, best_i, np.empty(chunks), su, sw, st, smu, sidx, lane
 
 
 @njit(cache=True, nogil=True)
-def skip_problems(lo, hi, median, objective, lower_bound, gap, n_iter, n_passes, status):
+def solve_one(
+    k, x, w, wscale, init, has_init, method, tol, max_iter, parallel, small, omit, scratch,
+    stop, results,
+):  # fmt: skip
+    """Solve problem k of a batch into the k-th entries of ``results``.
+
+    ``scratch``: (buf, partial, best_i, best_d2) and the six small-pass buffers, reused
+    across problems; ``results``: (median, objective, lower_bound, gap, n_iter, n_passes,
+    status), the batch's output arrays.
+    """
+    buf, partial, best_i, best_d2, su, sw, st, smu, sidx, lane = scratch
+    median, objective, lower_bound, gap, n_iter, n_passes, status = results
+    row = 0 if w.shape[0] == 1 else k
+    out = solve_problem(
+        x[k], w[row], wscale[row], init[k if has_init else 0], has_init, method, tol,
+        max_iter, parallel, small, omit, buf, partial, best_i, best_d2, su, sw, st, smu,
+        sidx, lane, stop, median[k],
+    )  # fmt: skip
+    objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
+
+
+@njit(cache=True, nogil=True)
+def skip_problems(lo, hi, results):
     """Mark problems lo..hi-1 as not solved because of an interrupt."""
+    median, objective, lower_bound, gap, n_iter, n_passes, status = results
     for k in range(lo, hi):
         median[k] = np.nan
         objective[k] = lower_bound[k] = gap[k] = np.nan
@@ -524,206 +499,74 @@ def skip_problems(lo, hi, median, objective, lower_bound, gap, n_iter, n_passes,
 
 
 @njit(cache=True, nogil=True)
-def solve_block(
-    b,
-    x,
-    w,
-    wscale,
-    init,
-    has_init,
-    method,
-    tol,
-    max_iter,
-    omit,
-    stop,
-    median,
-    objective,
-    lower_bound,
-    gap,
-    n_iter,
-    n_passes,
-    status,
+def solve_within(
+    x, w, wscale, init, has_init, method, tol, max_iter, parallel, omit, stop, results
 ):
+    """Few large problems: one after another, each pass over Numba's threads if parallel."""
+    P, n, d = x.shape
+    nc = n_chunks(n, d)
+    scratch = batch_scratch(d, nc, 0, 0)
+    status = results[6]
+    for k in range(P):
+        solve_one(
+            k, x, w, wscale, init, has_init, method, tol, max_iter, parallel, False, omit,
+            scratch, stop, results,
+        )  # fmt: skip
+        if status[k] == INTERRUPTED:
+            skip_problems(k + 1, P, results)
+            return
+
+
+@njit(cache=True, nogil=True)
+def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results):
     """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused."""
     P, n, d = x.shape
     small = n * d <= SMALL_PROBLEM_SIZE
-    buf = np.empty(workspace_size(d))
-    partial = np.empty((1, pass_scratch_size(d)))
-    best_i = np.empty(1, dtype=np.int64)
-    best_d2 = np.empty(1)
-    su, sw, st, smu, sidx, lane = small_buffers(n if small else 0, d if small else 0)
+    scratch = batch_scratch(d, 1, n if small else 0, d if small else 0)
     for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
         if stop[0] != 0:
-            skip_problems(k, k + 1, median, objective, lower_bound, gap, n_iter, n_passes, status)
+            skip_problems(k, k + 1, results)
             continue
-        row = 0 if w.shape[0] == 1 else k
-        out = solve_problem(
-            x[k],
-            w[row],
-            wscale[row],
-            init[k if has_init else 0],
-            has_init,
-            method,
-            tol,
-            max_iter,
-            False,
-            small,
-            omit,
-            buf,
-            partial,
-            best_i,
-            best_d2,
-            su,
-            sw,
-            st,
-            smu,
-            sidx,
-            lane,
-            stop,
-            median[k],
-        )
-        objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
+        solve_one(
+            k, x, w, wscale, init, has_init, method, tol, max_iter, False, small, omit,
+            scratch, stop, results,
+        )  # fmt: skip
 
 
+# The two entry points take the outputs one by one, as C++ solve_batch's BatchOutcome.
 @njit(cache=True, nogil=True, parallel=True)
 def solve_batch(
-    x,
-    w,
-    wscale,
-    init,
-    has_init,
-    method,
-    tol,
-    max_iter,
-    within,
-    omit,
-    stop,
-    median,
-    objective,
-    lower_bound,
-    gap,
-    n_iter,
-    n_passes,
-    status,
-):
+    x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
+    median, objective, lower_bound, gap, n_iter, n_passes, status,
+):  # fmt: skip
     """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights).
 
     Few large problems (``within``) one after another with each pass over the threads;
     otherwise blocks of problems over the threads, each block solved serially.
     """
-    P = x.shape[0]
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status)
     if within:
-        solve_within(
-            x,
-            w,
-            wscale,
-            init,
-            has_init,
-            method,
-            tol,
-            max_iter,
-            True,
-            omit,
-            stop,
-            median,
-            objective,
-            lower_bound,
-            gap,
-            n_iter,
-            n_passes,
-            status,
-        )
+        solve_within(x, w, wscale, init, has_init, method, tol, max_iter, True, omit, stop, results)
         return
-    for b in prange((P + BATCH_BLOCK - 1) // BATCH_BLOCK):
-        solve_block(
-            b,
-            x,
-            w,
-            wscale,
-            init,
-            has_init,
-            method,
-            tol,
-            max_iter,
-            omit,
-            stop,
-            median,
-            objective,
-            lower_bound,
-            gap,
-            n_iter,
-            n_passes,
-            status,
-        )
+    for b in prange((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
+        solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results)
 
 
 @njit(cache=True, nogil=True)
 def solve_batch_serial(
-    x,
-    w,
-    wscale,
-    init,
-    has_init,
-    method,
-    tol,
-    max_iter,
-    within,
-    omit,
-    stop,
-    median,
-    objective,
-    lower_bound,
-    gap,
-    n_iter,
-    n_passes,
-    status,
-):
+    x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
+    median, objective, lower_bound, gap, n_iter, n_passes, status,
+):  # fmt: skip
     """``solve_batch`` on the calling thread only (threads=1), the same bits.
 
     Never enters Numba's threading layer, which aborts in a child forked from a process that
     has used it (GNU OpenMP), as C++ ``num_threads(1)`` regions never wake libgomp's pool.
     """
-    P = x.shape[0]
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status)
     if within:
         solve_within(
-            x,
-            w,
-            wscale,
-            init,
-            has_init,
-            method,
-            tol,
-            max_iter,
-            False,
-            omit,
-            stop,
-            median,
-            objective,
-            lower_bound,
-            gap,
-            n_iter,
-            n_passes,
-            status,
+            x, w, wscale, init, has_init, method, tol, max_iter, False, omit, stop, results
         )
         return
-    for b in range((P + BATCH_BLOCK - 1) // BATCH_BLOCK):
-        solve_block(
-            b,
-            x,
-            w,
-            wscale,
-            init,
-            has_init,
-            method,
-            tol,
-            max_iter,
-            omit,
-            stop,
-            median,
-            objective,
-            lower_bound,
-            gap,
-            n_iter,
-            n_passes,
-            status,
-        )
+    for b in range((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
+        solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results)
