@@ -1,4 +1,7 @@
-"""Run test cases in a long-lived child process, so that a crash fails a test, not the run.
+"""Run test code in child processes, so that a crash fails a test, not the run.
+
+``run_script`` runs one script in a fresh interpreter (for what must start clean: signals,
+fork, memory measurements).
 
 A ``Worker`` starts ``python -m worker_main`` (``tests/worker_main.py``) once, sends it one
 pickled request per case over its stdin and reads one pickled reply per case from its
@@ -10,6 +13,7 @@ request, and the next call starts a fresh child.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import select
@@ -20,6 +24,22 @@ from pathlib import Path
 from typing import Any
 
 TESTS = Path(__file__).resolve().parent
+
+
+def run_script(code: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``python -c code *args`` in a fresh interpreter; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    )
+
+
+def last_json_line(proc: subprocess.CompletedProcess) -> Any:
+    """The JSON value a script printed last (its report)."""
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 class WorkerDied(AssertionError):

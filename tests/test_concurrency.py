@@ -8,13 +8,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
+from isolated import run_script
 
 import geomedian
 
@@ -106,13 +104,7 @@ sys.exit("the forked child hung")
 
 @pytest.mark.slow
 def test_forked_child_after_openmp_use_neither_hangs_nor_crashes(backend):
-    proc = subprocess.run(
-        [sys.executable, "-c", FORK_CHILD, backend],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
-    )
+    proc = run_script(FORK_CHILD, backend, timeout=300)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
 
 

@@ -9,11 +9,9 @@ checks that the next call works.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from isolated import last_json_line, run_script
 
 CHILD = r"""
 import json, os, signal, sys, threading, time
@@ -56,14 +54,8 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_sigint_raises_keyboardinterrupt_within_a_second(backend, case):
     shape, threads = CASES[case]
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, backend, json.dumps(shape), str(threads)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
-    )
+    proc = run_script(CHILD, backend, json.dumps(shape), str(threads), timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = last_json_line(proc)
     assert out["latency"] < 1.0, out
     assert out["next_converged"], out

@@ -9,12 +9,10 @@ below 5% of the input: method="auto" samples n / 256 rows for its warm start (0.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
+from isolated import last_json_line, run_script
 
 CHILD = r"""
 import json, sys, tracemalloc
@@ -49,15 +47,9 @@ print(json.dumps({"input": x.nbytes, "rss_growth": vm("VmHWM") - before,
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_large_solve_makes_no_copy_of_the_points(backend, dtype):
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, backend, dtype],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
-    )
+    proc = run_script(CHILD, backend, dtype, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = last_json_line(proc)
     assert out["converged"]
     assert out["rss_growth"] < 0.05 * out["input"], out
     assert out["python_peak"] < 0.05 * out["input"], out
