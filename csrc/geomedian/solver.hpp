@@ -24,12 +24,14 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "certificate.hpp"
 #include "gradient_descent.hpp"
 #include "newton.hpp"
+#include "packed_newton.hpp"
 #include "parallel.hpp"
 #include "small_pass.hpp"
 #include "weiszfeld.hpp"
@@ -416,7 +418,14 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         }
         return;
     }
-    const int nt = static_cast<int>(std::min<index_t>(threads, b.P));
+    // Newton on small problems without start points runs eight problems at a time in the
+    // SIMD lanes (packed_newton.hpp), giving back to solve_problem the few it cannot
+    // certify on Newton's common path. Which path a problem takes depends on n, d and the
+    // options only, so it gets the same bits alone or in a batch.
+    const bool packed = small && opt.method == Method::newton && b.d <= newton_max_d &&
+                        b.init == nullptr && b.n * b.d <= packed_problem_size;
+    const index_t units = packed ? (b.P + pack - 1) / pack : b.P;
+    const int nt = static_cast<int>(std::min<index_t>(threads, units));
     BatchStop stop{&interrupt};
     // Run by every thread of the team, or alone by the calling thread: outside a parallel
     // region the `omp for` below is a plain loop. Even `parallel if (false)` starts a team
@@ -433,8 +442,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         const bool caller = true;
 #endif
         const Interrupt stopped = stop.for_thread(caller);
-#pragma omp for schedule(dynamic, 64)
-        for (index_t k = 0; k < b.P; ++k) {
+        const auto solve_one = [&](index_t k) {
             Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
             if (!stop.requested()) {
                 const Problem<T> p = problem_of(b, k);
@@ -450,6 +458,45 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                 std::fill(o.median, o.median + b.d, NAN);
             }
             store(bo, k, o);
+        };
+        if (!packed) {
+#pragma omp for schedule(dynamic, 64)
+            for (index_t k = 0; k < b.P; ++k) solve_one(k);
+            return;
+        }
+        PackBuffers pb(b.n, b.d);
+        PackOutcome po;
+        const PackOptions popt{opt.tol, opt.max_iter, std::is_same_v<T, float>, b.w == nullptr};
+#pragma omp for schedule(dynamic, 8)
+        for (index_t g = 0; g < units; ++g) {
+            const index_t k0 = g * pack, count = std::min(pack, b.P - k0);
+            if (stopped()) {
+                for (index_t k = k0; k < k0 + count; ++k) solve_one(k);  // marks them
+                continue;
+            }
+            index_t m[pack];
+            for (index_t l = 0; l < pack; ++l) {
+                if (l < count) {
+                    m[l] = pack_problem(problem_of(b, k0 + l), opt.omit_nan, l, pb);
+                } else {
+                    m[l] = 0;
+                    clear_lane(l, pb);
+                }
+            }
+            packed_newton(pb, m, popt, po);
+            for (index_t l = 0; l < count; ++l) {
+                const index_t k = k0 + l;
+                if (!po.certified[l]) {
+                    solve_one(k);
+                    continue;
+                }
+                for (index_t j = 0; j < b.d; ++j) bo.median[k * b.d + j] = po.median[j * pack + l];
+                const double unit = po.s[l] * problem_of(b, k).wscale;
+                Outcome o{bo.median + k * b.d, po.f[l] / unit, po.lb[l] / unit,
+                          relative_gap(po.f[l], po.lb[l]), po.n_iter[l], po.n_passes[l],
+                          Status::converged};
+                store(bo, k, o);
+            }
         }
     };
     if (nt > 1) {
