@@ -52,10 +52,10 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const double* __restrict 
                                        LaneSums& S) {
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
     const index_t n = b.n, d = D > 0 ? D : b.d;
-    const double* __restrict u = b.u.data();
-    const double* __restrict w = b.w.data();
-    double* __restrict d2s = b.d2.data();
-    double* __restrict t = b.t.data();
+    const double* __restrict u = b.u;
+    const double* __restrict w = b.w;
+    double* __restrict d2s = b.d2;
+    double* __restrict t = b.t;
     lanes_v zv[Dmax], R[Dmax];
     for (index_t j = 0; j < d; ++j) {
         zv[j] = load_lanes(z + j * L);
@@ -93,8 +93,10 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const double* __restrict 
     }
 }
 
-GEOMEDIAN_ALWAYS_INLINE void lane_certify(const LaneSums& S, index_t d,
+template <int D>
+GEOMEDIAN_ALWAYS_INLINE void lane_certify(const LaneSums& S, index_t d_runtime,
                                           const double* __restrict W, LaneCertificate& C) {
+    const index_t d = D > 0 ? D : d_runtime;
     double rn2[L] = {}, gm[L] = {}, keep[L];
     for (index_t j = 0; j < d; ++j) {
 #pragma omp simd
@@ -131,9 +133,9 @@ GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, const double* __restri
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
     constexpr index_t Tmax = Dmax * (Dmax + 1) / 2;
     const index_t n = b.n, d = D > 0 ? D : b.d;
-    const double* __restrict u = b.u.data();
-    const double* __restrict d2 = b.d2.data();
-    const double* __restrict t = b.t.data();
+    const double* __restrict u = b.u;
+    const double* __restrict d2 = b.d2;
+    const double* __restrict t = b.t;
     lanes_v zv[Dmax], acc[Tmax];
     for (index_t j = 0; j < d; ++j) zv[j] = load_lanes(z + j * L);
     for (index_t jk = 0; jk < d * (d + 1) / 2; ++jk) acc[jk] = lanes_v{};
@@ -158,10 +160,12 @@ GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, const double* __restri
 
 // newton_direction per lane: H = L D L^T in place, then p = H^-1 g; ok[l] is cleared where
 // a pivot is not above newton_pivot inv (or not finite).
-GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(double* __restrict H, index_t d,
+template <int D>
+GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(double* __restrict H, index_t d_runtime,
                                                    const double* __restrict inv,
                                                    const double* __restrict g,
                                                    double* __restrict p, bool* __restrict ok) {
+    const index_t d = D > 0 ? D : d_runtime;
     auto at = [](index_t j, index_t k) { return (j * (j + 1) / 2 + k) * L; };
     double ld[newton_max_d * L], rdiag[newton_max_d * L];
     for (index_t j = 0; j < d; ++j) {
@@ -227,8 +231,8 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m,
                                         double* __restrict z) {
     constexpr index_t Q = 4;  // counts kept in registers at once: independent chains
     const index_t n = b.n, d = b.d;
-    const double* __restrict u = b.u.data();
-    const double* __restrict w = b.w.data();
+    const double* __restrict u = b.u;
+    const double* __restrict w = b.w;
     bool any = false;
     lanes_v half;
     for (index_t l = 0; l < L; ++l) {
@@ -240,7 +244,7 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m,
         if (!any) {
             for (index_t l = 0; l < L; ++l) z[j * L + l] = 0.0;
         } else if (unit_weights) {
-            double* __restrict v = b.sorted.data();
+            double* __restrict v = b.sorted;
             const lanes_v zero = {}, inf = zero + HUGE_VAL;
             for (index_t q = 0; q < n; ++q)
                 store_lanes(v + q * L, load_lanes(w + q * L) > zero ? load_lanes(uj + q * L) : inf);
@@ -276,8 +280,8 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
                                              const PackOptions& opt, PackOutcome& out) {
     const double tol = opt.tol;
     const index_t n = b.n, d = b.d;
-    double* __restrict u = b.u.data();
-    const double* __restrict w = b.w.data();
+    double* __restrict u = b.u;
+    const double* __restrict w = b.w;
     double c[newton_max_d * L], z[newton_max_d * L], zt[newton_max_d * L];
     double mu[newton_max_d * L], p[newton_max_d * L];
     double H[newton_max_d * (newton_max_d + 1) / 2 * L];
@@ -337,7 +341,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     LaneSums S, St;
     LaneCertificate C, Ct;
     lane_sums<D>(b, mu, W, z, S);
-    lane_certify(S, d, W, C);
+    lane_certify<D>(S, d, W, C);
     double lb[L];
     for (index_t l = 0; l < L; ++l) {
         lb[l] = C.lb[l];
@@ -363,7 +367,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         lane_hessian<D>(b, S.inv, z, H);
         bool ok[L];
         for (index_t l = 0; l < L; ++l) ok[l] = active[l];
-        lane_newton_direction(H, d, S.inv, C.g, p, ok);
+        lane_newton_direction<D>(H, d, S.inv, C.g, p, ok);
         // newton_propose: the step must descend and stay within reach of the data.
         double pn2[L] = {}, zn2[L] = {}, gp[L] = {};
         for (index_t j = 0; j < d; ++j) {
@@ -394,7 +398,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         if (!any) break;
 
         lane_sums<D>(b, mu, W, zt, St);
-        lane_certify(St, d, W, Ct);
+        lane_certify<D>(St, d, W, Ct);
         for (index_t l = 0; l < L; ++l) {
             if (!active[l]) continue;
             lb[l] = std::max(lb[l], Ct.lb[l]);
@@ -452,7 +456,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     }
     if (recheck) {
         lane_sums<D>(b, mu, W, zt, St);
-        lane_certify(St, d, W, Ct);
+        lane_certify<D>(St, d, W, Ct);
         for (index_t l = 0; l < L; ++l) {
             if (!moved[l]) continue;
             lb[l] = std::max(lb[l], Ct.lb[l]);

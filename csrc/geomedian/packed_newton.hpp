@@ -72,15 +72,21 @@ inline std::vector<index_t> sorting_network(index_t n) {
 }
 
 // The pack's arrays, allocated once per thread for the batch's n and d.
+// One allocation: a hot loop of single small problems pays it per call.
 struct PackBuffers {
     index_t n, d;
-    std::vector<double> u;         // d x n x L: coordinates, raw, then in each lane's frame
-    std::vector<double> w, d2, t;  // n x L: weights; ||u - z||^2 and w / d of the last pass
-    std::vector<double> sorted;    // n x L: one coordinate of the rows, for the median start
-    std::vector<index_t> network;  // sorting_network(n)
-    PackBuffers(index_t n_, index_t d_)
-        : n(n_), d(d_), u(n_ * d_ * pack), w(n_ * pack), d2(n_ * pack), t(n_ * pack),
-          sorted(n_ * pack), network(sorting_network(n_)) {}
+    std::vector<double> buf;
+    std::vector<index_t> network;  // sorting_network(n), for unit weights only
+    double* u;       // d x n x L: coordinates, raw, then in each lane's frame
+    double* w;       // n x L: weights
+    double* d2;      // n x L: ||u - z||^2 of the last pass
+    double* t;       // n x L: w / d of the last pass
+    double* sorted;  // n x L: one coordinate of the rows, for the median start
+    PackBuffers(index_t n_, index_t d_, bool unit_weights)
+        : n(n_), d(d_), buf((d_ + 4) * n_ * pack),
+          network(unit_weights ? sorting_network(n_) : std::vector<index_t>{}),
+          u(buf.data()), w(u + d_ * n_ * pack), d2(w + n_ * pack), t(d2 + n_ * pack),
+          sorted(t + n_ * pack) {}
 };
 
 struct PackOptions {

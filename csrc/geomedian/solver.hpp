@@ -464,9 +464,9 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
             for (index_t k = 0; k < b.P; ++k) solve_one(k);
             return;
         }
-        PackBuffers pb(b.n, b.d);
-        PackOutcome po;
         const PackOptions popt{opt.tol, opt.max_iter, std::is_same_v<T, float>, b.w == nullptr};
+        PackBuffers pb(b.n, b.d, popt.unit_weights);
+        PackOutcome po;
 #pragma omp for schedule(dynamic, 8)
         for (index_t g = 0; g < units; ++g) {
             const index_t k0 = g * pack, count = std::min(pack, b.P - k0);

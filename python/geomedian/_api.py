@@ -180,8 +180,11 @@ def solve(
     :math:`\lVert R \rVert \le \eta` makes the gap close.
 
     A batch is one kernel call: small problems are spread over the threads and each is
-    solved on one thread from a cache-resident copy; the same problem alone or in a
-    batch gives the same bits. Missing points are skipped inside the kernel for problems
+    solved on one thread from a cache-resident copy. Newton on problems of at most 1024
+    coordinates without ``init`` runs eight problems at once, one per SIMD lane; a problem
+    that leaves Newton's common path there (a rejected step, a data-point optimum) is
+    solved again by the general driver. The same problem alone or in a batch gives the
+    same bits. Missing points are skipped inside the kernel for problems
     of at most 8192 coordinates (``n d``); larger problems with NaN under ``"omit"`` are
     copied, with their NaN rows given weight zero.
 
