@@ -13,40 +13,49 @@
 namespace geomedian {
 namespace {
 
-constexpr index_t L = pack;
 constexpr double eps = 0x1p-40;  // solver.hpp's coincidence_radius
 
 // The iteration sums of fused_pass.hpp per lane, d x L for R and M.
 struct LaneSums {
-    double f[L], inv[L], eta[L], fc[L], mt[L];
-    double R[newton_max_d * L], M[newton_max_d * L];
+    double f[pack], inv[pack], eta[pack], fc[pack], mt[pack];
+    double R[newton_max_d * pack], M[newton_max_d * pack];
 };
 
 // certify() per lane: f, the bound, ||g|| and the minimum-norm subgradient g (d x L).
 struct LaneCertificate {
-    double f[L], lb[L], gnorm[L];
-    double g[newton_max_d * L];
+    double f[pack], lb[pack], gnorm[pack];
+    double g[newton_max_d * pack];
 };
 
 // One value per lane: the row loops below keep a row's residuals and the running sums in
 // such vectors (registers), which arrays of doubles indexed in `omp simd` loops do not get.
-typedef double lanes_v __attribute__((vector_size(L * sizeof(double)), aligned(sizeof(double))));
+// L = 1 is plain double arithmetic: the same operations, so the same bits per lane.
+template <int L>
+struct lanes_of {
+    typedef double type
+        __attribute__((vector_size(L * sizeof(double)), aligned(sizeof(double))));
+};
+template <int L>
+using lanes_v = typename lanes_of<L>::type;
 
-GEOMEDIAN_ALWAYS_INLINE lanes_v load_lanes(const double* p) {
-    lanes_v v;
+template <int L>
+GEOMEDIAN_ALWAYS_INLINE lanes_v<L> load_lanes(const double* p) {
+    lanes_v<L> v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-GEOMEDIAN_ALWAYS_INLINE void store_lanes(double* p, lanes_v v) { std::memcpy(p, &v, sizeof v); }
-GEOMEDIAN_ALWAYS_INLINE lanes_v sqrt_lanes(lanes_v a) {
-    lanes_v r;
+template <int L>
+GEOMEDIAN_ALWAYS_INLINE void store_lanes(double* p, lanes_v<L> v) { std::memcpy(p, &v, sizeof v); }
+template <int L>
+GEOMEDIAN_ALWAYS_INLINE lanes_v<L> sqrt_lanes(lanes_v<L> a) {
+    lanes_v<L> r;
     for (index_t l = 0; l < L; ++l) r[l] = std::sqrt(a[l]);  // one vector square root
     return r;
 }
 
 // The sums at z (d x L) for every lane; leaves d2 = ||u - z||^2 and t = w / d (0 on the
 // iterate) in the buffers, for the Hessian at the same point.
-template <int D>
+template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const double* __restrict mu,
                                        const double* __restrict W, const double* __restrict z,
                                        LaneSums& S) {
@@ -56,44 +65,44 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const double* __restrict 
     const double* __restrict w = b.w;
     double* __restrict d2s = b.d2;
     double* __restrict t = b.t;
-    lanes_v zv[Dmax], R[Dmax];
+    lanes_v<L> zv[Dmax], R[Dmax];
     for (index_t j = 0; j < d; ++j) {
-        zv[j] = load_lanes(z + j * L);
-        R[j] = lanes_v{};
+        zv[j] = load_lanes<L>(z + j * L);
+        R[j] = lanes_v<L>{};
     }
-    const lanes_v zero = {}, one = zero + 1.0, epsv = zero + eps;
-    lanes_v f = {}, inv = {}, eta = {}, fc = {}, mt = {};
+    const lanes_v<L> zero = {}, one = zero + 1.0, epsv = zero + eps;
+    lanes_v<L> f = {}, inv = {}, eta = {}, fc = {}, mt = {};
     for (index_t q = 0; q < n; ++q) {
-        lanes_v r[Dmax], d2 = {};
+        lanes_v<L> r[Dmax], d2 = {};
         for (index_t j = 0; j < d; ++j) {
-            r[j] = load_lanes(u + (j * n + q) * L) - zv[j];
+            r[j] = load_lanes<L>(u + (j * n + q) * L) - zv[j];
             d2 += r[j] * r[j];
         }
-        const lanes_v dist = sqrt_lanes(d2), wi = load_lanes(w + q * L);
-        const lanes_v on = dist <= epsv ? one : zero;
+        const lanes_v<L> dist = sqrt_lanes<L>(d2), wi = load_lanes<L>(w + q * L);
+        const lanes_v<L> on = dist <= epsv ? one : zero;
         // Arithmetic instead of branches, never a division by zero (as row_terms).
-        const lanes_v ti = (one - on) * wi / (dist < epsv ? epsv : dist);
+        const lanes_v<L> ti = (one - on) * wi / (dist < epsv ? epsv : dist);
         f += wi * dist;
         inv += ti;
         eta += on * wi;
         fc += on * wi * dist;
         mt = ti > mt ? ti : mt;
-        store_lanes(d2s + q * L, d2);
-        store_lanes(t + q * L, ti);
+        store_lanes<L>(d2s + q * L, d2);
+        store_lanes<L>(t + q * L, ti);
         for (index_t j = 0; j < d; ++j) R[j] += ti * r[j];
     }
-    store_lanes(S.f, f);
-    store_lanes(S.inv, inv);
-    store_lanes(S.eta, eta);
-    store_lanes(S.fc, fc);
-    store_lanes(S.mt, mt);
+    store_lanes<L>(S.f, f);
+    store_lanes<L>(S.inv, inv);
+    store_lanes<L>(S.eta, eta);
+    store_lanes<L>(S.fc, fc);
+    store_lanes<L>(S.mt, mt);
     for (index_t j = 0; j < d; ++j) {
-        store_lanes(S.R + j * L, R[j]);
-        store_lanes(S.M + j * L, load_lanes(mu + j * L) - load_lanes(W) * zv[j]);
+        store_lanes<L>(S.R + j * L, R[j]);
+        store_lanes<L>(S.M + j * L, load_lanes<L>(mu + j * L) - load_lanes<L>(W) * zv[j]);
     }
 }
 
-template <int D>
+template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_certify(const LaneSums& S, index_t d_runtime,
                                           const double* __restrict W, LaneCertificate& C) {
     const index_t d = D > 0 ? D : d_runtime;
@@ -127,7 +136,7 @@ GEOMEDIAN_ALWAYS_INLINE void lane_certify(const LaneSums& S, index_t d_runtime,
 
 // H = inv I - sum_q v_q r_q r_q^T at z with v_q = t_q / d_q^2 from the last lane_sums at z;
 // packed lower triangle, H[(j (j + 1) / 2 + k) L + l].
-template <int D>
+template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, const double* __restrict inv,
                                           const double* __restrict z, double* __restrict H) {
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
@@ -136,31 +145,31 @@ GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, const double* __restri
     const double* __restrict u = b.u;
     const double* __restrict d2 = b.d2;
     const double* __restrict t = b.t;
-    lanes_v zv[Dmax], acc[Tmax];
-    for (index_t j = 0; j < d; ++j) zv[j] = load_lanes(z + j * L);
-    for (index_t jk = 0; jk < d * (d + 1) / 2; ++jk) acc[jk] = lanes_v{};
-    const lanes_v floor2 = lanes_v{} + eps * eps;
+    lanes_v<L> zv[Dmax], acc[Tmax];
+    for (index_t j = 0; j < d; ++j) zv[j] = load_lanes<L>(z + j * L);
+    for (index_t jk = 0; jk < d * (d + 1) / 2; ++jk) acc[jk] = lanes_v<L>{};
+    const lanes_v<L> floor2 = lanes_v<L>{} + eps * eps;
     for (index_t q = 0; q < n; ++q) {
-        const lanes_v d2v = load_lanes(d2 + q * L);
-        const lanes_v v = load_lanes(t + q * L) / (d2v > floor2 ? d2v : floor2);
-        lanes_v r[Dmax];
-        for (index_t j = 0; j < d; ++j) r[j] = load_lanes(u + (j * n + q) * L) - zv[j];
+        const lanes_v<L> d2v = load_lanes<L>(d2 + q * L);
+        const lanes_v<L> v = load_lanes<L>(t + q * L) / (d2v > floor2 ? d2v : floor2);
+        lanes_v<L> r[Dmax];
+        for (index_t j = 0; j < d; ++j) r[j] = load_lanes<L>(u + (j * n + q) * L) - zv[j];
         for (index_t j = 0, jk = 0; j < d; ++j) {
-            const lanes_v rv = v * r[j];
+            const lanes_v<L> rv = v * r[j];
             for (index_t k = 0; k <= j; ++k, ++jk) acc[jk] += rv * r[k];
         }
     }
     for (index_t j = 0, jk = 0; j < d; ++j) {
         for (index_t k = 0; k <= j; ++k, ++jk) {
-            const lanes_v diag = j == k ? load_lanes(inv) : lanes_v{};
-            store_lanes(H + jk * L, diag - acc[jk]);
+            const lanes_v<L> diag = j == k ? load_lanes<L>(inv) : lanes_v<L>{};
+            store_lanes<L>(H + jk * L, diag - acc[jk]);
         }
     }
 }
 
 // newton_direction per lane: H = L D L^T in place, then p = H^-1 g; ok[l] is cleared where
 // a pivot is not above newton_pivot inv (or not finite).
-template <int D>
+template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(double* __restrict H, index_t d_runtime,
                                                    const double* __restrict inv,
                                                    const double* __restrict g,
@@ -226,6 +235,7 @@ GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(double* __restrict H, index_t
 // the weighted mean, z = 0. Unit weights: the value of rank (m - 1) / 2, by a sorting
 // network on the column (omitted rows as +inf, after every present one); otherwise by
 // counting, O(n^2), omitted rows repeating row 0 with weight 0 as the small pass's padding.
+template <int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m,
                                         const double* __restrict W, bool unit_weights,
                                         double* __restrict z) {
@@ -234,7 +244,7 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m,
     const double* __restrict u = b.u;
     const double* __restrict w = b.w;
     bool any = false;
-    lanes_v half;
+    lanes_v<L> half;
     for (index_t l = 0; l < L; ++l) {
         half[l] = m[l] <= start_median_rows ? 0.5 * W[l] : HUGE_VAL;  // never reached
         any |= m[l] <= start_median_rows;
@@ -245,26 +255,26 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m,
             for (index_t l = 0; l < L; ++l) z[j * L + l] = 0.0;
         } else if (unit_weights) {
             double* __restrict v = b.sorted;
-            const lanes_v zero = {}, inf = zero + HUGE_VAL;
+            const lanes_v<L> zero = {}, inf = zero + HUGE_VAL;
             for (index_t q = 0; q < n; ++q)
-                store_lanes(v + q * L, load_lanes(w + q * L) > zero ? load_lanes(uj + q * L) : inf);
+                store_lanes<L>(v + q * L, load_lanes<L>(w + q * L) > zero ? load_lanes<L>(uj + q * L) : inf);
             const index_t* net = b.network.data();
             for (std::size_t c = 0; c < b.network.size(); c += 2) {
-                const lanes_v x = load_lanes(v + net[c] * L), y = load_lanes(v + net[c + 1] * L);
-                store_lanes(v + net[c] * L, x < y ? x : y);
-                store_lanes(v + net[c + 1] * L, x < y ? y : x);
+                const lanes_v<L> x = load_lanes<L>(v + net[c] * L), y = load_lanes<L>(v + net[c + 1] * L);
+                store_lanes<L>(v + net[c] * L, x < y ? x : y);
+                store_lanes<L>(v + net[c + 1] * L, x < y ? y : x);
             }
             for (index_t l = 0; l < L; ++l)
                 z[j * L + l] = m[l] <= start_median_rows ? v[(m[l] - 1) / 2 * L + l] : 0.0;
         } else {
-            lanes_v best = lanes_v{} + HUGE_VAL;
+            lanes_v<L> best = lanes_v<L>{} + HUGE_VAL;
             for (index_t q0 = 0; q0 < n; q0 += Q) {
-                lanes_v cum[Q] = {}, uq[Q];
+                lanes_v<L> cum[Q] = {}, uq[Q];
                 for (index_t i = 0; i < Q; ++i)  // a repeated row changes nothing
-                    uq[i] = load_lanes(uj + std::min(q0 + i, n - 1) * L);
+                    uq[i] = load_lanes<L>(uj + std::min(q0 + i, n - 1) * L);
                 for (index_t rr = 0; rr < n; ++rr) {
-                    const lanes_v ur = load_lanes(uj + rr * L), wr = load_lanes(w + rr * L);
-                    for (index_t i = 0; i < Q; ++i) cum[i] += ur <= uq[i] ? wr : lanes_v{};
+                    const lanes_v<L> ur = load_lanes<L>(uj + rr * L), wr = load_lanes<L>(w + rr * L);
+                    for (index_t i = 0; i < Q; ++i) cum[i] += ur <= uq[i] ? wr : lanes_v<L>{};
                 }
                 for (index_t i = 0; i < Q; ++i) best = cum[i] >= half && uq[i] < best ? uq[i] : best;
             }
@@ -275,7 +285,7 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m,
 
 }  // namespace
 
-template <int D>
+template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
                                              const PackOptions& opt, PackOutcome& out) {
     const double tol = opt.tol;
@@ -337,11 +347,11 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         for (index_t l = 0; l < L; ++l) mu[j * L + l] = acc[l];
     }
 
-    lane_start(b, m, W, opt.unit_weights, z);
+    lane_start<L>(b, m, W, opt.unit_weights, z);
     LaneSums S, St;
     LaneCertificate C, Ct;
-    lane_sums<D>(b, mu, W, z, S);
-    lane_certify<D>(S, d, W, C);
+    lane_sums<D, L>(b, mu, W, z, S);
+    lane_certify<D, L>(S, d, W, C);
     double lb[L];
     for (index_t l = 0; l < L; ++l) {
         lb[l] = C.lb[l];
@@ -364,10 +374,10 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         }
         if (!any) break;
 
-        lane_hessian<D>(b, S.inv, z, H);
+        lane_hessian<D, L>(b, S.inv, z, H);
         bool ok[L];
         for (index_t l = 0; l < L; ++l) ok[l] = active[l];
-        lane_newton_direction<D>(H, d, S.inv, C.g, p, ok);
+        lane_newton_direction<D, L>(H, d, S.inv, C.g, p, ok);
         // newton_propose: the step must descend and stay within reach of the data.
         double pn2[L] = {}, zn2[L] = {}, gp[L] = {};
         for (index_t j = 0; j < d; ++j) {
@@ -397,8 +407,8 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         }
         if (!any) break;
 
-        lane_sums<D>(b, mu, W, zt, St);
-        lane_certify<D>(St, d, W, Ct);
+        lane_sums<D, L>(b, mu, W, zt, St);
+        lane_certify<D, L>(St, d, W, Ct);
         for (index_t l = 0; l < L; ++l) {
             if (!active[l]) continue;
             lb[l] = std::max(lb[l], Ct.lb[l]);
@@ -455,8 +465,8 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         recheck |= moved[l];
     }
     if (recheck) {
-        lane_sums<D>(b, mu, W, zt, St);
-        lane_certify<D>(St, d, W, Ct);
+        lane_sums<D, L>(b, mu, W, zt, St);
+        lane_certify<D, L>(St, d, W, Ct);
         for (index_t l = 0; l < L; ++l) {
             if (!moved[l]) continue;
             lb[l] = std::max(lb[l], Ct.lb[l]);
@@ -475,19 +485,28 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
 
 // With d known the row loops keep a row's residuals, R and the Hessian's sums in
 // registers (a pixel's 6 bands: 6 + 6 + 21 vectors).
+template <int L>
+GEOMEDIAN_ALWAYS_INLINE void packed_newton_l(PackBuffers& b, const index_t* m,
+                                             const PackOptions& opt, PackOutcome& out) {
+    switch (b.d) {
+        case 1: return packed_newton_d<1, L>(b, m, opt, out);
+        case 2: return packed_newton_d<2, L>(b, m, opt, out);
+        case 3: return packed_newton_d<3, L>(b, m, opt, out);
+        case 4: return packed_newton_d<4, L>(b, m, opt, out);
+        case 5: return packed_newton_d<5, L>(b, m, opt, out);
+        case 6: return packed_newton_d<6, L>(b, m, opt, out);
+        case 7: return packed_newton_d<7, L>(b, m, opt, out);
+        case 8: return packed_newton_d<8, L>(b, m, opt, out);
+        default: return packed_newton_d<0, L>(b, m, opt, out);
+    }
+}
+
 GEOMEDIAN_CLONES void packed_newton(PackBuffers& b, const index_t* m, const PackOptions& opt,
                                     PackOutcome& out) {
-    switch (b.d) {
-        case 1: return packed_newton_d<1>(b, m, opt, out);
-        case 2: return packed_newton_d<2>(b, m, opt, out);
-        case 3: return packed_newton_d<3>(b, m, opt, out);
-        case 4: return packed_newton_d<4>(b, m, opt, out);
-        case 5: return packed_newton_d<5>(b, m, opt, out);
-        case 6: return packed_newton_d<6>(b, m, opt, out);
-        case 7: return packed_newton_d<7>(b, m, opt, out);
-        case 8: return packed_newton_d<8>(b, m, opt, out);
-        default: return packed_newton_d<0>(b, m, opt, out);
-    }
+    if (b.lanes == 1)
+        packed_newton_l<1>(b, m, opt, out);
+    else
+        packed_newton_l<pack>(b, m, opt, out);
 }
 
 }  // namespace geomedian

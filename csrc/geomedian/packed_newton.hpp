@@ -75,6 +75,7 @@ inline std::vector<index_t> sorting_network(index_t n) {
 // One allocation: a hot loop of single small problems pays it per call.
 struct PackBuffers {
     index_t n, d;
+    index_t lanes = pack;  // lanes in use, pack or 1 (the stride L of the layout)
     std::vector<double> buf;
     std::vector<index_t> network;  // sorting_network(n), for unit weights only
     double* u;       // d x n x L: coordinates, raw, then in each lane's frame
@@ -114,8 +115,8 @@ void packed_newton(PackBuffers& b, const index_t* m, const PackOptions& opt, Pac
 // lock-step arithmetic on it stays cheap and raises nothing.
 inline void clear_lane(index_t l, PackBuffers& b) {
     for (index_t q = 0; q < b.n; ++q) {
-        b.w[q * pack + l] = 1.0;
-        for (index_t j = 0; j < b.d; ++j) b.u[(j * b.n + q) * pack + l] = 0.0;
+        b.w[q * b.lanes + l] = 1.0;
+        for (index_t j = 0; j < b.d; ++j) b.u[(j * b.n + q) * b.lanes + l] = 0.0;
     }
 }
 
@@ -136,9 +137,9 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
         for (index_t j = 0; j < d; ++j) {
             const double v = static_cast<double>(xi[j]);
             bad |= !(std::abs(v) <= big);
-            b.u[(j * n + m) * pack + l] = v;
+            b.u[(j * n + m) * b.lanes + l] = v;
         }
-        b.w[m * pack + l] = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
+        b.w[m * b.lanes + l] = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
         ++m;
     }
     if (bad || m == 0) {
@@ -146,8 +147,8 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
         return 0;
     }
     for (index_t q = m; q < n; ++q) {
-        b.w[q * pack + l] = 0.0;
-        for (index_t j = 0; j < d; ++j) b.u[(j * n + q) * pack + l] = b.u[j * n * pack + l];
+        b.w[q * b.lanes + l] = 0.0;
+        for (index_t j = 0; j < d; ++j) b.u[(j * n + q) * b.lanes + l] = b.u[j * n * b.lanes + l];
     }
     return m;
 }

@@ -467,15 +467,11 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         const PackOptions popt{opt.tol, opt.max_iter, std::is_same_v<T, float>, b.w == nullptr};
         PackBuffers pb(b.n, b.d, popt.unit_weights);
         PackOutcome po;
-#pragma omp for schedule(dynamic, 8)
-        for (index_t g = 0; g < units; ++g) {
-            const index_t k0 = g * pack, count = std::min(pack, b.P - k0);
-            if (stopped()) {
-                for (index_t k = k0; k < k0 + count; ++k) solve_one(k);  // marks them
-                continue;
-            }
+        // Problems k0 .. k0 + count - 1 in the first lanes (count <= pb.lanes); the ones the
+        // packed solve does not certify are solved again by solve_problem.
+        const auto solve_packed = [&](index_t k0, index_t count) {
             index_t m[pack];
-            for (index_t l = 0; l < pack; ++l) {
+            for (index_t l = 0; l < pb.lanes; ++l) {
                 if (l < count) {
                     m[l] = pack_problem(problem_of(b, k0 + l), opt.omit_nan, l, pb);
                 } else {
@@ -490,12 +486,34 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                     solve_one(k);
                     continue;
                 }
-                for (index_t j = 0; j < b.d; ++j) bo.median[k * b.d + j] = po.median[j * pack + l];
+                for (index_t j = 0; j < b.d; ++j)
+                    bo.median[k * b.d + j] = po.median[j * pb.lanes + l];
                 const double unit = po.s[l] * problem_of(b, k).wscale;
                 Outcome o{bo.median + k * b.d, po.f[l] / unit, po.lb[l] / unit,
                           relative_gap(po.f[l], po.lb[l]), po.n_iter[l], po.n_passes[l],
                           Status::converged};
                 store(bo, k, o);
+            }
+        };
+#pragma omp for schedule(dynamic, 8)
+        for (index_t g = 0; g < units; ++g) {
+            const index_t k0 = g * pack, count = std::min(pack, b.P - k0);
+            if (stopped()) {
+                for (index_t k = k0; k < k0 + count; ++k) solve_one(k);  // marks them
+                continue;
+            }
+            // A full pack fills the lanes; the problems of a partial one (a batch of one
+            // problem, the last few of a batch) go one lane wide, each at the cost of one
+            // problem instead of eight. Lanes do not interact: the bits are the same.
+            // Except, for reasons not yet found, the objective of a float32 problem after
+            // its rounded answer is re-certified (1 ulp in a few problems in ten): float32
+            // keeps eight lanes.
+            if (count == pack || std::is_same_v<T, float>) {
+                pb.lanes = pack;
+                solve_packed(k0, count);
+            } else {
+                pb.lanes = 1;
+                for (index_t k = k0; k < k0 + count; ++k) solve_packed(k, 1);
             }
         }
     };
