@@ -33,6 +33,18 @@ from .fused_pass import (
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
 from .newton import NEWTON_SCRATCH_SIZE, newton_accept, newton_propose
+from .packed_newton import (
+    CERT_F,
+    PACK,
+    PACKED_PROBLEM_SIZE,
+    S_LB,
+    S_S,
+    V_MEDIAN,
+    clear_lane,
+    pack_buffers,
+    pack_problem,
+    packed_newton,
+)
 from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
 from .small_pass import (
     LANES,
@@ -518,18 +530,94 @@ def solve_within(
 
 
 @njit(cache=True, nogil=True)
-def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results):
-    """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused."""
-    P, n, d = x.shape
-    small = n * d <= SMALL_PROBLEM_SIZE
-    scratch = batch_scratch(d, 1, n if small else 0, d if small else 0)
-    for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
-        if stop[0] != 0:
-            skip_problems(k, k + 1, results)
-            continue
+def solve_unless_stopped(
+    k, x, w, wscale, init, has_init, method, tol, max_iter, small, omit, scratch, stop, results
+):  # fmt: skip
+    """``solve_one`` on this thread, or problem k marked as not solved after an interrupt."""
+    if stop[0] != 0:
+        skip_problems(k, k + 1, results)
+    else:
         solve_one(
             k, x, w, wscale, init, has_init, method, tol, max_iter, False, small, omit,
             scratch, stop, results,
+        )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def solve_packs(b, x, w, wscale, init, tol, max_iter, omit, stop, scratch, results):
+    """Solve the problems of block b PACK at a time, in the lanes of ``packed_newton``.
+
+    A problem the packed kernel does not certify is solved from scratch by ``solve_one``;
+    the certified ones are stored as ``solve_problem`` stores its outcome (objective in
+    the caller's units: f / (s wscale)). The interrupt flag is read once per pack.
+    """
+    P, n, d = x.shape
+    median, objective, lower_bound, gap, n_iter, n_passes, status = results
+    pb = pack_buffers(n, d)
+    u, pw, m, vec, lanes, cert = pb[0], pb[1], pb[6], pb[7], pb[8], pb[11]
+    pack_iter, pack_passes, certified = pb[13], pb[14], pb[15]
+    weighted = w.shape[1] > 0
+    to_float = x.itemsize == 4
+    for k0 in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK), PACK):
+        count = min(PACK, P - k0)
+        if stop[0] != 0:
+            skip_problems(k0, k0 + count, results)
+            continue
+        for lane in range(PACK):
+            if lane < count:
+                row = 0 if w.shape[0] == 1 else k0 + lane
+                m[lane] = pack_problem(x[k0 + lane], w[row], wscale[row], omit, lane, u, pw)
+            else:
+                m[lane] = 0
+                clear_lane(lane, u, pw)
+        packed_newton(pb, tol, max_iter, to_float, not weighted, COINCIDENCE_RADIUS)
+        for lane in range(count):
+            k = k0 + lane
+            if not certified[lane]:
+                solve_unless_stopped(
+                    k, x, w, wscale, init, False, METHOD_NEWTON, tol, max_iter, True, omit,
+                    scratch, stop, results,
+                )  # fmt: skip
+                continue
+            for j in range(d):
+                median[k, j] = vec[V_MEDIAN, j, lane]
+            f = cert[0, CERT_F, lane]
+            lb = lanes[S_LB, lane]
+            unit = lanes[S_S, lane] * wscale[0 if w.shape[0] == 1 else k]
+            objective[k] = f / unit
+            lower_bound[k] = lb / unit
+            gap[k] = relative_gap(f, lb)
+            n_iter[k] = pack_iter[lane]
+            n_passes[k] = pack_passes[lane]
+            status[k] = CONVERGED
+
+
+@njit(cache=True, nogil=True)
+def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results):
+    """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused.
+
+    Newton on small problems without start points runs PACK problems at a time in the
+    lanes (``packed_newton.py``), giving back to ``solve_one`` the few it cannot certify on
+    Newton's common path. Which path a problem takes depends on n, d and the options only,
+    so it gets the same bits alone or in a batch.
+    """
+    P, n, d = x.shape
+    small = n * d <= SMALL_PROBLEM_SIZE
+    scratch = batch_scratch(d, 1, n if small else 0, d if small else 0)
+    packed = (
+        small
+        and method == METHOD_NEWTON
+        and d <= NEWTON_MAX_D
+        and not has_init
+        and n * d <= PACKED_PROBLEM_SIZE
+    )
+    if packed:
+        solve_packs(b, x, w, wscale, init, tol, max_iter, omit, stop, scratch, results)
+        return
+    for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
+        solve_unless_stopped(
+            k, x, w, wscale, init, has_init, method, tol, max_iter, small, omit, scratch,
+            stop, results,
         )  # fmt: skip
 
 
