@@ -33,6 +33,18 @@ from .fused_pass import (
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
 from .newton import NEWTON_SCRATCH_SIZE, newton_accept, newton_propose
+from .packed_newton import (
+    CERT_F,
+    PACK,
+    PACKED_PROBLEM_SIZE,
+    S_LB,
+    S_S,
+    V_MEDIAN,
+    clear_lane,
+    pack_buffers,
+    pack_problem,
+    packed_newton,
+)
 from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
 from .small_pass import (
     LANES,
@@ -518,12 +530,77 @@ def solve_within(
 
 
 @njit(cache=True, nogil=True)
+def solve_pack(k0, count, x, w, wscale, tol, max_iter, omit, pb, results):
+    """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
+
+    ``pb``: ``pack_buffers(n, d)``. The certified problems are stored as ``solve_problem``
+    stores its outcome (objective in the caller's units: f / (s wscale)); the others are
+    left to the caller, by pb's ``certified`` flags.
+    """
+    d = x.shape[2]
+    median, objective, lower_bound, gap, n_iter, n_passes, status = results
+    u, pw, m, vec, lanes, cert = pb[0], pb[1], pb[6], pb[7], pb[8], pb[11]
+    pack_iter, pack_passes, certified = pb[13], pb[14], pb[15]
+    for lane in range(PACK):
+        if lane < count:
+            row = 0 if w.shape[0] == 1 else k0 + lane
+            m[lane] = pack_problem(x[k0 + lane], w[row], wscale[row], omit, lane, u, pw)
+        else:
+            m[lane] = 0
+            clear_lane(lane, u, pw)
+    unit_weights = w.shape[1] == 0
+    packed_newton(pb, tol, max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
+    for lane in range(count):
+        if not certified[lane]:
+            continue
+        k = k0 + lane
+        for j in range(d):
+            median[k, j] = vec[V_MEDIAN, j, lane]
+        f = cert[0, CERT_F, lane]
+        lb = lanes[S_LB, lane]
+        unit = lanes[S_S, lane] * wscale[0 if w.shape[0] == 1 else k]
+        objective[k] = f / unit
+        lower_bound[k] = lb / unit
+        gap[k] = relative_gap(f, lb)
+        n_iter[k] = pack_iter[lane]
+        n_passes[k] = pack_passes[lane]
+        status[k] = CONVERGED
+
+
+@njit(cache=True, nogil=True)
 def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results):
-    """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused."""
+    """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused.
+
+    Newton on small problems without start points runs PACK consecutive problems at a time
+    in the lanes (``packed_newton.py``; BATCH_BLOCK is a multiple of PACK), giving back to
+    ``solve_one`` the few it cannot certify on Newton's common path; the interrupt flag is
+    read once per pack. Which path a problem takes depends on n, d and the options only,
+    so it gets the same bits alone or in a batch. ``solve_one`` has a single call site:
+    Numba inlines it wherever it is called, and a second copy of the whole driver cost
+    seconds of compilation.
+    """
     P, n, d = x.shape
     small = n * d <= SMALL_PROBLEM_SIZE
     scratch = batch_scratch(d, 1, n if small else 0, d if small else 0)
-    for k in range(b * BATCH_BLOCK, min(P, (b + 1) * BATCH_BLOCK)):
+    packed = (
+        small
+        and method == METHOD_NEWTON
+        and d <= NEWTON_MAX_D
+        and not has_init
+        and n * d <= PACKED_PROBLEM_SIZE
+    )
+    pb = pack_buffers(n if packed else 0, d if packed else 0)
+    certified = pb[15]
+    lo = b * BATCH_BLOCK
+    for k in range(lo, min(P, lo + BATCH_BLOCK)):
+        lane = (k - lo) % PACK
+        if packed and lane == 0:
+            if stop[0] != 0:
+                certified[:] = False  # each is marked as not solved below
+            else:
+                solve_pack(k, min(PACK, P - k), x, w, wscale, tol, max_iter, omit, pb, results)
+        if packed and certified[lane]:
+            continue
         if stop[0] != 0:
             skip_problems(k, k + 1, results)
             continue

@@ -1,0 +1,602 @@
+"""Mirror of ``csrc/geomedian/packed_newton.hpp`` and ``csrc/packed_newton.cpp``.
+
+Newton's method on ``PACK`` small problems at once, one problem per lane. Solved one at a
+time (``small_pass.py``, rows in the lanes) every pass ends in horizontal sums and the
+Hessian's factorisation, the certificate and the step logic are scalar code; with the
+problems in the lanes every operation is vertical over the pack and no sum crosses lanes.
+
+The packed solver runs the common path of ``solver.py``'s driver, in lock step: frame
+(c, s) and copy u = (x - c) s as the small pass; start at the coordinate-wise weighted
+lower median (``small_start``'s rule; the weighted mean for m > START_MEDIAN_ROWS); then
+until the certified relative gap is <= tol: Hessian, Newton step, a pass at the trial
+point, accepted by ``newton_accept``; finally the rounded answer is certified.
+
+A lane leaves that path (a Newton step that cannot be formed or is rejected; the iterate
+near a data point; the step below the frame's resolution; no certificate after
+PACKED_MAX_ITER iterations or max_iter; a non-finite or empty problem) by giving its
+problem back: the caller solves it from scratch with the general driver. Every operation
+of a lane reads that lane only, so a problem's bits do not depend on its neighbours, nor
+on the batch size or thread count.
+
+Layout: ``u[j, q, lane]`` (d, n, PACK) is coordinate j of row q of lane lane's problem, ``w``,
+``d2``, ``t`` are (n, PACK); the present rows of a problem come first, in order, then its
+omitted (NaN) rows, which repeat the first present row with weight 0 (they add exactly 0
+to every sum, and the median start sees only a duplicate of row 0). Every loop over
+``lane in range(PACK)`` is innermost, so LLVM can vectorise it. No fast-math flags: the
+selects on NaN and on the coincidence radius rely on IEEE comparisons; error_model="numpy"
+so a lane's division by zero (a lane with nothing to solve, a zero pivot) gives inf or NaN
+in that lane instead of raising.
+
+The C++ kernel's structs are arrays here: the iteration sums of a lane are ``fused_pass``'s
+slots along the first axis (``S[SLOT_F, lane]``, R at ``SLOT_HEAD + j``, M at
+``SLOT_HEAD + d + j``), a lane's certificate is ``C[CERT_F | CERT_LB | CERT_GNORM, lane]`` and
+g at ``C[CERT_G + j, lane]``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .certificate import SUM_ROUNDING, relative_gap
+from .fused_pass import (
+    SLOT_ETA,
+    SLOT_F,
+    SLOT_F_COINC,
+    SLOT_HEAD,
+    SLOT_INV,
+    SLOT_MAX_TERM,
+    sums_size,
+)
+from .newton import NEWTON_PIVOT, newton_accept
+from .small_pass import START_MEDIAN_ROWS, row_has_nan
+
+PACK = 8
+# Problems up to this many coordinates (n d) are packed: a pack's copy (n d PACK doubles,
+# 64 KiB) and its residuals stay in L2. Larger small problems vectorise well over their
+# own rows.
+PACKED_PROBLEM_SIZE = 1024
+# As the general driver's first unconditional vertex probe: a problem that needs more
+# Newton iterations is unusual, and given back.
+PACKED_MAX_ITER = 8
+
+# A lane's certificate (LaneCertificate in C++): f, the bound, ||g||, then g (d entries).
+CERT_F, CERT_LB, CERT_GNORM, CERT_G = 0, 1, 2, 3
+# Rows of the per-lane vectors of packed_newton (its stack arrays in C++): centre, iterate,
+# trial point, sum_q w_q u_q, Newton step, answer; then the factorisation's L_jk D_k and
+# 1 / D_j, and one row's residuals.
+V_C, V_Z, V_ZT, V_MU, V_P, V_MEDIAN, V_LD, V_RDIAG, V_R = 0, 1, 2, 3, 4, 5, 6, 7, 8
+# Rows of the per-lane scalars: total weight, half spread, scale, best bound, the Newton
+# step's ||p||^2, ||z||^2 and g . p, then SCRATCH_ROWS of scratch for the helpers.
+S_W, S_HALF, S_S, S_LB, S_PN2, S_ZN2, S_GP, S_SCRATCH = 0, 1, 2, 3, 4, 5, 6, 7
+SCRATCH_ROWS = 3
+# Rows of the per-lane flags: still on the packed path, certified, must recentre, stepping
+# this iteration, Newton direction formed, step moved z (then: rounding moved the answer),
+# takes the trial point.
+F_ALIVE, F_DONE, F_RECENTRE, F_ACTIVE, F_OK, F_MOVED, F_TAKE = 0, 1, 2, 3, 4, 5, 6
+
+
+@njit(cache=True, nogil=True)
+def sorting_network(n):
+    """Return the comparator pairs (a, b), a < b, of a sorting network for n values.
+
+    Batcher's merge exchange (Knuth, TAOCP 5.2.2, Algorithm M), O(n log^2 n) pairs, as an
+    (n_pairs, 2) int64 array.
+    """
+    pairs = np.empty((max(n * n, 1), 2), dtype=np.int64)  # more than enough
+    count = 0
+    if n < 2:
+        return pairs[:0]
+    top = 1
+    while 2 * top < n:
+        top *= 2  # 2^(t-1), t = ceil(log2 n)
+    p = top
+    while p > 0:
+        q = top
+        r = 0
+        dd = p
+        while True:
+            for i in range(n - dd):
+                if (i & p) == r:
+                    pairs[count, 0] = i
+                    pairs[count, 1] = i + dd
+                    count += 1
+            if q == p:
+                break
+            dd = q - p
+            q //= 2
+            r = p
+        p //= 2
+    return pairs[:count].copy()
+
+
+@njit(cache=True, nogil=True)
+def pack_buffers(n, d):
+    """Return a pack's arrays (PackBuffers, PackOutcome and the kernel's stack in C++).
+
+    Allocated once per thread for the batch's n and d, reused by every pack:
+
+    - u (d, n, PACK) coordinates, raw, then in each lane's frame; w (n, PACK) weights;
+      d2, t (n, PACK) ||u - z||^2 and w / ||u - z|| of the last pass; srt (n, PACK) one
+      coordinate of the rows, for the median start; network, ``sorting_network(n)``;
+    - m (PACK) present rows per lane (0: nothing to solve);
+    - the kernel's state: vec (9, d, PACK) rows V_*, lanes (10, PACK) rows S_*, flags
+      (7, PACK) rows F_*, sums (2, sums_size(d), PACK) the sums at z and at the trial
+      point, cert (2, CERT_G + d, PACK) their certificates, H (d (d + 1) / 2, PACK);
+    - the outcome per lane: n_iter, n_passes (PACK) and certified (PACK).
+    """
+    return (
+        np.zeros((d, n, PACK)),
+        np.zeros((n, PACK)),
+        np.empty((n, PACK)),
+        np.empty((n, PACK)),
+        np.empty((n, PACK)),
+        sorting_network(n),
+        np.zeros(PACK, dtype=np.int64),
+        np.empty((V_R + 1, d, PACK)),
+        np.empty((S_SCRATCH + SCRATCH_ROWS, PACK)),
+        np.empty((F_TAKE + 1, PACK), dtype=np.bool_),
+        np.empty((2, sums_size(d), PACK)),
+        np.empty((2, CERT_G + d, PACK)),
+        np.empty((d * (d + 1) // 2, PACK)),
+        np.empty(PACK, dtype=np.int64),
+        np.empty(PACK, dtype=np.int64),
+        np.empty(PACK, dtype=np.bool_),
+    )
+
+
+@njit(cache=True, nogil=True)
+def clear_lane(lane, u, w):
+    """Fill the given lane with zeros of unit weight: a lane with nothing to solve.
+
+    Finite values, so the lock-step arithmetic on it stays cheap and raises nothing.
+    """
+    d, n, _ = u.shape
+    for q in range(n):
+        w[q, lane] = 1.0
+        for j in range(d):
+            u[j, q, lane] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def pack_problem(x, wrow, wscale, omit, lane, u, w):
+    """Copy problem x (n, d) into the given lane; return its number of present rows.
+
+    0 when the general driver must take it (no present row; NaN or inf it must report).
+    ``wrow`` holds the problem's n weights, or none (length 0) for unit weights.
+    """
+    n, d = x.shape
+    big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
+    weighted = wrow.shape[0] > 0
+    bad = False
+    m = 0
+    for i in range(n):
+        if omit and row_has_nan(x, i):
+            for j in range(d):
+                bad |= math.isinf(x[i, j])
+            continue
+        for j in range(d):
+            v = float(x[i, j])
+            bad |= not abs(v) <= big
+            u[j, m, lane] = v
+        w[m, lane] = wrow[i] * wscale if weighted else 1.0
+        m += 1
+    if bad or m == 0:
+        clear_lane(lane, u, w)
+        return 0
+    for q in range(m, n):
+        w[q, lane] = 0.0
+        for j in range(d):
+            u[j, q, lane] = u[j, 0, lane]
+    return m
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
+    """Fill S with the iteration sums of ``fused_pass`` at z (d, PACK) for every lane.
+
+    f = sum w_q d_q, inv = sum t_q (t_q = w_q / d_q, 0 within eps of the iterate),
+    eta and f_coinc the weight and f of the rows within eps, max_term = max t_q,
+    R = sum t_q (u_q - z), M = mu - W z. Leaves d2 = ||u - z||^2 and t in d2s and t for the
+    Hessian at the same point.
+    """
+    d, n, _ = u.shape
+    for a in range(SLOT_HEAD + d):
+        for lane in range(PACK):
+            S[a, lane] = 0.0
+    for q in range(n):
+        for lane in range(PACK):
+            d2s[q, lane] = 0.0
+        for j in range(d):
+            for lane in range(PACK):
+                r = u[j, q, lane] - z[j, lane]
+                d2s[q, lane] += r * r
+        for lane in range(PACK):
+            dist = math.sqrt(d2s[q, lane])
+            wi = w[q, lane]
+            on = 1.0 if dist <= eps else 0.0
+            # Arithmetic instead of branches, never a division by zero (as row_terms).
+            ti = (1.0 - on) * wi / (eps if dist < eps else dist)
+            S[SLOT_F, lane] += wi * dist
+            S[SLOT_INV, lane] += ti
+            S[SLOT_ETA, lane] += on * wi
+            S[SLOT_F_COINC, lane] += on * wi * dist
+            S[SLOT_MAX_TERM, lane] = ti if ti > S[SLOT_MAX_TERM, lane] else S[SLOT_MAX_TERM, lane]
+            t[q, lane] = ti
+        for j in range(d):
+            for lane in range(PACK):
+                S[SLOT_HEAD + j, lane] += t[q, lane] * (u[j, q, lane] - z[j, lane])
+    for j in range(d):
+        for lane in range(PACK):
+            S[SLOT_HEAD + d + j, lane] = mu[j, lane] - W[lane] * z[j, lane]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lane_certify(S, d, W, scratch, C):
+    """``certify`` per lane: f, the bound, ||g|| and the minimum-norm subgradient g into C.
+
+    ``scratch`` is (3, PACK): ||R||^2, g . M and the factor keeping g.
+    """
+    rn2 = scratch[0]
+    gm = scratch[1]
+    keep = scratch[2]
+    for lane in range(PACK):
+        rn2[lane] = 0.0
+        gm[lane] = 0.0
+    for j in range(d):
+        for lane in range(PACK):
+            rn2[lane] += S[SLOT_HEAD + j, lane] * S[SLOT_HEAD + j, lane]
+    for lane in range(PACK):
+        rn = math.sqrt(rn2[lane])
+        keep[lane] = 1.0 - S[SLOT_ETA, lane] / rn if rn > S[SLOT_ETA, lane] else 0.0
+        C[CERT_GNORM, lane] = rn * keep[lane]
+    for j in range(d):
+        for lane in range(PACK):
+            g = -S[SLOT_HEAD + j, lane] * keep[lane] if keep[lane] > 0 else 0.0
+            C[CERT_G + j, lane] = g
+            gm[lane] += g * S[SLOT_HEAD + d + j, lane]
+    for lane in range(PACK):
+        Sv = S[SLOT_F, lane] - 2.0 * S[SLOT_F_COINC, lane]
+        slack = SUM_ROUNDING * (abs(Sv) + abs(gm[lane]) / W[lane])
+        C[CERT_F, lane] = S[SLOT_F, lane]
+        C[CERT_LB, lane] = (Sv + gm[lane] / W[lane] - slack) / (1.0 + C[CERT_GNORM, lane] / W[lane])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lane_hessian(u, d2s, t, inv, z, eps, r, v, H):
+    """H = inv I - sum_q v_q r_q r_q^T at z, v_q = t_q / max(d_q^2, eps^2), per lane.
+
+    t and d2s from the last ``lane_sums`` at z; packed lower triangle,
+    ``H[j (j + 1) / 2 + k, lane]``; ``r`` (d, PACK) and ``v`` (PACK) scratch for a row.
+    """
+    d, n, _ = u.shape
+    floor2 = eps * eps
+    for jk in range(d * (d + 1) // 2):
+        for lane in range(PACK):
+            H[jk, lane] = 0.0
+    for q in range(n):
+        for lane in range(PACK):
+            d2 = d2s[q, lane]
+            v[lane] = t[q, lane] / (d2 if d2 > floor2 else floor2)
+        for j in range(d):
+            for lane in range(PACK):
+                r[j, lane] = u[j, q, lane] - z[j, lane]
+        for j in range(d):
+            jj = j * (j + 1) // 2
+            for k in range(j + 1):
+                for lane in range(PACK):
+                    H[jj + k, lane] += v[lane] * r[j, lane] * r[k, lane]
+    for j in range(d):
+        jj = j * (j + 1) // 2
+        for k in range(j + 1):
+            for lane in range(PACK):
+                H[jj + k, lane] = (inv[lane] if j == k else 0.0) - H[jj + k, lane]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lane_newton_direction(H, d, inv, g, p, ok, ld, rdiag, a):
+    """``newton_direction`` per lane: H = L D L^T in place, then p = H^-1 g.
+
+    ok[lane] is cleared where a pivot is not above NEWTON_PIVOT inv (or not finite); g and p
+    are (d, PACK); ld, rdiag (d, PACK) and a (2, PACK) scratch.
+    """
+    piv = a[0]
+    acc = a[1]
+    for j in range(d):
+        jj = j * (j + 1) // 2
+        for lane in range(PACK):
+            piv[lane] = H[jj + j, lane]
+        for k in range(j):
+            kk = k * (k + 1) // 2
+            for lane in range(PACK):
+                ld[k, lane] = H[jj + k, lane] * H[kk + k, lane]
+                piv[lane] -= H[jj + k, lane] * ld[k, lane]
+        for lane in range(PACK):
+            ok[lane] = ok[lane] and piv[lane] > NEWTON_PIVOT * inv[lane]
+            H[jj + j, lane] = piv[lane]
+            rdiag[j, lane] = 1.0 / piv[lane]
+        for i in range(j + 1, d):
+            ii = i * (i + 1) // 2
+            for lane in range(PACK):
+                acc[lane] = H[ii + j, lane]
+            for k in range(j):
+                for lane in range(PACK):
+                    acc[lane] -= H[ii + k, lane] * ld[k, lane]
+            for lane in range(PACK):
+                H[ii + j, lane] = acc[lane] * rdiag[j, lane]
+    for i in range(d):  # L q = g
+        ii = i * (i + 1) // 2
+        for lane in range(PACK):
+            acc[lane] = g[i, lane]
+        for k in range(i):
+            for lane in range(PACK):
+                acc[lane] -= H[ii + k, lane] * p[k, lane]
+        for lane in range(PACK):
+            p[i, lane] = acc[lane]
+    for i in range(d - 1, -1, -1):  # L^T p = D^-1 q
+        for lane in range(PACK):
+            acc[lane] = p[i, lane] * rdiag[i, lane]
+        for k in range(i + 1, d):
+            kk = k * (k + 1) // 2
+            for lane in range(PACK):
+                acc[lane] -= H[kk + i, lane] * p[k, lane]
+        for lane in range(PACK):
+            p[i, lane] = acc[lane]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lane_start(u, w, srt, network, m, W, unit_weights, cum, z):
+    """``small_start`` per lane: the coordinate-wise weighted lower median into z.
+
+    For each j, min {u_qj : C_j(u_qj) >= W / 2} with C_j(v) = sum_{r: u_rj <= v} w_r.
+    Lanes with more than START_MEDIAN_ROWS rows start at the weighted mean, z = 0. Unit
+    weights: the value of rank (m - 1) / 2, by the sorting network on the column (omitted
+    rows as +inf, after every present one); otherwise by counting, O(n^2), omitted rows
+    repeating row 0 with weight 0 as the small pass's padding. ``cum`` is (3, PACK)
+    scratch.
+    """
+    d, n, _ = u.shape
+    half = cum[0]
+    best = cum[1]
+    count = cum[2]
+    any_lane = False
+    for lane in range(PACK):
+        half[lane] = 0.5 * W[lane] if m[lane] <= START_MEDIAN_ROWS else math.inf  # never reached
+        any_lane |= m[lane] <= START_MEDIAN_ROWS
+    for j in range(d):
+        if not any_lane:
+            for lane in range(PACK):
+                z[j, lane] = 0.0
+        elif unit_weights:
+            for q in range(n):
+                for lane in range(PACK):
+                    srt[q, lane] = u[j, q, lane] if w[q, lane] > 0.0 else math.inf
+            for c in range(network.shape[0]):
+                a = network[c, 0]
+                b = network[c, 1]
+                for lane in range(PACK):
+                    x = srt[a, lane]
+                    y = srt[b, lane]
+                    srt[a, lane] = x if x < y else y
+                    srt[b, lane] = y if x < y else x
+            for lane in range(PACK):
+                # max(m - 1, 0): C++'s (m - 1) / 2 truncates to 0 on an empty lane.
+                rank = max(m[lane] - 1, 0) // 2
+                z[j, lane] = srt[rank, lane] if m[lane] <= START_MEDIAN_ROWS else 0.0
+        else:
+            for lane in range(PACK):
+                best[lane] = math.inf
+            # C++ counts four candidate rows at once (independent chains); the counts and
+            # so the minimum are the same one row at a time.
+            for q in range(n):
+                for lane in range(PACK):
+                    count[lane] = 0.0
+                for rr in range(n):
+                    for lane in range(PACK):
+                        count[lane] += w[rr, lane] if u[j, rr, lane] <= u[j, q, lane] else 0.0
+                for lane in range(PACK):
+                    uq = u[j, q, lane]
+                    best[lane] = uq if count[lane] >= half[lane] and uq < best[lane] else best[lane]
+            for lane in range(PACK):
+                z[j, lane] = 0.0 if best[lane] == math.inf else best[lane]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
+    """Solve the PACK problems of ``buffers`` (see ``pack_buffers``) in lock step.
+
+    u and w as laid out above (raw coordinates, scaled weights), m[lane] present rows of that
+    lane (0: nothing to solve); u is moved into each lane's frame. Leaves per lane the answer
+    in the caller's coordinates (vec[V_MEDIAN], rounded to float32 if ``to_float``), f and
+    the bound in the frame's units (cert[0, CERT_F], lanes[S_LB]), the frame's scale
+    lanes[S_S], n_iter, n_passes, and whether it was certified; eps is the coincidence
+    radius.
+    """
+    (
+        u, w, d2s, t, srt, network, m, vec, lanes, flags, sums, cert, H,
+        n_iter, n_passes, certified,
+    ) = buffers  # fmt: skip
+    d, n, _ = u.shape
+    c = vec[V_C]
+    z = vec[V_Z]
+    zt = vec[V_ZT]
+    mu = vec[V_MU]
+    p = vec[V_P]
+    median = vec[V_MEDIAN]
+    W = lanes[S_W]
+    half = lanes[S_HALF]
+    s = lanes[S_S]
+    lb = lanes[S_LB]
+    pn2 = lanes[S_PN2]
+    zn2 = lanes[S_ZN2]
+    gp = lanes[S_GP]
+    scratch = lanes[S_SCRATCH:]
+    alive = flags[F_ALIVE]
+    done = flags[F_DONE]
+    recentre = flags[F_RECENTRE]
+    active = flags[F_ACTIVE]
+    ok = flags[F_OK]
+    moved = flags[F_MOVED]
+    take = flags[F_TAKE]
+    S = sums[0]
+    St = sums[1]
+    C = cert[0]
+    Ct = cert[1]
+    for lane in range(PACK):
+        alive[lane] = m[lane] > 0
+        done[lane] = False
+        recentre[lane] = False
+        certified[lane] = False
+        W[lane] = 0.0
+        half[lane] = 0.0
+
+    # The frame, as make_frame with the moments of small_moments: x0 is row 0.
+    for q in range(n):
+        for lane in range(PACK):
+            W[lane] += w[q, lane]
+    acc = scratch[0]
+    for j in range(d):
+        for lane in range(PACK):
+            acc[lane] = 0.0
+        for q in range(n):
+            for lane in range(PACK):
+                h = 0.5 * u[j, q, lane] - 0.5 * u[j, 0, lane]
+                half[lane] = abs(h) if abs(h) > half[lane] else half[lane]
+                acc[lane] += w[q, lane] * h
+        for lane in range(PACK):
+            c[j, lane] = u[j, 0, lane] + 2.0 * (acc[lane] / W[lane])
+    for lane in range(PACK):
+        alive[lane] = alive[lane] and W[lane] > 0
+        e = math.frexp(half[lane])[1]  # spread = 2 half < 2^(e+1)
+        s[lane] = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half[lane] > 0 else 1.0
+        finite = True
+        for j in range(d):
+            finite &= math.isfinite(c[j, lane])
+        if not finite:
+            for j in range(d):
+                c[j, lane] = u[j, 0, lane]
+    # small_load: u <- (u - c) s, mu = sum_q w_q u_q.
+    for j in range(d):
+        for lane in range(PACK):
+            acc[lane] = 0.0
+        for q in range(n):
+            for lane in range(PACK):
+                v = (u[j, q, lane] - c[j, lane]) * s[lane]
+                u[j, q, lane] = v
+                acc[lane] += w[q, lane] * v
+        for lane in range(PACK):
+            mu[j, lane] = acc[lane]
+
+    lane_start(u, w, srt, network, m, W, unit_weights, scratch, z)
+    lane_sums(u, w, mu, W, z, eps, d2s, t, S)
+    lane_certify(S, d, W, scratch, C)
+    for lane in range(PACK):
+        lb[lane] = C[CERT_LB, lane]
+        n_iter[lane] = 0
+        n_passes[lane] = 2  # moments, start
+    iter_cap = min(max_iter, PACKED_MAX_ITER)
+    while True:
+        any_lane = False
+        for lane in range(PACK):
+            if alive[lane] and not done[lane]:
+                if relative_gap(C[CERT_F, lane], lb[lane]) <= tol:
+                    done[lane] = True
+                elif (
+                    n_iter[lane] >= iter_cap
+                    or recentre[lane]
+                    or S[SLOT_ETA, lane] > 0
+                    or S[SLOT_MAX_TERM, lane] > 0.5 * S[SLOT_INV, lane]
+                ):
+                    alive[lane] = False  # max_iter, the frame must move, or near a vertex
+            active[lane] = alive[lane] and not done[lane]
+            any_lane |= active[lane]
+        if not any_lane:
+            break
+
+        lane_hessian(u, d2s, t, S[SLOT_INV], z, eps, vec[V_R], scratch[0], H)
+        for lane in range(PACK):
+            ok[lane] = active[lane]
+        g = C[CERT_G : CERT_G + d]
+        lane_newton_direction(H, d, S[SLOT_INV], g, p, ok, vec[V_LD], vec[V_RDIAG], scratch)
+        # newton_propose: the step must descend and stay within reach of the data.
+        for lane in range(PACK):
+            pn2[lane] = 0.0
+            zn2[lane] = 0.0
+            gp[lane] = 0.0
+            moved[lane] = False
+        for j in range(d):
+            for lane in range(PACK):
+                pn2[lane] += p[j, lane] * p[j, lane]
+                zn2[lane] += z[j, lane] * z[j, lane]
+                gp[lane] += g[j, lane] * p[j, lane]
+        for j in range(d):
+            for lane in range(PACK):
+                zt[j, lane] = z[j, lane] - p[j, lane] if active[lane] else z[j, lane]
+                moved[lane] = moved[lane] or zt[j, lane] != z[j, lane]
+        any_lane = False
+        for lane in range(PACK):
+            reach = math.sqrt(zn2[lane]) + 2.0 * math.sqrt(float(d))
+            if active[lane] and not (
+                ok[lane] and gp[lane] > 0 and pn2[lane] <= reach * reach and moved[lane]
+            ):
+                alive[lane] = False
+                active[lane] = False
+            any_lane |= active[lane]
+        if not any_lane:
+            break
+
+        lane_sums(u, w, mu, W, zt, eps, d2s, t, St)
+        lane_certify(St, d, W, scratch, Ct)
+        for lane in range(PACK):
+            if not active[lane]:
+                continue
+            lb[lane] = max(lb[lane], Ct[CERT_LB, lane])
+            if not newton_accept(C[CERT_F, lane], Ct[CERT_F, lane], gp[lane]):
+                alive[lane] = False  # the general driver's gradient step takes over
+                continue
+            step2 = 0.0
+            ztn2 = 0.0
+            for j in range(d):
+                step2 += (zt[j, lane] - z[j, lane]) * (zt[j, lane] - z[j, lane])
+                ztn2 += zt[j, lane] * zt[j, lane]
+            recentre[lane] = step2 < 2.0**-80 * ztn2  # unless certified now, given back
+            n_iter[lane] += 1
+            n_passes[lane] += 1
+        # Lanes that stepped take the trial point's sums; the others are finished with.
+        for lane in range(PACK):
+            take[lane] = active[lane] and alive[lane]
+        for j in range(d):
+            for lane in range(PACK):
+                z[j, lane] = zt[j, lane] if take[lane] else z[j, lane]
+        for a in range(SLOT_HEAD + 2 * d):
+            for lane in range(PACK):
+                S[a, lane] = St[a, lane] if take[lane] else S[a, lane]
+        for a in range(CERT_G + d):
+            for lane in range(PACK):
+                C[a, lane] = Ct[a, lane] if take[lane] else C[a, lane]
+
+    # The answer in the caller's coordinates and dtype; where rounding moved it, the
+    # rounded point itself is certified (solve_problem's last step).
+    recheck = False
+    for lane in range(PACK):
+        moved2 = 0.0
+        for j in range(d):
+            y = c[j, lane] + z[j, lane] / s[lane]
+            yr = float(np.float32(y)) if to_float else y
+            median[j, lane] = yr
+            zt[j, lane] = (yr - c[j, lane]) * s[lane]
+            moved2 += (zt[j, lane] - z[j, lane]) * (zt[j, lane] - z[j, lane])
+        moved[lane] = done[lane] and math.sqrt(moved2) > eps
+        recheck |= moved[lane]
+    if recheck:
+        lane_sums(u, w, mu, W, zt, eps, d2s, t, St)
+        lane_certify(St, d, W, scratch, Ct)
+        for lane in range(PACK):
+            if not moved[lane]:
+                continue
+            lb[lane] = max(lb[lane], Ct[CERT_LB, lane])
+            C[CERT_F, lane] = Ct[CERT_F, lane]
+            n_passes[lane] += 1
+            done[lane] = relative_gap(C[CERT_F, lane], lb[lane]) <= tol
+    for lane in range(PACK):
+        certified[lane] = alive[lane] and done[lane]

@@ -1,0 +1,144 @@
+"""Small Newton problems solved eight at a time, one per lane (packed_newton), per backend.
+
+A batch of small problems (n d <= 1024, method newton, no start points) goes through the
+packed kernel, which gives back to the general driver every problem it cannot certify on
+Newton's common path. A problem's bits must not depend on the batch it sits in, and the
+problems given back must still be solved right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import reference
+
+import geomedian
+from geomedian._result import EMPTY
+
+FIELDS = ("objective", "lower_bound", "gap", "n_iter", "n_passes", "status")
+
+
+def pixels(P: int, n: int = 20, d: int = 6, seed: int = 0) -> np.ndarray:
+    """Seeded pixel-like problems: a surface, noise 0.01, 20% far "cloud" rows."""
+    rng = np.random.default_rng([20261124, seed])
+    x = rng.uniform(0.02, 0.4, (P, 1, d)) + rng.normal(0.0, 0.01, (P, n, d))
+    clouds = rng.random((P, n)) < 0.2
+    k = int(clouds.sum())
+    x[clouds] = rng.uniform(0.3, 0.9, (k, 1)) + rng.normal(0.0, 0.02, (k, d))
+    return x
+
+
+def bracket(x, w=None) -> tuple[float, float]:
+    """``lo <= f* <= hi`` from the reference's L-BFGS point (optimum_bracket without its
+    20000 Weiszfeld iterations, which would make this file take a minute)."""
+    y = reference.lbfgs(x, w)
+    return reference.lower_bound(y, x, w), reference.objective(y, x, w)
+
+
+def assert_alone_equals_batch(x, backend, weights=None, **options) -> None:
+    """solve(x)[k] and solve(x[k]) agree bit for bit on every problem k."""
+    res = geomedian.solve(x, weights, backend=backend, **options)
+    for k in range(len(x)):
+        wk = None if weights is None else weights[k]
+        one = geomedian.solve(x[k], wk, backend=backend, **options)
+        np.testing.assert_array_equal(res.median[k], one.median, err_msg=f"problem {k}")
+        for name in FIELDS:
+            assert np.array_equal(getattr(res, name)[k], getattr(one, name), equal_nan=True), (
+                name,
+                k,
+            )
+
+
+def test_pixel_batch_alone_equals_batch(backend):
+    x = pixels(13)  # not a multiple of 8: the last pack has empty lanes
+    assert_alone_equals_batch(x, backend)
+    assert_alone_equals_batch(x.astype(np.float32), backend)
+
+
+def test_weighted_batch_alone_equals_batch(backend):
+    x = pixels(13, seed=1)
+    w = np.random.default_rng(2).uniform(0.1, 3.0, x.shape[:2])
+    assert_alone_equals_batch(x, backend, w)
+
+
+def test_omitted_rows_alone_equals_batch(backend):
+    x = pixels(11, seed=3)
+    rng = np.random.default_rng(4)
+    x[rng.random(x.shape[:2]) < 0.15] = np.nan  # whole rows missing
+    x[5, 2:9, 3] = np.nan  # a row with one NaN coordinate is missing too
+    assert_alone_equals_batch(x, backend, nan_policy="omit")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_packed_results_are_certified_and_match_reference(backend, weighted):
+    x = pixels(13, seed=5)
+    w = np.random.default_rng(6).uniform(0.1, 3.0, x.shape[:2]) if weighted else None
+    res = geomedian.solve(x, w, backend=backend)
+    assert res.converged.all() and (res.gap <= 1e-10).all()
+    for k in range(len(x)):
+        wk = None if w is None else w[k]
+        lo, hi = bracket(x[k], wk)
+        # The reference's own dual bound at the answer certifies it independently.
+        lo = max(lo, reference.lower_bound(res.median[k], x[k], wk))
+        assert (res.objective[k] - lo) / res.objective[k] <= 1e-9
+        assert res.lower_bound[k] <= hi * (1 + 1e-14)
+        assert res.objective[k] == pytest.approx(
+            reference.objective(res.median[k], x[k], wk), 1e-13
+        )
+
+
+def test_problems_given_back_are_solved(backend):
+    # Pixels mixed with problems whose optimum is a data point (the packed kernel stops
+    # near a vertex and gives them back) and an all-NaN problem (never packed).
+    x = pixels(12, seed=7)
+    w = np.ones(x.shape[:2])
+    w[2, 4] = x.shape[1]  # one point holds more than half the weight
+    x[6, 9:] = x[6, 0]  # 11 of 20 rows on one point
+    x[9] = np.nan
+    res = geomedian.solve(x, w, backend=backend, nan_policy="omit")
+    np.testing.assert_array_equal(res.median[2], x[2, 4])
+    np.testing.assert_array_equal(res.median[6], x[6, 0])
+    assert res.status[9] == EMPTY and np.isnan(res.median[9]).all()
+    keep = np.arange(len(x)) != 9
+    assert res.converged[keep].all() and (res.gap[keep] <= 1e-10).all()
+    for k in np.flatnonzero(keep):
+        _, hi = bracket(x[k], w[k])
+        assert res.objective[k] <= hi * (1 + 1e-9)
+        assert res.lower_bound[k] <= hi * (1 + 1e-14)
+    assert_alone_equals_batch(x, backend, w, nan_policy="omit")
+
+
+def test_collinear_odd_count_optimum_is_the_middle_point(backend):
+    x = pixels(9, n=21, d=3, seed=8)
+    x[4] = 0.0
+    x[4, :, 1] = np.linspace(-3.0, 7.0, 21) ** 3  # collinear, odd count: the 11th point
+    res = geomedian.solve(x, backend=backend)
+    np.testing.assert_array_equal(res.median[4], x[4, 10])
+    assert res.converged.all()
+    assert_alone_equals_batch(x, backend)
+
+
+def test_max_iter_one(backend):
+    x = pixels(10, seed=9)
+    res = geomedian.solve(x, backend=backend, max_iter=1, tol=1e-14)
+    assert (res.n_iter <= 1).all()
+    for k in range(len(x)):
+        _, hi = bracket(x[k])
+        assert res.lower_bound[k] <= hi * (1 + 1e-14)
+        if not res.converged[k]:
+            assert res.gap[k] > 1e-14
+    assert_alone_equals_batch(x, backend, max_iter=1, tol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(10, 1, 4), (10, 31, 1), (9, 171, 6)], ids=str)
+def test_edge_shapes(backend, shape):
+    # n = 1 (the answer is the point), d = 1 (a weighted median), and n d = 1026, just
+    # above the packed problem size: the general per-problem path.
+    x = pixels(*shape, seed=10)
+    res = geomedian.solve(x, backend=backend)
+    assert res.converged.all() and (res.gap <= 1e-10).all()
+    if shape[1] == 1:
+        np.testing.assert_array_equal(res.median, x[:, 0])
+    if shape[2] == 1:
+        np.testing.assert_allclose(res.median[:, 0], np.median(x[..., 0], axis=1), atol=1e-12)
+    assert_alone_equals_batch(x, backend)
