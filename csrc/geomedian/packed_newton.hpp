@@ -21,10 +21,10 @@
 // of a lane reads that lane only, so a problem's bits do not depend on its neighbours, nor
 // on the batch size or thread count.
 //
-// Layout (L = pack): u[(j n + q) L + l] is coordinate j of row q of lane l's problem; the
-// present rows of a problem come first, in order, then its omitted (NaN) rows, which
-// repeat the first present row with weight 0 (they add exactly 0 to every sum, and the
-// median start sees only a duplicate of row 0).
+// Layout (L = PackBuffers::lanes, pack or 1): u[(j n + q) L + l] is coordinate j of row q
+// of lane l's problem; the present rows of a problem come first, in order, then its
+// omitted (NaN) rows, which repeat the first present row with weight 0 (they add exactly
+// 0 to every sum, and the median start sees only a duplicate of row 0).
 #pragma once
 
 #include <algorithm>
@@ -39,7 +39,7 @@ namespace geomedian {
 
 constexpr index_t pack = 8;
 // Problems up to this many coordinates (n d) are packed: a pack's copy (n d L doubles,
-// 64 KiB here) and its residuals stay in L2. Larger small problems vectorise well over
+// 64 KiB here) stays in L2. Larger small problems vectorise well over
 // their own rows.
 constexpr index_t packed_problem_size = 1024;
 // As the general driver's first unconditional vertex probe: a problem that needs more
