@@ -30,7 +30,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "small_pass.hpp"
@@ -71,6 +73,26 @@ inline std::vector<index_t> sorting_network(index_t n) {
     return pairs;
 }
 
+// The comparators of `net` (pairs as sorting_network's) that the value at position k
+// depends on: the others only move values that never reach k, so the value left at k is
+// the same, bit for bit. For the median of 20 rows, 81 of 97.
+inline std::vector<index_t> selection_network(const std::vector<index_t>& net, index_t n,
+                                              index_t k) {
+    std::vector<char> needed(static_cast<std::size_t>(n), 0);
+    std::vector<index_t> kept;
+    needed[static_cast<std::size_t>(k)] = 1;
+    for (std::size_t c = net.size(); c >= 2; c -= 2) {
+        const index_t a = net[c - 2], b = net[c - 1];
+        if (needed[a] || needed[b]) {
+            needed[a] = needed[b] = 1;
+            kept.push_back(b);
+            kept.push_back(a);
+        }
+    }
+    std::reverse(kept.begin(), kept.end());
+    return kept;
+}
+
 // The pack's arrays, allocated once per thread for the batch's n and d.
 // One allocation: a hot loop of single small problems pays it per call.
 struct PackBuffers {
@@ -78,14 +100,17 @@ struct PackBuffers {
     index_t lanes = pack;  // lanes in use, pack or 1 (the stride L of the layout)
     std::vector<double> buf;
     std::vector<index_t> network;  // sorting_network(n), for unit weights only
+    std::vector<index_t> median_network;  // its part that places rank (n - 1) / 2
     double* u;       // d x n x L: coordinates, raw, then in each lane's frame
     double* w;       // n x L: weights
     double* d2;      // n x L: ||u - z||^2 of the last pass
     double* t;       // n x L: w / d of the last pass
-    double* sorted;  // n x L: one coordinate of the rows, for the median start
+    double* sorted;  // d x n x L: the coordinates again, sorted for the median start
     PackBuffers(index_t n_, index_t d_, bool unit_weights)
-        : n(n_), d(d_), buf((d_ + 4) * n_ * pack),
+        : n(n_), d(d_), buf((2 * d_ + 3) * n_ * pack),
           network(unit_weights ? sorting_network(n_) : std::vector<index_t>{}),
+          median_network(unit_weights ? selection_network(network, n_, (n_ - 1) / 2)
+                                      : std::vector<index_t>{}),
           u(buf.data()), w(u + d_ * n_ * pack), d2(w + n_ * pack), t(d2 + n_ * pack),
           sorted(t + n_ * pack) {}
 };
@@ -120,26 +145,73 @@ inline void clear_lane(index_t l, PackBuffers& b) {
     }
 }
 
+// Whether all k values are finite (exponent bits not all set): one sweep over a problem's
+// contiguous block, so that the transposing copy below tests nothing per value. Integer
+// operations, which the compiler vectorises in the baseline build where a floating-point
+// compare (trapping math) stays a branch per value.
+template <class T>
+inline bool all_finite(const T* __restrict x, index_t k) {
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    constexpr Bits exponent = static_cast<Bits>(sizeof(T) == 4 ? 0x7f800000u : 0x7ff0000000000000u);
+    Bits bad = 0;
+    for (index_t i = 0; i < k; ++i) {
+        Bits bits;
+        std::memcpy(&bits, x + i, sizeof bits);
+        bad |= (bits & exponent) == exponent;
+    }
+    return bad == 0;
+}
+
+// Rows 0 .. n - 1 of x (n x d, row-major) into lane l of u (d x n x L).
+template <int D, class T>
+inline void copy_rows(const T* __restrict x, index_t n, index_t d_runtime, index_t L, index_t l,
+                      double* __restrict u) {
+    const index_t d = D > 0 ? D : d_runtime;
+    for (index_t i = 0; i < n; ++i)
+        for (index_t j = 0; j < d; ++j) u[(j * n + i) * L + l] = static_cast<double>(x[i * d + j]);
+}
+
 // Copies problem p into lane l and returns its number of present rows, or 0 when the
 // general driver must take it (no present row; NaN or inf it must report).
 template <class T>
 index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) {
-    const index_t n = p.n, d = p.d;
-    const double big = std::numeric_limits<T>::max();
+    const index_t n = p.n, d = p.d, L = b.lanes;
+    if (all_finite(p.x, n * d)) {  // every row present: the common case
+        switch (d) {
+            case 1: copy_rows<1>(p.x, n, d, L, l, b.u); break;
+            case 2: copy_rows<2>(p.x, n, d, L, l, b.u); break;
+            case 3: copy_rows<3>(p.x, n, d, L, l, b.u); break;
+            case 4: copy_rows<4>(p.x, n, d, L, l, b.u); break;
+            case 5: copy_rows<5>(p.x, n, d, L, l, b.u); break;
+            case 6: copy_rows<6>(p.x, n, d, L, l, b.u); break;
+            case 7: copy_rows<7>(p.x, n, d, L, l, b.u); break;
+            case 8: copy_rows<8>(p.x, n, d, L, l, b.u); break;
+            default: copy_rows<0>(p.x, n, d, L, l, b.u);
+        }
+        if (p.w != nullptr) {
+            for (index_t i = 0; i < n; ++i) b.w[i * L + l] = p.w[i] * p.wscale;
+        } else {
+            for (index_t i = 0; i < n; ++i) b.w[i * L + l] = 1.0;
+        }
+        return n;
+    }
+    if (!omit) {
+        clear_lane(l, b);
+        return 0;
+    }
     bool bad = false;
     index_t m = 0;
     for (index_t i = 0; i < n; ++i) {
         const T* xi = p.x + i * d;
-        if (omit && row_has_nan(xi, d)) {
+        if (row_has_nan(xi, d)) {
             for (index_t j = 0; j < d; ++j) bad |= std::isinf(xi[j]);
             continue;
         }
         for (index_t j = 0; j < d; ++j) {
-            const double v = static_cast<double>(xi[j]);
-            bad |= !(std::abs(v) <= big);
-            b.u[(j * n + m) * b.lanes + l] = v;
+            bad |= std::isinf(xi[j]);
+            b.u[(j * n + m) * L + l] = static_cast<double>(xi[j]);
         }
-        b.w[m * b.lanes + l] = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
+        b.w[m * L + l] = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
         ++m;
     }
     if (bad || m == 0) {
@@ -147,8 +219,8 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
         return 0;
     }
     for (index_t q = m; q < n; ++q) {
-        b.w[q * b.lanes + l] = 0.0;
-        for (index_t j = 0; j < d; ++j) b.u[(j * n + q) * b.lanes + l] = b.u[j * n * b.lanes + l];
+        b.w[q * L + l] = 0.0;
+        for (index_t j = 0; j < d; ++j) b.u[(j * n + q) * L + l] = b.u[j * n * L + l];
     }
     return m;
 }

@@ -505,10 +505,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
             // A full pack fills the lanes; the problems of a partial one (a batch of one
             // problem, the last few of a batch) go one lane wide, each at the cost of one
             // problem instead of eight. Lanes do not interact: the bits are the same.
-            // Except, for reasons not yet found, the objective of a float32 problem after
-            // its rounded answer is re-certified (1 ulp in a few problems in ten): float32
-            // keeps eight lanes.
-            if (count == pack || std::is_same_v<T, float>) {
+            if (count == pack) {
                 pb.lanes = pack;
                 solve_packed(k0, count);
             } else {
