@@ -145,6 +145,24 @@ inline void clear_lane(index_t l, PackBuffers& b) {
     }
 }
 
+// Asks for problem p's values (and weights) to be brought into cache, for the next pack
+// while this one is solved: packing it then does not wait on memory.
+template <class T>
+inline void prefetch_problem(const Problem<T>& p) {
+#if defined(__GNUC__)
+    const char* x = reinterpret_cast<const char*>(p.x);
+    const std::size_t bytes = static_cast<std::size_t>(p.n * p.d) * sizeof(T);
+    for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(x + o);
+    if (p.w != nullptr) {
+        const char* w = reinterpret_cast<const char*>(p.w);
+        for (std::size_t o = 0; o < static_cast<std::size_t>(p.n) * sizeof(double); o += 64)
+            __builtin_prefetch(w + o);
+    }
+#else
+    (void)p;
+#endif
+}
+
 // Whether all k values are finite (exponent bits not all set): one sweep over a problem's
 // contiguous block, so that the transposing copy below tests nothing per value. Integer
 // operations, which the compiler vectorises in the baseline build where a floating-point

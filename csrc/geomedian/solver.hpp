@@ -479,6 +479,8 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                     clear_lane(l, pb);
                 }
             }
+            for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
+                prefetch_problem(problem_of(b, k));  // the next pack's, mostly this thread's
             packed_newton(pb, m, popt, po);
             for (index_t l = 0; l < count; ++l) {
                 const index_t k = k0 + l;
