@@ -18,6 +18,9 @@ import json, os, signal, sys, threading, time
 import numpy as np
 import geomedian
 
+# A process started in the background by a shell without job control (as some CI
+# runners are) inherits SIGINT ignored, and Python then installs no handler: restore it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 backend, shape, threads = sys.argv[1], tuple(json.loads(sys.argv[2])), int(sys.argv[3])
 x = np.random.default_rng(0).normal(size=shape)
 geomedian.solve(x[..., :50, :], backend=backend, threads=threads)  # load the kernels first
