@@ -80,6 +80,19 @@ struct LaneCertificate {
     lanes_v<L> g[newton_max_d];
 };
 
+// Row q's residuals r = u_q - z and their squared norm, per lane.
+template <int D, int L>
+GEOMEDIAN_ALWAYS_INLINE lanes_v<L> row_residuals(const PackBuffers& b, index_t q,
+                                                 const lanes_v<L>* z, lanes_v<L>* r) {
+    const index_t n = b.n, d = D > 0 ? D : b.d;
+    lanes_v<L> d2 = {};
+    for (index_t j = 0; j < d; ++j) {
+        r[j] = load_lanes<L>(b.u + (j * n + q) * L) - z[j];
+        d2 += r[j] * r[j];
+    }
+    return d2;
+}
+
 // The sums at z for every lane; leaves d2 = ||u - z||^2 and t = w / d (0 on the iterate)
 // in the buffers, for the Hessian at the same point.
 template <int D, int L>
@@ -87,7 +100,6 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
                                        const lanes_v<L>* z, LaneSums<L>& S) {
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
     const index_t n = b.n, d = D > 0 ? D : b.d;
-    const double* __restrict u = b.u;
     const double* __restrict w = b.w;
     double* __restrict d2s = b.d2;
     double* __restrict t = b.t;
@@ -96,11 +108,8 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
     const lanes_v<L> zero = {}, one = zero + 1.0, epsv = zero + eps;
     lanes_v<L> f = {}, inv = {}, eta = {}, fc = {}, mt = {};
     for (index_t q = 0; q < n; ++q) {
-        lanes_v<L> r[Dmax], d2 = {};
-        for (index_t j = 0; j < d; ++j) {
-            r[j] = load_lanes<L>(u + (j * n + q) * L) - z[j];
-            d2 += r[j] * r[j];
-        }
+        lanes_v<L> r[Dmax];
+        const lanes_v<L> d2 = row_residuals<D, L>(b, q, z, r);
         const lanes_v<L> dist = sqrt_lanes<L>(d2), wi = load_lanes<L>(w + q * L);
         const lanes_v<L> on = dist <= epsv ? one : zero;
         // Arithmetic instead of branches, never a division by zero (as row_terms).
@@ -129,17 +138,11 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
 template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE lanes_v<L> lane_objective(const PackBuffers& b, const lanes_v<L>* z) {
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
-    const index_t n = b.n, d = D > 0 ? D : b.d;
-    const double* __restrict u = b.u;
     const double* __restrict w = b.w;
     lanes_v<L> f = {};
-    for (index_t q = 0; q < n; ++q) {
-        lanes_v<L> r[Dmax], d2 = {};
-        for (index_t j = 0; j < d; ++j) {
-            r[j] = load_lanes<L>(u + (j * n + q) * L) - z[j];
-            d2 += r[j] * r[j];
-        }
-        f += load_lanes<L>(w + q * L) * sqrt_lanes<L>(d2);
+    for (index_t q = 0; q < b.n; ++q) {
+        lanes_v<L> r[Dmax];
+        f += load_lanes<L>(w + q * L) * sqrt_lanes<L>(row_residuals<D, L>(b, q, z, r));
     }
     return f;
 }
@@ -254,8 +257,8 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m, lanes_
         for (index_t j = 0; j < d; ++j) z[j] = zero;
     } else if (unit_weights) {
         // Every column through the network at once: a comparator's d compare-exchanges
-        // are independent, where one column alone waits on its own stores (a third of
-        // the pixel batch's time went there).
+        // are independent, where one column alone waits on its own stores (a fifth of
+        // the pixel batch's samples went there).
         double* __restrict v = b.sorted;
         const index_t col = n * L;
         for (index_t j = 0; j < d; ++j) {
