@@ -89,13 +89,13 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
     const geomedian::Options opt{static_cast<geomedian::Method>(method), tol,
                                  static_cast<index_t>(max_iter), omit_nan};
     carray<double> median({P, d});
-    carray<double> objective(P), lower_bound(P), gap(P);
+    carray<double> objective(P), lower_bound(P), gap(P), scale(P);
     carray<std::int64_t> n_iter(P), n_passes(P);
     carray<std::int32_t> status(P);
     const geomedian::BatchOutcome out{median.mutable_data(),    objective.mutable_data(),
                                       lower_bound.mutable_data(), gap.mutable_data(),
                                       n_iter.mutable_data(),    n_passes.mutable_data(),
-                                      status.mutable_data()};
+                                      status.mutable_data(),    scale.mutable_data()};
     SignalPoll signals;
     {
         // Safe: every pointer above was taken with the GIL held, the kernels touch no
@@ -104,7 +104,7 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
         geomedian::solve_batch(batch, opt, threads, {&SignalPoll::poll, &signals}, out);
     }
     if (signals.raised) throw py::error_already_set();
-    return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status);
+    return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status, scale);
 }
 
 // One problem (n, d), no weights, no start point, on the calling thread: the hot loop of
@@ -168,7 +168,8 @@ py::object evaluate(const carray<T>& points, const std::optional<carray<double>>
 // sums of fused_pass.hpp, for benchmarks and for checking the kernels against NumPy.
 template <class T>
 carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carray<double>>& weights,
-                               double wscale, const carray<double>& y, double s, int threads) {
+                               double wscale, const carray<double>& y, double s, int threads,
+                               double eps, double near) {
     if (points.ndim() != 2 || points.shape(0) < 1 || points.shape(1) < 1)
         throw py::value_error("points must be a non-empty (n, d) array");
     const index_t n = points.shape(0), d = points.shape(1);
@@ -183,8 +184,7 @@ carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carr
     {
         py::gil_scoped_release nogil;  // same reasoning as in solve()
         geomedian::OpenMPPass<T> pass(p, threads);
-        pass.sums(geomedian::Frame{y.data(), s, z.data(), geomedian::coincidence_radius},
-                  sums.mutable_data());
+        pass.sums(geomedian::Frame{y.data(), s, z.data(), eps, near}, sums.mutable_data());
     }
     return sums;
 }
@@ -270,7 +270,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     const auto solve_doc =
         "solve(points (P, n, d), weights (1|P, n) | None, wscale (1|P,) | None, "
         "init (P, d) | None, method, tol, max_iter, threads, omit_nan=False) -> (median, "
-        "objective, lower_bound, gap, n_iter, n_passes, status). omit_nan: rows with a NaN "
+        "objective, lower_bound, gap, n_iter, n_passes, status, scale). omit_nan: rows with a NaN "
         "coordinate are left out of problems of at most small_problem_size coordinates "
         "(n * d); in larger ones NaN, like inf, gives status 4 (nonfinite)";
     m.def("solve_f64", &solve<double>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
@@ -298,14 +298,17 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
           py::arg("threads"), eval_doc);
     const auto pass_doc =
-        "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads) -> the sums "
-        "[f, inv, eta, f_coinc, max_term, R (d), M (d)] of one pass at y, scaled by s";
+        "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps, near) -> "
+        "the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] of one pass at "
+        "y, scaled by s, with coincidence radius eps and near radius near (frame units)";
     m.def("fused_pass_f64", &fused_pass_sums<double>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
-          py::arg("s"), py::arg("threads"), pass_doc);
+          py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
+          py::arg("near") = HUGE_VAL, pass_doc);
     m.def("fused_pass_f32", &fused_pass_sums<float>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
-          py::arg("s"), py::arg("threads"), pass_doc);
+          py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
+          py::arg("near") = HUGE_VAL, pass_doc);
     const auto sgd_doc =
         "sgd(points (n, d), weights (n,) | None, wscale, blocks (k,) int64, batch, norm, "
         "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "

@@ -97,18 +97,20 @@ GEOMEDIAN_CLONES void small_load(double* __restrict u, const double* __restrict 
 GEOMEDIAN_CLONES void small_sums(const double* __restrict u, const double* __restrict w,
                                  const double* __restrict mu, double W, index_t stride,
                                  index_t npad, index_t d, const double* __restrict z, double eps,
-                                 double* __restrict t, double* __restrict out) {
+                                 double near, double* __restrict t, double* __restrict out) {
     static_assert(lanes == 8, "lane_sum adds 8 lanes");
     // Squared distances first; then the scalar sums, t_i = w_i / d_i (0 on the iterate)
     // replacing d_i^2 in the scratch for R.
     squared_distances(u, stride, npad, d, z, t);
     double f[lanes] = {}, inv[lanes] = {}, eta[lanes] = {}, fc[lanes] = {}, mt[lanes] = {};
+    double wf[lanes] = {}, fn[lanes] = {};
     for (index_t i = 0; i < npad; i += lanes) {
 #pragma omp simd
         for (index_t l = 0; l < lanes; ++l) {
             const double dist = std::sqrt(t[i + l]);
             const double wi = w[i + l];
             const double on = dist <= eps ? 1.0 : 0.0;
+            const double far = dist > near ? 1.0 : 0.0;
             // Arithmetic instead of branches, never a division by zero (as row_terms).
             const double ti = (1.0 - on) * wi / std::max(dist, eps);
             f[l] += wi * dist;
@@ -116,6 +118,8 @@ GEOMEDIAN_CLONES void small_sums(const double* __restrict u, const double* __res
             eta[l] += on * wi;
             fc[l] += on * wi * dist;
             mt[l] = ti > mt[l] ? ti : mt[l];
+            wf[l] += far * wi;
+            fn[l] += (1.0 - far) * wi * dist;
             t[i + l] = ti;
         }
     }
@@ -124,6 +128,8 @@ GEOMEDIAN_CLONES void small_sums(const double* __restrict u, const double* __res
     out[slot::eta] = lane_sum(eta);
     out[slot::f_coinc] = lane_sum(fc);
     out[slot::max_term] = lane_max(mt);
+    out[slot::w_far] = lane_sum(wf);
+    out[slot::f_near] = lane_sum(fn);
     // R_j = sum_i t_i r_ij, r recomputed from u (in L1); M_j = mu_j - W z_j.
     for (index_t j = 0; j < d; ++j) {
         const double* uj = u + j * stride;

@@ -24,6 +24,36 @@
 // gradient-descent trial 1e17 away once "certified" a bound 10x above f*). So the bound
 // gives up sum_rounding of the magnitudes it was computed from, which costs a relative gap
 // of about 6e-14 at the optimum and keeps it a bound everywhere.
+//
+// Far points. When a few points lie far away (a fill value of 1e37, one row at 1e20), f is
+// made of their distances, LB too, and (f - LB) / f is tiny wherever the iterate sits in
+// the inlier cloud: an ulp of f exceeds the change of f across the whole cloud. The bound
+// above also spreads g over every point in proportion to w_i, and a far point pays
+// (w_i / W) g . (y - x_i) for its share, which is huge. So g is absorbed by the near points
+// only. Let N = { i : d_i <= R } (R the near radius of the frame), W_N and f_N their weight
+// and objective share, G_N = sum_N u_i, and, for i in N,
+//
+//   v_i = (1 - beta) u_i - (w_i / W_N) h,   h = g - beta G_N,    v_i = u_i outside N.
+//
+// Then sum_i v_i = 0, and ||v_i|| <= w_i as soon as ||h|| <= beta W_N; since
+// ||G_N|| <= ||g|| + (W - W_N), beta = ||g|| / (2 W_N - W - ||g||) suffices (when in (0, 1]).
+// Each far point keeps its exact u_i and pays nothing: w_i d_i - u_i . (y - x_i) = 0. A near
+// one pays beta w_i d_i (coincident ones at most 2 w_i d_i) plus its share of
+// h . (y - xbar_N), and ||y - xbar_N|| <= f_N / W_N (triangle inequality), so
+//
+//   f(y) - f* <= gap_N = 2 beta f_N + 2 f_coinc,
+//
+// a sum of small terms, computed without cancellation whatever the far points' magnitude.
+// The u_i are exact unit vectors times w_i; the computed g differs from their sum by the
+// rounding of the n terms and of their directions, bounded by grad_rounding(d) W and added
+// to ||g||. The stopping rule divides the smaller of the two gaps by
+//
+//   F = W f_N / W_N    (F = f when no point is beyond R)
+//
+// so the gap is relative to the spread of the data around the median, not to the far
+// points' distances: f(y) - f* <= gap F, and F / W is the mean distance from the median to
+// the points within R of it. With every point near, nothing changes: F = f, gap_N is not
+// used and the rule is the classic (f - LB) / f.
 #pragma once
 
 #include <cmath>
@@ -34,10 +64,18 @@ namespace geomedian {
 
 constexpr double sum_rounding = 0x1p-44;
 
+// A bound on ||computed g - sum_i u_i|| / W: the sums' rounding plus that of each term's
+// direction (a distance of d squares is good to about d / 2 ulps).
+inline double grad_rounding(index_t d) {
+    return sum_rounding + static_cast<double>(d + 8) * 0x1p-53;
+}
+
 struct Certificate {
     double f;      // objective at the iterate (scaled units)
     double lb;     // lower bound on the optimum (scaled units)
     double gnorm;  // norm of the minimum-norm subgradient
+    double gap_near;  // gap_N, a bound on f - f* (scaled units); +inf when not applicable
+    double scale;     // F, the gap's normaliser (scaled units)
 };
 
 // Fills g (d entries) with the minimum-norm subgradient and returns f, LB and ||g||.
@@ -60,10 +98,38 @@ inline Certificate certify(const double* sums, index_t d, double W, double* g) {
     const double S = f - 2.0 * sums[slot::f_coinc];
     const double slack = sum_rounding * (std::fabs(S) + std::fabs(gm) / W);
     const double lb = (S + gm / W - slack) / (1.0 + gnorm / W);
-    return {f, lb, gnorm};
+    const double w_far = sums[slot::w_far];
+    if (!(w_far > 0)) return {f, lb, gnorm, HUGE_VAL, f};
+    // W_N and the denominator lose the sums' rounding, to stay on the safe side.
+    const double wn = (W - w_far) * (1.0 - sum_rounding);
+    const double fn = sums[slot::f_near];
+    const double gn = gnorm + grad_rounding(d) * W;
+    const double den = 2.0 * wn - W * (1.0 + sum_rounding) - gn;
+    double gap_near = HUGE_VAL;
+    if (den > 0 && gn <= den)
+        gap_near = (2.0 * (gn / den) * fn + 2.0 * sums[slot::f_coinc]) * (1.0 + sum_rounding);
+    const double scale = wn > 0 ? fn * (W / (W - w_far)) : f;
+    return {f, lb, gnorm, gap_near, scale};
 }
 
-// Relative duality gap (f - LB) / f, 0 when f == 0 (every point sits on the iterate).
+// The certified absolute gap at an iterate whose certificate is c, given the best classic
+// bound lb seen so far (any iterate's LB bounds f*).
+inline double absolute_gap(const Certificate& c, double lb) {
+    return std::min(c.f - lb, c.gap_near);
+}
+
+// The relative gap the stopping rule compares with tol: absolute_gap / F, 0 when F == 0
+// (every point sits on the iterate, or more than half the weight does with the rest far).
+inline double relative_gap(const Certificate& c, double lb) {
+    const double gap = absolute_gap(c, lb);
+    if (!(c.f > 0)) return 0.0;  // every point sits on the iterate
+    if (!(c.scale > 0)) return gap > 0 ? HUGE_VAL : 0.0;
+    const double r = gap / c.scale;
+    return r > 0 ? r : 0.0;
+}
+
+// The classic relative gap (f - LB) / f, for solvers that have checked that no point is
+// beyond the near radius (F = f there).
 inline double relative_gap(double f, double lb) {
     if (!(f > 0)) return 0.0;
     const double gap = (f - lb) / f;

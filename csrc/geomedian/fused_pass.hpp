@@ -9,8 +9,14 @@
 //   eta      = sum_{d_i <= eps} w_i                            weight sitting on the iterate
 //   f_coinc  = sum_{d_i <= eps} w_i d_i                        (tiny) objective share of those
 //   max_term = max_{d_i > eps} w_i / d_i                       one point dominating inv => near a vertex
+//   w_far    = sum_{d_i > near} w_i                            weight beyond the near radius
+//   f_near   = sum_{d_i <= near} w_i d_i                       objective share of the near points
 //   R        = sum_{d_i > eps} w_i r_i / d_i                   minus the gradient of the smooth part
 //   M        = sum_i w_i r_i                                   W (mean - iterate), for the dual bound
+//
+// w_far and f_near feed the certificate that stays exact when far points dominate f
+// (certificate.hpp); with every point near (near = +inf), w_far is exactly 0 and f_near
+// has the bits of f.
 //
 // The moments pass (run once per solve) yields W = sum w_i, the count of non-finite
 // coordinates, max |x_ij - x_0j| / 2 (halved so it cannot overflow) and
@@ -38,11 +44,12 @@ struct Frame {
     const double* c;
     double s;
     const double* z;
-    double eps;
+    double eps;   // coincidence radius
+    double near;  // near radius (certificate.hpp); +inf: every point is near
 };
 
 namespace slot {
-enum : index_t { f = 0, inv = 1, eta = 2, f_coinc = 3, max_term = 4, head = 5 };
+enum : index_t { f = 0, inv = 1, eta = 2, f_coinc = 3, max_term = 4, w_far = 5, f_near = 6, head = 7 };
 }
 inline index_t sums_size(index_t d) { return slot::head + 2 * d; }
 
@@ -113,7 +120,7 @@ GEOMEDIAN_ALWAYS_INLINE void block_weights(const double* w, double wscale, index
 
 // The scalar slots' running sums over a chunk.
 struct ScalarSums {
-    double f = 0, inv = 0, eta = 0, fc = 0, mt = 0;
+    double f = 0, inv = 0, eta = 0, fc = 0, mt = 0, wf = 0, fn = 0;
 
     void store(double* out) const {
         out[slot::f] = f;
@@ -121,6 +128,8 @@ struct ScalarSums {
         out[slot::eta] = eta;
         out[slot::f_coinc] = fc;
         out[slot::max_term] = mt;
+        out[slot::w_far] = wf;
+        out[slot::f_near] = fn;
     }
 };
 
@@ -131,12 +140,13 @@ struct ScalarSums {
 template <bool Weighted>
 GEOMEDIAN_ALWAYS_INLINE void block_terms(const double* __restrict d2,
                                          const double* __restrict wb, index_t m, double eps,
-                                         double* __restrict t, ScalarSums& acc) {
-    double f = 0, inv = 0, eta = 0, fc = 0, mt = acc.mt;
-#pragma omp simd reduction(+ : f, inv, eta, fc) reduction(max : mt)
+                                         double near, double* __restrict t, ScalarSums& acc) {
+    double f = 0, inv = 0, eta = 0, fc = 0, mt = acc.mt, wf = 0, fn = 0;
+#pragma omp simd reduction(+ : f, inv, eta, fc, wf, fn) reduction(max : mt)
     for (index_t k = 0; k < m; ++k) {
         const double wk = Weighted ? wb[k] : 1.0, dist = std::sqrt(d2[k]);
         const double hit = dist <= eps ? 1.0 : 0.0;
+        const double far = dist > near ? 1.0 : 0.0;
         // Never a division by zero.
         const double tk = (1.0 - hit) * wk / std::max(dist, eps);
         t[k] = tk;
@@ -145,12 +155,16 @@ GEOMEDIAN_ALWAYS_INLINE void block_terms(const double* __restrict d2,
         eta += hit * wk;
         fc += hit * wk * dist;
         mt = tk > mt ? tk : mt;
+        wf += far * wk;
+        fn += (1.0 - far) * wk * dist;
     }
     acc.f += f;
     acc.inv += inv;
     acc.eta += eta;
     acc.fc += fc;
     acc.mt = mt;
+    acc.wf += wf;
+    acc.fn += fn;
 }
 
 template <class T, int D>
@@ -182,15 +196,15 @@ template <class T, int D, bool Weighted>
 GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double wscale,
                                              index_t lo, index_t hi, index_t d_runtime,
                                              const Frame& fr, double* out) {
-    const double s = fr.s, eps = fr.eps;
+    const double s = fr.s, eps = fr.eps, near = fr.near;
     const double* __restrict c = fr.c;
     const double* __restrict z = fr.z;
     const index_t d = D > 0 ? D : d_runtime;
     ScalarSums acc;
     if constexpr (D >= 1 && D <= 4) {
-        double f = 0, inv = 0, eta = 0, fc = 0, mt = 0;
+        double f = 0, inv = 0, eta = 0, fc = 0, mt = 0, wf = 0, fn = 0;
         double R0 = 0, R1 = 0, R2 = 0, R3 = 0, M0 = 0, M1 = 0, M2 = 0, M3 = 0;
-#pragma omp simd reduction(+ : f, inv, eta, fc, R0, R1, R2, R3, M0, M1, M2, M3) reduction(max : mt)
+#pragma omp simd reduction(+ : f, inv, eta, fc, wf, fn, R0, R1, R2, R3, M0, M1, M2, M3) reduction(max : mt)
         for (index_t i = lo; i < hi; ++i) {
             double r[4] = {0, 0, 0, 0};
             double d2 = 0;
@@ -201,12 +215,15 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             const double wi = Weighted ? w[i] * wscale : 1.0;
             const double dist = std::sqrt(d2);
             const double hit = dist <= eps ? 1.0 : 0.0;
+            const double far = dist > near ? 1.0 : 0.0;
             const double t = (1.0 - hit) * wi / std::max(dist, eps);
             f += wi * dist;
             inv += t;
             eta += hit * wi;
             fc += hit * wi * dist;
             mt = t > mt ? t : mt;
+            wf += far * wi;
+            fn += (1.0 - far) * wi * dist;
             R0 += t * r[0];
             M0 += wi * r[0];
             if constexpr (D > 1) { R1 += t * r[1]; M1 += wi * r[1]; }
@@ -218,7 +235,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             out[slot::head + j] = R[j];
             out[slot::head + D + j] = M[j];
         }
-        acc = ScalarSums{f, inv, eta, fc, mt};
+        acc = ScalarSums{f, inv, eta, fc, mt, wf, fn};
     } else {
         // Blocks of rows, in three loops each: r and the squared distances (each row
         // vectorised along its length, r kept in a buffer that stays in L1), the per-row
@@ -243,7 +260,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
                     d2[0] += row_center<T, 0>(xi + j0, std::min(runtime_buffer, d - j0), c + j0,
                                               s, z + j0, rbuf);
                 if constexpr (Weighted) block_weights(w + i, wscale, 1, wb);
-                block_terms<Weighted>(d2, wb, 1, eps, t, acc);
+                block_terms<Weighted>(d2, wb, 1, eps, near, t, acc);
                 for (index_t j0 = 0; j0 < d; j0 += runtime_buffer) {
                     const index_t len = std::min(runtime_buffer, d - j0);
                     row_center<T, 0>(xi + j0, len, c + j0, s, z + j0, rbuf);
@@ -260,7 +277,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             for (index_t k = 0; k < m; ++k)
                 d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
             if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
-            block_terms<Weighted>(d2, wb, m, eps, t, acc);
+            block_terms<Weighted>(d2, wb, m, eps, near, t, acc);
             for (index_t k = 0; k < m; ++k)
                 row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R,
                                             M);

@@ -59,7 +59,8 @@ void small_load(double* u, const double* w, index_t stride, index_t npad, index_
                 const double* c, double s, double* mu);
 // small_sums: the iteration sums of fused_pass.hpp at z; `t` is npad doubles of scratch.
 void small_sums(const double* u, const double* w, const double* mu, double W, index_t stride,
-                index_t npad, index_t d, const double* z, double eps, double* t, double* out);
+                index_t npad, index_t d, const double* z, double eps, double near, double* t,
+                double* out);
 // small_start: the coordinate-wise weighted lower median of the m present rows, in the
 // frame: for each j, min { u_qj : C_j(u_qj) >= W / 2 } with C_j(v) = sum_{r: u_rj <= v} w_r
 // (unit weights: the element of rank (m - 1) / 2). A robust start: from the weighted mean,
@@ -156,7 +157,7 @@ struct SmallPass {
 
     void sums(const Frame& fr, double* out) {
         small_sums(b.u.data(), b.w.data(), b.mu.data(), W, b.stride, npad, p.d, fr.z, fr.eps,
-                   b.t.data(), out);
+                   fr.near, b.t.data(), out);
     }
 
     void hessian(const Frame& fr, double inv, double* H) {

@@ -1,11 +1,15 @@
 // The iteration driver shared by every method, and the batch driver around it.
 //
 // One solve:
-//   1. moments pass: W, finiteness, spread; the frame: c = weighted mean, s = 2^-k with
-//      spread * s < 1 (exact scaling, so data near 1e+-300 neither overflows nor
-//      underflows, and data at 1e12 + noise keeps its digits in z = (y - c) s);
+//   1. moments pass: W, finiteness, spread; a robust anchor from a sample of the rows
+//      (robust_frame.hpp: coordinate-wise median m, median distance rho, near radius
+//      R = 2^10 rho); the frame: c = weighted mean where it lies within R of m (clean
+//      data), else m; s = 2^-k with spread * s < 1 (exact scaling, so data near 1e+-300
+//      neither overflows nor underflows, and data at 1e12 + noise keeps its digits in
+//      z = (y - c) s), raised towards R s = 1 when far points make the spread exceed R;
 //   2. iteration pass at the start point, then per iteration: stop if the certified
-//      relative gap (f - LB) / f <= tol; otherwise propose a step (Weiszfeld, GD, or a
+//      relative gap <= tol (certificate.hpp: (f - LB) / f, or relative to the data near
+//      the iterate when points lie beyond R); otherwise propose a step (Weiszfeld, GD, or a
 //      Newton step with GD as its fallback), run a pass at the trial point, keep the best
 //      lower bound seen, accept or retry;
 //   3. near a vertex (one point carries more than half of sum w_i / d_i, or the iterate is
@@ -33,6 +37,7 @@
 #include "newton.hpp"
 #include "packed_newton.hpp"
 #include "parallel.hpp"
+#include "robust_frame.hpp"
 #include "small_pass.hpp"
 #include "weiszfeld.hpp"
 
@@ -46,6 +51,7 @@ constexpr double coincidence_radius = 0x1p-40;
 struct Workspace {
     index_t d;
     std::vector<double> buf;
+    std::vector<double> sample;  // the robust anchor's sample, sized on first use
     explicit Workspace(index_t dim)
         : d(dim), buf(8 * dim + 2 * sums_size(dim) + moments_size(dim) + pass_scratch_size(dim)) {}
     double* at(index_t k) { return buf.data() + k * d; }  // k-th d-vector, k < 8
@@ -65,6 +71,24 @@ const T* first_row(const Pass&, const Problem<T>& p) {
 template <class T>
 const T* first_row(const SmallPass<T>& pass, const Problem<T>&) {
     return pass.first_row();
+}
+// The rows the robust anchor samples: every row for the row passes, the present ones
+// (no NaN under omit) for the small pass.
+template <class T, class Pass>
+index_t present_rows(const Pass&, const Problem<T>& p) {
+    return p.n;
+}
+template <class T>
+index_t present_rows(const SmallPass<T>& pass, const Problem<T>&) {
+    return pass.m;
+}
+template <class T, class Pass>
+index_t present_row(const Pass&, index_t q) {
+    return q;
+}
+template <class T>
+index_t present_row(const SmallPass<T>& pass, index_t q) {
+    return pass.b.idx[q];
 }
 template <class Pass>
 void frame_ready(Pass&, const double*, double) {}
@@ -105,34 +129,74 @@ void default_start(SmallPass<T>& pass, index_t, double* z) {
     pass.start(z);
 }
 
-enum class FrameStatus { ok, nonfinite, empty };
+enum class FrameStatus { ok, nonfinite, empty, range };
 
-// The frame of a problem: centre c (d entries, written), scale s, total weight W.
+// A problem's frame: centre c (d entries), scale s, total weight W, and in frame units the
+// coincidence radius eps and the near radius (certificate.hpp).
+struct FrameFit {
+    double s = 1, W = 1, eps = coincidence_radius, near = HUGE_VAL;
+};
+
+// m and rho of robust_frame.hpp over a sample of the problem's present rows; m into `m`.
 template <class T, class Pass>
-FrameStatus make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, double* s,
-                       double* W) {
+double sample_anchor(const Problem<T>& p, const Pass& pass, Workspace& ws, double* m) {
+    const index_t d = p.d, rows = present_rows(pass, p), S = robust_sample_size(rows);
+    if (ws.sample.size() < static_cast<std::size_t>(S * (d + 3))) ws.sample.resize(S * (d + 3));
+    double *xs = ws.sample.data(), *wv = xs + S * d, *v = wv + S, *vw = v + S;
+    for (index_t k = 0; k < S; ++k) {
+        const index_t i = present_row<T>(pass, robust_sample_row(k, rows));
+        for (index_t j = 0; j < d; ++j) xs[k * d + j] = static_cast<double>(p.x[i * d + j]);
+        wv[k] = p.w != nullptr ? p.w[i] : 1.0;
+    }
+    double rho = 0;
+    robust_anchor(xs, wv, S, d, v, vw, m, &rho);
+    return rho;
+}
+
+template <class T, class Pass>
+FrameStatus make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, FrameFit* fit) {
     const T* x0 = first_row(pass, p);
     if (x0 == nullptr) return FrameStatus::empty;
     double* mom = ws.moments();
     pass.moments(x0, mom);
     if (mom[moment::nonfinite] > 0) return FrameStatus::nonfinite;
-    *W = mom[moment::weight];
+    fit->W = mom[moment::weight];
     // Only omitted rows can leave no weight: the caller rejects all-zero weight rows.
-    if (!(*W > 0)) return FrameStatus::empty;
+    if (!(fit->W > 0)) return FrameStatus::empty;
     const double half = mom[moment::half_spread];
     int e = 0;
     std::frexp(half, &e);  // spread = 2 half < 2^(e+1)
-    *s = half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
+    double s = half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
     bool finite = true;
     for (index_t j = 0; j < p.d; ++j) {
-        c[j] = static_cast<double>(x0[j]) + 2.0 * (mom[moment::head + j] / *W);
+        c[j] = static_cast<double>(x0[j]) + 2.0 * (mom[moment::head + j] / fit->W);
         finite &= std::isfinite(c[j]);
     }
-    // Only a spread near the overflow threshold makes the mean overflow; any finite
-    // centre near the data will do, so fall back to the reference point.
-    if (!finite)
+    // The robust anchor; the iterate buffers are free until the first pass.
+    double* m = ws.at(2);
+    const double R = near_factor * sample_anchor(p, pass, ws, m);
+    if (R > 0 && std::isfinite(R)) {
+        // Clean data keeps the mean-centred frame (and its bits); where the mean has been
+        // dragged beyond R the frame moves to m. Beyond the overflow threshold (a spread near
+        // the largest double) the mean is not finite and m serves too.
+        if (!finite || scaled_distance(c, m, p.d) > R)
+            for (index_t j = 0; j < p.d; ++j) c[j] = m[j];
+        int eR = 0;
+        std::frexp(R, &eR);  // R < 2^eR
+        // Far points: scale up until R s ~ 1, as long as they stay below 2^frame_headroom.
+        const int up = std::clamp(e + 1 - eR, 0, frame_headroom);
+        if (up > 0) s = std::ldexp(s, up);
+        const double Rs = R * s;
+        if (!(Rs >= std::ldexp(1.0, -frame_depth))) return FrameStatus::range;
+        fit->near = Rs;
+        fit->eps = coincidence_radius * std::min(1.0, Rs);
+    } else if (!finite) {
+        // Only a spread near the overflow threshold makes the mean overflow; any finite
+        // centre near the data will do, so fall back to the reference point.
         for (index_t j = 0; j < p.d; ++j) c[j] = static_cast<double>(x0[j]);
-    frame_ready(pass, c, *s);
+    }
+    fit->s = s;
+    frame_ready(pass, c, s);
     return FrameStatus::ok;
 }
 
@@ -148,19 +212,23 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     const bool descent = opt.method != Method::weiszfeld;  // gd, or newton with gd fallback
     out.n_iter = 0;
     out.n_passes = 1;
-    double s = 1, W = 1;
-    const FrameStatus fs = make_frame(p, pass, ws, c, &s, &W);
+    FrameFit fit;
+    const FrameStatus fs = make_frame(p, pass, ws, c, &fit);
     if (fs != FrameStatus::ok) {
         std::fill(out.median, out.median + d, std::numeric_limits<double>::quiet_NaN());
-        out.objective = out.lower_bound = out.gap = std::numeric_limits<double>::quiet_NaN();
-        out.status = fs == FrameStatus::empty ? Status::empty : Status::nonfinite;
+        out.objective = out.lower_bound = out.gap = out.scale =
+            std::numeric_limits<double>::quiet_NaN();
+        out.status = fs == FrameStatus::empty       ? Status::empty
+                     : fs == FrameStatus::nonfinite ? Status::nonfinite
+                                                    : Status::range;
         return;
     }
+    const double s = fit.s, W = fit.W, eps = fit.eps, near = fit.near;
     if (init != nullptr)
         for (index_t j = 0; j < d; ++j) z[j] = (init[j] - c[j]) * s;
     else
         default_start(pass, d, z);
-    Frame fr{c, s, z, coincidence_radius};
+    Frame fr{c, s, z, eps, near};
     pass.sums(fr, S);
     ++out.n_passes;
     Certificate cert = certify(S, d, W, g);
@@ -177,7 +245,7 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     bool recentre = false;             // move the frame's centre to the iterate first
     Status status;
     for (;;) {
-        if (relative_gap(cert.f, lb) <= opt.tol) { status = Status::converged; break; }
+        if (relative_gap(cert, lb) <= opt.tol) { status = Status::converged; break; }
         if (out.n_iter >= opt.max_iter) { status = Status::max_iter; break; }
         if (interrupt()) { status = Status::interrupted; break; }
         if (recentre) {
@@ -244,7 +312,7 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
             continue;
         }
 
-        const Frame ft{c, s, zt, coincidence_radius};
+        const Frame ft{c, s, zt, eps, near};
         pass.sums(ft, St);
         ++out.n_passes;
         const Certificate ct = certify(St, d, W, gt);
@@ -293,19 +361,22 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         zt[j] = (out.median[j] - c[j]) * s;
         moved2 += (zt[j] - z[j]) * (zt[j] - z[j]);
     }
-    if (std::sqrt(moved2) > coincidence_radius) {
-        pass.sums(Frame{c, s, zt, coincidence_radius}, St);
+    if (std::sqrt(moved2) > eps) {
+        pass.sums(Frame{c, s, zt, eps, near}, St);
         ++out.n_passes;
         const Certificate ct = certify(St, d, W, gt);
         lb = std::max(lb, ct.lb);
         cert = ct;
-        if (status == Status::converged && relative_gap(cert.f, lb) > opt.tol)
+        if (status == Status::converged && relative_gap(cert, lb) > opt.tol)
             status = Status::stalled;
     }
     const double unit = s * p.wscale;
     out.objective = cert.f / unit;
-    out.lower_bound = lb / unit;
-    out.gap = relative_gap(cert.f, lb);
+    // The near-point gap is the tighter one where far points dominate f; f - gap_N may then
+    // round to f itself (the bound is the gap, not this difference).
+    out.lower_bound = cert.gap_near < cert.f - lb ? (cert.f - cert.gap_near) / unit : lb / unit;
+    out.gap = relative_gap(cert, lb);
+    out.scale = cert.scale / (W * s);
     out.status = status;
 }
 
@@ -315,18 +386,19 @@ template <class T, class Pass>
 bool evaluate_at(const Problem<T>& p, const double* y, Pass& pass, Workspace& ws, double* f,
                  double* grad, double* lb) {
     double *c = ws.at(0), *z = ws.at(1), *S = ws.sums_a();
-    double s = 1, W = 1;
-    if (make_frame(p, pass, ws, c, &s, &W) != FrameStatus::ok) return false;
+    FrameFit fit;
+    if (make_frame(p, pass, ws, c, &fit) != FrameStatus::ok) return false;
+    const double s = fit.s, W = fit.W;
     // Centre the frame on y itself so that x_i - y is formed without a detour.
     for (index_t j = 0; j < p.d; ++j) {
         c[j] = y[j];
         z[j] = 0.0;
     }
-    pass.sums(Frame{c, s, z, coincidence_radius}, S);
+    pass.sums(Frame{c, s, z, fit.eps, fit.near}, S);
     const Certificate cert = certify(S, p.d, W, grad);
     for (index_t j = 0; j < p.d; ++j) grad[j] /= p.wscale;
     *f = cert.f / (s * p.wscale);
-    *lb = cert.lb / (s * p.wscale);
+    *lb = (cert.gap_near < cert.f - cert.lb ? cert.f - cert.gap_near : cert.lb) / (s * p.wscale);
     return true;
 }
 
@@ -350,6 +422,7 @@ struct BatchOutcome {
     std::int64_t* n_iter;
     std::int64_t* n_passes;
     std::int32_t* status;
+    double* scale = nullptr;  // optional: the hot loop asks only for the median and status
 };
 
 template <class T>
@@ -366,6 +439,7 @@ inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
     bo.n_iter[k] = o.n_iter;
     bo.n_passes[k] = o.n_passes;
     bo.status[k] = static_cast<std::int32_t>(o.status);
+    if (bo.scale != nullptr) bo.scale[k] = o.scale;
 }
 
 // Ctrl-C in a batch spread over threads: only the calling thread may look at Python's

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 namespace geomedian {
 
@@ -18,6 +19,7 @@ enum class Status : int {
     interrupted = 3,  // a signal arrived (Ctrl-C); the caller raises
     nonfinite = 4,    // the points contain NaN or inf; nothing was solved
     empty = 5,        // no point with positive weight left once NaN rows were omitted
+    range = 6,        // the points span more than 2^880 times their robust spread (frame_depth)
 };
 
 struct Options {
@@ -50,6 +52,7 @@ struct Outcome {
     index_t n_iter;
     index_t n_passes;
     Status status;
+    double scale = std::numeric_limits<double>::quiet_NaN();  // F / W: the gap's unit, a distance (certificate.hpp), caller's units
 };
 
 // Polled once per iteration by the driving thread: returns true to abandon the solve.

@@ -32,6 +32,7 @@ from ._result import (
     INTERRUPTED,
     MAX_ITER,
     NONFINITE,
+    RANGE,
     STALLED,
     STATUS_MESSAGES,
     ConvergenceWarning,
@@ -243,7 +244,7 @@ def solve(
 
 def make_result(out, single, shape, dtype, method_name, backend_name) -> GeometricMedianResult:
     """Wrap the kernels' per-problem arrays as the caller's result (scalars for one problem)."""
-    median, obj, lb, gap, n_iter, n_passes, status = out
+    median, obj, lb, gap, n_iter, n_passes, status, scale = out
     d = median.shape[-1]
     median = median.astype(dtype, copy=False)
     if single:
@@ -253,6 +254,7 @@ def make_result(out, single, shape, dtype, method_name, backend_name) -> Geometr
             objective=float(obj[0]),
             lower_bound=float(lb[0]),
             gap=float(gap[0]),
+            scale=float(scale[0]),
             n_iter=int(n_iter[0]),
             n_passes=int(n_passes[0]),
             converged=code == CONVERGED,
@@ -266,6 +268,7 @@ def make_result(out, single, shape, dtype, method_name, backend_name) -> Geometr
         objective=obj.reshape(shape),
         lower_bound=lb.reshape(shape),
         gap=gap.reshape(shape),
+        scale=scale.reshape(shape),
         n_iter=n_iter.reshape(shape),
         n_passes=n_passes.reshape(shape),
         converged=(status == CONVERGED).reshape(shape),
@@ -330,29 +333,38 @@ def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads
     if P == 0:  # an empty batch axis: nothing to solve
         f = np.empty(0)
         i = np.empty(0, dtype=np.int64)
-        return np.empty((0, d)), f, f, f, i, i, np.empty(0, dtype=np.int32)
+        return np.empty((0, d)), f, f, f, i, i, np.empty(0, dtype=np.int32), f
     omit = policy == "omit"
     empty = None
     if omit and n * d > impl.small_problem_size:
         x, w, wscale, empty = _fill_missing(batch, w, wscale)
     kernel = impl.solve_f32 if x.dtype == np.float32 else impl.solve_f64
     out = kernel(x, w, wscale, y0, method_code, tol, max_iter, threads, omit)
-    median, obj, lb, gap, n_iter, n_passes, status = out
+    median, obj, lb, gap, n_iter, n_passes, status, scale = out
     if status.max() < INTERRUPTED and empty is None:
         return out  # every problem solved: the common case, and the hot loop's
     if (status == INTERRUPTED).any():  # the Numba backend cannot raise from its kernels
         raise KeyboardInterrupt
     if empty is not None and empty.any():
         median[empty] = np.nan
-        obj[empty] = lb[empty] = gap[empty] = np.nan
+        obj[empty] = lb[empty] = gap[empty] = scale[empty] = np.nan
         n_iter[empty] = n_passes[empty] = 0
         status[empty] = EMPTY
     report_nonfinite(batch, policy, status)
-    return median, obj, lb, gap, n_iter, n_passes, status
+    return median, obj, lb, gap, n_iter, n_passes, status, scale
 
 
 def report_nonfinite(batch, policy, status) -> None:
-    """Raise for NaN under ``nan_policy="raise"`` and for inf under every policy."""
+    """Raise for NaN under ``nan_policy="raise"``, for inf under every policy, and for
+    points beyond float64's range (status 6)."""
+    out_of_range = np.flatnonzero(status == RANGE)
+    if out_of_range.size:
+        where = "" if batch.single else f" (problem {int(out_of_range[0])} of the batch)"
+        raise ValueError(
+            f"points span more than 2**880 (about 1e265) times their robust spread{where}: "
+            "the distances between the far points and the rest cannot be represented together "
+            "in float64; remove or rescale the far points"
+        )
     omit = policy == "omit"
     bad = np.flatnonzero(status == NONFINITE)
     if bad.size:

@@ -9,7 +9,7 @@ import numpy as np
 __all__ = ["STATUS_MESSAGES", "ConvergenceWarning", "GeometricMedianResult", "batch_message"]
 
 # Status codes shared with csrc/geomedian/types.hpp (enum class Status).
-CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY = 0, 1, 2, 3, 4, 5
+CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
 
 STATUS_MESSAGES = {
     CONVERGED: "certified relative duality gap is at most tol",
@@ -21,6 +21,10 @@ STATUS_MESSAGES = {
     INTERRUPTED: "interrupted",
     NONFINITE: "points contain NaN (nan_policy='propagate'): the median is NaN",
     EMPTY: "no point of positive weight left once points with NaN were omitted: the median is NaN",
+    RANGE: (
+        "the points span more than 2**880 (about 1e265) times their robust spread (the median "
+        "distance to their coordinate-wise median): beyond float64's reach, the median is NaN"
+    ),
 }
 
 
@@ -29,7 +33,7 @@ def batch_message(status: np.ndarray) -> str:
     counts = np.bincount(status.ravel(), minlength=len(STATUS_MESSAGES))
     total = status.size
     parts = [f"{counts[CONVERGED]} of {total} problems certified (gap <= tol)"]
-    for code in (MAX_ITER, STALLED, NONFINITE, EMPTY):
+    for code in (MAX_ITER, STALLED, NONFINITE, EMPTY, RANGE):
         if counts[code]:
             parts.append(f"{counts[code]}: {STATUS_MESSAGES[code]}")
     return "; ".join(parts)
@@ -58,8 +62,17 @@ class GeometricMedianResult:
     lower_bound : float or ndarray
         A certified lower bound on the optimal objective ``f*`` from the dual problem.
     gap : float or ndarray
-        Certified relative duality gap ``(objective - lower_bound) / objective``; the true
-        relative suboptimality ``(f(median) - f*) / f(median)`` is at most this.
+        Certified gap relative to the data around the median:
+        ``f(median) - f* <= gap * W * scale`` with ``W`` the total weight. Where every point
+        lies within ``2**10`` robust spreads of the median (clean data) ``W * scale`` is the
+        objective, and ``gap`` is the relative duality gap
+        ``(objective - lower_bound) / objective``. Far points (fill values, gross outliers)
+        are left out of ``scale``, so ``gap`` measures the answer at the scale of the
+        inliers, not of the outliers' distances.
+    scale : float or ndarray
+        The unit of ``gap``, a distance in the points' units: the mean distance from the
+        median to the points within ``2**10`` robust spreads of it (all points, on clean
+        data: then ``W * scale`` is the objective).
     n_iter : int or ndarray
         Accepted iterations.
     n_passes : int or ndarray
@@ -69,7 +82,8 @@ class GeometricMedianResult:
         ``gap <= tol``.
     status : int or ndarray
         0 converged, 1 max_iter reached, 2 stalled at floating-point resolution, 4 NaN
-        propagated, 5 no point left after omitting NaN.
+        propagated, 5 no point left after omitting NaN (6: beyond float64's range, raised as
+        an error by :func:`geomedian.solve`).
     message : str
         ``status`` in words; for a batch, how many problems ended how.
     method, backend : str
@@ -80,6 +94,7 @@ class GeometricMedianResult:
     objective: float | np.ndarray
     lower_bound: float | np.ndarray
     gap: float | np.ndarray
+    scale: float | np.ndarray
     n_iter: int | np.ndarray
     n_passes: int | np.ndarray
     converged: bool | np.ndarray
