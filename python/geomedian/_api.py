@@ -73,7 +73,14 @@ def solve(
 
     with :math:`g` the minimum-norm subgradient at :math:`y`, :math:`S = \sum_i u_i \cdot
     (y - x_i)` for the dual vectors :math:`u_i = w_i (y - x_i) / \lVert y - x_i \rVert`,
-    and :math:`\bar x` the weighted mean (derivation in ``csrc/geomedian/certificate.hpp``).
+    and :math:`\bar x` the weighted mean. Where points lie farther than
+    :math:`R = 2^{10} \rho` from the iterate (:math:`\rho` a robust spread: the median
+    distance of a sample of the points to its coordinate-wise median), a second bound lets
+    only the near points absorb :math:`g`, :math:`f(y) - f^* \le 2 \beta f_N + 2
+    f_\text{coinc}`, and the gap is relative to :math:`W \cdot` ``scale`` (the near
+    points' mean distance) instead of :math:`f`: outliers of any magnitude then neither
+    drag the answer nor fool the certificate (derivation in the user guide,
+    "Tolerances and the certificate").
 
     Parameters
     ----------
@@ -157,9 +164,11 @@ def solve(
     Returns
     -------
     GeometricMedianResult
-        ``median``, ``objective``, ``lower_bound``, ``gap``, ``n_iter``, ``n_passes``,
-        ``converged``, ``status``, ``message``, ``method``, ``backend``: scalars for one
-        problem, arrays of the batch shape for a batch (``median``: ``(..., d)``).
+        ``median``, ``objective``, ``lower_bound``, ``gap``, ``scale``, ``n_iter``,
+        ``n_passes``, ``converged``, ``status``, ``message``, ``method``, ``backend``:
+        scalars for one problem, arrays of the batch shape for a batch (``median``:
+        ``(..., d)``). ``f(median) - f* <= gap * W * scale``; on clean data
+        ``W * scale`` is the objective.
 
     Raises
     ------
@@ -168,14 +177,16 @@ def solve(
     ValueError
         Wrong shapes (``n == 0``, ``d == 0``, weights that do not match), NaN under
         ``nan_policy="raise"``, inf, negative or all-zero weights, ``tol < 0``,
-        ``max_iter < 1``, unknown method, backend or nan_policy. Messages name the problem.
+        ``max_iter < 1``, unknown method, backend or nan_policy, points spanning more than
+        ``2**880`` times their robust spread. Messages name the problem.
     ImportError
         ``backend`` names a backend that is not installed.
 
     Notes
     -----
-    Points closer to the iterate than ``2**-40`` of the data's spread count as coinciding
-    with it; the certificate accounts for them (it stays a valid bound). A minimiser at a
+    Points closer to the iterate than ``2**-40`` of the data's spread (of the near radius
+    :math:`R`, where far points make the spread larger) count as coinciding with it; the
+    certificate accounts for them (it stays a valid bound). A minimiser at a
     data point is found exactly: near a point that carries most of
     :math:`\sum_i w_i / d_i` the solver tries that point itself, where Kuhn's test
     :math:`\lVert R \rVert \le \eta` makes the gap close.
