@@ -428,7 +428,7 @@ def _warm_start(impl, batch, w, wscale, method_code, threads, policy):
         return None
     kernel = impl.solve_f32 if x.dtype == np.float32 else impl.solve_f64
     omit = policy == "omit" and rows.size * d <= impl.small_problem_size
-    median, objective, *_, status = kernel(
+    median, objective, *_, status, _scale = kernel(
         sub, wsub, wscale, None, method_code, WARM_START_TOL, 100, threads, omit
     )
     if status[0] == INTERRUPTED:
