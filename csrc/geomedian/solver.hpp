@@ -53,9 +53,11 @@ struct Workspace {
     std::vector<double> buf;
     std::vector<double> sample;  // the robust anchor's sample, sized on first use
     explicit Workspace(index_t dim)
-        : d(dim), buf(8 * dim + 2 * sums_size(dim) + moments_size(dim) + pass_scratch_size(dim)) {}
-    double* at(index_t k) { return buf.data() + k * d; }  // k-th d-vector, k < 8
-    double* sums_a() { return at(8); }
+        : d(dim), buf(10 * dim + 2 * sums_size(dim) + moments_size(dim) + pass_scratch_size(dim)) {}
+    double* at(index_t k) { return buf.data() + k * d; }  // k-th d-vector, k < 10
+    double* reference_row() { return at(8); }  // the moments' x0, as double
+    double* anchor() { return at(9); }         // the robust centre m
+    double* sums_a() { return at(10); }
     double* sums_b() { return sums_a() + sums_size(d); }
     double* moments() { return sums_b() + sums_size(d); }
     double* scratch() { return moments() + moments_size(d); }
@@ -135,6 +137,7 @@ enum class FrameStatus { ok, nonfinite, empty, range };
 // coincidence radius eps and the near radius (certificate.hpp).
 struct FrameFit {
     double s = 1, W = 1, eps = coincidence_radius, near = HUGE_VAL;
+    double half = 0;  // half the spread of the moments pass
 };
 
 // m and rho of robust_frame.hpp over a sample of the problem's present rows; m into `m`.
@@ -163,41 +166,72 @@ FrameStatus make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c
     fit->W = mom[moment::weight];
     // Only omitted rows can leave no weight: the caller rejects all-zero weight rows.
     if (!(fit->W > 0)) return FrameStatus::empty;
-    const double half = mom[moment::half_spread];
+    fit->half = mom[moment::half_spread];
     int e = 0;
-    std::frexp(half, &e);  // spread = 2 half < 2^(e+1)
-    double s = half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
+    std::frexp(fit->half, &e);  // spread = 2 half < 2^(e+1)
+    fit->s = fit->half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
+    double* x0d = ws.reference_row();
     bool finite = true;
     for (index_t j = 0; j < p.d; ++j) {
-        c[j] = static_cast<double>(x0[j]) + 2.0 * (mom[moment::head + j] / fit->W);
+        x0d[j] = static_cast<double>(x0[j]);
+        c[j] = x0d[j] + 2.0 * (mom[moment::head + j] / fit->W);
         finite &= std::isfinite(c[j]);
     }
-    // The robust anchor; the iterate buffers are free until the first pass.
-    double* m = ws.at(2);
-    const double R = near_factor * sample_anchor(p, pass, ws, m);
-    if (R > 0 && std::isfinite(R)) {
-        // Clean data keeps the mean-centred frame (and its bits); where the mean has been
-        // dragged beyond R the frame moves to m. Beyond the overflow threshold (a spread near
-        // the largest double) the mean is not finite and m serves too.
-        if (!finite || scaled_distance(c, m, p.d) > R)
-            for (index_t j = 0; j < p.d; ++j) c[j] = m[j];
-        int eR = 0;
-        std::frexp(R, &eR);  // R < 2^eR
-        // Far points: scale up until R s ~ 1, as long as they stay below 2^frame_headroom.
-        const int up = std::clamp(e + 1 - eR, 0, frame_headroom);
-        if (up > 0) s = std::ldexp(s, up);
-        const double Rs = R * s;
-        if (!(Rs >= std::ldexp(1.0, -frame_depth))) return FrameStatus::range;
-        fit->near = Rs;
-        fit->eps = coincidence_radius * std::min(1.0, Rs);
-    } else if (!finite) {
-        // Only a spread near the overflow threshold makes the mean overflow; any finite
-        // centre near the data will do, so fall back to the reference point.
-        for (index_t j = 0; j < p.d; ++j) c[j] = static_cast<double>(x0[j]);
-    }
-    fit->s = s;
-    frame_ready(pass, c, s);
+    // Only a spread near the overflow threshold makes the mean overflow; any finite
+    // centre near the data will do, so fall back to the reference point.
+    if (!finite)
+        for (index_t j = 0; j < p.d; ++j) c[j] = x0d[j];
+    frame_ready(pass, c, fit->s);
     return FrameStatus::ok;
+}
+
+// Whether the classic certificate speaks at the scale of the data around the iterate y:
+// no point lies farther than near_factor times the median distance rho_y from y. At least
+// half the weight lies within rho_y, and the part of it off the iterate adds at least
+// w_i / rho_y to inv, so rho_y >= (W / 2 - eta) / inv; every point lies in the moments'
+// box, within reach = ||y - x0|| + 2 sqrt(d) half of y. O(d), no pass: clean data pays
+// nothing for the far-point machinery.
+inline bool no_far_points(const double* S, double W, double reach) {
+    const double half_weight = 0.5 * W - S[slot::eta];
+    return half_weight > 0 && S[slot::inv] > 0 && reach * S[slot::inv] <= near_factor * half_weight;
+}
+
+// reach (above) in frame units, for the iterate z of the frame (c, s).
+inline double frame_reach(const double* c, double s, const double* z, const double* x0d,
+                          index_t d, double half) {
+    double q = 0;
+    for (index_t j = 0; j < d; ++j) {
+        const double r = (c[j] - x0d[j]) * s + z[j];
+        q += r * r;
+    }
+    return std::sqrt(q) + 2.0 * std::sqrt(static_cast<double>(d)) * half * s;
+}
+
+enum class Anchor { moved, unchanged, range };
+
+// Far points may lurk (no_far_points failed): anchor the frame at the robust centre m with
+// the near radius R = near_factor rho (robust_frame.hpp), the scale raised until R s ~ 1 as
+// far as the far points' headroom allows, the coincidence radius 2^-40 of R s at most.
+// `unchanged`: rho = 0 (more than half the sample's weight sits at m, which is then the
+// median), the classic certificate stands. `range`: R s < 2^-frame_depth, beyond float64.
+template <class T, class Pass>
+Anchor anchor_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, FrameFit* fit) {
+    double* m = ws.anchor();
+    const double R = near_factor * sample_anchor(p, pass, ws, m);
+    if (!(R > 0 && std::isfinite(R))) return Anchor::unchanged;
+    int e = 0, eR = 0;
+    std::frexp(fit->half, &e);
+    std::frexp(R, &eR);  // R < 2^eR
+    const int up = std::clamp(e + 1 - eR, 0, frame_headroom);
+    const double s = std::ldexp(std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)), up);
+    const double Rs = R * s;
+    if (!(Rs >= std::ldexp(1.0, -frame_depth))) return Anchor::range;
+    for (index_t j = 0; j < p.d; ++j) c[j] = m[j];
+    fit->s = s;
+    fit->near = Rs;
+    fit->eps = coincidence_radius * std::min(1.0, Rs);
+    frame_moved(pass, c, s);
+    return Anchor::moved;
 }
 
 template <class T, class Pass>
@@ -212,18 +246,20 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     const bool descent = opt.method != Method::weiszfeld;  // gd, or newton with gd fallback
     out.n_iter = 0;
     out.n_passes = 1;
-    FrameFit fit;
-    const FrameStatus fs = make_frame(p, pass, ws, c, &fit);
-    if (fs != FrameStatus::ok) {
+    const auto unsolved = [&](Status why) {
         std::fill(out.median, out.median + d, std::numeric_limits<double>::quiet_NaN());
         out.objective = out.lower_bound = out.gap = out.scale =
             std::numeric_limits<double>::quiet_NaN();
-        out.status = fs == FrameStatus::empty       ? Status::empty
-                     : fs == FrameStatus::nonfinite ? Status::nonfinite
-                                                    : Status::range;
+        out.status = why;
+    };
+    FrameFit fit;
+    const FrameStatus fs = make_frame(p, pass, ws, c, &fit);
+    if (fs != FrameStatus::ok) {
+        unsolved(fs == FrameStatus::empty ? Status::empty : Status::nonfinite);
         return;
     }
-    const double s = fit.s, W = fit.W, eps = fit.eps, near = fit.near;
+    const double W = fit.W;
+    double s = fit.s, eps = fit.eps, near = fit.near;
     if (init != nullptr)
         for (index_t j = 0; j < d; ++j) z[j] = (init[j] - c[j]) * s;
     else
@@ -243,9 +279,55 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     index_t next_newton = 0;           // back off after a Newton step that failed
     index_t newton_backoff = 1;
     bool recentre = false;             // move the frame's centre to the iterate first
+    bool anchored = false;             // the frame has been anchored robustly (anchor_frame)
+    const double* x0d = ws.reference_row();
+    // Whether a certified gap here vouches for the location: after anchoring always (the
+    // certificate then measures the gap at the near points' scale), before it where no
+    // point can be far (no_far_points).
+    const auto vouches = [&]() {
+        return anchored || no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half));
+    };
+    // Anchors the frame once, and goes on from the iterate where it lies within the near
+    // radius of the robust centre (else from that centre) with a fresh pass.
+    const auto anchor = [&]() {
+        anchored = true;
+        for (index_t j = 0; j < d; ++j) zt[j] = c[j] + z[j] / s;  // the iterate, data units
+        const Anchor a = anchor_frame(p, pass, ws, c, &fit);
+        if (a != Anchor::moved) return a;
+        s = fit.s;
+        eps = fit.eps;
+        near = fit.near;
+        const bool keep = scaled_distance(zt, c, d) * s <= near;
+        for (index_t j = 0; j < d; ++j) z[j] = keep ? (zt[j] - c[j]) * s : 0.0;
+        fr = Frame{c, s, z, eps, near};
+        gd.has_prev = false;
+        retry = recentre = false;
+        last_vertex = -1;
+        next_vertex_check = next_newton = 0;
+        vertex_backoff = newton_backoff = 1;
+        pass.sums(fr, S);
+        ++out.n_passes;
+        cert = certify(S, d, W, g);
+        // The bounds of the old frame are dropped: where it could not resolve the inliers
+        // (rounded together, or their squares underflowed), its sums described another
+        // problem.
+        lb = cert.lb;
+        return a;
+    };
+    // At the start too: far points that drag the mean (the usual start) show at once.
+    if (!vouches() && anchor() == Anchor::range) {
+        unsolved(Status::range);
+        return;
+    }
     Status status;
     for (;;) {
-        if (relative_gap(cert, lb) <= opt.tol) { status = Status::converged; break; }
+        if (relative_gap(cert, lb) <= opt.tol) {
+            if (vouches()) { status = Status::converged; break; }
+            const Anchor a = anchor();
+            if (a == Anchor::range) { unsolved(Status::range); return; }
+            if (a == Anchor::unchanged) { status = Status::converged; break; }
+            continue;
+        }
         if (out.n_iter >= opt.max_iter) { status = Status::max_iter; break; }
         if (interrupt()) { status = Status::interrupted; break; }
         if (recentre) {
@@ -307,7 +389,15 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         if (!moved) {
             bool at_centre = true;
             for (index_t j = 0; j < d; ++j) at_centre &= z[j] == 0.0;
-            if (at_centre || recentred_at == out.n_iter) { status = Status::stalled; break; }
+            if (at_centre || recentred_at == out.n_iter) {
+                if (!vouches()) {
+                    const Anchor a = anchor();
+                    if (a == Anchor::range) { unsolved(Status::range); return; }
+                    if (a == Anchor::moved) continue;
+                }
+                status = Status::stalled;
+                break;
+            }
             recentre = true;
             continue;
         }
@@ -568,6 +658,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                 Outcome o{bo.median + k * b.d, po.f[l] / unit, po.lb[l] / unit,
                           relative_gap(po.f[l], po.lb[l]), po.n_iter[l], po.n_passes[l],
                           Status::converged};
+                o.scale = po.f[l] / (po.W[l] * po.s[l]);  // F = f: no point beyond R
                 store(bo, k, o);
             }
         };
