@@ -1,5 +1,6 @@
-// Where a problem's frame is anchored, and how far "near" reaches: robust statistics of a
-// sample of the rows, taken once per solve before the first iteration pass.
+// Where a problem's frame is anchored, and how far "near" reaches, when far points may be
+// present (solver.hpp, no_far_points): robust statistics of a sample of the rows, taken at
+// most once per solve.
 //
 // The mean, which the frame used to be centred on, follows gross outliers: 5% of rows at a
 // fill value of 1e37 put it at 5e35, where (x - c) s rounds every inlier to the same

@@ -1,17 +1,18 @@
 // The iteration driver shared by every method, and the batch driver around it.
 //
 // One solve:
-//   1. moments pass: W, finiteness, spread; a robust anchor from a sample of the rows
-//      (robust_frame.hpp: coordinate-wise median m, median distance rho, near radius
-//      R = 2^10 rho); the frame: c = weighted mean where it lies within R of m (clean
-//      data), else m; s = 2^-k with spread * s < 1 (exact scaling, so data near 1e+-300
-//      neither overflows nor underflows, and data at 1e12 + noise keeps its digits in
-//      z = (y - c) s), raised towards R s = 1 when far points make the spread exceed R;
+//   1. moments pass: W, finiteness, spread; the frame: c = weighted mean, s = 2^-k with
+//      spread * s < 1 (exact scaling, so data near 1e+-300 neither overflows nor
+//      underflows, and data at 1e12 + noise keeps its digits in z = (y - c) s);
 //   2. iteration pass at the start point, then per iteration: stop if the certified
-//      relative gap <= tol (certificate.hpp: (f - LB) / f, or relative to the data near
-//      the iterate when points lie beyond R); otherwise propose a step (Weiszfeld, GD, or a
+//      relative gap <= tol; otherwise propose a step (Weiszfeld, GD, or a
 //      Newton step with GD as its fallback), run a pass at the trial point, keep the best
-//      lower bound seen, accept or retry;
+//      lower bound seen, accept or retry. The gap is (f - LB) / f while no point can lie
+//      beyond 2^10 times the median distance from the iterate (no_far_points, an O(d) test
+//      at the start, at convergence and on a stall). Where one may, the frame is anchored
+//      once at a robust centre with a near radius R (anchor_frame, robust_frame.hpp) and
+//      the gap becomes relative to the data within R of the iterate (certificate.hpp):
+//      gross outliers of any magnitude can neither drag the answer nor fool the stop;
 //   3. near a vertex (one point carries more than half of sum w_i / d_i, or the iterate is
 //      within the coincidence radius of a point) test the nearest data point itself, since
 //      the certificate cannot close at a point beside a non-smooth optimum; and test it
