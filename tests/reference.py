@@ -19,6 +19,13 @@ def _weights(points: np.ndarray, weights) -> np.ndarray:
     return np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
 
 
+def norm(v) -> float:
+    """``||v||`` without overflow or underflow of the squares (1e300 entries are fine)."""
+    v = np.asarray(v, dtype=np.float64)
+    big = float(np.abs(v).max()) if v.size else 0.0
+    return big * float(np.sqrt(((v / big) ** 2).sum())) if big > 0 else 0.0
+
+
 def distances(y, points) -> np.ndarray:
     """``||y - x_i||`` per row, scaled by the row's largest entry so 1e-200 does not underflow."""
     diff = np.asarray(y, dtype=np.float64) - np.asarray(points, dtype=np.float64)
@@ -155,7 +162,7 @@ def difference_rounding(y, y_ref, points, weights=None) -> float:
     x = np.asarray(points, dtype=np.float64)
     w = _weights(x, weights)
     d = x.shape[1]
-    step = float(np.linalg.norm(np.asarray(y, float) - np.asarray(y_ref, float)))
+    step = norm(np.asarray(y, float) - np.asarray(y_ref, float))
     eps = np.finfo(np.float64).eps
     return 2.0 * (4 * d + 16) * eps * math.fsum(w) * step
 
@@ -190,12 +197,17 @@ def _newton_drift(x, w, drift, y0, max_iter: int = 200) -> np.ndarray:
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
             step = None
-        if step is None or not np.isfinite(step).all() or g @ step <= 0:
+        sn = norm(step) if step is not None and np.isfinite(step).all() else 0.0
+        if not sn > 0 or g @ (step / sn) <= 0:
             dist = distances(y, x)  # Weiszfeld with drift: y+ = (sum w x / d - a) / sum w / d
             c = w / dist
             step = y - ((c[:, None] * x).sum(axis=0) - drift) / c.sum()
-        # Converged: the decrease Newton predicts is below what a difference of f resolves.
-        if 0.5 * float(g @ step) <= 64 * np.finfo(float).eps * w.sum() * np.linalg.norm(step):
+            sn = norm(step)
+            if not sn > 0:
+                return y  # Weiszfeld's fixed point
+        # Converged: the decrease Newton predicts is below what a difference of f resolves
+        # (both sides divided by ||step||, which may be 1e300).
+        if 0.5 * float(g @ (step / sn)) <= 64 * np.finfo(float).eps * w.sum():
             return y - step if np.isfinite(step).all() else y
         t = 1.0
         while t > 1e-12:
@@ -221,7 +233,7 @@ def _kuhn(y, x, w, drift):
     u = (xk - x[away]) / dist[away, None]
     a = np.zeros(x.shape[1]) if drift is None else np.asarray(drift, dtype=np.float64)
     g = np.array([math.fsum(np.append(w[away] * u[:, j], a[j])) for j in range(x.shape[1])])
-    return xk, math.fsum(w[~away]) - float(np.linalg.norm(g)), g
+    return xk, math.fsum(w[~away]) - norm(g), g
 
 
 def kuhn_vertex(y, points, weights=None, drift=None):
@@ -250,9 +262,9 @@ def _minimise(x, w, drift, y0) -> np.ndarray:
         if slack >= 0:
             return xk
         typical = float(np.median(distances(y, x)))
-        if float(np.linalg.norm(y - xk)) > 1e-6 * typical:
+        if norm(y - xk) > 1e-6 * typical:
             return y
-        y = _newton_drift(x, w, drift, xk - 1e-3 * typical * g / np.linalg.norm(g))
+        y = _newton_drift(x, w, drift, xk - 1e-3 * typical * g / norm(g))
     return y
 
 
@@ -325,7 +337,7 @@ def location_bound(y_opt, points, weights, excess: float, radius: float) -> floa
     if not lam > 0:
         return math.inf
     r = radius / 8
-    bound = math.sqrt(8.0 * max(excess, 0.0) / lam)
+    bound = math.sqrt(8.0 * max(excess, 0.0)) / math.sqrt(lam)  # no overflow at 1e300
     return bound if bound <= r else 8.0 * excess / (lam * r)
 
 
