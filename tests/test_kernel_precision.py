@@ -71,7 +71,9 @@ def test_fused_pass_matches_numpy(backend, dtype, weighted, d):
         assert sums[1] == pytest.approx(ref["inv"], rel=tol, abs=0), ctx
         assert sums[2] == pytest.approx(ref["eta"], rel=tol, abs=0), ctx
         assert sums[4] == pytest.approx(ref["max_term"], rel=RTOL, abs=0), ctx
-        R, M = sums[5 : 5 + d], sums[5 + d :]
+        # Slots (fused_pass.hpp): f, inv, eta, f_coinc, max_term, w_far, f_near, then R and M.
+        assert sums[5] == 0.0, ctx  # near = +inf by default: no point is far
+        R, M = sums[7 : 7 + d], sums[7 + d :]
         # R and M are sums of signed terms: compare against the size of those terms.
         np.testing.assert_allclose(R, ref["R"], rtol=0, atol=tol * ref["scale_R"], err_msg=ctx)
         np.testing.assert_allclose(M, ref["M"], rtol=0, atol=tol * ref["scale_M"], err_msg=ctx)

@@ -77,6 +77,7 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     objective, lower_bound, gap = np.empty(P), np.empty(P), np.empty(P)
     n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
     status = np.empty(P, dtype=np.int32)
+    scale = np.empty(P)
     small = n * d <= SMALL_PROBLEM_SIZE
     within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
     # One thread never enters Numba's threading layer (see solver.solve_batch_serial); nor
@@ -106,24 +107,31 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
                 n_iter,
                 n_passes,
                 status,
+                scale,
             )
 
     if P * n * d * max_iter <= DIRECT_WORK:
         run()  # bounded work (well under a second): no worker thread, the hot loop's case
     else:
         run_interruptible(run, stop)
-    return median, objective, lower_bound, gap, n_iter, n_passes, status
+    return median, objective, lower_bound, gap, n_iter, n_passes, status, scale
 
 
 def solve_f64(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False):
-    """Mirror of ``_core.solve_f64``."""
+    """Mirror of ``_core.solve_f64``.
+
+    Returns (median, objective, lower_bound, gap, n_iter, n_passes, status, scale).
+    """
     return _solve(
         points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, np.float64
     )
 
 
 def solve_f32(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False):
-    """Mirror of ``_core.solve_f32``."""
+    """Mirror of ``_core.solve_f32``.
+
+    Returns (median, objective, lower_bound, gap, n_iter, n_passes, status, scale).
+    """
     return _solve(
         points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, np.float32
     )
@@ -176,7 +184,7 @@ def evaluate_f32(points, weights, wscale, y, threads):
     return _evaluate(points, weights, wscale, y, threads, np.float32)
 
 
-def _fused_pass(points, weights, wscale, y, s, threads, dtype):
+def _fused_pass(points, weights, wscale, y, s, threads, eps, near, dtype):
     _check(points, dtype, 2)
     n, d = points.shape
     out = np.empty(sums_size(d))
@@ -189,7 +197,8 @@ def _fused_pass(points, weights, wscale, y, s, threads, dtype):
             y,
             s,
             np.zeros(d),
-            solver.COINCIDENCE_RADIUS,
+            float(eps),
+            float(near),
             out,
             np.empty(pass_scratch_size(d)),
             np.empty((n_chunks(n, d), pass_scratch_size(d))),
@@ -197,14 +206,22 @@ def _fused_pass(points, weights, wscale, y, s, threads, dtype):
     return out
 
 
-def fused_pass_f64(points, weights, wscale, y, s, threads):
-    """Mirror of ``_core.fused_pass_f64``."""
-    return _fused_pass(points, weights, wscale, y, s, threads, np.float64)
+def fused_pass_f64(
+    points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, near=np.inf
+):
+    """Mirror of ``_core.fused_pass_f64``.
+
+    Returns the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] of one
+    pass at y, scaled by s, with coincidence radius eps and near radius near (frame units).
+    """
+    return _fused_pass(points, weights, wscale, y, s, threads, eps, near, np.float64)
 
 
-def fused_pass_f32(points, weights, wscale, y, s, threads):
-    """Mirror of ``_core.fused_pass_f32``."""
-    return _fused_pass(points, weights, wscale, y, s, threads, np.float32)
+def fused_pass_f32(
+    points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, near=np.inf
+):
+    """Mirror of ``_core.fused_pass_f32`` (see fused_pass_f64)."""
+    return _fused_pass(points, weights, wscale, y, s, threads, eps, near, np.float32)
 
 
 def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, dtype):

@@ -3,20 +3,35 @@
 LB(y) = (S - g . (y - xbar)) / (1 + ||g|| / W) <= f*, with g the minimum-norm subgradient,
 S >= f - 2 f_coinc and g . (y - xbar) = -g . M / W, less SUM_ROUNDING of the magnitudes
 (far from the data LB is a small difference of large sums).
+
+Far points (beyond the frame's near radius, w_far > 0): the near points alone absorb g,
+which bounds f - f* by gap_near = 2 beta f_N + 2 f_coinc, beta = ||g|| / (2 W_N - W - ||g||),
+and the stopping rule divides the smaller gap by F = W f_N / W_N instead of f.
 """
 
 import math
+from collections import namedtuple
 
 from numba import njit
 
-from .fused_pass import SLOT_ETA, SLOT_F, SLOT_F_COINC, SLOT_HEAD
+from .fused_pass import SLOT_ETA, SLOT_F, SLOT_F_COINC, SLOT_F_NEAR, SLOT_HEAD, SLOT_W_FAR
 
 SUM_ROUNDING = 2.0**-44
+
+# C++ struct Certificate: f, LB, ||g||, gap_near (a bound on f - f*, +inf when not
+# applicable) and scale (F, the gap's normaliser), all in scaled units.
+Certificate = namedtuple("Certificate", ["f", "lb", "gnorm", "gap_near", "scale"])
+
+
+@njit(cache=True, nogil=True)
+def grad_rounding(d):
+    """Return a bound on ||computed g - sum_i u_i|| / W: the sums' and the directions' rounding."""
+    return SUM_ROUNDING + (d + 8) * 2.0**-53
 
 
 @njit(cache=True, nogil=True)
 def certify(sums, d, W, g):
-    """Fill g with the minimum-norm subgradient; return (f, LB, ||g||)."""
+    """Fill g with the minimum-norm subgradient; return the Certificate (f, LB, ||g||, ...)."""
     rn2 = 0.0
     for j in range(d):
         rn2 += sums[SLOT_HEAD + j] * sums[SLOT_HEAD + j]
@@ -33,11 +48,51 @@ def certify(sums, d, W, g):
     S = f - 2.0 * sums[SLOT_F_COINC]
     slack = SUM_ROUNDING * (abs(S) + abs(gm) / W)
     lb = (S + gm / W - slack) / (1.0 + gnorm / W)
-    return f, lb, gnorm
+    w_far = sums[SLOT_W_FAR]
+    if not w_far > 0:
+        return Certificate(f, lb, gnorm, math.inf, f)
+    # W_N and the denominator lose the sums' rounding, to stay on the safe side.
+    wn = (W - w_far) * (1.0 - SUM_ROUNDING)
+    fn = sums[SLOT_F_NEAR]
+    gn = gnorm + grad_rounding(d) * W
+    den = 2.0 * wn - W * (1.0 + SUM_ROUNDING) - gn
+    gap_near = math.inf
+    if den > 0 and gn <= den:
+        gap_near = (2.0 * (gn / den) * fn + 2.0 * sums[SLOT_F_COINC]) * (1.0 + SUM_ROUNDING)
+    scale = fn * (W / (W - w_far)) if wn > 0 else f
+    return Certificate(f, lb, gnorm, gap_near, scale)
+
+
+@njit(cache=True, nogil=True)
+def absolute_gap(cert, lb):
+    """Return the certified f - f* at an iterate certified by cert, lb the best bound seen."""
+    gap = cert.f - lb
+    return cert.gap_near if cert.gap_near < gap else gap  # std::min's order
+
+
+@njit(cache=True, nogil=True)
+def certified_gap(cert, lb):
+    """Return the relative gap the stopping rule compares with tol: absolute_gap / F.
+
+    C++: the overload ``relative_gap(const Certificate&, double)`` (Numba has no overloads).
+    0 when F == 0 (every point sits on the iterate, or more than half the weight does with
+    the rest far).
+    """
+    gap = absolute_gap(cert, lb)
+    if not cert.f > 0:
+        return 0.0  # every point sits on the iterate
+    if not cert.scale > 0:
+        return math.inf if gap > 0 else 0.0
+    r = gap / cert.scale
+    return r if r > 0 else 0.0
 
 
 @njit(cache=True, nogil=True)
 def relative_gap(f, lb):
+    """Return the classic relative gap (f - LB) / f, 0 when f == 0.
+
+    For solvers that have checked that no point is beyond the near radius (F = f there).
+    """
     if not f > 0:
         return 0.0
     gap = (f - lb) / f

@@ -7,8 +7,14 @@ Sums of one pass at the iterate z (scaled frame, r_i = (x_i - c) s - z, d_i = ||
     eta      = sum_{d_i <= eps} w_i
     f_coinc  = sum_{d_i <= eps} w_i d_i
     max_term = max_{d_i > eps} w_i / d_i
+    w_far    = sum_{d_i > near} w_i
+    f_near   = sum_{d_i <= near} w_i d_i
     R        = sum_{d_i > eps} w_i r_i / d_i
     M        = sum_i w_i r_i
+
+w_far and f_near feed the certificate that stays exact when far points dominate f
+(``certificate.py``); with every point near (near = +inf), w_far is exactly 0 and f_near
+has the bits of f.
 
 Moments: W = sum w_i, count of non-finite coordinates, max |x_ij - x_0j| / 2 and
 sum_i w_i (x_i - x_0) / 2. An empty weight row means unit weights.
@@ -21,7 +27,8 @@ from numba import njit
 
 from .float_bits import as_bits, from_bits
 
-SLOT_F, SLOT_INV, SLOT_ETA, SLOT_F_COINC, SLOT_MAX_TERM, SLOT_HEAD = 0, 1, 2, 3, 4, 5
+SLOT_F, SLOT_INV, SLOT_ETA, SLOT_F_COINC, SLOT_MAX_TERM = 0, 1, 2, 3, 4
+SLOT_W_FAR, SLOT_F_NEAR, SLOT_HEAD = 5, 6, 7
 MOMENT_WEIGHT, MOMENT_NONFINITE, MOMENT_HALF_SPREAD, MOMENT_HEAD = 0, 1, 2, 3
 
 # Reassociation lets LLVM vectorise the reductions; no finite-math flags, which would
@@ -46,12 +53,13 @@ def moments_size(d):
 
 
 @njit(cache=True, nogil=True, fastmath=HOT_LOOP_MATH, inline="always")
-def row_terms(d2, wi, eps):
-    """Return (d_i, w_i / d_i or 0 on the iterate, w_i on the iterate or 0)."""
+def row_terms(d2, wi, eps, near):
+    """Return (d_i, w_i / d_i or 0 on the iterate, w_i on the iterate or 0, 1 if far or 0)."""
     dist = math.sqrt(d2)
     on = 1.0 if dist <= eps else 0.0
+    far = 1.0 if dist > near else 0.0
     # Arithmetic instead of branches, and never a division by zero.
-    return dist, (1.0 - on) * wi / max(dist, eps), on * wi
+    return dist, (1.0 - on) * wi / max(dist, eps), on * wi, far
 
 
 @njit(cache=True, nogil=True)
@@ -61,13 +69,15 @@ def block_rows_for(d):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def store_scalars(out, f, inv, eta, fc, mt_bits):
+def store_scalars(out, f, inv, eta, fc, mt_bits, wf, fn):
     """Write the scalar slots of out (C++: ScalarSums::store); max_term comes as bits."""
     out[SLOT_F] = f
     out[SLOT_INV] = inv
     out[SLOT_ETA] = eta
     out[SLOT_F_COINC] = fc
     out[SLOT_MAX_TERM] = from_bits(mt_bits)
+    out[SLOT_W_FAR] = wf
+    out[SLOT_F_NEAR] = fn
 
 
 @njit(**HOT_KERNEL, inline="always")
@@ -102,7 +112,7 @@ def block_weights(w, wscale, wb):
 
 
 @njit(**HOT_KERNEL, inline="always")
-def block_terms(d2, wb, m, eps, t, f, inv, eta, fc, mt_bits):
+def block_terms(d2, wb, m, eps, near, t, f, inv, eta, fc, mt_bits, wf, fn):
     """Per-row terms of a block into t; return the running sums plus the block's.
 
     The maximum runs on bit patterns (float_bits), the only form LLVM vectorises.
@@ -111,15 +121,19 @@ def block_terms(d2, wb, m, eps, t, f, inv, eta, fc, mt_bits):
     binv = 0.0
     beta = 0.0
     bfc = 0.0
+    bwf = 0.0
+    bfn = 0.0
     for k in range(m):
-        dist, tk, on = row_terms(d2[k], wb[k], eps)
+        dist, tk, on, far = row_terms(d2[k], wb[k], eps, near)
         t[k] = tk
         bf += wb[k] * dist
         binv += tk
         beta += on
         bfc += on * dist
         mt_bits = max(as_bits(tk), mt_bits)
-    return f + bf, inv + binv, eta + beta, fc + bfc, mt_bits
+        bwf += far * wb[k]
+        bfn += (1.0 - far) * wb[k] * dist
+    return f + bf, inv + binv, eta + beta, fc + bfc, mt_bits, wf + bwf, fn + bfn
 
 
 @njit(**HOT_KERNEL, inline="always")
@@ -161,7 +175,7 @@ def block_accumulate(rbuf, t, wb, m, d, R, M):
 
 
 @njit(**HOT_KERNEL, inline="always")
-def fused_pass_rows(x, D, w, wscale, m, c, s, z, eps, out):
+def fused_pass_rows(x, D, w, wscale, m, c, s, z, eps, near, out):
     """Sum rows for 1 <= d <= 4: one loop across rows, named scalar accumulators.
 
     D must be a literal at the call (Numba inlines this function), so that, as for the
@@ -174,6 +188,8 @@ def fused_pass_rows(x, D, w, wscale, m, c, s, z, eps, out):
     eta = 0.0
     fc = 0.0
     mt = 0  # bits of max_term (float_bits)
+    wf = 0.0
+    fn = 0.0
     R0 = R1 = R2 = R3 = M0 = M1 = M2 = M3 = 0.0
     c0, z0 = c[0], z[0]
     c1, z1 = (c[1], z[1]) if D > 1 else (0.0, 0.0)
@@ -185,12 +201,14 @@ def fused_pass_rows(x, D, w, wscale, m, c, s, z, eps, out):
         r2 = (x[i * D + 2] - c2) * s - z2 if D > 2 else 0.0
         r3 = (x[i * D + 3] - c3) * s - z3 if D > 3 else 0.0
         wi = w[i] * wscale if weighted else 1.0
-        dist, t, on = row_terms(r0 * r0 + r1 * r1 + r2 * r2 + r3 * r3, wi, eps)
+        dist, t, on, far = row_terms(r0 * r0 + r1 * r1 + r2 * r2 + r3 * r3, wi, eps, near)
         f += wi * dist
         inv += t
         eta += on
         fc += on * dist
         mt = max(as_bits(t), mt)
+        wf += far * wi
+        fn += (1.0 - far) * wi * dist
         R0 += t * r0
         M0 += wi * r0
         R1 += t * r1
@@ -204,11 +222,11 @@ def fused_pass_rows(x, D, w, wscale, m, c, s, z, eps, out):
     for j in range(D):
         out[SLOT_HEAD + j] = R[j]
         out[SLOT_HEAD + D + j] = M[j]
-    store_scalars(out, f, inv, eta, fc, mt)
+    store_scalars(out, f, inv, eta, fc, mt, wf, fn)
 
 
 @njit(**HOT_KERNEL)
-def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, out):
+def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     """Sum rows for d > 4 in blocks of rows, as in C++.
 
     Each row is centred once into a buffer (with its squared length), then the per-row
@@ -242,6 +260,8 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, out):
     eta = 0.0
     fc = 0.0
     mt = 0  # bits of max_term (float_bits)
+    wf = 0.0
+    fn = 0.0
     for b0 in range(0, m, brows):
         mb = min(brows, m - b0)
         xb = x[b0 * d : (b0 + mb) * d]
@@ -254,14 +274,16 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, out):
                 d2[k] = row_center(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d])
         if weighted:
             block_weights(w[b0 : b0 + mb], wscale, wb)
-        f, inv, eta, fc, mt = block_terms(d2, wb, mb, eps, t, f, inv, eta, fc, mt)
+        f, inv, eta, fc, mt, wf, fn = block_terms(
+            d2, wb, mb, eps, near, t, f, inv, eta, fc, mt, wf, fn
+        )
         block_accumulate(rbuf, t, wb, mb, d, R, M)
-    store_scalars(out, f, inv, eta, fc, mt)
+    store_scalars(out, f, inv, eta, fc, mt, wf, fn)
 
 
 @njit(**HOT_KERNEL)
-def fused_pass(x, d, w, wscale, lo, hi, c, s, z, eps, out):
-    """Write the sums of rows [lo, hi) into out.
+def fused_pass(x, d, w, wscale, lo, hi, c, s, z, eps, near, out):
+    """Write the sums of rows [lo, hi) into out (eps: coincidence radius, near: near radius).
 
     x holds the points flattened in C order (row i at x[i d : (i + 1) d]), as the C++
     kernel gets a pointer and d.
@@ -274,15 +296,15 @@ def fused_pass(x, d, w, wscale, lo, hi, c, s, z, eps, out):
     ws = w[lo:hi] if w.shape[0] > 0 else w
     m = hi - lo
     if d == 1:
-        fused_pass_rows(xs, 1, ws, wscale, m, c, s, z, eps, out)
+        fused_pass_rows(xs, 1, ws, wscale, m, c, s, z, eps, near, out)
     elif d == 2:
-        fused_pass_rows(xs, 2, ws, wscale, m, c, s, z, eps, out)
+        fused_pass_rows(xs, 2, ws, wscale, m, c, s, z, eps, near, out)
     elif d == 3:
-        fused_pass_rows(xs, 3, ws, wscale, m, c, s, z, eps, out)
+        fused_pass_rows(xs, 3, ws, wscale, m, c, s, z, eps, near, out)
     elif d == 4:
-        fused_pass_rows(xs, 4, ws, wscale, m, c, s, z, eps, out)
+        fused_pass_rows(xs, 4, ws, wscale, m, c, s, z, eps, near, out)
     else:
-        fused_pass_blocks(xs, d, ws, wscale, m, c, s, z, eps, out)
+        fused_pass_blocks(xs, d, ws, wscale, m, c, s, z, eps, near, out)
 
 
 @njit(**HOT_KERNEL)

@@ -69,13 +69,13 @@ def serial_moments(x, w, wscale, x0, out, scratch):
 
 
 @njit(cache=True, nogil=True)
-def serial_sums(x, w, wscale, c, s, z, eps, out, scratch):
+def serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch):
     n, d = x.shape
     x1 = x.reshape(-1)
     step = chunk_rows(d)
     for lo in range(0, n, step):
         dst = out if lo == 0 else scratch
-        fused_pass(x1, d, w, wscale, lo, min(n, lo + step), c, s, z, eps, dst)
+        fused_pass(x1, d, w, wscale, lo, min(n, lo + step), c, s, z, eps, near, dst)
         if lo != 0:
             accumulate_sums(out, dst, d)
 
@@ -100,13 +100,15 @@ def parallel_moments(x, w, wscale, x0, out, partial):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def parallel_sums(x, w, wscale, c, s, z, eps, out, partial):
+def parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial):
     n, d = x.shape
     x1 = x.reshape(-1)
     step = chunk_rows(d)
     nc = n_chunks(n, d)
     for k in prange(nc):
-        fused_pass(x1, d, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, partial[k])
+        fused_pass(
+            x1, d, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, near, partial[k]
+        )
     out[: sums_size(d)] = partial[0, : sums_size(d)]
     for k in range(1, nc):
         accumulate_sums(out, partial[k], d)
@@ -137,11 +139,11 @@ def run_moments(parallel, x, w, wscale, x0, out, scratch, partial):
 
 
 @njit(cache=True, nogil=True)
-def run_sums(parallel, x, w, wscale, c, s, z, eps, out, scratch, partial):
+def run_sums(parallel, x, w, wscale, c, s, z, eps, near, out, scratch, partial):
     if parallel:
-        parallel_sums(x, w, wscale, c, s, z, eps, out, partial)
+        parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial)
     else:
-        serial_sums(x, w, wscale, c, s, z, eps, out, scratch)
+        serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch)
 
 
 @njit(cache=True, nogil=True)

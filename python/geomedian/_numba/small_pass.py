@@ -7,7 +7,7 @@ frame is known, ``u <- (u - c) s`` in place and ``mu = sum_q w_q u_q``; every pa
 reads ``u`` block by block, each lane keeping its own partial sums added in a fixed order
 (``lane_sum``), and ``M = mu - W z``. The start point is the coordinate-wise weighted lower
 median ``min {u_qj : sum_{r: u_rj <= u_qj} w_r >= W / 2}`` for ``m <= START_MEDIAN_ROWS``.
-``lane`` is a (LANES, LANES) scratch array holding the lane accumulators.
+``lane`` is a (LANE_ROWS, LANES) scratch array holding the lane accumulators.
 """
 
 import math
@@ -22,9 +22,11 @@ from .fused_pass import (
     SLOT_ETA,
     SLOT_F,
     SLOT_F_COINC,
+    SLOT_F_NEAR,
     SLOT_HEAD,
     SLOT_INV,
     SLOT_MAX_TERM,
+    SLOT_W_FAR,
 )
 
 SMALL_PROBLEM_SIZE = 8192
@@ -32,8 +34,9 @@ LANES = 8
 START_MEDIAN_ROWS = 64
 NEWTON_MAX_D = 16
 
-# Rows of the lane scratch.
-L_F, L_INV, L_ETA, L_FC, L_MT, L_A, L_B = 0, 1, 2, 3, 4, 5, 6
+# Rows of the lane scratch (the C++ kernels' lane arrays).
+L_F, L_INV, L_ETA, L_FC, L_MT, L_WF, L_FN, L_A, L_B = 0, 1, 2, 3, 4, 5, 6, 7, 8
+LANE_ROWS = 9
 
 
 @njit(cache=True, nogil=True)
@@ -202,9 +205,9 @@ def squared_distances(u, npad, d, z, d2):
 
 
 @njit(cache=True, nogil=True)
-def small_sums(u, sw, mu, W, npad, d, z, eps, t, lane, out):
+def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, lane, out):
     squared_distances(u, npad, d, z, t)
-    for a in range(L_MT + 1):
+    for a in range(L_FN + 1):
         for k in range(LANES):
             lane[a, k] = 0.0
     for i in range(0, npad, LANES):
@@ -212,18 +215,23 @@ def small_sums(u, sw, mu, W, npad, d, z, eps, t, lane, out):
             dist = math.sqrt(t[i + k])
             wi = sw[i + k]
             on = 1.0 if dist <= eps else 0.0
+            far = 1.0 if dist > near else 0.0
             ti = (1.0 - on) * wi / max(dist, eps)
             lane[L_F, k] += wi * dist
             lane[L_INV, k] += ti
             lane[L_ETA, k] += on * wi
             lane[L_FC, k] += on * wi * dist
             lane[L_MT, k] = ti if ti > lane[L_MT, k] else lane[L_MT, k]
+            lane[L_WF, k] += far * wi
+            lane[L_FN, k] += (1.0 - far) * wi * dist
             t[i + k] = ti
     out[SLOT_F] = lane_sum(lane[L_F])
     out[SLOT_INV] = lane_sum(lane[L_INV])
     out[SLOT_ETA] = lane_sum(lane[L_ETA])
     out[SLOT_F_COINC] = lane_sum(lane[L_FC])
     out[SLOT_MAX_TERM] = lane_max(lane[L_MT])
+    out[SLOT_W_FAR] = lane_sum(lane[L_WF])
+    out[SLOT_F_NEAR] = lane_sum(lane[L_FN])
     for j in range(d):
         zj = z[j]
         for k in range(LANES):

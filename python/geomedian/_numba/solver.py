@@ -1,8 +1,12 @@
 """Mirror of ``csrc/geomedian/solver.hpp``: the iteration driver and the batch driver.
 
-1. moments pass -> frame: c = weighted mean, s = 2^-k with spread * s < 1;
-2. pass at the start; per iteration: stop when (f - LB) / f <= tol, propose a step, pass
-   at the trial, keep the best LB, accept or retry;
+1. moments pass; a robust anchor from a sample of the rows (``robust_frame.py``: m, rho,
+   near radius R = 2^10 rho) -> frame: c = weighted mean where it lies within R of m, else
+   m; s = 2^-k with spread * s < 1, raised towards R s = 1 when far points make the spread
+   exceed R;
+2. pass at the start; per iteration: stop when the certified relative gap <= tol
+   (``certificate.py``: (f - LB) / f, or relative to the data near the iterate when points
+   lie beyond R), propose a step, pass at the trial, keep the best LB, accept or retry;
 3. near a vertex (max_term > inv / 2, or a point within the coincidence radius) and at
    iterations 8, 16, 32, ... try the nearest weighted data point itself.
 
@@ -15,11 +19,12 @@ it once per iteration where the C++ one calls ``interrupt()`` (see ``interruptib
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
 
-from .certificate import certify, relative_gap
+from .certificate import certified_gap, certify, relative_gap
 from .fused_pass import (
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
@@ -39,6 +44,7 @@ from .packed_newton import (
     PACKED_PROBLEM_SIZE,
     S_LB,
     S_S,
+    S_W,
     V_MEDIAN,
     clear_lane,
     pack_buffers,
@@ -46,7 +52,17 @@ from .packed_newton import (
     packed_newton,
 )
 from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
+from .robust_frame import (
+    FRAME_DEPTH,
+    FRAME_HEADROOM,
+    NEAR_FACTOR,
+    robust_anchor,
+    robust_sample_row,
+    robust_sample_size,
+    scaled_distance,
+)
 from .small_pass import (
+    LANE_ROWS,
     LANES,
     NEWTON_MAX_D,
     SMALL_PROBLEM_SIZE,
@@ -64,11 +80,15 @@ from .small_pass import (
 from .weiszfeld import weiszfeld_step
 
 # csrc/geomedian/types.hpp: enum class Status, enum class Method.
-CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY = 0, 1, 2, 3, 4, 5
+CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
 METHOD_WEISZFELD, METHOD_GD, METHOD_NEWTON = 0, 1, 2
 
 COINCIDENCE_RADIUS = 2.0**-40
 BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
+
+# A problem's frame (C++ struct FrameFit): scale s, total weight W, and in frame units the
+# coincidence radius eps and the near radius (certificate.py; +inf: every point is near).
+FrameFit = namedtuple("FrameFit", ["s", "W", "eps", "near"])
 
 
 @njit(cache=True, nogil=True)
@@ -88,7 +108,7 @@ def small_buffers(n, d):
     """Return the small pass's per-thread buffers (SmallBuffers in C++).
 
     su (d, stride) the copy, sw (stride) its weights, st (stride) scratch, smu (d)
-    sum_q w_q u_q, sidx (n) the present rows, lane (LANES, LANES) lane accumulators.
+    sum_q w_q u_q, sidx (n) the present rows, lane (LANE_ROWS, LANES) lane accumulators.
     """
     stride = padded_rows(n)
     return (
@@ -97,26 +117,59 @@ def small_buffers(n, d):
         np.empty(stride),
         np.empty(d),
         np.empty(n, dtype=np.int64),
-        np.empty((LANES, LANES)),
+        np.empty((LANE_ROWS, LANES)),
     )
 
 
 @njit(cache=True, nogil=True)
-def make_frame(
-    x, w, wscale, parallel, small, omit, mom, scratch, partial, c, su, sw, smu, sidx, lane
-):
-    """Fill the centre c; return (frame status, scale s, total weight W, rows present, npad).
+def sample_size(n, d):
+    """Doubles of the robust anchor's sample for problems of n rows (C++: Workspace::sample)."""
+    return robust_sample_size(n) * (d + 3)
 
-    Frame status: CONVERGED (0) for ok, NONFINITE or EMPTY. For the small pass the problem
-    is copied into su (frame coordinates) and its present rows counted.
+
+@njit(cache=True, nogil=True)
+def sample_anchor(x, w, small, sidx, rows, sample, m):
+    """Compute m and rho of ``robust_frame.py`` over a sample of the problem's present rows.
+
+    m into ``m``, rho returned. The present rows: every row for the row passes (rows = n),
+    sidx[:rows] for the small pass. ``sample``: at least sample_size(rows, d) doubles.
+    """
+    d = x.shape[1]
+    S = robust_sample_size(rows)
+    xs = sample[: S * d].reshape((S, d))
+    wv = sample[S * d : S * d + S]
+    v = sample[S * d + S : S * d + 2 * S]
+    vw = sample[S * d + 2 * S : S * d + 3 * S]
+    weighted = w.shape[0] > 0
+    for k in range(S):
+        q = robust_sample_row(k, rows)
+        i = sidx[q] if small else q
+        for j in range(d):
+            xs[k, j] = x[i, j]
+        wv[k] = w[i] if weighted else 1.0
+    return robust_anchor(xs, wv, S, d, v, vw, m)
+
+
+@njit(cache=True, nogil=True)
+def make_frame(
+    x, w, wscale, parallel, small, omit, mom, scratch, partial, c, anchor, sample,
+    su, sw, smu, sidx, lane,
+):  # fmt: skip
+    """Fill the centre c; return (frame status, FrameFit, rows present, npad).
+
+    Frame status: CONVERGED (0) for ok, NONFINITE, EMPTY or RANGE. For the small pass the
+    problem is copied into su (frame coordinates) and its present rows counted. ``anchor``
+    (d doubles, the iterate buffer zt, free until the first pass) receives the robust
+    anchor m; ``sample``: sample_size(rows, d) doubles of scratch.
     """
     d = x.shape[1]
     m = x.shape[0]
     npad = 0
+    unset = FrameFit(1.0, 1.0, COINCIDENCE_RADIUS, math.inf)
     if small:
         i0 = small_first_row(x, omit)
         if i0 < 0:
-            return EMPTY, 1.0, 1.0, 0, 0
+            return EMPTY, unset, 0, 0
         m, npad, inf_in_omitted = small_copy(x, w, wscale, omit, i0, su, sw, sidx)
         big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
         small_moments(su, sw, npad, big, d, lane, mom)
@@ -125,11 +178,11 @@ def make_frame(
         i0 = 0
         run_moments(parallel, x, w, wscale, x[0], mom, scratch, partial)
     if mom[MOMENT_NONFINITE] > 0:
-        return NONFINITE, 1.0, 1.0, m, npad
+        return NONFINITE, unset, m, npad
     W = mom[MOMENT_WEIGHT]
     # Only omitted rows can leave no weight: the caller rejects all-zero weight rows.
     if not W > 0:
-        return EMPTY, 1.0, 1.0, m, npad
+        return EMPTY, unset, m, npad
     half = mom[MOMENT_HALF_SPREAD]
     e = math.frexp(half)[1]  # spread = 2 half < 2^(e+1)
     s = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half > 0 else 1.0
@@ -137,22 +190,47 @@ def make_frame(
     for j in range(d):
         c[j] = x[i0, j] + 2.0 * (mom[MOMENT_HEAD + j] / W)
         finite &= math.isfinite(c[j])
-    if not finite:
+    eps = COINCIDENCE_RADIUS
+    near = math.inf
+    # The robust anchor.
+    R = NEAR_FACTOR * sample_anchor(x, w, small, sidx, m, sample, anchor)
+    if R > 0 and math.isfinite(R):
+        # Clean data keeps the mean-centred frame (and its bits); where the mean has been
+        # dragged beyond R the frame moves to m. Beyond the overflow threshold (a spread near
+        # the largest double) the mean is not finite and m serves too.
+        if not finite or scaled_distance(c, anchor, d) > R:
+            for j in range(d):
+                c[j] = anchor[j]
+        eR = math.frexp(R)[1]  # R < 2^eR
+        # Far points: scale up until R s ~ 1, as long as they stay below 2^FRAME_HEADROOM.
+        up = min(max(e + 1 - eR, 0), FRAME_HEADROOM)
+        if up > 0:
+            s = math.ldexp(s, up)
+        Rs = R * s
+        if not Rs >= math.ldexp(1.0, -FRAME_DEPTH):
+            return RANGE, unset, m, npad
+        near = Rs
+        eps = COINCIDENCE_RADIUS * min(1.0, Rs)
+    elif not finite:
+        # Only a spread near the overflow threshold makes the mean overflow; any finite
+        # centre near the data will do, so fall back to the reference point.
         for j in range(d):
             c[j] = x[i0, j]
     if small:
         small_load(su, sw, npad, d, c, s, lane, smu)
-    return CONVERGED, s, W, m, npad
+    return CONVERGED, FrameFit(s, W, eps, near), m, npad
 
 
 @njit(cache=True, nogil=True)
 def pass_sums(
-    small, parallel, x, w, wscale, c, s, z, out, scratch, partial, su, sw, smu, sW, snpad, st, lane
-):
+    small, parallel, x, w, wscale, c, s, z, eps, near, out, scratch, partial,
+    su, sw, smu, sW, snpad, st, lane,
+):  # fmt: skip
+    """Write the iteration sums at z into out (C++: pass.sums(Frame{c, s, z, eps, near}, out))."""
     if small:
-        small_sums(su, sw, smu, sW, snpad, x.shape[1], z, COINCIDENCE_RADIUS, st, lane, out)
+        small_sums(su, sw, smu, sW, snpad, x.shape[1], z, eps, near, st, lane, out)
     else:
-        run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, out, scratch, partial)
+        run_sums(parallel, x, w, wscale, c, s, z, eps, near, out, scratch, partial)
 
 
 @njit(cache=True, nogil=True)
@@ -179,6 +257,7 @@ def solve_problem(
     partial,
     best_i,
     best_d2,
+    sample,
     su,
     sw,
     st,
@@ -188,10 +267,10 @@ def solve_problem(
     stop,
     median,
 ):
-    """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status).
+    """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status, scale).
 
     ``stop``: a one-element array; a non-zero ``stop[0]`` abandons the solve (status
-    INTERRUPTED) at the next iteration.
+    INTERRUPTED) at the next iteration. ``sample``: sample_size(n, d) doubles of scratch.
     """
     d = x.shape[1]
     c = buf[0:d]
@@ -218,12 +297,14 @@ def solve_problem(
     gd[:] = 0.0
     n_iter = 0
     n_passes = 1
-    fs, s, W, sm, snpad = make_frame(
-        x, w, wscale, parallel, small, omit, mom, scratch, partial, c, su, sw, smu, sidx, lane
-    )
+    fs, fit, sm, snpad = make_frame(
+        x, w, wscale, parallel, small, omit, mom, scratch, partial, c, zt, sample,
+        su, sw, smu, sidx, lane,
+    )  # fmt: skip
     if fs != CONVERGED:
         median[:] = np.nan
-        return np.nan, np.nan, np.nan, 0, n_passes, fs
+        return np.nan, np.nan, np.nan, 0, n_passes, fs, np.nan
+    s, W, eps, near = fit.s, fit.W, fit.eps, fit.near
     if has_init:
         for j in range(d):
             z[j] = (init[j] - c[j]) * s
@@ -233,10 +314,12 @@ def solve_problem(
         for j in range(d):
             z[j] = 0.0
     pass_sums(
-        small, parallel, x, w, wscale, c, s, z, S, scratch, partial, su, sw, smu, W, snpad, st, lane
-    )
+        small, parallel, x, w, wscale, c, s, z, eps, near, S, scratch, partial,
+        su, sw, smu, W, snpad, st, lane,
+    )  # fmt: skip
     n_passes += 1
-    f, lb, gnorm = certify(S, d, W, g)
+    cert = certify(S, d, W, g)
+    lb = cert.lb
 
     retry = False
     last_vertex = -1
@@ -248,7 +331,7 @@ def solve_problem(
     next_newton = 0
     newton_backoff = 1
     while True:
-        if relative_gap(f, lb) <= tol:
+        if certified_gap(cert, lb) <= tol:
             status = CONVERGED
             break
         if n_iter >= max_iter:
@@ -268,28 +351,12 @@ def solve_problem(
             if small:
                 small_reload(x, sidx, sm, snpad, c, s, su, sw, lane, smu)
             pass_sums(
-                small,
-                parallel,
-                x,
-                w,
-                wscale,
-                c,
-                s,
-                z,
-                S,
-                scratch,
-                partial,
-                su,
-                sw,
-                smu,
-                W,
-                snpad,
-                st,
-                lane,
-            )
+                small, parallel, x, w, wscale, c, s, z, eps, near, S, scratch, partial,
+                su, sw, smu, W, snpad, st, lane,
+            )  # fmt: skip
             n_passes += 1
-            f, lbt, gnorm = certify(S, d, W, g)
-            lb = max(lb, lbt)
+            cert = certify(S, d, W, g)
+            lb = max(lb, cert.lb)
             retry = False
             continue
 
@@ -320,7 +387,7 @@ def solve_problem(
             and S[SLOT_ETA] == 0
             and n_iter >= next_newton
         ):
-            small_hessian(su, sw, S[SLOT_INV], snpad, d, z, COINCIDENCE_RADIUS, st, lane, H)
+            small_hessian(su, sw, S[SLOT_INV], snpad, d, z, eps, st, lane, H)
             newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)
             if not newton:
                 next_newton = n_iter + newton_backoff
@@ -342,35 +409,19 @@ def solve_problem(
             continue
 
         pass_sums(
-            small,
-            parallel,
-            x,
-            w,
-            wscale,
-            c,
-            s,
-            zt,
-            St,
-            scratch,
-            partial,
-            su,
-            sw,
-            smu,
-            W,
-            snpad,
-            st,
-            lane,
-        )
+            small, parallel, x, w, wscale, c, s, zt, eps, near, St, scratch, partial,
+            su, sw, smu, W, snpad, st, lane,
+        )  # fmt: skip
         n_passes += 1
-        ft, lbt, gnormt = certify(St, d, W, gt)
-        lb = max(lb, lbt)
+        ct = certify(St, d, W, gt)
+        lb = max(lb, ct.lb)
 
         if vertex:
-            accept = ft <= f
+            accept = ct.f <= cert.f
         elif newton:
-            accept = newton_accept(f, ft, decrement)
+            accept = newton_accept(cert.f, ct.f, decrement)
         elif descent:
-            accept = gd_accept(gd, f, ft, gnorm)
+            accept = gd_accept(gd, cert.f, ct.f, cert.gnorm)
         else:
             accept = True  # Vardi-Zhang steps never increase f
         if accept:
@@ -385,7 +436,7 @@ def solve_problem(
             z, zt = zt, z
             S, St = St, S
             g, gt = gt, g
-            f, gnorm = ft, gnormt
+            cert = ct
             n_iter += 1
             retry = False
         elif vertex:
@@ -404,42 +455,38 @@ def solve_problem(
             median[j] = np.float32(median[j])
         zt[j] = (median[j] - c[j]) * s
         moved2 += (zt[j] - z[j]) * (zt[j] - z[j])
-    if math.sqrt(moved2) > COINCIDENCE_RADIUS:
+    if math.sqrt(moved2) > eps:
         pass_sums(
-            small,
-            parallel,
-            x,
-            w,
-            wscale,
-            c,
-            s,
-            zt,
-            St,
-            scratch,
-            partial,
-            su,
-            sw,
-            smu,
-            W,
-            snpad,
-            st,
-            lane,
-        )
+            small, parallel, x, w, wscale, c, s, zt, eps, near, St, scratch, partial,
+            su, sw, smu, W, snpad, st, lane,
+        )  # fmt: skip
         n_passes += 1
-        f, lbt, gnorm = certify(St, d, W, gt)
-        lb = max(lb, lbt)
-        if status == CONVERGED and relative_gap(f, lb) > tol:
+        ct = certify(St, d, W, gt)
+        lb = max(lb, ct.lb)
+        cert = ct
+        if status == CONVERGED and certified_gap(cert, lb) > tol:
             status = STALLED
     unit = s * wscale
-    return f / unit, lb / unit, relative_gap(f, lb), n_iter, n_passes, status
+    # The near-point gap is the tighter one where far points dominate f; f - gap_near may
+    # then round to f itself (the bound is the gap, not this difference).
+    if cert.gap_near < cert.f - lb:
+        lower_bound = (cert.f - cert.gap_near) / unit
+    else:
+        lower_bound = lb / unit
+    gap = certified_gap(cert, lb)
+    return cert.f / unit, lower_bound, gap, n_iter, n_passes, status, cert.scale / (W * s)
 
 
 @njit(cache=True, nogil=True)
 def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
-    """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad."""
+    """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad.
+
+    Not finite also covers a frame out of float64's range (status RANGE), as in C++.
+    """
     d = x.shape[1]
     c = buf[0:d]
     z = buf[d : 2 * d]
+    anchor = buf[2 * d : 3 * d]
     o = 8 * d + GD_STATE_SIZE
     S = buf[o : o + sums_size(d)]
     o += 2 * sums_size(d)
@@ -447,34 +494,41 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
     o += moments_size(d)
     scratch = buf[o : o + pass_scratch_size(d)]
     su, sw, _, smu, sidx, lane = small_buffers(0, 0)
-    fs, s, W, _, _ = make_frame(
-        x, w, wscale, parallel, False, False, mom, scratch, partial, c, su, sw, smu, sidx, lane
-    )
+    sample = np.empty(sample_size(x.shape[0], d))
+    fs, fit, _, _ = make_frame(
+        x, w, wscale, parallel, False, False, mom, scratch, partial, c, anchor, sample,
+        su, sw, smu, sidx, lane,
+    )  # fmt: skip
     if fs != CONVERGED:
         return False, np.nan, np.nan
+    s, W = fit.s, fit.W
     # Centre the frame on y itself so that x_i - y is formed without a detour.
     for j in range(d):
         c[j] = y[j]
         z[j] = 0.0
-    run_sums(parallel, x, w, wscale, c, s, z, COINCIDENCE_RADIUS, S, scratch, partial)
-    f, lb, _ = certify(S, d, W, grad)
+    run_sums(parallel, x, w, wscale, c, s, z, fit.eps, fit.near, S, scratch, partial)
+    cert = certify(S, d, W, grad)
     for j in range(d):
         grad[j] /= wscale
-    return True, f / (s * wscale), lb / (s * wscale)
+    f = cert.f / (s * wscale)
+    lb = (cert.f - cert.gap_near if cert.gap_near < cert.f - cert.lb else cert.lb) / (s * wscale)
+    return True, f, lb
 
 
 @njit(cache=True, nogil=True)
-def batch_scratch(d, chunks, small_n, small_d):
-    """Return the scratch of solve_one, reused across a thread's problems.
+def batch_scratch(n, d, chunks, small_n, small_d):
+    """Return the scratch of solve_one, reused across a thread's problems of n rows.
 
-    (buf, partial, best_i, best_d2) for ``chunks`` chunks of rows, then the six small-pass
-    buffers sized for (small_n, small_d) ((0, 0): none).
+    (buf, partial, best_i, best_d2, sample) for ``chunks`` chunks of rows (sample: the
+    robust anchor's, for n rows), then the six small-pass buffers sized for
+    (small_n, small_d) ((0, 0): none).
     """
     su, sw, st, smu, sidx, lane = small_buffers(small_n, small_d)
     buf = np.empty(workspace_size(d))
     partial = np.empty((chunks, pass_scratch_size(d)))
     best_i = np.empty(chunks, dtype=np.int64)
-    return buf, partial, best_i, np.empty(chunks), su, sw, st, smu, sidx, lane
+    sample = np.empty(sample_size(n, d))
+    return buf, partial, best_i, np.empty(chunks), sample, su, sw, st, smu, sidx, lane
 
 
 @njit(cache=True, nogil=True)
@@ -484,28 +538,28 @@ def solve_one(
 ):  # fmt: skip
     """Solve problem k of a batch into the k-th entries of ``results``.
 
-    ``scratch``: (buf, partial, best_i, best_d2) and the six small-pass buffers, reused
-    across problems; ``results``: (median, objective, lower_bound, gap, n_iter, n_passes,
-    status), the batch's output arrays.
+    ``scratch``: (buf, partial, best_i, best_d2, sample) and the six small-pass buffers,
+    reused across problems; ``results``: (median, objective, lower_bound, gap, n_iter,
+    n_passes, status, scale), the batch's output arrays.
     """
-    buf, partial, best_i, best_d2, su, sw, st, smu, sidx, lane = scratch
-    median, objective, lower_bound, gap, n_iter, n_passes, status = results
+    buf, partial, best_i, best_d2, sample, su, sw, st, smu, sidx, lane = scratch
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
     row = 0 if w.shape[0] == 1 else k
     out = solve_problem(
         x[k], w[row], wscale[row], init[k if has_init else 0], has_init, method, tol,
-        max_iter, parallel, small, omit, buf, partial, best_i, best_d2, su, sw, st, smu,
-        sidx, lane, stop, median[k],
+        max_iter, parallel, small, omit, buf, partial, best_i, best_d2, sample, su, sw, st,
+        smu, sidx, lane, stop, median[k],
     )  # fmt: skip
-    objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k] = out
+    objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k], scale[k] = out
 
 
 @njit(cache=True, nogil=True)
 def skip_problems(lo, hi, results):
     """Mark problems lo..hi-1 as not solved because of an interrupt."""
-    median, objective, lower_bound, gap, n_iter, n_passes, status = results
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
     for k in range(lo, hi):
         median[k] = np.nan
-        objective[k] = lower_bound[k] = gap[k] = np.nan
+        objective[k] = lower_bound[k] = gap[k] = scale[k] = np.nan
         n_iter[k] = n_passes[k] = 0
         status[k] = INTERRUPTED
 
@@ -517,7 +571,7 @@ def solve_within(
     """Few large problems: one after another, each pass over Numba's threads if parallel."""
     P, n, d = x.shape
     nc = n_chunks(n, d)
-    scratch = batch_scratch(d, nc, 0, 0)
+    scratch = batch_scratch(n, d, nc, 0, 0)
     status = results[6]
     for k in range(P):
         solve_one(
@@ -534,11 +588,12 @@ def solve_pack(k0, count, x, w, wscale, tol, max_iter, omit, pb, results):
     """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
 
     ``pb``: ``pack_buffers(n, d)``. The certified problems are stored as ``solve_problem``
-    stores its outcome (objective in the caller's units: f / (s wscale)); the others are
-    left to the caller, by pb's ``certified`` flags.
+    stores its outcome (objective in the caller's units: f / (s wscale); scale f / (W s),
+    the packed path checking no near radius: F = f); the others are left to the caller, by
+    pb's ``certified`` flags.
     """
     d = x.shape[2]
-    median, objective, lower_bound, gap, n_iter, n_passes, status = results
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
     u, pw, m, vec, lanes, cert = pb[0], pb[1], pb[6], pb[7], pb[8], pb[11]
     pack_iter, pack_passes, certified = pb[13], pb[14], pb[15]
     for lane in range(PACK):
@@ -565,6 +620,7 @@ def solve_pack(k0, count, x, w, wscale, tol, max_iter, omit, pb, results):
         n_iter[k] = pack_iter[lane]
         n_passes[k] = pack_passes[lane]
         status[k] = CONVERGED
+        scale[k] = f / (lanes[S_W, lane] * lanes[S_S, lane])
 
 
 @njit(cache=True, nogil=True)
@@ -581,7 +637,7 @@ def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, st
     """
     P, n, d = x.shape
     small = n * d <= SMALL_PROBLEM_SIZE
-    scratch = batch_scratch(d, 1, n if small else 0, d if small else 0)
+    scratch = batch_scratch(n, d, 1, n if small else 0, d if small else 0)
     packed = (
         small
         and method == METHOD_NEWTON
@@ -614,14 +670,14 @@ def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, st
 @njit(cache=True, nogil=True, parallel=True)
 def solve_batch(
     x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
-    median, objective, lower_bound, gap, n_iter, n_passes, status,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
 ):  # fmt: skip
     """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights).
 
     Few large problems (``within``) one after another with each pass over the threads;
     otherwise blocks of problems over the threads, each block solved serially.
     """
-    results = (median, objective, lower_bound, gap, n_iter, n_passes, status)
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
     if within:
         solve_within(x, w, wscale, init, has_init, method, tol, max_iter, True, omit, stop, results)
         return
@@ -632,14 +688,14 @@ def solve_batch(
 @njit(cache=True, nogil=True)
 def solve_batch_serial(
     x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
-    median, objective, lower_bound, gap, n_iter, n_passes, status,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
 ):  # fmt: skip
     """``solve_batch`` on the calling thread only (threads=1), the same bits.
 
     Never enters Numba's threading layer, which aborts in a child forked from a process that
     has used it (GNU OpenMP), as C++ ``num_threads(1)`` regions never wake libgomp's pool.
     """
-    results = (median, objective, lower_bound, gap, n_iter, n_passes, status)
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
     if within:
         solve_within(
             x, w, wscale, init, has_init, method, tol, max_iter, False, omit, stop, results
