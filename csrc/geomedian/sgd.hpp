@@ -15,6 +15,10 @@
 // The iteration is sequential: one thread, rows read in blocks (a pass in random block
 // order reads the data once, in runs of `batch` rows).
 //
+// A row whose squared distance overflows the frame (far beyond the frame's sample) still
+// adds w_i times its unit vector, computed in the points' units; clean data never takes
+// that branch, so its bits are unchanged.
+//
 // `state` is [t, m (d), mbar (d)] and is updated in place, so calls continue one run.
 #pragma once
 
@@ -58,7 +62,23 @@ void sgd_run(const Problem<T>& p, const std::int64_t* blocks, index_t n_blocks, 
                 r[j] = (static_cast<double>(xi[j]) - c[j]) * s - m[j];
                 d2 += r[j] * r[j];
             }
-            const double dist = std::sqrt(d2);
+            double dist = std::sqrt(d2);
+            if (std::isinf(d2)) {
+                // A row so far that its squared distance overflows (a far point the frame's
+                // sample did not see): its term is still w_i times the unit vector towards
+                // it, formed from halved differences in the points' units (no overflow).
+                double big = 0;
+                for (index_t j = 0; j < d; ++j) {
+                    r[j] = (0.5 * static_cast<double>(xi[j]) - 0.5 * c[j]) - 0.5 * (m[j] / s);
+                    big = std::max(big, std::fabs(r[j]));
+                }
+                double q = 0;
+                for (index_t j = 0; j < d; ++j) {
+                    r[j] /= big;
+                    q += r[j] * r[j];
+                }
+                dist = std::sqrt(q);
+            }
             if (dist <= eps) continue;  // a point on m: its subgradient term may be 0
             const double wi = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
             const double a = wi / dist;

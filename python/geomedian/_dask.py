@@ -6,9 +6,10 @@ geomedian[dask]``); nothing else in the package imports dask.
 One problem ``(n, d)``, rows chunked (columns are merged into one chunk): the input is
 persisted once and kept as one future per chunk; each pass maps the compiled fused pass
 (``fused_pass_f64/f32``, one thread per task, the backend the caller chose) over the
-chunks on the workers, each returning its ``2 d + 5`` partial sums, which the driver adds
-(``_chunked.combine_sums``) before the iteration of ``_chunked.solve_chunked`` certifies and
-moves the iterate. The work per iteration is the same small set of tasks on the persisted
+chunks on the workers, each returning its ``2 d + 7`` partial sums (and, where they are not
+finite, whether its rows are and how far they reach), which the driver combines
+(``_chunked.combine_parts``) before the iteration of ``_chunked.solve_chunked`` certifies
+and moves the iterate. The work per iteration is the same small set of tasks on the persisted
 chunks, whatever the iteration. With a ``dask.distributed`` client (the current one, as
 ``distributed.get_client`` finds it) the tasks are submitted as futures (``Client.map``);
 without one the local scheduler runs the same functions on the persisted chunks.
@@ -28,18 +29,21 @@ import numpy as np
 
 from . import _validate as v
 from ._backends import load_backend, resolve_backend
-from ._chunked import ChunkedOutcome, combine_sums, solve_chunked, start
+from ._chunked import ChunkedOutcome, chunk_probe, combine_parts, solve_chunked, start
+from ._numba.solver import COINCIDENCE_RADIUS
 from ._progress import close as close_report
 from ._progress import reporter
-from ._result import NONFINITE, GeometricMedianResult
+from ._result import NONFINITE, RANGE, GeometricMedianResult
 
 __all__ = ["DaskPoints", "solve"]
 
 
-def _chunk_sums(chunk, w, wscale, y, s, backend):
+def _chunk_sums(chunk, w, wscale, y, s, eps, near, backend):
     impl = load_backend(backend)
     kernel = impl.fused_pass_f32 if chunk.dtype == np.float32 else impl.fused_pass_f64
-    return kernel(np.ascontiguousarray(chunk), w, wscale, y, s, 1)
+    part = kernel(np.ascontiguousarray(chunk), w, wscale, y, s, 1, eps, near)
+    # Sums that are not finite: NaN or inf in the chunk, or a far row (see _chunked).
+    return part, None if np.isfinite(part).all() else chunk_probe(chunk, y)
 
 
 def _chunk_nearest(chunk, w, y):
@@ -49,6 +53,10 @@ def _chunk_nearest(chunk, w, y):
         d2[w == 0] = np.inf
     k = int(np.argmin(d2))
     return float(d2[k]), np.array(chunk[k], dtype=np.float64)
+
+
+def _chunk_rows(chunk, w, local):
+    return np.array(chunk[local]), None if w is None else w[local]
 
 
 def _chunk_sample(chunk, w, rows, seed):
@@ -104,9 +112,13 @@ class DaskPoints:
         ]
         return list(dask.compute(*tasks))
 
-    def sums(self, y: np.ndarray, s: float) -> np.ndarray:
-        return combine_sums(self._map(_chunk_sums, wscale=self.wscale, y=y, s=s,
-                                      backend=self.backend))  # fmt: skip
+    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float):
+        return combine_parts(self._map(_chunk_sums, wscale=self.wscale, y=y, s=s, eps=eps,
+                                       near=near, backend=self.backend))  # fmt: skip
+
+    def sums(self, y, s, eps=COINCIDENCE_RADIUS, near=np.inf) -> np.ndarray:
+        """Return the combined pass sums alone (see ``ChunkedPoints.pass_sums``)."""
+        return self.pass_sums(y, s, eps, near)[0]
 
     def nearest(self, y: np.ndarray) -> np.ndarray | None:
         found = [(d2, row) for d2, row in self._map(_chunk_nearest, y=y) if np.isfinite(d2)]
@@ -116,6 +128,14 @@ class DaskPoints:
         share = [max(1, min(k, round(rows * k / self.n))) for k in self.lengths]
         seeds = rng.integers(0, 2**63, size=len(share)).tolist()
         parts = self._map(_chunk_sample, share, seeds)
+        xs = np.concatenate([p[0] for p in parts])
+        ws = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+        return xs, ws
+
+    def take(self, idx: np.ndarray):
+        edges = np.cumsum([0, *self.lengths])
+        local = [idx[(idx >= a) & (idx < b)] - a for a, b in zip(edges[:-1], edges[1:])]
+        parts = self._map(_chunk_rows, local)
         xs = np.concatenate([p[0] for p in parts])
         ws = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
         return xs, ws
@@ -138,11 +158,17 @@ def solve(points, weights=None, **options: Any) -> GeometricMedianResult:
     backend = resolve_backend(options["backend"])
     impl = load_backend(backend)
     src = DaskPoints(x.astype(dtype), w, wscale, backend)
-    y0, s = start(src, impl, None if init is None else init[0], method_code, 1)
-    res: ChunkedOutcome = solve_chunked(src, y0, s, method_code, tol, max_iter, report)
+    y0, frame = start(src, impl, None if init is None else init[0], method_code, 1)
+    res: ChunkedOutcome = solve_chunked(src, y0, frame, method_code, tol, max_iter, report)
     close_report(report)
     if res.status == NONFINITE:
-        raise ValueError("points must be finite: a pass over the Dask array found NaN or inf")
+        raise ValueError("points must be finite: the Dask array holds NaN or inf")
+    if res.status == RANGE:
+        raise ValueError(
+            "points span more than 2**880 (about 1e265) times their robust spread: the "
+            "distances between the far points and the rest cannot be represented together in "
+            "float64; remove or rescale the far points"
+        )
     return make_result(res.as_arrays(), True, (), dtype, method_name, backend)
 
 
@@ -155,8 +181,10 @@ def _block_solve(block, weights, init, options, d):
     from ._api import solve as solve_in_memory
 
     res = solve_in_memory(block, weights, init=init, **options)
-    fields = (res.objective, res.lower_bound, res.gap, res.n_iter, res.n_passes, res.status)
-    out = np.empty((*block.shape[:-2], d + 6))
+    fields = (
+        res.objective, res.lower_bound, res.gap, res.n_iter, res.n_passes, res.status, res.scale
+    )  # fmt: skip
+    out = np.empty((*block.shape[:-2], d + len(fields)))
     out[..., :d] = res.median
     for k, field in enumerate(fields):
         out[..., d + k] = field
@@ -194,7 +222,7 @@ def _solve_blocks(x, dtype, weights, options) -> GeometricMedianResult:
         d,
         dtype=np.float64,
         drop_axis=ax + 1,
-        chunks=(*x.chunks[:ax], (d + 6,)),
+        chunks=(*x.chunks[:ax], (d + 7,)),
     )
     status = packed[..., d + 5].astype(np.int32)
     return GeometricMedianResult(
@@ -202,6 +230,7 @@ def _solve_blocks(x, dtype, weights, options) -> GeometricMedianResult:
         objective=packed[..., d],
         lower_bound=packed[..., d + 1],
         gap=packed[..., d + 2],
+        scale=packed[..., d + 6],
         n_iter=packed[..., d + 3].astype(np.int64),
         n_passes=packed[..., d + 4].astype(np.int64),
         converged=status == 0,

@@ -17,11 +17,12 @@ import mmap
 
 import numpy as np
 
-from ._chunked import ArrayPoints, combine_sums, sample_runs
+from ._chunked import ArrayPoints, chunk_probe, combine_parts, sample_runs
 
 __all__ = ["CHUNK_BYTES", "MemmapPoints"]
 
 CHUNK_BYTES = 8 << 20
+AROUND_BYTES = 1 << 20  # the reach of a page fault's read-around (see MemmapPoints.take)
 
 
 class _PageDropper:
@@ -61,13 +62,17 @@ class MemmapPoints(ArrayPoints):
             hi = min(self.n, lo + self.rows)
             yield lo, hi, self.x[lo:hi]
 
-    def sums(self, y: np.ndarray, s: float) -> np.ndarray:
+    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float):
         parts = []
         for lo, hi, chunk in self._chunks():
             w = None if self.w is None else self.w[lo:hi]
-            parts.append(self.kernel(chunk, w, self.wscale, y, s, self.threads))
+            part = self.kernel(chunk, w, self.wscale, y, s, self.threads, eps, near)
+            # Sums that are not finite: NaN or inf in the chunk, or a far row (checked now,
+            # while the chunk is mapped).
+            probe = None if np.isfinite(part).all() else chunk_probe(chunk, y)
+            parts.append((part, probe))
             self.pages.drop(chunk)
-        return combine_sums(parts)
+        return combine_parts(parts)
 
     def nearest(self, y: np.ndarray) -> np.ndarray | None:
         best, best_d2 = None, np.inf
@@ -91,3 +96,14 @@ class MemmapPoints(ArrayPoints):
         xs = np.concatenate(parts)
         ws = None if self.w is None else np.concatenate([self.w[a:b] for a, b in runs])
         return xs, ws
+
+    def take(self, idx: np.ndarray):
+        # Row by row: each fault maps the file's read-around too (about 150 KiB), so 1024
+        # scattered rows would map most of a file of 200 MB at once. Dropping a window of
+        # AROUND_BYTES either side of each row keeps the peak to a few of them.
+        k = max(1, AROUND_BYTES // (self.d * self.x.dtype.itemsize))
+        xs = np.empty((len(idx), self.d), dtype=self.x.dtype)
+        for q, i in enumerate(idx):
+            xs[q] = self.x[i]
+            self.pages.drop(self.x[max(0, i - k) : i + k + 1])
+        return xs, None if self.w is None else np.array(self.w[idx])

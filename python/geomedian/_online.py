@@ -8,9 +8,23 @@ import numpy as np
 
 from . import _validate as v
 from ._backends import load_backend, resolve_backend
+from ._chunked import anchor, row_distances
+from ._numba.robust_frame import NEAR_FACTOR, ROBUST_SAMPLE_ROWS
 from ._sgd import DEFAULT_BATCH_SIZE, run_blocks, sgd_frame
 
 __all__ = ["OnlineGeometricMedian"]
+
+
+def _priority(position: np.ndarray) -> np.ndarray:
+    """Return pseudo-random uint64 priorities fixed by the rows' positions in the stream.
+
+    splitmix64's finaliser: the rows of least priority are a uniform sample of the stream
+    so far, and the same rows however the stream was cut into chunks.
+    """
+    z = position.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 class OnlineGeometricMedian:
@@ -22,9 +36,17 @@ class OnlineGeometricMedian:
     ``batch_size`` consecutive rows; rows that do not fill a minibatch wait for the next
     chunk. So the estimate depends on the rows and their order, not on how the stream was
     cut into chunks (for unit weights; with weights the step is normalised by the mean
-    weight seen so far, which grows with each chunk). The first minibatch fixes the frame:
-    its coordinate-wise median is the start point and its mean distance from it the step
-    scale :math:`\sigma`. Memory is :math:`O(d \cdot \text{batch\_size})`, whatever the stream.
+    weight seen so far, which grows with each chunk). The first minibatch fixes the frame as
+    ``method="sgd"``'s sample does: its coordinate-wise lower median :math:`m` is the start
+    point, and the mean distance from it of the rows within :math:`2^{10}` times their
+    median distance to :math:`m` the step scale :math:`\sigma` (so far outliers neither
+    set the scale nor, however far, overflow the steps). A stream that begins with far rows
+    (a run of fill values) would leave that frame, and the estimate, among them: so after
+    ``batch_size`` times 1, 2, 4, 8, ... rows the robust anchor of a uniform sample of the
+    rows so far (1,024 of them, chosen by their positions) is compared with the estimate,
+    and an estimate beyond that sample's near radius starts over in the sample's frame (the
+    steps taken still count in ``n_steps_``). Memory is
+    :math:`O(d \cdot (\text{batch\_size} + 1024))`, whatever the stream.
 
     Parameters
     ----------
@@ -110,7 +132,12 @@ class OnlineGeometricMedian:
         self._wpend = np.empty(0)
         self._frame = None
         self._state = np.zeros(1 + 2 * d)
+        self._consumed = 0  # rows the steps have used
+        self._sample = np.empty((0, d))  # the uniform sample of those (see _remember)
+        self._sample_key = np.empty(0, dtype=np.uint64)
+        self._sample_at = np.empty(0, dtype=np.int64)
         self._batch = v.as_batch_size(self.batch_size, v.SGD_METHOD, DEFAULT_BATCH_SIZE)
+        self._next_check = self._batch
         self._impl = load_backend(resolve_backend(self.backend))
 
     def _consume(self) -> None:
@@ -120,19 +147,52 @@ class OnlineGeometricMedian:
             return
         x = self._xpend[: full * b]
         w = self._wpend[: full * b] if self._weighted else None
-        if self._frame is None:
-            self._frame = sgd_frame(x[:b], None)
-        c, s, gamma0 = self._frame
         # E[step] = -grad f / W per row seen: unit weights 1 / b, else 1 / (b mean weight).
         norm = 1.0 / b if not self._weighted else self.n_seen_ / (b * self._wsum)
-        blocks = np.arange(full, dtype=np.int64)
-        xc = np.ascontiguousarray(x)
-        wc = None if w is None else np.ascontiguousarray(w)
-        run_blocks(self._impl, xc, wc, 1.0, blocks, b, norm, c, s, gamma0, self._state)
-        self.n_steps_ += full
+        lo = 0
+        while lo < full * b:
+            if self._frame is None:
+                self._frame = sgd_frame(x[lo : lo + b], None)
+            c, s, gamma0 = self._frame
+            # Up to the next check (a multiple of b rows into the stream).
+            hi = min(full * b, lo + self._next_check - self._consumed)
+            xc = np.ascontiguousarray(x[lo:hi])
+            wc = None if w is None else np.ascontiguousarray(w[lo:hi])
+            blocks = np.arange((hi - lo) // b, dtype=np.int64)
+            run_blocks(self._impl, xc, wc, 1.0, blocks, b, norm, c, s, gamma0, self._state)
+            self.n_steps_ += (hi - lo) // b
+            self._remember(x[lo:hi])
+            lo = hi
+            if self._consumed == self._next_check:
+                self._next_check *= 2
+                self._check()
         self._xpend = self._xpend[full * b :].copy()
         if self._weighted:
             self._wpend = self._wpend[full * b :].copy()
+
+    def _remember(self, x: np.ndarray) -> None:
+        """Add the rows ``x`` (the next ones the steps used) to the uniform sample."""
+        at = np.arange(self._consumed, self._consumed + x.shape[0], dtype=np.int64)
+        self._consumed += x.shape[0]
+        xs = np.concatenate([self._sample, np.asarray(x, dtype=np.float64)])
+        key = np.concatenate([self._sample_key, _priority(at)])
+        at = np.concatenate([self._sample_at, at])
+        if key.shape[0] > ROBUST_SAMPLE_ROWS:
+            keep = np.argpartition(key, ROBUST_SAMPLE_ROWS - 1)[:ROBUST_SAMPLE_ROWS]
+            keep.sort()  # stream order: the same arrays however the stream was chunked
+            xs, key, at = xs[keep], key[keep], at[keep]
+        self._sample, self._sample_key, self._sample_at = xs, key, at
+
+    def _check(self) -> None:
+        """Start over in the sample's frame if the estimate lies beyond its near radius."""
+        m, rho = anchor(self._sample, None)
+        R = NEAR_FACTOR * rho
+        if not (R > 0 and np.isfinite(R)):
+            return  # more than half the sample on one point: nothing to judge by
+        if row_distances(self.median_[None], m)[0] <= R:
+            return
+        self._frame = sgd_frame(self._sample, None)
+        self._state[:] = 0.0
 
     @property
     def median_(self) -> np.ndarray:

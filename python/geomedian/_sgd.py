@@ -16,9 +16,20 @@ visited in a random order each epoch (without replacement: an epoch reads every 
 in runs of :math:`b` rows), so :math:`n_B / W` makes each step an unbiased estimate of
 :math:`-\nabla f / W`. Schedule: :math:`\alpha = 2/3` (any :math:`\alpha \in (1/2, 1)`
 gives the averaged iterate its optimal :math:`O(1/\sqrt{t})` rate), :math:`\gamma = 1`,
-:math:`\sigma` the mean distance of a first sample of 1,024 rows from the start point,
-which makes the schedule independent of the data's units. The start point is ``init``
-or the sample's coordinate-wise median.
+:math:`\sigma` the mean distance from the start point of a first sample of 1,024 rows,
+those of them within the near radius :math:`R = 2^{10} \rho` of the sample's robust anchor
+(``robust_frame.hpp``: its coordinate-wise weighted lower median :math:`m` and median
+distance :math:`\rho` to it), which makes the schedule independent of the data's units and
+of far outliers. The start point is ``init`` where it lies within :math:`R` of :math:`m`,
+else :math:`m`.
+
+The frame follows ``make_frame`` (``solver.hpp``): the scale from the sample's spread,
+raised towards :math:`R s \sim 1` when far points make the spread exceed :math:`R`. The
+iteration runs in that frame without the headroom limit (its coincidence radius is fixed
+at :math:`2^{-40}`, so :math:`R s` must not shrink; a row whose squared distance overflows
+there still adds its unit vector, ``sgd.hpp``); the certificate pass runs at a scale that
+keeps the sampled far points below :math:`2^{480}`, and a pass that overflows on a far row
+outside the sample widens it (``_chunked.widen``) instead of reporting NaN or inf.
 
 After each epoch one exact pass at :math:`\bar m` gives the certificate of the exact
 solvers; the run stops at the first epoch whose certified relative gap is at most ``tol``
@@ -28,13 +39,28 @@ epochs, ``n_passes`` epochs plus certificate passes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._chunked import ChunkedOutcome, Progress, frame_scale
-from ._numba.certificate import certify, relative_gap
+from ._chunked import (
+    ChunkedOutcome,
+    Frame,
+    Progress,
+    anchor,
+    certified,
+    certify,
+    failed,
+    fit_frame,
+    gap_of,
+    half_spread,
+    row_distances,
+    widen,
+)
+from ._numba.robust_frame import NEAR_FACTOR
 from ._result import CONVERGED, MAX_ITER, NONFINITE
 
-__all__ = ["DEFAULT_BATCH_SIZE", "SGD_TOL", "run_blocks", "sgd_frame", "solve_sgd"]
+__all__ = ["DEFAULT_BATCH_SIZE", "SGD_TOL", "run_blocks", "sgd_frame", "sgd_frames", "solve_sgd"]
 
 DEFAULT_BATCH_SIZE = 16
 SGD_TOL = 1e-3
@@ -42,16 +68,42 @@ GAMMA = 1.0
 ALPHA = 2.0 / 3.0
 SAMPLE_ROWS = 1024
 BLOCKS_PER_CALL = 1 << 14  # Ctrl-C is honoured between kernel calls
+# The iteration's frame rises all the way to R s ~ 1 (see the module's docstring).
+KERNEL_HEADROOM = 1 << 12
+
+
+def sgd_frames(
+    sample: np.ndarray, weights: np.ndarray | None, init: np.ndarray | None
+) -> tuple[np.ndarray, float, float, Frame]:
+    """Return the iteration's frame ``(c, s)``, its first step ``gamma0`` and the certificate's.
+
+    ``sample``: finite rows, ``weights`` theirs (None: unit weights). ``gamma0`` is in the
+    iteration's frame units; the certificate's frame has the same centre and near radius,
+    and status RANGE when the sample spans more than float64 can hold.
+    """
+    sample = np.asarray(sample, dtype=np.float64)
+    m, rho = anchor(sample, weights)
+    R = NEAR_FACTOR * rho
+    c = m if init is None else np.array(init, dtype=np.float64)
+    if R > 0 and math.isfinite(R) and row_distances(c[None], m)[0] > R:
+        c = m  # as the exact solvers: a start beyond the near radius gives way to m
+    half = half_spread((sample,), c)
+    s = fit_frame(c, half, R, KERNEL_HEADROOM).s
+    dist = row_distances(sample, c)
+    if R > 0 and math.isfinite(R):
+        near = row_distances(sample, m) <= R
+        dist = dist[near] if near.any() else dist
+    with np.errstate(over="ignore"):  # far rows the near radius could not leave out
+        sigma = float(np.mean(dist * s))
+    # All sampled rows at the start point: no scale to learn from, take the frame's unit.
+    gamma0 = GAMMA * (sigma if 0 < sigma < math.inf else 1.0)
+    return c, s, gamma0, fit_frame(c, half, R)
 
 
 def sgd_frame(sample: np.ndarray, init: np.ndarray | None) -> tuple[np.ndarray, float, float]:
-    """Return the frame ``(c, s)`` and the first step ``gamma0`` (frame units) of a run."""
-    sample = np.asarray(sample, dtype=np.float64)
-    c = np.median(sample, axis=0) if init is None else np.array(init, dtype=np.float64)
-    s = frame_scale(sample, c)
-    sigma = float(np.mean(np.sqrt(np.sum(((sample - c) * s) ** 2, axis=1))))
-    # All sampled rows at the start point: no scale to learn from, take the frame's unit.
-    return c, s, GAMMA * (sigma if sigma > 0 else 1.0)
+    """Return the iteration's frame ``(c, s)`` and first step ``gamma0`` for unit weights."""
+    c, s, gamma0, _ = sgd_frames(sample, None, init)
+    return c, s, gamma0
 
 
 def run_blocks(impl, x, w, wscale, blocks, batch, norm, c, s, gamma0, state) -> None:
@@ -75,7 +127,12 @@ def solve_sgd(
     """Run epochs of averaged SGD over ``src.x`` until one exact pass certifies ``tol``."""
     x, n, d = src.x, src.n, src.d
     rows = np.sort(rng.integers(0, n, size=min(n, SAMPLE_ROWS)))
-    c, s, gamma0 = sgd_frame(x[rows], init)
+    xs = np.asarray(x[rows], dtype=np.float64)
+    if not np.isfinite(xs).all():
+        return failed(d, NONFINITE)
+    c, s, gamma0, frame = sgd_frames(xs, None if src.w is None else src.w[rows], init)
+    if frame.status != CONVERGED:
+        return failed(d, frame.status)
     n_blocks = -(-n // batch_size)
     norm = n_blocks / src.W
     state = np.zeros(1 + 2 * d)  # [t, m, mbar]: both start at c
@@ -85,21 +142,30 @@ def solve_sgd(
     for epoch in range(1, max_epochs + 1):
         blocks = rng.permutation(n_blocks).astype(np.int64)
         run_blocks(impl, x, src.w, src.wscale, blocks, batch_size, norm, c, s, gamma0, state)
+        n_passes += 1
         # Certify the answer as returned (in the points' dtype).
         median = (c + state[1 + d :] / s).astype(x.dtype)
         y = median.astype(np.float64)
-        S = src.sums(y, s)
-        n_passes += 2
-        if not np.isfinite(S[0]):
-            nan = float("nan")
-            return ChunkedOutcome(np.full(d, nan), nan, nan, nan, epoch, n_passes, NONFINITE)
-        f, lb_y, _ = certify.py_func(S, d, src.W, np.empty(d))
-        lb = max(lb, lb_y)
-        gap = relative_gap.py_func(f, lb)
+        while True:
+            S, probe = src.pass_sums(y, frame.s, frame.eps, frame.near)
+            n_passes += 1
+            if probe is None:
+                break
+            finite, far = probe
+            if not finite:  # NaN or inf in the rows behind the pass
+                return failed(d, NONFINITE, epoch, n_passes)
+            wider = widen(frame, far)  # a far row outside the sample
+            if wider.status != CONVERGED:
+                return failed(d, wider.status, epoch, n_passes)
+            lb *= wider.s / frame.s  # the best bound so far, in the wider frame's units
+            frame = wider
+        cert = certify(S, d, src.W, np.empty(d))
+        lb = max(lb, cert.lb)
+        gap = gap_of(cert, lb)
         if progress is not None:
-            progress(epoch, f / (s * src.wscale), gap)
+            progress(epoch, cert.f / (frame.s * src.wscale), gap)
         if gap <= tol:
             status = CONVERGED
             break
-    unit = s * src.wscale
-    return ChunkedOutcome(median, f / unit, lb / unit, gap, epoch, n_passes, status)
+    objective, lower, gap, scale = certified(cert, lb, frame.s, src.wscale, src.W)
+    return ChunkedOutcome(median, objective, lower, gap, epoch, n_passes, status, scale)

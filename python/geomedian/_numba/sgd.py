@@ -2,8 +2,10 @@
 
 G = norm sum_{i in block} w_i (z_i - m) / ||z_i - m||, m <- m + gamma0 / t^alpha G,
 mbar <- mbar + (m - mbar) / t, over row blocks [b batch, (b + 1) batch) in the order given.
-``state`` is [t, m (d), mbar (d)], updated in place. (The C++ kernel also prefetches the
-block it will need a few steps ahead; Numba has no prefetch, the arithmetic is the same.)
+``state`` is [t, m (d), mbar (d)], updated in place. A row whose squared distance overflows
+adds its unit vector, formed from halved differences in the points' units. (The C++ kernel
+also prefetches the block it will need a few steps ahead; Numba has no prefetch, the
+arithmetic is the same.)
 """
 
 import math
@@ -28,6 +30,18 @@ def sgd_run(x, w, wscale, weighted, blocks, batch, norm, c, s, gamma0, alpha, ep
                 r[j] = (np.float64(x[i, j]) - c[j]) * s - state[1 + j]
                 d2 += r[j] * r[j]
             dist = math.sqrt(d2)
+            if math.isinf(d2):
+                # A row so far that its squared distance overflows: its unit vector from
+                # halved differences in the points' units (C++: the same steps).
+                big = 0.0
+                for j in range(d):
+                    r[j] = (0.5 * np.float64(x[i, j]) - 0.5 * c[j]) - 0.5 * (state[1 + j] / s)
+                    big = max(big, abs(r[j]))
+                q = 0.0
+                for j in range(d):
+                    r[j] /= big
+                    q += r[j] * r[j]
+                dist = math.sqrt(q)
             if dist <= eps:
                 continue  # a point on m: its subgradient term may be 0
             wi = w[i] * wscale if weighted else 1.0
