@@ -333,7 +333,7 @@ def _solve_streamed(
         y0, s = start(src, impl, init, method_code, threads)
         res = solve_chunked(src, y0, s, method_code, tol, max_iter, report)
     out = res.as_arrays()
-    report_nonfinite(batch, policy, out[-1])
+    report_nonfinite(batch, policy, out[6])
     return out
 
 
@@ -366,8 +366,7 @@ def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads
 
 
 def report_nonfinite(batch, policy, status) -> None:
-    """Raise for NaN under ``nan_policy="raise"``, for inf under every policy, and for
-    points beyond float64's range (status 6)."""
+    """Raise for NaN (``nan_policy="raise"``), inf (any policy) and status 6 (range)."""
     out_of_range = np.flatnonzero(status == RANGE)
     if out_of_range.size:
         where = "" if batch.single else f" (problem {int(out_of_range[0])} of the batch)"

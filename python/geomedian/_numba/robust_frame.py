@@ -64,7 +64,7 @@ def weighted_lower_median(v, w, m):
 
 @njit(cache=True, nogil=True)
 def scaled_distance(a, b, d):
-    """||a - b|| without overflow or underflow of the squares."""
+    """Return ||a - b|| without overflow or underflow of the squares."""
     big = 0.0
     for j in range(d):
         big = max(big, abs(0.5 * a[j] - 0.5 * b[j]))
@@ -84,7 +84,7 @@ def robust_sample_size(n):
 
 @njit(cache=True, nogil=True)
 def robust_sample_row(k, n):
-    """The k-th sampled row among n."""
+    """Return the index of the k-th sampled row among n."""
     return k if n <= ROBUST_SAMPLE_ROWS else (k * n) // ROBUST_SAMPLE_ROWS
 
 
