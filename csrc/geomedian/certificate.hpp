@@ -122,18 +122,18 @@ inline double absolute_gap(const Certificate& c, double lb) {
 // (every point sits on the iterate, or more than half the weight does with the rest far).
 inline double relative_gap(const Certificate& c, double lb) {
     const double gap = absolute_gap(c, lb);
-    if (!(c.f > 0)) return 0.0;  // every point sits on the iterate
-    if (!(c.scale > 0)) return gap > 0 ? HUGE_VAL : 0.0;
+    if (c.f == 0) return 0.0;  // every point sits on the iterate
+    if (!(c.scale > 0)) return gap > 0 || std::isnan(gap) ? HUGE_VAL : 0.0;
     const double r = gap / c.scale;
-    return r > 0 ? r : 0.0;
+    return r > 0 ? r : (r <= 0 ? 0.0 : HUGE_VAL);  // NaN (an overflowed sum) never converges
 }
 
 // The classic relative gap (f - LB) / f, for solvers that have checked that no point is
 // beyond the near radius (F = f there).
 inline double relative_gap(double f, double lb) {
-    if (!(f > 0)) return 0.0;
+    if (f == 0) return 0.0;
     const double gap = (f - lb) / f;
-    return gap > 0 ? gap : 0.0;
+    return gap > 0 ? gap : (gap <= 0 ? 0.0 : HUGE_VAL);
 }
 
 }  // namespace geomedian

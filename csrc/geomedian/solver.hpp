@@ -268,6 +268,12 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     Frame fr{c, s, z, eps, near};
     pass.sums(fr, S);
     ++out.n_passes;
+    // The points are finite (moments), so an infinite objective means distances beyond the
+    // largest double: points spanning more than float64 can hold.
+    if (!std::isfinite(S[slot::f])) {
+        unsolved(Status::range);
+        return;
+    }
     Certificate cert = certify(S, d, W, g);
     double lb = cert.lb;
 

@@ -19,7 +19,7 @@ enum class Status : int {
     interrupted = 3,  // a signal arrived (Ctrl-C); the caller raises
     nonfinite = 4,    // the points contain NaN or inf; nothing was solved
     empty = 5,        // no point with positive weight left once NaN rows were omitted
-    range = 6,        // the points span more than 2^880 times their robust spread (frame_depth)
+    range = 6,        // points span > 2^880 robust spreads (frame_depth), or distances overflow
 };
 
 struct Options {

@@ -371,9 +371,9 @@ def report_nonfinite(batch, policy, status) -> None:
     if out_of_range.size:
         where = "" if batch.single else f" (problem {int(out_of_range[0])} of the batch)"
         raise ValueError(
-            f"points span more than 2**880 (about 1e265) times their robust spread{where}: "
-            "the distances between the far points and the rest cannot be represented together "
-            "in float64; remove or rescale the far points"
+            f"points span more than 2**880 (about 1e265) times their robust spread, or distances "
+            f"between them exceed the largest float64 (1.8e308){where}: the far points and the "
+            "rest cannot be represented together in float64; remove or rescale the far points"
         )
     omit = policy == "omit"
     bad = np.flatnonzero(status == NONFINITE)

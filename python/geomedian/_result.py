@@ -23,7 +23,8 @@ STATUS_MESSAGES = {
     EMPTY: "no point of positive weight left once points with NaN were omitted: the median is NaN",
     RANGE: (
         "the points span more than 2**880 (about 1e265) times their robust spread (the median "
-        "distance to their coordinate-wise median): beyond float64's reach, the median is NaN"
+        "distance to their coordinate-wise median), or distances between them exceed the "
+        "largest float64: beyond float64's reach, the median is NaN"
     ),
 }
 
