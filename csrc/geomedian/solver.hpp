@@ -213,12 +213,22 @@ enum class Anchor { moved, unchanged, range };
 // Far points may lurk (no_far_points failed): anchor the frame at the robust centre m with
 // the near radius R = near_factor rho (robust_frame.hpp), the scale raised until R s ~ 1 as
 // far as the far points' headroom allows, the coincidence radius 2^-40 of R s at most.
-// `unchanged`: rho = 0 (more than half the sample's weight sits at m, which is then the
-// median), the classic certificate stands. `range`: R s < 2^-frame_depth, beyond float64.
+// rho = 0 (more than half the sample's weight sits at m): the frame moves to m with its
+// scale and the classic certificate. `unchanged`: rho not finite. `range`: R s <
+// 2^-frame_depth, beyond float64.
 template <class T, class Pass>
 Anchor anchor_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, FrameFit* fit) {
     double* m = ws.anchor();
-    const double R = near_factor * sample_anchor(p, pass, ws, m);
+    const double rho = sample_anchor(p, pass, ws, m);
+    if (rho == 0) {
+        // More than half the sample's weight sits exactly at m, which (Kuhn) is then the
+        // median: go on from m in a frame centred on it, where it is represented exactly
+        // (the mean-centred frame may round it away), with the classic certificate.
+        for (index_t j = 0; j < p.d; ++j) c[j] = m[j];
+        frame_moved(pass, c, fit->s);
+        return Anchor::moved;
+    }
+    const double R = near_factor * rho;
     if (!(R > 0 && std::isfinite(R))) return Anchor::unchanged;
     int e = 0, eR = 0;
     std::frexp(fit->half, &e);
@@ -304,7 +314,7 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         s = fit.s;
         eps = fit.eps;
         near = fit.near;
-        const bool keep = scaled_distance(zt, c, d) * s <= near;
+        const bool keep = near < HUGE_VAL && scaled_distance(zt, c, d) * s <= near;
         for (index_t j = 0; j < d; ++j) z[j] = keep ? (zt[j] - c[j]) * s : 0.0;
         fr = Frame{c, s, z, eps, near};
         gd.has_prev = false;
