@@ -1,12 +1,13 @@
 """Mirror of ``csrc/geomedian/solver.hpp``: the iteration driver and the batch driver.
 
-1. moments pass; a robust anchor from a sample of the rows (``robust_frame.py``: m, rho,
-   near radius R = 2^10 rho) -> frame: c = weighted mean where it lies within R of m, else
-   m; s = 2^-k with spread * s < 1, raised towards R s = 1 when far points make the spread
-   exceed R;
-2. pass at the start; per iteration: stop when the certified relative gap <= tol
-   (``certificate.py``: (f - LB) / f, or relative to the data near the iterate when points
-   lie beyond R), propose a step, pass at the trial, keep the best LB, accept or retry;
+1. moments pass -> frame: c = weighted mean, s = 2^-k with spread * s < 1;
+2. pass at the start; per iteration: stop when the certified relative gap <= tol, propose
+   a step, pass at the trial, keep the best LB, accept or retry. The gap is (f - LB) / f
+   while no point can lie beyond 2^10 times the median distance from the iterate
+   (``no_far_points``, an O(d) test at the start, at convergence and on a stall). Where one
+   may, the frame is anchored once at a robust centre with a near radius R
+   (``anchor_frame``, ``robust_frame.py``) and the gap becomes relative to the data within
+   R of the iterate (``certificate.py``);
 3. near a vertex (max_term > inv / 2, or a point within the coincidence radius) and at
    iterations 8, 16, 32, ... try the nearest weighted data point itself.
 
@@ -87,14 +88,24 @@ COINCIDENCE_RADIUS = 2.0**-40
 BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
 
 # A problem's frame (C++ struct FrameFit): scale s, total weight W, and in frame units the
-# coincidence radius eps and the near radius (certificate.py; +inf: every point is near).
-FrameFit = namedtuple("FrameFit", ["s", "W", "eps", "near"])
+# coincidence radius eps and the near radius (certificate.py; +inf: every point is near);
+# half: half the spread of the moments pass.
+FrameFit = namedtuple("FrameFit", ["s", "W", "eps", "near", "half"])
+# enum class Anchor (the outcome of anchor_frame).
+ANCHOR_MOVED, ANCHOR_UNCHANGED, ANCHOR_RANGE = 0, 1, 2
+# Where the driver asked for the anchor (the C++ driver calls its anchor lambda there).
+ANCHOR_NONE, ANCHOR_AT_START, ANCHOR_AT_CONVERGENCE, ANCHOR_AT_STALL = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True)
 def workspace_size(d):
+    """Return the doubles of solve_problem's buf.
+
+    Ten d-vectors (c, z, zt, g, gt, z_prev, g_prev, the Newton step, the reference row x0,
+    the robust anchor m), then the GD state, the two sums, the moments and the scratch.
+    """
     return (
-        8 * d
+        10 * d
         + GD_STATE_SIZE
         + 2 * sums_size(d)
         + moments_size(d)
@@ -152,20 +163,18 @@ def sample_anchor(x, w, small, sidx, rows, sample, m):
 
 @njit(cache=True, nogil=True)
 def make_frame(
-    x, w, wscale, parallel, small, omit, mom, scratch, partial, c, anchor, sample,
-    su, sw, smu, sidx, lane,
-):  # fmt: skip
+    x, w, wscale, parallel, small, omit, mom, scratch, partial, c, x0d, su, sw, smu, sidx, lane
+):
     """Fill the centre c; return (frame status, FrameFit, rows present, npad).
 
-    Frame status: CONVERGED (0) for ok, NONFINITE, EMPTY or RANGE. For the small pass the
-    problem is copied into su (frame coordinates) and its present rows counted. ``anchor``
-    (d doubles, the iterate buffer zt, free until the first pass) receives the robust
-    anchor m; ``sample``: sample_size(rows, d) doubles of scratch.
+    Frame status: CONVERGED (0) for ok, NONFINITE or EMPTY. For the small pass the problem
+    is copied into su (frame coordinates) and its present rows counted. x0d (d doubles)
+    receives the reference row x0 as float64 (C++: Workspace::reference_row).
     """
     d = x.shape[1]
     m = x.shape[0]
     npad = 0
-    unset = FrameFit(1.0, 1.0, COINCIDENCE_RADIUS, math.inf)
+    unset = FrameFit(1.0, 1.0, COINCIDENCE_RADIUS, math.inf, 0.0)
     if small:
         i0 = small_first_row(x, omit)
         if i0 < 0:
@@ -188,37 +197,67 @@ def make_frame(
     s = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half > 0 else 1.0
     finite = True
     for j in range(d):
-        c[j] = x[i0, j] + 2.0 * (mom[MOMENT_HEAD + j] / W)
+        x0d[j] = x[i0, j]
+        c[j] = x0d[j] + 2.0 * (mom[MOMENT_HEAD + j] / W)
         finite &= math.isfinite(c[j])
-    eps = COINCIDENCE_RADIUS
-    near = math.inf
-    # The robust anchor.
-    R = NEAR_FACTOR * sample_anchor(x, w, small, sidx, m, sample, anchor)
-    if R > 0 and math.isfinite(R):
-        # Clean data keeps the mean-centred frame (and its bits); where the mean has been
-        # dragged beyond R the frame moves to m. Beyond the overflow threshold (a spread near
-        # the largest double) the mean is not finite and m serves too.
-        if not finite or scaled_distance(c, anchor, d) > R:
-            for j in range(d):
-                c[j] = anchor[j]
-        eR = math.frexp(R)[1]  # R < 2^eR
-        # Far points: scale up until R s ~ 1, as long as they stay below 2^FRAME_HEADROOM.
-        up = min(max(e + 1 - eR, 0), FRAME_HEADROOM)
-        if up > 0:
-            s = math.ldexp(s, up)
-        Rs = R * s
-        if not Rs >= math.ldexp(1.0, -FRAME_DEPTH):
-            return RANGE, unset, m, npad
-        near = Rs
-        eps = COINCIDENCE_RADIUS * min(1.0, Rs)
-    elif not finite:
-        # Only a spread near the overflow threshold makes the mean overflow; any finite
-        # centre near the data will do, so fall back to the reference point.
+    # Only a spread near the overflow threshold makes the mean overflow; any finite
+    # centre near the data will do, so fall back to the reference point.
+    if not finite:
         for j in range(d):
-            c[j] = x[i0, j]
+            c[j] = x0d[j]
     if small:
         small_load(su, sw, npad, d, c, s, lane, smu)
-    return CONVERGED, FrameFit(s, W, eps, near), m, npad
+    return CONVERGED, FrameFit(s, W, COINCIDENCE_RADIUS, math.inf, half), m, npad
+
+
+@njit(cache=True, nogil=True)
+def no_far_points(S, W, reach):
+    """Whether the classic certificate speaks at the scale of the data around the iterate.
+
+    No point lies farther than NEAR_FACTOR times the median distance rho_y from y: rho_y >=
+    (W / 2 - eta) / inv, and every point lies within reach of y (frame_reach). O(d), no pass.
+    """
+    half_weight = 0.5 * W - S[SLOT_ETA]
+    return half_weight > 0 and S[SLOT_INV] > 0 and reach * S[SLOT_INV] <= NEAR_FACTOR * half_weight
+
+
+@njit(cache=True, nogil=True)
+def frame_reach(c, s, z, x0d, d, half):
+    """||y - x0|| + 2 sqrt(d) half in frame units, for the iterate z of the frame (c, s)."""
+    q = 0.0
+    for j in range(d):
+        r = (c[j] - x0d[j]) * s + z[j]
+        q += r * r
+    return math.sqrt(q) + 2.0 * math.sqrt(d) * half * s
+
+
+@njit(cache=True, nogil=True)
+def anchor_frame(x, w, small, sidx, rows, npad, sample, m, c, fit, su, sw, smu, lane):
+    """Anchor the frame at the robust centre m (far points may lurk); return (Anchor, fit).
+
+    The near radius R = NEAR_FACTOR rho (``robust_frame.py``), the scale raised until R s ~ 1
+    as far as the far points' headroom allows, the coincidence radius 2^-40 of R s at most.
+    ANCHOR_UNCHANGED: rho = 0, the classic certificate stands; ANCHOR_RANGE: R s below
+    2^-FRAME_DEPTH, beyond float64. ``m``: d doubles (C++: Workspace::anchor); rows: the
+    present rows (make_frame's count); the small pass's copy is reloaded in the new frame.
+    """
+    d = x.shape[1]
+    R = NEAR_FACTOR * sample_anchor(x, w, small, sidx, rows, sample, m)
+    if not (R > 0 and math.isfinite(R)):
+        return ANCHOR_UNCHANGED, fit
+    e = math.frexp(fit.half)[1]
+    eR = math.frexp(R)[1]  # R < 2^eR
+    up = min(max(e + 1 - eR, 0), FRAME_HEADROOM)
+    s = math.ldexp(math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)), up)
+    Rs = R * s
+    if not Rs >= math.ldexp(1.0, -FRAME_DEPTH):
+        return ANCHOR_RANGE, fit
+    for j in range(d):
+        c[j] = m[j]
+    fit = FrameFit(s, fit.W, COINCIDENCE_RADIUS * min(1.0, Rs), Rs, fit.half)
+    if small:
+        small_reload(x, sidx, rows, npad, c, s, su, sw, lane, smu)
+    return ANCHOR_MOVED, fit
 
 
 @njit(cache=True, nogil=True)
@@ -280,7 +319,9 @@ def solve_problem(
     gt = buf[4 * d : 5 * d]
     z_prev = buf[5 * d : 6 * d]
     g_prev = buf[6 * d : 7 * d]
-    o = 8 * d
+    x0d = buf[8 * d : 9 * d]
+    anchor = buf[9 * d : 10 * d]
+    o = 10 * d
     gd = buf[o : o + GD_STATE_SIZE]
     o += GD_STATE_SIZE
     S = buf[o : o + sums_size(d)]
@@ -298,13 +339,14 @@ def solve_problem(
     n_iter = 0
     n_passes = 1
     fs, fit, sm, snpad = make_frame(
-        x, w, wscale, parallel, small, omit, mom, scratch, partial, c, zt, sample,
-        su, sw, smu, sidx, lane,
+        x, w, wscale, parallel, small, omit, mom, scratch, partial, c, x0d, su, sw, smu, sidx,
+        lane,
     )  # fmt: skip
     if fs != CONVERGED:
         median[:] = np.nan
         return np.nan, np.nan, np.nan, 0, n_passes, fs, np.nan
-    s, W, eps, near = fit.s, fit.W, fit.eps, fit.near
+    W = fit.W
+    s, eps, near = fit.s, fit.eps, fit.near
     if has_init:
         for j in range(d):
             z[j] = (init[j] - c[j]) * s
@@ -330,10 +372,61 @@ def solve_problem(
     recentre = False
     next_newton = 0
     newton_backoff = 1
+    anchored = False  # the frame has been anchored robustly (anchor_frame)
+    # Whether a certified gap vouches for the location (C++: the lambda vouches): after
+    # anchoring always, before it where no point can be far (no_far_points). The C++
+    # lambda anchor is the block at the top of the loop, run where anchor_at asks for it:
+    # at the start too, since far points that drag the mean (the usual start) show at once.
+    anchor_at = ANCHOR_NONE
+    if not no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half)):
+        anchor_at = ANCHOR_AT_START
     while True:
+        if anchor_at != ANCHOR_NONE:
+            # Anchor the frame once, and go on from the iterate where it lies within the
+            # near radius of the robust centre (else from that centre) with a fresh pass.
+            asked_at = anchor_at
+            anchor_at = ANCHOR_NONE
+            anchored = True
+            for j in range(d):
+                zt[j] = c[j] + z[j] / s  # the iterate, data units
+            a, fit = anchor_frame(
+                x, w, small, sidx, sm, snpad, sample, anchor, c, fit, su, sw, smu, lane
+            )
+            if a == ANCHOR_RANGE:
+                median[:] = np.nan
+                return np.nan, np.nan, np.nan, n_iter, n_passes, RANGE, np.nan
+            if a == ANCHOR_MOVED:
+                s, eps, near = fit.s, fit.eps, fit.near
+                keep = scaled_distance(zt, c, d) * s <= near
+                for j in range(d):
+                    z[j] = (zt[j] - c[j]) * s if keep else 0.0
+                gd[GD_HAS_PREV] = 0.0
+                retry = recentre = False
+                last_vertex = -1
+                next_vertex_check = next_newton = 0
+                vertex_backoff = newton_backoff = 1
+                pass_sums(
+                    small, parallel, x, w, wscale, c, s, z, eps, near, S, scratch, partial,
+                    su, sw, smu, W, snpad, st, lane,
+                )  # fmt: skip
+                n_passes += 1
+                cert = certify(S, d, W, g)
+                # The bounds of the old frame are dropped: where it could not resolve the
+                # inliers (rounded together, or their squares underflowed), its sums
+                # described another problem.
+                lb = cert.lb
+            elif asked_at == ANCHOR_AT_CONVERGENCE:
+                status = CONVERGED
+                break
+            elif asked_at == ANCHOR_AT_STALL:
+                status = STALLED
+                break
         if certified_gap(cert, lb) <= tol:
-            status = CONVERGED
-            break
+            if anchored or no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half)):
+                status = CONVERGED
+                break
+            anchor_at = ANCHOR_AT_CONVERGENCE
+            continue
         if n_iter >= max_iter:
             status = MAX_ITER
             break
@@ -403,6 +496,9 @@ def solve_problem(
             for j in range(d):
                 at_centre &= z[j] == 0.0
             if at_centre or recentred_at == n_iter:
+                if not (anchored or no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half))):
+                    anchor_at = ANCHOR_AT_STALL
+                    continue
                 status = STALLED
                 break
             recentre = True
@@ -479,25 +575,21 @@ def solve_problem(
 
 @njit(cache=True, nogil=True)
 def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
-    """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad.
-
-    Not finite also covers a frame out of float64's range (status RANGE), as in C++.
-    """
+    """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad."""
     d = x.shape[1]
     c = buf[0:d]
     z = buf[d : 2 * d]
-    anchor = buf[2 * d : 3 * d]
-    o = 8 * d + GD_STATE_SIZE
+    x0d = buf[8 * d : 9 * d]
+    o = 10 * d + GD_STATE_SIZE
     S = buf[o : o + sums_size(d)]
     o += 2 * sums_size(d)
     mom = buf[o : o + moments_size(d)]
     o += moments_size(d)
     scratch = buf[o : o + pass_scratch_size(d)]
     su, sw, _, smu, sidx, lane = small_buffers(0, 0)
-    sample = np.empty(sample_size(x.shape[0], d))
     fs, fit, _, _ = make_frame(
-        x, w, wscale, parallel, False, False, mom, scratch, partial, c, anchor, sample,
-        su, sw, smu, sidx, lane,
+        x, w, wscale, parallel, False, False, mom, scratch, partial, c, x0d, su, sw, smu, sidx,
+        lane,
     )  # fmt: skip
     if fs != CONVERGED:
         return False, np.nan, np.nan
@@ -588,9 +680,9 @@ def solve_pack(k0, count, x, w, wscale, tol, max_iter, omit, pb, results):
     """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
 
     ``pb``: ``pack_buffers(n, d)``. The certified problems are stored as ``solve_problem``
-    stores its outcome (objective in the caller's units: f / (s wscale); scale f / (W s),
-    the packed path checking no near radius: F = f); the others are left to the caller, by
-    pb's ``certified`` flags.
+    stores its outcome (objective in the caller's units: f / (s wscale); scale f / (W s):
+    F = f, no point beyond R); the others are left to the caller, by pb's ``certified``
+    flags.
     """
     d = x.shape[2]
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
