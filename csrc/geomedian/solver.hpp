@@ -388,8 +388,11 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         }
         bool newton = false;
         double decrement = 0;
+        // Not beside far points: f's rounding then hides Newton's Armijo test, and the model
+        // (near points' curvature, the far points' constant pull) sends steps far off.
         if (!vertex && !retry && opt.method == Method::newton && d <= newton_max_d &&
-            S[slot::eta] == 0 && out.n_iter >= next_newton && pass_hessian(pass, fr, S[slot::inv], H)) {
+            S[slot::eta] == 0 && S[slot::w_far] == 0 && out.n_iter >= next_newton &&
+            pass_hessian(pass, fr, S[slot::inv], H)) {
             newton = newton_propose(H, d, S[slot::inv], z, g, newton_step, &decrement, zt);
             if (!newton) {
                 next_newton = out.n_iter + newton_backoff;
@@ -434,6 +437,13 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
             accept = gd_accept(gd, cert.f, ct.f, cert.gnorm);
         else
             accept = true;  // Vardi-Zhang steps never increase f
+        // Where far points make f, its rounding exceeds the inliers' whole share, and the
+        // tests above accept nearly any step: one that leaves the near points behind (more
+        // weight beyond the near radius) is refused. Majorize-minimize steps (Weiszfeld, a
+        // GD trial at t_safe) truly decrease f and stay accepted.
+        if (accept && (newton || (descent && !vertex && gd.t > gd.t_safe)) &&
+            St[slot::w_far] > S[slot::w_far])
+            accept = false;
         if (accept) {
             if (descent && !vertex) gd_remember(gd, d, z, g);
             double step2 = 0, zn2 = 0;
