@@ -237,12 +237,23 @@ def anchor_frame(x, w, small, sidx, rows, npad, sample, m, c, fit, su, sw, smu, 
 
     The near radius R = NEAR_FACTOR rho (``robust_frame.py``), the scale raised until R s ~ 1
     as far as the far points' headroom allows, the coincidence radius 2^-40 of R s at most.
-    ANCHOR_UNCHANGED: rho = 0, the classic certificate stands; ANCHOR_RANGE: R s below
-    2^-FRAME_DEPTH, beyond float64. ``m``: d doubles (C++: Workspace::anchor); rows: the
+    rho = 0 (more than half the sample's weight sits at m): the frame moves to m with its
+    scale and the classic certificate. ANCHOR_UNCHANGED: rho not finite; ANCHOR_RANGE: R s
+    below 2^-FRAME_DEPTH, beyond float64. ``m``: d doubles (C++: Workspace::anchor); rows: the
     present rows (make_frame's count); the small pass's copy is reloaded in the new frame.
     """
     d = x.shape[1]
-    R = NEAR_FACTOR * sample_anchor(x, w, small, sidx, rows, sample, m)
+    rho = sample_anchor(x, w, small, sidx, rows, sample, m)
+    if rho == 0:
+        # More than half the sample's weight sits exactly at m, which (Kuhn) is then the
+        # median: go on from m in a frame centred on it, where it is represented exactly
+        # (the mean-centred frame may round it away), with the classic certificate.
+        for j in range(d):
+            c[j] = m[j]
+        if small:
+            small_reload(x, sidx, rows, npad, c, fit.s, su, sw, lane, smu)
+        return ANCHOR_MOVED, fit
+    R = NEAR_FACTOR * rho
     if not (R > 0 and math.isfinite(R)):
         return ANCHOR_UNCHANGED, fit
     e = math.frexp(fit.half)[1]
@@ -397,7 +408,7 @@ def solve_problem(
                 return np.nan, np.nan, np.nan, n_iter, n_passes, RANGE, np.nan
             if a == ANCHOR_MOVED:
                 s, eps, near = fit.s, fit.eps, fit.near
-                keep = scaled_distance(zt, c, d) * s <= near
+                keep = near < math.inf and scaled_distance(zt, c, d) * s <= near
                 for j in range(d):
                     z[j] = (zt[j] - c[j]) * s if keep else 0.0
                 gd[GD_HAS_PREV] = 0.0
