@@ -16,6 +16,12 @@ namespace geomedian {
 namespace {
 
 constexpr double eps = 0x1p-40;  // solver.hpp's coincidence_radius
+// The near radius's tests (packed_newton_d) compare distances in the frame with s times
+// those of robust_frame.hpp in the caller's units: they agree to within 2^-40 (u and m are
+// rounded once each, |u| < 16; the sum of d <= 16 squares, the square root and
+// robust_anchor's own distances add d + 5 ulps of at most 2^7). A row this close to a
+// threshold is counted on the side that keeps the test sound.
+constexpr double near_margin = 0x1p-36;
 
 // One value per lane, and a per-lane condition (all bits set or clear) as the comparisons
 // of such vectors return. Kept in registers where arrays of doubles indexed in `omp simd`
@@ -134,17 +140,39 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
     }
 }
 
-// f = sum_q w_q ||u_q - z|| alone, as lane_sums computes it.
+// f = sum_q w_q ||u_q - z|| alone, as lane_sums computes it; far2 = the largest
+// ||u_q - z||^2 of a row of positive weight.
 template <int D, int L>
-GEOMEDIAN_ALWAYS_INLINE lanes_v<L> lane_objective(const PackBuffers& b, const lanes_v<L>* z) {
+GEOMEDIAN_ALWAYS_INLINE lanes_v<L> lane_objective(const PackBuffers& b, const lanes_v<L>* z,
+                                                  lanes_v<L>& far2) {
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
     const double* __restrict w = b.w;
-    lanes_v<L> f = {};
+    const lanes_v<L> zero = {};
+    lanes_v<L> f = {}, top = {};
     for (index_t q = 0; q < b.n; ++q) {
         lanes_v<L> r[Dmax];
-        f += load_lanes<L>(w + q * L) * sqrt_lanes<L>(row_residuals<D, L>(b, q, z, r));
+        const lanes_v<L> d2 = row_residuals<D, L>(b, q, z, r), wq = load_lanes<L>(w + q * L);
+        f += wq * sqrt_lanes<L>(d2);
+        const lanes_v<L> d2w = wq > zero ? d2 : zero;  // one select per step: see lane_far2
+        top = d2w > top ? d2w : top;
     }
+    far2 = top;
     return f;
+}
+
+// The largest ||u_q - z||^2 of a row of positive weight, from the last lane_sums at z.
+// Selects on single comparisons: GCC 12 (trapping math) turns `(a > b) & (c > d) ? x : y`
+// into a compare and a branch per lane.
+template <int L>
+GEOMEDIAN_ALWAYS_INLINE lanes_v<L> lane_far2(const PackBuffers& b) {
+    const lanes_v<L> zero = {};
+    lanes_v<L> top = {};
+    for (index_t q = 0; q < b.n; ++q) {
+        const lanes_v<L> d2 = load_lanes<L>(b.d2 + q * L), wq = load_lanes<L>(b.w + q * L);
+        const lanes_v<L> d2w = wq > zero ? d2 : zero;
+        top = d2w > top ? d2w : top;
+    }
+    return top;
 }
 
 template <int D, int L>
@@ -239,9 +267,13 @@ GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(lanes_v<L>* H, index_t d_runt
 // the weighted mean, z = 0. Unit weights: the value of rank (m - 1) / 2, by a sorting
 // network on the columns (omitted rows as +inf, after every present one); otherwise by
 // counting, O(n^2), omitted rows repeating row 0 with weight 0 as the small pass's padding.
+// Counting, `split` is set in the lanes where the minimum for W / 2 - wtol differs from
+// the one for W / 2 + wtol in some column: there robust_anchor's median (its sums rounded
+// otherwise) may not be this start.
 template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m, lanes_v<L> W,
-                                        bool unit_weights, lanes_v<L>* z) {
+                                        lanes_v<L> wtol, bool unit_weights, lanes_v<L>* z,
+                                        bool* split) {
     constexpr index_t Q = 4;  // counts kept in registers at once: independent chains
     const index_t n = b.n, d = D > 0 ? D : b.d;
     const double* __restrict u = b.u;
@@ -289,7 +321,7 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m, lanes_
     } else {
         for (index_t j = 0; j < d; ++j) {
             const double* uj = u + j * n * L;
-            lanes_v<L> best = inf;
+            lanes_v<L> best = inf, first = inf, last = inf;
             for (index_t q0 = 0; q0 < n; q0 += Q) {
                 lanes_v<L> cum[Q] = {}, uq[Q];
                 for (index_t i = 0; i < Q; ++i)  // a repeated row changes nothing
@@ -298,9 +330,19 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m, lanes_
                     const lanes_v<L> ur = load_lanes<L>(uj + rr * L), wr = load_lanes<L>(w + rr * L);
                     for (index_t i = 0; i < Q; ++i) cum[i] += ur <= uq[i] ? wr : zero;
                 }
-                for (index_t i = 0; i < Q; ++i) best = cum[i] >= half && uq[i] < best ? uq[i] : best;
+                // Selects on single comparisons: GCC 12 (trapping math) turns `a && b ? x : y`
+                // on these vectors into a compare and a branch per lane.
+                for (index_t i = 0; i < Q; ++i) {
+                    const lanes_v<L> at = cum[i] >= half ? uq[i] : inf;
+                    const lanes_v<L> at_lo = cum[i] >= half - wtol ? uq[i] : inf;
+                    const lanes_v<L> at_hi = cum[i] >= half + wtol ? uq[i] : inf;
+                    best = at < best ? at : best;
+                    first = at_lo < first ? at_lo : first;
+                    last = at_hi < last ? at_hi : last;
+                }
             }
             z[j] = best == inf ? zero : best;
+            for (index_t l = 0; l < L; ++l) split[l] |= first[l] != last[l];
         }
     }
 }
@@ -363,10 +405,17 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         mu[j] = acc;
     }
 
-    lane_start<D, L>(b, m, W, opt.unit_weights, z);
+    // The rounding of weighted sums of n terms that robust_anchor's choices may differ by
+    // (its quickselect's partial sums and their differences, at most n rounds): none with
+    // unit weights, whose sums are exact.
+    const double wtol_per_w = static_cast<double>((n + 2) * (n + 2)) * 0x1p-50;
+    const V wtol = opt.unit_weights ? zero : W * wtol_per_w;
+    bool split[L] = {};
+    lane_start<D, L>(b, m, W, wtol, opt.unit_weights, z, split);
     LaneSums<L> S, St;
     LaneCertificate<L> C, Ct;
     lane_sums<D, L>(b, mu, W, z, S);
+    std::memcpy(b.sorted, b.d2, sizeof(double) * n * L);  // ||u - m||^2 where the start is m
     lane_certify<D, L>(S, d, W, C);
     V lb = C.lb;
     for (index_t l = 0; l < L; ++l) {
@@ -470,21 +519,84 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         moved[l] = done[l] && moved_by[l] > eps;
         recheck |= moved[l];
     }
+    // The largest squared distance of a weighted row from the point certified: the iterate,
+    // or the rounded answer where rounding moved it.
+    V far2 = lane_far2<L>(b);
     if (recheck) {
         // The bound holds wherever it was found: only f at the rounded point is new.
-        const V f_rounded = lane_objective<D, L>(b, zt);
+        V far2_rounded;
+        const V f_rounded = lane_objective<D, L>(b, zt, far2_rounded);
         for (index_t l = 0; l < L; ++l) {
             if (!moved[l]) continue;
             C.f[l] = f_rounded[l];
+            far2[l] = far2_rounded[l];
             ++out.n_passes[l];
             done[l] = relative_gap(C.f[l], lb[l]) <= tol;
         }
     }
+    // The near radius R = near_factor rho (packed_newton.hpp): a lane is certified only
+    // where far2 <= (R s)^2, i.e. rho >= tau / s with tau = sqrt(far2) / near_factor; and
+    // rho >= tau / s exactly when the rows closer than tau / s to m weigh less than W / 2 (rho
+    // is the weighted lower median of those distances), robust_anchor's rounding aside:
+    // weight below need_lo = W / 2 - wtol settles it. Such a rho is at most 2^7 / s, so
+    // s >= 2^-990 keeps R finite.
+    const V tau = sqrt_lanes<L>(far2) * (1.0 / near_factor);
+    const V need_lo = 0.5 * W - wtol, need_hi = 0.5 * W + wtol;
+    // Where the start is m (and not split): the weight `upto` of the rows up to
+    // tau + near_margin from it, on ||u - m||^2 of the first pass. Below need_lo it proves
+    // rho >= tau / s; only a row within near_margin of tau can make that differ from the
+    // exact count, and then the lane is given back.
+    V upto = {};
+    {
+        const V hi = tau + near_margin, hi2 = hi * hi;
+        for (index_t q = 0; q < n; ++q) {
+            const V e2 = load_lanes<L>(b.sorted + q * L), wq = load_lanes<L>(w + q * L);
+            upto += e2 <= hi2 ? wq : zero;
+        }
+    }
+    // Where the start is the mean (m > start_median_rows rows), m is not at hand: a
+    // sufficient test at the iterate z instead. With r = (W / 2) / inv / sqrt(d) (inv <=
+    // W / (2 rho_z) bounds the median distance rho_z from z below), fewer than W / 2 below
+    // z_j - r and at least W / 2 up to z_j + r put m_j within r of z_j, so ||m - z|| <= delta
+    // = r sqrt(d); then a row within tau of m lies within tau + delta of z, and fewer than
+    // W / 2 of those prove rho >= tau / s. Failing it, the lane is given back.
+    V lowmax = {}, highmin = zero + HUGE_VAL, within = zero + HUGE_VAL;
+    bool any_mean = false;
+    for (index_t l = 0; l < L; ++l) any_mean |= m[l] > start_median_rows;
+    if (any_mean) {
+        const V r = 0.5 * W / S.inv * (1.0 / std::sqrt(static_cast<double>(d)));
+        for (index_t j = 0; j < d; ++j) {
+            const V below_z = z[j] - r + near_margin, above_z = z[j] + r - near_margin;
+            V lowc = {}, highc = {};
+            for (index_t q = 0; q < n; ++q) {
+                const V uq = load_lanes<L>(u + (j * n + q) * L), wq = load_lanes<L>(w + q * L);
+                lowc += uq < below_z ? wq : zero;
+                highc += uq <= above_z ? wq : zero;
+            }
+            lowmax = lowc > lowmax ? lowc : lowmax;
+            highmin = highc < highmin ? highc : highmin;
+        }
+        const double grow = std::sqrt(static_cast<double>(d)) * (1.0 + 0x1p-40);
+        const V reach = tau + r * grow + near_margin;
+        const V reach2 = reach * reach;
+        within = zero;
+        for (index_t q = 0; q < n; ++q) {
+            const V d2v = load_lanes<L>(b.d2 + q * L), wq = load_lanes<L>(w + q * L);
+            within += d2v < reach2 ? wq : zero;
+        }
+    }
     for (index_t l = 0; l < L; ++l) {
-        out.certified[l] = alive[l] && done[l];
+        bool near = far2[l] > 0 && s[l] >= 0x1p-990;
+        if (m[l] <= start_median_rows)
+            near = near && !split[l] && upto[l] < need_lo[l];
+        else
+            near = near && lowmax[l] < need_lo[l] && highmin[l] >= need_hi[l] &&
+                   within[l] < need_lo[l];
+        out.certified[l] = alive[l] && done[l] && near;
         out.f[l] = C.f[l];
         out.lb[l] = lb[l];
         out.s[l] = s[l];
+        out.W[l] = W[l];
     }
 }
 

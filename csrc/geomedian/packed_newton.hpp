@@ -16,10 +16,27 @@
 //
 // A lane leaves that path (a Newton step that cannot be formed or is rejected; the iterate
 // near a data point; the step below the frame's resolution; no certificate after
-// packed_max_iter iterations or max_iter; a non-finite or empty problem) by giving its
-// problem back: the caller solves it from scratch with the general driver. Every operation
-// of a lane reads that lane only, so a problem's bits do not depend on its neighbours, nor
-// on the batch size or thread count.
+// packed_max_iter iterations or max_iter; a non-finite or empty problem; a point beyond the
+// near radius, below) by giving its problem back: the caller solves it from scratch with
+// the general driver. Every operation of a lane reads that lane only, so a problem's bits
+// do not depend on its neighbours, nor on the batch size or thread count.
+//
+// Far points. The packed solve certifies with the classic relative gap (f - LB) / f, which
+// is the general driver's rule only where no point of positive weight lies beyond the near
+// radius R = near_factor rho of the answer (certificate.hpp: then F = f); with far points
+// f is made of their distances and the classic gap says nothing about the inliers. So a
+// lane is certified only where every such point lies within R of the answer, R as the
+// general driver computes it (robust_frame.hpp: the sample is every present row of a
+// packed problem, m their coordinate-wise weighted lower median, rho the weighted lower
+// median of ||x_i - m||; R <= 0 or not finite: given back). Nothing is sorted for it:
+// rho >= t holds exactly when the rows closer than t to m weigh less than half, so a
+// count against the answer's farthest distance decides. Where the start is the median
+// (m <= start_median_rows rows) it is m in the frame and the first pass leaves
+// ||u_i - m||^2: the count is the exact condition, short of a row within 2^-36 of the
+// threshold (in the frame, where the data spans < 1) or weighted sums that robust_anchor
+// might round to another median (both given back). Where the start is the mean, a
+// sufficient test at the answer bounds ||m - z|| by counts along each coordinate instead,
+// and gives back the lanes it cannot settle (packed_newton.cpp).
 //
 // Layout (L = PackBuffers::lanes, pack or 1): u[(j n + q) L + l] is coordinate j of row q
 // of lane l's problem; the present rows of a problem come first, in order, then its
@@ -35,6 +52,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "robust_frame.hpp"
 #include "small_pass.hpp"
 
 namespace geomedian {
@@ -105,7 +123,8 @@ struct PackBuffers {
     double* w;       // n x L: weights
     double* d2;      // n x L: ||u - z||^2 of the last pass
     double* t;       // n x L: w / d of the last pass
-    double* sorted;  // d x n x L: the coordinates again, sorted for the median start
+    double* sorted;  // d x n x L: the coordinates again, sorted for the median start; from
+                     // the first pass on, its first n x L: ||u - z||^2 at the start z
     PackBuffers(index_t n_, index_t d_, bool unit_weights)
         : n(n_), d(d_), buf((2 * d_ + 3) * n_ * pack),
           network(unit_weights ? sorting_network(n_) : std::vector<index_t>{}),
@@ -123,10 +142,12 @@ struct PackOptions {
 };
 
 // Per lane: the answer in the caller's coordinates (d x L), its objective and bound in
-// the frame's units, the frame's scale, the counts, and whether it was certified.
+// the frame's units, the frame's scale and total weight (scaled), the counts, and whether
+// it was certified (then no point lies beyond the near radius: F = f, and the outcome's
+// scale F / (W s) is f / (W s) in the caller's units).
 struct PackOutcome {
     double median[newton_max_d * pack];
-    double f[pack], lb[pack], s[pack];
+    double f[pack], lb[pack], s[pack], W[pack];
     index_t n_iter[pack], n_passes[pack];
     bool certified[pack];
 };

@@ -13,10 +13,21 @@ point, accepted by ``newton_accept``; finally the rounded answer is certified.
 
 A lane leaves that path (a Newton step that cannot be formed or is rejected; the iterate
 near a data point; the step below the frame's resolution; no certificate after
-PACKED_MAX_ITER iterations or max_iter; a non-finite or empty problem) by giving its
-problem back: the caller solves it from scratch with the general driver. Every operation
-of a lane reads that lane only, so a problem's bits do not depend on its neighbours, nor
-on the batch size or thread count.
+PACKED_MAX_ITER iterations or max_iter; a non-finite or empty problem; a point beyond the
+near radius, below) by giving its problem back: the caller solves it from scratch with the
+general driver. Every operation of a lane reads that lane only, so a problem's bits do not
+depend on its neighbours, nor on the batch size or thread count.
+
+Far points: the classic relative gap (f - LB) / f is the general driver's rule only where
+no point of positive weight lies beyond the near radius R = NEAR_FACTOR rho of the answer
+(``certificate.py``: then F = f), so a lane is certified only there, R as the general driver
+computes it (``robust_frame.py`` over every present row of the problem; R <= 0 or not
+finite: given back). rho >= t holds exactly when the rows closer than t to m weigh less
+than half: where the start is the median it is m in the frame and the first pass leaves
+||u - m||^2, and the count is the exact condition, short of a row within NEAR_MARGIN of the
+threshold or weighted sums that robust_anchor might round to another median (given back);
+where the start is the mean, a sufficient test at the answer bounds ||m - z|| by counts
+along each coordinate, and gives back the lanes it cannot settle.
 
 Layout: ``u[j, q, lane]`` (d, n, PACK) is coordinate j of row q of lane lane's problem, ``w``,
 ``d2``, ``t`` are (n, PACK); the present rows of a problem come first, in order, then its
@@ -49,6 +60,7 @@ from .fused_pass import (
     sums_size,
 )
 from .newton import NEWTON_PIVOT, newton_accept
+from .robust_frame import NEAR_FACTOR
 from .small_pass import START_MEDIAN_ROWS, row_has_nan
 
 PACK = 8
@@ -59,6 +71,12 @@ PACKED_PROBLEM_SIZE = 1024
 # As the general driver's first unconditional vertex probe: a problem that needs more
 # Newton iterations is unusual, and given back.
 PACKED_MAX_ITER = 8
+# The near radius's tests compare distances in the frame with s times those of
+# robust_frame.py in the caller's units: they agree to within 2^-40 (u and m are rounded
+# once each, |u| < 16; the sum of d <= 16 squares, the square root and robust_anchor's own
+# distances add d + 5 ulps of at most 2^7). A row this close to a threshold is counted on
+# the side that keeps the test sound.
+NEAR_MARGIN = 2.0**-36
 
 # A lane's certificate (LaneCertificate in C++): f, the bound, ||g||, then g (d entries).
 CERT_F, CERT_LB, CERT_GNORM, CERT_G = 0, 1, 2, 3
@@ -67,13 +85,19 @@ CERT_F, CERT_LB, CERT_GNORM, CERT_G = 0, 1, 2, 3
 # 1 / D_j, and one row's residuals.
 V_C, V_Z, V_ZT, V_MU, V_P, V_MEDIAN, V_LD, V_RDIAG, V_R = 0, 1, 2, 3, 4, 5, 6, 7, 8
 # Rows of the per-lane scalars: total weight, half spread, scale, best bound, the Newton
-# step's ||p||^2, ||z||^2 and g . p, then SCRATCH_ROWS of scratch for the helpers.
-S_W, S_HALF, S_S, S_LB, S_PN2, S_ZN2, S_GP, S_SCRATCH = 0, 1, 2, 3, 4, 5, 6, 7
-SCRATCH_ROWS = 3
+# step's ||p||^2, ||z||^2 and g . p; for the near radius: the rounding tolerance of
+# weighted sums wtol, the largest squared distance of a weighted row from the answer, tau,
+# the weight up to tau from m, r, the largest weight below z_j - r and the smallest up to
+# z_j + r over the coordinates, and the weight within reach of z; then SCRATCH_ROWS of
+# scratch for the helpers.
+S_W, S_HALF, S_S, S_LB, S_PN2, S_ZN2, S_GP = 0, 1, 2, 3, 4, 5, 6
+S_WTOL, S_FAR2, S_TAU, S_UPTO, S_R, S_LOWMAX, S_HIGHMIN, S_WITHIN = 7, 8, 9, 10, 11, 12, 13, 14
+S_SCRATCH = 15
+SCRATCH_ROWS = 5
 # Rows of the per-lane flags: still on the packed path, certified, must recentre, stepping
 # this iteration, Newton direction formed, step moved z (then: rounding moved the answer),
-# takes the trial point.
-F_ALIVE, F_DONE, F_RECENTRE, F_ACTIVE, F_OK, F_MOVED, F_TAKE = 0, 1, 2, 3, 4, 5, 6
+# takes the trial point; the weighted median start may not be robust_anchor's m.
+F_ALIVE, F_DONE, F_RECENTRE, F_ACTIVE, F_OK, F_MOVED, F_TAKE, F_SPLIT = 0, 1, 2, 3, 4, 5, 6, 7
 
 
 @njit(cache=True, nogil=True)
@@ -118,7 +142,8 @@ def pack_buffers(n, d):
 
     - u (d, n, PACK) coordinates, raw, then in each lane's frame; w (n, PACK) weights;
       d2, t (n, PACK) ||u - z||^2 and w / ||u - z|| of the last pass; srt (n, PACK) one
-      coordinate of the rows, for the median start; network, ``sorting_network(n)``;
+      coordinate of the rows, for the median start, then ||u - z||^2 at the start z;
+      network, ``sorting_network(n)``;
     - m (PACK) present rows per lane (0: nothing to solve);
     - the kernel's state: vec (9, d, PACK) rows V_*, lanes (10, PACK) rows S_*, flags
       (7, PACK) rows F_*, sums (2, sums_size(d), PACK) the sums at z and at the trial
@@ -135,7 +160,7 @@ def pack_buffers(n, d):
         np.zeros(PACK, dtype=np.int64),
         np.empty((V_R + 1, d, PACK)),
         np.empty((S_SCRATCH + SCRATCH_ROWS, PACK)),
-        np.empty((F_TAKE + 1, PACK), dtype=np.bool_),
+        np.empty((F_SPLIT + 1, PACK), dtype=np.bool_),
         np.empty((2, sums_size(d), PACK)),
         np.empty((2, CERT_G + d, PACK)),
         np.empty((d * (d + 1) // 2, PACK)),
@@ -232,18 +257,41 @@ def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def lane_objective(u, w, z, f):
-    """Write the objective sum_q w_q ||u_q - z|| alone into f (PACK), as ``lane_sums`` does."""
+def lane_objective(u, w, z, f, far2):
+    """Write the objective sum_q w_q ||u_q - z|| alone into f (PACK), as ``lane_sums`` does.
+
+    And into far2 (PACK) the largest ||u_q - z||^2 of a row of positive weight.
+    """
     d, n, _ = u.shape
     for lane in range(PACK):
         f[lane] = 0.0
+        far2[lane] = 0.0
     for q in range(n):
         for lane in range(PACK):
             d2 = 0.0
             for j in range(d):
                 r = u[j, q, lane] - z[j, lane]
                 d2 += r * r
-            f[lane] += w[q, lane] * math.sqrt(d2)
+            wq = w[q, lane]
+            f[lane] += wq * math.sqrt(d2)
+            d2w = d2 if wq > 0.0 else 0.0  # one select per step: see lane_far2
+            far2[lane] = d2w if d2w > far2[lane] else far2[lane]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lane_far2(d2s, w, far2):
+    """Write into far2 (PACK) the largest ||u_q - z||^2 of a row of positive weight.
+
+    From d2s of the last ``lane_sums`` at z. Selects on single comparisons, as C++ (where
+    GCC 12 turns a select on two comparisons into a branch per lane).
+    """
+    n = d2s.shape[0]
+    for lane in range(PACK):
+        far2[lane] = 0.0
+    for q in range(n):
+        for lane in range(PACK):
+            d2w = d2s[q, lane] if w[q, lane] > 0.0 else 0.0
+            far2[lane] = d2w if d2w > far2[lane] else far2[lane]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -360,22 +408,27 @@ def lane_newton_direction(H, d, inv, g, p, ok, ld, rdiag, a):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def lane_start(u, w, srt, network, m, W, unit_weights, cum, z):
+def lane_start(u, w, srt, network, m, W, wtol, unit_weights, cum, z, split):
     """``small_start`` per lane: the coordinate-wise weighted lower median into z.
 
     For each j, min {u_qj : C_j(u_qj) >= W / 2} with C_j(v) = sum_{r: u_rj <= v} w_r.
     Lanes with more than START_MEDIAN_ROWS rows start at the weighted mean, z = 0. Unit
     weights: the value of rank (m - 1) / 2, by the sorting network on the column (omitted
     rows as +inf, after every present one); otherwise by counting, O(n^2), omitted rows
-    repeating row 0 with weight 0 as the small pass's padding. ``cum`` is (3, PACK)
-    scratch. C++ runs all d columns through the network at once (independent chains)
-    and, when every lane's column is full, only the comparators that place the median
-    (``selection_network``); the value at the median's position is the same.
+    repeating row 0 with weight 0 as the small pass's padding. Counting, split[lane] is set
+    where the minimum for W / 2 - wtol differs from the one for W / 2 + wtol in some
+    column: there robust_anchor's median (its sums rounded otherwise) may not be this
+    start. ``cum`` is (5, PACK) scratch. C++ runs all d columns through the network at
+    once (independent chains) and, when every lane's column is full, only the comparators
+    that place the median (``selection_network``); the value at the median's position is
+    the same.
     """
     d, n, _ = u.shape
     half = cum[0]
     best = cum[1]
     count = cum[2]
+    first = cum[3]
+    last = cum[4]
     any_lane = False
     for lane in range(PACK):
         half[lane] = 0.5 * W[lane] if m[lane] <= START_MEDIAN_ROWS else math.inf  # never reached
@@ -403,6 +456,8 @@ def lane_start(u, w, srt, network, m, W, unit_weights, cum, z):
         else:
             for lane in range(PACK):
                 best[lane] = math.inf
+                first[lane] = math.inf
+                last[lane] = math.inf
             # C++ counts four candidate rows at once (independent chains); the counts and
             # so the minimum are the same one row at a time.
             for q in range(n):
@@ -413,9 +468,16 @@ def lane_start(u, w, srt, network, m, W, unit_weights, cum, z):
                         count[lane] += w[rr, lane] if u[j, rr, lane] <= u[j, q, lane] else 0.0
                 for lane in range(PACK):
                     uq = u[j, q, lane]
-                    best[lane] = uq if count[lane] >= half[lane] and uq < best[lane] else best[lane]
+                    c = count[lane]
+                    at = uq if c >= half[lane] else math.inf
+                    at_lo = uq if c >= half[lane] - wtol[lane] else math.inf
+                    at_hi = uq if c >= half[lane] + wtol[lane] else math.inf
+                    best[lane] = at if at < best[lane] else best[lane]
+                    first[lane] = at_lo if at_lo < first[lane] else first[lane]
+                    last[lane] = at_hi if at_hi < last[lane] else last[lane]
             for lane in range(PACK):
                 z[j, lane] = 0.0 if best[lane] == math.inf else best[lane]
+                split[lane] = split[lane] or first[lane] != last[lane]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -426,8 +488,9 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     lane (0: nothing to solve); u is moved into each lane's frame. Leaves per lane the answer
     in the caller's coordinates (vec[V_MEDIAN], rounded to float32 if ``to_float``), f and
     the bound in the frame's units (cert[0, CERT_F], lanes[S_LB]), the frame's scale
-    lanes[S_S], n_iter, n_passes, and whether it was certified; eps is the coincidence
-    radius.
+    lanes[S_S] and total weight lanes[S_W], n_iter, n_passes, and whether it was certified
+    (then no point lies beyond the near radius: F = f, and the outcome's scale F / (W s) is
+    f / (W s) in the caller's units); eps is the coincidence radius.
     """
     (
         u, w, d2s, t, srt, network, m, vec, lanes, flags, sums, cert, H,
@@ -447,6 +510,14 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     pn2 = lanes[S_PN2]
     zn2 = lanes[S_ZN2]
     gp = lanes[S_GP]
+    wtol = lanes[S_WTOL]
+    far2 = lanes[S_FAR2]
+    tau = lanes[S_TAU]
+    upto = lanes[S_UPTO]
+    r = lanes[S_R]
+    lowmax = lanes[S_LOWMAX]
+    highmin = lanes[S_HIGHMIN]
+    within = lanes[S_WITHIN]
     scratch = lanes[S_SCRATCH:]
     alive = flags[F_ALIVE]
     done = flags[F_DONE]
@@ -455,6 +526,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     ok = flags[F_OK]
     moved = flags[F_MOVED]
     take = flags[F_TAKE]
+    split = flags[F_SPLIT]
     S = sums[0]
     St = sums[1]
     C = cert[0]
@@ -504,8 +576,17 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         for lane in range(PACK):
             mu[j, lane] = acc[lane]
 
-    lane_start(u, w, srt, network, m, W, unit_weights, scratch, z)
+    # The rounding of weighted sums of n terms that robust_anchor's choices may differ by
+    # (its quickselect's partial sums and their differences, at most n rounds): none with
+    # unit weights, whose sums are exact.
+    for lane in range(PACK):
+        wtol[lane] = 0.0 if unit_weights else W[lane] * (float((n + 2) * (n + 2)) * 2.0**-50)
+        split[lane] = False
+    lane_start(u, w, srt, network, m, W, wtol, unit_weights, scratch, z, split)
     lane_sums(u, w, mu, W, z, eps, d2s, t, S)
+    for q in range(n):  # ||u - m||^2 where the start is m
+        for lane in range(PACK):
+            srt[q, lane] = d2s[q, lane]
     lane_certify(S, d, W, scratch, C)
     for lane in range(PACK):
         lb[lane] = C[CERT_LB, lane]
@@ -605,14 +686,89 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
             moved2 += (zt[j, lane] - z[j, lane]) * (zt[j, lane] - z[j, lane])
         moved[lane] = done[lane] and math.sqrt(moved2) > eps
         recheck |= moved[lane]
+    # The largest squared distance of a weighted row from the point certified: the iterate,
+    # or the rounded answer where rounding moved it.
+    lane_far2(d2s, w, far2)
     if recheck:
         # The bound holds wherever it was found: only f at the rounded point is new.
-        lane_objective(u, w, zt, Ct[CERT_F])
+        far2_rounded = scratch[0]
+        lane_objective(u, w, zt, Ct[CERT_F], far2_rounded)
         for lane in range(PACK):
             if not moved[lane]:
                 continue
             C[CERT_F, lane] = Ct[CERT_F, lane]
+            far2[lane] = far2_rounded[lane]
             n_passes[lane] += 1
             done[lane] = relative_gap(C[CERT_F, lane], lb[lane]) <= tol
+    # The near radius R = NEAR_FACTOR rho (module docstring): a lane is certified only where
+    # far2 <= (R s)^2, i.e. rho >= tau / s with tau = sqrt(far2) / NEAR_FACTOR; and
+    # rho >= tau / s exactly when the rows closer than tau / s to m weigh less than W / 2 (rho
+    # is the weighted lower median of those distances), robust_anchor's rounding aside:
+    # weight below W / 2 - wtol settles it. Such a rho is at most 2^7 / s, so s >= 2^-990
+    # keeps R finite.
+    hi2 = scratch[2]
     for lane in range(PACK):
-        certified[lane] = alive[lane] and done[lane]
+        tau[lane] = math.sqrt(far2[lane]) * (1.0 / NEAR_FACTOR)
+    # Where the start is m (and not split): the weight ``upto`` of the rows up to
+    # tau + NEAR_MARGIN from it, on ||u - m||^2 of the first pass. Below W / 2 - wtol it
+    # proves rho >= tau / s; only a row within NEAR_MARGIN of tau can make that differ from
+    # the exact count, and then the lane is given back.
+    for lane in range(PACK):
+        upto[lane] = 0.0
+        hi = tau[lane] + NEAR_MARGIN
+        hi2[lane] = hi * hi
+    for q in range(n):
+        for lane in range(PACK):
+            upto[lane] += w[q, lane] if srt[q, lane] <= hi2[lane] else 0.0
+    # Where the start is the mean (m > START_MEDIAN_ROWS rows), m is not at hand: a
+    # sufficient test at the iterate z instead. With r = (W / 2) / inv / sqrt(d) (inv <=
+    # W / (2 rho_z) bounds the median distance rho_z from z below), fewer than W / 2 below
+    # z_j - r and at least W / 2 up to z_j + r put m_j within r of z_j, so ||m - z|| <= delta
+    # = r sqrt(d); then a row within tau of m lies within tau + delta of z, and fewer than
+    # W / 2 of those prove rho >= tau / s. Failing it, the lane is given back.
+    any_mean = False
+    for lane in range(PACK):
+        lowmax[lane] = 0.0
+        highmin[lane] = math.inf
+        within[lane] = math.inf
+        any_mean |= m[lane] > START_MEDIAN_ROWS
+    if any_mean:
+        lowc = scratch[0]
+        highc = scratch[1]
+        reach2 = scratch[2]
+        for lane in range(PACK):
+            r[lane] = 0.5 * W[lane] / S[SLOT_INV, lane] * (1.0 / math.sqrt(float(d)))
+        for j in range(d):
+            for lane in range(PACK):
+                lowc[lane] = 0.0
+                highc[lane] = 0.0
+            for q in range(n):
+                for lane in range(PACK):
+                    uq = u[j, q, lane]
+                    wq = w[q, lane]
+                    lowc[lane] += wq if uq < z[j, lane] - r[lane] + NEAR_MARGIN else 0.0
+                    highc[lane] += wq if uq <= z[j, lane] + r[lane] - NEAR_MARGIN else 0.0
+            for lane in range(PACK):
+                lowmax[lane] = lowc[lane] if lowc[lane] > lowmax[lane] else lowmax[lane]
+                highmin[lane] = highc[lane] if highc[lane] < highmin[lane] else highmin[lane]
+        for lane in range(PACK):
+            reach = tau[lane] + r[lane] * (math.sqrt(float(d)) * (1.0 + 2.0**-40)) + NEAR_MARGIN
+            reach2[lane] = reach * reach
+            within[lane] = 0.0
+        for q in range(n):
+            for lane in range(PACK):
+                within[lane] += w[q, lane] if d2s[q, lane] < reach2[lane] else 0.0
+    for lane in range(PACK):
+        need_lo = 0.5 * W[lane] - wtol[lane]
+        need_hi = 0.5 * W[lane] + wtol[lane]
+        near = far2[lane] > 0.0 and s[lane] >= 2.0**-990
+        if m[lane] <= START_MEDIAN_ROWS:
+            near = near and not split[lane] and upto[lane] < need_lo
+        else:
+            near = (
+                near
+                and lowmax[lane] < need_lo
+                and highmin[lane] >= need_hi
+                and within[lane] < need_lo
+            )
+        certified[lane] = alive[lane] and done[lane] and near
