@@ -34,10 +34,19 @@ from .fused_pass import (
     SLOT_ETA,
     SLOT_INV,
     SLOT_MAX_TERM,
+    SLOT_W_FAR,
     moments_size,
     sums_size,
 )
-from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_accept, gd_propose, gd_remember
+from .gradient_descent import (
+    GD_HAS_PREV,
+    GD_STATE_SIZE,
+    GD_T,
+    GD_T_SAFE,
+    gd_accept,
+    gd_propose,
+    gd_remember,
+)
 from .newton import NEWTON_SCRATCH_SIZE, newton_accept, newton_propose
 from .packed_newton import (
     CERT_F,
@@ -482,6 +491,8 @@ def solve_problem(
                 vertex_backoff *= 2
         newton = False
         decrement = 0.0
+        # Not beside far points: f's rounding then hides Newton's Armijo test, and the model
+        # (near points' curvature, the far points' constant pull) sends steps far off.
         if (
             not vertex
             and not retry
@@ -489,6 +500,7 @@ def solve_problem(
             and small
             and d <= NEWTON_MAX_D
             and S[SLOT_ETA] == 0
+            and S[SLOT_W_FAR] == 0
             and n_iter >= next_newton
         ):
             small_hessian(su, sw, S[SLOT_INV], snpad, d, z, eps, st, lane, H)
@@ -531,6 +543,16 @@ def solve_problem(
             accept = gd_accept(gd, cert.f, ct.f, cert.gnorm)
         else:
             accept = True  # Vardi-Zhang steps never increase f
+        # Where far points make f, its rounding exceeds the inliers' whole share, and the
+        # tests above accept nearly any step: one that leaves the near points behind (more
+        # weight beyond the near radius) is refused. Majorize-minimize steps (Weiszfeld, a
+        # GD trial at t_safe) truly decrease f and stay accepted.
+        if (
+            accept
+            and (newton or (descent and not vertex and gd[GD_T] > gd[GD_T_SAFE]))
+            and St[SLOT_W_FAR] > S[SLOT_W_FAR]
+        ):
+            accept = False
         if accept:
             if descent and not vertex:
                 gd_remember(gd, z_prev, g_prev, d, z, g)
