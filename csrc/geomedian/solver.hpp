@@ -399,10 +399,13 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
                 newton_backoff *= 2;
             }
         }
+        // Beside far points f's rounding hides the Armijo test too: Weiszfeld steps only
+        // (majorize-minimize, they decrease f whatever its rounding).
+        const bool gd_step = descent && S[slot::w_far] == 0;
         bool moved;
         if (vertex || newton)
             moved = true;
-        else if (descent)
+        else if (gd_step)
             moved = gd_propose(gd, S, d, z, g, retry, zt);
         else
             moved = weiszfeld_step(S, d, z, zt);
@@ -433,7 +436,7 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
             accept = ct.f <= cert.f;
         else if (newton)
             accept = newton_accept(cert.f, ct.f, decrement);
-        else if (descent)
+        else if (gd_step)
             accept = gd_accept(gd, cert.f, ct.f, cert.gnorm);
         else
             accept = true;  // Vardi-Zhang steps never increase f
@@ -441,11 +444,11 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         // tests above accept nearly any step: one that leaves the near points behind (more
         // weight beyond the near radius) is refused. Majorize-minimize steps (Weiszfeld, a
         // GD trial at t_safe) truly decrease f and stay accepted.
-        if (accept && (newton || (descent && !vertex && gd.t > gd.t_safe)) &&
+        if (accept && (newton || (gd_step && !vertex && gd.t > gd.t_safe)) &&
             St[slot::w_far] > S[slot::w_far])
             accept = false;
         if (accept) {
-            if (descent && !vertex) gd_remember(gd, d, z, g);
+            if (gd_step && !vertex) gd_remember(gd, d, z, g);
             double step2 = 0, zn2 = 0;
             for (index_t j = 0; j < d; ++j) {
                 step2 += (zt[j] - z[j]) * (zt[j] - z[j]);
