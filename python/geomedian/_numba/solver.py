@@ -508,9 +508,11 @@ def solve_problem(
             if not newton:
                 next_newton = n_iter + newton_backoff
                 newton_backoff *= 2
+        # Beside far points f's rounding hides the Armijo test too: Weiszfeld steps only.
+        gd_step = descent and S[SLOT_W_FAR] == 0
         if vertex or newton:
             moved = True
-        elif descent:
+        elif gd_step:
             moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, retry, zt)
         else:
             moved = weiszfeld_step(S, d, z, zt)
@@ -539,7 +541,7 @@ def solve_problem(
             accept = ct.f <= cert.f
         elif newton:
             accept = newton_accept(cert.f, ct.f, decrement)
-        elif descent:
+        elif gd_step:
             accept = gd_accept(gd, cert.f, ct.f, cert.gnorm)
         else:
             accept = True  # Vardi-Zhang steps never increase f
@@ -549,12 +551,12 @@ def solve_problem(
         # GD trial at t_safe) truly decrease f and stay accepted.
         if (
             accept
-            and (newton or (descent and not vertex and gd[GD_T] > gd[GD_T_SAFE]))
+            and (newton or (gd_step and not vertex and gd[GD_T] > gd[GD_T_SAFE]))
             and St[SLOT_W_FAR] > S[SLOT_W_FAR]
         ):
             accept = False
         if accept:
-            if descent and not vertex:
+            if gd_step and not vertex:
                 gd_remember(gd, z_prev, g_prev, d, z, g)
             step2 = 0.0
             zn2 = 0.0
