@@ -79,12 +79,12 @@ def certified_gap(cert, lb):
     the rest far).
     """
     gap = absolute_gap(cert, lb)
-    if not cert.f > 0:
+    if cert.f == 0:
         return 0.0  # every point sits on the iterate
     if not cert.scale > 0:
-        return math.inf if gap > 0 else 0.0
+        return math.inf if gap > 0 or math.isnan(gap) else 0.0
     r = gap / cert.scale
-    return r if r > 0 else 0.0
+    return r if r > 0 else (0.0 if r <= 0 else math.inf)  # NaN (an overflowed sum): never
 
 
 @njit(cache=True, nogil=True)
@@ -93,7 +93,7 @@ def relative_gap(f, lb):
 
     For solvers that have checked that no point is beyond the near radius (F = f there).
     """
-    if not f > 0:
+    if f == 0:
         return 0.0
     gap = (f - lb) / f
-    return gap if gap > 0 else 0.0
+    return gap if gap > 0 else (0.0 if gap <= 0 else math.inf)

@@ -32,6 +32,7 @@ from .fused_pass import (
     MOMENT_NONFINITE,
     MOMENT_WEIGHT,
     SLOT_ETA,
+    SLOT_F,
     SLOT_INV,
     SLOT_MAX_TERM,
     SLOT_W_FAR,
@@ -380,6 +381,11 @@ def solve_problem(
         su, sw, smu, W, snpad, st, lane,
     )  # fmt: skip
     n_passes += 1
+    # The points are finite (moments), so an infinite objective means distances beyond the
+    # largest double: points spanning more than float64 can hold.
+    if not math.isfinite(S[SLOT_F]):
+        median[:] = np.nan
+        return np.nan, np.nan, np.nan, n_iter, n_passes, RANGE, np.nan
     cert = certify(S, d, W, g)
     lb = cert.lb
 
