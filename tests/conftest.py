@@ -152,3 +152,24 @@ def honest_certificates(monkeypatch):
     monkeypatch.setattr(_api, "solve", checked)
     monkeypatch.setattr(geomedian, "solve", checked)
     monkeypatch.setattr(_api, "_ready_median", ready_checked)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A two-process LocalCluster, started once for every Dask test of the run."""
+    pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    if "numba" in geomedian.backends():
+        # Compile (or load) the Numba pass here once, so that the two workers find it in
+        # the on-disk cache instead of both compiling it at once.
+        impl = geomedian._backends.load_backend("numba")
+        for dtype in (np.float64, np.float32):
+            impl_pass = impl.fused_pass_f64 if dtype == np.float64 else impl.fused_pass_f32
+            impl_pass(np.ones((4, 2), dtype=dtype), None, 1.0, np.zeros(2), 1.0, 1)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c

@@ -16,24 +16,6 @@ distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
-def client():
-    if "numba" in geomedian.backends():
-        # Compile (or load) the Numba pass here once, so that the two workers find it in
-        # the on-disk cache instead of both compiling it at once.
-        impl = geomedian._backends.load_backend("numba")
-        for dtype in (np.float64, np.float32):
-            impl_pass = impl.fused_pass_f64 if dtype == np.float64 else impl.fused_pass_f32
-            impl_pass(np.ones((4, 2), dtype=dtype), None, 1.0, np.zeros(2), 1.0, 1)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
-
-
-@pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((40_000, 4)) * [1.0, 2.0, 3.0, 4.0] + 7.0
@@ -41,7 +23,7 @@ def data():
     return x, rng.random(40_000)
 
 
-def test_one_problem_matches_in_memory(client, backend, data):
+def test_one_problem_matches_in_memory(dask_client, backend, data):
     x, w = data
     xd = da.from_array(x, chunks=(7_000, 2))  # uneven row chunks, columns merged
     for weights in (None, w, da.from_array(w, chunks=5_000)):
@@ -52,7 +34,7 @@ def test_one_problem_matches_in_memory(client, backend, data):
         np.testing.assert_allclose(res.median, ref.median, atol=1e-7)
     # The workers ran the kernels of the backend asked for.
     module = "geomedian._core" if backend == "cpp" else "geomedian._numba.bindings"
-    assert all(client.run(lambda: module in sys.modules).values())
+    assert all(dask_client.run(lambda: module in sys.modules).values())
 
 
 def test_local_scheduler_and_float32(monkeypatch, backend, data):
@@ -67,7 +49,7 @@ def test_local_scheduler_and_float32(monkeypatch, backend, data):
     assert res.objective == pytest.approx(ref.objective, rel=1e-6)
 
 
-def test_progress_callback(client, backend, data):
+def test_progress_callback(dask_client, backend, data):
     seen = []
     xd = da.from_array(data[0], chunks=10_000)
     res = geomedian.solve(xd, backend=backend, progress=lambda *a: seen.append(a))
@@ -75,7 +57,7 @@ def test_progress_callback(client, backend, data):
     assert seen[-1][1] == pytest.approx(res.objective) and seen[-1][2] == res.gap
 
 
-def test_zarr_backed_batch_and_problem(client, backend, tmp_path):
+def test_zarr_backed_batch_and_problem(dask_client, backend, tmp_path):
     zarr = pytest.importorskip("zarr")
     rng = np.random.default_rng(4)
     stack = rng.integers(1, 4000, size=(12, 10, 9, 3)).astype(np.uint16)  # rows, cols, dates, bands
@@ -105,7 +87,7 @@ def test_zarr_backed_batch_and_problem(client, backend, tmp_path):
     assert one.objective == pytest.approx(geomedian.solve(flat, backend=backend).objective)
 
 
-def test_errors(client, data):
+def test_errors(dask_client, data):
     xd = da.from_array(data[0], chunks=10_000)
     with pytest.raises(ValueError, match="method='sgd' is not available for Dask"):
         geomedian.solve(xd, method="sgd")

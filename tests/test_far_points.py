@@ -414,24 +414,8 @@ def test_memmap(backend, case, method, tmp_path):
     check(res, data)
 
 
-@pytest.fixture(scope="module")
-def client():
-    pytest.importorskip("dask.array")
-    distributed = pytest.importorskip("distributed")
-    if "numba" in geomedian.backends():  # compile once here, not in both workers at once
-        impl = geomedian._backends.load_backend("numba")
-        impl.fused_pass_f64(np.ones((4, 2)), None, 1.0, np.zeros(2), 1.0, 1)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
-
-
 @pytest.mark.parametrize("case", STREAMED, ids=str)
-def test_dask(client, backend, case):
+def test_dask(dask_client, backend, case):
     import dask.array as da
 
     x, w, far, y_ref = instance(case)
