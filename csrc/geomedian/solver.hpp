@@ -132,7 +132,7 @@ void default_start(SmallPass<T>& pass, index_t, double* z) {
     pass.start(z);
 }
 
-enum class FrameStatus { ok, nonfinite, empty, range };
+enum class FrameStatus { ok, nonfinite, empty };
 
 // A problem's frame: centre c (d entries), scale s, total weight W, and in frame units the
 // coincidence radius eps and the near radius (certificate.hpp).
@@ -234,7 +234,7 @@ Anchor anchor_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, F
     std::frexp(fit->half, &e);
     std::frexp(R, &eR);  // R < 2^eR
     const int up = std::clamp(e + 1 - eR, 0, frame_headroom);
-    const double s = std::ldexp(std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)), up);
+    const double s = std::ldexp(fit->s, up);  // fit->s: make_frame's scale (anchored once)
     const double Rs = R * s;
     if (!(Rs >= std::ldexp(1.0, -frame_depth))) return Anchor::range;
     for (index_t j = 0; j < p.d; ++j) c[j] = m[j];

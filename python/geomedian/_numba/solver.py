@@ -269,7 +269,7 @@ def anchor_frame(x, w, small, sidx, rows, npad, sample, m, c, fit, su, sw, smu, 
     e = math.frexp(fit.half)[1]
     eR = math.frexp(R)[1]  # R < 2^eR
     up = min(max(e + 1 - eR, 0), FRAME_HEADROOM)
-    s = math.ldexp(math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)), up)
+    s = math.ldexp(fit.s, up)  # fit.s: make_frame's scale (anchored once)
     Rs = R * s
     if not Rs >= math.ldexp(1.0, -FRAME_DEPTH):
         return ANCHOR_RANGE, fit
