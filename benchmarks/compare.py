@@ -12,7 +12,7 @@ script only forwards its arguments to the command line.
 
 import sys
 
-from geomedian.cli import main
+from geomedian._tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

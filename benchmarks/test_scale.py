@@ -48,7 +48,7 @@ def _median_time(fn, repeats: int) -> float:
 def test_dask_overhead_per_iteration(benchmark, backend):
     da = pytest.importorskip("dask.array")
     distributed = pytest.importorskip("distributed")
-    from geomedian._dask import DaskPoints
+    from geomedian._paths.dask import DaskPoints
 
     sizes = [min(CHUNK, DASK_ROWS - a) for a in range(0, DASK_ROWS, CHUNK)]
     x = np.concatenate([_block(k, m) for k, m in enumerate(sizes)])

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import geomedian
-from geomedian._progress import ProgressBar
-from geomedian.cli import main
+from geomedian._tools.cli import main
+from geomedian._tools.progress import ProgressBar
 
 
 def run(*args: str, separate: bool = False) -> subprocess.CompletedProcess:
@@ -265,7 +265,7 @@ def test_demo_plot(tmp_path):
 
 
 def test_convergence_gaps_are_the_certificates_of_each_iterate(backend):
-    from geomedian._demo import convergence_gaps, demo_points
+    from geomedian._tools.demo import convergence_gaps, demo_points
 
     x = demo_points(2000)
     res = geomedian.solve(x, backend=backend, method="weiszfeld")
@@ -276,7 +276,7 @@ def test_convergence_gaps_are_the_certificates_of_each_iterate(backend):
 
 
 def test_bench_quick_json(tmp_path):
-    from geomedian._bench import datasets, solvers
+    from geomedian._tools.bench import datasets, solvers
 
     out = tmp_path / "bench.json"
     proc = run("bench", "--quick", "--threads", "1", "--repeats", "1", "--json", out, separate=True)

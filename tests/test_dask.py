@@ -38,7 +38,7 @@ def test_one_problem_matches_in_memory(dask_client, backend, data):
 
 
 def test_local_scheduler_and_float32(monkeypatch, backend, data):
-    from geomedian import _dask
+    from geomedian._paths import dask as _dask
 
     monkeypatch.setattr(_dask, "_client", lambda: None)  # no cluster: the local scheduler
     x = data[0].astype(np.float32)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import geomedian
-from geomedian import _api, _backends, _config, _progress
+from geomedian import _api, _backends, _config
+from geomedian._tools import progress as _progress
 
 
 @pytest.mark.parametrize(

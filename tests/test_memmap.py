@@ -115,7 +115,7 @@ def test_sgd_on_memmap_equals_sgd_in_memory(backend, mapped):
 def test_progress_bar_only_on_a_terminal(mapped, capsys):
     import io
 
-    from geomedian._progress import GapProgress
+    from geomedian._tools.progress import GapProgress
 
     m = np.load(mapped, mmap_mode="r")
     geomedian.solve(m, progress=True)  # stderr is captured here: not a terminal, silent

@@ -76,7 +76,7 @@ def test_before_the_first_minibatch_and_errors(backend):
 def test_docstring_example():
     import doctest
 
-    from geomedian import _online
+    from geomedian._paths import online as _online
 
     result = doctest.testmod(_online, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

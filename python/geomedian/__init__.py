@@ -9,7 +9,7 @@
 from ._api import geometric_median, gradient, objective, solve
 from ._backends import backends
 from ._config import show_config
-from ._online import OnlineGeometricMedian
+from ._paths.online import OnlineGeometricMedian
 from ._result import ConvergenceWarning, GeometricMedianResult
 
 __version__ = "0.1.0"

@@ -22,10 +22,9 @@ import numpy as np
 
 from . import _validate as v
 from ._backends import load_backend, resolve_backend
-from ._chunked import ArrayPoints, solve_chunked, start
-from ._memmap import MemmapPoints
-from ._progress import close as close_report
-from ._progress import reporter
+from ._paths.chunked import ArrayPoints, solve_chunked, start
+from ._paths.memmap import MemmapPoints
+from ._paths.sgd import DEFAULT_BATCH_SIZE, SGD_TOL, solve_sgd
 from ._result import (
     CONVERGED,
     EMPTY,
@@ -39,8 +38,9 @@ from ._result import (
     GeometricMedianResult,
     batch_message,
 )
-from ._sgd import DEFAULT_BATCH_SIZE, SGD_TOL, solve_sgd
 from ._threads import resolve_threads
+from ._tools.progress import close as close_report
+from ._tools.progress import reporter
 
 __all__ = ["geometric_median", "gradient", "objective", "solve"]
 
@@ -218,7 +218,7 @@ def solve(
     ((2, 2), array([ True,  True]))
     """
     if _is_dask(points):
-        from . import _dask  # only Dask input imports dask
+        from ._paths import dask as _dask  # only Dask input imports dask
 
         options = {k: val for k, val in locals().items() if k not in ("points", "weights", "_dask")}
         return _dask.solve(points, weights, **options)

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from ._api import solve
-from ._backends import backends
+from .._api import solve
+from .._backends import backends
 
 __all__ = ["convergence_gaps", "demo_points", "run_demo"]
 
@@ -76,7 +76,7 @@ def run_demo(
             f"{res.n_iter:5d} {res.n_passes:6d} {elapsed * 1e3:7.1f} ms{compile_note}"
         )
     if plot is not None and first is not None:
-        from ._plots import plot_demo
+        from .plots import plot_demo
 
         # Capped: a plot of a few hundred iterations says all a longer one would.
         gaps = convergence_gaps(

@@ -24,10 +24,10 @@ from typing import Callable
 
 import numpy as np
 
-from ._api import solve
-from ._backends import backends
-from ._threads import resolve_threads
-from ._validate import METHODS
+from .._api import solve
+from .._backends import backends
+from .._threads import resolve_threads
+from .._validate import METHODS
 
 __all__ = ["Dataset", "Row", "datasets", "machine", "run", "solvers", "table"]
 
@@ -410,7 +410,7 @@ def n_runs() -> int:
 
 def machine() -> dict:
     """Facts about where the comparison ran: CPU model, cores, Python, NumPy, geomedian."""
-    from . import __version__
+    from .. import __version__
 
     cpu = platform.processor() or platform.machine()
     try:

@@ -61,7 +61,7 @@ def plot_bench(rows: list, path: str) -> None:
     nrows = -(-len(names) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.8 * nrows), squeeze=False)
     markers = "os^vD<>pP*Xh"
-    from ._bench import REFERENCE_TOL
+    from .bench import REFERENCE_TOL
 
     # A gap of 0 (within the reference's own accuracy) is drawn on a floor below it.
     floor = REFERENCE_TOL / 10

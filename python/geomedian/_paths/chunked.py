@@ -44,13 +44,13 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ._numba import certificate, gradient_descent, robust_frame, weiszfeld
-from ._numba.fused_pass import SLOT_ETA, SLOT_INV, SLOT_MAX_TERM
-from ._numba.gradient_descent import GD_STATE_SIZE
-from ._numba.robust_frame import FRAME_DEPTH, FRAME_HEADROOM, NEAR_FACTOR
-from ._numba.solver import COINCIDENCE_RADIUS
-from ._result import CONVERGED, INTERRUPTED, MAX_ITER, NONFINITE, RANGE, STALLED
-from ._validate import METHODS
+from .._numba import certificate, gradient_descent, robust_frame, weiszfeld
+from .._numba.fused_pass import SLOT_ETA, SLOT_INV, SLOT_MAX_TERM
+from .._numba.gradient_descent import GD_STATE_SIZE
+from .._numba.robust_frame import FRAME_DEPTH, FRAME_HEADROOM, NEAR_FACTOR
+from .._numba.solver import COINCIDENCE_RADIUS
+from .._result import CONVERGED, INTERRUPTED, MAX_ITER, NONFINITE, RANGE, STALLED
+from .._validate import METHODS
 
 __all__ = [
     "ArrayPoints",

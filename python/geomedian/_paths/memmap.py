@@ -17,7 +17,7 @@ import mmap
 
 import numpy as np
 
-from ._chunked import ArrayPoints, chunk_probe, combine_parts, sample_runs
+from .chunked import ArrayPoints, chunk_probe, combine_parts, sample_runs
 
 __all__ = ["CHUNK_BYTES", "MemmapPoints"]
 

@@ -96,7 +96,7 @@ class UserError(Exception):
 
 
 def _method_choices() -> list[str]:
-    from ._validate import METHODS
+    from .._validate import METHODS
 
     return ["auto", *METHODS]
 
@@ -169,14 +169,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _progress(args, total: float, label: str):
-    from ._progress import ProgressBar
+    from .progress import ProgressBar
 
     return ProgressBar(total, label, enabled=False if args.quiet else None)
 
 
 def _read(args):
     """Read the points and weights the ``solve`` arguments name."""
-    from ._files import SUFFIXES, InputError, read_table, read_weights
+    from .files import SUFFIXES, InputError, read_table, read_weights
 
     columns = None if args.columns is None else [c.strip() for c in args.columns.split(",")]
     weights_column = weights_file = None
@@ -225,7 +225,7 @@ def _check_finite(args, table) -> None:
 def _solve(args) -> int:
     import numpy as np
 
-    from ._api import solve
+    from .._api import solve
 
     t0 = time.perf_counter()
     table, weights = _read(args)
@@ -304,7 +304,7 @@ def _writing(path: str | None):
 
 
 def _plots_or_error():
-    from . import _plots
+    from . import plots as _plots
 
     try:
         _plots._pyplot()
@@ -316,8 +316,8 @@ def _plots_or_error():
 def _bench(args) -> int:
     from dataclasses import asdict
 
-    from . import _bench as bench
-    from ._threads import resolve_threads
+    from .._threads import resolve_threads
+    from . import bench
 
     plots = _plots_or_error() if args.plot else None
     with _progress(args, bench.n_runs(), "bench") as bar:
@@ -349,7 +349,7 @@ def _bench(args) -> int:
 
 
 def _demo(args, parser) -> int:
-    from ._demo import run_demo
+    from .demo import run_demo
 
     if args.n < 1:
         parser.error("--n must be >= 1")
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             return _bench(args)
         if args.command == "config":
-            from ._config import show_config
+            from .._config import show_config
 
             show_config()
             return 0

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate as v
-from ._backends import load_backend, resolve_backend
-from ._chunked import anchor, row_distances
-from ._numba.robust_frame import NEAR_FACTOR, ROBUST_SAMPLE_ROWS
-from ._sgd import DEFAULT_BATCH_SIZE, run_blocks, sgd_frame
+from .. import _validate as v
+from .._backends import load_backend, resolve_backend
+from .._numba.robust_frame import NEAR_FACTOR, ROBUST_SAMPLE_ROWS
+from .chunked import anchor, row_distances
+from .sgd import DEFAULT_BATCH_SIZE, run_blocks, sgd_frame
 
 __all__ = ["OnlineGeometricMedian"]
 
@@ -32,7 +32,7 @@ class OnlineGeometricMedian:
 
     Each call to :meth:`partial_fit` runs the averaged SGD of ``method="sgd"`` (the update
     and its step schedule :math:`\gamma_t = \gamma \sigma / t^{\alpha}` are written out in
-    ``geomedian._sgd``) over the new rows in the order they arrive, in minibatches of
+    ``geomedian._paths.sgd``) over the new rows in the order they arrive, in minibatches of
     ``batch_size`` consecutive rows; rows that do not fill a minibatch wait for the next
     chunk. So the estimate depends on the rows and their order, not on how the stream was
     cut into chunks (for unit weights; with weights the step is normalised by the mean

@@ -27,13 +27,13 @@ import dask
 import dask.array as da
 import numpy as np
 
-from . import _validate as v
-from ._backends import load_backend, resolve_backend
-from ._chunked import ChunkedOutcome, chunk_probe, combine_parts, solve_chunked, start
-from ._numba.solver import COINCIDENCE_RADIUS
-from ._progress import close as close_report
-from ._progress import reporter
-from ._result import NONFINITE, RANGE, GeometricMedianResult
+from .. import _validate as v
+from .._backends import load_backend, resolve_backend
+from .._numba.solver import COINCIDENCE_RADIUS
+from .._result import NONFINITE, RANGE, GeometricMedianResult
+from .._tools.progress import close as close_report
+from .._tools.progress import reporter
+from .chunked import ChunkedOutcome, chunk_probe, combine_parts, solve_chunked, start
 
 __all__ = ["DaskPoints", "solve"]
 
@@ -146,7 +146,7 @@ def solve(points, weights=None, **options: Any) -> GeometricMedianResult:
     x, dtype = v.as_lazy_points(points, options["axis"])
     if x.ndim > 2:
         return _solve_blocks(x, dtype, weights, options)
-    from ._api import make_result
+    from .._api import make_result
 
     method_name, method_code = v.as_method(options["method"])
     v.lazy_single_options(options, method_name)
@@ -178,7 +178,7 @@ def _in_memory(weights):
 
 
 def _block_solve(block, weights, init, options, d):
-    from ._api import solve as solve_in_memory
+    from .._api import solve as solve_in_memory
 
     res = solve_in_memory(block, weights, init=init, **options)
     fields = (

@@ -43,7 +43,9 @@ import math
 
 import numpy as np
 
-from ._chunked import (
+from .._numba.robust_frame import NEAR_FACTOR
+from .._result import CONVERGED, MAX_ITER, NONFINITE
+from .chunked import (
     ChunkedOutcome,
     Frame,
     Progress,
@@ -57,8 +59,6 @@ from ._chunked import (
     row_distances,
     widen,
 )
-from ._numba.robust_frame import NEAR_FACTOR
-from ._result import CONVERGED, MAX_ITER, NONFINITE
 
 __all__ = ["DEFAULT_BATCH_SIZE", "SGD_TOL", "run_blocks", "sgd_frame", "sgd_frames", "solve_sgd"]
 
