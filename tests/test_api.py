@@ -147,13 +147,13 @@ def test_auto_starts_clean_data_at_the_mean(backend, monkeypatch):
 
     x = np.random.default_rng(12).normal(size=(100_000, 16))
     starts = []
-    warm_start = _api._warm_start
+    from geomedian._paths.warm_start import warm_start
 
     def recorded(*args):
         starts.append(warm_start(*args))
         return starts[-1]
 
-    monkeypatch.setattr(_api, "_warm_start", recorded)
+    monkeypatch.setattr(_api, "warm_start", recorded)
     auto = geomedian.solve(x, backend=backend)
     assert starts == [None]
     cold = geomedian.solve(x, backend=backend, method="gd")
