@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, settings
 
 import geomedian
 from geomedian import _api
+from geomedian._options import SolveOptions
+from geomedian._paths import route
 
 REQUIRE_COMPILED = os.environ.get("GEOMEDIAN_REQUIRE_COMPILED", "") not in ("", "0")
 
@@ -66,8 +68,11 @@ CHECKED_COORDINATES = 200_000  # larger inputs: the independent sum would domina
 def _check_certificate(points, weights, options, res) -> None:
     if not isinstance(res.objective, float) or not math.isfinite(res.objective):
         return  # a batch, a lazy Dask result, or NaN under nan_policy
-    if set(options) & {"axis", "nodata", "nan_policy"} or not isinstance(
-        points, (np.ndarray, list, tuple)
+    if (
+        options.axis != -2
+        or options.nodata is not None
+        or options.nan_policy != "raise"
+        or not isinstance(points, (np.ndarray, list, tuple))
     ):
         return
     x = np.asarray(points)
@@ -79,8 +84,8 @@ def _check_certificate(points, weights, options, res) -> None:
         # 1e-300: subnormal data, where the float64 evaluation itself has no digits left.
         assert res.lower_bound <= f * (1 + 1e-12) + 1e-300, ("lower bound above f(median)", res)
     assert res.converged == (res.status == 0)
-    if res.converged and options.get("tol") is not None:
-        assert res.gap <= options["tol"], ("converged above tol", res)
+    if res.converged and options.tol is not None:
+        assert res.gap <= options.tol, ("converged above tol", res)
     _check_scale(x, weights, res, f)
 
 
@@ -125,17 +130,17 @@ def _check_scale(x, weights, res, f) -> None:
 
 @pytest.fixture(autouse=True)
 def honest_certificates(monkeypatch):
-    """Wrap geomedian.solve (and so geometric_median) with :func:`_check_certificate`.
+    """Wrap the router every solve goes through with :func:`_check_certificate`.
 
-    geometric_median's hot-loop path (``_api._ready_median``) bypasses solve: every median
-    it returns must equal, bit for bit, solve's (checked) median on the same input.
+    geometric_median's hot-loop path (``ready_median``) bypasses it: every median it
+    returns must equal, bit for bit, the routed (checked) median on the same input.
     """
-    solve = _api.solve
-    ready = _api._ready_median
+    solve = route.solve
+    ready = _api.ready_median
 
     @functools.wraps(solve)
-    def checked(points, weights=None, **options):
-        res = solve(points, weights, **options)
+    def checked(points, weights, options):
+        res = solve(points, weights, options)
         _check_certificate(points, weights, options, res)
         return res
 
@@ -143,15 +148,14 @@ def honest_certificates(monkeypatch):
     def ready_checked(points, backend):
         median = ready(points, backend)
         if median is not None:
-            full = checked(points, backend=backend)
+            full = checked(points, None, SolveOptions(backend=backend))
             assert full.converged, ("ready path returned an uncertified median", full)
             np.testing.assert_array_equal(median, full.median)
             assert median.dtype == full.median.dtype
         return median
 
-    monkeypatch.setattr(_api, "solve", checked)
-    monkeypatch.setattr(geomedian, "solve", checked)
-    monkeypatch.setattr(_api, "_ready_median", ready_checked)
+    monkeypatch.setattr(route, "solve", checked)
+    monkeypatch.setattr(_api, "ready_median", ready_checked)
 
 
 @pytest.fixture(scope="session")

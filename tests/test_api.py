@@ -143,17 +143,17 @@ def test_cli_demo_and_config():
 def test_auto_starts_clean_data_at_the_mean(backend, monkeypatch):
     # No outliers: the subsample's median is no better a start than the mean (it would
     # only add its own sampling error), so auto starts where gd does.
-    from geomedian import _api
+    from geomedian._paths import in_memory
+    from geomedian._paths.warm_start import warm_start
 
     x = np.random.default_rng(12).normal(size=(100_000, 16))
     starts = []
-    from geomedian._paths.warm_start import warm_start
 
     def recorded(*args):
         starts.append(warm_start(*args))
         return starts[-1]
 
-    monkeypatch.setattr(_api, "warm_start", recorded)
+    monkeypatch.setattr(in_memory, "warm_start", recorded)
     auto = geomedian.solve(x, backend=backend)
     assert starts == [None]
     cold = geomedian.solve(x, backend=backend, method="gd")

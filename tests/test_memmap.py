@@ -69,6 +69,8 @@ def reset_peak():
 path, backend = sys.argv[1], sys.argv[2]
 geomedian.solve(np.ones((70_000, 8)) + np.arange(8), backend=backend)  # JIT / warm-up
 m = np.load(path, mmap_mode="r")
+# The streamed path's first use imports its modules (and numba, some 60 MB): not the data's.
+geomedian.solve(m[:70_000], backend=backend)
 reset_peak()
 base = peak()
 res = geomedian.solve(m, backend=backend)

@@ -17,16 +17,16 @@ from geomedian._backends import load_backend
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Record whether each _ready_median call answered (True) or passed (False)."""
+    """Record whether each ready_median call answered (True) or passed (False)."""
     seen = []
-    ready = _api._ready_median
+    ready = _api.ready_median
 
     def spy(points, backend):
         median = ready(points, backend)
         seen.append(median is not None)
         return median
 
-    monkeypatch.setattr(_api, "_ready_median", spy)
+    monkeypatch.setattr(_api, "ready_median", spy)
     return seen
 
 

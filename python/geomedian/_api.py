@@ -8,8 +8,9 @@ The problem, for points :math:`x_1, \dots, x_n \in \mathbb{R}^d` and weights
     \min_y f(y) = \sum_i w_i \lVert y - x_i \rVert_2, \qquad
     \nabla f(y) = \sum_i w_i \frac{y - x_i}{\lVert y - x_i \rVert_2}.
 
-Each call validates once (``_validate.py``), picks a backend (``backends.py``) and hands the
-whole solve to one kernel call; the iteration, the certificate and the stopping rule are
+This module holds the signatures and the documentation. Each call gathers its options into
+one validated ``SolveOptions`` (``_options.py``) and hands it, with the data, to the path
+that fits (``_paths/route.py``); the iteration, the certificate and the stopping rule are
 written out in ``csrc/geomedian/*.hpp`` and mirrored in ``_numba/``.
 """
 
@@ -21,27 +22,13 @@ from typing import Any
 import numpy as np
 
 from . import _validate as v
-from ._backends import load_backend, resolve_backend
-from ._paths.chunked import ArrayPoints, solve_chunked, start
-from ._paths.memmap import MemmapPoints
-from ._paths.sgd import DEFAULT_BATCH_SIZE, SGD_TOL, solve_sgd
-from ._paths.warm_start import warm_start
-from ._result import (
-    CONVERGED,
-    EMPTY,
-    INTERRUPTED,
-    MAX_ITER,
-    NONFINITE,
-    RANGE,
-    STALLED,
-    STATUS_MESSAGES,
-    ConvergenceWarning,
-    GeometricMedianResult,
-    batch_message,
-)
+from ._backends import resolve_backend
+from ._kernels import kernels
+from ._options import SolveOptions
+from ._paths import route
+from ._paths.ready import ready_median
+from ._result import MAX_ITER, STALLED, ConvergenceWarning, GeometricMedianResult
 from ._threads import resolve_threads
-from ._tools.progress import close as close_report
-from ._tools.progress import reporter
 
 __all__ = ["geometric_median", "gradient", "objective", "solve"]
 
@@ -94,10 +81,10 @@ def solve(
         wider integers in float64. C-contiguous float32/float64 input with ``axis=-2`` is
         not copied. Never modified. One ``np.memmap`` problem (C-contiguous float32/float64
         ``(n, d)``, ``nan_policy="raise"``) is solved chunk by chunk with its pages dropped
-        after use, so resident memory stays far below the file (``_memmap.py``). A
+        after use, so resident memory stays far below the file. A
         ``dask.array.Array`` ``(n, d)`` is solved by one reduction over its persisted row
         chunks per iteration; a Dask batch ``(..., n, d)`` block by block, lazily: every
-        field of the result is then a Dask array (``_dask.py``).
+        field of the result is then a Dask array.
     weights : array_like, shape (n,) or broadcastable to points.shape[:-1], optional
         Non-negative finite weights, not all zero in any problem. A 1-D array of length n
         weighs the points of every problem alike; otherwise it broadcasts against the
@@ -131,7 +118,7 @@ def solve(
         least 65,536 points without ``init`` starts it from the answer on a random
         subsample of ``n / 256`` points (a fixed seed, so results are reproducible;
         ``n_passes`` counts full passes only). ``"sgd"``: averaged minibatch stochastic
-        gradient (``_sgd.py``, one problem only), an epoch at a time until one exact pass
+        gradient (one problem only), an epoch at a time until one exact pass
         certifies ``tol`` (default ``1e-3``); ``max_iter`` then counts epochs.
     backend : {"auto", "cpp", "numba"}
         Kernels to run; ``"auto"`` honours ``GEOMEDIAN_BACKEND`` and otherwise prefers the
@@ -159,7 +146,7 @@ def solve(
     progress : bool or callable, optional
         ``callable(iteration, objective, gap)`` after each iteration of the chunked
         solvers (memmap, Dask) and each epoch of ``"sgd"``; ``True``: a progress bar on
-        standard error when it is a terminal (see ``_progress.py``). An in-memory solve is
+        standard error when it is a terminal. An in-memory solve is
         one kernel call and reports once, at the end.
 
     Returns
@@ -218,234 +205,7 @@ def solve(
     >>> res.median.shape, res.converged
     ((2, 2), array([ True,  True]))
     """
-    if _is_dask(points):
-        from ._paths import dask as _dask  # only Dask input imports dask
-
-        options = {k: val for k, val in locals().items() if k not in ("points", "weights", "_dask")}
-        return _dask.solve(points, weights, **options)
-    batch = v.as_batch(points, axis, nodata)
-    policy = v.as_nan_policy(nan_policy)
-    w, wscale = v.as_batch_weights(weights, batch)
-    method_name, method_code = v.as_method(method)
-    sgd = method_name == v.SGD_METHOD
-    tol_ = SGD_TOL if sgd and tol is None else v.as_tol(tol, batch.x.dtype)
-    max_iter_ = v.as_max_iter(max_iter)
-    batch_size_ = v.as_batch_size(batch_size, method_name, DEFAULT_BATCH_SIZE)
-    rng = v.as_random_state(random_state, method_name)
-    report = reporter(v.as_progress(progress), tol_)
-    y0 = v.as_batch_init(init, batch)
-    nthreads = resolve_threads(threads)
-    backend_name = resolve_backend(backend)
-    impl = load_backend(backend_name)
-    if sgd or _out_of_core(points, batch, policy):
-        out = _solve_streamed(
-            impl, points, batch, w, wscale, y0, method_name, method_code, tol_, max_iter_,
-            nthreads, policy, batch_size_, rng, report,
-        )  # fmt: skip
-    else:
-        if method == "auto" and y0 is None:
-            y0 = warm_start(impl, batch, w, wscale, method_code, nthreads, policy)
-        out = _solve_batch(
-            impl, batch, w, wscale, y0, method_code, tol_, max_iter_, nthreads, policy
-        )
-        if report is not None and batch.single:  # one kernel call: one report, at the end
-            report(int(out[4][0]), float(out[1][0]), float(out[3][0]))
-    close_report(report)
-    return make_result(out, batch.single, batch.shape, batch.x.dtype, method_name, backend_name)
-
-
-def make_result(out, single, shape, dtype, method_name, backend_name) -> GeometricMedianResult:
-    """Wrap the kernels' per-problem arrays as the caller's result (scalars for one problem)."""
-    median, obj, lb, gap, n_iter, n_passes, status, scale = out
-    d = median.shape[-1]
-    median = median.astype(dtype, copy=False)
-    if single:
-        code = int(status[0])
-        return GeometricMedianResult(
-            median=median[0],
-            objective=float(obj[0]),
-            lower_bound=float(lb[0]),
-            gap=float(gap[0]),
-            scale=float(scale[0]),
-            n_iter=int(n_iter[0]),
-            n_passes=int(n_passes[0]),
-            converged=code == CONVERGED,
-            status=code,
-            message=STATUS_MESSAGES[code],
-            method=method_name,
-            backend=backend_name,
-        )
-    return GeometricMedianResult(
-        median=median.reshape(*shape, d),
-        objective=obj.reshape(shape),
-        lower_bound=lb.reshape(shape),
-        gap=gap.reshape(shape),
-        scale=scale.reshape(shape),
-        n_iter=n_iter.reshape(shape),
-        n_passes=n_passes.reshape(shape),
-        converged=(status == CONVERGED).reshape(shape),
-        status=status.reshape(shape),
-        message=batch_message(status),
-        method=method_name,
-        backend=backend_name,
-    )
-
-
-def _is_dask(x: Any) -> bool:
-    """Tell a Dask collection, without importing dask."""
-    return type(x).__module__.startswith("dask.")
-
-
-def _out_of_core(points, batch, policy) -> bool:
-    """Whether to stream a memmap chunk by chunk (see _memmap.py) instead of mapping it whole.
-
-    One problem, given as a C-contiguous float32/float64 ``(n, d)`` memmap that reached the
-    kernels uncopied (no ``nodata`` replaced, no conversion) and ``nan_policy="raise"``.
-    """
-    return (
-        isinstance(points, np.memmap)
-        and batch.single
-        and policy == "raise"
-        and np.may_share_memory(batch.x, points)
-        and points.flags.c_contiguous
-    )
-
-
-def _solve_streamed(
-    impl, points, batch, w, wscale, y0, method_name, method_code, tol, max_iter, threads,
-    policy, batch_size, rng, report,
-):  # fmt: skip
-    """One problem through the chunked solvers: ``method="sgd"`` or a memmap (exact)."""
-    if not batch.single:
-        raise ValueError(
-            f"method='sgd' solves one problem: points must have shape (n, d), got "
-            f"{batch.ndim}-D points (a batch of {batch.x.shape[0]} problems)"
-        )
-    if policy == "omit":
-        raise ValueError("method='sgd' does not support nan_policy='omit'")
-    init = None if y0 is None else y0[0]
-    if isinstance(points, np.memmap) and np.may_share_memory(batch.x, points):
-        src = MemmapPoints(points, w, wscale, impl, threads)
-    else:
-        src = ArrayPoints(batch.x[0], w, wscale, impl, threads)
-    if method_name == v.SGD_METHOD:
-        res = solve_sgd(impl, src, init, tol, max_iter, batch_size, rng, report)
-    else:
-        y0, s = start(src, impl, init, method_code, threads)
-        res = solve_chunked(src, y0, s, method_code, tol, max_iter, report)
-    out = res.as_arrays()
-    report_nonfinite(batch, policy, out[6])
-    return out
-
-
-def _solve_batch(impl, batch, w, wscale, y0, method_code, tol, max_iter, threads, policy):
-    """One kernel call for the whole batch, then the nan_policy applied to its statuses."""
-    x = batch.x
-    P, n, d = x.shape
-    if P == 0:  # an empty batch axis: nothing to solve
-        f = np.empty(0)
-        i = np.empty(0, dtype=np.int64)
-        return np.empty((0, d)), f, f, f, i, i, np.empty(0, dtype=np.int32), f
-    omit = policy == "omit"
-    empty = None
-    if omit and n * d > impl.small_problem_size:
-        x, w, wscale, empty = _fill_missing(batch, w, wscale)
-    kernel = impl.solve_f32 if x.dtype == np.float32 else impl.solve_f64
-    out = kernel(x, w, wscale, y0, method_code, tol, max_iter, threads, omit)
-    median, obj, lb, gap, n_iter, n_passes, status, scale = out
-    if status.max() < INTERRUPTED and empty is None:
-        return out  # every problem solved: the common case, and the hot loop's
-    if (status == INTERRUPTED).any():  # the Numba backend cannot raise from its kernels
-        raise KeyboardInterrupt
-    if empty is not None and empty.any():
-        median[empty] = np.nan
-        obj[empty] = lb[empty] = gap[empty] = scale[empty] = np.nan
-        n_iter[empty] = n_passes[empty] = 0
-        status[empty] = EMPTY
-    report_nonfinite(batch, policy, status)
-    return median, obj, lb, gap, n_iter, n_passes, status, scale
-
-
-def report_nonfinite(batch, policy, status) -> None:
-    """Raise for NaN (``nan_policy="raise"``), inf (any policy) and status 6 (range)."""
-    out_of_range = np.flatnonzero(status == RANGE)
-    if out_of_range.size:
-        where = "" if batch.single else f" (problem {int(out_of_range[0])} of the batch)"
-        raise ValueError(
-            f"points span more than 2**880 (about 1e265) times their robust spread, or distances "
-            f"between them exceed the largest float64 (1.8e308){where}: the far points and the "
-            "rest cannot be represented together in float64; remove or rescale the far points"
-        )
-    omit = policy == "omit"
-    bad = np.flatnonzero(status == NONFINITE)
-    if bad.size:
-        if policy == "raise":
-            raise ValueError(
-                f"points must be finite, {v.locate_nonfinite(batch, bad[0])}; pass "
-                "nan_policy='omit' to leave out points with NaN coordinates or "
-                "nan_policy='propagate' to get NaN for their problems"
-            )
-        # Under "omit" the kernel skipped NaN rows, so only inf is left; under "propagate"
-        # the problems holding NaN but no inf are the NaN results asked for.
-        with_inf = bad if omit else bad[np.isinf(batch.x[bad]).any(axis=(1, 2))]
-        if with_inf.size:
-            raise ValueError(
-                "points must not contain inf (an error under every nan_policy), "
-                f"{v.locate_nonfinite(batch, with_inf[0], inf_only=True)}"
-            )
-
-
-def _fill_missing(batch, w, wscale):
-    """Prepare problems too large for the kernel's NaN skipping (``n d > small size``).
-
-    A copy in which every row with a NaN repeats the problem's first complete row with
-    weight 0: it then adds exactly nothing to any sum, and the nearest-point search can only
-    find a point that is really there. Problems with no point of positive weight left are
-    returned in ``empty`` (and given harmless data, their results are overwritten).
-    """
-    x = batch.x
-    P = x.shape[0]
-    missing = np.isnan(x).any(axis=2)
-    if not missing.any():
-        return x, w, wscale, None
-    if np.isinf(x).any():
-        k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
-        raise ValueError(
-            "points must not contain inf (an error under every nan_policy), "
-            f"{v.locate_nonfinite(batch, k, inf_only=True)}"
-        )
-    present = ~missing
-    wfull = np.where(present, 1.0 if w is None else w, 0.0)
-    sfull = np.ones(P) if wscale is None else np.broadcast_to(wscale, (P,)).copy()
-    empty = ~(wfull > 0).any(axis=1)
-    first = np.argmax(present, axis=1)
-    xf = np.where(missing[:, :, None], x[np.arange(P), first][:, None, :], x)
-    xf[empty] = 0.0
-    wfull[empty] = 1.0
-    return np.ascontiguousarray(xf), np.ascontiguousarray(wfull), sfull, empty
-
-
-def _ready_median(points: Any, backend: str) -> np.ndarray | None:
-    """Return the median of one small ready problem under default options, or None.
-
-    A call of ``geometric_median`` on a 20 x 3 array spends more in Python than in the
-    solve; this path skips what default options make moot (weights, batch shapes, the
-    result object) and asks the kernel for the median and status only. It calls the
-    same kernel with the same arguments as :func:`solve`, so the bits are the same. Any
-    other input, or any outcome but a certified one (non-finite values, ``max_iter``),
-    returns None and the caller takes the full path, which validates and reports.
-    """
-    impl = load_backend(resolve_backend(backend))
-    if not v.is_ready_problem(points, impl.small_problem_size):
-        return None
-    f32 = points.dtype == np.float32
-    kernel = impl.median_f32 if f32 else impl.median_f64
-    median, status = kernel(
-        points, v.METHODS[v.AUTO_METHOD], v.DEFAULT_TOL[points.dtype], v.DEFAULT_MAX_ITER
-    )
-    if status != CONVERGED:
-        return None
-    return median.astype(np.float32) if f32 else median
+    return route.solve(points, weights, SolveOptions.of_call(locals()))
 
 
 def geometric_median(
@@ -503,40 +263,13 @@ def geometric_median(
     >>> geomedian.geometric_median(stack, nodata=0, nan_policy="omit")
     array([[[11., 21.]]], dtype=float32)
     """
-    if (
-        weights is None
-        and axis == -2
-        and nan_policy == "raise"
-        and nodata is None
-        and method == "auto"
-        and tol is None
-        and max_iter is None
-        and init is None
-        and threads is None
-        and batch_size is None
-        and random_state is None
-        and progress is None
-    ):
-        median = _ready_median(points, backend)
+    call = locals()
+    if weights is None and SolveOptions.all_default(call):
+        median = ready_median(points, backend)
         if median is not None:
             return median
-    res = solve(
-        points,
-        weights,
-        axis=axis,
-        nan_policy=nan_policy,
-        nodata=nodata,
-        method=method,
-        backend=backend,
-        tol=tol,
-        max_iter=max_iter,
-        init=init,
-        threads=threads,
-        batch_size=batch_size,
-        random_state=random_state,
-        progress=progress,
-    )
-    if _is_dask(res.median):  # a lazy batch (see _dask.py): nothing is known yet
+    res = route.solve(points, weights, SolveOptions.of_call(call))
+    if route.is_dask(res.median):  # a lazy Dask batch: nothing is known yet
         return res.median
     if isinstance(res.status, int):  # one problem: no array work on the hot path
         if res.status in (MAX_ITER, STALLED):
@@ -565,9 +298,8 @@ def _evaluate(y: Any, points: Any, weights: Any, backend: str, threads: int | No
     n, d = x.shape
     w, wscale = v.as_weights(weights, n)
     yy = v.as_point(y, d, "y")
-    impl = load_backend(resolve_backend(backend))
-    kernel = impl.evaluate_f32 if x.dtype == np.float32 else impl.evaluate_f64
-    out = kernel(
+    k = kernels(resolve_backend(backend))
+    out = k.evaluate(
         x,
         None if w is None else w[0],
         1.0 if wscale is None else float(wscale[0]),
@@ -607,7 +339,7 @@ def objective(
     >>> geomedian.objective([0, 0], [[3, 4], [0, 1]])
     6.0
     """
-    return float(_evaluate(y, points, weights, backend, threads)[0])
+    return float(_evaluate(y, points, weights, backend, threads).objective)
 
 
 def gradient(
@@ -643,4 +375,4 @@ def gradient(
     >>> geomedian.gradient([1, 0], [[0, 0], [1, 0], [5, 0]])  # Kuhn: weight 1 >= |1 - 1|
     array([0., 0.])
     """
-    return np.asarray(_evaluate(y, points, weights, backend, threads)[1])
+    return np.asarray(_evaluate(y, points, weights, backend, threads).gradient)

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["STATUS_MESSAGES", "ConvergenceWarning", "GeometricMedianResult", "batch_message"]
+__all__ = [
+    "STATUS_MESSAGES",
+    "ConvergenceWarning",
+    "GeometricMedianResult",
+    "batch_message",
+    "make_result",
+]
 
 # Status codes shared with csrc/geomedian/types.hpp (enum class Status).
 CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
@@ -103,3 +109,44 @@ class GeometricMedianResult:
     message: str
     method: str
     backend: str
+
+
+def make_result(out, single: bool, shape: tuple, dtype, options) -> GeometricMedianResult:
+    """Wrap the kernels' per-problem outcomes (``Solved``) as the caller's result.
+
+    Scalars for one problem, arrays of the batch ``shape`` otherwise; the median in the
+    points' compute ``dtype``. ``options`` (``SolveOptions``) names the method and backend.
+    """
+    median = out.median.astype(dtype, copy=False)
+    method, backend = options.method_name, options.backend
+    if single:
+        code = int(out.status[0])
+        return GeometricMedianResult(
+            median=median[0],
+            objective=float(out.objective[0]),
+            lower_bound=float(out.lower_bound[0]),
+            gap=float(out.gap[0]),
+            scale=float(out.scale[0]),
+            n_iter=int(out.n_iter[0]),
+            n_passes=int(out.n_passes[0]),
+            converged=code == CONVERGED,
+            status=code,
+            message=STATUS_MESSAGES[code],
+            method=method,
+            backend=backend,
+        )
+    status = out.status.reshape(shape)
+    return GeometricMedianResult(
+        median=median.reshape(*shape, median.shape[-1]),
+        objective=out.objective.reshape(shape),
+        lower_bound=out.lower_bound.reshape(shape),
+        gap=out.gap.reshape(shape),
+        scale=out.scale.reshape(shape),
+        n_iter=out.n_iter.reshape(shape),
+        n_passes=out.n_passes.reshape(shape),
+        converged=status == CONVERGED,
+        status=status,
+        message=batch_message(out.status),
+        method=method,
+        backend=backend,
+    )

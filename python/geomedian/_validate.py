@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ._result import NONFINITE, RANGE
+
 __all__ = [
     "DEFAULT_MAX_ITER",
     "DEFAULT_TOL",
@@ -44,6 +46,7 @@ __all__ = [
     "lazy_single_options",
     "locate_nonfinite",
     "raise_nonfinite",
+    "report_nonfinite",
 ]
 
 # Certified relative gap by dtype. float32 points are solved in float64, but the answer is
@@ -541,3 +544,35 @@ def lazy_single_options(options: dict, method: str) -> None:
     for name in ("batch_size", "random_state"):
         if options[name] is not None:
             raise ValueError(f"{name} applies to method='sgd' only")
+
+
+def report_nonfinite(batch: Batch, policy: str, status: np.ndarray) -> None:
+    """Raise for what the kernels found: NaN under ``"raise"``, inf (any policy), range.
+
+    The deferred half of the finiteness check (see the module docstring): the kernels report
+    status 4 (non-finite) and 6 (beyond float64's reach) per problem, and this names them.
+    """
+    out_of_range = np.flatnonzero(status == RANGE)
+    if out_of_range.size:
+        where = "" if batch.single else f" (problem {int(out_of_range[0])} of the batch)"
+        raise ValueError(
+            f"points span more than 2**880 (about 1e265) times their robust spread, or distances "
+            f"between them exceed the largest float64 (1.8e308){where}: the far points and the "
+            "rest cannot be represented together in float64; remove or rescale the far points"
+        )
+    bad = np.flatnonzero(status == NONFINITE)
+    if bad.size:
+        if policy == "raise":
+            raise ValueError(
+                f"points must be finite, {locate_nonfinite(batch, bad[0])}; pass "
+                "nan_policy='omit' to leave out points with NaN coordinates or "
+                "nan_policy='propagate' to get NaN for their problems"
+            )
+        # Under "omit" the kernel skipped NaN rows, so only inf is left; under "propagate"
+        # the problems holding NaN but no inf are the NaN results asked for.
+        with_inf = bad if policy == "omit" else bad[np.isinf(batch.x[bad]).any(axis=(1, 2))]
+        if with_inf.size:
+            raise ValueError(
+                "points must not contain inf (an error under every nan_policy), "
+                f"{locate_nonfinite(batch, with_inf[0], inf_only=True)}"
+            )

@@ -21,21 +21,21 @@ and every field of the result is a Dask array of the batch shape.
 
 from __future__ import annotations
 
-from typing import Any
-
 import dask
 import dask.array as da
 import numpy as np
 
 from .. import _validate as v
-from .._backends import load_backend, resolve_backend
+from .._backends import load_backend
+from .._kernels import Solved
 from .._numba.solver import COINCIDENCE_RADIUS
-from .._result import NONFINITE, RANGE, GeometricMedianResult
+from .._options import SolveOptions
+from .._result import NONFINITE, RANGE, GeometricMedianResult, make_result
 from .._tools.progress import close as close_report
 from .._tools.progress import reporter
 from .chunked import ChunkedOutcome, chunk_probe, combine_parts, solve_chunked, start
 
-__all__ = ["DaskPoints", "solve"]
+__all__ = ["DaskPoints", "in_memory_weights", "solve_dask"]
 
 
 def _chunk_sums(chunk, w, wscale, y, s, eps, near, backend):
@@ -141,25 +141,34 @@ class DaskPoints:
         return xs, ws
 
 
-def solve(points, weights=None, **options: Any) -> GeometricMedianResult:
-    """:func:`geomedian.solve` for a Dask array (the options are those of ``solve``)."""
-    x, dtype = v.as_lazy_points(points, options["axis"])
+def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
+    """Solve a Dask array: one problem ``(n, d)`` here, a batch block by block."""
+    x, dtype = v.as_lazy_points(points, options.axis)
     if x.ndim > 2:
-        return _solve_blocks(x, dtype, weights, options)
-    from .._api import make_result
+        from .dask_batch import solve_blocks
 
-    method_name, method_code = v.as_method(options["method"])
-    v.lazy_single_options(options, method_name)
-    w, wscale = v.as_weights(_in_memory(weights), x.shape[0])
-    tol = v.as_tol(options["tol"], dtype)
-    max_iter = v.as_max_iter(options["max_iter"])
-    init = v.as_init(options["init"], x.shape[1])
-    report = reporter(v.as_progress(options["progress"]), tol)
-    backend = resolve_backend(options["backend"])
-    impl = load_backend(backend)
-    src = DaskPoints(x.astype(dtype), w, wscale, backend)
+        return solve_blocks(x, dtype, in_memory_weights(weights), options)
+    if options.sgd:
+        raise ValueError(
+            "method='sgd' is not available for Dask arrays; feed the chunks to "
+            "geomedian.OnlineGeometricMedian.partial_fit, or use method='auto'"
+        )
+    if options.nan_policy != "raise":
+        raise ValueError(
+            "one Dask problem (n, d) supports nan_policy='raise' only (NaN is an error); "
+            "drop missing rows first"
+        )
+    if options.nodata is not None:
+        raise ValueError("nodata is not supported for one Dask problem (n, d)")
+    w, wscale = v.as_weights(in_memory_weights(weights), x.shape[0])
+    tol = options.tol_for(dtype)
+    init = v.as_init(options.init, x.shape[1])
+    report = reporter(options.progress, tol)
+    impl = load_backend(options.backend)
+    src = DaskPoints(x.astype(dtype), w, wscale, options.backend)
+    method_code = options.method_code
     y0, frame = start(src, impl, None if init is None else init[0], method_code, 1)
-    res: ChunkedOutcome = solve_chunked(src, y0, frame, method_code, tol, max_iter, report)
+    res: ChunkedOutcome = solve_chunked(src, y0, frame, method_code, tol, options.max_iter, report)
     close_report(report)
     if res.status == NONFINITE:
         raise ValueError("points must be finite: the Dask array holds NaN or inf")
@@ -169,73 +178,9 @@ def solve(points, weights=None, **options: Any) -> GeometricMedianResult:
             "distances between the far points and the rest cannot be represented together in "
             "float64; remove or rescale the far points"
         )
-    return make_result(res.as_arrays(), True, (), dtype, method_name, backend)
+    return make_result(Solved(*res.as_arrays()), True, (), dtype, options)
 
 
-def _in_memory(weights):
-    """Weights of a Dask problem: n numbers, brought to the driver to validate and split."""
+def in_memory_weights(weights):
+    """Weights of a Dask array: n numbers, brought to the driver to validate and split."""
     return np.asarray(weights.compute()) if isinstance(weights, da.Array) else weights
-
-
-def _block_solve(block, weights, init, options, d):
-    from .._api import solve as solve_in_memory
-
-    res = solve_in_memory(block, weights, init=init, **options)
-    fields = (
-        res.objective, res.lower_bound, res.gap, res.n_iter, res.n_passes, res.status, res.scale
-    )  # fmt: skip
-    out = np.empty((*block.shape[:-2], d + len(fields)))
-    out[..., :d] = res.median
-    for k, field in enumerate(fields):
-        out[..., d + k] = field
-    return out
-
-
-def _solve_blocks(x, dtype, weights, options) -> GeometricMedianResult:
-    """Solve a batch lazily, ``solve`` per block of problems; fields are Dask arrays."""
-    method_name, _ = v.as_method(options["method"])
-    if method_name == v.SGD_METHOD:
-        raise ValueError("method='sgd' solves one problem (n, d), not a batch")
-    # Checked here, not first when the blocks run.
-    v.as_nan_policy(options["nan_policy"])
-    v.as_tol(options["tol"], dtype)
-    v.as_max_iter(options["max_iter"])
-    n, d = int(x.shape[-2]), int(x.shape[-1])
-    w = _in_memory(weights)
-    if w is not None and np.ndim(w) != 1:
-        raise ValueError(
-            "weights of a batched Dask array must be None or one weight per point, shape "
-            f"(n,) = ({n},), shared by every problem"
-        )
-    backend = resolve_backend(options["backend"])
-    inner = {k: val for k, val in options.items() if k not in ("axis", "init", "progress")}
-    inner.update(axis=-2, backend=backend, threads=1)
-    ax = x.ndim - 2
-    if x.numblocks[ax] != 1 or x.numblocks[ax + 1] != 1:
-        x = x.rechunk({ax: -1, ax + 1: -1})
-    packed = da.map_blocks(
-        _block_solve,
-        x,
-        w,
-        options["init"],
-        inner,
-        d,
-        dtype=np.float64,
-        drop_axis=ax + 1,
-        chunks=(*x.chunks[:ax], (d + 7,)),
-    )
-    status = packed[..., d + 5].astype(np.int32)
-    return GeometricMedianResult(
-        median=packed[..., :d].astype(dtype),
-        objective=packed[..., d],
-        lower_bound=packed[..., d + 1],
-        gap=packed[..., d + 2],
-        scale=packed[..., d + 6],
-        n_iter=packed[..., d + 3].astype(np.int64),
-        n_passes=packed[..., d + 4].astype(np.int64),
-        converged=status == 0,
-        status=status,
-        message="lazy: every field is a Dask array; see status once computed",
-        method=method_name,
-        backend=backend,
-    )

@@ -7,10 +7,8 @@ from typing import Any
 import numpy as np
 
 from .. import _validate as v
-from .._backends import load_backend, resolve_backend
-from .._numba.robust_frame import NEAR_FACTOR, ROBUST_SAMPLE_ROWS
-from .chunked import anchor, row_distances
-from .sgd import DEFAULT_BATCH_SIZE, run_blocks, sgd_frame
+from .._kernels import kernels
+from .._options import SGD_BATCH_SIZE, SolveOptions
 
 __all__ = ["OnlineGeometricMedian"]
 
@@ -77,7 +75,7 @@ class OnlineGeometricMedian:
     (50000, True)
     """
 
-    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, *, backend: str = "auto"):
+    def __init__(self, batch_size: int = SGD_BATCH_SIZE, *, backend: str = "auto"):
         self.batch_size = batch_size
         self.backend = backend
 
@@ -136,11 +134,16 @@ class OnlineGeometricMedian:
         self._sample = np.empty((0, d))  # the uniform sample of those (see _remember)
         self._sample_key = np.empty(0, dtype=np.uint64)
         self._sample_at = np.empty(0, dtype=np.int64)
-        self._batch = v.as_batch_size(self.batch_size, v.SGD_METHOD, DEFAULT_BATCH_SIZE)
+        options = SolveOptions(method="sgd", batch_size=self.batch_size, backend=self.backend)
+        self._batch = options.rows_per_step
         self._next_check = self._batch
-        self._impl = load_backend(resolve_backend(self.backend))
+        self._kernels = kernels(options.backend)
 
     def _consume(self) -> None:
+        # Imported on first use: the frame math is the Numba mirror's, run as plain Python,
+        # and importing it loads numba, which `import geomedian` does not.
+        from .sgd import run_blocks, sgd_frame
+
         b = self._batch
         full = self._xpend.shape[0] // b
         if full == 0:
@@ -159,7 +162,7 @@ class OnlineGeometricMedian:
             xc = np.ascontiguousarray(x[lo:hi])
             wc = None if w is None else np.ascontiguousarray(w[lo:hi])
             blocks = np.arange((hi - lo) // b, dtype=np.int64)
-            run_blocks(self._impl, xc, wc, 1.0, blocks, b, norm, c, s, gamma0, self._state)
+            run_blocks(self._kernels, xc, wc, 1.0, blocks, b, norm, c, s, gamma0, self._state)
             self.n_steps_ += (hi - lo) // b
             self._remember(x[lo:hi])
             lo = hi
@@ -172,6 +175,8 @@ class OnlineGeometricMedian:
 
     def _remember(self, x: np.ndarray) -> None:
         """Add the rows ``x`` (the next ones the steps used) to the uniform sample."""
+        from .._numba.robust_frame import ROBUST_SAMPLE_ROWS
+
         at = np.arange(self._consumed, self._consumed + x.shape[0], dtype=np.int64)
         self._consumed += x.shape[0]
         xs = np.concatenate([self._sample, np.asarray(x, dtype=np.float64)])
@@ -185,6 +190,10 @@ class OnlineGeometricMedian:
 
     def _check(self) -> None:
         """Start over in the sample's frame if the estimate lies beyond its near radius."""
+        from .._numba.robust_frame import NEAR_FACTOR
+        from .chunked import anchor, row_distances
+        from .sgd import sgd_frame
+
         m, rho = anchor(self._sample, None)
         R = NEAR_FACTOR * rho
         if not (R > 0 and np.isfinite(R)):

@@ -43,7 +43,9 @@ import math
 
 import numpy as np
 
+from .._kernels import Kernels
 from .._numba.robust_frame import NEAR_FACTOR
+from .._options import SolveOptions
 from .._result import CONVERGED, MAX_ITER, NONFINITE
 from .chunked import (
     ChunkedOutcome,
@@ -60,10 +62,8 @@ from .chunked import (
     widen,
 )
 
-__all__ = ["DEFAULT_BATCH_SIZE", "SGD_TOL", "run_blocks", "sgd_frame", "sgd_frames", "solve_sgd"]
+__all__ = ["run_blocks", "sgd_frame", "sgd_frames", "solve_sgd"]
 
-DEFAULT_BATCH_SIZE = 16
-SGD_TOL = 1e-3
 GAMMA = 1.0
 ALPHA = 2.0 / 3.0
 SAMPLE_ROWS = 1024
@@ -106,26 +106,28 @@ def sgd_frame(sample: np.ndarray, init: np.ndarray | None) -> tuple[np.ndarray, 
     return c, s, gamma0
 
 
-def run_blocks(impl, x, w, wscale, blocks, batch, norm, c, s, gamma0, state) -> None:
+def run_blocks(k: Kernels, x, w, wscale, blocks, batch, norm, c, s, gamma0, state) -> None:
     """Run the SGD kernel over ``blocks`` in order (in calls of ``BLOCKS_PER_CALL``)."""
-    kernel = impl.sgd_f32 if x.dtype == np.float32 else impl.sgd_f64
-    for k in range(0, blocks.shape[0], BLOCKS_PER_CALL):
-        part = blocks[k : k + BLOCKS_PER_CALL]
-        kernel(x, w, wscale, part, batch, norm, c, s, gamma0, ALPHA, state)
+    for b in range(0, blocks.shape[0], BLOCKS_PER_CALL):
+        part = blocks[b : b + BLOCKS_PER_CALL]
+        k.sgd(x, w, wscale, part, batch, norm, c, s, gamma0, ALPHA, state)
 
 
 def solve_sgd(
-    impl,
+    k: Kernels,
     src,
     init: np.ndarray | None,
+    options: SolveOptions,
     tol: float,
-    max_epochs: int,
-    batch_size: int,
-    rng: np.random.Generator,
     progress: Progress | None = None,
 ) -> ChunkedOutcome:
-    """Run epochs of averaged SGD over ``src.x`` until one exact pass certifies ``tol``."""
+    """Run epochs of averaged SGD over ``src.x`` until one exact pass certifies ``tol``.
+
+    ``options.max_iter`` counts epochs; ``options.rows_per_step`` rows make a minibatch,
+    drawn in the order of ``options.random_state``.
+    """
     x, n, d = src.x, src.n, src.d
+    rng, batch_size = options.random_state, options.rows_per_step
     rows = np.sort(rng.integers(0, n, size=min(n, SAMPLE_ROWS)))
     xs = np.asarray(x[rows], dtype=np.float64)
     if not np.isfinite(xs).all():
@@ -139,9 +141,9 @@ def solve_sgd(
     lb = -np.inf
     n_passes = 0
     status = MAX_ITER
-    for epoch in range(1, max_epochs + 1):
+    for epoch in range(1, options.max_iter + 1):
         blocks = rng.permutation(n_blocks).astype(np.int64)
-        run_blocks(impl, x, src.w, src.wscale, blocks, batch_size, norm, c, s, gamma0, state)
+        run_blocks(k, x, src.w, src.wscale, blocks, batch_size, norm, c, s, gamma0, state)
         n_passes += 1
         # Certify the answer as returned (in the points' dtype).
         median = (c + state[1 + d :] / s).astype(x.dtype)

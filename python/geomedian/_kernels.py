@@ -1,0 +1,95 @@
+"""The typed kernel interface: one backend's kernels, the dtype chosen once, named outcomes.
+
+Both backends export the same functions, ``<kernel>_f64`` and ``<kernel>_f32`` (the
+compiled core, ``geomedian._core``, and its Numba mirror, ``geomedian._numba.bindings``),
+returning positional tuples. :class:`Kernels` is the one place that picks the entry for a
+dtype and names what comes back, so that the paths read ``out.status``, not ``out[6]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._backends import load_backend
+
+__all__ = ["Evaluated", "Kernels", "Solved", "kernels"]
+
+
+class Solved(NamedTuple):
+    """Per-problem outcomes of ``solve``: arrays of length P (``median``: ``(P, d)``)."""
+
+    median: np.ndarray
+    objective: np.ndarray
+    lower_bound: np.ndarray
+    gap: np.ndarray
+    n_iter: np.ndarray
+    n_passes: np.ndarray
+    status: np.ndarray
+    scale: np.ndarray
+
+
+class Evaluated(NamedTuple):
+    """``f(y)``, the minimum-norm subgradient and the dual lower bound at ``y``."""
+
+    objective: float
+    gradient: np.ndarray
+    lower_bound: float
+
+
+class Kernels:
+    """The kernels of one backend (``"cpp"`` or ``"numba"``), dtype-dispatched.
+
+    Every method takes the points first and calls the float32 entry for float32 points, the
+    float64 entry otherwise; arguments are those of the backend functions (see their
+    docstrings, or the ``_core`` stub).
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.module = load_backend(name)
+        self.small_problem_size: int = self.module.small_problem_size
+        self._entries: dict[tuple[str, bool], Any] = {}
+
+    def entry(self, kernel: str, dtype: Any) -> Any:
+        """Return the backend function ``<kernel>_f32`` or ``<kernel>_f64`` for ``dtype``."""
+        key = (kernel, dtype == np.float32)
+        fn = self._entries.get(key)
+        if fn is None:
+            fn = getattr(self.module, f"{kernel}_{'f32' if key[1] else 'f64'}")
+            self._entries[key] = fn
+        return fn
+
+    def solve(self, x, w, wscale, init, method, tol, max_iter, threads, omit=False) -> Solved:
+        """Solve the batch ``x`` (P, n, d) in one kernel call."""
+        out = self.entry("solve", x.dtype)(x, w, wscale, init, method, tol, max_iter, threads, omit)
+        return Solved(*out)
+
+    def median(self, x, method, tol, max_iter) -> tuple[np.ndarray, int]:
+        """One ``(n, d)`` problem, unweighted, one thread: ``(median, status)`` (hot loop)."""
+        return self.entry("median", x.dtype)(x, method, tol, max_iter)
+
+    def evaluate(self, x, w, wscale, y, threads) -> Evaluated | None:
+        """Return f, the subgradient and the bound at ``y``; None for non-finite points."""
+        out = self.entry("evaluate", x.dtype)(x, w, wscale, y, threads)
+        return None if out is None else Evaluated(*out)
+
+    def fused_pass(self, x, w, wscale, y, s, threads, eps, near) -> np.ndarray:
+        """Return the pass sums at ``y`` (their slots are in the contract)."""
+        return self.entry("fused_pass", x.dtype)(x, w, wscale, y, s, threads, eps, near)
+
+    def sgd(self, x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state) -> None:
+        """Averaged SGD over row blocks, updating ``state`` in place."""
+        self.entry("sgd", x.dtype)(x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state)
+
+
+_cache: dict[str, Kernels] = {}
+
+
+def kernels(name: str) -> Kernels:
+    """Return the :class:`Kernels` of a resolved backend name (one object per backend)."""
+    k = _cache.get(name)
+    if k is None:
+        k = _cache[name] = Kernels(name)
+    return k

@@ -1,0 +1,48 @@
+"""Which path solves a call: Dask, streamed (memmap, SGD) or in memory.
+
+Every path receives the same validated :class:`~geomedian._options.SolveOptions` and
+returns the same :class:`~geomedian.GeometricMedianResult`. The hot loop
+(:mod:`.ready`) is taken before this, by ``geometric_median`` alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _validate as v
+from .._kernels import kernels
+from .._options import SolveOptions
+from .._result import GeometricMedianResult, make_result
+from .._tools.progress import close as close_report
+from .._tools.progress import reporter
+from .in_memory import solve_in_memory
+from .streamed import out_of_core, solve_streamed
+
+__all__ = ["is_dask", "solve"]
+
+
+def is_dask(x: Any) -> bool:
+    """Tell a Dask collection, without importing dask."""
+    return type(x).__module__.startswith("dask.")
+
+
+def solve(points: Any, weights: Any, options: SolveOptions) -> GeometricMedianResult:
+    """Validate the data against ``options`` and solve it on the path that fits."""
+    if is_dask(points):
+        from .dask import solve_dask  # only Dask input imports dask
+
+        return solve_dask(points, weights, options)
+    batch = v.as_batch(points, options.axis, options.nodata)
+    w, wscale = v.as_batch_weights(weights, batch)
+    y0 = v.as_batch_init(options.init, batch)
+    tol = options.tol_for(batch.x.dtype)
+    k = kernels(options.backend)
+    report = reporter(options.progress, tol)
+    if options.sgd or out_of_core(points, batch, options):
+        out = solve_streamed(k, points, batch, w, wscale, y0, options, tol, report)
+    else:
+        out = solve_in_memory(k, batch, w, wscale, y0, options, tol)
+        if report is not None and batch.single:  # one kernel call: one report, at the end
+            report(int(out.n_iter[0]), float(out.objective[0]), float(out.gap[0]))
+    close_report(report)
+    return make_result(out, batch.single, batch.shape, batch.x.dtype, options)
