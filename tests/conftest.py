@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 import geomedian
 from geomedian import _api
 from geomedian._options import SolveOptions
-from geomedian._paths import route
+from geomedian._paths import arrays
 
 REQUIRE_COMPILED = os.environ.get("GEOMEDIAN_REQUIRE_COMPILED", "") not in ("", "0")
 
@@ -130,12 +130,12 @@ def _check_scale(x, weights, res, f) -> None:
 
 @pytest.fixture(autouse=True)
 def honest_certificates(monkeypatch):
-    """Wrap the router every solve goes through with :func:`_check_certificate`.
+    """Wrap the solve of every array (in memory, streamed) with :func:`_check_certificate`.
 
     geometric_median's hot-loop path (``ready_median``) bypasses it: every median it
     returns must equal, bit for bit, the routed (checked) median on the same input.
     """
-    solve = route.solve
+    solve = arrays.solve_arrays
     ready = _api.ready_median
 
     @functools.wraps(solve)
@@ -154,7 +154,7 @@ def honest_certificates(monkeypatch):
             assert median.dtype == full.median.dtype
         return median
 
-    monkeypatch.setattr(route, "solve", checked)
+    monkeypatch.setattr(arrays, "solve_arrays", checked)
     monkeypatch.setattr(_api, "ready_median", ready_checked)
 
 

@@ -11,10 +11,7 @@ from ._backends import backends
 from ._config import show_config
 from ._paths.online import OnlineGeometricMedian
 from ._result import ConvergenceWarning, GeometricMedianResult
-
-# The one place the version is written: the build reads it from here (pyproject.toml,
-# [tool.scikit-build] metadata.version), so the installed metadata always agrees.
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ConvergenceWarning",

@@ -10,7 +10,7 @@ The problem, for points :math:`x_1, \dots, x_n \in \mathbb{R}^d` and weights
 
 This module holds the signatures and the documentation. Each call gathers its options into
 one validated ``SolveOptions`` (``_options.py``) and hands it, with the data, to the path
-that fits (``_paths/route.py``); the iteration, the certificate and the stopping rule are
+that fits (``_paths``); the iteration, the certificate and the stopping rule are
 written out in ``csrc/geomedian/*.hpp`` and mirrored in ``_numba/``.
 """
 
@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from . import _paths
 from . import _validate as v
 from ._backends import resolve_backend
 from ._kernels import kernels
 from ._options import SolveOptions
-from ._paths import route
 from ._paths.ready import ready_median
 from ._result import MAX_ITER, STALLED, ConvergenceWarning, GeometricMedianResult
 from ._threads import resolve_threads
@@ -205,7 +205,7 @@ def solve(
     >>> res.median.shape, res.converged
     ((2, 2), array([ True,  True]))
     """
-    return route.solve(points, weights, SolveOptions.of_call(locals()))
+    return _paths.solve(points, weights, SolveOptions.of_call(locals()))
 
 
 def geometric_median(
@@ -268,8 +268,8 @@ def geometric_median(
         median = ready_median(points, backend)
         if median is not None:
             return median
-    res = route.solve(points, weights, SolveOptions.of_call(call))
-    if route.is_dask(res.median):  # a lazy Dask batch: nothing is known yet
+    res = _paths.solve(points, weights, SolveOptions.of_call(call))
+    if _paths.is_dask(res.median):  # a lazy Dask batch: nothing is known yet
         return res.median
     if isinstance(res.status, int):  # one problem: no array work on the hot path
         if res.status in (MAX_ITER, STALLED):

@@ -48,7 +48,7 @@ def show_config() -> None:
     >>> geomedian.show_config()  # doctest: +ELLIPSIS
     geomedian ...
     """
-    from . import __version__
+    from ._version import __version__
 
     facts = config()
     print(f"geomedian {__version__}")

@@ -1,0 +1,38 @@
+"""The solve paths, and :func:`solve`, which picks one.
+
+Every path receives the same validated :class:`~geomedian._options.SolveOptions` and
+returns the same :class:`~geomedian.GeometricMedianResult`:
+
+- :mod:`.ready`: the hot loop, one small ready problem under default options (taken by
+  ``geometric_median`` before anything else);
+- :mod:`.arrays`: NumPy arrays and memmaps, :mod:`.in_memory` (one kernel call per batch)
+  or :mod:`.streamed` (a memmap chunk by chunk, or :mod:`.sgd`), both on :mod:`.chunked`'s
+  iteration where the data is read in chunks;
+- :mod:`.dask`: one Dask problem by one reduction per pass; :mod:`.dask_batch`: a Dask
+  batch block by block;
+- :mod:`.online`: ``OnlineGeometricMedian``, a stream of chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._options import SolveOptions
+from .._result import GeometricMedianResult
+from . import arrays
+
+__all__ = ["is_dask", "solve"]
+
+
+def is_dask(x: Any) -> bool:
+    """Tell a Dask collection, without importing dask."""
+    return type(x).__module__.startswith("dask.")
+
+
+def solve(points: Any, weights: Any, options: SolveOptions) -> GeometricMedianResult:
+    """Solve ``points`` on the path that fits it: Dask, or arrays."""
+    if is_dask(points):
+        from .dask import solve_dask  # only Dask input imports dask
+
+        return solve_dask(points, weights, options)
+    return arrays.solve_arrays(points, weights, options)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._options import SolveOptions
 from .._result import CONVERGED, GeometricMedianResult
-from . import route
+from . import arrays
 
 __all__ = ["solve_blocks"]
 
@@ -21,7 +21,7 @@ FIELDS = ("objective", "lower_bound", "gap", "n_iter", "n_passes", "status", "sc
 
 
 def _block_solve(block, weights, init, options: SolveOptions, d: int) -> np.ndarray:
-    res = route.solve(block, weights, options.replace(init=init))
+    res = arrays.solve_arrays(block, weights, options.replace(init=init))
     out = np.empty((*block.shape[:-2], d + len(FIELDS)))
     out[..., :d] = res.median
     for k, name in enumerate(FIELDS):

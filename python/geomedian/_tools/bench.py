@@ -410,7 +410,7 @@ def n_runs() -> int:
 
 def machine() -> dict:
     """Facts about where the comparison ran: CPU model, cores, Python, NumPy, geomedian."""
-    from .. import __version__
+    from .._version import __version__
 
     cpu = platform.processor() or platform.machine()
     try:

@@ -1,8 +1,7 @@
-"""Which path solves a call: Dask, streamed (memmap, SGD) or in memory.
+"""NumPy arrays (and memmaps): validated against the options, solved streamed or in memory.
 
-Every path receives the same validated :class:`~geomedian._options.SolveOptions` and
-returns the same :class:`~geomedian.GeometricMedianResult`. The hot loop
-(:mod:`.ready`) is taken before this, by ``geometric_median`` alone.
+Streamed: ``method="sgd"``, or one memmap problem read chunk by chunk (:mod:`.streamed`);
+everything else is one kernel call over the batch (:mod:`.in_memory`).
 """
 
 from __future__ import annotations
@@ -18,20 +17,11 @@ from .._tools.progress import reporter
 from .in_memory import solve_in_memory
 from .streamed import out_of_core, solve_streamed
 
-__all__ = ["is_dask", "solve"]
+__all__ = ["solve_arrays"]
 
 
-def is_dask(x: Any) -> bool:
-    """Tell a Dask collection, without importing dask."""
-    return type(x).__module__.startswith("dask.")
-
-
-def solve(points: Any, weights: Any, options: SolveOptions) -> GeometricMedianResult:
+def solve_arrays(points: Any, weights: Any, options: SolveOptions) -> GeometricMedianResult:
     """Validate the data against ``options`` and solve it on the path that fits."""
-    if is_dask(points):
-        from .dask import solve_dask  # only Dask input imports dask
-
-        return solve_dask(points, weights, options)
     batch = v.as_batch(points, options.axis, options.nodata)
     w, wscale = v.as_batch_weights(weights, batch)
     y0 = v.as_batch_init(options.init, batch)
