@@ -43,7 +43,6 @@ __all__ = [
     "as_random_state",
     "as_tol",
     "as_weights",
-    "lazy_single_options",
     "locate_nonfinite",
     "raise_nonfinite",
     "report_nonfinite",
@@ -401,9 +400,7 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
         raise ValueError(f"points have no coordinates: d must be >= 1 (got shape {arr.shape})")
     dtype = compute_dtype(arr.dtype)
     x = _for_kernels(arr, dtype=dtype)
-    if nodata is not None:
-        if isinstance(nodata, (bool, np.bool_)) or not isinstance(nodata, (int, float, np.number)):
-            raise TypeError(f"nodata must be a real number or None, got {type(nodata).__name__}")
+    if nodata is not None:  # a real number (SolveOptions checked it)
         hit = arr == nodata
         if hit.any():
             if np.may_share_memory(x, arr):
@@ -524,26 +521,6 @@ def as_lazy_points(points: Any, axis: Any = -2) -> tuple[Any, type]:
             f"points must have n >= 1 points of d >= 1 coordinates, got {points.shape}"
         )
     return points, compute_dtype(np.dtype(points.dtype))
-
-
-def lazy_single_options(options: dict, method: str) -> None:
-    """Reject the options one Dask problem (an iterative solve over chunks) cannot honour."""
-    if method == SGD_METHOD:
-        raise ValueError(
-            "method='sgd' is not available for Dask arrays; feed the chunks to "
-            "geomedian.OnlineGeometricMedian.partial_fit, or use method='auto'"
-        )
-    if options["nan_policy"] != "raise":
-        as_nan_policy(options["nan_policy"])
-        raise ValueError(
-            "one Dask problem (n, d) supports nan_policy='raise' only (NaN is an error); "
-            "drop missing rows first"
-        )
-    if options["nodata"] is not None:
-        raise ValueError("nodata is not supported for one Dask problem (n, d)")
-    for name in ("batch_size", "random_state"):
-        if options[name] is not None:
-            raise ValueError(f"{name} applies to method='sgd' only")
 
 
 def report_nonfinite(batch: Batch, policy: str, status: np.ndarray) -> None:
