@@ -372,9 +372,10 @@ def _axis(axis: Any, ndim: int) -> int:
     return a
 
 
-def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
-    """Return the points as a :class:`Batch`: ``(..., n, d)`` with ``axis`` the points axis.
+def as_batch(points: Any, options: Any) -> Batch:
+    """Return the points as a :class:`Batch`, laid out as ``options`` (``SolveOptions``) says.
 
+    ``options.axis`` is the points axis, ``options.nodata`` the value marking missing data.
     The points axis is moved next to the last (coordinate) axis and the leading axes are
     flattened into P problems. No copy is made of C-contiguous float32/float64 input whose
     points axis is -2 and in which ``nodata`` does not occur; integers are converted by
@@ -387,7 +388,7 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
             f"points must be an array of shape (..., n, d) with at least 2 dimensions, "
             f"got {arr.ndim}-D shape {arr.shape}{_one_dimensional_hint(arr)}"
         )
-    ax = _axis(axis, arr.ndim)
+    ax = _axis(options.axis, arr.ndim)
     if ax != arr.ndim - 2:
         arr = np.moveaxis(arr, ax, -2)
     *batch, n, d = arr.shape
@@ -400,6 +401,7 @@ def as_batch(points: Any, axis: Any = -2, nodata: Any = None) -> Batch:
         raise ValueError(f"points have no coordinates: d must be >= 1 (got shape {arr.shape})")
     dtype = compute_dtype(arr.dtype)
     x = _for_kernels(arr, dtype=dtype)
+    nodata = options.nodata
     if nodata is not None:  # a real number (SolveOptions checked it)
         hit = arr == nodata
         if hit.any():
@@ -498,11 +500,11 @@ def locate_nonfinite(batch: Batch, k: int, inf_only: bool = False) -> str:
     return f"got {xk[i, j]} in problem {batch.problem(k)} {where}"
 
 
-def as_lazy_points(points: Any, axis: Any = -2) -> tuple[Any, type]:
+def as_lazy_points(points: Any, options: Any) -> tuple[Any, type]:
     """Check a lazy (Dask) array of points without reading it.
 
-    Return it with the points axis moved to -2, and the dtype the kernels compute in
-    (:func:`compute_dtype`); the same shape and dtype rules as :func:`as_batch`.
+    Return it laid out as ``options`` says (the points axis moved to -2), and the dtype the
+    kernels compute in (:func:`compute_dtype`); the same rules as :func:`as_batch`.
     """
     if points.ndim < 2:
         raise ValueError(
@@ -512,7 +514,7 @@ def as_lazy_points(points: Any, axis: Any = -2) -> tuple[Any, type]:
     kind = np.dtype(points.dtype).kind
     if kind == "b" or kind not in "iuf":
         raise TypeError(f"points must hold real numbers, got dtype {points.dtype}")
-    ax = _axis(axis, points.ndim)
+    ax = _axis(options.axis, points.ndim)
     if ax != points.ndim - 2:
         points = np.moveaxis(points, ax, -2)
     n, d = points.shape[-2:]

@@ -22,7 +22,7 @@ __all__ = ["solve_arrays"]
 
 def solve_arrays(points: Any, weights: Any, options: SolveOptions) -> GeometricMedianResult:
     """Validate the data against ``options`` and solve it on the path that fits."""
-    batch = v.as_batch(points, options.axis, options.nodata)
+    batch = v.as_batch(points, options)
     w, wscale = v.as_batch_weights(weights, batch)
     y0 = v.as_batch_init(options.init, batch)
     tol = options.tol_for(batch.x.dtype)

@@ -143,7 +143,7 @@ class DaskPoints:
 
 def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
     """Solve a Dask array: one problem ``(n, d)`` here, a batch block by block."""
-    x, dtype = v.as_lazy_points(points, options.axis)
+    x, dtype = v.as_lazy_points(points, options)
     if x.ndim > 2:
         from .dask_batch import solve_blocks
 
