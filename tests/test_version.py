@@ -6,6 +6,6 @@ import geomedian
 
 
 def test_version_matches_metadata():
-    # pyproject.toml takes the version from __init__.py at build time: a mismatch means a
+    # pyproject.toml takes the version from _version.py at build time: a mismatch means a
     # stale install (rebuild) or a second place that writes the version (remove it).
     assert geomedian.__version__ == importlib.metadata.version("geomedian")
