@@ -68,11 +68,6 @@ def _max_iter(value: Any, _: SolveOptions) -> int:
     return v.as_max_iter(value)
 
 
-def _method(value: Any, _: SolveOptions) -> str:
-    v.as_method(value)  # the name as given: "auto" also decides the warm start
-    return value
-
-
 def _batch_size(value: Any, opts: SolveOptions) -> int | None:
     return None if value is None else v.as_batch_size(value, opts.method_name, SGD_BATCH_SIZE)
 
@@ -94,7 +89,7 @@ class SolveOptions:
     axis: int = field(default=-2, metadata=_checked_by(None))
     nan_policy: str = field(default="raise", metadata=_checked_by(_nan_policy))
     nodata: float | None = field(default=None, metadata=_checked_by(_nodata))
-    method: str = field(default="auto", metadata=_checked_by(_method))
+    method: str = field(default="auto", metadata=_checked_by(None))  # first, see __post_init__
     backend: str = field(default="auto", metadata=_checked_by(_backend))
     tol: float | None = field(default=None, metadata=_checked_by(_tol))
     max_iter: int | None = field(default=None, metadata=_checked_by(_max_iter))
@@ -107,10 +102,11 @@ class SolveOptions:
     NAMES: ClassVar[tuple[str, ...]]
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            check = f.metadata["check"]
-            if check is not None:
-                object.__setattr__(self, f.name, check(getattr(self, f.name), self))
+        # The method first: other checks depend on it. Kept as given ("auto" also decides
+        # the warm start), with its resolved name and kernel code beside it.
+        object.__setattr__(self, "_method", v.as_method(self.method))
+        for name, check in _CHECKS:
+            object.__setattr__(self, name, check(getattr(self, name), self))
 
     @classmethod
     def of_call(cls, arguments: dict) -> SolveOptions:
@@ -139,16 +135,16 @@ class SolveOptions:
     @property
     def method_name(self) -> str:
         """The method that runs: ``"auto"`` resolved (see ``_validate.AUTO_METHOD``)."""
-        return v.as_method(self.method)[0]
+        return self._method[0]
 
     @property
     def method_code(self) -> int | None:
         """The kernels' code of the method (None for ``"sgd"``, which has its own kernel)."""
-        return v.as_method(self.method)[1]
+        return self._method[1]
 
     @property
     def sgd(self) -> bool:
-        return self.method_name == v.SGD_METHOD
+        return self._method[0] == v.SGD_METHOD
 
     def tol_for(self, dtype: Any) -> float:
         """Return the certified relative gap to reach for points computed in ``dtype``."""
@@ -163,6 +159,11 @@ class SolveOptions:
 
 
 SolveOptions.NAMES = tuple(f.name for f in dataclasses.fields(SolveOptions))
+_CHECKS = tuple(
+    (f.name, f.metadata["check"])
+    for f in dataclasses.fields(SolveOptions)
+    if f.metadata["check"] is not None
+)
 _DEFAULTS = tuple(
     (f.name, f.default) for f in dataclasses.fields(SolveOptions) if f.name != "backend"
 )
