@@ -263,69 +263,63 @@ py::dict build_info() {
     return info;
 }
 
+// Docstrings of the kernels registered per dtype (the first line of each is the signature
+// that tests/test_kernels.py compares with the Numba mirror's).
+constexpr const char* solve_doc =
+    "solve(points (P, n, d), weights (1|P, n) | None, wscale (1|P,) | None, "
+    "init (P, d) | None, method, tol, max_iter, threads, omit_nan=False) -> (median, "
+    "objective, lower_bound, gap, n_iter, n_passes, status, scale). omit_nan: rows with a NaN "
+    "coordinate are left out of problems of at most small_problem_size coordinates "
+    "(n * d); in larger ones NaN, like inf, gives status 4 (nonfinite)";
+constexpr const char* median_doc =
+    "median(points (n, d), method, tol, max_iter) -> (median (d,), status): one problem, "
+    "no weights, no start point, one thread; the same bits as solve on (1, n, d)";
+constexpr const char* eval_doc =
+    "evaluate(points (n, d), weights (n,) | None, wscale, y (d,), threads) -> "
+    "(objective, min-norm subgradient, lower bound) or None if points are not finite";
+constexpr const char* pass_doc =
+    "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps, near) -> "
+    "the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] of one pass at "
+    "y, scaled by s, with coincidence radius eps and near radius near (frame units)";
+constexpr const char* sgd_doc =
+    "sgd(points (n, d), weights (n,) | None, wscale, blocks (k,) int64, batch, norm, "
+    "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
+    "[b batch, (b + 1) batch) in the order given, in the frame (x - c) s; state [t, m, mbar] "
+    "is updated in place";
+
+// The kernels that exist for both dtypes, registered once per dtype as <kernel><suffix>
+// (suffix "_f64" or "_f32"): one list, so the two entry points cannot drift apart.
+// pybind11 copies the name, so the temporary string may go.
+template <class T>
+void register_kernels(py::module_& m, const char* suffix) {
+    const auto name = [suffix](const char* kernel) { return std::string(kernel) + suffix; };
+    m.def(name("solve").c_str(), &solve<T>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale").noconvert(),
+          py::arg("init").noconvert(), py::arg("method"), py::arg("tol"), py::arg("max_iter"),
+          py::arg("threads"), py::arg("omit_nan") = false, solve_doc);
+    m.def(name("median").c_str(), &median_one<T>, py::arg("points").noconvert(),
+          py::arg("method"), py::arg("tol"), py::arg("max_iter"), median_doc);
+    m.def(name("evaluate").c_str(), &evaluate<T>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
+          py::arg("threads"), eval_doc);
+    m.def(name("fused_pass").c_str(), &fused_pass_sums<T>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
+          py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
+          py::arg("near") = HUGE_VAL, pass_doc);
+    m.def(name("sgd").c_str(), &sgd<T>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("blocks").noconvert(),
+          py::arg("batch"), py::arg("norm"), py::arg("c").noconvert(), py::arg("s"),
+          py::arg("gamma0"), py::arg("alpha"), py::arg("state").noconvert(), sgd_doc);
+    m.def(name("roofline_read").c_str(), &roofline_read<T>, py::arg("points").noconvert(),
+          py::arg("threads"), "Benchmark-only: sum of every coordinate (one plain read).");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.doc() = "geomedian's compiled kernels; use the functions in the geomedian package.";
-    const auto solve_doc =
-        "solve(points (P, n, d), weights (1|P, n) | None, wscale (1|P,) | None, "
-        "init (P, d) | None, method, tol, max_iter, threads, omit_nan=False) -> (median, "
-        "objective, lower_bound, gap, n_iter, n_passes, status, scale). omit_nan: rows with a NaN "
-        "coordinate are left out of problems of at most small_problem_size coordinates "
-        "(n * d); in larger ones NaN, like inf, gives status 4 (nonfinite)";
-    m.def("solve_f64", &solve<double>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
-          py::arg("wscale").noconvert(), py::arg("init").noconvert(), py::arg("method"),
-          py::arg("tol"), py::arg("max_iter"), py::arg("threads"),
-          py::arg("omit_nan") = false, solve_doc);
-    m.def("solve_f32", &solve<float>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
-          py::arg("wscale").noconvert(), py::arg("init").noconvert(), py::arg("method"),
-          py::arg("tol"), py::arg("max_iter"), py::arg("threads"),
-          py::arg("omit_nan") = false, solve_doc);
-    const auto median_doc =
-        "median(points (n, d), method, tol, max_iter) -> (median (d,), status): one problem, "
-        "no weights, no start point, one thread; the same bits as solve on (1, n, d)";
-    m.def("median_f64", &median_one<double>, py::arg("points").noconvert(), py::arg("method"),
-          py::arg("tol"), py::arg("max_iter"), median_doc);
-    m.def("median_f32", &median_one<float>, py::arg("points").noconvert(), py::arg("method"),
-          py::arg("tol"), py::arg("max_iter"), median_doc);
-    const auto eval_doc =
-        "evaluate(points (n, d), weights (n,) | None, wscale, y (d,), threads) -> "
-        "(objective, min-norm subgradient, lower bound) or None if points are not finite";
-    m.def("evaluate_f64", &evaluate<double>, py::arg("points").noconvert(),
-          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
-          py::arg("threads"), eval_doc);
-    m.def("evaluate_f32", &evaluate<float>, py::arg("points").noconvert(),
-          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
-          py::arg("threads"), eval_doc);
-    const auto pass_doc =
-        "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps, near) -> "
-        "the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] of one pass at "
-        "y, scaled by s, with coincidence radius eps and near radius near (frame units)";
-    m.def("fused_pass_f64", &fused_pass_sums<double>, py::arg("points").noconvert(),
-          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
-          py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
-          py::arg("near") = HUGE_VAL, pass_doc);
-    m.def("fused_pass_f32", &fused_pass_sums<float>, py::arg("points").noconvert(),
-          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
-          py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
-          py::arg("near") = HUGE_VAL, pass_doc);
-    const auto sgd_doc =
-        "sgd(points (n, d), weights (n,) | None, wscale, blocks (k,) int64, batch, norm, "
-        "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
-        "[b batch, (b + 1) batch) in the order given, in the frame (x - c) s; state [t, m, mbar] "
-        "is updated in place";
-    m.def("sgd_f64", &sgd<double>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
-          py::arg("wscale"), py::arg("blocks").noconvert(), py::arg("batch"), py::arg("norm"),
-          py::arg("c").noconvert(), py::arg("s"), py::arg("gamma0"), py::arg("alpha"),
-          py::arg("state").noconvert(), sgd_doc);
-    m.def("sgd_f32", &sgd<float>, py::arg("points").noconvert(), py::arg("weights").noconvert(),
-          py::arg("wscale"), py::arg("blocks").noconvert(), py::arg("batch"), py::arg("norm"),
-          py::arg("c").noconvert(), py::arg("s"), py::arg("gamma0"), py::arg("alpha"),
-          py::arg("state").noconvert(), sgd_doc);
-    m.def("roofline_read_f64", &roofline_read<double>, py::arg("points").noconvert(),
-          py::arg("threads"), "Benchmark-only: sum of every coordinate (one plain read).");
-    m.def("roofline_read_f32", &roofline_read<float>, py::arg("points").noconvert(),
-          py::arg("threads"), "Benchmark-only: sum of every coordinate (one plain read).");
+    register_kernels<double>(m, "_f64");
+    register_kernels<float>(m, "_f32");
     m.def("roofline_arith", &roofline_arith, py::arg("block").noconvert(), py::arg("y").noconvert(),
           py::arg("repeats"), py::arg("threads"),
           "Benchmark-only: repeats sweeps of distance, sqrt and division over a cached block.");
