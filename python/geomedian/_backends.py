@@ -19,6 +19,7 @@ BACKENDS = ("cpp", "numba")
 
 _loaded: dict[str, ModuleType] = {}
 _failed: dict[str, BaseException] = {}
+_auto: list[str] = []  # the backend "auto" chose, once found
 
 
 def _import(name: str) -> ModuleType:
@@ -89,12 +90,18 @@ def resolve_backend(backend: str = "auto") -> str:
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a string, got {type(backend).__name__}")
     if backend == "auto":
-        backend = os.environ.get("GEOMEDIAN_BACKEND", "auto").strip().lower() or "auto"
+        env = os.environ.get("GEOMEDIAN_BACKEND")  # read at every call (hot loops too)
+        backend = (env.strip().lower() or "auto") if env else "auto"
         if backend == "auto":
+            if _auto:
+                return _auto[0]
             for name in BACKENDS:
                 if _available(name):
+                    _auto.append(name)  # what loads does not change within a process
                     return name
             raise ImportError("no geomedian backend loads: neither the compiled core nor numba")
+    if backend in _loaded:
+        return backend
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of 'auto', 'cpp', 'numba'")
     try:
