@@ -324,6 +324,13 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
           py::arg("repeats"), py::arg("threads"),
           "Benchmark-only: repeats sweeps of distance, sqrt and division over a cached block.");
     m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
+    m.def("openmp_max_threads", &geomedian::openmp_max_threads,
+          "omp_get_max_threads() of the calling thread (OMP_NUM_THREADS, threadpoolctl's "
+          "limits), 1 in a build without OpenMP.");
+    py::dict contract;
+    geomedian::for_each_shared_value([&](const char* name, auto value) { contract[name] = value; });
+    // The values shared with python/geomedian/_contract.py (tests/test_contract.py).
+    m.attr("contract") = contract;
     // Problems with at most this many coordinates (n * d) take the small-problem pass,
     // the only one that can omit NaN rows in the kernel.
     m.attr("small_problem_size") = geomedian::small_problem_size;

@@ -15,13 +15,7 @@
 namespace geomedian {
 namespace {
 
-constexpr double eps = 0x1p-40;  // solver.hpp's coincidence_radius
-// The near radius's tests (packed_newton_d) compare distances in the frame with s times
-// those of robust_frame.hpp in the caller's units: they agree to within 2^-40 (u and m are
-// rounded once each, |u| < 16; the sum of d <= 16 squares, the square root and
-// robust_anchor's own distances add d + 5 ulps of at most 2^7). A row this close to a
-// threshold is counted on the side that keeps the test sound.
-constexpr double near_margin = 0x1p-36;
+constexpr double eps = coincidence_radius;  // short, for the lane arithmetic below
 
 // One value per lane, and a per-lane condition (all bits set or clear) as the comparisons
 // of such vectors return. Kept in registers where arrays of doubles indexed in `omp simd`

@@ -62,8 +62,6 @@
 
 namespace geomedian {
 
-constexpr double sum_rounding = 0x1p-44;
-
 // A bound on ||computed g - sum_i u_i|| / W: the sums' rounding plus that of each term's
 // direction (a distance of d squares is good to about d / 2 ulps).
 inline double grad_rounding(index_t d) {

@@ -48,19 +48,13 @@ struct Frame {
     double near;  // near radius (certificate.hpp); +inf: every point is near
 };
 
-namespace slot {
-enum : index_t { f = 0, inv = 1, eta = 2, f_coinc = 3, max_term = 4, w_far = 5, f_near = 6, head = 7 };
-}
 inline index_t sums_size(index_t d) { return slot::head + 2 * d; }
 
-namespace moment {
-enum : index_t { weight = 0, nonfinite = 1, half_spread = 2, head = 3 };
-}
 inline index_t moments_size(index_t d) { return moment::head + d; }
 
-// Rows of d > 4 are walked in blocks: `block_rows` rows at most, and a buffer of their
-// centred coordinates r that stays in L1 (8 KiB for compile-time lengths, 16 KiB at run time).
-constexpr index_t block_rows = 128;
+// Rows of d > 4 are walked in blocks: `block_rows` (contract.hpp) rows at most, and a buffer
+// of their centred coordinates r that stays in L1 (8 KiB for compile-time lengths, 16 KiB at
+// run time).
 constexpr index_t runtime_buffer = 2048;
 constexpr index_t block_rows_for(int D) { return std::min<index_t>(block_rows, 1024 / D); }
 inline index_t runtime_block_rows(index_t d) {

@@ -34,8 +34,6 @@ struct GdState {
     double t_safe = 0;
 };
 
-constexpr double armijo_c = 1e-4;
-
 // Proposes z_next = z - t g. `retry` is true after the previous trial was rejected.
 inline bool gd_propose(GdState& st, const double* sums, index_t d, const double* z,
                        const double* g, bool retry, double* z_next) {
@@ -77,7 +75,7 @@ inline bool gd_propose(GdState& st, const double* sums, index_t d, const double*
 // Armijo test for the pending trial, with an allowance for the rounding of f.
 inline bool gd_accept(const GdState& st, double f, double f_trial, double gnorm) {
     if (st.t <= st.t_safe) return true;  // majorize-minimize: f cannot rise but by rounding
-    const double noise = 8 * std::numeric_limits<double>::epsilon() * f;
+    const double noise = f_noise * f;
     return f_trial <= f - armijo_c * st.t * gnorm * gnorm + noise;
 }
 

@@ -32,8 +32,6 @@
 
 namespace geomedian {
 
-constexpr double newton_pivot = 1e-10;
-
 // Solves H p = g by the factorisation H = L D L^T (L unit lower triangular, packed in place
 // of H's lower triangle; no square roots, one division per pivot). False when a pivot is not
 // above newton_pivot * inv (or not finite). D > 0: the dimension known at compile time.
@@ -110,7 +108,7 @@ inline bool newton_propose(double* H, index_t d, double inv, const double* z, co
 }
 
 inline bool newton_accept(double f, double f_trial, double decrement) {
-    const double noise = 8 * std::numeric_limits<double>::epsilon() * f;
+    const double noise = f_noise * f;
     return f_trial <= f - armijo_c * decrement + noise;
 }
 

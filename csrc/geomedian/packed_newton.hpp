@@ -57,15 +57,6 @@
 
 namespace geomedian {
 
-constexpr index_t pack = 8;
-// Problems up to this many coordinates (n d) are packed: a pack's copy (n d L doubles,
-// 64 KiB here) stays in L2. Larger small problems vectorise well over
-// their own rows.
-constexpr index_t packed_problem_size = 1024;
-// As the general driver's first unconditional vertex probe: a problem that needs more
-// Newton iterations is unusual, and given back.
-constexpr index_t packed_max_iter = 8;
-
 // Batcher's merge exchange (Knuth, TAOCP 5.2.2, Algorithm M): the comparator pairs
 // (a, b), a < b, of a sorting network for n values, O(n log^2 n) of them.
 inline std::vector<index_t> sorting_network(index_t n) {

@@ -18,9 +18,10 @@
 
 namespace geomedian {
 
-// ~256 KiB of float64 per chunk: big enough to amortise a chunk's bookkeeping, small
-// enough to balance two threads and to keep the nearest-row rescan of a chunk in cache.
-inline index_t chunk_rows(index_t d) { return std::max<index_t>(64, 32768 / d); }
+// The chunk sizes are shared with the Numba mirror (contract.hpp explains them).
+inline index_t chunk_rows(index_t d) {
+    return std::max<index_t>(chunk_min_rows, chunk_coordinates / d);
+}
 
 inline int openmp_max_threads() {
 #ifdef _OPENMP

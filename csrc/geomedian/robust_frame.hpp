@@ -26,15 +26,6 @@
 
 namespace geomedian {
 
-constexpr index_t robust_sample_rows = 1024;
-// Points farther than near_factor * rho from the iterate are "far": the certificate lets
-// only the others absorb the residual gradient, and normalises the gap by the near ones.
-constexpr double near_factor = 0x1p10;
-// In the frame, far points stay below 2^frame_headroom (squares below 2^960 d: no overflow)
-// and the near radius above 2^-frame_depth (squares of near distances stay normal).
-constexpr int frame_headroom = 480;
-constexpr int frame_depth = 400;
-
 // The weighted lower median of v[0, m) (w: weights, all >= 0 with a positive sum). v and w
 // are reordered together: a three-way quickselect on the median of three, with the
 // weights of each part summed in index order (the Numba mirror performs the same steps).

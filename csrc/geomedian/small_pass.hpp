@@ -31,12 +31,8 @@
 
 namespace geomedian {
 
-// At most this many coordinates (n * d) take this path: the copy (64 KiB of float64)
-// stays in L1/L2 for the whole solve.
-constexpr index_t small_problem_size = 8192;
-// Rows per SIMD block: one AVX-512 register of float64 (two AVX2, four SSE2 registers).
-constexpr index_t lanes = 8;
-
+// small_problem_size (contract.hpp) bounds the problems that take this path, `lanes` the
+// rows per SIMD block.
 inline index_t padded_rows(index_t m) { return (m + lanes - 1) / lanes * lanes; }
 
 // Per-thread storage for the copy, sized for the batch's n and d, reused across problems.
@@ -67,7 +63,6 @@ void small_sums(const double* u, const double* w, const double* mu, double W, in
 // a fifth of far-off points (clouds) cost gradient descent half again as many passes.
 // Computed by counting, O(m^2 d) without branches, so only for m <= start_median_rows;
 // larger problems start at the weighted mean (z = 0). `cum` is npad doubles of scratch.
-constexpr index_t start_median_rows = 64;
 void small_start(const double* u, const double* w, double W, index_t stride, index_t m,
                  index_t npad, index_t d, double* cum, double* z);
 // small_hessian: the Hessian of f at z, packed lower triangle (H[j (j + 1) / 2 + k], k <= j),
@@ -76,7 +71,6 @@ void small_start(const double* u, const double* w, double W, index_t stride, ind
 //
 // (the second derivative of w ||r|| is w (I - r r^T / ||r||^2) / ||r||). inv is the Weiszfeld
 // denominator of small_sums at the same z; d <= newton_max_d. `v` is npad doubles of scratch.
-constexpr index_t newton_max_d = 16;
 void small_hessian(const double* u, const double* w, double inv, index_t stride, index_t npad,
                    index_t d, const double* z, double eps, double* v, double* H);
 // small_nearest: the present row q < m nearest to z (same squared distances as nearest_row).

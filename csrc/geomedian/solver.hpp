@@ -46,7 +46,7 @@ namespace geomedian {
 
 // Points closer than this to the iterate (in the frame where the data spans < 1) count
 // as coinciding with it: far below any meaningful spread, far above rounding of d_i.
-constexpr double coincidence_radius = 0x1p-40;
+// (coincidence_radius itself is defined in contract.hpp, with the other shared values.)
 
 // Per-problem scratch, allocated once per thread and reused across a batch.
 struct Workspace {

@@ -5,22 +5,9 @@
 #include <cstdint>
 #include <limits>
 
+#include "contract.hpp"  // index_t, Method, Status and the other shared values
+
 namespace geomedian {
-
-using index_t = std::ptrdiff_t;
-
-enum class Method : int { weiszfeld = 0, gd = 1, newton = 2 };
-
-// Values are part of the Python contract (python/geomedian/_result.py mirrors them).
-enum class Status : int {
-    converged = 0,    // certified relative gap <= tol
-    max_iter = 1,     // iteration budget ran out first
-    stalled = 2,      // the iterate stopped moving before the gap reached tol (floating-point floor)
-    interrupted = 3,  // a signal arrived (Ctrl-C); the caller raises
-    nonfinite = 4,    // the points contain NaN or inf; nothing was solved
-    empty = 5,        // no point with positive weight left once NaN rows were omitted
-    range = 6,        // points span > 2^880 robust spreads (frame_depth), or distances overflow
-};
 
 struct Options {
     Method method = Method::weiszfeld;

@@ -6,6 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._contract import STATUS_CONVERGED as CONVERGED
+from ._contract import STATUS_EMPTY as EMPTY
+from ._contract import STATUS_INTERRUPTED as INTERRUPTED
+from ._contract import STATUS_MAX_ITER as MAX_ITER
+from ._contract import STATUS_NONFINITE as NONFINITE
+from ._contract import STATUS_RANGE as RANGE
+from ._contract import STATUS_STALLED as STALLED
+
 __all__ = [
     "STATUS_MESSAGES",
     "ConvergenceWarning",
@@ -13,9 +21,6 @@ __all__ = [
     "batch_message",
     "make_result",
 ]
-
-# Status codes shared with csrc/geomedian/types.hpp (enum class Status).
-CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
 
 STATUS_MESSAGES = {
     CONVERGED: "certified relative duality gap is at most tol",

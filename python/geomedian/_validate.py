@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._contract import METHOD_GD, METHOD_NEWTON, METHOD_WEISZFELD
 from ._result import NONFINITE, RANGE
 
 __all__ = [
@@ -54,8 +55,8 @@ __all__ = [
 DEFAULT_TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-6}
 DEFAULT_MAX_ITER = 1000
 
-# Public method name -> kernel code (csrc/geomedian/types.hpp, enum class Method).
-METHODS = {"weiszfeld": 0, "gd": 1, "newton": 2}
+# Public method name -> kernel code (the contract's Method).
+METHODS = {"weiszfeld": METHOD_WEISZFELD, "gd": METHOD_GD, "newton": METHOD_NEWTON}
 AUTO_METHOD = "newton"
 # Averaged stochastic gradient (_sgd.py): its own kernel, no code in the exact driver.
 SGD_METHOD = "sgd"

@@ -16,7 +16,8 @@ from pathlib import Path
 def _drop_stale_cache() -> None:
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for source in sorted(here.glob("*.py")):
+    # The kernels read the shared constants of _contract.py as compile-time values.
+    for source in [*sorted(here.glob("*.py")), here.parent / "_contract.py"]:
         digest.update(source.read_bytes())
     cache = here / "__pycache__"
     stamp = cache / "geomedian-kernels.sha256"

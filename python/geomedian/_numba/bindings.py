@@ -10,12 +10,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .._contract import SMALL_PROBLEM_SIZE
 from . import solver
 from .fused_pass import sums_size
 from .interruptible import new_stop_flag, run_interruptible
 from .parallel import n_chunks, pass_scratch_size, run_sums
 from .sgd import sgd_run
-from .small_pass import SMALL_PROBLEM_SIZE
 
 __all__ = [
     "build_info",

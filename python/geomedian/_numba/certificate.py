@@ -14,9 +14,15 @@ from collections import namedtuple
 
 from numba import njit
 
-from .fused_pass import SLOT_ETA, SLOT_F, SLOT_F_COINC, SLOT_F_NEAR, SLOT_HEAD, SLOT_W_FAR
-
-SUM_ROUNDING = 2.0**-44
+from .._contract import (
+    SLOT_ETA,
+    SLOT_F,
+    SLOT_F_COINC,
+    SLOT_F_NEAR,
+    SLOT_HEAD,
+    SLOT_W_FAR,
+    SUM_ROUNDING,
+)
 
 # C++ struct Certificate: f, LB, ||g||, gap_near (a bound on f - f*, +inf when not
 # applicable) and scale (F, the gap's normaliser), all in scaled units.

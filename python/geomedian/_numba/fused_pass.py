@@ -25,11 +25,22 @@ import math
 import numpy as np
 from numba import njit
 
+from .._contract import (
+    BLOCK_ROWS,
+    MOMENT_HALF_SPREAD,
+    MOMENT_HEAD,
+    MOMENT_NONFINITE,
+    MOMENT_WEIGHT,
+    SLOT_ETA,
+    SLOT_F,
+    SLOT_F_COINC,
+    SLOT_F_NEAR,
+    SLOT_HEAD,
+    SLOT_INV,
+    SLOT_MAX_TERM,
+    SLOT_W_FAR,
+)
 from .float_bits import as_bits, from_bits
-
-SLOT_F, SLOT_INV, SLOT_ETA, SLOT_F_COINC, SLOT_MAX_TERM = 0, 1, 2, 3, 4
-SLOT_W_FAR, SLOT_F_NEAR, SLOT_HEAD = 5, 6, 7
-MOMENT_WEIGHT, MOMENT_NONFINITE, MOMENT_HALF_SPREAD, MOMENT_HEAD = 0, 1, 2, 3
 
 # Reassociation lets LLVM vectorise the reductions; no finite-math flags, which would
 # break the NaN checks and the coincidence selects (same reasoning as -fno-math-errno only).
@@ -37,9 +48,6 @@ HOT_LOOP_MATH = {"reassoc", "contract"}
 # error_model="numpy": a division by zero gives inf / NaN instead of raising, so the loops
 # carry no zero test (which keeps them scalar); the divisions divide by max(d_i, eps) > 0.
 HOT_KERNEL = {"cache": True, "nogil": True, "fastmath": HOT_LOOP_MATH, "error_model": "numpy"}
-
-# Most rows in a block of the d > 4 pass (C++: block_rows).
-BLOCK_ROWS = 128
 
 
 @njit(cache=True, nogil=True)

@@ -10,11 +10,9 @@ import math
 
 from numba import njit
 
-from .fused_pass import SLOT_INV
+from .._contract import ARMIJO_C, F_NOISE, SLOT_INV
 
 GD_HAS_PREV, GD_T, GD_T_SAFE, GD_STATE_SIZE = 0, 1, 2, 3
-ARMIJO_C = 1e-4
-F_NOISE = 8 * 2.0**-52  # rounding allowance on f, relative
 
 
 @njit(cache=True, nogil=True)

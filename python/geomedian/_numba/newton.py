@@ -10,10 +10,8 @@ import math
 
 from numba import njit
 
-from .gradient_descent import ARMIJO_C, F_NOISE
-from .small_pass import NEWTON_MAX_D
+from .._contract import ARMIJO_C, F_NOISE, NEWTON_MAX_D, NEWTON_PIVOT
 
-NEWTON_PIVOT = 1e-10
 HESSIAN_SIZE = NEWTON_MAX_D * (NEWTON_MAX_D + 1) // 2
 # H, then the factorisation's two rows of scratch (stack arrays in C++): no allocation per step.
 NEWTON_SCRATCH_SIZE = HESSIAN_SIZE + 2 * NEWTON_MAX_D

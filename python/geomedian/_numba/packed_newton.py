@@ -49,34 +49,28 @@ import math
 import numpy as np
 from numba import njit
 
-from .certificate import SUM_ROUNDING, relative_gap
-from .fused_pass import (
+from .._contract import (
+    NEAR_FACTOR,
+    NEAR_MARGIN,
+    NEWTON_PIVOT,
+    PACK,
+    PACKED_MAX_ITER,
     SLOT_ETA,
     SLOT_F,
     SLOT_F_COINC,
     SLOT_HEAD,
     SLOT_INV,
     SLOT_MAX_TERM,
-    sums_size,
+    START_MEDIAN_ROWS,
+    SUM_ROUNDING,
 )
-from .newton import NEWTON_PIVOT, newton_accept
-from .robust_frame import NEAR_FACTOR
-from .small_pass import START_MEDIAN_ROWS, row_has_nan
 
-PACK = 8
-# Problems up to this many coordinates (n d) are packed: a pack's copy (n d PACK doubles,
-# 64 KiB) and its residuals stay in L2. Larger small problems vectorise well over their
-# own rows.
-PACKED_PROBLEM_SIZE = 1024
-# As the general driver's first unconditional vertex probe: a problem that needs more
-# Newton iterations is unusual, and given back.
-PACKED_MAX_ITER = 8
-# The near radius's tests compare distances in the frame with s times those of
-# robust_frame.py in the caller's units: they agree to within 2^-40 (u and m are rounded
-# once each, |u| < 16; the sum of d <= 16 squares, the square root and robust_anchor's own
-# distances add d + 5 ulps of at most 2^7). A row this close to a threshold is counted on
-# the side that keeps the test sound.
-NEAR_MARGIN = 2.0**-36
+# Re-exported (a redundant alias): solver.py reads it here.
+from .._contract import PACKED_PROBLEM_SIZE as PACKED_PROBLEM_SIZE
+from .certificate import relative_gap
+from .fused_pass import sums_size
+from .newton import newton_accept
+from .small_pass import row_has_nan
 
 # A lane's certificate (LaneCertificate in C++): f, the bound, ||g||, then g (d entries).
 CERT_F, CERT_LB, CERT_GNORM, CERT_G = 0, 1, 2, 3

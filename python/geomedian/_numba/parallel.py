@@ -12,6 +12,7 @@ passes x[k] of a C-contiguous (P, n, d) array), and Numba refuses to reshape any
 
 from numba import njit, prange
 
+from .._contract import CHUNK_COORDINATES, CHUNK_MIN_ROWS
 from .fused_pass import (
     MOMENT_HALF_SPREAD,
     SLOT_MAX_TERM,
@@ -25,7 +26,7 @@ from .fused_pass import (
 
 @njit(cache=True, nogil=True)
 def chunk_rows(d):
-    return max(64, 32768 // d)
+    return max(CHUNK_MIN_ROWS, CHUNK_COORDINATES // d)
 
 
 @njit(cache=True, nogil=True)

@@ -11,10 +11,11 @@ import math
 
 from numba import njit
 
-ROBUST_SAMPLE_ROWS = 1024
-NEAR_FACTOR = 2.0**10
-FRAME_HEADROOM = 480
-FRAME_DEPTH = 400
+# The aliased names are re-exported: solver.py and _paths read them here.
+from .._contract import FRAME_DEPTH as FRAME_DEPTH
+from .._contract import FRAME_HEADROOM as FRAME_HEADROOM
+from .._contract import NEAR_FACTOR as NEAR_FACTOR
+from .._contract import ROBUST_SAMPLE_ROWS
 
 
 @njit(cache=True, nogil=True)

@@ -14,7 +14,8 @@ import math
 
 from numba import njit
 
-from .fused_pass import (
+from .._contract import (
+    LANES,
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
     MOMENT_NONFINITE,
@@ -27,12 +28,12 @@ from .fused_pass import (
     SLOT_INV,
     SLOT_MAX_TERM,
     SLOT_W_FAR,
+    START_MEDIAN_ROWS,
 )
 
-SMALL_PROBLEM_SIZE = 8192
-LANES = 8
-START_MEDIAN_ROWS = 64
-NEWTON_MAX_D = 16
+# Re-exported (redundant aliases): solver.py and schedule.py read them here.
+from .._contract import NEWTON_MAX_D as NEWTON_MAX_D
+from .._contract import SMALL_PROBLEM_SIZE as SMALL_PROBLEM_SIZE
 
 # Rows of the lane scratch (the C++ kernels' lane arrays).
 L_F, L_INV, L_ETA, L_FC, L_MT, L_WF, L_FN, L_A, L_B = 0, 1, 2, 3, 4, 5, 6, 7, 8

@@ -94,7 +94,8 @@ from .weiszfeld import weiszfeld_step
 CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
 METHOD_WEISZFELD, METHOD_GD, METHOD_NEWTON = 0, 1, 2
 
-COINCIDENCE_RADIUS = 2.0**-40
+from .._contract import COINCIDENCE_RADIUS  # noqa: E402
+
 BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
 
 # A problem's frame (C++ struct FrameFit): scale s, total weight W, and in frame units the

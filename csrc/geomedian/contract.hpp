@@ -1,0 +1,146 @@
+// Every value the C++ core and the Python package share, in one place: the method and
+// status codes, the slots of the pass sums, and the constants that fix the results' bits
+// (a Numba mirror with other values would compute other numbers). Each is mirrored under
+// the Python name given in for_each_shared_value by python/geomedian/_contract.py; _core
+// exports them as `contract` and tests/test_contract.py checks that the two agree.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+
+namespace geomedian {
+
+using index_t = std::ptrdiff_t;
+
+enum class Method : int { weiszfeld = 0, gd = 1, newton = 2 };
+
+enum class Status : int {
+    converged = 0,    // certified relative gap <= tol
+    max_iter = 1,     // iteration budget ran out first
+    stalled = 2,      // the iterate stopped moving before the gap reached tol (floating-point floor)
+    interrupted = 3,  // a signal arrived (Ctrl-C); the caller raises
+    nonfinite = 4,    // the points contain NaN or inf; nothing was solved
+    empty = 5,        // no point with positive weight left once NaN rows were omitted
+    range = 6,        // points span > 2^880 robust spreads (frame_depth), or distances overflow
+};
+
+// Where each sum of the iteration pass and of the moments pass sits (fused_pass.hpp);
+// R and M (d entries each) follow slot::head, the d moments follow moment::head.
+namespace slot {
+enum : index_t { f = 0, inv = 1, eta = 2, f_coinc = 3, max_term = 4, w_far = 5, f_near = 6, head = 7 };
+}
+namespace moment {
+enum : index_t { weight = 0, nonfinite = 1, half_spread = 2, head = 3 };
+}
+
+// Points closer than this to the iterate (in the frame where the data spans < 1) count
+// as coinciding with it: far below any meaningful spread, far above rounding of d_i.
+constexpr double coincidence_radius = 0x1p-40;
+
+// Rows per chunk of a pass, chunk_rows(d) = max(chunk_min_rows, chunk_coordinates / d)
+// (parallel.hpp): ~256 KiB of float64, big enough to amortise a chunk's bookkeeping, small
+// enough to balance two threads and to keep the nearest-row rescan of a chunk in cache.
+// The chunks fix the order of the additions, so both backends must cut the same ones.
+constexpr index_t chunk_min_rows = 64;
+constexpr index_t chunk_coordinates = 32768;
+// Rows of d > 4 are walked in blocks of at most this many rows (fused_pass.hpp).
+constexpr index_t block_rows = 128;
+
+// At most this many coordinates (n * d) take the small-problem pass (small_pass.hpp): the
+// copy (64 KiB of float64) stays in L1/L2 for the whole solve.
+constexpr index_t small_problem_size = 8192;
+// Rows per SIMD block of that pass: one AVX-512 register of float64 (two AVX2, four SSE2).
+constexpr index_t lanes = 8;
+// Small problems of at most this many rows start at their coordinate-wise weighted lower
+// median (computed by counting, O(m^2 d)); larger ones at the weighted mean.
+constexpr index_t start_median_rows = 64;
+// Newton steps are tried up to this dimension (the Hessian lives on the stack).
+constexpr index_t newton_max_d = 16;
+
+// Problems solved together, one per lane, by the packed Newton solver (packed_newton.hpp).
+constexpr index_t pack = 8;
+// Problems up to this many coordinates (n d) are packed: a pack's copy (n d L doubles,
+// 64 KiB here) stays in L2. Larger small problems vectorise well over their own rows.
+constexpr index_t packed_problem_size = 1024;
+// As the general driver's first unconditional vertex probe: a problem that needs more
+// Newton iterations is unusual, and given back.
+constexpr index_t packed_max_iter = 8;
+// The packed solver's near-radius tests compare distances in the frame with s times those
+// of robust_frame.hpp in the caller's units: they agree to within 2^-40 (u and m are
+// rounded once each, |u| < 16; the sum of d <= 16 squares, the square root and
+// robust_anchor's own distances add d + 5 ulps of at most 2^7). A row this close to a
+// threshold is counted on the side that keeps the test sound (packed_newton.cpp).
+constexpr double near_margin = 0x1p-36;
+
+// The robust frame (robust_frame.hpp): every row of a problem of at most this many rows is
+// sampled, else rows floor(k n / robust_sample_rows).
+constexpr index_t robust_sample_rows = 1024;
+// Points farther than near_factor * rho from the iterate are "far": the certificate lets
+// only the others absorb the residual gradient, and normalises the gap by the near ones.
+constexpr double near_factor = 0x1p10;
+// In the frame, far points stay below 2^frame_headroom (squares below 2^960 d: no overflow)
+// and the near radius above 2^-frame_depth (squares of near distances stay normal).
+constexpr int frame_headroom = 480;
+constexpr int frame_depth = 400;
+
+// The share of its magnitudes a certificate's bound gives up for the rounding of its
+// sums (certificate.hpp).
+constexpr double sum_rounding = 0x1p-44;
+
+// The sufficient decrease a gradient or Newton trial must show (Armijo), and the rounding
+// allowance on f, relative, that a trial may exceed it by (gradient_descent.hpp).
+constexpr double armijo_c = 1e-4;
+constexpr double f_noise = 8 * std::numeric_limits<double>::epsilon();
+// A Newton step is formed only when every pivot of H = L D L^T exceeds newton_pivot * inv
+// (newton.hpp).
+constexpr double newton_pivot = 1e-10;
+
+// Calls put(python_name, value) for every value above, enums as int and the rest with
+// their own type (index_t, int or double): _core.contract is built from this list.
+template <class Put>
+void for_each_shared_value(Put&& put) {
+    put("METHOD_WEISZFELD", static_cast<int>(Method::weiszfeld));
+    put("METHOD_GD", static_cast<int>(Method::gd));
+    put("METHOD_NEWTON", static_cast<int>(Method::newton));
+    put("STATUS_CONVERGED", static_cast<int>(Status::converged));
+    put("STATUS_MAX_ITER", static_cast<int>(Status::max_iter));
+    put("STATUS_STALLED", static_cast<int>(Status::stalled));
+    put("STATUS_INTERRUPTED", static_cast<int>(Status::interrupted));
+    put("STATUS_NONFINITE", static_cast<int>(Status::nonfinite));
+    put("STATUS_EMPTY", static_cast<int>(Status::empty));
+    put("STATUS_RANGE", static_cast<int>(Status::range));
+    put("SLOT_F", static_cast<index_t>(slot::f));
+    put("SLOT_INV", static_cast<index_t>(slot::inv));
+    put("SLOT_ETA", static_cast<index_t>(slot::eta));
+    put("SLOT_F_COINC", static_cast<index_t>(slot::f_coinc));
+    put("SLOT_MAX_TERM", static_cast<index_t>(slot::max_term));
+    put("SLOT_W_FAR", static_cast<index_t>(slot::w_far));
+    put("SLOT_F_NEAR", static_cast<index_t>(slot::f_near));
+    put("SLOT_HEAD", static_cast<index_t>(slot::head));
+    put("MOMENT_WEIGHT", static_cast<index_t>(moment::weight));
+    put("MOMENT_NONFINITE", static_cast<index_t>(moment::nonfinite));
+    put("MOMENT_HALF_SPREAD", static_cast<index_t>(moment::half_spread));
+    put("MOMENT_HEAD", static_cast<index_t>(moment::head));
+    put("COINCIDENCE_RADIUS", coincidence_radius);
+    put("CHUNK_MIN_ROWS", chunk_min_rows);
+    put("CHUNK_COORDINATES", chunk_coordinates);
+    put("BLOCK_ROWS", block_rows);
+    put("SMALL_PROBLEM_SIZE", small_problem_size);
+    put("LANES", lanes);
+    put("START_MEDIAN_ROWS", start_median_rows);
+    put("NEWTON_MAX_D", newton_max_d);
+    put("PACK", pack);
+    put("PACKED_PROBLEM_SIZE", packed_problem_size);
+    put("PACKED_MAX_ITER", packed_max_iter);
+    put("NEAR_MARGIN", near_margin);
+    put("ROBUST_SAMPLE_ROWS", robust_sample_rows);
+    put("NEAR_FACTOR", near_factor);
+    put("FRAME_HEADROOM", frame_headroom);
+    put("FRAME_DEPTH", frame_depth);
+    put("SUM_ROUNDING", sum_rounding);
+    put("ARMIJO_C", armijo_c);
+    put("F_NOISE", f_noise);
+    put("NEWTON_PIVOT", newton_pivot);
+}
+
+}  // namespace geomedian

@@ -1,0 +1,83 @@
+"""The values the C++ core and the Python package share, on the Python side.
+
+Mirror of ``csrc/geomedian/contract.hpp``, name for name: the method and status codes,
+the slots of the pass sums, and the constants that fix the results' bits (why each has its
+value is written there). The compiled core exports its own as ``_core.contract``, a dict
+with the same names, and ``tests/test_contract.py`` checks that the two agree; every other
+module (the Numba kernels, the result codes, the validator) imports them from here.
+
+Plain numbers only, no imports: this module is read by ``import geomedian`` and by the
+Numba kernels alike, which treat them as compile-time constants.
+"""
+
+# enum class Method: the kernel code of each exact method.
+METHOD_WEISZFELD = 0
+METHOD_GD = 1
+METHOD_NEWTON = 2
+
+# enum class Status: how a solve ended.
+STATUS_CONVERGED = 0
+STATUS_MAX_ITER = 1
+STATUS_STALLED = 2
+STATUS_INTERRUPTED = 3
+STATUS_NONFINITE = 4
+STATUS_EMPTY = 5
+STATUS_RANGE = 6
+
+# The sums of the iteration pass (R and M, d entries each, follow SLOT_HEAD) ...
+SLOT_F = 0
+SLOT_INV = 1
+SLOT_ETA = 2
+SLOT_F_COINC = 3
+SLOT_MAX_TERM = 4
+SLOT_W_FAR = 5
+SLOT_F_NEAR = 6
+SLOT_HEAD = 7
+# ... and of the moments pass (the d weighted half-moments follow MOMENT_HEAD).
+MOMENT_WEIGHT = 0
+MOMENT_NONFINITE = 1
+MOMENT_HALF_SPREAD = 2
+MOMENT_HEAD = 3
+
+COINCIDENCE_RADIUS = 2.0**-40
+
+# Rows per chunk of a pass: max(CHUNK_MIN_ROWS, CHUNK_COORDINATES // d).
+CHUNK_MIN_ROWS = 64
+CHUNK_COORDINATES = 32768
+BLOCK_ROWS = 128
+
+SMALL_PROBLEM_SIZE = 8192
+LANES = 8
+START_MEDIAN_ROWS = 64
+NEWTON_MAX_D = 16
+
+PACK = 8
+PACKED_PROBLEM_SIZE = 1024
+PACKED_MAX_ITER = 8
+NEAR_MARGIN = 2.0**-36
+
+ROBUST_SAMPLE_ROWS = 1024
+NEAR_FACTOR = 2.0**10
+FRAME_HEADROOM = 480
+FRAME_DEPTH = 400
+
+SUM_ROUNDING = 2.0**-44
+
+ARMIJO_C = 1e-4
+F_NOISE = 8 * 2.0**-52  # 8 ulps of 1: the rounding allowance on f, relative
+NEWTON_PIVOT = 1e-10
+
+
+def shared_values() -> dict:
+    """Return every shared value by name, as ``_core.contract`` holds them.
+
+    Returns
+    -------
+    dict
+        Name -> ``int`` or ``float``.
+    """
+    return {
+        name: value
+        for name, value in globals().items()
+        if name.isupper() and isinstance(value, (int, float))
+    }
