@@ -1,4 +1,18 @@
-"""How many threads a call uses (``threads=None`` means every core this process may use).
+"""How many threads a call uses: ``threads=`` when given, else scikit-learn's OpenMP rule.
+
+With the compiled core installed, ``threads=None`` follows ``omp_get_max_threads()`` of the
+calling thread, as scikit-learn's ``_openmp_effective_n_threads`` does: that number when
+``OMP_NUM_THREADS`` is set, else the smaller of it and the cores this process may use (its
+CPU affinity mask: ``taskset``, container CPU sets). So ``OMP_NUM_THREADS`` and
+``threadpoolctl.threadpool_limits(k)`` (which sets ``omp_set_num_threads(k)`` in every
+OpenMP runtime loaded, the core's included) limit geomedian as they limit scikit-learn,
+whichever backend runs the call. The core is loaded with this module, so that a
+``threadpool_limits`` block entered before the first solve finds its runtime.
+
+Without the compiled core there is no OpenMP runtime to ask, and threadpoolctl does not
+reach Numba's threads (``numba.set_num_threads`` is their only control): ``threads=None``
+is then ``OMP_NUM_THREADS`` when set, else the usable cores, at most ``NUMBA_NUM_THREADS``
+(the size of Numba's pool, fixed at its start).
 
 In a child process started with ``fork`` every call runs on one thread: GNU OpenMP (the
 compiled core's, and Numba's ``omp`` threading layer) cannot be used in a forked child of a
@@ -14,6 +28,11 @@ import os
 
 __all__ = ["default_threads", "resolve_threads"]
 
+try:
+    from ._core import openmp_max_threads as _openmp_max_threads
+except ImportError:  # no compiled core (or a broken one, which _backends reports)
+    _openmp_max_threads = None
+
 _fork_child = False
 
 
@@ -27,12 +46,20 @@ if hasattr(os, "register_at_fork"):
 
 
 def default_threads() -> int:
-    """Return the cores available to this process, or ``OMP_NUM_THREADS`` when it is set.
+    """Return the thread count of a call with ``threads=None`` (the rule is in the module doc).
 
-    Follows scikit-learn's contract: an explicit ``OMP_NUM_THREADS`` wins, otherwise
-    the CPU affinity mask (which honours ``taskset`` and container CPU sets, read once
-    per process) decides.
+    Returns
+    -------
+    int
+        With the compiled core: ``omp_get_max_threads()`` if ``OMP_NUM_THREADS`` is set,
+        else its minimum with the usable cores. Without: ``OMP_NUM_THREADS`` if set, else
+        the usable cores.
     """
+    if _openmp_max_threads is not None:
+        # Asked at every call: threadpool_limits changes it for the calling thread.
+        if os.environ.get("OMP_NUM_THREADS"):
+            return _openmp_max_threads()
+        return min(_openmp_max_threads(), _usable_cores())
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
