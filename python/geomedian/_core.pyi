@@ -1,0 +1,145 @@
+"""Type stub of the compiled core (``csrc/bindings.cpp``), mirrored by ``_numba/bindings.py``.
+
+Every kernel exists as ``<kernel>_f64`` (float64 points) and ``<kernel>_f32`` (float32
+points); other arrays are float64 (``blocks``: int64), C-contiguous and aligned, never
+converted. Shapes: ``P`` problems of ``n`` points in ``d`` dimensions.
+"""
+
+from typing import Final, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+_F64 = npt.NDArray[np.float64]
+_F32 = npt.NDArray[np.float32]
+_I64 = npt.NDArray[np.int64]
+_I32 = npt.NDArray[np.int32]
+
+# (median (P, d), objective, lower_bound, gap, n_iter, n_passes, status, scale), each (P,).
+_Solved = tuple[_F64, _F64, _F64, _F64, _I64, _I64, _I32, _F64]
+
+class _BuildInfo(TypedDict):
+    openmp: bool
+    openmp_version: int | None
+    openmp_max_threads: int
+    isa_compiled: str
+    isa_active: str
+    compiler: str
+    chunk_rows_d2: int
+
+# Problems of at most this many coordinates (n * d) take the small-problem pass, the only
+# one that can omit NaN rows in the kernel.
+small_problem_size: Final[int]
+# The values shared with geomedian._contract, by name (tests/test_contract.py).
+contract: Final[dict[str, int | float]]
+
+def solve_f64(
+    points: _F64,
+    weights: _F64 | None,
+    wscale: _F64 | None,
+    init: _F64 | None,
+    method: int,
+    tol: float,
+    max_iter: int,
+    threads: int,
+    omit_nan: bool = False,
+) -> _Solved:
+    """Solve a batch ``points (P, n, d)``; weights ``(1|P, n)`` with ``wscale (1|P,)``."""
+
+def solve_f32(
+    points: _F32,
+    weights: _F64 | None,
+    wscale: _F64 | None,
+    init: _F64 | None,
+    method: int,
+    tol: float,
+    max_iter: int,
+    threads: int,
+    omit_nan: bool = False,
+) -> _Solved:
+    """Solve a batch of float32 points (as :func:`solve_f64`)."""
+
+def median_f64(points: _F64, method: int, tol: float, max_iter: int) -> tuple[_F64, int]:
+    """One unweighted problem ``(n, d)`` on the calling thread: ``(median (d,), status)``."""
+
+def median_f32(points: _F32, method: int, tol: float, max_iter: int) -> tuple[_F64, int]:
+    """One unweighted float32 problem (as :func:`median_f64`)."""
+
+def evaluate_f64(
+    points: _F64, weights: _F64 | None, wscale: float, y: _F64, threads: int
+) -> tuple[float, _F64, float] | None:
+    """Return ``(f(y), min-norm subgradient (d,), lower bound)``; None for non-finite points."""
+
+def evaluate_f32(
+    points: _F32, weights: _F64 | None, wscale: float, y: _F64, threads: int
+) -> tuple[float, _F64, float] | None:
+    """Evaluate at ``y`` for float32 points (as :func:`evaluate_f64`)."""
+
+def fused_pass_f64(
+    points: _F64,
+    weights: _F64 | None,
+    wscale: float,
+    y: _F64,
+    s: float,
+    threads: int,
+    eps: float = ...,
+    near: float = ...,
+) -> _F64:
+    """Return the sums of one pass at ``y`` (slots ``SLOT_*`` of the contract, then R, M)."""
+
+def fused_pass_f32(
+    points: _F32,
+    weights: _F64 | None,
+    wscale: float,
+    y: _F64,
+    s: float,
+    threads: int,
+    eps: float = ...,
+    near: float = ...,
+) -> _F64:
+    """Return the pass sums for float32 points (as :func:`fused_pass_f64`)."""
+
+def sgd_f64(
+    points: _F64,
+    weights: _F64 | None,
+    wscale: float,
+    blocks: _I64,
+    batch: int,
+    norm: float,
+    c: _F64,
+    s: float,
+    gamma0: float,
+    alpha: float,
+    state: _F64,
+) -> None:
+    """Run averaged SGD over the row blocks, updating ``state [t, m, mbar]`` in place."""
+
+def sgd_f32(
+    points: _F32,
+    weights: _F64 | None,
+    wscale: float,
+    blocks: _I64,
+    batch: int,
+    norm: float,
+    c: _F64,
+    s: float,
+    gamma0: float,
+    alpha: float,
+    state: _F64,
+) -> None:
+    """Run averaged SGD for float32 points (as :func:`sgd_f64`)."""
+
+def roofline_read_f64(points: _F64, threads: int) -> float:
+    """Benchmark-only: sum of every coordinate (one plain read)."""
+
+def roofline_read_f32(points: _F32, threads: int) -> float:
+    """Benchmark-only: sum of every coordinate (one plain read)."""
+
+def roofline_arith(block: _F64, y: _F64, repeats: int, threads: int) -> float:
+    """Benchmark-only: repeated sweeps of distance, sqrt and division over a cached block."""
+
+def build_info() -> _BuildInfo:
+    """Compiler, OpenMP and SIMD facts of this build."""
+
+def openmp_max_threads() -> int:
+    """Return ``omp_get_max_threads()`` of the calling thread; 1 without OpenMP."""
