@@ -134,10 +134,14 @@ def solve(
         (``n d <= 8192`` and at most 64 points), the weighted mean otherwise.
     threads : int, optional
         Threads for this call (OpenMP or Numba): across problems for a batch of small
-        ones, within each problem for large ones. Default: every core available to the
-        process (``OMP_NUM_THREADS`` when set). Results do not depend on it. In a child
-        process started with ``fork`` every call runs on one thread: GNU OpenMP, used by
-        both backends, hangs or aborts in a forked child once the parent has used it.
+        ones, within each problem for large ones. Default: scikit-learn's rule, the
+        compiled core's ``omp_get_max_threads()`` capped by the cores available to the
+        process unless ``OMP_NUM_THREADS`` is set, so ``OMP_NUM_THREADS`` and
+        ``threadpoolctl.threadpool_limits`` limit it; without the compiled core,
+        ``OMP_NUM_THREADS`` or the available cores (threadpoolctl cannot reach Numba's
+        threads). Results do not depend on it. In a child process started with ``fork``
+        every call runs on one thread: GNU OpenMP, used by both backends, hangs or aborts
+        in a forked child once the parent has used it.
     batch_size : int, optional
         ``method="sgd"`` only: rows per stochastic gradient step (default 16).
     random_state : int or numpy.random.Generator, optional
