@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate as v
+from .._contract import NEAR_FACTOR, ROBUST_SAMPLE_ROWS
 from .._kernels import kernels
 from .._options import SGD_BATCH_SIZE, SolveOptions
 
@@ -175,8 +176,6 @@ class OnlineGeometricMedian:
 
     def _remember(self, x: np.ndarray) -> None:
         """Add the rows ``x`` (the next ones the steps used) to the uniform sample."""
-        from .._numba.robust_frame import ROBUST_SAMPLE_ROWS
-
         at = np.arange(self._consumed, self._consumed + x.shape[0], dtype=np.int64)
         self._consumed += x.shape[0]
         xs = np.concatenate([self._sample, np.asarray(x, dtype=np.float64)])
@@ -190,7 +189,6 @@ class OnlineGeometricMedian:
 
     def _check(self) -> None:
         """Start over in the sample's frame if the estimate lies beyond its near radius."""
-        from .._numba.robust_frame import NEAR_FACTOR
         from .chunked import anchor, row_distances
         from .sgd import sgd_frame
 

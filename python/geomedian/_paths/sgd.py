@@ -43,8 +43,8 @@ import math
 
 import numpy as np
 
+from .._contract import NEAR_FACTOR
 from .._kernels import Kernels
-from .._numba.robust_frame import NEAR_FACTOR
 from .._options import SolveOptions
 from .._result import CONVERGED, MAX_ITER, NONFINITE
 from .chunked import (
