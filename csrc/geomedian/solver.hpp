@@ -18,6 +18,9 @@
 //      the certificate cannot close at a point beside a non-smooth optimum; and test it
 //      anyway at iterations 8, 16, 32, ...: duplicated points split the dominating term
 //      between them, which the first test cannot see.
+// Which trial an iteration takes, its back-offs and its acceptance are the rules of
+// schedule.hpp, shared with the chunked driver for data read in chunks (memmap, Dask).
+// solve_problem runs the frame, the start and the answer's rounding; iterate, the loop.
 //
 // A batch: small problems (n d <= small_problem_size) are spread over the threads and
 // solved each on one thread with the cache-resident SmallPass; larger ones use the chunked
@@ -39,6 +42,7 @@
 #include "packed_newton.hpp"
 #include "parallel.hpp"
 #include "robust_frame.hpp"
+#include "schedule.hpp"
 #include "small_pass.hpp"
 #include "weiszfeld.hpp"
 
@@ -245,257 +249,259 @@ Anchor anchor_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c, F
     return Anchor::moved;
 }
 
+// One solve's state: the problem, its pass and scratch, the frame and the iterate z in it,
+// the certificate at z with the best lower bound seen, and the schedule (schedule.hpp).
+// The functions below are the steps of solve_problem; each advances out.n_iter and
+// out.n_passes as it goes.
 template <class T, class Pass>
-void solve_problem(const Problem<T>& p, const Options& opt, const double* init, Pass& pass,
-                   Workspace& ws, const Interrupt& interrupt, Outcome& out) {
-    const index_t d = p.d;
-    double *c = ws.at(0), *z = ws.at(1), *zt = ws.at(2), *g = ws.at(3), *gt = ws.at(4);
-    double *S = ws.sums_a(), *St = ws.sums_b();
-    GdState gd{ws.at(5), ws.at(6)};
-    double* newton_step = ws.at(7);
-    double H[newton_max_d * (newton_max_d + 1) / 2];
-    const bool descent = opt.method != Method::weiszfeld;  // gd, or newton with gd fallback
-    out.n_iter = 0;
-    out.n_passes = 1;
-    const auto unsolved = [&](Status why) {
-        std::fill(out.median, out.median + d, std::numeric_limits<double>::quiet_NaN());
-        out.objective = out.lower_bound = out.gap = out.scale =
-            std::numeric_limits<double>::quiet_NaN();
-        out.status = why;
-    };
+struct Solve {
+    const Problem<T>& p;
+    const Options& opt;
+    Pass& pass;
+    Workspace& ws;
+    Outcome& out;
+    index_t d;
+    double *c, *z, *zt, *g, *gt;
+    double *S, *St;  // the sums at z and at the trial
+    GdState gd;
+    double* newton_step;
     FrameFit fit;
-    const FrameStatus fs = make_frame(p, pass, ws, c, &fit);
-    if (fs != FrameStatus::ok) {
-        unsolved(fs == FrameStatus::empty ? Status::empty : Status::nonfinite);
-        return;
-    }
-    const double W = fit.W;
-    double s = fit.s, eps = fit.eps, near = fit.near;
-    if (init != nullptr)
-        for (index_t j = 0; j < d; ++j) z[j] = (init[j] - c[j]) * s;
-    else
-        default_start(pass, d, z);
-    Frame fr{c, s, z, eps, near};
-    pass.sums(fr, S);
-    ++out.n_passes;
-    // The points are finite (moments), so an infinite objective means distances beyond the
-    // largest double: points spanning more than float64 can hold.
-    if (!std::isfinite(S[slot::f])) {
-        unsolved(Status::range);
-        return;
-    }
-    Certificate cert = certify(S, d, W, g);
-    double lb = cert.lb;
+    Frame fr;  // c, s, eps and near of fit, at the iterate z
+    Certificate cert{};
+    double lb = 0;
+    Schedule sc;
+    double H[newton_max_d * (newton_max_d + 1) / 2];
 
-    bool retry = false;                // the last GD trial was rejected
-    index_t last_vertex = -1;          // data point most recently tried as the answer
-    index_t next_vertex_check = 0;     // back off after a vertex try that did not pay
-    index_t vertex_backoff = 1;
-    index_t next_probe = 8;            // unconditional vertex tries, at doubling intervals
-    index_t recentred_at = -1;         // iteration at which the frame last moved to the iterate
-    index_t next_newton = 0;           // back off after a Newton step that failed
-    index_t newton_backoff = 1;
-    bool recentre = false;             // move the frame's centre to the iterate first
-    bool anchored = false;             // the frame has been anchored robustly (anchor_frame)
-    const double* x0d = ws.reference_row();
-    // Whether a certified gap here vouches for the location: after anchoring always (the
-    // certificate then measures the gap at the near points' scale), before it where no
-    // point can be far (no_far_points).
-    const auto vouches = [&]() {
-        return anchored || no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half));
-    };
-    // Anchors the frame once, and goes on from the iterate where it lies within the near
-    // radius of the robust centre (else from that centre) with a fresh pass.
-    const auto anchor = [&]() {
-        anchored = true;
-        for (index_t j = 0; j < d; ++j) zt[j] = c[j] + z[j] / s;  // the iterate, data units
-        const Anchor a = anchor_frame(p, pass, ws, c, &fit);
-        if (a != Anchor::moved) return a;
-        s = fit.s;
-        eps = fit.eps;
-        near = fit.near;
-        const bool keep = near < HUGE_VAL && scaled_distance(zt, c, d) * s <= near;
-        for (index_t j = 0; j < d; ++j) z[j] = keep ? (zt[j] - c[j]) * s : 0.0;
-        fr = Frame{c, s, z, eps, near};
-        gd.has_prev = false;
-        retry = recentre = false;
-        last_vertex = -1;
-        next_vertex_check = next_newton = 0;
-        vertex_backoff = newton_backoff = 1;
-        pass.sums(fr, S);
-        ++out.n_passes;
-        cert = certify(S, d, W, g);
-        // The bounds of the old frame are dropped: where it could not resolve the inliers
-        // (rounded together, or their squares underflowed), its sums described another
-        // problem.
-        lb = cert.lb;
-        return a;
-    };
-    // At the start too: far points that drag the mean (the usual start) show at once.
-    if (!vouches() && anchor() == Anchor::range) {
-        unsolved(Status::range);
-        return;
+    Solve(const Problem<T>& prob, const Options& o, Pass& pa, Workspace& w, Outcome& oc)
+        : p(prob), opt(o), pass(pa), ws(w), out(oc), d(prob.d), c(w.at(0)), z(w.at(1)),
+          zt(w.at(2)), g(w.at(3)), gt(w.at(4)), S(w.sums_a()), St(w.sums_b()),
+          gd{w.at(5), w.at(6)}, newton_step(w.at(7)), fr{c, 1, z, 0, 0} {}
+};
+
+// No answer (why: empty, nonfinite or range): NaN everywhere, the counts as they stand.
+template <class T, class Pass>
+void unsolved(Solve<T, Pass>& it, Status why) {
+    Outcome& out = it.out;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::fill(out.median, out.median + it.d, nan);
+    out.objective = out.lower_bound = out.gap = out.scale = nan;
+    out.status = why;
+}
+
+// The pass and certificate at z, replacing the lower bound (a new frame) or not.
+template <class T, class Pass>
+void pass_at_iterate(Solve<T, Pass>& it, bool new_frame) {
+    it.pass.sums(it.fr, it.S);
+    ++it.out.n_passes;
+    it.cert = certify(it.S, it.d, it.fit.W, it.g);
+    it.lb = new_frame ? it.cert.lb : std::max(it.lb, it.cert.lb);
+}
+
+// Whether a certified gap here vouches for the location: after anchoring always (the
+// certificate then measures the gap at the near points' scale), before it where no point
+// can be far (no_far_points).
+template <class T, class Pass>
+bool vouches(const Solve<T, Pass>& it) {
+    if (it.sc.anchored) return true;
+    const double* x0d = it.ws.reference_row();
+    return no_far_points(it.S, it.fit.W, frame_reach(it.c, it.fr.s, it.z, x0d, it.d, it.fit.half));
+}
+
+// Anchors the frame once (anchor_frame), and goes on from the iterate where it lies within
+// the near radius of the robust centre (else from that centre) with a fresh pass.
+template <class T, class Pass>
+Anchor anchor_iterate(Solve<T, Pass>& it) {
+    const index_t d = it.d;
+    anchoring(it.sc);
+    for (index_t j = 0; j < d; ++j) it.zt[j] = it.c[j] + it.z[j] / it.fr.s;  // data units
+    const Anchor a = anchor_frame(it.p, it.pass, it.ws, it.c, &it.fit);
+    if (a != Anchor::moved) return a;
+    const double s = it.fit.s, near = it.fit.near;
+    const bool keep = near < HUGE_VAL && scaled_distance(it.zt, it.c, d) * s <= near;
+    for (index_t j = 0; j < d; ++j) it.z[j] = keep ? (it.zt[j] - it.c[j]) * s : 0.0;
+    it.fr = Frame{it.c, s, it.z, it.fit.eps, near};
+    it.gd.has_prev = false;
+    anchor_reset(it.sc);
+    // The bounds of the old frame are dropped: where it could not resolve the inliers
+    // (rounded together, or their squares underflowed), its sums described another problem.
+    pass_at_iterate(it, true);
+    return a;
+}
+
+// Steps have shrunk towards the resolution of z = (y - c) s. Where the optimum lies far
+// from the weighted mean (outliers pull the mean away), z carries too few digits near it:
+// move the centre onto the iterate, where all are available. Stalled only when a step
+// still cannot move after that.
+template <class T, class Pass>
+void recentre_frame(Solve<T, Pass>& it) {
+    recentred(it.sc, it.out.n_iter);
+    for (index_t j = 0; j < it.d; ++j) {
+        it.c[j] += it.z[j] / it.fr.s;
+        it.z[j] = 0.0;
     }
-    Status status;
+    it.gd.has_prev = false;
+    frame_moved(it.pass, it.c, it.fr.s);
+    pass_at_iterate(it, false);
+}
+
+// Data point k as the trial zt; false when the iterate already sits there (it steps as
+// usual then).
+template <class T, class Pass>
+bool vertex_trial(Solve<T, Pass>& it, index_t k) {
+    const index_t d = it.d;
+    for (index_t j = 0; j < d; ++j)
+        it.zt[j] = (static_cast<double>(it.p.x[k * d + j]) - it.c[j]) * it.fr.s;
+    return !std::equal(it.z, it.z + d, it.zt);
+}
+
+// The loop: returns when the certified gap reaches tol where it vouches for the location,
+// the iteration budget runs out, an interrupt arrives or the iterate stalls (range: no
+// answer). Per iteration, the schedule (schedule.hpp) picks the trial: a vertex, a Newton
+// step, else GD or Weiszfeld; the pass at the trial decides whether the step is taken.
+template <class T, class Pass>
+Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
+    const index_t d = it.d;
+    Schedule& sc = it.sc;
     for (;;) {
-        if (relative_gap(cert, lb) <= opt.tol) {
-            if (vouches()) { status = Status::converged; break; }
-            const Anchor a = anchor();
-            if (a == Anchor::range) { unsolved(Status::range); return; }
-            if (a == Anchor::unchanged) { status = Status::converged; break; }
+        if (relative_gap(it.cert, it.lb) <= it.opt.tol) {
+            if (vouches(it)) return Status::converged;
+            const Anchor a = anchor_iterate(it);
+            if (a == Anchor::range) return Status::range;
+            if (a == Anchor::unchanged) return Status::converged;
             continue;
         }
-        if (out.n_iter >= opt.max_iter) { status = Status::max_iter; break; }
-        if (interrupt()) { status = Status::interrupted; break; }
-        if (recentre) {
-            // Steps have shrunk towards the resolution of z = (y - c) s. Where the optimum
-            // lies far from the weighted mean (outliers pull the mean away), z carries too
-            // few digits near it: move the centre onto the iterate, where all are available.
-            // Stalled only when a step still cannot move after that.
-            recentre = false;
-            recentred_at = out.n_iter;
-            for (index_t j = 0; j < d; ++j) {
-                c[j] += z[j] / s;
-                z[j] = 0.0;
-            }
-            gd.has_prev = false;
-            frame_moved(pass, c, s);
-            pass.sums(fr, S);
-            ++out.n_passes;
-            cert = certify(S, d, W, g);
-            lb = std::max(lb, cert.lb);
-            retry = false;
+        const index_t n_iter = it.out.n_iter;
+        if (n_iter >= it.opt.max_iter) return Status::max_iter;
+        if (interrupt()) return Status::interrupted;
+        if (sc.recentre) {
+            recentre_frame(it);
             continue;
         }
-
+        const double* S = it.S;
         bool vertex = false;
-        const bool near_vertex =
-            S[slot::max_term] > 0.5 * S[slot::inv] || S[slot::eta] > 0;
-        const bool probe = out.n_iter >= next_probe;
-        if (!retry && (probe || (near_vertex && out.n_iter >= next_vertex_check))) {
-            if (probe) next_probe *= 2;
-            const index_t k = pass.nearest(fr);
-            ++out.n_passes;
-            if (k != last_vertex) {
-                last_vertex = k;
-                for (index_t j = 0; j < d; ++j)
-                    zt[j] = (static_cast<double>(p.x[k * d + j]) - c[j]) * s;
-                vertex = !std::equal(z, z + d, zt);  // already there: step as usual
-            } else {
-                next_vertex_check = out.n_iter + vertex_backoff;
-                vertex_backoff *= 2;
-            }
+        if (vertex_due(sc, S, n_iter)) {
+            const index_t k = it.pass.nearest(it.fr);
+            ++it.out.n_passes;
+            if (vertex_new(sc, k, n_iter)) vertex = vertex_trial(it, k);
         }
         bool newton = false;
         double decrement = 0;
-        // Not beside far points: f's rounding then hides Newton's Armijo test, and the model
-        // (near points' curvature, the far points' constant pull) sends steps far off.
-        if (!vertex && !retry && opt.method == Method::newton && d <= newton_max_d &&
-            S[slot::eta] == 0 && S[slot::w_far] == 0 && out.n_iter >= next_newton &&
-            pass_hessian(pass, fr, S[slot::inv], H)) {
-            newton = newton_propose(H, d, S[slot::inv], z, g, newton_step, &decrement, zt);
-            if (!newton) {
-                next_newton = out.n_iter + newton_backoff;
-                newton_backoff *= 2;
-            }
+        if (!vertex && newton_due(sc, it.opt.method == Method::newton, d, S, n_iter) &&
+            pass_hessian(it.pass, it.fr, S[slot::inv], it.H)) {
+            newton = newton_propose(it.H, d, S[slot::inv], it.z, it.g, it.newton_step,
+                                    &decrement, it.zt);
+            if (!newton) newton_backs_off(sc, n_iter);
         }
-        // Beside far points f's rounding hides the Armijo test too: Weiszfeld steps only
-        // (majorize-minimize, they decrease f whatever its rounding).
-        const bool gd_step = descent && S[slot::w_far] == 0;
-        bool moved;
-        if (vertex || newton)
-            moved = true;
-        else if (gd_step)
-            moved = gd_propose(gd, S, d, z, g, retry, zt);
-        else
-            moved = weiszfeld_step(S, d, z, zt);
+        const bool descent = it.opt.method != Method::weiszfeld;
+        const Trial kind = trial_kind(vertex, newton, descent, S[slot::w_far]);
+        bool moved = true;
+        if (kind == Trial::gd)
+            moved = gd_propose(it.gd, S, d, it.z, it.g, sc.retry, it.zt);
+        else if (kind == Trial::weiszfeld)
+            moved = weiszfeld_step(S, d, it.z, it.zt);
         if (!moved) {
-            bool at_centre = true;
-            for (index_t j = 0; j < d; ++j) at_centre &= z[j] == 0.0;
-            if (at_centre || recentred_at == out.n_iter) {
-                if (!vouches()) {
-                    const Anchor a = anchor();
-                    if (a == Anchor::range) { unsolved(Status::range); return; }
-                    if (a == Anchor::moved) continue;
-                }
-                status = Status::stalled;
-                break;
+            if (!stalled(sc, it.z, d, n_iter)) {
+                recentring(sc);
+                continue;
             }
-            recentre = true;
-            continue;
+            if (!vouches(it)) {
+                const Anchor a = anchor_iterate(it);
+                if (a == Anchor::range) return Status::range;
+                if (a == Anchor::moved) continue;
+            }
+            return Status::stalled;
         }
-
-        const Frame ft{c, s, zt, eps, near};
-        pass.sums(ft, St);
-        ++out.n_passes;
-        const Certificate ct = certify(St, d, W, gt);
-        lb = std::max(lb, ct.lb);
-
-        bool accept;
-        if (vertex)
-            accept = ct.f <= cert.f;
-        else if (newton)
-            accept = newton_accept(cert.f, ct.f, decrement);
-        else if (gd_step)
-            accept = gd_accept(gd, cert.f, ct.f, cert.gnorm);
-        else
-            accept = true;  // Vardi-Zhang steps never increase f
-        // Where far points make f, its rounding exceeds the inliers' whole share, and the
-        // tests above accept nearly any step: one that leaves the near points behind (more
-        // weight beyond the near radius) is refused. Majorize-minimize steps (Weiszfeld, a
-        // GD trial at t_safe) truly decrease f and stay accepted.
-        if (accept && (newton || (gd_step && !vertex && gd.t > gd.t_safe)) &&
-            St[slot::w_far] > S[slot::w_far])
-            accept = false;
+        it.pass.sums(Frame{it.c, it.fr.s, it.zt, it.fr.eps, it.fr.near}, it.St);
+        ++it.out.n_passes;
+        const Certificate ct = certify(it.St, d, it.fit.W, it.gt);
+        it.lb = std::max(it.lb, ct.lb);
+        const bool accept = trial_accepted(kind, it.gd, it.cert, ct, decrement, S[slot::w_far],
+                                           it.St[slot::w_far]);
+        bool recentre = false;
         if (accept) {
-            if (gd_step && !vertex) gd_remember(gd, d, z, g);
-            double step2 = 0, zn2 = 0;
-            for (index_t j = 0; j < d; ++j) {
-                step2 += (zt[j] - z[j]) * (zt[j] - z[j]);
-                zn2 += zt[j] * zt[j];
-            }
-            recentre = step2 < 0x1p-80 * zn2;  // a step below 2^-40 |z|: 40 bits lost
-            std::swap(z, zt);
-            std::swap(S, St);
-            std::swap(g, gt);
-            fr.z = z;
-            cert = ct;
-            ++out.n_iter;
-            retry = false;
-        } else if (vertex) {
-            next_vertex_check = out.n_iter + vertex_backoff;
-            vertex_backoff *= 2;
-        } else if (newton) {
-            next_newton = out.n_iter + newton_backoff;  // the gradient step comes next
-            newton_backoff *= 2;
-        } else {
-            retry = true;  // GD backtracks; it ends at t_safe, which is always accepted
+            if (trial_remembered(kind)) gd_remember(it.gd, d, it.z, it.g);
+            recentre = recentre_due(it.z, it.zt, d);
+            std::swap(it.z, it.zt);
+            std::swap(it.S, it.St);
+            std::swap(it.g, it.gt);
+            it.fr.z = it.z;
+            it.cert = ct;
+            ++it.out.n_iter;
         }
+        trial_done(sc, kind, accept, recentre, it.out.n_iter);
     }
-    // The answer is returned in the caller's coordinates and dtype. Where rounding c + z / s
-    // moves it measurably (float32 points; data far from the origin relative to its spread,
-    // e.g. 1e12 + noise), certify the rounded point itself, not the iterate it came from.
+}
+
+// One problem: the frame, the start point and the pass there (anchored at once where far
+// points may drag the mean, the usual start), the loop, then the answer in the caller's
+// coordinates and dtype.
+template <class T, class Pass>
+void solve_problem(const Problem<T>& p, const Options& opt, const double* init, Pass& pass,
+                   Workspace& ws, const Interrupt& interrupt, Outcome& out) {
+    Solve<T, Pass> it(p, opt, pass, ws, out);
+    const index_t d = p.d;
+    double *c = it.c, *z = it.z;
+    out.n_iter = 0;
+    out.n_passes = 1;
+    const FrameStatus fs = make_frame(p, pass, ws, c, &it.fit);
+    if (fs != FrameStatus::ok) {
+        unsolved(it, fs == FrameStatus::empty ? Status::empty : Status::nonfinite);
+        return;
+    }
+    if (init != nullptr)
+        for (index_t j = 0; j < d; ++j) z[j] = (init[j] - c[j]) * it.fit.s;
+    else
+        default_start(pass, d, z);
+    it.fr = Frame{c, it.fit.s, z, it.fit.eps, it.fit.near};
+    pass.sums(it.fr, it.S);
+    ++out.n_passes;
+    // The points are finite (moments), so an infinite objective means distances beyond the
+    // largest double: points spanning more than float64 can hold.
+    if (!std::isfinite(it.S[slot::f])) {
+        unsolved(it, Status::range);
+        return;
+    }
+    it.cert = certify(it.S, d, it.fit.W, it.g);
+    it.lb = it.cert.lb;
+    if (!vouches(it) && anchor_iterate(it) == Anchor::range) {
+        unsolved(it, Status::range);
+        return;
+    }
+    Status status = iterate(it, interrupt);
+    if (status == Status::range) {
+        unsolved(it, Status::range);
+        return;
+    }
+    // Where rounding c + z / s moves the answer measurably (float32 points; data far from
+    // the origin relative to its spread, e.g. 1e12 + noise), certify the rounded point
+    // itself, not the iterate it came from.
+    c = it.c;
+    z = it.z;
+    const double s = it.fr.s, W = it.fit.W;
+    double* zt = it.zt;
     double moved2 = 0;
     for (index_t j = 0; j < d; ++j) {
         out.median[j] = static_cast<T>(c[j] + z[j] / s);
         zt[j] = (out.median[j] - c[j]) * s;
         moved2 += (zt[j] - z[j]) * (zt[j] - z[j]);
     }
-    if (std::sqrt(moved2) > eps) {
-        pass.sums(Frame{c, s, zt, eps, near}, St);
+    if (std::sqrt(moved2) > it.fr.eps) {
+        pass.sums(Frame{c, s, zt, it.fr.eps, it.fr.near}, it.St);
         ++out.n_passes;
-        const Certificate ct = certify(St, d, W, gt);
-        lb = std::max(lb, ct.lb);
-        cert = ct;
-        if (status == Status::converged && relative_gap(cert, lb) > opt.tol)
+        const Certificate ct = certify(it.St, d, W, it.gt);
+        it.lb = std::max(it.lb, ct.lb);
+        it.cert = ct;
+        if (status == Status::converged && relative_gap(it.cert, it.lb) > opt.tol)
             status = Status::stalled;
     }
+    const Certificate& cert = it.cert;
     const double unit = s * p.wscale;
     out.objective = cert.f / unit;
     // The near-point gap is the tighter one where far points dominate f; f - gap_N may then
     // round to f itself (the bound is the gap, not this difference).
-    out.lower_bound = cert.gap_near < cert.f - lb ? (cert.f - cert.gap_near) / unit : lb / unit;
-    out.gap = relative_gap(cert, lb);
+    out.lower_bound =
+        cert.gap_near < cert.f - it.lb ? (cert.f - cert.gap_near) / unit : it.lb / unit;
+    out.gap = relative_gap(cert, it.lb);
     out.scale = cert.scale / (W * s);
     out.status = status;
 }

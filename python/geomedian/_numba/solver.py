@@ -11,6 +11,13 @@
 3. near a vertex (max_term > inv / 2, or a point within the coincidence radius) and at
    iterations 8, 16, 32, ... try the nearest weighted data point itself.
 
+Which trial an iteration takes, its back-offs and its acceptance are the rules of
+``schedule.py``, shared with the chunked driver (``geomedian._paths.chunked``).
+``solve_problem`` runs the frame, the start and the answer's rounding; ``iterate``, the
+loop. The C++ struct Solve (one solve's state) is spread over named tuples here: the
+problem, the options, the pass and the workspace (fixed for the solve), and the frame fit,
+the schedule and the certificate, which the steps return updated.
+
 Small problems (n d <= SMALL_PROBLEM_SIZE) use the passes of ``small_pass.py`` (the C++
 ``SmallPass``), larger ones the chunked row passes; a flag picks, as the pass type does in C++.
 
@@ -34,21 +41,12 @@ from .fused_pass import (
     SLOT_ETA,
     SLOT_F,
     SLOT_INV,
-    SLOT_MAX_TERM,
     SLOT_W_FAR,
     moments_size,
     sums_size,
 )
-from .gradient_descent import (
-    GD_HAS_PREV,
-    GD_STATE_SIZE,
-    GD_T,
-    GD_T_SAFE,
-    gd_accept,
-    gd_propose,
-    gd_remember,
-)
-from .newton import NEWTON_SCRATCH_SIZE, newton_accept, newton_propose
+from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_propose, gd_remember
+from .newton import NEWTON_SCRATCH_SIZE, newton_propose
 from .packed_newton import (
     CERT_F,
     PACK,
@@ -71,6 +69,25 @@ from .robust_frame import (
     robust_sample_row,
     robust_sample_size,
     scaled_distance,
+)
+from .schedule import (
+    TRIAL_GD,
+    TRIAL_WEISZFELD,
+    anchor_reset,
+    anchoring,
+    newton_backs_off,
+    newton_due,
+    recentre_due,
+    recentred,
+    recentring,
+    schedule_start,
+    stalled,
+    trial_accepted,
+    trial_done,
+    trial_kind,
+    trial_remembered,
+    vertex_due,
+    vertex_new,
 )
 from .small_pass import (
     LANE_ROWS,
@@ -104,16 +121,46 @@ BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
 FrameFit = namedtuple("FrameFit", ["s", "W", "eps", "near", "half"])
 # enum class Anchor (the outcome of anchor_frame).
 ANCHOR_MOVED, ANCHOR_UNCHANGED, ANCHOR_RANGE = 0, 1, 2
-# Where the driver asked for the anchor (the C++ driver calls its anchor lambda there).
+# Who asked iterate for the anchor (the C++ driver calls anchor_iterate there).
 ANCHOR_NONE, ANCHOR_AT_START, ANCHOR_AT_CONVERGENCE, ANCHOR_AT_STALL = 0, 1, 2, 3
+
+# The C++ structs as named tuples. Numba counts references to every array a named tuple
+# holds at every call that passes it (two atomic operations per array), so the tuples hold
+# few arrays and the iteration's steps stay in one function (iterate), as in C++.
+# struct Problem (types.hpp): the points (n, d), their weights (length 0: unit weights) and
+# the weights' power-of-two scale.
+Problem = namedtuple("Problem", ["x", "w", "wscale"])
+# struct Options (types.hpp): the method code, tol, max_iter, omit_nan.
+Options = namedtuple("Options", ["method", "tol", "max_iter", "omit"])
+# struct Frame (fused_pass.hpp): centre c, scale s, iterate z, coincidence and near radii.
+Frame = namedtuple("Frame", ["c", "s", "z", "eps", "near"])
+# The pass, one C++ type per solve (SmallPass, SerialPass, OpenMPPass), here flags: small
+# picks the small-problem pass, else the row passes over Numba's threads when parallel;
+# omit: SmallPass::omit. Its buffers: scratch (a Workspace's) and partial of the row passes
+# (their nearest-row search allocates its own, at most once per vertex trial); su, sw, st,
+# smu, sidx, lane of the small pass (small_buffers); rows = [m, npad], the rows present and
+# their padded count, set by make_frame (SmallPass::m and npad; the row passes: [n, 0]).
+Pass = namedtuple(
+    "Pass",
+    ["small", "parallel", "omit", "scratch", "partial", "su", "sw", "st", "smu", "sidx",
+     "lane", "rows"],
+)  # fmt: skip
+# struct Workspace: one buffer (workspace_size doubles, read through at() and the other
+# accessors below), the robust anchor's sample, and the solve's counts [n_iter, n_passes]
+# (C++: Outcome's).
+Workspace = namedtuple("Workspace", ["buf", "sample", "counts"])
+COUNT_ITER, COUNT_PASSES = 0, 1
+# Workspace::at(k): the ten d-vectors at the head of the buffer.
+V_C, V_Z, V_ZT, V_G, V_GT, V_Z_PREV, V_G_PREV, V_NEWTON, V_X0, V_ANCHOR = range(10)
 
 
 @njit(cache=True, nogil=True)
 def workspace_size(d):
-    """Return the doubles of solve_problem's buf.
+    """Return the doubles of a Workspace's buffer.
 
     Ten d-vectors (c, z, zt, g, gt, z_prev, g_prev, the Newton step, the reference row x0,
-    the robust anchor m), then the GD state, the two sums, the moments and the scratch.
+    the robust anchor m), then the GD state, the two sums, the moments, the pass scratch
+    and the Hessian with its factorisation's scratch.
     """
     return (
         10 * d
@@ -123,6 +170,59 @@ def workspace_size(d):
         + pass_scratch_size(d)
         + NEWTON_SCRATCH_SIZE
     )
+
+
+@njit(cache=True, nogil=True)
+def workspace(buf, sample):
+    """Return the Workspace on ``buf`` (workspace_size(d) doubles) and ``sample``."""
+    return Workspace(buf, sample, np.zeros(2, dtype=np.int64))
+
+
+@njit(cache=True, nogil=True)
+def at(ws, k, d):
+    """Return the k-th d-vector of the workspace (V_C, V_Z, ...; C++: Workspace::at)."""
+    return ws.buf[k * d : (k + 1) * d]
+
+
+@njit(cache=True, nogil=True)
+def gd_of(ws, d):
+    """Return the GD state (gradient_descent.py) of the workspace."""
+    return ws.buf[10 * d : 10 * d + GD_STATE_SIZE]
+
+
+@njit(cache=True, nogil=True)
+def sums_a(ws, d):
+    """Return the sums at the iterate (C++: Workspace::sums_a)."""
+    o = 10 * d + GD_STATE_SIZE
+    return ws.buf[o : o + sums_size(d)]
+
+
+@njit(cache=True, nogil=True)
+def sums_b(ws, d):
+    """Return the sums at the trial (C++: Workspace::sums_b)."""
+    o = 10 * d + GD_STATE_SIZE + sums_size(d)
+    return ws.buf[o : o + sums_size(d)]
+
+
+@njit(cache=True, nogil=True)
+def moments_of(ws, d):
+    """Return the moments' buffer (C++: Workspace::moments)."""
+    o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d)
+    return ws.buf[o : o + moments_size(d)]
+
+
+@njit(cache=True, nogil=True)
+def scratch_of(ws, d):
+    """Return the pass scratch, one chunk's sums (C++: Workspace::scratch)."""
+    o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d) + moments_size(d)
+    return ws.buf[o : o + pass_scratch_size(d)]
+
+
+@njit(cache=True, nogil=True)
+def hessian_of(ws, d):
+    """Return the Hessian and its factorisation's scratch (a stack array in C++)."""
+    o = workspace_size(d) - NEWTON_SCRATCH_SIZE
+    return ws.buf[o : o + NEWTON_SCRATCH_SIZE]
 
 
 @njit(cache=True, nogil=True)
@@ -150,59 +250,65 @@ def sample_size(n, d):
 
 
 @njit(cache=True, nogil=True)
-def sample_anchor(x, w, small, sidx, rows, sample, m):
+def sample_anchor(pr, pa, ws, m):
     """Compute m and rho of ``robust_frame.py`` over a sample of the problem's present rows.
 
-    m into ``m``, rho returned. The present rows: every row for the row passes (rows = n),
-    sidx[:rows] for the small pass. ``sample``: at least sample_size(rows, d) doubles.
+    m into ``m``, rho returned. The present rows: every row for the row passes, sidx[:m]
+    for the small pass (pa.rows[0] of them).
     """
+    x = pr.x
     d = x.shape[1]
+    rows = pa.rows[0]
     S = robust_sample_size(rows)
+    sample = ws.sample
     xs = sample[: S * d].reshape((S, d))
     wv = sample[S * d : S * d + S]
     v = sample[S * d + S : S * d + 2 * S]
     vw = sample[S * d + 2 * S : S * d + 3 * S]
-    weighted = w.shape[0] > 0
+    weighted = pr.w.shape[0] > 0
     for k in range(S):
         q = robust_sample_row(k, rows)
-        i = sidx[q] if small else q
+        i = pa.sidx[q] if pa.small else q
         for j in range(d):
             xs[k, j] = x[i, j]
-        wv[k] = w[i] if weighted else 1.0
+        wv[k] = pr.w[i] if weighted else 1.0
     return robust_anchor(xs, wv, S, d, v, vw, m)
 
 
 @njit(cache=True, nogil=True)
-def make_frame(
-    x, w, wscale, parallel, small, omit, mom, scratch, partial, c, x0d, su, sw, smu, sidx, lane
-):
-    """Fill the centre c; return (frame status, FrameFit, rows present, npad).
+def make_frame(pr, pa, ws):
+    """Fill the centre at(ws, V_C); return (frame status, FrameFit).
 
     Frame status: CONVERGED (0) for ok, NONFINITE or EMPTY. For the small pass the problem
-    is copied into su (frame coordinates) and its present rows counted. x0d (d doubles)
-    receives the reference row x0 as float64 (C++: Workspace::reference_row).
+    is copied into pa.su (frame coordinates) and its present rows counted into pa.rows.
+    V_X0 receives the reference row x0 as float64 (C++: Workspace::reference_row).
     """
+    x, w, wscale = pr
     d = x.shape[1]
+    c, x0d, mom = at(ws, V_C, d), at(ws, V_X0, d), moments_of(ws, d)
     m = x.shape[0]
     npad = 0
     unset = FrameFit(1.0, 1.0, COINCIDENCE_RADIUS, math.inf, 0.0)
-    if small:
-        i0 = small_first_row(x, omit)
+    if pa.small:
+        i0 = small_first_row(x, pa.omit)
         if i0 < 0:
-            return EMPTY, unset, 0, 0
-        m, npad, inf_in_omitted = small_copy(x, w, wscale, omit, i0, su, sw, sidx)
+            pa.rows[0] = pa.rows[1] = 0
+            return EMPTY, unset
+        m, npad, inf_in_omitted = small_copy(x, w, wscale, pa.omit, i0, pa.su, pa.sw, pa.sidx)
         big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
-        small_moments(su, sw, npad, big, d, lane, mom)
+        small_moments(pa.su, pa.sw, npad, big, d, pa.lane, mom)
         mom[MOMENT_NONFINITE] += inf_in_omitted  # inf is an error even in an omitted row
     else:
         i0 = 0
-        run_moments(parallel, x, w, wscale, x[0], mom, scratch, partial)
+        run_moments(pa.parallel, x, w, wscale, x[0], mom, pa.scratch, pa.partial)
+    pa.rows[0] = m
+    pa.rows[1] = npad
     if mom[MOMENT_NONFINITE] > 0:
-        return NONFINITE, unset, m, npad
+        return NONFINITE, unset
     W = mom[MOMENT_WEIGHT]
     # Only omitted rows can leave no weight: the caller rejects all-zero weight rows.
     if not W > 0:
-        return EMPTY, unset, m, npad
+        return EMPTY, unset
     half = mom[MOMENT_HALF_SPREAD]
     e = math.frexp(half)[1]  # spread = 2 half < 2^(e+1)
     s = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half > 0 else 1.0
@@ -216,9 +322,9 @@ def make_frame(
     if not finite:
         for j in range(d):
             c[j] = x0d[j]
-    if small:
-        small_load(su, sw, npad, d, c, s, lane, smu)
-    return CONVERGED, FrameFit(s, W, COINCIDENCE_RADIUS, math.inf, half), m, npad
+    if pa.small:
+        small_load(pa.su, pa.sw, npad, d, c, s, pa.lane, pa.smu)
+    return CONVERGED, FrameFit(s, W, COINCIDENCE_RADIUS, math.inf, half)
 
 
 @njit(cache=True, nogil=True)
@@ -243,26 +349,32 @@ def frame_reach(c, s, z, x0d, d, half):
 
 
 @njit(cache=True, nogil=True)
-def anchor_frame(x, w, small, sidx, rows, npad, sample, m, c, fit, su, sw, smu, lane):
+def frame_moved(pr, pa, c, s):
+    """After the centre moved: the small pass copies the problem into the new frame."""
+    if pa.small:
+        small_reload(pr.x, pa.sidx, pa.rows[0], pa.rows[1], c, s, pa.su, pa.sw, pa.lane, pa.smu)
+
+
+@njit(cache=True, nogil=True)
+def anchor_frame(pr, pa, ws, fit):
     """Anchor the frame at the robust centre m (far points may lurk); return (Anchor, fit).
 
     The near radius R = NEAR_FACTOR rho (``robust_frame.py``), the scale raised until R s ~ 1
     as far as the far points' headroom allows, the coincidence radius 2^-40 of R s at most.
     rho = 0 (more than half the sample's weight sits at m): the frame moves to m with its
     scale and the classic certificate. ANCHOR_UNCHANGED: rho not finite; ANCHOR_RANGE: R s
-    below 2^-FRAME_DEPTH, beyond float64. ``m``: d doubles (C++: Workspace::anchor); rows: the
-    present rows (make_frame's count); the small pass's copy is reloaded in the new frame.
+    below 2^-FRAME_DEPTH, beyond float64. m: at(ws, V_ANCHOR), the centre: at(ws, V_C).
     """
-    d = x.shape[1]
-    rho = sample_anchor(x, w, small, sidx, rows, sample, m)
+    d = pr.x.shape[1]
+    c, m = at(ws, V_C, d), at(ws, V_ANCHOR, d)
+    rho = sample_anchor(pr, pa, ws, m)
     if rho == 0:
         # More than half the sample's weight sits exactly at m, which (Kuhn) is then the
         # median: go on from m in a frame centred on it, where it is represented exactly
         # (the mean-centred frame may round it away), with the classic certificate.
         for j in range(d):
             c[j] = m[j]
-        if small:
-            small_reload(x, sidx, rows, npad, c, fit.s, su, sw, lane, smu)
+        frame_moved(pr, pa, c, fit.s)
         return ANCHOR_MOVED, fit
     R = NEAR_FACTOR * rho
     if not (R > 0 and math.isfinite(R)):
@@ -277,315 +389,259 @@ def anchor_frame(x, w, small, sidx, rows, npad, sample, m, c, fit, su, sw, smu, 
     for j in range(d):
         c[j] = m[j]
     fit = FrameFit(s, fit.W, COINCIDENCE_RADIUS * min(1.0, Rs), Rs, fit.half)
-    if small:
-        small_reload(x, sidx, rows, npad, c, s, su, sw, lane, smu)
+    frame_moved(pr, pa, c, s)
     return ANCHOR_MOVED, fit
 
 
 @njit(cache=True, nogil=True)
-def pass_sums(
-    small, parallel, x, w, wscale, c, s, z, eps, near, out, scratch, partial,
-    su, sw, smu, sW, snpad, st, lane,
-):  # fmt: skip
-    """Write the iteration sums at z into out (C++: pass.sums(Frame{c, s, z, eps, near}, out))."""
-    if small:
-        small_sums(su, sw, smu, sW, snpad, x.shape[1], z, eps, near, st, lane, out)
+def pass_sums(pr, pa, fr, W, out):
+    """Write the iteration sums at fr.z into out (C++: pass.sums(fr, out); W: SmallPass::W)."""
+    if pa.small:
+        small_sums(
+            pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st,
+            pa.lane, out,
+        )  # fmt: skip
     else:
-        run_sums(parallel, x, w, wscale, c, s, z, eps, near, out, scratch, partial)
+        run_sums(
+            pa.parallel, pr.x, pr.w, pr.wscale, fr.c, fr.s, fr.z, fr.eps, fr.near, out,
+            pa.scratch, pa.partial,
+        )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
-def pass_nearest(small, parallel, x, w, c, s, z, best_i, best_d2, su, sw, sm, sidx):
-    if small:
-        return sidx[small_nearest(su, sw, sm, x.shape[1], z)]
-    return run_nearest(parallel, x, w, c, s, z, best_i, best_d2)
+def pass_nearest(pr, pa, fr):
+    """Return the row of positive weight nearest to the iterate (C++: pass.nearest(fr))."""
+    if pa.small:
+        return pa.sidx[small_nearest(pa.su, pa.sw, pa.rows[0], pr.x.shape[1], fr.z)]
+    nc = pa.partial.shape[0]
+    best_i, best_d2 = np.empty(nc, dtype=np.int64), np.empty(nc)
+    return run_nearest(pa.parallel, pr.x, pr.w, fr.c, fr.s, fr.z, best_i, best_d2)
 
 
 @njit(cache=True, nogil=True)
-def solve_problem(
-    x,
-    w,
-    wscale,
-    init,
-    has_init,
-    method,
-    tol,
-    max_iter,
-    parallel,
-    small,
-    omit,
-    buf,
-    partial,
-    best_i,
-    best_d2,
-    sample,
-    su,
-    sw,
-    st,
-    smu,
-    sidx,
-    lane,
-    stop,
-    median,
-):
+def unsolved(median, counts, why):
+    """No answer (EMPTY, NONFINITE or RANGE): NaN everywhere, the counts as they stand."""
+    median[:] = np.nan
+    return np.nan, np.nan, np.nan, counts[COUNT_ITER], counts[COUNT_PASSES], why, np.nan
+
+
+@njit(cache=True, nogil=True)
+def pass_at_iterate(pr, pa, ws, fit, lb, new_frame):
+    """Return (cert, lb) of a pass at the iterate; lb replaced (a new frame) or the best."""
+    d = pr.x.shape[1]
+    S, g = sums_a(ws, d), at(ws, V_G, d)
+    pass_sums(pr, pa, Frame(at(ws, V_C, d), fit.s, at(ws, V_Z, d), fit.eps, fit.near), fit.W, S)
+    ws.counts[COUNT_PASSES] += 1
+    cert = certify(S, d, fit.W, g)
+    return cert, (cert.lb if new_frame else max(lb, cert.lb))
+
+
+@njit(cache=True, nogil=True)
+def vouches(ws, fit, sc, d):
+    """Whether a certified gap at the iterate vouches for the location (C++: vouches).
+
+    After anchoring always (the certificate then measures the gap at the near points'
+    scale), before it where no point can be far (no_far_points).
+    """
+    if sc.anchored:
+        return True
+    c, z, x0d = at(ws, V_C, d), at(ws, V_Z, d), at(ws, V_X0, d)
+    return no_far_points(sums_a(ws, d), fit.W, frame_reach(c, fit.s, z, x0d, d, fit.half))
+
+
+@njit(cache=True, nogil=True)
+def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
+    """Anchor the frame once; return (Anchor, fit, sc, cert, lb) (C++: anchor_iterate).
+
+    Goes on from the iterate where it lies within the near radius of the robust centre
+    (else from that centre) with a fresh pass; cert and lb unchanged unless moved.
+    """
+    d = pr.x.shape[1]
+    c, z, zt = at(ws, V_C, d), at(ws, V_Z, d), at(ws, V_ZT, d)
+    sc = anchoring(sc)
+    for j in range(d):
+        zt[j] = c[j] + z[j] / fit.s  # the iterate, data units
+    a, fit = anchor_frame(pr, pa, ws, fit)
+    if a != ANCHOR_MOVED:
+        return a, fit, sc, cert, lb
+    s, near = fit.s, fit.near
+    keep = near < math.inf and scaled_distance(zt, c, d) * s <= near
+    for j in range(d):
+        z[j] = (zt[j] - c[j]) * s if keep else 0.0
+    gd_of(ws, d)[GD_HAS_PREV] = 0.0
+    sc = anchor_reset(sc)
+    # The bounds of the old frame are dropped: where it could not resolve the inliers
+    # (rounded together, or their squares underflowed), its sums described another problem.
+    cert, lb = pass_at_iterate(pr, pa, ws, fit, lb, True)
+    return a, fit, sc, cert, lb
+
+
+@njit(cache=True, nogil=True)
+def recentre_frame(pr, pa, ws, fit, sc, lb):
+    """Move the frame's centre onto the iterate; return (sc, cert, lb) of the pass there.
+
+    Steps have shrunk towards the resolution of z = (y - c) s; where the optimum lies far
+    from the weighted mean, z carries too few digits near it (C++: recentre_frame).
+    """
+    d = pr.x.shape[1]
+    c, z = at(ws, V_C, d), at(ws, V_Z, d)
+    sc = recentred(sc, ws.counts[COUNT_ITER])
+    for j in range(d):
+        c[j] += z[j] / fit.s
+        z[j] = 0.0
+    gd_of(ws, d)[GD_HAS_PREV] = 0.0
+    frame_moved(pr, pa, c, fit.s)
+    cert, lb = pass_at_iterate(pr, pa, ws, fit, lb, False)
+    return sc, cert, lb
+
+
+@njit(cache=True, nogil=True)
+def vertex_trial(x, k, c, s, z, zt):
+    """Write data point k as the trial zt; return False when z already sits there."""
+    moved = False
+    for j in range(x.shape[1]):
+        zt[j] = (x[k, j] - c[j]) * s
+        moved |= zt[j] != z[j]
+    return moved
+
+
+@njit(cache=True, nogil=True)
+def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
+    """Run the loop (C++: iterate); return (status, fit, cert, lb), RANGE for no answer.
+
+    The C++ loop anchors where its convergence test or a stall asks (and solve_problem at
+    the start); here the anchor has one call site, at the top of the loop, and anchor_at
+    says who asked: Numba inlines a copy of a function (the anchor and its pass) at each
+    call. The C++ driver swaps the iterate's and the trial's pointers; here the trial's
+    values are copied into the iterate's arrays (the same values), so the frames at z and
+    at zt change only with the frame's scale (fit).
+    """
+    x = pr.x
+    d = x.shape[1]
+    c, z, zt = at(ws, V_C, d), at(ws, V_Z, d), at(ws, V_ZT, d)
+    g, gt, S, St = at(ws, V_G, d), at(ws, V_GT, d), sums_a(ws, d), sums_b(ws, d)
+    gd, H = gd_of(ws, d), hessian_of(ws, d)
+    z_prev, g_prev, newton_step = at(ws, V_Z_PREV, d), at(ws, V_G_PREV, d), at(ws, V_NEWTON, d)
+    counts = ws.counts
+    sc = schedule_start()
+    anchor_at = ANCHOR_AT_START if anchor_first else ANCHOR_NONE
+    fz, ft = Frame(c, fit.s, z, fit.eps, fit.near), Frame(c, fit.s, zt, fit.eps, fit.near)
+    while True:
+        if anchor_at != ANCHOR_NONE:
+            a, fit, sc, cert, lb = anchor_iterate(pr, pa, ws, fit, sc, cert, lb)
+            if a == ANCHOR_RANGE:
+                return RANGE, fit, cert, lb
+            if a != ANCHOR_MOVED and anchor_at == ANCHOR_AT_CONVERGENCE:
+                return CONVERGED, fit, cert, lb
+            if a != ANCHOR_MOVED and anchor_at == ANCHOR_AT_STALL:
+                return STALLED, fit, cert, lb
+            anchor_at = ANCHOR_NONE
+            fz, ft = Frame(c, fit.s, z, fit.eps, fit.near), Frame(c, fit.s, zt, fit.eps, fit.near)
+        if certified_gap(cert, lb) <= opt.tol:
+            if vouches(ws, fit, sc, d):
+                return CONVERGED, fit, cert, lb
+            anchor_at = ANCHOR_AT_CONVERGENCE
+            continue
+        n_iter = counts[COUNT_ITER]
+        if n_iter >= opt.max_iter:
+            return MAX_ITER, fit, cert, lb
+        if stop[0] != 0:
+            return INTERRUPTED, fit, cert, lb
+        if sc.recentre:
+            sc, cert, lb = recentre_frame(pr, pa, ws, fit, sc, lb)
+            continue
+        vertex = False
+        due, sc = vertex_due(sc, S, n_iter)
+        if due:
+            k = pass_nearest(pr, pa, fz)
+            counts[COUNT_PASSES] += 1
+            new, sc = vertex_new(sc, k, n_iter)
+            if new:
+                vertex = vertex_trial(x, k, c, fit.s, z, zt)
+        newton = False
+        decrement = 0.0
+        # C++: pass_hessian, which only the small pass forms (its buffers read here: a call
+        # taking the whole Pass would count a reference to each of its arrays).
+        if not vertex and pa.small and newton_due(sc, opt.method == METHOD_NEWTON, d, S, n_iter):
+            small_hessian(pa.su, pa.sw, S[SLOT_INV], pa.rows[1], d, z, fit.eps, pa.st, pa.lane, H)
+            newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)
+            if not newton:
+                sc = newton_backs_off(sc, n_iter)
+        kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD, S[SLOT_W_FAR])
+        moved = True
+        if kind == TRIAL_GD:
+            moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, sc.retry, zt)
+        elif kind == TRIAL_WEISZFELD:
+            moved = weiszfeld_step(S, d, z, zt)
+        if not moved:
+            if not stalled(sc, z, d, n_iter):
+                sc = recentring(sc)
+                continue
+            if not vouches(ws, fit, sc, d):
+                anchor_at = ANCHOR_AT_STALL
+                continue
+            return STALLED, fit, cert, lb
+        pass_sums(pr, pa, ft, fit.W, St)
+        counts[COUNT_PASSES] += 1
+        ct = certify(St, d, fit.W, gt)
+        lb = max(lb, ct.lb)
+        accept = trial_accepted(kind, gd, cert, ct, decrement, S[SLOT_W_FAR], St[SLOT_W_FAR])
+        recentre = False
+        if accept:
+            if trial_remembered(kind):
+                gd_remember(gd, z_prev, g_prev, d, z, g)
+            recentre = recentre_due(z, zt, d)
+            for j in range(d):
+                z[j] = zt[j]
+                g[j] = gt[j]
+            for j in range(S.shape[0]):
+                S[j] = St[j]
+            cert = ct
+            counts[COUNT_ITER] += 1
+        sc = trial_done(sc, kind, accept, recentre, counts[COUNT_ITER])
+
+
+@njit(cache=True, nogil=True)
+def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status, scale).
 
     ``stop``: a one-element array; a non-zero ``stop[0]`` abandons the solve (status
-    INTERRUPTED) at the next iteration. ``sample``: sample_size(n, d) doubles of scratch.
+    INTERRUPTED) at the next iteration. ``median``: d entries, written.
     """
+    x = pr.x
     d = x.shape[1]
-    c = buf[0:d]
-    z = buf[d : 2 * d]
-    zt = buf[2 * d : 3 * d]
-    g = buf[3 * d : 4 * d]
-    gt = buf[4 * d : 5 * d]
-    z_prev = buf[5 * d : 6 * d]
-    g_prev = buf[6 * d : 7 * d]
-    x0d = buf[8 * d : 9 * d]
-    anchor = buf[9 * d : 10 * d]
-    o = 10 * d
-    gd = buf[o : o + GD_STATE_SIZE]
-    o += GD_STATE_SIZE
-    S = buf[o : o + sums_size(d)]
-    o += sums_size(d)
-    St = buf[o : o + sums_size(d)]
-    o += sums_size(d)
-    mom = buf[o : o + moments_size(d)]
-    o += moments_size(d)
-    scratch = buf[o : o + pass_scratch_size(d)]
-    o += pass_scratch_size(d)
-    H = buf[o : o + NEWTON_SCRATCH_SIZE]  # the Hessian and its factorisation's scratch
-    newton_step = buf[7 * d : 8 * d]
-    descent = method != METHOD_WEISZFELD  # gd, or newton with gd fallback
-    gd[:] = 0.0
-    n_iter = 0
-    n_passes = 1
-    fs, fit, sm, snpad = make_frame(
-        x, w, wscale, parallel, small, omit, mom, scratch, partial, c, x0d, su, sw, smu, sidx,
-        lane,
-    )  # fmt: skip
+    c, z, zt, g = at(ws, V_C, d), at(ws, V_Z, d), at(ws, V_ZT, d), at(ws, V_G, d)
+    S, St, counts = sums_a(ws, d), sums_b(ws, d), ws.counts
+    counts[COUNT_ITER] = 0
+    counts[COUNT_PASSES] = 1
+    gd_of(ws, d)[:] = 0.0
+    fs, fit = make_frame(pr, pa, ws)
     if fs != CONVERGED:
-        median[:] = np.nan
-        return np.nan, np.nan, np.nan, 0, n_passes, fs, np.nan
-    W = fit.W
-    s, eps, near = fit.s, fit.eps, fit.near
+        return unsolved(median, counts, fs)
     if has_init:
         for j in range(d):
-            z[j] = (init[j] - c[j]) * s
-    elif small:
-        small_start(su, sw, W, sm, snpad, d, st, lane, z)
+            z[j] = (init[j] - c[j]) * fit.s
+    elif pa.small:
+        small_start(pa.su, pa.sw, fit.W, pa.rows[0], pa.rows[1], d, pa.st, pa.lane, z)
     else:
         for j in range(d):
             z[j] = 0.0
-    pass_sums(
-        small, parallel, x, w, wscale, c, s, z, eps, near, S, scratch, partial,
-        su, sw, smu, W, snpad, st, lane,
-    )  # fmt: skip
-    n_passes += 1
+    pass_sums(pr, pa, Frame(c, fit.s, z, fit.eps, fit.near), fit.W, S)
+    counts[COUNT_PASSES] += 1
     # The points are finite (moments), so an infinite objective means distances beyond the
     # largest double: points spanning more than float64 can hold.
     if not math.isfinite(S[SLOT_F]):
-        median[:] = np.nan
-        return np.nan, np.nan, np.nan, n_iter, n_passes, RANGE, np.nan
-    cert = certify(S, d, W, g)
-    lb = cert.lb
-
-    retry = False
-    last_vertex = -1
-    next_vertex_check = 0
-    vertex_backoff = 1
-    next_probe = 8
-    recentred_at = -1
-    recentre = False
-    next_newton = 0
-    newton_backoff = 1
-    anchored = False  # the frame has been anchored robustly (anchor_frame)
-    # Whether a certified gap vouches for the location (C++: the lambda vouches): after
-    # anchoring always, before it where no point can be far (no_far_points). The C++
-    # lambda anchor is the block at the top of the loop, run where anchor_at asks for it:
-    # at the start too, since far points that drag the mean (the usual start) show at once.
-    anchor_at = ANCHOR_NONE
-    if not no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half)):
-        anchor_at = ANCHOR_AT_START
-    while True:
-        if anchor_at != ANCHOR_NONE:
-            # Anchor the frame once, and go on from the iterate where it lies within the
-            # near radius of the robust centre (else from that centre) with a fresh pass.
-            asked_at = anchor_at
-            anchor_at = ANCHOR_NONE
-            anchored = True
-            for j in range(d):
-                zt[j] = c[j] + z[j] / s  # the iterate, data units
-            a, fit = anchor_frame(
-                x, w, small, sidx, sm, snpad, sample, anchor, c, fit, su, sw, smu, lane
-            )
-            if a == ANCHOR_RANGE:
-                median[:] = np.nan
-                return np.nan, np.nan, np.nan, n_iter, n_passes, RANGE, np.nan
-            if a == ANCHOR_MOVED:
-                s, eps, near = fit.s, fit.eps, fit.near
-                keep = near < math.inf and scaled_distance(zt, c, d) * s <= near
-                for j in range(d):
-                    z[j] = (zt[j] - c[j]) * s if keep else 0.0
-                gd[GD_HAS_PREV] = 0.0
-                retry = recentre = False
-                last_vertex = -1
-                next_vertex_check = next_newton = 0
-                vertex_backoff = newton_backoff = 1
-                pass_sums(
-                    small, parallel, x, w, wscale, c, s, z, eps, near, S, scratch, partial,
-                    su, sw, smu, W, snpad, st, lane,
-                )  # fmt: skip
-                n_passes += 1
-                cert = certify(S, d, W, g)
-                # The bounds of the old frame are dropped: where it could not resolve the
-                # inliers (rounded together, or their squares underflowed), its sums
-                # described another problem.
-                lb = cert.lb
-            elif asked_at == ANCHOR_AT_CONVERGENCE:
-                status = CONVERGED
-                break
-            elif asked_at == ANCHOR_AT_STALL:
-                status = STALLED
-                break
-        if certified_gap(cert, lb) <= tol:
-            if anchored or no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half)):
-                status = CONVERGED
-                break
-            anchor_at = ANCHOR_AT_CONVERGENCE
-            continue
-        if n_iter >= max_iter:
-            status = MAX_ITER
-            break
-        if stop[0] != 0:
-            status = INTERRUPTED
-            break
-        if recentre:
-            # Steps near the resolution of z = (y - c) s: move the centre onto the iterate.
-            recentre = False
-            recentred_at = n_iter
-            for j in range(d):
-                c[j] += z[j] / s
-                z[j] = 0.0
-            gd[GD_HAS_PREV] = 0.0
-            if small:
-                small_reload(x, sidx, sm, snpad, c, s, su, sw, lane, smu)
-            pass_sums(
-                small, parallel, x, w, wscale, c, s, z, eps, near, S, scratch, partial,
-                su, sw, smu, W, snpad, st, lane,
-            )  # fmt: skip
-            n_passes += 1
-            cert = certify(S, d, W, g)
-            lb = max(lb, cert.lb)
-            retry = False
-            continue
-
-        vertex = False
-        near_vertex = S[SLOT_MAX_TERM] > 0.5 * S[SLOT_INV] or S[SLOT_ETA] > 0
-        probe = n_iter >= next_probe
-        if not retry and (probe or (near_vertex and n_iter >= next_vertex_check)):
-            if probe:
-                next_probe *= 2
-            k = pass_nearest(small, parallel, x, w, c, s, z, best_i, best_d2, su, sw, sm, sidx)
-            n_passes += 1
-            if k != last_vertex:
-                last_vertex = k
-                for j in range(d):
-                    zt[j] = (x[k, j] - c[j]) * s
-                    vertex |= zt[j] != z[j]  # already there: step as usual
-            else:
-                next_vertex_check = n_iter + vertex_backoff
-                vertex_backoff *= 2
-        newton = False
-        decrement = 0.0
-        # Not beside far points: f's rounding then hides Newton's Armijo test, and the model
-        # (near points' curvature, the far points' constant pull) sends steps far off.
-        if (
-            not vertex
-            and not retry
-            and method == METHOD_NEWTON
-            and small
-            and d <= NEWTON_MAX_D
-            and S[SLOT_ETA] == 0
-            and S[SLOT_W_FAR] == 0
-            and n_iter >= next_newton
-        ):
-            small_hessian(su, sw, S[SLOT_INV], snpad, d, z, eps, st, lane, H)
-            newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)
-            if not newton:
-                next_newton = n_iter + newton_backoff
-                newton_backoff *= 2
-        # Beside far points f's rounding hides the Armijo test too: Weiszfeld steps only.
-        gd_step = descent and S[SLOT_W_FAR] == 0
-        if vertex or newton:
-            moved = True
-        elif gd_step:
-            moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, retry, zt)
-        else:
-            moved = weiszfeld_step(S, d, z, zt)
-        if not moved:
-            at_centre = True
-            for j in range(d):
-                at_centre &= z[j] == 0.0
-            if at_centre or recentred_at == n_iter:
-                if not (anchored or no_far_points(S, W, frame_reach(c, s, z, x0d, d, fit.half))):
-                    anchor_at = ANCHOR_AT_STALL
-                    continue
-                status = STALLED
-                break
-            recentre = True
-            continue
-
-        pass_sums(
-            small, parallel, x, w, wscale, c, s, zt, eps, near, St, scratch, partial,
-            su, sw, smu, W, snpad, st, lane,
-        )  # fmt: skip
-        n_passes += 1
-        ct = certify(St, d, W, gt)
-        lb = max(lb, ct.lb)
-
-        if vertex:
-            accept = ct.f <= cert.f
-        elif newton:
-            accept = newton_accept(cert.f, ct.f, decrement)
-        elif gd_step:
-            accept = gd_accept(gd, cert.f, ct.f, cert.gnorm)
-        else:
-            accept = True  # Vardi-Zhang steps never increase f
-        # Where far points make f, its rounding exceeds the inliers' whole share, and the
-        # tests above accept nearly any step: one that leaves the near points behind (more
-        # weight beyond the near radius) is refused. Majorize-minimize steps (Weiszfeld, a
-        # GD trial at t_safe) truly decrease f and stay accepted.
-        if (
-            accept
-            and (newton or (gd_step and not vertex and gd[GD_T] > gd[GD_T_SAFE]))
-            and St[SLOT_W_FAR] > S[SLOT_W_FAR]
-        ):
-            accept = False
-        if accept:
-            if gd_step and not vertex:
-                gd_remember(gd, z_prev, g_prev, d, z, g)
-            step2 = 0.0
-            zn2 = 0.0
-            for j in range(d):
-                step2 += (zt[j] - z[j]) * (zt[j] - z[j])
-                zn2 += zt[j] * zt[j]
-            recentre = step2 < 2.0**-80 * zn2  # a step below 2^-40 |z|: 40 bits lost
-            z, zt = zt, z
-            S, St = St, S
-            g, gt = gt, g
-            cert = ct
-            n_iter += 1
-            retry = False
-        elif vertex:
-            next_vertex_check = n_iter + vertex_backoff
-            vertex_backoff *= 2
-        elif newton:
-            next_newton = n_iter + newton_backoff  # the gradient step comes next
-            newton_backoff *= 2
-        else:
-            retry = True  # GD backtracks; it ends at t_safe, which is always accepted
-    # Certify the answer as rounded to the caller's coordinates and dtype when that moved it.
+        return unsolved(median, counts, RANGE)
+    cert = certify(S, d, fit.W, g)
+    # Far points that drag the mean (the usual start) show at once: the anchor comes first.
+    anchor_first = not vouches(ws, fit, schedule_start(), d)
+    status, fit, cert, lb = iterate(pr, opt, pa, ws, fit, cert, cert.lb, anchor_first, stop)
+    if status == RANGE:
+        return unsolved(median, counts, RANGE)
+    # The answer in the caller's coordinates and dtype. Where rounding c + z / s moves it
+    # measurably (float32 points; data far from the origin relative to its spread), the
+    # rounded point itself is certified, not the iterate it came from.
+    s, W = fit.s, fit.W
     moved2 = 0.0
     for j in range(d):
         median[j] = c[j] + z[j] / s
@@ -593,18 +649,15 @@ def solve_problem(
             median[j] = np.float32(median[j])
         zt[j] = (median[j] - c[j]) * s
         moved2 += (zt[j] - z[j]) * (zt[j] - z[j])
-    if math.sqrt(moved2) > eps:
-        pass_sums(
-            small, parallel, x, w, wscale, c, s, zt, eps, near, St, scratch, partial,
-            su, sw, smu, W, snpad, st, lane,
-        )  # fmt: skip
-        n_passes += 1
-        ct = certify(St, d, W, gt)
+    if math.sqrt(moved2) > fit.eps:
+        pass_sums(pr, pa, Frame(c, s, zt, fit.eps, fit.near), W, St)
+        counts[COUNT_PASSES] += 1
+        ct = certify(St, d, W, at(ws, V_GT, d))
         lb = max(lb, ct.lb)
         cert = ct
-        if status == CONVERGED and certified_gap(cert, lb) > tol:
+        if status == CONVERGED and certified_gap(cert, lb) > opt.tol:
             status = STALLED
-    unit = s * wscale
+    unit = s * pr.wscale
     # The near-point gap is the tighter one where far points dominate f; f - gap_near may
     # then round to f itself (the bound is the gap, not this difference).
     if cert.gap_near < cert.f - lb:
@@ -612,6 +665,7 @@ def solve_problem(
     else:
         lower_bound = lb / unit
     gap = certified_gap(cert, lb)
+    n_iter, n_passes = counts[COUNT_ITER], counts[COUNT_PASSES]
     return cert.f / unit, lower_bound, gap, n_iter, n_passes, status, cert.scale / (W * s)
 
 
@@ -619,28 +673,23 @@ def solve_problem(
 def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
     """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad."""
     d = x.shape[1]
-    c = buf[0:d]
-    z = buf[d : 2 * d]
-    x0d = buf[8 * d : 9 * d]
-    o = 10 * d + GD_STATE_SIZE
-    S = buf[o : o + sums_size(d)]
-    o += 2 * sums_size(d)
-    mom = buf[o : o + moments_size(d)]
-    o += moments_size(d)
-    scratch = buf[o : o + pass_scratch_size(d)]
-    su, sw, _, smu, sidx, lane = small_buffers(0, 0)
-    fs, fit, _, _ = make_frame(
-        x, w, wscale, parallel, False, False, mom, scratch, partial, c, x0d, su, sw, smu, sidx,
-        lane,
+    ws = workspace(buf, np.empty(0))
+    su, sw, st, smu, sidx, lane = small_buffers(0, 0)
+    pa = Pass(
+        False, parallel, False, scratch_of(ws, d), partial, su, sw, st, smu, sidx, lane,
+        np.zeros(2, dtype=np.int64),
     )  # fmt: skip
+    pr = Problem(x, w, wscale)
+    fs, fit = make_frame(pr, pa, ws)
     if fs != CONVERGED:
         return False, np.nan, np.nan
     s, W = fit.s, fit.W
     # Centre the frame on y itself so that x_i - y is formed without a detour.
+    c, z, S = at(ws, V_C, d), at(ws, V_Z, d), sums_a(ws, d)
     for j in range(d):
         c[j] = y[j]
         z[j] = 0.0
-    run_sums(parallel, x, w, wscale, c, s, z, fit.eps, fit.near, S, scratch, partial)
+    pass_sums(pr, pa, Frame(c, s, z, fit.eps, fit.near), W, S)
     cert = certify(S, d, W, grad)
     for j in range(d):
         grad[j] /= wscale
@@ -650,40 +699,33 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
 
 
 @njit(cache=True, nogil=True)
-def batch_scratch(n, d, chunks, small_n, small_d):
-    """Return the scratch of solve_one, reused across a thread's problems of n rows.
+def batch_scratch(n, d, chunks, small, parallel, omit):
+    """Return (Pass, Workspace) for problems of n rows, reused across a thread's problems.
 
-    (buf, partial, best_i, best_d2, sample) for ``chunks`` chunks of rows (sample: the
-    robust anchor's, for n rows), then the six small-pass buffers sized for
-    (small_n, small_d) ((0, 0): none).
+    ``chunks`` chunks of rows for the row passes; the small pass's buffers sized for (n, d)
+    where ``small``, else empty.
     """
-    su, sw, st, smu, sidx, lane = small_buffers(small_n, small_d)
-    buf = np.empty(workspace_size(d))
-    partial = np.empty((chunks, pass_scratch_size(d)))
-    best_i = np.empty(chunks, dtype=np.int64)
-    sample = np.empty(sample_size(n, d))
-    return buf, partial, best_i, np.empty(chunks), sample, su, sw, st, smu, sidx, lane
+    su, sw, st, smu, sidx, lane = small_buffers(n if small else 0, d if small else 0)
+    ws = workspace(np.empty(workspace_size(d)), np.empty(sample_size(n, d)))
+    pa = Pass(
+        small, parallel, omit, scratch_of(ws, d), np.empty((chunks, pass_scratch_size(d))),
+        su, sw, st, smu, sidx, lane, np.zeros(2, dtype=np.int64),
+    )  # fmt: skip
+    return pa, ws
 
 
 @njit(cache=True, nogil=True)
-def solve_one(
-    k, x, w, wscale, init, has_init, method, tol, max_iter, parallel, small, omit, scratch,
-    stop, results,
-):  # fmt: skip
+def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results):
     """Solve problem k of a batch into the k-th entries of ``results``.
 
-    ``scratch``: (buf, partial, best_i, best_d2, sample) and the six small-pass buffers,
-    reused across problems; ``results``: (median, objective, lower_bound, gap, n_iter,
-    n_passes, status, scale), the batch's output arrays.
+    ``pa``, ``ws``: the scratch of ``batch_scratch``, reused across problems; ``results``:
+    (median, objective, lower_bound, gap, n_iter, n_passes, status, scale), the batch's
+    output arrays.
     """
-    buf, partial, best_i, best_d2, sample, su, sw, st, smu, sidx, lane = scratch
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
     row = 0 if w.shape[0] == 1 else k
-    out = solve_problem(
-        x[k], w[row], wscale[row], init[k if has_init else 0], has_init, method, tol,
-        max_iter, parallel, small, omit, buf, partial, best_i, best_d2, sample, su, sw, st,
-        smu, sidx, lane, stop, median[k],
-    )  # fmt: skip
+    pr = Problem(x[k], w[row], wscale[row])
+    out = solve_problem(pr, opt, init[k if has_init else 0], has_init, pa, ws, stop, median[k])
     objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k], scale[k] = out
 
 
@@ -699,26 +741,20 @@ def skip_problems(lo, hi, results):
 
 
 @njit(cache=True, nogil=True)
-def solve_within(
-    x, w, wscale, init, has_init, method, tol, max_iter, parallel, omit, stop, results
-):
+def solve_within(x, w, wscale, init, has_init, opt, parallel, stop, results):
     """Few large problems: one after another, each pass over Numba's threads if parallel."""
     P, n, d = x.shape
-    nc = n_chunks(n, d)
-    scratch = batch_scratch(n, d, nc, 0, 0)
+    pa, ws = batch_scratch(n, d, n_chunks(n, d), False, parallel, opt.omit)
     status = results[6]
     for k in range(P):
-        solve_one(
-            k, x, w, wscale, init, has_init, method, tol, max_iter, parallel, False, omit,
-            scratch, stop, results,
-        )  # fmt: skip
+        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results)
         if status[k] == INTERRUPTED:
             skip_problems(k + 1, P, results)
             return
 
 
 @njit(cache=True, nogil=True)
-def solve_pack(k0, count, x, w, wscale, tol, max_iter, omit, pb, results):
+def solve_pack(k0, count, x, w, wscale, opt, pb, results):
     """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
 
     ``pb``: ``pack_buffers(n, d)``. The certified problems are stored as ``solve_problem``
@@ -733,12 +769,12 @@ def solve_pack(k0, count, x, w, wscale, tol, max_iter, omit, pb, results):
     for lane in range(PACK):
         if lane < count:
             row = 0 if w.shape[0] == 1 else k0 + lane
-            m[lane] = pack_problem(x[k0 + lane], w[row], wscale[row], omit, lane, u, pw)
+            m[lane] = pack_problem(x[k0 + lane], w[row], wscale[row], opt.omit, lane, u, pw)
         else:
             m[lane] = 0
             clear_lane(lane, u, pw)
     unit_weights = w.shape[1] == 0
-    packed_newton(pb, tol, max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
+    packed_newton(pb, opt.tol, opt.max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
     for lane in range(count):
         if not certified[lane]:
             continue
@@ -758,7 +794,7 @@ def solve_pack(k0, count, x, w, wscale, tol, max_iter, omit, pb, results):
 
 
 @njit(cache=True, nogil=True)
-def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results):
+def solve_block(b, x, w, wscale, init, has_init, opt, stop, results):
     """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused.
 
     Newton on small problems without start points runs PACK consecutive problems at a time
@@ -771,10 +807,10 @@ def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, st
     """
     P, n, d = x.shape
     small = n * d <= SMALL_PROBLEM_SIZE
-    scratch = batch_scratch(n, d, 1, n if small else 0, d if small else 0)
+    pa, ws = batch_scratch(n, d, 1, small, False, opt.omit)
     packed = (
         small
-        and method == METHOD_NEWTON
+        and opt.method == METHOD_NEWTON
         and d <= NEWTON_MAX_D
         and not has_init
         and n * d <= PACKED_PROBLEM_SIZE
@@ -788,16 +824,13 @@ def solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, st
             if stop[0] != 0:
                 certified[:] = False  # each is marked as not solved below
             else:
-                solve_pack(k, min(PACK, P - k), x, w, wscale, tol, max_iter, omit, pb, results)
+                solve_pack(k, min(PACK, P - k), x, w, wscale, opt, pb, results)
         if packed and certified[lane]:
             continue
         if stop[0] != 0:
             skip_problems(k, k + 1, results)
             continue
-        solve_one(
-            k, x, w, wscale, init, has_init, method, tol, max_iter, False, small, omit,
-            scratch, stop, results,
-        )  # fmt: skip
+        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results)
 
 
 # The two entry points take the outputs one by one, as C++ solve_batch's BatchOutcome.
@@ -812,11 +845,12 @@ def solve_batch(
     otherwise blocks of problems over the threads, each block solved serially.
     """
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    opt = Options(method, tol, max_iter, omit)
     if within:
-        solve_within(x, w, wscale, init, has_init, method, tol, max_iter, True, omit, stop, results)
+        solve_within(x, w, wscale, init, has_init, opt, True, stop, results)
         return
     for b in prange((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
-        solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results)
+        solve_block(b, x, w, wscale, init, has_init, opt, stop, results)
 
 
 @njit(cache=True, nogil=True)
@@ -830,10 +864,9 @@ def solve_batch_serial(
     has used it (GNU OpenMP), as C++ ``num_threads(1)`` regions never wake libgomp's pool.
     """
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    opt = Options(method, tol, max_iter, omit)
     if within:
-        solve_within(
-            x, w, wscale, init, has_init, method, tol, max_iter, False, omit, stop, results
-        )
+        solve_within(x, w, wscale, init, has_init, opt, False, stop, results)
         return
     for b in range((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
-        solve_block(b, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop, results)
+        solve_block(b, x, w, wscale, init, has_init, opt, stop, results)
