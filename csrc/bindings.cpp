@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "geomedian/hessian_pass.hpp"
 #include "geomedian/roofline.hpp"
 #include "geomedian/sgd.hpp"
 #include "geomedian/solver.hpp"
@@ -164,12 +165,11 @@ py::object evaluate(const carray<T>& points, const std::optional<carray<double>>
     return py::make_tuple(f, grad, lb);
 }
 
-// One iteration pass at y in a frame centred on y with scale s (no moments pass): the raw
-// sums of fused_pass.hpp, for benchmarks and for checking the kernels against NumPy.
+// The one problem (n, d) a pass kernel reads at the point y, once its shapes are checked.
 template <class T>
-carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carray<double>>& weights,
-                               double wscale, const carray<double>& y, double s, int threads,
-                               double eps, double near) {
+geomedian::Problem<T> problem_at(const carray<T>& points,
+                                 const std::optional<carray<double>>& weights, double wscale,
+                                 const carray<double>& y, int threads) {
     if (points.ndim() != 2 || points.shape(0) < 1 || points.shape(1) < 1)
         throw py::value_error("points must be a non-empty (n, d) array");
     const index_t n = points.shape(0), d = points.shape(1);
@@ -177,8 +177,20 @@ carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carr
         throw py::value_error("weights must be an (n,) array");
     if (y.ndim() != 1 || y.shape(0) != d) throw py::value_error("y must be a (d,) array");
     if (threads < 1) throw py::value_error("threads must be >= 1");
-    const geomedian::Problem<T> p{points.data(), weights ? weights->data() : nullptr,
-                                  weights ? wscale : 1.0, n, d};
+    require_aligned(points, "points");
+    require_aligned(weights, "weights");
+    require_aligned(y, "y");
+    return {points.data(), weights ? weights->data() : nullptr, weights ? wscale : 1.0, n, d};
+}
+
+// One iteration pass at y in a frame centred on y with scale s (no moments pass): the raw
+// sums of fused_pass.hpp, for benchmarks and for checking the kernels against NumPy.
+template <class T>
+carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carray<double>>& weights,
+                               double wscale, const carray<double>& y, double s, int threads,
+                               double eps, double near) {
+    const geomedian::Problem<T> p = problem_at(points, weights, wscale, y, threads);
+    const index_t d = p.d;
     carray<double> sums(geomedian::sums_size(d));
     std::vector<double> z(d, 0.0);
     {
@@ -187,6 +199,25 @@ carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carr
         pass.sums(geomedian::Frame{y.data(), s, z.data(), eps, near}, sums.mutable_data());
     }
     return sums;
+}
+
+// The Hessian at y of the rows scaled by s in a frame centred on y (hessian_pass.hpp): the
+// chunked driver calls it on each chunk beside fused_pass, for its Newton steps.
+template <class T>
+carray<double> hessian_pass_sums(const carray<T>& points,
+                                 const std::optional<carray<double>>& weights, double wscale,
+                                 const carray<double>& y, double s, int threads, double eps) {
+    const geomedian::Problem<T> p = problem_at(points, weights, wscale, y, threads);
+    const index_t d = p.d;
+    if (d > geomedian::newton_max_d) throw py::value_error("hessian_pass takes d <= 16");
+    carray<double> H(geomedian::hessian_size(d));
+    std::vector<double> z(d, 0.0);
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in solve()
+        geomedian::hessian_pass(p, geomedian::Frame{y.data(), s, z.data(), eps, HUGE_VAL},
+                                threads, H.mutable_data());
+    }
+    return H;
 }
 
 // Averaged SGD over the minibatches `blocks` (see sgd.hpp); `state` [t, m, mbar] is updated
@@ -281,6 +312,10 @@ constexpr const char* pass_doc =
     "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps, near) -> "
     "the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] of one pass at "
     "y, scaled by s, with coincidence radius eps and near radius near (frame units)";
+constexpr const char* hessian_doc =
+    "hessian_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps) -> "
+    "the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), of the rows "
+    "scaled by s in a frame centred on y (coincidence radius eps, frame units); d <= 16";
 constexpr const char* sgd_doc =
     "sgd(points (n, d), weights (n,) | None, wscale, blocks (k,) int64, batch, norm, "
     "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
@@ -306,6 +341,10 @@ void register_kernels(py::module_& m, const char* suffix) {
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
           py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
           py::arg("near") = HUGE_VAL, pass_doc);
+    m.def(name("hessian_pass").c_str(), &hessian_pass_sums<T>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
+          py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
+          hessian_doc);
     m.def(name("sgd").c_str(), &sgd<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("blocks").noconvert(),
           py::arg("batch"), py::arg("norm"), py::arg("c").noconvert(), py::arg("s"),

@@ -12,7 +12,7 @@ from geomedian._backends import load_backend
 from geomedian._kernels import Evaluated, Kernels, Solved
 
 # Every kernel the Python layer calls through Kernels, in both dtypes.
-KERNELS = ("solve", "median", "evaluate", "fused_pass", "sgd")
+KERNELS = ("solve", "median", "evaluate", "fused_pass", "hessian_pass", "sgd")
 
 
 def _compiled_parameters(fn) -> list[str]:

@@ -99,6 +99,28 @@ def fused_pass_f32(
 ) -> _F64:
     """Return the pass sums for float32 points (as :func:`fused_pass_f64`)."""
 
+def hessian_pass_f64(
+    points: _F64,
+    weights: _F64 | None,
+    wscale: float,
+    y: _F64,
+    s: float,
+    threads: int,
+    eps: float = ...,
+) -> _F64:
+    """Return the Hessian at ``y``, packed lower triangle (``d <= NEWTON_MAX_D``)."""
+
+def hessian_pass_f32(
+    points: _F32,
+    weights: _F64 | None,
+    wscale: float,
+    y: _F64,
+    s: float,
+    threads: int,
+    eps: float = ...,
+) -> _F64:
+    """Return the Hessian for float32 points (as :func:`hessian_pass_f64`)."""
+
 def sgd_f64(
     points: _F64,
     weights: _F64 | None,

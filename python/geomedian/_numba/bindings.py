@@ -10,9 +10,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._contract import SMALL_PROBLEM_SIZE
+from .._contract import NEWTON_MAX_D, SMALL_PROBLEM_SIZE
 from . import solver
 from .fused_pass import sums_size
+from .hessian_pass import hessian_size, run_hessian
 from .interruptible import new_stop_flag, run_interruptible
 from .parallel import n_chunks, pass_scratch_size, run_sums
 from .sgd import sgd_run
@@ -23,6 +24,8 @@ __all__ = [
     "evaluate_f64",
     "fused_pass_f32",
     "fused_pass_f64",
+    "hessian_pass_f32",
+    "hessian_pass_f64",
     "median_f32",
     "median_f64",
     "sgd_f32",
@@ -222,6 +225,33 @@ def fused_pass_f32(
 ):
     """Mirror of ``_core.fused_pass_f32`` (see fused_pass_f64)."""
     return _fused_pass(points, weights, wscale, y, s, threads, eps, near, np.float32)
+
+
+def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
+    _check(points, dtype, 2)
+    n, d = points.shape
+    if d > NEWTON_MAX_D:
+        raise ValueError("hessian_pass takes d <= 16")
+    out = np.empty(hessian_size(d))
+    w = np.empty(0) if weights is None else weights
+    partial = np.empty((n_chunks(n, d), hessian_size(d)))
+    with _threads(threads):
+        run_hessian(threads > 1, points, w, wscale, y, s, np.zeros(d), float(eps), out, partial)
+    return out
+
+
+def hessian_pass_f64(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS):
+    """Mirror of ``_core.hessian_pass_f64``.
+
+    Returns the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), of
+    the rows scaled by s in a frame centred on y (coincidence radius eps); d <= 16.
+    """
+    return _hessian_pass(points, weights, wscale, y, s, threads, eps, np.float64)
+
+
+def hessian_pass_f32(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS):
+    """Mirror of ``_core.hessian_pass_f32`` (see hessian_pass_f64)."""
+    return _hessian_pass(points, weights, wscale, y, s, threads, eps, np.float32)
 
 
 def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, dtype):

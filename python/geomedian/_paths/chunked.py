@@ -11,12 +11,17 @@ workers) is read in chunks instead, and every pass of the iteration is a sum ove
 
 (``max_term`` combines by ``max``). A :class:`ChunkedPoints` maps an iterate to these
 combined sums; :func:`solve_chunked` runs the same iteration as the compiled driver on
-them (gradient descent or Weiszfeld, the vertex test, the certificate and its stopping
-rule), with the step, acceptance, certificate and robust-anchor code of the Numba mirror
-run as plain Python (:func:`plain`: one implementation of that math, and nothing is
-compiled for it, which would also load LLVM, some 60 MB, into a process that streams a
-file to keep its memory low). Python's cost per iteration is irrelevant here: each pass
-reads the whole data.
+them: its schedule (``schedule.py``: vertex trials, Newton's turn, back-offs, acceptance,
+recentring, the stall), its steps (Newton, gradient descent, Weiszfeld), its certificate
+and stopping rule, with the Numba mirror's code run as plain Python (:func:`plain`: one
+implementation of that math, and nothing is compiled for it, which would also load LLVM,
+some 60 MB, into a process that streams a file to keep its memory low). Python's cost per
+iteration is irrelevant here: each pass reads the whole data.
+
+Newton (d <= 16) needs the Hessian at the iterate, which the in-memory solver forms only
+in its small-problem pass. Here each chunk gives it beside its sums while it is at hand
+(``hessian_pass``, :func:`chunk_sums`), asked of every pass after which a Newton step could
+be due, so a Newton iteration still costs one read of the data.
 
 Each pass is one read of the data, so the solve starts from the answer on a subsample
 (contiguous runs of rows at random places, solved in memory) and ``n_passes`` counts the
@@ -39,18 +44,29 @@ from __future__ import annotations
 
 import math
 import types
-from dataclasses import dataclass, replace
-from typing import Callable, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .._numba import certificate, gradient_descent, robust_frame, weiszfeld
-from .._numba.fused_pass import SLOT_ETA, SLOT_INV, SLOT_MAX_TERM
-from .._numba.gradient_descent import GD_STATE_SIZE
-from .._numba.robust_frame import FRAME_DEPTH, FRAME_HEADROOM, NEAR_FACTOR
-from .._numba.solver import COINCIDENCE_RADIUS
+from .._contract import (
+    COINCIDENCE_RADIUS,
+    FRAME_DEPTH,
+    FRAME_HEADROOM,
+    METHOD_NEWTON,
+    METHOD_WEISZFELD,
+    NEAR_FACTOR,
+    NEWTON_MAX_D,
+    SLOT_INV,
+    SLOT_MAX_TERM,
+    SLOT_W_FAR,
+)
+from .._numba import certificate, gradient_descent, newton, robust_frame, schedule, weiszfeld
+from .._numba.fused_pass import sums_size
+from .._numba.gradient_descent import GD_HAS_PREV, GD_STATE_SIZE
+from .._numba.newton import NEWTON_SCRATCH_SIZE
+from .._numba.schedule import TRIAL_GD, TRIAL_VERTEX, TRIAL_WEISZFELD
 from .._result import CONVERGED, INTERRUPTED, MAX_ITER, NONFINITE, RANGE, STALLED
-from .._validate import METHODS
 
 __all__ = [
     "ArrayPoints",
@@ -59,6 +75,7 @@ __all__ = [
     "Frame",
     "anchor",
     "anchor_rows",
+    "chunk_sums",
     "combine_parts",
     "combine_sums",
     "failed",
@@ -70,8 +87,6 @@ __all__ = [
     "start",
     "widen",
 ]
-
-METHOD_WEISZFELD = METHODS["weiszfeld"]
 
 
 def plain(fn, _done=None):
@@ -95,14 +110,31 @@ def plain(fn, _done=None):
 
 certify = plain(certificate.certify)
 certified_gap = plain(certificate.certified_gap)
-gd_accept = plain(gradient_descent.gd_accept)
 gd_propose = plain(gradient_descent.gd_propose)
 gd_remember = plain(gradient_descent.gd_remember)
+newton_propose = plain(newton.newton_propose)
 robust_anchor = plain(robust_frame.robust_anchor)
 robust_sample_row = plain(robust_frame.robust_sample_row)
 robust_sample_size = plain(robust_frame.robust_sample_size)
 scaled_distance = plain(robust_frame.scaled_distance)
 weiszfeld_step = plain(weiszfeld.weiszfeld_step)
+# The iteration's schedule, the one of the compiled driver (schedule.hpp).
+anchor_reset = plain(schedule.anchor_reset)
+anchoring = plain(schedule.anchoring)
+newton_backs_off = plain(schedule.newton_backs_off)
+newton_due = plain(schedule.newton_due)
+recentre_due = plain(schedule.recentre_due)
+recentred = plain(schedule.recentred)
+recentring = plain(schedule.recentring)
+schedule_start = plain(schedule.schedule_start)
+stalled = plain(schedule.stalled)
+trial_accepted = plain(schedule.trial_accepted)
+trial_done = plain(schedule.trial_done)
+trial_kind = plain(schedule.trial_kind)
+trial_remembered = plain(schedule.trial_remembered)
+vertex_backs_off = plain(schedule.vertex_backs_off)
+vertex_due = plain(schedule.vertex_due)
+vertex_new = plain(schedule.vertex_new)
 
 # The warm start: n / 64 rows (at least 65,536, at most 2**21) in 64 runs.
 SAMPLE_FRACTION = 64
@@ -124,17 +156,22 @@ class ChunkedPoints(Protocol):
     wscale: float
     W: float
 
-    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float):
+    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian: bool = False):
         """Return ``(sums, probe)``: the combined pass sums at ``y``, and their diagnosis.
 
         The frame is centred at ``y``, with scale ``s``, coincidence radius ``eps`` and near
-        radius ``near`` (frame units). ``probe`` is None when the sums are finite, else
-        (every row of the chunks whose sums were not finite is finite, their largest
+        radius ``near`` (frame units). With ``hessian`` (d <= NEWTON_MAX_D) the sums are
+        followed by the Hessian at ``y``, packed lower triangle, from the same read of each
+        chunk (``chunk_sums``). ``probe`` is None when the sums are finite, else (every row
+        of the chunks whose sums were not finite is finite, their largest
         ``|x_ij - y_j| / 2``).
         """
 
-    def nearest(self, y: np.ndarray) -> np.ndarray | None:
-        """Return the row of positive weight nearest to ``y`` (float64), None if not finite."""
+    def nearest(self, y: np.ndarray) -> tuple[int, np.ndarray | None]:
+        """Return ``(index, row as float64)`` of the row of positive weight nearest to ``y``.
+
+        ``(-1, None)`` where no distance is finite.
+        """
 
     def sample(self, rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """Return about ``rows`` rows (and their weights) as in-memory arrays."""
@@ -410,15 +447,13 @@ def solve_chunked(
     """Run the exact iteration of ``solver.hpp`` on ``src`` from ``y0`` in ``frame``.
 
     Iterates are ``z = (y - c) s`` and every pass runs at ``y = c + z / s`` in the frame
-    centred at ``y`` itself (a vertex trial at the data point itself). The steps
-    (``gd_propose``/``gd_accept`` or ``weiszfeld_step``), the certificate (``certify``), the
-    stopping rule (``certified_gap``: the gap relative to the data near the iterate where
-    points lie beyond the near radius) and the vertex test are those of the compiled driver;
-    a step that no longer moves ``y`` in float64 ends the solve as stalled (the in-memory
-    driver first moves its frame to the iterate, which passes at ``y`` itself make
-    unnecessary here). A pass that overflows on finite rows widens the frame (``widen``)
-    and the iteration resumes from its last iterate; ``n_passes`` counts every pass.
-    ``frame`` may be a bare scale (a frame at ``y0`` with every point near).
+    centred at ``y`` itself (a vertex trial at the data point itself). The schedule (which
+    trial, back-offs, acceptance, recentring, stall: ``schedule.py``), the steps (Newton,
+    gradient descent, Weiszfeld), the certificate and its stopping rule are those of the
+    compiled driver. The frame is anchored from the start (``start``), so a certified gap
+    always vouches for the location. A pass that overflows on finite rows widens the frame
+    (``widen``) and the iteration resumes from its last iterate; ``n_passes`` counts every
+    pass. ``frame`` may be a bare scale (a frame at ``y0`` with every point near).
     """
     d = src.d
     if not isinstance(frame, Frame):
@@ -436,122 +471,183 @@ def solve_chunked(
             if wider.status != CONVERGED:
                 return failed(d, wider.status, run.n_iter, run.n_passes)
             run.lb *= wider.s / frame.s  # the best bound so far, in the new frame's units
+            run.sc = anchor_reset(run.sc)  # a new frame, as after anchoring
             frame = wider
 
 
 @dataclass
 class _Run:
-    """What a solve keeps across a change of frame: the last accepted iterate, counts, LB."""
+    """What a solve keeps across a change of frame: the last accepted iterate, counts, LB.
+
+    ``sc``: the schedule (``schedule.py``), anchored from the start.
+    """
 
     y: np.ndarray
     n_iter: int = 0
     n_passes: int = 0
     lb: float = -math.inf
     reported: bool = False  # iteration 0 went to progress
+    sc: Any = field(default_factory=lambda: anchoring(schedule_start()))
 
 
 def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress):
-    d, W = src.d, src.W
-    c, s, eps, near = frame.c, frame.s, frame.eps, frame.near
-    unit = s * src.wscale
-    # "newton" steps only where the small pass forms the Hessian: here it is "gd".
-    descent = method_code != METHOD_WEISZFELD
-
-    def at(point):
-        S, probe = src.pass_sums(point, s, eps, near)
-        run.n_passes += 1
-        if probe is not None:
-            raise _Overflow(probe)
-        g = np.empty(d)
-        cert = certify(S, d, W, g)
-        run.lb = max(run.lb, cert.lb)
-        return S, g, cert
-
-    y = run.y
-    z = (y - c) * s
-    S, g, cert = at(y)
-    st = np.zeros(GD_STATE_SIZE)
-    z_prev, g_prev = np.zeros(d), np.zeros(d)
-    retry = False
-    last_vertex = None
-    next_vertex_check, vertex_backoff, next_probe = 0, 1, 8
+    it = _Iteration(src, frame, run, method_code)
+    unit = frame.s * src.wscale
     if progress is not None and not run.reported:
         run.reported = True
-        progress(run.n_iter, cert.f / unit, gap_of(cert, run.lb))
+        progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
     while True:
-        if gap_of(cert, run.lb) <= tol:
-            status = CONVERGED
+        if certified_gap(it.cert, run.lb) <= tol:
+            status = CONVERGED  # the frame is anchored: the gap vouches for the location
             break
         if run.n_iter >= max_iter:
             status = MAX_ITER
             break
-        zt = np.empty(d)
-        vertex = False
-        near_vertex = S[SLOT_MAX_TERM] > 0.5 * S[SLOT_INV] or S[SLOT_ETA] > 0
-        probe = run.n_iter >= next_probe
-        if not retry and (probe or (near_vertex and run.n_iter >= next_vertex_check)):
-            if probe:
-                next_probe *= 2
-            xk = src.nearest(y)
-            run.n_passes += 1
-            if xk is not None and (last_vertex is None or not np.array_equal(xk, last_vertex)):
-                last_vertex = xk
-                vertex = not np.array_equal(xk, y)
-            else:
-                next_vertex_check = run.n_iter + vertex_backoff
-                vertex_backoff *= 2
-        if vertex:
-            yt = last_vertex.copy()
-            zt = (yt - c) * s
-            moved = True
-        else:
-            if descent:
-                moved = gd_propose(st, z_prev, g_prev, S, d, z, g, retry, zt)
-            else:
-                moved = weiszfeld_step(S, d, z, zt)
-            yt = c + zt / s
-            moved = moved and not np.array_equal(yt, y)
-        if not moved:
+        if run.sc.recentre:
+            it.recentre()
+            continue
+        trial = it.propose()
+        if trial is None:
+            if not stalled(run.sc, it.z, src.d, run.n_iter):
+                run.sc = recentring(run.sc)
+                continue
             status = STALLED
             break
-        St, gt, ct = at(yt)
-        if vertex:
-            accept = ct.f <= cert.f
-        elif descent:
-            accept = gd_accept(st, cert.f, ct.f, cert.gnorm)
-        else:
-            accept = True  # Vardi-Zhang steps never increase f
+        if it.take(*trial) and progress is not None:
+            progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
+    return it.outcome(status, tol)
+
+
+class _Iteration:
+    """The iteration in one frame: the iterate, its sums, certificate and Hessian.
+
+    The iterate is y, and z = (y - c) s in the frame (c, s); the Hessian (for Newton) is
+    asked of the pass that reached y, to ride on that read. Also gradient descent's memory.
+    """
+
+    def __init__(self, src, frame: Frame, run: _Run, method_code: int):
+        self.src, self.run, self.d = src, run, src.d
+        self.s, self.eps, self.near = frame.s, frame.eps, frame.near
+        self.c = np.array(frame.c, dtype=np.float64)
+        self.descent = method_code != METHOD_WEISZFELD
+        self.newton = method_code == METHOD_NEWTON and self.d <= NEWTON_MAX_D
+        self.gd = np.zeros(GD_STATE_SIZE)
+        self.z_prev, self.g_prev = np.zeros(self.d), np.zeros(self.d)
+        self.y = run.y
+        self.z = (self.y - self.c) * self.s
+        hessian = self.newton and run.n_iter >= run.sc.next_newton
+        self.S, self.g, self.cert, self.H = self.pass_at(self.y, hessian)
+
+    def pass_at(self, point, hessian: bool):
+        """Return the sums, gradient, certificate and Hessian (None unless asked) at point."""
+        run, d = self.run, self.d
+        S, probe = self.src.pass_sums(point, self.s, self.eps, self.near, hessian)
+        run.n_passes += 1
+        if probe is not None:
+            raise _Overflow(probe)
+        g = np.empty(d)
+        cert = certify(S, d, self.src.W, g)
+        run.lb = max(run.lb, cert.lb)
+        H = None
+        if hessian:
+            H = np.empty(NEWTON_SCRATCH_SIZE)  # newton_direction factorises it in place
+            H[: d * (d + 1) // 2] = S[sums_size(d) :]
+        return S[: sums_size(d)], g, cert, H
+
+    def recentre(self):
+        """Move the frame's centre onto the iterate (``recentre_frame`` of ``solver.hpp``).
+
+        The passes already run in a frame centred on y, so the pass there is the one taken.
+        """
+        self.run.sc = recentred(self.run.sc, self.run.n_iter)
+        self.c = self.y.copy()
+        self.z = np.zeros(self.d)
+        self.gd[GD_HAS_PREV] = 0.0
+
+    def propose(self):
+        """Return the trial (kind, zt, yt, Newton decrement); None where it cannot move y."""
+        run, d, S = self.run, self.d, self.S
+        n_iter = run.n_iter
+        zt, yt = np.empty(d), None
+        vertex = False
+        due, run.sc = vertex_due(run.sc, S, n_iter)
+        if due:
+            k, xk = self.src.nearest(self.y)
+            run.n_passes += 1
+            if k < 0:  # no finite distance
+                run.sc = vertex_backs_off(run.sc, n_iter)
+            else:
+                new, run.sc = vertex_new(run.sc, k, n_iter)
+                vertex = new and not np.array_equal(xk, self.y)  # already there: step
+                if vertex:
+                    zt, yt = (xk - self.c) * self.s, xk
+        newton, decrement = False, 0.0
+        # The Hessian came with the pass at y where a Newton step could be due (pass_hessian).
+        if not vertex and self.H is not None and newton_due(run.sc, True, d, S, n_iter):
+            H = self.H.copy()
+            newton, decrement = newton_propose(H, d, S[SLOT_INV], self.z, self.g, np.empty(d), zt)
+            if not newton:
+                run.sc = newton_backs_off(run.sc, n_iter)
+        kind = trial_kind(vertex, newton, self.descent, S[SLOT_W_FAR])
+        moved = True
+        if kind == TRIAL_GD:
+            moved = gd_propose(self.gd, self.z_prev, self.g_prev, S, d, self.z, self.g,
+                               run.sc.retry, zt)  # fmt: skip
+        elif kind == TRIAL_WEISZFELD:
+            moved = weiszfeld_step(S, d, self.z, zt)
+        if yt is None:
+            yt = self.c + zt / self.s
+        # Passes run at y itself: a trial that rounds to y in float64 does not move.
+        return (kind, zt, yt, decrement) if moved and not np.array_equal(yt, self.y) else None
+
+    def take(self, kind, zt, yt, decrement) -> bool:
+        """Run the pass at the trial and take the step or not; return whether taken."""
+        run, d = self.run, self.d
+        # The Hessian at the trial, where a Newton step could be due from it.
+        hessian = self.newton and kind != TRIAL_VERTEX and run.n_iter + 1 >= run.sc.next_newton
+        St, gt, ct, Ht = self.pass_at(yt, hessian)
+        accept = trial_accepted(kind, self.gd, self.cert, ct, decrement, self.S[SLOT_W_FAR],
+                                St[SLOT_W_FAR])  # fmt: skip
+        recentre = False
         if accept:
-            if descent and not vertex:
-                gd_remember(st, z_prev, g_prev, d, z, g)
-            z, y, S, g, cert = zt, yt, St, gt, ct
-            run.y = y
+            if trial_remembered(kind):
+                gd_remember(self.gd, self.z_prev, self.g_prev, d, self.z, self.g)
+            recentre = recentre_due(self.z, zt, d)
+            self.z, self.y, self.S, self.g, self.cert, self.H = zt, yt, St, gt, ct, Ht
+            run.y = yt
             run.n_iter += 1
-            retry = False
-            if progress is not None:
-                progress(run.n_iter, cert.f / unit, gap_of(cert, run.lb))
-        elif vertex:
-            next_vertex_check = run.n_iter + vertex_backoff
-            vertex_backoff *= 2
-        else:
-            retry = True
-    median = y.astype(src.dtype)
-    if not np.array_equal(median.astype(np.float64), y):
-        # The answer is returned in float32: certify the rounded point itself.
-        S, g, cert = at(median.astype(np.float64))
-        if status == CONVERGED and gap_of(cert, run.lb) > tol:
-            status = STALLED
-    objective, lower, gap, scale = certified(cert, run.lb, s, src.wscale, W)
-    return ChunkedOutcome(
-        median=median,
-        objective=objective,
-        lower_bound=lower,
-        gap=gap,
-        n_iter=run.n_iter,
-        n_passes=run.n_passes,
-        status=status,
-        scale=scale,
-    )
+        run.sc = trial_done(run.sc, kind, accept, recentre, run.n_iter)
+        return accept
+
+    def outcome(self, status: int, tol: float) -> ChunkedOutcome:
+        """Return the answer in the points' dtype, the rounded point certified if it moved."""
+        src, run = self.src, self.run
+        median = self.y.astype(src.dtype)
+        cert = self.cert
+        if not np.array_equal(median.astype(np.float64), self.y):
+            _, _, cert, _ = self.pass_at(median.astype(np.float64), False)
+            if status == CONVERGED and certified_gap(cert, run.lb) > tol:
+                status = STALLED
+        objective, lower, gap, scale = certified(cert, run.lb, self.s, src.wscale, src.W)
+        return ChunkedOutcome(median, objective, lower, gap, run.n_iter, run.n_passes, status,
+                              scale)  # fmt: skip
+
+
+def chunk_sums(impl, chunk, w, wscale, y, s, threads, eps, near, hessian):
+    """Return ``(sums, probe)`` of one chunk at ``y`` (see ``ChunkedPoints.pass_sums``).
+
+    The fused pass's sums, then the packed Hessian (``hessian_pass``) where ``hessian``:
+    both kernels run on the chunk while it is at hand, a Newton iteration reads it once.
+    """
+    f32 = chunk.dtype == np.float32
+    fused = impl.fused_pass_f32 if f32 else impl.fused_pass_f64
+    part = fused(chunk, w, wscale, y, s, threads, eps, near)
+    if hessian:
+        kernel = impl.hessian_pass_f32 if f32 else impl.hessian_pass_f64
+        part = np.concatenate([part, kernel(chunk, w, wscale, y, s, threads, eps)])
+    # Sums that are not finite: NaN or inf in the chunk, or a far row (checked now, while
+    # the chunk is at hand).
+    return part, None if np.isfinite(part).all() else chunk_probe(chunk, y)
 
 
 class ArrayPoints:
@@ -564,16 +660,41 @@ class ArrayPoints:
         self.w = None if w is None else w[0]
         self.wscale = 1.0 if wscale is None else float(wscale[0])
         self.W = float(self.n) if w is None else float(np.sum(self.w) * self.wscale)
-        self.kernel = impl.fused_pass_f32 if x.dtype == np.float32 else impl.fused_pass_f64
+        self.impl = impl
         self.threads = threads
 
-    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float):
-        S = self.kernel(self.x, self.w, self.wscale, y, s, self.threads, eps, near)
-        return S, None if np.isfinite(S).all() else chunk_probe(self.x, y)
+    def _chunks(self):
+        """Yield ``(lo, hi, rows lo:hi)``: here the whole array at once."""
+        yield 0, self.n, self.x
+
+    def _release(self, chunk) -> None:
+        """Let go of a chunk once read (a memory map drops its pages)."""
+
+    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian=False):
+        parts = []
+        for lo, hi, chunk in self._chunks():
+            w = None if self.w is None else self.w[lo:hi]
+            parts.append(chunk_sums(self.impl, chunk, w, self.wscale, y, s, self.threads, eps,
+                                    near, hessian))  # fmt: skip
+            self._release(chunk)
+        return combine_parts(parts)
 
     def sums(self, y, s, eps=COINCIDENCE_RADIUS, near=math.inf) -> np.ndarray:
         """Return the combined pass sums alone (see ``ChunkedPoints.pass_sums``)."""
         return self.pass_sums(y, s, eps, near)[0]
+
+    def nearest(self, y: np.ndarray):
+        best, best_d2 = (-1, None), np.inf
+        for lo, hi, chunk in self._chunks():
+            r = chunk - y
+            d2 = np.einsum("ij,ij->i", r, r)
+            if self.w is not None:
+                d2[self.w[lo:hi] == 0] = np.inf
+            k = int(np.argmin(d2))
+            if d2[k] < best_d2:
+                best, best_d2 = (lo + k, np.array(chunk[k], dtype=np.float64)), float(d2[k])
+            self._release(chunk)
+        return best
 
     def take(self, idx: np.ndarray):
         return np.array(self.x[idx]), None if self.w is None else np.array(self.w[idx])

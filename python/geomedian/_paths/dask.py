@@ -33,17 +33,17 @@ from .._options import SolveOptions
 from .._result import NONFINITE, RANGE, GeometricMedianResult, make_result
 from .._tools.progress import close as close_report
 from .._tools.progress import reporter
-from .chunked import ChunkedOutcome, chunk_probe, combine_parts, solve_chunked, start
+from .chunked import ChunkedOutcome, chunk_sums, combine_parts, solve_chunked, start
 
 __all__ = ["DaskPoints", "in_memory_weights", "solve_dask"]
 
 
-def _chunk_sums(chunk, w, wscale, y, s, eps, near, backend):
-    impl = load_backend(backend)
-    kernel = impl.fused_pass_f32 if chunk.dtype == np.float32 else impl.fused_pass_f64
-    part = kernel(np.ascontiguousarray(chunk), w, wscale, y, s, 1, eps, near)
-    # Sums that are not finite: NaN or inf in the chunk, or a far row (see _chunked).
-    return part, None if np.isfinite(part).all() else chunk_probe(chunk, y)
+def _chunk_sums(chunk, w, wscale, y, s, eps, near, backend, hessian):
+    # One thread per task; the Hessian, where asked, from the same chunk (see chunked).
+    # Arrays unpickled on a worker may sit at any byte offset: the kernels need them aligned.
+    chunk, y = np.require(chunk, requirements="CA"), np.require(y, np.float64, "CA")
+    w = None if w is None else np.require(w, np.float64, "CA")
+    return chunk_sums(load_backend(backend), chunk, w, wscale, y, s, 1, eps, near, hessian)
 
 
 def _chunk_nearest(chunk, w, y):
@@ -52,7 +52,7 @@ def _chunk_nearest(chunk, w, y):
     if w is not None:
         d2[w == 0] = np.inf
     k = int(np.argmin(d2))
-    return float(d2[k]), np.array(chunk[k], dtype=np.float64)
+    return float(d2[k]), k, np.array(chunk[k], dtype=np.float64)
 
 
 def _chunk_rows(chunk, w, local):
@@ -112,17 +112,21 @@ class DaskPoints:
         ]
         return list(dask.compute(*tasks))
 
-    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float):
+    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian=False):
         return combine_parts(self._map(_chunk_sums, wscale=self.wscale, y=y, s=s, eps=eps,
-                                       near=near, backend=self.backend))  # fmt: skip
+                                       near=near, backend=self.backend,
+                                       hessian=hessian))  # fmt: skip
 
     def sums(self, y, s, eps=COINCIDENCE_RADIUS, near=np.inf) -> np.ndarray:
         """Return the combined pass sums alone (see ``ChunkedPoints.pass_sums``)."""
         return self.pass_sums(y, s, eps, near)[0]
 
-    def nearest(self, y: np.ndarray) -> np.ndarray | None:
-        found = [(d2, row) for d2, row in self._map(_chunk_nearest, y=y) if np.isfinite(d2)]
-        return min(found, key=lambda item: item[0])[1] if found else None
+    def nearest(self, y: np.ndarray):
+        edges = np.cumsum([0, *self.lengths])
+        found = [(d2, int(lo) + k, row)
+                 for lo, (d2, k, row) in zip(edges, self._map(_chunk_nearest, y=y))
+                 if np.isfinite(d2)]  # fmt: skip
+        return min(found, key=lambda item: item[0])[1:] if found else (-1, None)
 
     def sample(self, rows: int, rng: np.random.Generator):
         share = [max(1, min(k, round(rows * k / self.n))) for k in self.lengths]

@@ -17,7 +17,7 @@ import mmap
 
 import numpy as np
 
-from .chunked import ArrayPoints, chunk_probe, combine_parts, sample_runs
+from .chunked import ArrayPoints, sample_runs
 
 __all__ = ["CHUNK_BYTES", "MemmapPoints"]
 
@@ -62,30 +62,8 @@ class MemmapPoints(ArrayPoints):
             hi = min(self.n, lo + self.rows)
             yield lo, hi, self.x[lo:hi]
 
-    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float):
-        parts = []
-        for lo, hi, chunk in self._chunks():
-            w = None if self.w is None else self.w[lo:hi]
-            part = self.kernel(chunk, w, self.wscale, y, s, self.threads, eps, near)
-            # Sums that are not finite: NaN or inf in the chunk, or a far row (checked now,
-            # while the chunk is mapped).
-            probe = None if np.isfinite(part).all() else chunk_probe(chunk, y)
-            parts.append((part, probe))
-            self.pages.drop(chunk)
-        return combine_parts(parts)
-
-    def nearest(self, y: np.ndarray) -> np.ndarray | None:
-        best, best_d2 = None, np.inf
-        for lo, hi, chunk in self._chunks():
-            r = chunk - y
-            d2 = np.einsum("ij,ij->i", r, r)
-            if self.w is not None:
-                d2[self.w[lo:hi] == 0] = np.inf
-            k = int(np.argmin(d2))
-            if d2[k] < best_d2:
-                best, best_d2 = np.array(chunk[k], dtype=np.float64), float(d2[k])
-            self.pages.drop(chunk)
-        return best
+    def _release(self, chunk) -> None:
+        self.pages.drop(chunk)
 
     def sample(self, rows: int, rng: np.random.Generator):
         runs = sample_runs(self.n, rows, rng)
