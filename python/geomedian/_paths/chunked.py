@@ -23,8 +23,9 @@ in its small-problem pass. Here each chunk gives it beside its sums while it is 
 (``hessian_pass``, :func:`chunk_sums`), asked of every pass after which a Newton step could
 be due, so a Newton iteration still costs one read of the data.
 
-Each pass is one read of the data, so the solve starts from the answer on a subsample
-(contiguous runs of rows at random places, solved in memory) and ``n_passes`` counts the
+Each pass is one read of the data, so the solve starts from the answer on a subsample:
+the warm start of the in-memory path (``warm_start.py``, the same sample size, tolerance
+and seed), its rows drawn as contiguous runs at random places; ``n_passes`` counts the
 full passes only.
 
 The frame follows ``make_frame`` of ``solver.hpp`` with the samples in place of the
@@ -66,7 +67,8 @@ from .._numba.fused_pass import sums_size
 from .._numba.gradient_descent import GD_HAS_PREV, GD_STATE_SIZE
 from .._numba.newton import NEWTON_SCRATCH_SIZE
 from .._numba.schedule import TRIAL_GD, TRIAL_VERTEX, TRIAL_WEISZFELD
-from .._result import CONVERGED, INTERRUPTED, MAX_ITER, NONFINITE, RANGE, STALLED
+from .._result import CONVERGED, MAX_ITER, NONFINITE, RANGE, STALLED
+from .warm_start import WARM_START_SEED, sample_size, solve_sample
 
 __all__ = [
     "ArrayPoints",
@@ -136,12 +138,10 @@ vertex_backs_off = plain(schedule.vertex_backs_off)
 vertex_due = plain(schedule.vertex_due)
 vertex_new = plain(schedule.vertex_new)
 
-# The warm start: n / 64 rows (at least 65,536, at most 2**21) in 64 runs.
-SAMPLE_FRACTION = 64
-SAMPLE_MIN_ROWS = 1 << 16
-SAMPLE_MAX_ROWS = 1 << 21
+# Samples of a file or a Dask array are drawn as this many runs of consecutive rows; the
+# frame's spread is measured on SPREAD_ROWS of them where the warm start draws none.
 SAMPLE_RUNS = 64
-SAMPLE_TOL = 1e-6
+SPREAD_ROWS = 64 * SAMPLE_RUNS
 
 
 class ChunkedPoints(Protocol):
@@ -227,11 +227,6 @@ def sample_runs(n: int, rows: int, rng: np.random.Generator) -> list[tuple[int, 
     length = rows // runs
     starts = np.sort(rng.integers(0, n - length + 1, size=runs))
     return [(int(a), int(a) + length) for a in starts]
-
-
-def sample_size(n: int) -> int:
-    """Rows of the warm-start sample for ``n`` rows."""
-    return min(n, max(SAMPLE_MIN_ROWS, min(SAMPLE_MAX_ROWS, n // SAMPLE_FRACTION)))
 
 
 def anchor_rows(n: int) -> np.ndarray:
@@ -383,40 +378,31 @@ def gap_of(cert, lb: float) -> float:
 Progress = Callable[[int, float, float], None]
 
 
-def start(src: ChunkedPoints, impl, init, method_code: int, threads: int, seed: int = 0x6D):
+def start(src: ChunkedPoints, impl, init, method_code: int, threads: int):
     """Return ``(start point, frame)``: ``init`` or the answer on a subsample, and the frame.
 
-    The subsample (``sample_size`` rows) is solved in memory to a relative gap of 1e-6;
-    with ``init`` given, a smaller one (``SAMPLE_RUNS`` rows) only measures the spread.
-    The robust anchor (m, rho) comes from the rows the in-memory solver would sample
+    The warm start (``warm_start.py``: its sample size, tolerance and seed) on rows drawn
+    in runs (``src.sample``); without it (``init`` given, or too few rows) the robust
+    anchor m. The anchor (m, rho) comes from the rows the in-memory solver would sample
     (``anchor_rows``); a start beyond the near radius ``R = NEAR_FACTOR rho`` of m gives
-    way to m. The frame is centred at the start. NaN or inf in either sample: the frame's
-    status is NONFINITE.
+    way to m. The frame is centred at the start, its scale from the samples' spread. NaN
+    or inf in either sample: the frame's status is NONFINITE.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(WARM_START_SEED)
     xa, wa = src.take(anchor_rows(src.n))
     d = src.d
     if not np.isfinite(xa).all():
         return np.full(d, math.nan), Frame(np.zeros(d), 1.0, status=NONFINITE)
     m, rho = anchor(xa, wa)
-    xs, ws = src.sample(
-        min(src.n, SAMPLE_RUNS * 64) if init is not None else sample_size(src.n), rng
-    )
+    rows = sample_size(src.n) if init is None else 0
+    xs, ws = src.sample(rows if rows else min(src.n, SPREAD_ROWS), rng)
     if not np.isfinite(xs).all():
         return np.full(d, math.nan), Frame(np.zeros(d), 1.0, status=NONFINITE)
+    found = solve_sample(impl, xs, ws, method_code, threads) if rows else None
     if init is not None:
         y0 = np.array(init, dtype=np.float64)
     else:
-        x3 = np.ascontiguousarray(xs)[None]
-        kernel = impl.solve_f32 if x3.dtype == np.float32 else impl.solve_f64
-        w2 = None if ws is None else np.ascontiguousarray(ws, dtype=np.float64)[None]
-        if w2 is not None and not (w2 > 0).any():
-            w2 = None  # no weight in the sample: the unweighted sample still locates the data
-        wsc = None if w2 is None else np.array([1.0 / float(w2.max())])
-        out = kernel(x3, w2, wsc, None, method_code, SAMPLE_TOL, 100, threads)
-        if out[6][0] == INTERRUPTED:
-            raise KeyboardInterrupt
-        y0 = np.asarray(out[0][0], dtype=np.float64)
+        y0 = m if found is None else np.asarray(found[0], dtype=np.float64)
     R = NEAR_FACTOR * rho
     # As solver.hpp's anchor_frame: the start (and the frame's centre) is the given one
     # where it lies within R of the anchor m, else m. From farther away every point would

@@ -1,63 +1,108 @@
-"""The warm start of one large problem: the answer on a random subsample of its rows."""
+"""The warm start of one large problem: the answer on a subsample of its rows.
+
+Each full pass reads every point, so the pass count is what a large solve costs. Starting
+from the answer on a subsample puts the first full pass close to the median; where
+outliers pull the mean away (the solver's default start), that saves most of the passes
+that would walk back from it. One rule for every path: problems of at least
+``WARM_START_ROWS`` rows, a sample of ``n / WARM_START_FRACTION`` rows solved in memory to
+a relative gap of ``WARM_START_TOL`` (a fixed seed: results are reproducible). The sample
+is small next to the problem, so its solve costs a small part of one pass. Its weights
+get their own power-of-two scale (the kernels' contract: ``csrc/geomedian/types.hpp``).
+
+How the rows are drawn depends on where they are: in memory one random row from each run
+of ``WARM_START_FRACTION`` rows (:func:`stratified_rows`); from a file or Dask, whole runs
+of consecutive rows (``chunked.sample_runs``), since scattered rows would each touch a
+page or a chunk of their own.
+
+In memory the weighted mean is free (the frame's moments pass), and clean data is as well
+started there: the subsample's answer is used only where it beats the subsample's mean by
+more than its own sampling error (:func:`worth_it`). The chunked path has no mean for free
+(it would cost a pass) and starts from the subsample's answer.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as v
 from .._result import CONVERGED, INTERRUPTED, MAX_ITER, STALLED
 
-__all__ = ["warm_start"]
+__all__ = ["sample_size", "solve_sample", "stratified_rows", "warm_start", "worth_it"]
 
-# One large problem under method="auto" starts from the answer on a random subsample.
-WARM_START_ROWS = 1 << 16  # at least this many points
-WARM_START_FRACTION = 256  # the subsample holds n / 256 of them
+WARM_START_ROWS = 1 << 16  # problems of fewer rows start without a sample
+WARM_START_FRACTION = 256  # the sample holds n / 256 rows
 WARM_START_TOL = 1e-6
+WARM_START_MAX_ITER = 100
+WARM_START_SEED = 0x6D
 
 
-def warm_start(impl, batch, w, wscale, method_code, threads, policy):
-    """Return a start point for one large problem, or ``None`` to start at the mean.
+def sample_size(n: int) -> int:
+    """Rows of the warm start's sample for a problem of ``n`` rows (0: no warm start)."""
+    return n // WARM_START_FRACTION if n >= WARM_START_ROWS else 0
 
-    Each full pass reads every point, so the pass count is what a large solve costs. A
-    stratified random subsample of ``n / 256`` points (fixed seed: results are
-    reproducible) solved to a relative gap of 1e-6 costs about a millisecond at 1,000,000
-    points and, where outliers pull the mean away, lands close enough for the full solve
-    to certify in a few passes: at 1,000,000 x 2 and x 16 with 20% far outliers at random
-    rows, 29 and 21 full passes from the weighted mean, 7 and 8 from this start (n / 64
-    gave the same counts and cost 1-2 ms more). On clean data it is not used (below).
+
+def stratified_rows(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``sample_size(n)`` rows: one at random from each run of the fraction's rows.
+
+    Sorted and distinct by construction: no sort needed (``np.unique`` cost 3 ms of a 7 ms
+    solve at 1,000,000 x 2).
     """
-    x = batch.x
-    P, n, d = x.shape
-    if P != 1 or n < WARM_START_ROWS:
+    m = sample_size(n)
+    return WARM_START_FRACTION * np.arange(m) + rng.integers(0, WARM_START_FRACTION, size=m)
+
+
+def solve_sample(impl, xs: np.ndarray, ws, method_code: int, threads: int, omit=False):
+    """Return ``(median, objective)`` of the sample ``xs`` (m, d) with weights ``ws`` (m,).
+
+    None where it has no answer (no weight left, NaN in it, points beyond float64): the
+    solve then starts without it. ``omit``: leave rows with NaN out (small samples only).
+    """
+    if ws is not None and not (ws > 0).any():
         return None
-    # Stratified: one random row from each run of WARM_START_FRACTION rows (sorted and
-    # distinct by construction, no sort needed; np.unique cost 3 ms of a 7 ms solve at
-    # 1,000,000 x 2). A fixed seed keeps results reproducible.
-    rng = np.random.default_rng(0x6D)
-    m = n // WARM_START_FRACTION
-    rows = WARM_START_FRACTION * np.arange(m) + rng.integers(0, WARM_START_FRACTION, size=m)
-    sub = np.ascontiguousarray(x[:, rows])
-    wsub = None if w is None else np.ascontiguousarray(w[:, rows])
-    if wsub is not None and not (wsub > 0).any():
-        return None
-    kernel = impl.solve_f32 if x.dtype == np.float32 else impl.solve_f64
-    omit = policy == "omit" and rows.size * d <= impl.small_problem_size
+    x3 = np.ascontiguousarray(xs)[None]
+    w, wscale = v.as_weights(ws, x3.shape[1]) if ws is not None else (None, None)
+    kernel = impl.solve_f32 if x3.dtype == np.float32 else impl.solve_f64
     median, objective, *_, status, _scale = kernel(
-        sub, wsub, wscale, None, method_code, WARM_START_TOL, 100, threads, omit
+        x3, w, wscale, None, method_code, WARM_START_TOL, WARM_START_MAX_ITER, threads, omit
     )
     if status[0] == INTERRUPTED:
         raise KeyboardInterrupt
-    # NaN in the sample (the full solve reports or omits it), no weight left: no warm start.
     if status[0] not in (CONVERGED, MAX_ITER, STALLED) or not np.isfinite(median).all():
         return None
-    # Worth it only where the sample's median beats the sample's mean by more than its own
-    # sampling error, about f d / m relative (the squared error of an estimate from m
-    # points in d dimensions): with far outliers, which pull the mean away. On clean data
-    # the mean is as good, and starting there (the default) saves the pass that would
-    # make up for the sampling error (1e5 x 128 Gaussian: 5 passes instead of 6).
-    ws = None if wsub is None else wsub[0]
-    mean = np.average(sub[0], axis=0, weights=ws).astype(np.float64)
-    evaluate = impl.evaluate_f32 if x.dtype == np.float32 else impl.evaluate_f64
-    at_mean = evaluate(sub[0], ws, 1.0 if wscale is None else float(wscale[0]), mean, threads)
-    if at_mean is not None and at_mean[0] - objective[0] <= objective[0] * d / m:
+    return median[0], float(objective[0])
+
+
+def worth_it(impl, xs: np.ndarray, ws, median: np.ndarray, objective: float, threads: int):
+    """Whether the sample's median beats the sample's mean as a start.
+
+    By more than its own sampling error, about f d / m relative (the squared error of an
+    estimate from m points in d dimensions): with far outliers, which pull the mean away.
+    On clean data the mean is as good, and starting there saves the pass that would make
+    up for the sampling error (1e5 x 128 Gaussian: 5 passes instead of 6).
+    """
+    m, d = xs.shape
+    wscale = 1.0 if ws is None else float(v.as_weights(ws, m)[1][0])
+    mean = np.average(xs, axis=0, weights=ws).astype(np.float64)
+    evaluate = impl.evaluate_f32 if xs.dtype == np.float32 else impl.evaluate_f64
+    at_mean = evaluate(xs, ws, wscale, mean, threads)
+    return at_mean is None or not at_mean[0] - objective <= objective * d / m
+
+
+def warm_start(impl, batch, w, wscale, method_code, threads, policy):
+    """Return a start point ``(1, d)`` for one large problem in memory, or None (the mean).
+
+    ``batch.x``: ``(1, n, d)``; ``w``: ``(1, n)`` or None. Rows are drawn by
+    :func:`stratified_rows`; where the sample's answer is not :func:`worth_it`, None.
+    """
+    x = batch.x
+    P, n, d = x.shape
+    if P != 1 or sample_size(n) == 0:
         return None
-    return median
+    rows = stratified_rows(n, np.random.default_rng(WARM_START_SEED))
+    xs = np.ascontiguousarray(x[0, rows])
+    ws = None if w is None else np.ascontiguousarray(w[0, rows])
+    omit = policy == "omit" and rows.size * d <= impl.small_problem_size
+    found = solve_sample(impl, xs, ws, method_code, threads, omit)
+    if found is None or not worth_it(impl, xs, ws, found[0], found[1], threads):
+        return None
+    return found[0][None]
