@@ -591,31 +591,39 @@ struct BatchStop {
     }
 };
 
-// Large problems are solved one after another, each pass split over the threads; many
-// problems (and every small one) are spread over the threads, one problem per thread at a
-// time, each solved serially in cache. Both give the same bits (see parallel.hpp).
+// Few large problems: one after another, each pass split over the threads.
+template <class T>
+void solve_within(const Batch<T>& b, const Options& opt, int threads, const Interrupt& interrupt,
+                  const BatchOutcome& bo) {
+    Workspace ws(b.d);
+    for (index_t k = 0; k < b.P; ++k) {
+        const Problem<T> p = problem_of(b, k);
+        OpenMPPass<T> pass(p, threads);
+        Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
+        solve_problem(p, opt, b.init ? b.init + k * b.d : nullptr, pass, ws, interrupt, o);
+        store(bo, k, o);
+        if (o.status == Status::interrupted) {
+            for (index_t r = k + 1; r < b.P; ++r) {
+                Outcome skipped{bo.median + r * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
+                std::fill(skipped.median, skipped.median + b.d, NAN);
+                store(bo, r, skipped);
+            }
+            return;
+        }
+    }
+}
+
+// Large problems are solved one after another, each pass split over the threads
+// (solve_within); many problems (and every small one) are spread over the threads, one
+// problem per thread at a time, each solved serially in cache. Both give the same bits
+// (see parallel.hpp).
 template <class T>
 void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Interrupt& interrupt,
                  const BatchOutcome& bo) {
     const bool small = b.n * b.d <= small_problem_size;
     const bool within = !small && (b.P == 1 || threads == 1 || b.n * b.d >= (index_t{1} << 16));
     if (within) {
-        Workspace ws(b.d);
-        for (index_t k = 0; k < b.P; ++k) {
-            const Problem<T> p = problem_of(b, k);
-            OpenMPPass<T> pass(p, threads);
-            Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
-            solve_problem(p, opt, b.init ? b.init + k * b.d : nullptr, pass, ws, interrupt, o);
-            store(bo, k, o);
-            if (o.status == Status::interrupted) {
-                for (index_t r = k + 1; r < b.P; ++r) {
-                    Outcome skipped{bo.median + r * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
-                    std::fill(skipped.median, skipped.median + b.d, NAN);
-                    store(bo, r, skipped);
-                }
-                return;
-            }
-        }
+        solve_within(b, opt, threads, interrupt, bo);
         return;
     }
     // Newton on small problems without start points runs eight problems at a time in the
