@@ -79,6 +79,10 @@ class Kernels:
         """Return the pass sums at ``y`` (their slots are in the contract)."""
         return self.entry("fused_pass", x.dtype)(x, w, wscale, y, s, threads, eps, near)
 
+    def hessian_pass(self, x, w, wscale, y, s, threads, eps) -> np.ndarray:
+        """Return the packed Hessian sums at ``y`` (``d (d + 1) / 2``, frame units)."""
+        return self.entry("hessian_pass", x.dtype)(x, w, wscale, y, s, threads, eps)
+
     def sgd(self, x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state) -> None:
         """Averaged SGD over row blocks, updating ``state`` in place."""
         self.entry("sgd", x.dtype)(x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state)

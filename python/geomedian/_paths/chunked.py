@@ -62,6 +62,7 @@ from .._contract import (
     SLOT_MAX_TERM,
     SLOT_W_FAR,
 )
+from .._kernels import Kernels
 from .._numba import certificate, gradient_descent, newton, robust_frame, schedule, weiszfeld
 from .._numba.fused_pass import sums_size
 from .._numba.gradient_descent import GD_HAS_PREV, GD_STATE_SIZE
@@ -378,7 +379,7 @@ def gap_of(cert, lb: float) -> float:
 Progress = Callable[[int, float, float], None]
 
 
-def start(src: ChunkedPoints, impl, init, method_code: int, threads: int):
+def start(src: ChunkedPoints, k: Kernels, init, method_code: int, threads: int):
     """Return ``(start point, frame)``: ``init`` or the answer on a subsample, and the frame.
 
     The warm start (``warm_start.py``: its sample size, tolerance and seed) on rows drawn
@@ -398,7 +399,7 @@ def start(src: ChunkedPoints, impl, init, method_code: int, threads: int):
     xs, ws = src.sample(rows if rows else min(src.n, SPREAD_ROWS), rng)
     if not np.isfinite(xs).all():
         return np.full(d, math.nan), Frame(np.zeros(d), 1.0, status=NONFINITE)
-    found = solve_sample(impl, xs, ws, method_code, threads) if rows else None
+    found = solve_sample(k, xs, ws, method_code, threads) if rows else None
     if init is not None:
         y0 = np.array(init, dtype=np.float64)
     else:
@@ -619,18 +620,15 @@ class _Iteration:
                               scale)  # fmt: skip
 
 
-def chunk_sums(impl, chunk, w, wscale, y, s, threads, eps, near, hessian):
+def chunk_sums(k: Kernels, chunk, w, wscale, y, s, threads, eps, near, hessian):
     """Return ``(sums, probe)`` of one chunk at ``y`` (see ``ChunkedPoints.pass_sums``).
 
     The fused pass's sums, then the packed Hessian (``hessian_pass``) where ``hessian``:
     both kernels run on the chunk while it is at hand, a Newton iteration reads it once.
     """
-    f32 = chunk.dtype == np.float32
-    fused = impl.fused_pass_f32 if f32 else impl.fused_pass_f64
-    part = fused(chunk, w, wscale, y, s, threads, eps, near)
+    part = k.fused_pass(chunk, w, wscale, y, s, threads, eps, near)
     if hessian:
-        kernel = impl.hessian_pass_f32 if f32 else impl.hessian_pass_f64
-        part = np.concatenate([part, kernel(chunk, w, wscale, y, s, threads, eps)])
+        part = np.concatenate([part, k.hessian_pass(chunk, w, wscale, y, s, threads, eps)])
     # Sums that are not finite: NaN or inf in the chunk, or a far row (checked now, while
     # the chunk is at hand).
     return part, None if np.isfinite(part).all() else chunk_probe(chunk, y)
@@ -639,14 +637,14 @@ def chunk_sums(impl, chunk, w, wscale, y, s, threads, eps, near, hessian):
 class ArrayPoints:
     """Points already in memory as a ``ChunkedPoints``: one chunk, one kernel call a pass."""
 
-    def __init__(self, x: np.ndarray, w, wscale, impl, threads: int):
+    def __init__(self, x: np.ndarray, w, wscale, k: Kernels, threads: int):
         self.x = x
         self.n, self.d = x.shape
         self.dtype = x.dtype
         self.w = None if w is None else w[0]
         self.wscale = 1.0 if wscale is None else float(wscale[0])
         self.W = float(self.n) if w is None else float(np.sum(self.w) * self.wscale)
-        self.impl = impl
+        self.kernels = k
         self.threads = threads
 
     def _chunks(self):
@@ -660,7 +658,7 @@ class ArrayPoints:
         parts = []
         for lo, hi, chunk in self._chunks():
             w = None if self.w is None else self.w[lo:hi]
-            parts.append(chunk_sums(self.impl, chunk, w, self.wscale, y, s, self.threads, eps,
+            parts.append(chunk_sums(self.kernels, chunk, w, self.wscale, y, s, self.threads, eps,
                                     near, hessian))  # fmt: skip
             self._release(chunk)
         return combine_parts(parts)

@@ -26,8 +26,7 @@ import dask.array as da
 import numpy as np
 
 from .. import _validate as v
-from .._backends import load_backend
-from .._kernels import Solved
+from .._kernels import Solved, kernels
 from .._numba.solver import COINCIDENCE_RADIUS
 from .._options import SolveOptions
 from .._result import NONFINITE, RANGE, GeometricMedianResult, make_result
@@ -43,7 +42,7 @@ def _chunk_sums(chunk, w, wscale, y, s, eps, near, backend, hessian):
     # Arrays unpickled on a worker may sit at any byte offset: the kernels need them aligned.
     chunk, y = np.require(chunk, requirements="CA"), np.require(y, np.float64, "CA")
     w = None if w is None else np.require(w, np.float64, "CA")
-    return chunk_sums(load_backend(backend), chunk, w, wscale, y, s, 1, eps, near, hessian)
+    return chunk_sums(kernels(backend), chunk, w, wscale, y, s, 1, eps, near, hessian)
 
 
 def _chunk_nearest(chunk, w, y):
@@ -168,10 +167,10 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
     tol = options.tol_for(dtype)
     init = v.as_init(options.init, x.shape[1])
     report = reporter(options.progress, tol)
-    impl = load_backend(options.backend)
     src = DaskPoints(x.astype(dtype), w, wscale, options.backend)
     method_code = options.method_code
-    y0, frame = start(src, impl, None if init is None else init[0], method_code, 1)
+    first = None if init is None else init[0]
+    y0, frame = start(src, kernels(options.backend), first, method_code, 1)
     res: ChunkedOutcome = solve_chunked(src, y0, frame, method_code, tol, options.max_iter, report)
     close_report(report)
     if res.status == NONFINITE:

@@ -17,6 +17,7 @@ import mmap
 
 import numpy as np
 
+from .._kernels import Kernels
 from .chunked import ArrayPoints, sample_runs
 
 __all__ = ["CHUNK_BYTES", "MemmapPoints"]
@@ -52,8 +53,8 @@ class _PageDropper:
 class MemmapPoints(ArrayPoints):
     """A C-contiguous ``(n, d)`` float32/float64 memmap as a ``ChunkedPoints``."""
 
-    def __init__(self, x: np.memmap, w, wscale, impl, threads: int):
-        super().__init__(x, w, wscale, impl, threads)
+    def __init__(self, x: np.memmap, w, wscale, k: Kernels, threads: int):
+        super().__init__(x, w, wscale, k, threads)
         self.rows = max(1, CHUNK_BYTES // (self.d * x.dtype.itemsize))
         self.pages = _PageDropper(x)
 

@@ -49,13 +49,13 @@ def solve_streamed(
         raise ValueError("method='sgd' does not support nan_policy='omit'")
     init = None if y0 is None else y0[0]
     if isinstance(points, np.memmap) and np.may_share_memory(batch.x, points):
-        src = MemmapPoints(points, w, wscale, k.module, options.threads)
+        src = MemmapPoints(points, w, wscale, k, options.threads)
     else:
-        src = ArrayPoints(batch.x[0], w, wscale, k.module, options.threads)
+        src = ArrayPoints(batch.x[0], w, wscale, k, options.threads)
     if options.sgd:
         res = solve_sgd(k, src, init, options, tol, report)
     else:
-        y0, frame = start(src, k.module, init, options.method_code, options.threads)
+        y0, frame = start(src, k, init, options.method_code, options.threads)
         res = solve_chunked(src, y0, frame, options.method_code, tol, options.max_iter, report)
     out = Solved(*res.as_arrays())
     v.report_nonfinite(batch, options.nan_policy, out.status)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
+from .._kernels import Kernels
 from .._result import CONVERGED, INTERRUPTED, MAX_ITER, STALLED
 
 __all__ = ["sample_size", "solve_sample", "stratified_rows", "warm_start", "worth_it"]
@@ -51,7 +52,7 @@ def stratified_rows(n: int, rng: np.random.Generator) -> np.ndarray:
     return WARM_START_FRACTION * np.arange(m) + rng.integers(0, WARM_START_FRACTION, size=m)
 
 
-def solve_sample(impl, xs: np.ndarray, ws, method_code: int, threads: int, omit=False):
+def solve_sample(k: Kernels, xs: np.ndarray, ws, method_code: int, threads: int, omit=False):
     """Return ``(median, objective)`` of the sample ``xs`` (m, d) with weights ``ws`` (m,).
 
     None where it has no answer (no weight left, NaN in it, points beyond float64): the
@@ -61,18 +62,18 @@ def solve_sample(impl, xs: np.ndarray, ws, method_code: int, threads: int, omit=
         return None
     x3 = np.ascontiguousarray(xs)[None]
     w, wscale = v.as_weights(ws, x3.shape[1]) if ws is not None else (None, None)
-    kernel = impl.solve_f32 if x3.dtype == np.float32 else impl.solve_f64
-    median, objective, *_, status, _scale = kernel(
+    out = k.solve(
         x3, w, wscale, None, method_code, WARM_START_TOL, WARM_START_MAX_ITER, threads, omit
     )
-    if status[0] == INTERRUPTED:
+    status = out.status[0]
+    if status == INTERRUPTED:
         raise KeyboardInterrupt
-    if status[0] not in (CONVERGED, MAX_ITER, STALLED) or not np.isfinite(median).all():
+    if status not in (CONVERGED, MAX_ITER, STALLED) or not np.isfinite(out.median).all():
         return None
-    return median[0], float(objective[0])
+    return out.median[0], float(out.objective[0])
 
 
-def worth_it(impl, xs: np.ndarray, ws, median: np.ndarray, objective: float, threads: int):
+def worth_it(k: Kernels, xs: np.ndarray, ws, median: np.ndarray, objective: float, threads: int):
     """Whether the sample's median beats the sample's mean as a start.
 
     By more than its own sampling error, about f d / m relative (the squared error of an
@@ -83,12 +84,11 @@ def worth_it(impl, xs: np.ndarray, ws, median: np.ndarray, objective: float, thr
     m, d = xs.shape
     wscale = 1.0 if ws is None else float(v.as_weights(ws, m)[1][0])
     mean = np.average(xs, axis=0, weights=ws).astype(np.float64)
-    evaluate = impl.evaluate_f32 if xs.dtype == np.float32 else impl.evaluate_f64
-    at_mean = evaluate(xs, ws, wscale, mean, threads)
-    return at_mean is None or not at_mean[0] - objective <= objective * d / m
+    at_mean = k.evaluate(xs, ws, wscale, mean, threads)
+    return at_mean is None or not at_mean.objective - objective <= objective * d / m
 
 
-def warm_start(impl, batch, w, wscale, method_code, threads, policy):
+def warm_start(k: Kernels, batch, w, wscale, method_code, threads, policy):
     """Return a start point ``(1, d)`` for one large problem in memory, or None (the mean).
 
     ``batch.x``: ``(1, n, d)``; ``w``: ``(1, n)`` or None. Rows are drawn by
@@ -101,8 +101,8 @@ def warm_start(impl, batch, w, wscale, method_code, threads, policy):
     rows = stratified_rows(n, np.random.default_rng(WARM_START_SEED))
     xs = np.ascontiguousarray(x[0, rows])
     ws = None if w is None else np.ascontiguousarray(w[0, rows])
-    omit = policy == "omit" and rows.size * d <= impl.small_problem_size
-    found = solve_sample(impl, xs, ws, method_code, threads, omit)
-    if found is None or not worth_it(impl, xs, ws, found[0], found[1], threads):
+    omit = policy == "omit" and rows.size * d <= k.small_problem_size
+    found = solve_sample(k, xs, ws, method_code, threads, omit)
+    if found is None or not worth_it(k, xs, ws, found[0], found[1], threads):
         return None
     return found[0][None]
