@@ -24,19 +24,55 @@ def test_signatures_are_the_table(fn):
 
 
 def test_defaults_are_recognised_cheaply():
-    call = {f.name: f.default for f in dataclasses.fields(SolveOptions)}
-    assert SolveOptions.all_default(call)
-    assert SolveOptions.all_default({**call, "backend": "numba"})  # any backend serves
+    hot = [f.default for f in dataclasses.fields(SolveOptions) if f.name != "backend"]
+    assert SolveOptions.at_defaults(*hot)
+    names = [f.name for f in dataclasses.fields(SolveOptions) if f.name != "backend"]
     for name, value in [
         ("axis", -1),
-        ("axis", np.int64(-2)),  # equal, but not the default's type: the full path decides
+        ("axis", np.int64(-2)),  # equal, but not the default object: the full path decides
         ("nan_policy", "omit"),
         ("tol", 1e-3),
         ("init", np.zeros(3)),  # an array must not be compared elementwise
         ("threads", 1),
         ("progress", False),
     ]:
-        assert not SolveOptions.all_default({**call, name: value}), name
+        values = [value if n == name else d for n, d in zip(names, hot)]
+        assert not SolveOptions.at_defaults(*values), name
+    with pytest.raises(TypeError, match="at_defaults takes"):
+        SolveOptions.at_defaults(*hot[:-1])  # a row the call forgot
+
+
+NOT_DEFAULT = {  # for each option, a valid value that is not its default
+    "axis": 0,
+    "nan_policy": "omit",
+    "nodata": 1e300,
+    "method": "gd",
+    "tol": 1e-8,
+    "max_iter": 500,
+    "init": np.zeros(3),
+    "threads": 1,
+    "progress": lambda *_: None,
+}
+
+
+def test_every_option_leaves_the_hot_loop(monkeypatch):
+    from geomedian import _api
+
+    taken = []
+    ready = _api.ready_median
+    monkeypatch.setattr(_api, "ready_median", lambda *a: taken.append(a) or ready(*a))
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    geomedian.geometric_median(x)
+    assert len(taken) == 1
+    for f in dataclasses.fields(SolveOptions):
+        if f.name == "backend":
+            continue
+        if f.name in ("batch_size", "random_state"):  # method="sgd" only: the full path refuses
+            with pytest.raises(ValueError, match="method='sgd' only"):
+                geomedian.geometric_median(x, **{f.name: 4})
+        else:
+            geomedian.geometric_median(x, **{f.name: NOT_DEFAULT[f.name]})
+        assert len(taken) == 1, f.name
 
 
 def test_validated_once_into_resolved_values():

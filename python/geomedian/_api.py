@@ -267,12 +267,14 @@ def geometric_median(
     >>> geomedian.geometric_median(stack, nodata=0, nan_policy="omit")
     array([[[11., 21.]]], dtype=float32)
     """
-    call = locals()
-    if weights is None and SolveOptions.all_default(call):
+    if weights is None and SolveOptions.at_defaults(
+        axis, nan_policy, nodata, method, tol, max_iter, init, threads, batch_size,
+        random_state, progress,
+    ):  # fmt: skip
         median = ready_median(points, backend)
         if median is not None:
             return median
-    res = _paths.solve(points, weights, SolveOptions.of_call(call))
+    res = _paths.solve(points, weights, SolveOptions.of_call(locals()))
     if _paths.is_dask(res.median):  # a lazy Dask batch: nothing is known yet
         return res.median
     if isinstance(res.status, int):  # one problem: no array work on the hot path

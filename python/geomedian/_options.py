@@ -15,6 +15,7 @@ path that uses it.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -114,19 +115,17 @@ class SolveOptions:
         return cls(**{name: arguments[name] for name in cls.NAMES})
 
     @staticmethod
-    def all_default(arguments: dict) -> bool:
-        """Whether every option in ``arguments`` (a call's ``locals()``) is at its default.
+    def at_defaults(*values: Any) -> bool:
+        """Whether the options, every one but ``backend`` in table order, are the defaults.
 
-        Cheap, for the hot loop: it validates nothing, and ``backend`` is not an option
-        here (every backend serves the default solve).
+        For the hot loop: it validates nothing and compares by identity, so a value equal
+        to a default but not the same object (``np.int64(-2)``) takes the full path, which
+        is always correct. Every option must be given: a row added to the table and not to
+        the call is an error, not an option silently ignored.
         """
-        for name, default in _DEFAULTS:
-            value = arguments[name]
-            if value is not default and (
-                default is None or type(value) is not type(default) or value != default
-            ):
-                return False
-        return True
+        if len(values) != len(_HOT_DEFAULTS):
+            raise TypeError(f"at_defaults takes {len(_HOT_DEFAULTS)} options, got {len(values)}")
+        return all(map(operator.is_, values, _HOT_DEFAULTS))
 
     def replace(self, **changes: Any) -> SolveOptions:
         """Return a copy with some options changed (and validated)."""
@@ -164,6 +163,5 @@ _CHECKS = tuple(
     for f in dataclasses.fields(SolveOptions)
     if f.metadata["check"] is not None
 )
-_DEFAULTS = tuple(
-    (f.name, f.default) for f in dataclasses.fields(SolveOptions) if f.name != "backend"
-)
+# Every default but the backend's, in table order (any backend serves the default solve).
+_HOT_DEFAULTS = tuple(f.default for f in dataclasses.fields(SolveOptions) if f.name != "backend")

@@ -29,7 +29,7 @@ def ready_median(points: Any, backend: str) -> np.ndarray | None:
     k = kernels(resolve_backend(backend))
     if not v.is_ready_problem(points, k.small_problem_size):
         return None
-    median, status = k.median(
+    median, status = k.entry("median", points.dtype)(
         points, v.METHODS[v.AUTO_METHOD], v.DEFAULT_TOL[points.dtype], v.DEFAULT_MAX_ITER
     )
     if status != CONVERGED:
