@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 import pytest
+from pybind_signature import parameters
 
 import geomedian
 
@@ -24,31 +24,14 @@ def _stub() -> tuple[dict[str, list[str]], set[str]]:
     return functions, {a for a in attributes if not a.startswith("_")}
 
 
-def _parameters(fn) -> list[str]:
-    """Parameter names of a pybind11 function, from the signature pybind11 writes first."""
-    head = fn.__doc__.splitlines()[0]
-    inside = head[head.index("(") + 1 : head.rindex(") ->")]
-    depth, names, token = 0, [], ""
-    for ch in inside + ",":
-        depth += ch in "[("
-        depth -= ch in "])"
-        if ch == "," and depth == 0:
-            if token.strip():
-                names.append(re.match(r"\s*(\w+)", token).group(1))
-            token = ""
-        else:
-            token += ch
-    return names
-
-
-def test_cpp_stub_declares_every_export_with_its_parameters():
+def test_cpp_stub_declares_every_export_with_itsparameters():
     core = pytest.importorskip("geomedian._core")
     functions, attributes = _stub()
     exported = {name for name in dir(core) if not name.startswith("_")}
     assert set(functions) | attributes == exported
     for name, params in functions.items():
         assert callable(getattr(core, name)), name
-        assert params == _parameters(getattr(core, name)), name
+        assert params == parameters(getattr(core, name)), name
     for name in attributes:
         assert not callable(getattr(core, name)), name
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import inspect
-import re
 
 import numpy as np
 import pytest
+from pybind_signature import parameters
 
 from geomedian._backends import load_backend
 from geomedian._kernels import Evaluated, Kernels, Solved
@@ -15,29 +15,13 @@ from geomedian._kernels import Evaluated, Kernels, Solved
 KERNELS = ("solve", "median", "evaluate", "fused_pass", "hessian_pass", "sgd")
 
 
-def _compiled_parameters(fn) -> list[str]:
-    """Parameter names of a pybind11 function, from the signature line of its docstring."""
-    head = fn.__doc__.splitlines()[0]
-    inside = head[head.index("(") + 1 : head.rindex(") ->")]
-    depth, names, token = 0, [], ""
-    for ch in inside + ",":
-        depth += ch in "[("
-        depth -= ch in "])"
-        if ch == "," and depth == 0:
-            names.append(re.match(r"\s*(\w+)", token).group(1))
-            token = ""
-        else:
-            token += ch
-    return names
-
-
 def test_backends_export_the_same_kernels():
     core = pytest.importorskip("geomedian._core")
     numba = load_backend("numba")
     for kernel in KERNELS:
         for suffix in ("f32", "f64"):
             name = f"{kernel}_{suffix}"
-            compiled = _compiled_parameters(getattr(core, name))
+            compiled = parameters(getattr(core, name))
             mirror = list(inspect.signature(getattr(numba, name)).parameters)
             assert compiled == mirror, name
     assert core.small_problem_size == numba.small_problem_size
