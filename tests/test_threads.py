@@ -76,6 +76,26 @@ def test_cpp_omp_num_threads_is_omp_get_max_threads():
     assert out.stdout.split() == ["3"]  # set explicitly: not capped by the cores
 
 
+def test_omp_num_threads_holds_after_numba_calls():
+    # Numba's OpenMP layer shares the runtime with the core, and each Numba call restores
+    # its own thread count through omp_set_num_threads: OMP_NUM_THREADS=1 must still hold.
+    pytest.importorskip("geomedian._core")
+    out = run(
+        """
+        import numpy as np
+        import geomedian
+        from geomedian import _threads
+
+        x = np.random.default_rng(0).normal(size=(100_000, 3))
+        geomedian.solve(x, backend="numba")
+        print(_threads.resolve_threads(None))
+        """,
+        "1",
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1"]
+
+
 def test_numba_without_the_core_reads_omp_num_threads():
     code = """
         import importlib.abc, sys

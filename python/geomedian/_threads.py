@@ -51,19 +51,18 @@ def default_threads() -> int:
     Returns
     -------
     int
-        With the compiled core: ``omp_get_max_threads()`` if ``OMP_NUM_THREADS`` is set,
-        else its minimum with the usable cores. Without: ``OMP_NUM_THREADS`` if set, else
-        the usable cores.
+        With the compiled core: ``omp_get_max_threads()``, at most ``OMP_NUM_THREADS``
+        if it is set, else at most the usable cores. Without: ``OMP_NUM_THREADS`` if set,
+        else the usable cores.
     """
-    if _openmp_max_threads is not None:
-        # Asked at every call: threadpool_limits changes it for the calling thread.
-        if os.environ.get("OMP_NUM_THREADS"):
-            return _openmp_max_threads()
-        return min(_openmp_max_threads(), _usable_cores())
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return _usable_cores()
+    ceiling = int(env) if env.isdigit() and int(env) > 0 else _usable_cores()
+    if _openmp_max_threads is not None:
+        # Asked at every call: threadpool_limits changes it for the calling thread. Bounded
+        # by OMP_NUM_THREADS all the same: Numba's OpenMP layer shares the runtime, and its
+        # set_num_threads (each Numba call restores its own count) raises the value.
+        return min(_openmp_max_threads(), ceiling)
+    return ceiling
 
 
 @functools.cache
