@@ -31,7 +31,7 @@ def solve_in_memory(
     policy = options.nan_policy
     omit = policy == "omit"
     if options.method == "auto" and y0 is None:
-        y0 = warm_start(k, batch, w, wscale, options.method_code, options.threads, policy)
+        y0 = warm_start(k, batch, w, options.method_code, options.threads, policy)
     empty = None
     if omit and n * d > k.small_problem_size:
         x, w, wscale, empty = fill_missing(batch, w, wscale)

@@ -88,7 +88,7 @@ def worth_it(k: Kernels, xs: np.ndarray, ws, median: np.ndarray, objective: floa
     return at_mean is None or not at_mean.objective - objective <= objective * d / m
 
 
-def warm_start(k: Kernels, batch, w, wscale, method_code, threads, policy):
+def warm_start(k: Kernels, batch, w, method_code, threads, policy):
     """Return a start point ``(1, d)`` for one large problem in memory, or None (the mean).
 
     ``batch.x``: ``(1, n, d)``; ``w``: ``(1, n)`` or None. Rows are drawn by
