@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from isolated import HIDE_CORE
 
 import geomedian
 from geomedian import _config, _threads
@@ -98,22 +99,13 @@ def test_omp_num_threads_holds_after_numba_calls():
 
 def test_numba_without_the_core_reads_omp_num_threads():
     code = """
-        import importlib.abc, sys
-
-        class HideCore(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name == "geomedian._core":
-                    raise ModuleNotFoundError("No module named 'geomedian._core'", name=name)
-                return None
-
-        sys.meta_path.insert(0, HideCore())
         import threadpoolctl
         from geomedian import _threads
 
         with threadpoolctl.threadpool_limits(limits=1):  # does not reach Numba's threads
             print(_threads.default_threads())
         """
-    out = run(code, "3")
+    out = run(HIDE_CORE + textwrap.dedent(code), "3")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["3"]
 

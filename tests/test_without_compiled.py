@@ -12,22 +12,9 @@ import sys
 import textwrap
 
 import pytest
+from isolated import HIDE_CORE
 
 import geomedian
-
-HIDE_CORE = textwrap.dedent(
-    """
-    import importlib.abc, sys
-
-    class HideCore(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "geomedian._core":
-                raise ModuleNotFoundError("No module named 'geomedian._core'", name=name)
-            return None
-
-    sys.meta_path.insert(0, HideCore())
-    """
-)
 
 
 def run(code: str) -> subprocess.CompletedProcess:
