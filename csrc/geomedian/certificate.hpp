@@ -110,6 +110,25 @@ inline Certificate certify(const double* sums, index_t d, double W, double* g) {
     return {f, lb, gnorm, gap_near, scale};
 }
 
+// A value v of the frame's units in the caller's, v / (s wscale), rounded up (an
+// objective) or down (a bound). s and wscale are powers of two, so each division is exact
+// unless the quotient lands among the subnormals (subnormal weights or coordinates); there
+// the directed rounding keeps the bound below the optimum and the objective above it.
+inline double divided_up(double v, double unit) {
+    const double q = v / unit;
+    return q * unit < v ? std::nextafter(q, HUGE_VAL) : q;
+}
+inline double divided_down(double v, double unit) {
+    const double q = v / unit;
+    return q * unit > v ? std::nextafter(q, -HUGE_VAL) : q;
+}
+inline double in_units_up(double v, double s, double wscale) {
+    return divided_up(divided_up(v, s), wscale);
+}
+inline double in_units_down(double v, double s, double wscale) {
+    return divided_down(divided_down(v, s), wscale);
+}
+
 // The certified absolute gap at an iterate whose certificate is c, given the best classic
 // bound lb seen so far (any iterate's LB bounds f*).
 inline double absolute_gap(const Certificate& c, double lb) {

@@ -91,6 +91,11 @@ constexpr double sum_rounding = 0x1p-44;
 // allowance on f, relative, that a trial may exceed it by (gradient_descent.hpp).
 constexpr double armijo_c = 1e-4;
 constexpr double f_noise = 8 * std::numeric_limits<double>::epsilon();
+// The stall at the certificate's rounding floor (schedule.hpp, gap_stalled): a gap within
+// stall_gap that has not halved in stall_iterations accepted iterations stops the solve
+// (a tol below the floor, e.g. 0, would otherwise run out max_iter). Above every default tol.
+constexpr double stall_gap = 0x1p-36;
+constexpr index_t stall_iterations = 32;
 // A Newton step is formed only when every pivot of H = L D L^T exceeds newton_pivot * inv
 // (newton.hpp).
 constexpr double newton_pivot = 1e-10;
@@ -140,6 +145,8 @@ void for_each_shared_value(Put&& put) {
     put("SUM_ROUNDING", sum_rounding);
     put("ARMIJO_C", armijo_c);
     put("F_NOISE", f_noise);
+    put("STALL_GAP", stall_gap);
+    put("STALL_ITERATIONS", stall_iterations);
     put("NEWTON_PIVOT", newton_pivot);
 }
 

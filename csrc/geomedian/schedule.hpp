@@ -174,6 +174,26 @@ inline bool stalled(const Schedule& sc, const double* z, index_t d, index_t n_it
     return at_centre || sc.recentred_at == n_iter;
 }
 
+// The gap's lowest value so far and the iteration that reached it. At the certificate's
+// rounding floor the gap stops falling while steps are still accepted: with a tol below
+// the floor (0, say) only this notices, and stops the solve (stalled) instead of running
+// out max_iter.
+struct GapProgress {
+    double best = HUGE_VAL;
+    index_t at = 0;
+};
+
+// Whether the solve has stalled at the floor: a gap within stall_gap that has not halved in
+// stall_iterations iterations.
+inline bool gap_stalled(GapProgress& gp, double gap, index_t n_iter) {
+    if (gap <= 0.5 * gp.best) {
+        gp.best = gap;
+        gp.at = n_iter;
+        return false;
+    }
+    return gap <= stall_gap && n_iter - gp.at >= stall_iterations;
+}
+
 // The frame is anchored robustly (anchor_frame), for good: a certified gap vouches for the
 // location from now on.
 inline void anchoring(Schedule& sc) { sc.anchored = true; }

@@ -175,6 +175,10 @@ FrameStatus make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c
     int e = 0;
     std::frexp(fit->half, &e);  // spread = 2 half < 2^(e+1)
     fit->s = fit->half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
+    // A spread below 2^-1022 (subnormal coordinates) keeps its digits in the frame (x - c
+    // and the scaling are exact), but spans less than 1 there: the coincidence radius
+    // shrinks with it, to stay as far below the spread as for any other data.
+    if (fit->half > 0 && -(e + 1) > 1022) fit->eps = std::ldexp(coincidence_radius, 1022 + e + 1);
     double* x0d = ws.reference_row();
     bool finite = true;
     for (index_t j = 0; j < p.d; ++j) {
@@ -362,15 +366,29 @@ template <class T, class Pass>
 Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
     const index_t d = it.d;
     Schedule& sc = it.sc;
+    GapProgress progress;
     for (;;) {
-        if (relative_gap(it.cert, it.lb) <= it.opt.tol) {
+        const double gap = relative_gap(it.cert, it.lb);
+        if (gap <= it.opt.tol) {
             if (vouches(it)) return Status::converged;
             const Anchor a = anchor_iterate(it);
             if (a == Anchor::range) return Status::range;
             if (a == Anchor::unchanged) return Status::converged;
+            progress = GapProgress{};
             continue;
         }
         const index_t n_iter = it.out.n_iter;
+        if (gap_stalled(progress, gap, n_iter)) {
+            if (!vouches(it)) {
+                const Anchor a = anchor_iterate(it);
+                if (a == Anchor::range) return Status::range;
+                if (a == Anchor::moved) {
+                    progress = GapProgress{};
+                    continue;
+                }
+            }
+            return Status::stalled;
+        }
         if (n_iter >= it.opt.max_iter) return Status::max_iter;
         if (interrupt()) return Status::interrupted;
         if (sc.recentre) {
@@ -407,7 +425,10 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
             if (!vouches(it)) {
                 const Anchor a = anchor_iterate(it);
                 if (a == Anchor::range) return Status::range;
-                if (a == Anchor::moved) continue;
+                if (a == Anchor::moved) {
+                    progress = GapProgress{};
+                    continue;
+                }
             }
             return Status::stalled;
         }
@@ -455,6 +476,13 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     it.fr = Frame{c, it.fit.s, z, it.fit.eps, it.fit.near};
     pass.sums(it.fr, it.S);
     ++out.n_passes;
+    // A start so far from the data that its distances overflow tells nothing about them:
+    // the usual start instead (the caller's start is a hint, never the answer).
+    if (init != nullptr && !std::isfinite(it.S[slot::f])) {
+        default_start(pass, d, z);
+        pass.sums(it.fr, it.S);
+        ++out.n_passes;
+    }
     // The points are finite (moments), so an infinite objective means distances beyond the
     // largest double: points spanning more than float64 can hold.
     if (!std::isfinite(it.S[slot::f])) {
@@ -495,14 +523,17 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
             status = Status::stalled;
     }
     const Certificate& cert = it.cert;
-    const double unit = s * p.wscale;
-    out.objective = cert.f / unit;
+    out.objective = in_units_up(cert.f, s, p.wscale);
     // The near-point gap is the tighter one where far points dominate f; f - gap_N may then
     // round to f itself (the bound is the gap, not this difference).
-    out.lower_bound =
-        cert.gap_near < cert.f - it.lb ? (cert.f - cert.gap_near) / unit : it.lb / unit;
+    out.lower_bound = in_units_down(
+        cert.gap_near < cert.f - it.lb ? cert.f - cert.gap_near : it.lb, s, p.wscale);
     out.gap = relative_gap(cert, it.lb);
     out.scale = cert.scale / (W * s);
+    // An objective or bound beyond float64 in the caller's units certifies nothing there.
+    if (status == Status::converged &&
+        !(std::isfinite(out.objective) && std::isfinite(out.lower_bound)))
+        status = Status::stalled;
     out.status = status;
 }
 
@@ -523,8 +554,9 @@ bool evaluate_at(const Problem<T>& p, const double* y, Pass& pass, Workspace& ws
     pass.sums(Frame{c, s, z, fit.eps, fit.near}, S);
     const Certificate cert = certify(S, p.d, W, grad);
     for (index_t j = 0; j < p.d; ++j) grad[j] /= p.wscale;
-    *f = cert.f / (s * p.wscale);
-    *lb = (cert.gap_near < cert.f - cert.lb ? cert.f - cert.gap_near : cert.lb) / (s * p.wscale);
+    *f = in_units_up(cert.f, s, p.wscale);
+    *lb = in_units_down(cert.gap_near < cert.f - cert.lb ? cert.f - cert.gap_near : cert.lb, s,
+                        p.wscale);
     return true;
 }
 
@@ -698,8 +730,9 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                 }
                 for (index_t j = 0; j < b.d; ++j)
                     bo.median[k * b.d + j] = po.median[j * pb.lanes + l];
-                const double unit = po.s[l] * problem_of(b, k).wscale;
-                Outcome o{bo.median + k * b.d, po.f[l] / unit, po.lb[l] / unit,
+                const double ws = problem_of(b, k).wscale;
+                Outcome o{bo.median + k * b.d, in_units_up(po.f[l], po.s[l], ws),
+                          in_units_down(po.lb[l], po.s[l], ws),
                           relative_gap(po.f[l], po.lb[l]), po.n_iter[l], po.n_passes[l],
                           Status::converged};
                 o.scale = po.f[l] / (po.W[l] * po.s[l]);  // F = f: no point beyond R

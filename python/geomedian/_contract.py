@@ -65,6 +65,8 @@ SUM_ROUNDING = 2.0**-44
 
 ARMIJO_C = 1e-4
 F_NOISE = 8 * 2.0**-52  # 8 ulps of 1: the rounding allowance on f, relative
+STALL_GAP = 2.0**-36
+STALL_ITERATIONS = 32
 NEWTON_PIVOT = 1e-10
 
 

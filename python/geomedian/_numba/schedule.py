@@ -12,10 +12,12 @@ A tuple of scalars lives in registers; an array would cost Numba a reference cou
 every rule called with it. C++ enum class Trial: ``TRIAL_*``.
 """
 
+import math
 from collections import namedtuple
 
 from numba import njit
 
+from .._contract import STALL_GAP, STALL_ITERATIONS
 from .fused_pass import SLOT_ETA, SLOT_INV, SLOT_MAX_TERM, SLOT_W_FAR
 from .gradient_descent import GD_T, GD_T_SAFE, gd_accept
 from .newton import newton_accept
@@ -193,6 +195,24 @@ def stalled(sc, z, d, n_iter):
     for j in range(d):
         at_centre &= z[j] == 0.0
     return at_centre or sc.recentred_at == n_iter
+
+
+# struct GapProgress: the gap's lowest value so far and the iteration that reached it.
+GapProgress = namedtuple("GapProgress", ["best", "at"])
+
+
+@njit(cache=True, nogil=True)
+def gap_progress_start():
+    """Return GapProgress{} (no gap seen yet)."""
+    return GapProgress(math.inf, 0)
+
+
+@njit(cache=True, nogil=True)
+def gap_stalled(gp, gap, n_iter):
+    """Return (whether a gap within STALL_GAP has not halved in STALL_ITERATIONS, gp)."""
+    if gap <= 0.5 * gp.best:
+        return False, GapProgress(gap, n_iter)
+    return gap <= STALL_GAP and n_iter - gp.at >= STALL_ITERATIONS, gp
 
 
 @njit(cache=True, nogil=True)

@@ -32,7 +32,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from .certificate import certified_gap, certify, relative_gap
+from .certificate import certified_gap, certify, in_units_down, in_units_up, relative_gap
 from .fused_pass import (
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
@@ -75,6 +75,8 @@ from .schedule import (
     TRIAL_WEISZFELD,
     anchor_reset,
     anchoring,
+    gap_progress_start,
+    gap_stalled,
     newton_backs_off,
     newton_due,
     recentre_due,
@@ -312,6 +314,11 @@ def make_frame(pr, pa, ws):
     half = mom[MOMENT_HALF_SPREAD]
     e = math.frexp(half)[1]  # spread = 2 half < 2^(e+1)
     s = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half > 0 else 1.0
+    # A spread below 2^-1022 (subnormal coordinates) spans less than 1 in the frame: the
+    # coincidence radius shrinks with it.
+    eps = COINCIDENCE_RADIUS
+    if half > 0 and -(e + 1) > 1022:
+        eps = math.ldexp(COINCIDENCE_RADIUS, 1022 + e + 1)
     finite = True
     for j in range(d):
         x0d[j] = x[i0, j]
@@ -324,7 +331,7 @@ def make_frame(pr, pa, ws):
             c[j] = x0d[j]
     if pa.small:
         small_load(pa.su, pa.sw, npad, d, c, s, pa.lane, pa.smu)
-    return CONVERGED, FrameFit(s, W, COINCIDENCE_RADIUS, math.inf, half)
+    return CONVERGED, FrameFit(s, W, eps, math.inf, half)
 
 
 @njit(cache=True, nogil=True)
@@ -524,6 +531,7 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
     z_prev, g_prev, newton_step = at(ws, V_Z_PREV, d), at(ws, V_G_PREV, d), at(ws, V_NEWTON, d)
     counts = ws.counts
     sc = schedule_start()
+    progress = gap_progress_start()
     anchor_at = ANCHOR_AT_START if anchor_first else ANCHOR_NONE
     fz, ft = Frame(c, fit.s, z, fit.eps, fit.near), Frame(c, fit.s, zt, fit.eps, fit.near)
     while True:
@@ -536,13 +544,21 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
             if a != ANCHOR_MOVED and anchor_at == ANCHOR_AT_STALL:
                 return STALLED, fit, cert, lb
             anchor_at = ANCHOR_NONE
+            progress = gap_progress_start()
             fz, ft = Frame(c, fit.s, z, fit.eps, fit.near), Frame(c, fit.s, zt, fit.eps, fit.near)
-        if certified_gap(cert, lb) <= opt.tol:
+        gap = certified_gap(cert, lb)
+        if gap <= opt.tol:
             if vouches(ws, fit, sc, d):
                 return CONVERGED, fit, cert, lb
             anchor_at = ANCHOR_AT_CONVERGENCE
             continue
         n_iter = counts[COUNT_ITER]
+        at_floor, progress = gap_stalled(progress, gap, n_iter)
+        if at_floor:
+            if not vouches(ws, fit, sc, d):
+                anchor_at = ANCHOR_AT_STALL
+                continue
+            return STALLED, fit, cert, lb
         if n_iter >= opt.max_iter:
             return MAX_ITER, fit, cert, lb
         if stop[0] != 0:
@@ -628,6 +644,16 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
             z[j] = 0.0
     pass_sums(pr, pa, Frame(c, fit.s, z, fit.eps, fit.near), fit.W, S)
     counts[COUNT_PASSES] += 1
+    # A start so far from the data that its distances overflow tells nothing about them:
+    # the usual start instead (the caller's start is a hint, never the answer).
+    if has_init and not math.isfinite(S[SLOT_F]):
+        if pa.small:
+            small_start(pa.su, pa.sw, fit.W, pa.rows[0], pa.rows[1], d, pa.st, pa.lane, z)
+        else:
+            for j in range(d):
+                z[j] = 0.0
+        pass_sums(pr, pa, Frame(c, fit.s, z, fit.eps, fit.near), fit.W, S)
+        counts[COUNT_PASSES] += 1
     # The points are finite (moments), so an infinite objective means distances beyond the
     # largest double: points spanning more than float64 can hold.
     if not math.isfinite(S[SLOT_F]):
@@ -657,16 +683,17 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
         cert = ct
         if status == CONVERGED and certified_gap(cert, lb) > opt.tol:
             status = STALLED
-    unit = s * pr.wscale
     # The near-point gap is the tighter one where far points dominate f; f - gap_near may
     # then round to f itself (the bound is the gap, not this difference).
-    if cert.gap_near < cert.f - lb:
-        lower_bound = (cert.f - cert.gap_near) / unit
-    else:
-        lower_bound = lb / unit
+    bound = cert.f - cert.gap_near if cert.gap_near < cert.f - lb else lb
+    objective = in_units_up(cert.f, s, pr.wscale)
+    lower_bound = in_units_down(bound, s, pr.wscale)
     gap = certified_gap(cert, lb)
+    # An objective or bound beyond float64 in the caller's units certifies nothing there.
+    if status == CONVERGED and not (math.isfinite(objective) and math.isfinite(lower_bound)):
+        status = STALLED
     n_iter, n_passes = counts[COUNT_ITER], counts[COUNT_PASSES]
-    return cert.f / unit, lower_bound, gap, n_iter, n_passes, status, cert.scale / (W * s)
+    return objective, lower_bound, gap, n_iter, n_passes, status, cert.scale / (W * s)
 
 
 @njit(cache=True, nogil=True)
@@ -693,8 +720,8 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
     cert = certify(S, d, W, grad)
     for j in range(d):
         grad[j] /= wscale
-    f = cert.f / (s * wscale)
-    lb = (cert.f - cert.gap_near if cert.gap_near < cert.f - cert.lb else cert.lb) / (s * wscale)
+    f = in_units_up(cert.f, s, wscale)
+    lb = in_units_down(cert.f - cert.gap_near if cert.gap_near < cert.f - cert.lb else cert.lb, s, wscale)
     return True, f, lb
 
 
@@ -783,9 +810,9 @@ def solve_pack(k0, count, x, w, wscale, opt, pb, results):
             median[k, j] = vec[V_MEDIAN, j, lane]
         f = cert[0, CERT_F, lane]
         lb = lanes[S_LB, lane]
-        unit = lanes[S_S, lane] * wscale[0 if w.shape[0] == 1 else k]
-        objective[k] = f / unit
-        lower_bound[k] = lb / unit
+        ws = wscale[0 if w.shape[0] == 1 else k]
+        objective[k] = in_units_up(f, lanes[S_S, lane], ws)
+        lower_bound[k] = in_units_down(lb, lanes[S_S, lane], ws)
         gap[k] = relative_gap(f, lb)
         n_iter[k] = pack_iter[lane]
         n_passes[k] = pack_passes[lane]

@@ -113,6 +113,8 @@ def plain(fn, _done=None):
 
 certify = plain(certificate.certify)
 certified_gap = plain(certificate.certified_gap)
+in_units_down = plain(certificate.in_units_down)
+in_units_up = plain(certificate.in_units_up)
 gd_propose = plain(gradient_descent.gd_propose)
 gd_remember = plain(gradient_descent.gd_remember)
 newton_propose = plain(newton.newton_propose)
@@ -124,6 +126,8 @@ weiszfeld_step = plain(weiszfeld.weiszfeld_step)
 # The iteration's schedule, the one of the compiled driver (schedule.hpp).
 anchor_reset = plain(schedule.anchor_reset)
 anchoring = plain(schedule.anchoring)
+gap_progress_start = plain(schedule.gap_progress_start)
+gap_stalled = plain(schedule.gap_stalled)
 newton_backs_off = plain(schedule.newton_backs_off)
 newton_due = plain(schedule.newton_due)
 recentre_due = plain(schedule.recentre_due)
@@ -358,17 +362,13 @@ def certified(cert, lb: float, s: float, wscale: float, W: float):
     As ``solve_problem`` (``solver.hpp``) reports them from the last certificate and the
     best lower bound ``lb`` (frame units).
     """
-    unit = s * wscale
     gap = gap_of(cert, lb)
-    # Points spread over most of float64's range may have an objective beyond it: inf.
-    with np.errstate(over="ignore"):
-        # The near-point gap is the tighter one where far points dominate f; f - gap_near
-        # may then round to f itself (the bound is the gap, not this difference).
-        if cert.gap_near < cert.f - lb:
-            lower = float(cert.f - cert.gap_near) / unit
-        else:
-            lower = float(lb) / unit
-        return float(cert.f) / unit, lower, gap, float(cert.scale) / (W * s)
+    # The near-point gap is the tighter one where far points dominate f; f - gap_near may
+    # then round to f itself (the bound is the gap, not this difference).
+    bound = cert.f - cert.gap_near if cert.gap_near < cert.f - lb else lb
+    objective = in_units_up(float(cert.f), s, wscale)
+    lower = in_units_down(float(bound), s, wscale)
+    return objective, lower, gap, float(cert.scale) / (W * s)
 
 
 def gap_of(cert, lb: float) -> float:
@@ -483,9 +483,15 @@ def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress)
     if progress is not None and not run.reported:
         run.reported = True
         progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
+    floor = gap_progress_start()
     while True:
-        if certified_gap(it.cert, run.lb) <= tol:
+        gap = certified_gap(it.cert, run.lb)
+        if gap <= tol:
             status = CONVERGED  # the frame is anchored: the gap vouches for the location
+            break
+        at_floor, floor = gap_stalled(floor, gap, run.n_iter)
+        if at_floor:
+            status = STALLED
             break
         if run.n_iter >= max_iter:
             status = MAX_ITER
@@ -616,6 +622,9 @@ class _Iteration:
             if status == CONVERGED and certified_gap(cert, run.lb) > tol:
                 status = STALLED
         objective, lower, gap, scale = certified(cert, run.lb, self.s, src.wscale, src.W)
+        # An objective or bound beyond float64 in the caller's units certifies nothing there.
+        if status == CONVERGED and not (math.isfinite(objective) and math.isfinite(lower)):
+            status = STALLED
         return ChunkedOutcome(median, objective, lower, gap, run.n_iter, run.n_passes, status,
                               scale)  # fmt: skip
 
