@@ -139,8 +139,8 @@ def honest_certificates(monkeypatch):
     ready = _api.ready_median
 
     @functools.wraps(solve)
-    def checked(points, weights, options):
-        res = solve(points, weights, options)
+    def checked(points, weights, options, *origin):
+        res = solve(points, weights, options, *origin)
         _check_certificate(points, weights, options, res)
         return res
 

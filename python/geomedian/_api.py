@@ -119,7 +119,11 @@ def solve(
         subsample of ``n / 256`` points (a fixed seed, so results are reproducible;
         ``n_passes`` counts full passes only). ``"sgd"``: averaged minibatch stochastic
         gradient (one problem only), an epoch at a time until one exact pass
-        certifies ``tol`` (default ``1e-3``); ``max_iter`` then counts epochs.
+        certifies ``tol`` (default ``1e-3``); ``max_iter`` then counts epochs. At most
+        1,024 points (SGD's first sample would be all of them) are solved by the exact
+        ``"auto"`` method instead, to the same ``tol`` (``method`` in the result says
+        so): its few passes cost less than one epoch, and it reaches what SGD only creeps
+        towards (an optimum at a data point).
     backend : {"auto", "cpp", "numba"}
         Kernels to run; ``"auto"`` honours ``GEOMEDIAN_BACKEND`` and otherwise prefers the
         compiled core.
@@ -139,7 +143,8 @@ def solve(
         process unless ``OMP_NUM_THREADS`` is set, so ``OMP_NUM_THREADS`` and
         ``threadpoolctl.threadpool_limits`` limit it; without the compiled core,
         ``OMP_NUM_THREADS`` or the available cores (threadpoolctl cannot reach Numba's
-        threads). Results do not depend on it. In a child process started with ``fork``
+        threads). A count above the available cores is lowered to them. Results do not
+        depend on it. In a child process started with ``fork``
         every call runs on one thread: GNU OpenMP, used by both backends, hangs or aborts
         in a forked child once the parent has used it.
     batch_size : int, optional

@@ -90,4 +90,7 @@ def resolve_threads(threads: int | None) -> int:
         ) from None
     if value < 1:
         raise ValueError(f"threads must be >= 1, got {value}")
-    return 1 if _fork_child else value
+    # More threads than cores never speed a pass, and thousands of them exhaust the address
+    # space (the OpenMP runtime aborts the process): at most the usable cores, as Numba's
+    # pool, whose size is the cores by default, is at most.
+    return 1 if _fork_child else min(value, _usable_cores())

@@ -345,6 +345,9 @@ class Batch:
     shape: tuple
     axis: int
     ndim: int
+    # Where this batch starts in the caller's (a block of a Dask batch): added to the
+    # problem indices that messages name.
+    origin: tuple = ()
 
     @property
     def single(self) -> bool:
@@ -352,7 +355,11 @@ class Batch:
 
     def problem(self, k: int) -> tuple:
         """Return the batch index of flat problem ``k``, as the caller sees it."""
-        return tuple(int(i) for i in np.unravel_index(k, self.shape)) if self.shape else ()
+        if not self.shape:
+            return ()
+        index = np.unravel_index(k, self.shape)
+        origin = self.origin or (0,) * len(index)
+        return tuple(int(i) + int(o) for i, o in zip(index, origin))
 
 
 def _axis(axis: Any, ndim: int) -> int:
@@ -404,13 +411,29 @@ def as_batch(points: Any, options: Any) -> Batch:
     x = _for_kernels(arr, dtype=dtype)
     nodata = options.nodata
     if nodata is not None:  # a real number (SolveOptions checked it)
-        hit = arr == nodata
+        hit = nodata_mask(arr, nodata)
         if hit.any():
             if np.may_share_memory(x, arr):
                 x = x.copy()
             x[hit] = np.nan
     P = math.prod(batch)
     return Batch(x.reshape(P, n, d), tuple(batch), ax, arr.ndim)
+
+
+def nodata_mask(arr: np.ndarray, nodata: Any) -> np.ndarray:
+    """Return where ``arr`` holds ``nodata``, compared in the data's own dtype.
+
+    ``-9999.9`` stored as float32 is not float64's ``-9999.9``: a float ``nodata`` is
+    rounded to the data's float dtype first, as the data was when it was written. Integer
+    data matches an integral ``nodata`` in its range only (``-9999.9`` is no int16 value).
+    """
+    if arr.dtype.kind == "f":
+        return arr == np.asarray(nodata).astype(arr.dtype)
+    value = float(nodata)
+    info = np.iinfo(arr.dtype)
+    if not value.is_integer() or not info.min <= value <= info.max:
+        return np.zeros(arr.shape, dtype=bool)
+    return arr == int(value)
 
 
 def _weights_error(batch: Batch, k: int, i: int, what: str) -> str:
@@ -515,6 +538,11 @@ def as_lazy_points(points: Any, options: Any) -> tuple[Any, type]:
     kind = np.dtype(points.dtype).kind
     if kind == "b" or kind not in "iuf":
         raise TypeError(f"points must hold real numbers, got dtype {points.dtype}")
+    if any(math.isnan(k) for k in points.shape):
+        raise ValueError(
+            f"points has unknown chunk sizes (shape {points.shape}), as after boolean "
+            "indexing: call points.compute_chunk_sizes() first"
+        )
     ax = _axis(options.axis, points.ndim)
     if ax != points.ndim - 2:
         points = np.moveaxis(points, ax, -2)
@@ -526,7 +554,9 @@ def as_lazy_points(points: Any, options: Any) -> tuple[Any, type]:
     return points, compute_dtype(np.dtype(points.dtype))
 
 
-def report_nonfinite(batch: Batch, policy: str, status: np.ndarray) -> None:
+def report_nonfinite(
+    batch: Batch, policy: str, status: np.ndarray, *, sgd: bool = False
+) -> None:
     """Raise for what the kernels found: NaN under ``"raise"``, inf (any policy), range.
 
     The deferred half of the finiteness check (see the module docstring): the kernels report
@@ -534,7 +564,7 @@ def report_nonfinite(batch: Batch, policy: str, status: np.ndarray) -> None:
     """
     out_of_range = np.flatnonzero(status == RANGE)
     if out_of_range.size:
-        where = "" if batch.single else f" (problem {int(out_of_range[0])} of the batch)"
+        where = "" if batch.single else f" (problem {batch.problem(int(out_of_range[0]))})"
         raise ValueError(
             f"points span more than 2**880 (about 1e265) times their robust spread, or distances "
             f"between them exceed the largest float64 (1.8e308){where}: the far points and the "
@@ -542,17 +572,24 @@ def report_nonfinite(batch: Batch, policy: str, status: np.ndarray) -> None:
         )
     bad = np.flatnonzero(status == NONFINITE)
     if bad.size:
-        if policy == "raise":
-            raise ValueError(
-                f"points must be finite, {locate_nonfinite(batch, bad[0])}; pass "
-                "nan_policy='omit' to leave out points with NaN coordinates or "
-                "nan_policy='propagate' to get NaN for their problems"
-            )
+        if policy == "raise" and not np.isinf(batch.x[bad[0]]).any():
+            where = locate_nonfinite(batch, bad[0]) or "got NaN"
+            if sgd:
+                hint = (
+                    "method='sgd' takes finite points only: drop the rows holding NaN, or "
+                    "use an exact method with nan_policy='omit'"
+                )
+            else:
+                hint = (
+                    "pass nan_policy='omit' to leave out points with NaN coordinates or "
+                    "nan_policy='propagate' to get NaN for their problems"
+                )
+            raise ValueError(f"points must be finite, {where}; {hint}")
         # Under "omit" the kernel skipped NaN rows, so only inf is left; under "propagate"
         # the problems holding NaN but no inf are the NaN results asked for.
-        with_inf = bad if policy == "omit" else bad[np.isinf(batch.x[bad]).any(axis=(1, 2))]
+        with_inf = bad if policy != "propagate" else bad[np.isinf(batch.x[bad]).any(axis=(1, 2))]
         if with_inf.size:
+            where = locate_nonfinite(batch, with_inf[0], inf_only=True) or "got inf"
             raise ValueError(
-                "points must not contain inf (an error under every nan_policy), "
-                f"{locate_nonfinite(batch, with_inf[0], inf_only=True)}"
+                f"points must be finite, {where}: inf is an error under every nan_policy"
             )

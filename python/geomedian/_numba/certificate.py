@@ -71,27 +71,27 @@ def certify(sums, d, W, g):
 
 @njit(cache=True, nogil=True)
 def divided_up(v, unit):
-    """v / unit rounded up (unit a power of two: exact unless the quotient is subnormal)."""
+    """Return v / unit rounded up (unit a power of two: exact unless subnormal)."""
     q = v / unit
     return math.nextafter(q, math.inf) if q * unit < v else q
 
 
 @njit(cache=True, nogil=True)
 def divided_down(v, unit):
-    """v / unit rounded down (unit a power of two: exact unless the quotient is subnormal)."""
+    """Return v / unit rounded down (unit a power of two: exact unless subnormal)."""
     q = v / unit
     return math.nextafter(q, -math.inf) if q * unit > v else q
 
 
 @njit(cache=True, nogil=True)
 def in_units_up(v, s, wscale):
-    """An objective of the frame's units in the caller's, v / (s wscale), rounded up."""
+    """Return an objective of the frame's units in the caller's, v / (s wscale), rounded up."""
     return divided_up(divided_up(v, s), wscale)
 
 
 @njit(cache=True, nogil=True)
 def in_units_down(v, s, wscale):
-    """A bound of the frame's units in the caller's, v / (s wscale), rounded down."""
+    """Return a bound of the frame's units in the caller's, v / (s wscale), rounded down."""
     return divided_down(divided_down(v, s), wscale)
 
 

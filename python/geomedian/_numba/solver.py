@@ -721,7 +721,8 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
     for j in range(d):
         grad[j] /= wscale
     f = in_units_up(cert.f, s, wscale)
-    lb = in_units_down(cert.f - cert.gap_near if cert.gap_near < cert.f - cert.lb else cert.lb, s, wscale)
+    bound = cert.f - cert.gap_near if cert.gap_near < cert.f - cert.lb else cert.lb
+    lb = in_units_down(bound, s, wscale)
     return True, f, lb
 
 

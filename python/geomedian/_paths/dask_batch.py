@@ -20,8 +20,16 @@ __all__ = ["solve_blocks"]
 FIELDS = ("objective", "lower_bound", "gap", "n_iter", "n_passes", "status", "scale")
 
 
-def _block_solve(block, weights, init, options: SolveOptions, d: int) -> np.ndarray:
-    res = arrays.solve_arrays(block, weights, options.replace(init=init))
+def _block_solve(block, weights, init, options: SolveOptions, d: int, block_info=None):
+    # Where the block's problems sit in the whole batch: the indices errors name, and the
+    # block's share of a per-problem init.
+    origin = ()
+    if block_info is not None and 0 in block_info:
+        location = block_info[0]["array-location"][: block.ndim - 2]
+        origin = tuple(lo for lo, _ in location)
+        if init is not None and np.ndim(init) > 1:
+            init = init[tuple(slice(lo, hi) for lo, hi in location)]
+    res = arrays.solve_arrays(block, weights, options.replace(init=init), origin)
     out = np.empty((*block.shape[:-2], d + len(FIELDS)))
     out[..., :d] = res.median
     for k, name in enumerate(FIELDS):
@@ -39,6 +47,17 @@ def solve_blocks(x, dtype, weights, options: SolveOptions) -> GeometricMedianRes
             "weights of a batched Dask array must be None or one weight per point, shape "
             f"(n,) = ({n},), shared by every problem"
         )
+    init = options.init
+    if init is not None and np.ndim(init) > 1:
+        # Per-problem starts: checked against the whole batch here, split with the blocks.
+        batch_shape = tuple(int(k) for k in x.shape[:-2])
+        try:
+            init = np.broadcast_to(np.asarray(init, dtype=np.float64), (*batch_shape, d))
+        except ValueError:
+            raise ValueError(
+                f"init must have shape ({d},) or broadcast to {(*batch_shape, d)}, "
+                f"got {np.shape(options.init)}"
+            ) from None
     inner = options.replace(axis=-2, init=None, progress=None, threads=1)
     ax = x.ndim - 2
     if x.numblocks[ax] != 1 or x.numblocks[ax + 1] != 1:
@@ -47,7 +66,7 @@ def solve_blocks(x, dtype, weights, options: SolveOptions) -> GeometricMedianRes
         _block_solve,
         x,
         weights,
-        options.init,
+        init,
         inner,
         d,
         dtype=np.float64,

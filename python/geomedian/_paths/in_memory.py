@@ -67,8 +67,8 @@ def fill_missing(batch: v.Batch, w, wscale):
     if np.isinf(x).any():
         k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
         raise ValueError(
-            "points must not contain inf (an error under every nan_policy), "
-            f"{v.locate_nonfinite(batch, k, inf_only=True)}"
+            f"points must be finite, {v.locate_nonfinite(batch, k, inf_only=True)}: inf is "
+            "an error under every nan_policy"
         )
     present = ~missing
     wfull = np.where(present, 1.0 if w is None else w, 0.0)

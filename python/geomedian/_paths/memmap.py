@@ -14,6 +14,8 @@ their pages are left alone.
 from __future__ import annotations
 
 import mmap
+import os
+import weakref
 
 import numpy as np
 
@@ -57,6 +59,16 @@ class MemmapPoints(ArrayPoints):
         super().__init__(x, w, wscale, k, threads)
         self.rows = max(1, CHUNK_BYTES // (self.d * x.dtype.itemsize))
         self.pages = _PageDropper(x)
+        self._file = None
+        name = getattr(x, "filename", None)
+        if self.pages.mm is not None and name is not None and hasattr(os, "preadv"):
+            # Row 0's place in the file: its place in the mapping, which starts at the
+            # memmap's offset rounded down to the allocation granularity.
+            offset = int(getattr(x, "offset", 0))
+            start = offset - offset % mmap.ALLOCATIONGRANULARITY
+            self._origin = x.ctypes.data - self.pages.base + start
+            self._file = os.open(name, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._file)
 
     def _chunks(self):
         for lo in range(0, self.n, self.rows):
@@ -65,6 +77,30 @@ class MemmapPoints(ArrayPoints):
 
     def _release(self, chunk) -> None:
         self.pages.drop(chunk)
+
+    def read_rows(self, runs) -> np.ndarray | None:
+        """Return the row ranges ``runs`` (``(lo, hi)`` pairs) concatenated, read by pread.
+
+        None where the file cannot be read that way (no file name, or a copy-on-write
+        mapping whose private changes only the mapping holds).
+
+        Scattered reads through the mapping would map each fault's read-around (up to about
+        a MiB) and keep it, so that SGD's minibatches, visited in random order, would make
+        the whole file resident in one epoch; read this way, nothing of it is mapped.
+        """
+        if self._file is None:
+            return None
+        itemsize = self.d * self.x.dtype.itemsize
+        out = np.empty((sum(hi - lo for lo, hi in runs), self.d), dtype=self.x.dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        at = 0
+        for lo, hi in runs:
+            size = (hi - lo) * itemsize
+            got = os.preadv(self._file, [view[at : at + size]], self._origin + lo * itemsize)
+            if got != size:
+                raise OSError(f"short read from {self.x.filename}: the file changed")
+            at += size
+        return out
 
     def sample(self, rows: int, rng: np.random.Generator):
         runs = sample_runs(self.n, rows, rng)

@@ -61,13 +61,14 @@ from .chunked import (
     row_distances,
     widen,
 )
+from .sgd_route import SAMPLE_ROWS
 
 __all__ = ["run_blocks", "sgd_frame", "sgd_frames", "solve_sgd"]
 
 GAMMA = 1.0
 ALPHA = 2.0 / 3.0
-SAMPLE_ROWS = 1024
 BLOCKS_PER_CALL = 1 << 14  # Ctrl-C is honoured between kernel calls
+READ_BLOCKS_PER_CALL = 1 << 10  # minibatches of a memmap read per kernel call
 # The iteration's frame rises all the way to R s ~ 1 (see the module's docstring).
 KERNEL_HEADROOM = 1 << 12
 
@@ -113,6 +114,32 @@ def run_blocks(k: Kernels, x, w, wscale, blocks, batch, norm, c, s, gamma0, stat
         k.sgd(x, w, wscale, part, batch, norm, c, s, gamma0, ALPHA, state)
 
 
+def run_read_blocks(k: Kernels, src, blocks, batch, norm, c, s, gamma0, state) -> bool:
+    """Run :func:`run_blocks` on minibatches read from a memmap's file (``read_rows``).
+
+    The blocks of each call are read, in order, into one buffer where they are blocks
+    0, 1, ...; a short last block of the file ends its buffer, so every block keeps its
+    rows. The kernel sees the same rows in the same order: the same steps, bit for bit.
+    Returns False (nothing run) where the file cannot be read so.
+    """
+    n = src.n
+    at = 0
+    while at < blocks.shape[0]:
+        part = blocks[at : at + READ_BLOCKS_PER_CALL]
+        short = np.flatnonzero((part + 1) * batch > n)
+        if short.size:  # the file's short last block: it ends this buffer
+            part = part[: short[0] + 1]
+        runs = [(int(b) * batch, min(n, (int(b) + 1) * batch)) for b in part]
+        xb = src.read_rows(runs)
+        if xb is None:
+            return False
+        wb = None if src.w is None else np.concatenate([src.w[lo:hi] for lo, hi in runs])
+        local = np.arange(part.shape[0], dtype=np.int64)
+        run_blocks(k, xb, wb, src.wscale, local, batch, norm, c, s, gamma0, state)
+        at += part.shape[0]
+    return True
+
+
 def solve_sgd(
     k: Kernels,
     src,
@@ -129,10 +156,11 @@ def solve_sgd(
     x, n, d = src.x, src.n, src.d
     rng, batch_size = options.random_state, options.rows_per_step
     rows = np.sort(rng.integers(0, n, size=min(n, SAMPLE_ROWS)))
-    xs = np.asarray(x[rows], dtype=np.float64)
+    xs, ws = src.take(rows)  # a memmap's scattered rows without mapping the whole file
+    xs = np.asarray(xs, dtype=np.float64)
     if not np.isfinite(xs).all():
         return failed(d, NONFINITE)
-    c, s, gamma0, frame = sgd_frames(xs, None if src.w is None else src.w[rows], init)
+    c, s, gamma0, frame = sgd_frames(xs, ws, init)
     if frame.status != CONVERGED:
         return failed(d, frame.status)
     n_blocks = -(-n // batch_size)
@@ -143,7 +171,11 @@ def solve_sgd(
     status = MAX_ITER
     for epoch in range(1, options.max_iter + 1):
         blocks = rng.permutation(n_blocks).astype(np.int64)
-        run_blocks(k, x, src.w, src.wscale, blocks, batch_size, norm, c, s, gamma0, state)
+        read = getattr(src, "read_rows", None) is not None and run_read_blocks(
+            k, src, blocks, batch_size, norm, c, s, gamma0, state
+        )
+        if not read:
+            run_blocks(k, x, src.w, src.wscale, blocks, batch_size, norm, c, s, gamma0, state)
         n_passes += 1
         # Certify the answer as returned (in the points' dtype).
         median = (c + state[1 + d :] / s).astype(x.dtype)

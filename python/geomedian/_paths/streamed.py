@@ -13,6 +13,7 @@ import numpy as np
 from .. import _validate as v
 from .._kernels import Kernels, Solved
 from .._options import SolveOptions
+from .sgd_route import refuse_omit
 
 __all__ = ["out_of_core", "solve_streamed"]
 
@@ -45,8 +46,7 @@ def solve_streamed(
             f"method='sgd' solves one problem: points must have shape (n, d), got "
             f"{batch.ndim}-D points (a batch of {batch.x.shape[0]} problems)"
         )
-    if options.nan_policy == "omit":
-        raise ValueError("method='sgd' does not support nan_policy='omit'")
+    refuse_omit(options)
     init = None if y0 is None else y0[0]
     if isinstance(points, np.memmap) and np.may_share_memory(batch.x, points):
         src = MemmapPoints(points, w, wscale, k, options.threads)
@@ -58,5 +58,5 @@ def solve_streamed(
         y0, frame = start(src, k, init, options.method_code, options.threads)
         res = solve_chunked(src, y0, frame, options.method_code, tol, options.max_iter, report)
     out = Solved(*res.as_arrays())
-    v.report_nonfinite(batch, options.nan_policy, out.status)
+    v.report_nonfinite(batch, options.nan_policy, out.status, sgd=options.sgd)
     return out
