@@ -554,9 +554,7 @@ def as_lazy_points(points: Any, options: Any) -> tuple[Any, type]:
     return points, compute_dtype(np.dtype(points.dtype))
 
 
-def report_nonfinite(
-    batch: Batch, policy: str, status: np.ndarray, *, sgd: bool = False
-) -> None:
+def report_nonfinite(batch: Batch, policy: str, status: np.ndarray, *, sgd: bool = False) -> None:
     """Raise for what the kernels found: NaN under ``"raise"``, inf (any policy), range.
 
     The deferred half of the finiteness check (see the module docstring): the kernels report
