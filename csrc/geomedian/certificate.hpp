@@ -111,22 +111,25 @@ inline Certificate certify(const double* sums, index_t d, double W, double* g) {
 }
 
 // A value v of the frame's units in the caller's, v / (s wscale), rounded up (an
-// objective) or down (a bound). s and wscale are powers of two, so each division is exact
-// unless the quotient lands among the subnormals (subnormal weights or coordinates); there
-// the directed rounding keeps the bound below the optimum and the objective above it.
-inline double divided_up(double v, double unit) {
-    const double q = v / unit;
-    return q * unit < v ? std::nextafter(q, HUGE_VAL) : q;
-}
-inline double divided_down(double v, double unit) {
-    const double q = v / unit;
-    return q * unit > v ? std::nextafter(q, -HUGE_VAL) : q;
+// objective) or down (a bound). s and wscale are powers of two: the quotient is one
+// scaling by 2^-e (no intermediate can leave float64's range whatever the two factors), so
+// it is exact unless it lands among the subnormals (subnormal weights or coordinates);
+// there the directed rounding keeps the bound below the optimum and the objective above it.
+inline int units_exponent(double s, double wscale) {
+    int es = 0, ew = 0;
+    std::frexp(s, &es);
+    std::frexp(wscale, &ew);
+    return es + ew - 2;  // s wscale = 2^e
 }
 inline double in_units_up(double v, double s, double wscale) {
-    return divided_up(divided_up(v, s), wscale);
+    const int e = units_exponent(s, wscale);
+    const double q = std::ldexp(v, -e);
+    return std::ldexp(q, e) < v ? std::nextafter(q, HUGE_VAL) : q;
 }
 inline double in_units_down(double v, double s, double wscale) {
-    return divided_down(divided_down(v, s), wscale);
+    const int e = units_exponent(s, wscale);
+    const double q = std::ldexp(v, -e);
+    return std::ldexp(q, e) > v ? std::nextafter(q, -HUGE_VAL) : q;
 }
 
 // The certified absolute gap at an iterate whose certificate is c, given the best classic

@@ -562,7 +562,8 @@ def report_nonfinite(batch: Batch, policy: str, status: np.ndarray, *, sgd: bool
     """
     out_of_range = np.flatnonzero(status == RANGE)
     if out_of_range.size:
-        where = "" if batch.single else f" (problem {batch.problem(int(out_of_range[0]))})"
+        k = int(out_of_range[0])
+        where = "" if batch.single else f" (problem {batch.problem(k)} of the batch)"
         raise ValueError(
             f"points span more than 2**880 (about 1e265) times their robust spread, or distances "
             f"between them exceed the largest float64 (1.8e308){where}: the far points and the "

@@ -70,29 +70,25 @@ def certify(sums, d, W, g):
 
 
 @njit(cache=True, nogil=True)
-def divided_up(v, unit):
-    """Return v / unit rounded up (unit a power of two: exact unless subnormal)."""
-    q = v / unit
-    return math.nextafter(q, math.inf) if q * unit < v else q
-
-
-@njit(cache=True, nogil=True)
-def divided_down(v, unit):
-    """Return v / unit rounded down (unit a power of two: exact unless subnormal)."""
-    q = v / unit
-    return math.nextafter(q, -math.inf) if q * unit > v else q
+def units_exponent(s, wscale):
+    """Return e with s wscale = 2^e (both powers of two)."""
+    return math.frexp(s)[1] + math.frexp(wscale)[1] - 2
 
 
 @njit(cache=True, nogil=True)
 def in_units_up(v, s, wscale):
     """Return an objective of the frame's units in the caller's, v / (s wscale), rounded up."""
-    return divided_up(divided_up(v, s), wscale)
+    e = units_exponent(s, wscale)
+    q = math.ldexp(v, -e)
+    return math.nextafter(q, math.inf) if math.ldexp(q, e) < v else q
 
 
 @njit(cache=True, nogil=True)
 def in_units_down(v, s, wscale):
     """Return a bound of the frame's units in the caller's, v / (s wscale), rounded down."""
-    return divided_down(divided_down(v, s), wscale)
+    e = units_exponent(s, wscale)
+    q = math.ldexp(v, -e)
+    return math.nextafter(q, -math.inf) if math.ldexp(q, e) > v else q
 
 
 @njit(cache=True, nogil=True)
