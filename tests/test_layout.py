@@ -193,6 +193,14 @@ def test_dataframe_weight_column_and_nullable_na(backend):
         geomedian.solve(df, weights="w")
     with pytest.raises(ValueError, match="makes the columns points"):
         geomedian.solve(df, weights="weight", coord_axis=0)
+    with pytest.raises(TypeError, match="a column name needs points in a pandas DataFrame"):
+        geomedian.solve(df.to_numpy(dtype=float, na_value=np.nan), weights="weight")
+
+
+def test_sparse_is_refused():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        geomedian.solve(sparse.csr_array(np.eye(3)))
 
 
 def test_dataframe_refusals():

@@ -115,6 +115,11 @@ def is_ready_problem(points: Any, limit: int) -> bool:
 
 
 def _real_array(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, str):
+        raise TypeError(
+            f"{name}={value!r} is a string: a column name needs points in a pandas "
+            "DataFrame; otherwise pass numbers"
+        )
     if type(value).__module__.startswith("scipy.sparse"):
         raise TypeError(
             f"{name} is a sparse {type(value).__name__}: sparse input is not supported "

@@ -84,12 +84,12 @@ class OnlineGeometricMedian:
 
     Attributes
     ----------
-    median_ : ndarray of float64, shape (n_features_in_,)
+    median_ : ndarray of float64, shape (d,)
         The current estimate (the Polyak--Ruppert average); before the first full
         minibatch, the coordinate-wise median of the rows seen.
     n_features_in_ : int
         Coordinates per row (``d``).
-    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+    feature_names_in_ : ndarray of str, shape (d,)
         The column labels, when ``X`` was a DataFrame whose labels are all strings.
     n_seen_ : int
         Rows received so far.
