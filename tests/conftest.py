@@ -69,7 +69,8 @@ def _check_certificate(points, weights, options, res) -> None:
     if not isinstance(res.objective, float) or not math.isfinite(res.objective):
         return  # a batch, a lazy Dask result, or NaN under nan_policy
     if (
-        options.axis != -2
+        options.axis not in (None, -2)
+        or options.coord_axis != -1
         or options.nodata is not None
         or options.nan_policy != "raise"
         or not isinstance(points, (np.ndarray, list, tuple))

@@ -42,7 +42,7 @@ def test_weights(backend, stream):
     w = np.where(np.arange(len(stream)) % 3 == 0, 4.0, 1.0)
     est = OnlineGeometricMedian(backend=backend)
     for a in range(0, len(stream), 5000):
-        est.partial_fit(stream[a : a + 5000], weights=w[a : a + 5000])
+        est.partial_fit(stream[a : a + 5000], sample_weight=w[a : a + 5000])
     exact = geomedian.solve(stream, w).median
     assert np.linalg.norm(est.median_ - exact) < 0.05
 
@@ -63,12 +63,12 @@ def test_before_the_first_minibatch_and_errors(backend):
     np.testing.assert_array_equal(est.median_, [1.0, 5.0])  # coordinate-wise median
     est.partial_fit([[1.0, 4.0]])
     assert est.n_steps_ == 1
-    with pytest.raises(ValueError, match="3 coordinates, earlier chunks had 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but OnlineGeometricMedian is expect"):
         est.partial_fit(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="finite"):
         est.partial_fit([[np.nan, 1.0]])
     with pytest.raises(ValueError, match="non-negative"):
-        est.partial_fit([[1.0, 1.0]], weights=[-1.0])
+        est.partial_fit([[1.0, 1.0]], sample_weight=[-1.0])
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         OnlineGeometricMedian(batch_size=0).partial_fit([[1.0]])
 

@@ -29,7 +29,8 @@ def test_defaults_are_recognised_cheaply():
     names = [f.name for f in dataclasses.fields(SolveOptions) if f.name != "backend"]
     for name, value in [
         ("axis", -1),
-        ("axis", np.int64(-2)),  # equal, but not the default object: the full path decides
+        ("axis", -2),  # the same axis here, but given: the full path decides
+        ("coord_axis", np.int64(-1)),  # equal, but not the default object: the full path too
         ("nan_policy", "omit"),
         ("tol", 1e-3),
         ("init", np.zeros(3)),  # an array must not be compared elementwise
@@ -44,6 +45,7 @@ def test_defaults_are_recognised_cheaply():
 
 NOT_DEFAULT = {  # for each option, a valid value that is not its default
     "axis": 0,
+    "coord_axis": 1,  # the last axis of (20, 3) points, given: off the hot loop all the same
     "nan_policy": "omit",
     "nodata": 1e300,
     "method": "gd",

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _paths
+from . import _labelled, _paths
 from . import _validate as v
 from ._backends import resolve_backend
 from ._kernels import kernels
 from ._options import SolveOptions
 from ._paths.ready import ready_median
-from ._result import MAX_ITER, STALLED, ConvergenceWarning, GeometricMedianResult
+from ._result import EMPTY, MAX_ITER, STALLED, ConvergenceWarning, GeometricMedianResult
 from ._threads import resolve_threads
 
 __all__ = ["geometric_median", "gradient", "objective", "solve"]
@@ -37,7 +37,8 @@ def solve(
     points: Any,
     weights: Any = None,
     *,
-    axis: int = -2,
+    axis: int | None = None,
+    coord_axis: int = -1,
     nan_policy: str = "raise",
     nodata: float | None = None,
     method: str = "auto",
@@ -72,26 +73,39 @@ def solve(
 
     Parameters
     ----------
-    points : array_like, shape (n, d) or (..., n, d)
-        Real coordinates, one point per row; the last axis holds the ``d`` coordinates and
-        ``axis`` the ``n`` points. Every other axis indexes independent problems (a batch),
-        like the axes ``np.median`` does not reduce: ``(rows, cols, dates, bands)`` imagery
-        gives one median per pixel. float32 stays float32 (accumulated in float64);
+    points : array_like or pandas.DataFrame, shape (n, d) or (..., n, d)
+        Real coordinates: ``axis`` holds the ``n`` points and ``coord_axis`` the ``d``
+        coordinates of each (by default one point per row, the last axis holding the
+        coordinates). Every other axis indexes independent problems (a batch), like the
+        axes ``np.median`` does not reduce: ``(rows, cols, dates, bands)`` imagery gives
+        one median per pixel, and a ``(time, band, y, x)`` stack with ``axis=0,
+        coord_axis=1`` one per ``(y, x)``. float32 stays float32 (accumulated in float64);
         integers of at most 16 bits are computed in float32 (which holds them exactly),
-        wider integers in float64. C-contiguous float32/float64 input with ``axis=-2`` is
-        not copied. Never modified. One ``np.memmap`` problem (C-contiguous float32/float64
-        ``(n, d)``, ``nan_policy="raise"``) is solved chunk by chunk with its pages dropped
-        after use, so resident memory stays far below the file. A
-        ``dask.array.Array`` ``(n, d)`` is solved by one reduction over its persisted row
+        wider integers in float64. float32/float64 input is not copied when it is
+        C-contiguous in the order (problems..., points, coordinates), e.g. a C-contiguous
+        array in the default layout, or its transpose passed with ``coord_axis=0``. Never
+        modified. A pandas DataFrame is one problem with a point per row and a coordinate
+        per column (nullable columns: ``pd.NA`` is NaN, handled by ``nan_policy``); the
+        median is then a ``pandas.Series`` indexed by the column labels. An xarray
+        DataArray is refused (a ``TypeError``): its dimension names would be lost; pass
+        its ``.values`` with ``axis`` and ``coord_axis``. One ``np.memmap`` problem
+        (C-contiguous float32/float64 ``(n, d)``, ``nan_policy="raise"``) is solved chunk
+        by chunk with its pages dropped after use, so resident memory stays far below the
+        file. A ``dask.array.Array`` ``(n, d)`` is solved by one reduction over its persisted row
         chunks per iteration; a Dask batch ``(..., n, d)`` block by block, lazily: every
         field of the result is then a Dask array.
-    weights : array_like, shape (n,) or broadcastable to points.shape[:-1], optional
+    weights : array_like or str, shape (n,) or broadcastable (see below), optional
         Non-negative finite weights, not all zero in any problem. A 1-D array of length n
         weighs the points of every problem alike; otherwise it broadcasts against the
-        points without their last axis (in the same layout, points axis included).
-        Default: all ones.
-    axis : int
-        The points axis (default -2, the one before the coordinates).
+        points without their coordinates axis (in the same layout, points axis included).
+        For a DataFrame, the name of a column: that column is then the weights, not a
+        coordinate. Default: all ones.
+    axis : int, optional
+        The points axis. Default: the axis before the coordinates (-2) when those are the
+        last axis, the other axis of 2-D points; with ``coord_axis`` elsewhere in an array
+        of three or more dimensions it must be given.
+    coord_axis : int
+        The coordinates axis (default -1, the last). It must differ from ``axis``.
     nan_policy : {"raise", "omit", "propagate"}
         What a NaN coordinate means, as in ``scipy.stats``. ``"raise"``: an error naming
         the first problem and row. ``"omit"``: the point (the whole row) is missing and
@@ -165,12 +179,21 @@ def solve(
         ``n_passes``, ``converged``, ``status``, ``message``, ``method``, ``backend``:
         scalars for one problem, arrays of the batch shape for a batch (``median``:
         ``(..., d)``). ``f(median) - f* <= gap * W * scale``; on clean data
-        ``W * scale`` is the objective.
+        ``W * scale`` is the objective. For a DataFrame, ``median`` is a
+        ``pandas.Series`` indexed by the coordinates' column labels.
+
+    Warns
+    -----
+    RuntimeWarning
+        Once per call, like ``np.nanmedian``'s "All-NaN slice encountered", when some
+        problems have no point of positive weight left once NaN points are omitted (their
+        median is NaN, status 5), saying how many.
 
     Raises
     ------
     TypeError
-        Non-real dtypes (complex, object, strings, bool) or wrongly typed options.
+        Non-real dtypes (complex, object, strings, bool), wrongly typed options, or an
+        xarray object (whose dimension names the NumPy API would lose).
     ValueError
         Wrong shapes (``n == 0``, ``d == 0``, weights that do not match), NaN under
         ``nan_policy="raise"``, inf, negative or all-zero weights, ``tol < 0``,
@@ -214,14 +237,35 @@ def solve(
     >>> res.median.shape, res.converged
     ((2, 2), array([ True,  True]))
     """
-    return _paths.solve(points, weights, SolveOptions.of_call(locals()))
+    res = _paths.solve(points, weights, SolveOptions.of_call(locals()))
+    if not _paths.is_dask(res.status):
+        _warn_empty(res.status)
+    return res
+
+
+def _warn_empty(status: int | np.ndarray) -> None:
+    """Warn, as ``np.nanmedian`` does for an all-NaN slice, for problems left with no point."""
+    empty = status == EMPTY if isinstance(status, int) else int(np.count_nonzero(status == EMPTY))
+    if not empty:
+        return
+    if isinstance(status, int):
+        which = "the problem has"
+    else:
+        which = f"{empty} of {status.size} problems have"
+    warnings.warn(
+        f"All-NaN slice encountered: {which} no point of positive weight left once points "
+        "with NaN (or nodata) were omitted; their median is NaN (status 5)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def geometric_median(
     points: Any,
     weights: Any = None,
     *,
-    axis: int = -2,
+    axis: int | None = None,
+    coord_axis: int = -1,
     nan_policy: str = "raise",
     nodata: float | None = None,
     method: str = "auto",
@@ -246,6 +290,7 @@ def geometric_median(
     -------
     ndarray, shape (d,) or (..., d)
         float32 for float32 points and integers of at most 16 bits, float64 otherwise.
+        For a DataFrame, a ``pandas.Series`` indexed by the coordinates' column labels.
         For a Dask batch ``(..., n, d)``, a lazy Dask array (no warning can be given
         before it is computed: compute ``solve(...).status`` alongside to check).
 
@@ -255,7 +300,10 @@ def geometric_median(
         Once per call, if the certified relative gap of some problems did not reach ``tol``
         (``max_iter`` ran out, or the iterate stalled at floating-point resolution), saying
         how many; their best iterates are returned. NaN results asked for by
-        ``nan_policy`` do not warn.
+        ``nan_policy="propagate"`` do not warn.
+    RuntimeWarning
+        Once per call, as :func:`solve`, when problems have no point left under
+        ``nan_policy="omit"``.
 
     Examples
     --------
@@ -273,15 +321,16 @@ def geometric_median(
     array([[[11., 21.]]], dtype=float32)
     """
     if weights is None and SolveOptions.at_defaults(
-        axis, nan_policy, nodata, method, tol, max_iter, init, threads, batch_size,
+        axis, coord_axis, nan_policy, nodata, method, tol, max_iter, init, threads, batch_size,
         random_state, progress,
     ):  # fmt: skip
         median = ready_median(points, backend)
         if median is not None:
             return median
     res = _paths.solve(points, weights, SolveOptions.of_call(locals()))
-    if _paths.is_dask(res.median):  # a lazy Dask batch: nothing is known yet
+    if _paths.is_dask(res.status):  # a lazy Dask batch: nothing is known yet
         return res.median
+    _warn_empty(res.status)
     if isinstance(res.status, int):  # one problem: no array work on the hot path
         if res.status in (MAX_ITER, STALLED):
             warnings.warn(
@@ -304,8 +353,12 @@ def geometric_median(
     return res.median
 
 
-def _evaluate(y: Any, points: Any, weights: Any, backend: str, threads: int | None):
-    x = v.as_points(points)
+def _evaluate(y, points, weights, axis, coord_axis, backend, threads) -> tuple[Any, Any]:
+    """Return f, the subgradient and the bound at ``y`` and the coordinates' labels (or None)."""
+    labels = None
+    if _labelled.is_labelled(points):
+        points, weights, labels = _labelled.unwrap(points, weights, axis, coord_axis)
+    x = v.as_points(points, axis, coord_axis)
     n, d = x.shape
     w, wscale = v.as_weights(weights, n)
     yy = v.as_point(y, d, "y")
@@ -319,7 +372,7 @@ def _evaluate(y: Any, points: Any, weights: Any, backend: str, threads: int | No
     )
     if out is None:
         v.raise_nonfinite(x)
-    return out
+    return out, labels
 
 
 def objective(
@@ -327,6 +380,8 @@ def objective(
     points: Any,
     weights: Any = None,
     *,
+    axis: int | None = None,
+    coord_axis: int = -1,
     backend: str = "auto",
     threads: int | None = None,
 ) -> float:
@@ -336,8 +391,8 @@ def objective(
     ----------
     y : array_like, shape (d,)
         Where to evaluate.
-    points, weights, backend, threads
-        As in :func:`solve`.
+    points, weights, axis, coord_axis, backend, threads
+        As in :func:`solve`, for one problem (``points`` of two dimensions).
 
     Returns
     -------
@@ -350,7 +405,8 @@ def objective(
     >>> geomedian.objective([0, 0], [[3, 4], [0, 1]])
     6.0
     """
-    return float(_evaluate(y, points, weights, backend, threads).objective)
+    out, _ = _evaluate(y, points, weights, axis, coord_axis, backend, threads)
+    return float(out.objective)
 
 
 def gradient(
@@ -358,6 +414,8 @@ def gradient(
     points: Any,
     weights: Any = None,
     *,
+    axis: int | None = None,
+    coord_axis: int = -1,
     backend: str = "auto",
     threads: int | None = None,
 ) -> np.ndarray:
@@ -373,12 +431,13 @@ def gradient(
     ----------
     y : array_like, shape (d,)
         Where to evaluate.
-    points, weights, backend, threads
-        As in :func:`solve`.
+    points, weights, axis, coord_axis, backend, threads
+        As in :func:`solve`, for one problem (``points`` of two dimensions).
 
     Returns
     -------
     ndarray of float64, shape (d,)
+        For a DataFrame, a ``pandas.Series`` indexed by the coordinates' column labels.
 
     Examples
     --------
@@ -386,4 +445,6 @@ def gradient(
     >>> geomedian.gradient([1, 0], [[0, 0], [1, 0], [5, 0]])  # Kuhn: weight 1 >= |1 - 1|
     array([0., 0.])
     """
-    return np.asarray(_evaluate(y, points, weights, backend, threads).gradient)
+    out, labels = _evaluate(y, points, weights, axis, coord_axis, backend, threads)
+    g = np.asarray(out.gradient)
+    return g if labels is None else _labelled.label(g, labels)

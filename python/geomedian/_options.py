@@ -4,9 +4,9 @@
 and :func:`geomedian.geometric_median`, with the same default, and its validator (from
 ``_validate``) in the field's metadata. Building the object runs them in the order of the
 table, so an option that depends on another (``batch_size`` on ``method``) sees it already
-checked. Options that need the data to be checked (``axis`` against the number of
-dimensions, ``init`` against the batch shape, the default ``tol`` of the compute dtype) are
-stored as given and finished by the path that sees the data.
+checked. Options that need the data to be checked (``axis`` and ``coord_axis`` against
+the number of dimensions, ``init`` against the batch shape, the default ``tol`` of the
+compute dtype) are stored as given and finished by the path that sees the data.
 
 Adding an option: one row here, its keyword in the two public signatures, and the kernel or
 path that uses it.
@@ -87,7 +87,8 @@ class SolveOptions:
     ``tol`` stays None for the dtype's default (:meth:`tol_for`).
     """
 
-    axis: int = field(default=-2, metadata=_checked_by(None))
+    axis: int | None = field(default=None, metadata=_checked_by(None))
+    coord_axis: int = field(default=-1, metadata=_checked_by(None))
     nan_policy: str = field(default="raise", metadata=_checked_by(_nan_policy))
     nodata: float | None = field(default=None, metadata=_checked_by(_nodata))
     method: str = field(default="auto", metadata=_checked_by(None))  # first, see __post_init__
@@ -119,7 +120,7 @@ class SolveOptions:
         """Whether the options, every one but ``backend`` in table order, are the defaults.
 
         For the hot loop: it validates nothing and compares by identity, so a value equal
-        to a default but not the same object (``np.int64(-2)``) takes the full path, which
+        to a default but not the same object (``np.int64(-1)``) takes the full path, which
         is always correct. Every option must be given: a row added to the table and not to
         the call is an error, not an option silently ignored.
         """

@@ -115,6 +115,85 @@ class GeometricMedianResult:
     method: str
     backend: str
 
+    def __repr__(self) -> str:
+        """Aligned ``name: value`` lines, as ``scipy.optimize.OptimizeResult``'s.
+
+        A batch's fields are summarised (shape, range, how many converged), not printed.
+        """
+        rows = _single_rows(self) if _is_single(self) else _batch_rows(self)
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:>{width}}: {value}" for name, value in rows)
+
+
+# Per-problem numbers of a batch, summarised by their range.
+_SUMMARISED = ("gap", "objective", "lower_bound", "scale", "n_iter", "n_passes")
+
+
+def _is_single(res: GeometricMedianResult) -> bool:
+    return isinstance(res.status, (int, np.integer))
+
+
+def _array_text(a) -> str:
+    text = np.array2string(np.asarray(a), threshold=8, edgeitems=3, precision=8)
+    return " ".join(text.split())  # one line, whatever d
+
+
+def _single_rows(res: GeometricMedianResult) -> list[tuple[str, str]]:
+    median = res.median
+    if hasattr(median, "index"):  # a pandas Series: coordinates by their labels
+        pairs = [f"{label}={value:.8g}" for label, value in list(median.items())[:8]]
+        more = ", ..." if len(median) > 8 else ""
+        median = f"Series({', '.join(pairs)}{more})"
+    else:
+        median = _array_text(median)
+    return [
+        ("message", res.message),
+        ("converged", str(res.converged)),
+        ("status", str(res.status)),
+        ("median", median),
+        ("objective", repr(res.objective)),
+        ("lower_bound", repr(res.lower_bound)),
+        ("gap", repr(res.gap)),
+        ("scale", repr(res.scale)),
+        ("n_iter", str(res.n_iter)),
+        ("n_passes", str(res.n_passes)),
+        ("method", res.method),
+        ("backend", res.backend),
+    ]
+
+
+def _range(a: np.ndarray) -> str:
+    """``min .., median .., max ..`` of the finite values, and how many are not."""
+    a = np.asarray(a).ravel()
+    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+    if finite.size == 0:
+        return "all NaN" if a.size else "none"
+    lo, mid, hi = np.min(finite), np.median(finite), np.max(finite)
+    text = f"min {lo:.4g}, median {mid:.4g}, max {hi:.4g}"
+    return text if finite.size == a.size else f"{text} ({a.size - finite.size} NaN)"
+
+
+def _batch_rows(res: GeometricMedianResult) -> list[tuple[str, str]]:
+    status = res.status
+    if not isinstance(status, np.ndarray):  # a lazy (Dask) batch: nothing computed yet
+        return [
+            ("message", res.message),
+            ("shape", f"{tuple(status.shape)}, lazy ({type(status).__name__})"),
+            ("median", f"shape {tuple(res.median.shape)}, lazy"),
+            ("method", res.method),
+            ("backend", res.backend),
+        ]
+    counts = np.bincount(status.ravel(), minlength=1)
+    rows = [
+        ("message", res.message),
+        ("converged", f"{counts[CONVERGED]} of {status.size}"),
+        ("status", ", ".join(f"{code}: {k}" for code, k in enumerate(counts) if k) or "none"),
+        ("shape", f"{status.shape} ({status.size} problems)"),
+        ("median", f"shape {res.median.shape}, {res.median.dtype}"),
+    ]
+    rows += [(name, _range(getattr(res, name))) for name in _SUMMARISED]
+    return [*rows, ("method", res.method), ("backend", res.backend)]
+
 
 def make_result(out, single: bool, shape: tuple, dtype, options) -> GeometricMedianResult:
     """Wrap the kernels' per-problem outcomes (``Solved``) as the caller's result.

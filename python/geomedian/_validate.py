@@ -34,6 +34,7 @@ __all__ = [
     "as_batch_size",
     "as_batch_weights",
     "as_init",
+    "as_layout",
     "as_lazy_points",
     "as_max_iter",
     "as_method",
@@ -114,6 +115,16 @@ def is_ready_problem(points: Any, limit: int) -> bool:
 
 
 def _real_array(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, str):
+        raise TypeError(
+            f"{name}={value!r} is a string: a column name needs points in a pandas "
+            "DataFrame; otherwise pass numbers"
+        )
+    if type(value).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{name} is a sparse {type(value).__name__}: sparse input is not supported "
+            f"(the median of sparse rows is not sparse); pass {name}.toarray()"
+        )
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as err:
@@ -134,11 +145,12 @@ def _one_dimensional_hint(arr: np.ndarray) -> str:
     )
 
 
-def as_points(points: Any) -> np.ndarray:
+def as_points(points: Any, axis: Any = None, coord_axis: Any = -1) -> np.ndarray:
     """Return the points as a C-contiguous ``(n, d)`` float32 or float64 array.
 
+    ``axis`` and ``coord_axis`` are the points and coordinates axes (see :func:`as_layout`).
     Integers become float64 (exact up to 2**53); float16 becomes float32; float32 and
-    float64 keep their dtype and are not copied when already C-contiguous.
+    float64 keep their dtype and are not copied when already C-contiguous in that layout.
     """
     arr = _real_array(points, "points")
     if arr.ndim != 2:
@@ -146,6 +158,7 @@ def as_points(points: Any) -> np.ndarray:
             f"points must be a 2-D array of shape (n, d), got {arr.ndim}-D shape {arr.shape}"
             f"{_one_dimensional_hint(arr)}"
         )
+    arr = _to_layout(arr, *as_layout(axis, coord_axis, 2))
     n, d = arr.shape
     if n == 0:
         raise ValueError("points is empty: need at least one point (got shape (0, d))")
@@ -338,7 +351,8 @@ class Batch:
     """Points validated for the kernels: ``x`` is ``(P, n, d)`` C-contiguous float32/64.
 
     ``shape`` is the batch shape (``()`` for one problem given as ``(n, d)``), ``axis`` the
-    caller's points axis (non-negative), ``ndim`` the caller's number of dimensions.
+    caller's points axis (non-negative) among the axes other than the coordinates (where
+    it is in the weights), ``ndim`` the caller's number of dimensions.
     """
 
     x: np.ndarray
@@ -362,31 +376,62 @@ class Batch:
         return tuple(int(i) + int(o) for i, o in zip(index, origin))
 
 
-def _axis(axis: Any, ndim: int) -> int:
-    if isinstance(axis, (bool, np.bool_)):
-        raise TypeError("axis must be an integer, got a bool")
+def _axis_index(value: Any, name: str, ndim: int) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got a bool")
     try:
-        a = operator.index(axis)
+        a = operator.index(value)
     except TypeError:
-        raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if not -ndim <= a < ndim:
-        raise ValueError(f"axis {a} is out of bounds for points with {ndim} dimensions")
-    a %= ndim
-    if a == ndim - 1:
+        raise ValueError(f"{name} {a} is out of bounds for points with {ndim} dimensions")
+    return a % ndim
+
+
+def as_layout(axis: Any, coord_axis: Any, ndim: int) -> tuple[int, int]:
+    """Return ``(points axis, coordinates axis)`` of ``ndim``-D points, both non-negative.
+
+    ``axis=None`` is the axis before the coordinates when those are last, and the other
+    axis of 2-D points; on more dimensions with the coordinates elsewhere it must be given
+    (guessing would reduce a stack over whichever axis came first).
+    """
+    cx = _axis_index(coord_axis, "coord_axis", ndim)
+    if axis is not None:
+        ax = _axis_index(axis, "axis", ndim)
+    elif cx == ndim - 1:
+        ax = ndim - 2
+    elif ndim == 2:
+        ax = 1 - cx
+    else:
         raise ValueError(
-            f"axis {axis} names the last axis, which holds the d coordinates of each point; "
-            "the points axis must be another one (default -2)"
+            f"coord_axis={coord_axis} leaves the points axis ambiguous in {ndim}-D points: "
+            "pass axis= too, e.g. axis=0, coord_axis=1 for a (time, band, y, x) stack"
         )
-    return a
+    if ax == cx:
+        raise ValueError(
+            f"axis={axis} and coord_axis={coord_axis} both name axis {ax} of the {ndim}-D "
+            "points: the points axis (n points) and the coordinates axis (d coordinates) "
+            "must be two different axes"
+        )
+    return ax, cx
+
+
+def _to_layout(arr: Any, ax: int, cx: int) -> Any:
+    """Move the points axis to -2 and the coordinates axis to -1: a view, no copy."""
+    if (ax, cx) == (arr.ndim - 2, arr.ndim - 1):
+        return arr
+    return np.moveaxis(arr, (ax, cx), (-2, -1))
 
 
 def as_batch(points: Any, options: Any) -> Batch:
     """Return the points as a :class:`Batch`, laid out as ``options`` (``SolveOptions``) says.
 
-    ``options.axis`` is the points axis, ``options.nodata`` the value marking missing data.
-    The points axis is moved next to the last (coordinate) axis and the leading axes are
-    flattened into P problems. No copy is made of C-contiguous float32/float64 input whose
-    points axis is -2 and in which ``nodata`` does not occur; integers are converted by
+    ``options.axis`` is the points axis, ``options.coord_axis`` the coordinates axis,
+    ``options.nodata`` the value marking missing data. The two axes are moved last (a view)
+    and the other axes flattened into P problems. No copy is made of float32/float64 input
+    that is C-contiguous in that order (the default layout of a C-contiguous array, or
+    e.g. the transpose of one given with ``coord_axis=0``) and in which ``nodata`` does
+    not occur; integers are converted by
     :func:`compute_dtype`. ``nodata`` values become NaN (in a copy), so that the point
     holding one counts as missing under ``nan_policy``.
     """
@@ -396,9 +441,8 @@ def as_batch(points: Any, options: Any) -> Batch:
             f"points must be an array of shape (..., n, d) with at least 2 dimensions, "
             f"got {arr.ndim}-D shape {arr.shape}{_one_dimensional_hint(arr)}"
         )
-    ax = _axis(options.axis, arr.ndim)
-    if ax != arr.ndim - 2:
-        arr = np.moveaxis(arr, ax, -2)
+    ax, cx = as_layout(options.axis, options.coord_axis, arr.ndim)
+    arr = _to_layout(arr, ax, cx)
     *batch, n, d = arr.shape
     if n == 0:
         raise ValueError(
@@ -417,7 +461,8 @@ def as_batch(points: Any, options: Any) -> Batch:
                 x = x.copy()
             x[hit] = np.nan
     P = math.prod(batch)
-    return Batch(x.reshape(P, n, d), tuple(batch), ax, arr.ndim)
+    # The weights' layout is the points' without the coordinates axis.
+    return Batch(x.reshape(P, n, d), tuple(batch), ax - (cx < ax), arr.ndim)
 
 
 def nodata_mask(arr: np.ndarray, nodata: Any) -> np.ndarray:
@@ -445,8 +490,9 @@ def as_batch_weights(weights: Any, batch: Batch) -> tuple[np.ndarray | None, np.
     """Return ``(weights as (1, n) or (P, n) float64, one power-of-two scale per row)``.
 
     A 1-D ``weights`` of length n is one weight per point, shared by every problem. Any
-    other shape must broadcast against the points without their last axis (the caller's
-    layout, points axis included); only then is a (P, n) array made. ``None``: unit weights.
+    other shape must broadcast against the points without their coordinates axis (the
+    caller's layout, points axis included); only then is a (P, n) array made. ``None``:
+    unit weights.
     """
     if weights is None:
         return None, None
@@ -464,7 +510,7 @@ def as_batch_weights(weights: Any, batch: Batch) -> tuple[np.ndarray | None, np.
             raise ValueError(
                 f"weights of shape {w.shape} do not match the points: expected (n,) = ({n},) "
                 f"or a shape that broadcasts to {tuple(target)} (the points' shape without "
-                "its last axis)"
+                "its coordinates axis)"
             ) from None
         wb = np.moveaxis(wb, batch.axis, -1)
         # Broadcast along every problem axis: one row serves them all, no (P, n) copy. An
@@ -518,7 +564,7 @@ def locate_nonfinite(batch: Batch, k: int, inf_only: bool = False) -> str:
     where = f"at row {int(i)}, column {int(j)}"
     if batch.single:
         return f"got {xk[i, j]} {where}"
-    rows = "row" if batch.axis == batch.ndim - 2 else f"index {int(i)} along axis {batch.axis},"
+    rows = "row" if batch.axis == batch.ndim - 2 else f"index {int(i)} along the points axis,"
     if rows != "row":
         where = f"at {rows} column {int(j)}"
     return f"got {xk[i, j]} in problem {batch.problem(k)} {where}"
@@ -527,7 +573,7 @@ def locate_nonfinite(batch: Batch, k: int, inf_only: bool = False) -> str:
 def as_lazy_points(points: Any, options: Any) -> tuple[Any, type]:
     """Check a lazy (Dask) array of points without reading it.
 
-    Return it laid out as ``options`` says (the points axis moved to -2), and the dtype the
+    Return it laid out as ``options`` says (points axis at -2, coordinates at -1), and the dtype the
     kernels compute in (:func:`compute_dtype`); the same rules as :func:`as_batch`.
     """
     if points.ndim < 2:
@@ -543,9 +589,7 @@ def as_lazy_points(points: Any, options: Any) -> tuple[Any, type]:
             f"points has unknown chunk sizes (shape {points.shape}), as after boolean "
             "indexing: call points.compute_chunk_sizes() first"
         )
-    ax = _axis(options.axis, points.ndim)
-    if ax != points.ndim - 2:
-        points = np.moveaxis(points, ax, -2)
+    points = _to_layout(points, *as_layout(options.axis, options.coord_axis, points.ndim))
     n, d = points.shape[-2:]
     if n == 0 or d == 0:
         raise ValueError(

@@ -15,8 +15,10 @@ returns the same :class:`~geomedian.GeometricMedianResult`:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from .. import _labelled
 from .._options import SolveOptions
 from .._result import GeometricMedianResult
 from . import arrays
@@ -30,7 +32,14 @@ def is_dask(x: Any) -> bool:
 
 
 def solve(points: Any, weights: Any, options: SolveOptions) -> GeometricMedianResult:
-    """Solve ``points`` on the path that fits it: Dask, or arrays."""
+    """Solve ``points`` on the path that fits it: Dask, or arrays (a DataFrame's values).
+
+    A DataFrame's median comes back as a Series labelled by its coordinates' labels.
+    """
+    if _labelled.is_labelled(points):
+        table = _labelled.unwrap(points, weights, options.axis, options.coord_axis)
+        res = solve(table.values, table.weights, options)
+        return dataclasses.replace(res, median=_labelled.label(res.median, table.labels))
     if is_dask(points):
         from .dask import solve_dask  # only Dask input imports dask
 

@@ -150,7 +150,9 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
     if x.ndim > 2:
         from .dask_batch import solve_blocks
 
-        return solve_blocks(x, dtype, in_memory_weights(weights), options)
+        # x is laid out (..., n, d) now: its blocks take the default axes.
+        laid_out = options.replace(axis=None, coord_axis=-1)
+        return solve_blocks(x, dtype, in_memory_weights(weights), laid_out)
     if options.sgd:
         raise ValueError(
             "method='sgd' is not available for Dask arrays; feed the chunks to "

@@ -24,12 +24,21 @@ def out_of_core(points: Any, batch: v.Batch, options: SolveOptions) -> bool:
     One problem, given as a C-contiguous float32/float64 ``(n, d)`` memmap that reached the
     kernels uncopied (no ``nodata`` replaced, no conversion) and ``nan_policy="raise"``.
     """
+    return batch.single and options.nan_policy == "raise" and _is_laid_out(points, batch)
+
+
+def _is_laid_out(points: Any, batch: v.Batch) -> bool:
+    """Whether ``points`` is a memmap that is itself the first problem's ``(n, d)`` array.
+
+    That is, it reached the kernels uncopied and in the kernels' layout (not, e.g., the
+    transpose of a Fortran-ordered file given with ``coord_axis=0``).
+    """
+    x = batch.x[0]
     return (
         isinstance(points, np.memmap)
-        and batch.single
-        and options.nan_policy == "raise"
-        and np.may_share_memory(batch.x, points)
-        and points.flags.c_contiguous
+        and points.shape == x.shape
+        and points.strides == x.strides
+        and points.ctypes.data == x.ctypes.data
     )
 
 
@@ -48,7 +57,7 @@ def solve_streamed(
         )
     refuse_omit(options)
     init = None if y0 is None else y0[0]
-    if isinstance(points, np.memmap) and np.may_share_memory(batch.x, points):
+    if _is_laid_out(points, batch):
         src = MemmapPoints(points, w, wscale, k, options.threads)
     else:
         src = ArrayPoints(batch.x[0], w, wscale, k, options.threads)
