@@ -143,8 +143,9 @@ def solve(
         compiled core.
     tol : float, optional
         Target certified relative gap, ``>= 0``, for every problem. Default ``1e-10`` when
-        computing in float64, ``1e-6`` in float32. ``0`` iterates until the gap is exactly
-        zero, the iterate stalls or ``max_iter`` is reached.
+        computing in float64, ``1e-6`` in float32. Below the certificate's rounding floor
+        (a relative gap of about ``6e-14``; ``0``, say) the solve stops as stalled
+        (status 2) once a gap under ``2**-36`` has not halved in 32 iterations.
     max_iter : int, optional
         Maximum accepted iterations per problem (default 1000).
     init : array_like, shape (d,) or broadcastable to (..., d), optional
