@@ -192,3 +192,16 @@ def test_without_pyarrow_text_files_say_what_to_install(tmp_path, monkeypatch):
     path = tmp_path / "x.csv"
     path.write_text(lines("x,y", "1,2"))
     assert_user_error(run("solve", path), "x.csv", "pip install 'geomedian[cli]'")
+
+
+def test_no_room_for_the_temporary_file_is_one_line(tmp_path, monkeypatch):
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    path = tmp_path / "big.csv"
+    path.write_text(lines("a,b", *(f"{k},{-k}" for k in range(2000))))
+    monkeypatch.setattr(rows_module, "SPILL_BYTES", 1024)
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    assert_user_error(run("solve", path), "No space left on device", "TMPDIR")

@@ -68,16 +68,23 @@ class _Sink:
         block = np.ascontiguousarray(block, dtype=self.dtype)
         self.shape_tail = block.shape[1:]
         self.rows += block.shape[0]
-        if self.file is None and self.nbytes + block.nbytes > SPILL_BYTES:
-            self.file = tempfile.TemporaryFile(prefix="geomedian-")
-            for kept in self.blocks:
-                self._write(kept)
-            self.blocks = []
-        if self.file is not None:
-            self._write(block)
-        else:
-            self.blocks.append(block)
-            self.nbytes += block.nbytes
+        try:
+            if self.file is None and self.nbytes + block.nbytes > SPILL_BYTES:
+                self.file = tempfile.TemporaryFile(prefix="geomedian-")
+                for kept in self.blocks:
+                    self._write(kept)
+                self.blocks = []
+            if self.file is not None:
+                self._write(block)
+                return
+        except OSError as err:
+            raise RowError(
+                f"cannot write the temporary file that holds a large input in "
+                f"{tempfile.gettempdir()} ({err.strerror or err}); set TMPDIR to a "
+                "directory with room"
+            ) from None
+        self.blocks.append(block)
+        self.nbytes += block.nbytes
 
     def _write(self, block: np.ndarray) -> None:
         if block.size:
