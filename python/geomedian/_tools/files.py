@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from .rows import Rows, Rules
+from .rows import Gathered, Rows, Rules
 
 __all__ = ["SUFFIXES", "WEIGHT_NAMES", "InputError", "Table", "read_table", "read_weights"]
 
@@ -231,11 +231,8 @@ def _weights_block(weights: Weights | None, start: int, m: int) -> np.ndarray | 
     return None if weights is None else weights.values[start : start + m]
 
 
-def _gather(blocks, rows: Rows, weights: Weights | None, wcol: bool) -> int:
-    """Feed ``blocks`` (the coordinates, then the weights column if ``wcol``) to ``rows``.
-
-    Returns the number of rows in the file.
-    """
+def _gather(blocks, rows: Rows, weights: Weights | None, wcol: bool) -> None:
+    """Feed ``blocks`` (the coordinates, then the weights column if ``wcol``) to ``rows``."""
     n = 0
     matched = True
     for block in blocks:
@@ -251,11 +248,17 @@ def _gather(blocks, rows: Rows, weights: Weights | None, wcol: bool) -> int:
         matched = False
     if not matched:
         raise InputError(f"{weights.spec}: {weights.values.shape[0]} weights for {n} points")
-    return n
 
 
-def _where(path: str, first: int) -> Callable[[int], str]:
-    return lambda i: f"{path}: row {first + i}"
+def _table(got: Gathered, columns: list[str], notes: list[str] | None = None) -> Table:
+    return Table(
+        got.points, columns, got.weights, got.rows_read, got.omitted, got.has_missing, notes or []
+    )
+
+
+def _where(path: str) -> Callable[[int], str]:
+    """Name a row by its 0-based index (files without line numbers)."""
+    return lambda i: f"{path}: row {i}"
 
 
 def _rows(
@@ -301,13 +304,10 @@ def _read_text(
         missing_word="an empty, NA or NaN cell",
     )
     try:
-        n = _gather(text.blocks(want, progress), rows, weights, wcol is not None)
+        _gather(text.blocks(want, progress), rows, weights, wcol is not None)
     except TextError as err:
         raise InputError(str(err)) from None
-    got = rows.result()
-    return Table(
-        got.points, [names[j] for j in used], got.weights, n, got.omitted, got.has_missing, notes
-    )
+    return _table(rows.result(), [names[j] for j in used], notes)
 
 
 def _read_parquet(
@@ -347,12 +347,9 @@ def _read_parquet(
             raise InputError(f"{path}: not a readable parquet file ({err})") from None
 
     wname = None if wcol is None else names[wcol]
-    rows = _rows(rules, [names[j] for j in used], _where(path, 0), weights, wname)
-    n = _gather(blocks(), rows, weights, wcol is not None)
-    got = rows.result()
-    return Table(
-        got.points, [names[j] for j in used], got.weights, n, got.omitted, got.has_missing, notes
-    )
+    rows = _rows(rules, [names[j] for j in used], _where(path), weights, wname)
+    _gather(blocks(), rows, weights, wcol is not None)
+    return _table(rows.result(), [names[j] for j in used], notes)
 
 
 def _load_array(path: str, suffix: str, name: str | None) -> np.ndarray:
@@ -419,15 +416,15 @@ def _read_array(
             yield arr[start : start + CHUNK_ROWS]
 
     # First only check, so that an array the solver can read as it is is not copied.
-    rows = _rows(rules, names, _where(path, 0), weights, None, gather=False)
-    n = _gather(blocks(), rows, weights, False)
+    rows = _rows(rules, names, _where(path), weights, None, gather=False)
+    _gather(blocks(), rows, weights, False)
     if rows.needs_copy:
-        rows = _rows(rules, names, _where(path, 0), weights, None)
+        rows = _rows(rules, names, _where(path), weights, None)
         _gather(blocks(), rows, weights, False)
         got = rows.result()
     else:
         got = rows.result(arr, None if weights is None else weights.values)
-    return Table(got.points, names, got.weights, n, got.omitted, got.has_missing)
+    return _table(got, names)
 
 
 def read_weights(spec: str, progress: Progress | None = None) -> Weights:
@@ -443,5 +440,5 @@ def read_weights(spec: str, progress: Progress | None = None) -> Weights:
         text = TextFile(path, "\t" if path.lower().endswith(".tsv") else ",")
         where = lambda i: f"{path}: row {text.line_of(i)}"  # noqa: E731
     else:
-        where = _where(path, 0)
+        where = _where(path)
     return Weights(w[:, 0], where, spec)
