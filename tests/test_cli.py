@@ -244,6 +244,54 @@ def test_missing_file_and_bad_options(tmp_path, points):
     assert_user_error(run("solve", tmp_path / "x.npy", "--tol", "-1"), "tol")
 
 
+def test_damaged_array_files(tmp_path, points):
+    np.savez(tmp_path / "x.npz", pts=points)
+    data = (tmp_path / "x.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    assert_user_error(
+        run("solve", tmp_path / "cut.npz", separate=True), "cut.npz", "not a readable"
+    )
+    (tmp_path / "zip.npy").write_bytes(data)  # an .npz saved under the wrong name
+    assert_user_error(run("solve", tmp_path / "zip.npy", separate=True), "zip.npy", "zip archive")
+
+
+def test_weight_errors_name_the_weights_file_line(tmp_path, points):
+    np.save(tmp_path / "x.npy", points[:3])
+    (tmp_path / "w.csv").write_text("w\n1\nNA\n2\n")
+    proc = run("solve", tmp_path / "x.npy", "--weights", tmp_path / "w.csv")
+    assert_user_error(proc, "w.csv: row 3", "missing weight")
+    (tmp_path / "neg.csv").write_text("1\n2\n-3\n")
+    proc = run("solve", tmp_path / "x.npy", "--weights", tmp_path / "neg.csv")
+    assert_user_error(proc, "neg.csv: row 3", "weight -3.0")
+
+
+def test_float32_overflow_names_the_line_without_a_warning(tmp_path):
+    (tmp_path / "big.csv").write_text("x,y\n0,0\n1,2\n3,1e39\n")
+    # In-process, pytest turns any RuntimeWarning into an error: none may be emitted.
+    proc = run("solve", tmp_path / "big.csv", "--float32")
+    assert_user_error(proc, "big.csv", "row 4", "column y", "1e+39", "float32")
+    proc = run("solve", tmp_path / "big.csv", "--float32", separate=True)
+    assert_user_error(proc, "row 4")
+    assert "Warning" not in proc.stderr
+
+
+def test_version_and_grammar(tmp_path):
+    proc = run("--version", separate=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"geomedian {geomedian.__version__}"
+    np.save(tmp_path / "one.npy", np.arange(5.0))
+    proc = run("solve", tmp_path / "one.npy")
+    assert proc.returncode == 0, proc.stderr
+    assert "5 points in 1 dimension (float64)" in proc.stdout
+
+
+def test_mistyped_option_shows_the_command_usage(tmp_path, points):
+    np.save(tmp_path / "x.npy", points)
+    proc = run("solve", tmp_path / "x.npy", "--colums", "0", separate=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("usage: geomedian solve ")
+    assert "--columns" in proc.stderr and "unrecognized arguments: --colums" in proc.stderr
+
+
 # ------------------------------------------------------------------ help, demo, bench
 
 
@@ -262,6 +310,60 @@ def test_demo_plot(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "plot written" in proc.stdout
+
+
+def _no_overlap(labels) -> bool:
+    boxes = [t.get_window_extent() for t in labels if t.get_text()]
+    return not any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1 :])
+
+
+def test_bench_plot_compares_time_to_geomedian_and_marks_accuracy(tmp_path):
+    pytest.importorskip("matplotlib")
+    from geomedian._tools.bench import Row
+    from geomedian._tools.plots import plot_bench
+
+    solvers = ["geomedian auto cpp", "geomedian gd cpp", "scipy L-BFGS-B", "numpy Weiszfeld"]
+    rows = []
+    for k, dataset in enumerate(["1,000,000 x 2 gauss", "100,000 x 3 vertex"]):
+        for j, solver in enumerate(solvers):
+            gap = 3e-9 if (k, solver) == (1, "scipy L-BFGS-B") else 0.0
+            rows.append(Row(dataset, solver, time_s=0.01 * (j + 1) * (k + 1), gap=gap))
+        rows.append(Row(dataset, "hdmedians geomedian", note="skipped: not installed"))
+    facts = {"cpu": "Example CPU 9000"}
+    fig = plot_bench(rows, tmp_path / "bench.png", facts, threads=2, accurate=1e-10)
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+    (ax,) = [a for a in fig.axes if a.get_legend() is not None]
+    assert "Example CPU 9000" in ax.get_title() and "2 threads" in ax.get_title()
+    assert "relative to geomedian auto cpp" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "1,000,000 x 2 gauss",
+        "100,000 x 3 vertex",
+    ]
+    assert _no_overlap(ax.get_yticklabels()) and _no_overlap(ax.get_xticklabels())
+    points = [ln for ln in ax.lines if ln.get_marker() not in ("None", None, "")]
+    # One colour per solver, none repeated; the skipped solver draws nothing.
+    colours = {ln.get_label(): ln.get_color() for ln in points if ln.get_label() in solvers}
+    assert sorted(colours) == sorted(solvers) and len(set(colours.values())) == len(solvers)
+    # Times relative to the first geomedian row: gd took 2x, scipy 3x, in both datasets.
+    ratios = sorted({round(float(ln.get_xdata()[0]), 9) for ln in points})
+    assert ratios == [1.0, 2.0, 3.0, 4.0]
+    hollow = [ln for ln in points if ln.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1 and hollow[0].get_color() == colours["scipy L-BFGS-B"]
+    assert [t.get_text() for t in ax.texts] == ["3e-09"]
+
+
+def test_demo_plot_labels_axes_and_draws_tol(tmp_path):
+    pytest.importorskip("matplotlib")
+    from geomedian._tools.demo import demo_points
+    from geomedian._tools.plots import plot_demo
+
+    x = demo_points(500)
+    fig = plot_demo(x, np.median(x, axis=0), [1e-3, 1e-6, 1e-11], tmp_path / "d.png", tol=1e-10)
+    data, conv = fig.axes
+    assert data.get_xlabel() and data.get_ylabel()
+    assert conv.get_xlabel() == "iteration" and "gap" in conv.get_ylabel()
+    tol_lines = [ln for ln in conv.lines if list(ln.get_ydata()) == [1e-10, 1e-10]]
+    assert len(tol_lines) == 1 and tol_lines[0].get_label() == "tol = 1e-10"
 
 
 def test_convergence_gaps_are_the_certificates_of_each_iterate(backend):

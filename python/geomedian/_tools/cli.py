@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -49,13 +50,19 @@ FILE formats (by extension):
   .npz            one named array: FILE.npz:NAME or --array NAME (optional when the
                   file holds a single array)
   .csv, .tsv      numbers separated by ',' or TAB; a first line that is not all
-                  numbers is a header naming the columns
-  .parquet        numeric columns (needs pyarrow: the 'parquet' extra)
+                  numbers is a header naming the columns (an unnamed first column,
+                  pandas' index, is left out); empty cells and NA are missing values
+  .parquet        numeric columns
+CSV, TSV and parquet files are read by pyarrow: pip install 'geomedian[cli]'.
+
+Missing values (NaN, an empty or NA cell, the --nodata value) are an error under
+--nan-policy raise (the default), left out and counted under omit, and give a NaN
+median under propagate.
 
 Exit status: 0 when the gap is certified, 1 when it is not (max_iter reached, the
-iterate stalled, or a NaN result under --nan-policy), 2 on an error; errors name the
-file, the row (the line number of a text file; the 0-based row of an array) and the
-column.
+iterate stalled, or a NaN result under --nan-policy propagate), 2 on an error; errors
+name the file, the row (the line number of a text file; the 0-based row otherwise)
+and the column.
 
 examples:
   geomedian solve points.npy
@@ -63,6 +70,7 @@ examples:
   geomedian solve survey.csv --columns lon,lat --weights population
   geomedian solve survey.tsv --weights weights.npy --json
   geomedian solve big.parquet --columns 0,1,2 --float32 --nan-policy omit
+  geomedian solve pixels.npy --nodata -9999 --nan-policy omit --method sgd
 """
 
 BENCH_HELP = """\
@@ -96,9 +104,9 @@ class UserError(Exception):
 
 
 def _method_choices() -> list[str]:
-    from .._validate import METHODS
+    from .._validate import METHODS, SGD_METHOD
 
-    return ["auto", *METHODS]
+    return ["auto", *METHODS, SGD_METHOD]
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -116,13 +124,17 @@ def _sub(sub, name: str, help: str, description: str) -> argparse.ArgumentParser
     return p
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """Return the parser and its subcommands' parsers by name."""
+    from .._version import __version__
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Fast, certified geometric medians.",
         epilog=MAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     methods = _method_choices()
 
@@ -147,7 +159,10 @@ def _parser() -> argparse.ArgumentParser:
         "--nan-policy",
         default="raise",
         choices=["raise", "omit", "propagate"],
-        help="rows with NaN: an error (default), left out, or a NaN result",
+        help="rows with a missing value: an error (default), left out, or a NaN result",
+    )
+    solve.add_argument(
+        "--nodata", type=float, metavar="VALUE", help="a value marking missing data, e.g. -9999"
     )
     solve.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -164,8 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, help="threads for geomedian and geomad")
     bench.add_argument("--repeats", type=int, help="timed runs per row (default 5; quick 3)")
 
-    _sub(sub, "config", "print build and backend facts (show_config)", CONFIG_HELP)
-    return parser
+    config = _sub(sub, "config", "print build and backend facts (show_config)", CONFIG_HELP)
+    return parser, {"solve": solve, "demo": demo, "bench": bench, "config": config}
 
 
 def _progress(args, total: float, label: str):
@@ -175,51 +190,41 @@ def _progress(args, total: float, label: str):
 
 
 def _read(args):
-    """Read the points and weights the ``solve`` arguments name."""
+    """Read the points and weights the ``solve`` arguments name, checked by the rules."""
     from .files import SUFFIXES, InputError, read_table, read_weights
+    from .rows import Rules
 
     columns = None if args.columns is None else [c.strip() for c in args.columns.split(",")]
     weights_column = weights_file = None
     if args.weights is not None:
         is_file = os.path.exists(args.weights) or args.weights.lower().endswith(SUFFIXES)
         weights_file, weights_column = (args.weights, None) if is_file else (None, args.weights)
+    rules = Rules(nan_policy=args.nan_policy, nodata=args.nodata, float32=args.float32)
     size = os.path.getsize(args.file) if os.path.isfile(args.file) else 0
     with _progress(args, size, f"reading {args.file}") as bar:
         update = bar.update if size > LARGE_FILE_BYTES else None
         if args.file.lower().endswith(".parquet"):
             update = None  # counts rows, not bytes: no honest fraction of the file size
         try:
-            table = read_table(
+            weights = None if weights_file is None else read_weights(weights_file)
+            return read_table(
                 args.file,
                 columns=columns,
                 weights_column=weights_column,
+                weights=weights,
                 array=args.array,
+                rules=rules,
                 progress=update,
             )
-            weights = table.weights
-            if weights_file is not None:
-                weights = read_weights(weights_file, table.points.shape[0])
         except InputError as err:
             raise UserError(str(err)) from None
-    return table, weights
 
 
-def _check_finite(args, table) -> None:
-    """Name the file's row and column of the first NaN or inf the solve would refuse."""
-    import numpy as np
-
-    x = table.points
-    bad = ~np.isfinite(x)
-    if args.nan_policy != "raise":
-        bad = np.isinf(x)
-    if not bad.any():
-        return
-    i, j = (int(k[0]) for k in np.nonzero(bad))
-    value = float(x[i, j])
-    hint = "" if np.isinf(value) else " (--nan-policy omit leaves such rows out)"
-    raise UserError(
-        f"{args.file}: row {table.first_row + i}, column {table.columns[j]}: {value}{hint}"
-    )
+def _finite_or_none(value):
+    """JSON has no NaN or inf: such a number is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _solve(args) -> int:
@@ -228,18 +233,19 @@ def _solve(args) -> int:
     from .._api import solve
 
     t0 = time.perf_counter()
-    table, weights = _read(args)
+    table = _read(args)
     read_s = time.perf_counter() - t0
-    _check_finite(args, table)
+    for note in table.notes:
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
     x = table.points
-    if args.float32:
-        x = np.asarray(x, dtype=np.float32)
     t0 = time.perf_counter()
     try:
         res = solve(
             x,
-            weights,
-            nan_policy=args.nan_policy,
+            table.weights,
+            # Missing values were left out (omit) or refused (raise) while reading: only
+            # "propagate" can leave any, and without them "raise" lets a large file stream.
+            nan_policy="propagate" if table.has_missing else "raise",
             method=args.method,
             backend=args.backend,
             tol=args.tol,
@@ -247,8 +253,8 @@ def _solve(args) -> int:
             threads=args.threads,
         )
     except (ValueError, TypeError, ImportError) as err:
-        # The input was read fine but is not a valid problem (bad weights, option values,
-        # a backend this installation lacks): the API's message says which.
+        # The input was read fine but is not a valid problem (option values, a backend
+        # this installation lacks): the API's message says which.
         raise UserError(f"{args.file}: {err}") from None
     solve_s = time.perf_counter() - t0
     n, d = x.shape
@@ -256,6 +262,7 @@ def _solve(args) -> int:
         "file": args.file,
         "n": n,
         "d": d,
+        "omitted": table.omitted,
         "columns": table.columns,
         "median": [float(v) for v in np.asarray(res.median, dtype=np.float64)],
         "objective": res.objective,
@@ -273,7 +280,11 @@ def _solve(args) -> int:
         "solve_s": solve_s,
     }
     if args.json:
-        print(json.dumps(out, indent=2))
+        clean = {
+            k: [_finite_or_none(v) for v in val] if isinstance(val, list) else _finite_or_none(val)
+            for k, val in out.items()
+        }
+        print(json.dumps(clean, indent=2, allow_nan=False))
     else:
         _print_solve(out)
     return 0 if res.converged else 1
@@ -281,7 +292,14 @@ def _solve(args) -> int:
 
 def _print_solve(out: dict) -> None:
     width = max(len(c) for c in out["columns"])
-    print(f"{out['file']}: {out['n']:,} points in {out['d']} dimensions ({out['dtype']})")
+    n, d = out["n"], out["d"]
+    print(
+        f"{out['file']}: {n:,} point{'s' if n != 1 else ''} in {d} "
+        f"dimension{'s' if d != 1 else ''} ({out['dtype']})"
+    )
+    if out["omitted"]:
+        rows = "row" if out["omitted"] == 1 else "rows"
+        print(f"  omitted          {out['omitted']:,} {rows} with a missing value")
     print("  median")
     for name, value in zip(out["columns"], out["median"]):
         print(f"    {name:<{width}}  {value:.12g}")
@@ -343,7 +361,9 @@ def _bench(args) -> int:
         print(f"rows written to {args.json}")
     if plots is not None:
         with _writing(args.plot):
-            plots.plot_bench(rows, args.plot)
+            plots.plot_bench(
+                rows, args.plot, facts, resolve_threads(args.threads), bench.ACCURATE_GAP
+            )
         print(f"plot written to {args.plot}")
     return 0
 
@@ -362,8 +382,11 @@ def _demo(args, parser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    parser, commands = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The command's own usage, not the top-level one: it lists the options meant.
+        commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command == "solve":
             return _solve(args)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._api import solve
 from .._backends import backends
+from .._validate import DEFAULT_TOL
 
 __all__ = ["convergence_gaps", "demo_points", "run_demo"]
 
@@ -82,5 +83,5 @@ def run_demo(
         gaps = convergence_gaps(
             x, min(first.n_iter, 200), method=method, backend=first.backend, threads=threads
         )
-        plot_demo(x, first.median, gaps, plot)
+        plot_demo(x, first.median, gaps, plot, tol=DEFAULT_TOL[x.dtype])
         print(f"  plot written to {plot}")
