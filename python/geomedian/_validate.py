@@ -45,6 +45,7 @@ __all__ = [
     "as_random_state",
     "as_tol",
     "as_weights",
+    "broadcast_init",
     "locate_nonfinite",
     "raise_nonfinite",
     "report_nonfinite",
@@ -536,19 +537,23 @@ def as_batch_weights(weights: Any, batch: Batch) -> tuple[np.ndarray | None, np.
     return w, np.ldexp(1.0, -np.maximum(exponent, -1022))
 
 
+def broadcast_init(init: Any, shape: tuple, d: int) -> np.ndarray:
+    """Return ``init`` broadcast to the batch ``shape`` plus ``(d,)`` (a read-only view)."""
+    arr = _real_array(init, "init")
+    try:
+        return np.broadcast_to(arr, (*shape, d))
+    except ValueError:
+        raise ValueError(
+            f"init must have shape ({d},) or broadcast to {(*shape, d)}, got {arr.shape}"
+        ) from None
+
+
 def as_batch_init(init: Any, batch: Batch) -> np.ndarray | None:
     """Return start points as a ``(P, d)`` float64 array (``(d,)`` or ``(..., d)`` given)."""
     if init is None:
         return None
     P, _, d = batch.x.shape
-    arr = _real_array(init, "init")
-    try:
-        arr = np.broadcast_to(arr, (*batch.shape, d))
-    except ValueError:
-        raise ValueError(
-            f"init must have shape ({d},) or broadcast to {(*batch.shape, d)}, got {arr.shape}"
-        ) from None
-    arr = _for_kernels(arr, dtype=np.float64).reshape(P, d)
+    arr = _for_kernels(broadcast_init(init, batch.shape, d), dtype=np.float64).reshape(P, d)
     if not np.isfinite(arr).all():
         raise ValueError("init must be finite")
     return arr

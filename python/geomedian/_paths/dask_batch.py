@@ -10,6 +10,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 
+from .. import _validate as v
 from .._options import SolveOptions
 from .._result import CONVERGED, GeometricMedianResult
 from . import arrays
@@ -50,14 +51,7 @@ def solve_blocks(x, dtype, weights, options: SolveOptions) -> GeometricMedianRes
     init = options.init
     if init is not None and np.ndim(init) > 1:
         # Per-problem starts: checked against the whole batch here, split with the blocks.
-        batch_shape = tuple(int(k) for k in x.shape[:-2])
-        try:
-            init = np.broadcast_to(np.asarray(init, dtype=np.float64), (*batch_shape, d))
-        except ValueError:
-            raise ValueError(
-                f"init must have shape ({d},) or broadcast to {(*batch_shape, d)}, "
-                f"got {np.shape(options.init)}"
-            ) from None
+        init = v.broadcast_init(init, tuple(int(k) for k in x.shape[:-2]), d)
     inner = options.replace(axis=-2, init=None, progress=None, threads=1)
     ax = x.ndim - 2
     if x.numblocks[ax] != 1 or x.numblocks[ax + 1] != 1:
