@@ -6,7 +6,7 @@
 (array([3., 4.]), True)
 """
 
-from ._api import geometric_median, gradient, objective, solve
+from ._api import geometric_median, gradient, objective, solve, tree_median, tree_solve
 from ._backends import backends
 from ._config import show_config
 from ._paths.online import OnlineGeometricMedian
@@ -24,6 +24,8 @@ __all__ = [
     "objective",
     "show_config",
     "solve",
+    "tree_median",
+    "tree_solve",
 ]
 
 

@@ -30,7 +30,7 @@ from ._paths.ready import ready_median
 from ._result import EMPTY, MAX_ITER, STALLED, ConvergenceWarning, GeometricMedianResult
 from ._threads import resolve_threads
 
-__all__ = ["geometric_median", "gradient", "objective", "solve"]
+__all__ = ["geometric_median", "gradient", "objective", "solve", "tree_median", "tree_solve"]
 
 
 def solve(
@@ -93,7 +93,9 @@ def solve(
         by chunk with its pages dropped after use, so resident memory stays far below the
         file. A ``dask.array.Array`` ``(n, d)`` is solved by one reduction over its persisted row
         chunks per iteration; a Dask batch ``(..., n, d)`` block by block, lazily: every
-        field of the result is then a Dask array.
+        field of the result is then a Dask array. A CPU torch tensor (or any object with
+        ``__dlpack__``) is read without a copy, and a tensor's median is a tensor; a
+        tensor on a GPU is an error (move it with ``.cpu()``).
     weights : array_like or str, shape (n,) or broadcastable (see below), optional
         Non-negative finite weights, not all zero in any problem. A 1-D array of length n
         weighs the points of every problem alike; otherwise it broadcasts against the
@@ -116,7 +118,7 @@ def solve(
         A value marking missing data, e.g. 0 in uint16 reflectance: a point with a
         coordinate equal to it is treated as if that coordinate were NaN (so it is handled
         by ``nan_policy``). Costs one comparison over the input, and a copy of float input.
-    method : {"auto", "newton", "gd", "weiszfeld", "sgd"}
+    method : {"auto", "newton", "gd", "weiszfeld", "sgd", "gram"}
         ``"weiszfeld"``: Weiszfeld's fixed-point iteration with the Vardi--Zhang
         modification, :math:`y^+ = y + \max(0, 1 - \eta / \lVert R \rVert) R / \sum_{i}
         w_i / d_i` with :math:`R = \sum_i w_i (x_i - y) / d_i` over the points not on
@@ -138,6 +140,12 @@ def solve(
         ``"auto"`` method instead, to the same ``tol`` (``method`` in the result says
         so): its few passes cost less than one epoch, and it reaches what SGD only creeps
         towards (an optimum at a data point).
+        ``"gram"``: one problem of few points with many coordinates (``n`` up to a few
+        thousand, ``d >= 10^5``) solved in the span of the points, in three passes: their
+        Gram matrix, the median, the certificate from exact distances (where that
+        certificate fails, the ``"auto"`` solver goes on from there). ``"auto"`` takes it
+        for one problem of ``2 <= n <= 256`` points and ``d >= 1024 n`` coordinates without
+        ``init`` (not a memmap). See the user guide, "Models and tensors".
     backend : {"auto", "cpp", "numba"}
         Kernels to run; ``"auto"`` honours ``GEOMEDIAN_BACKEND`` and otherwise prefers the
         compiled core.
@@ -332,15 +340,21 @@ def geometric_median(
     if _paths.is_dask(res.status):  # a lazy Dask batch: nothing is known yet
         return res.median
     _warn_empty(res.status)
+    _warn_unfinished(res)
+    return res.median
+
+
+def _warn_unfinished(res: GeometricMedianResult) -> None:
+    """Warn once (``ConvergenceWarning``) if some problem's gap did not reach ``tol``."""
     if isinstance(res.status, int):  # one problem: no array work on the hot path
         if res.status in (MAX_ITER, STALLED):
             warnings.warn(
                 f"geometric median not certified: {res.message} "
                 f"(gap {res.gap:.3g} after {res.n_iter} iterations)",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return res.median
+        return
     unfinished = (res.status == MAX_ITER) | (res.status == STALLED)
     if unfinished.any():
         k = int(unfinished.sum())
@@ -349,8 +363,141 @@ def geometric_median(
             f"geometric median not certified for {k} of {unfinished.size} problems "
             f"(largest gap {worst:.3g}): {res.message}",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+
+
+def tree_solve(
+    models: Any,
+    weights: Any = None,
+    *,
+    per_component: bool = False,
+    method: str = "auto",
+    backend: str = "auto",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    threads: int | None = None,
+) -> GeometricMedianResult:
+    r"""Compute the geometric median of n models, in their own structure, with a certificate.
+
+    Robust aggregation of client updates (federated learning), robust model merging: each
+    model is one point whose coordinates are all its parameters. The n models are read
+    where they are, leaf by leaf, and never concatenated; few models of many parameters
+    (``n << d``) are solved in the span of the models in three passes over them (see
+    ``method``).
+
+    Parameters
+    ----------
+    models : sequence of n models, or one array or tensor of shape (n, ...)
+        Each model a torch tensor, a NumPy array or a number, or a dict, list or tuple of
+        them, nested to any depth (a ``state_dict``, a list of parameter tensors), every
+        model with model 0's structure: the same keys, lengths and leaf shapes (leaf
+        dtypes may differ). A CPU tensor is read without a copy where it is contiguous.
+        Never modified.
+    weights : array_like or tensor, shape (n,), optional
+        Non-negative weights of the models (a client's number of samples), not all zero.
+        Default: all ones.
+    per_component : bool
+        ``False``: one median of the models as points of all their coordinates together.
+        ``True``: one median per leaf (each tensor its own problem).
+    method : {"auto", "gram", "newton", "gd", "weiszfeld"}
+        ``"gram"``: the solve in the span of the models, as in :func:`solve`: their Gram
+        matrix (one pass), the median (one pass), the certificate from exact distances
+        (one pass); where the certificate fails, the ``"auto"`` solver goes on from that
+        median on one ``(n, d)`` copy of the models. ``"auto"`` takes ``"gram"`` for
+        ``2 <= n <= 256`` models of ``d >= 1024 n`` coordinates (per leaf, with
+        ``per_component=True``), the direct solver on a copy of the problem otherwise. The
+        other methods are those of :func:`solve`, on a copy.
+    backend, max_iter, threads
+        As in :func:`solve`.
+    tol : float, optional
+        Target certified relative gap. Default ``1e-6`` where some leaf is computed in
+        float32, else ``1e-10``.
+
+    Returns
+    -------
+    GeometricMedianResult
+        ``median`` is a model of the same structure: each leaf of model 0's shape and type
+        (a torch tensor for a tensor, a NumPy array for an array, a float for a number),
+        float32 for float32, float16 and bfloat16 leaves and integers of at most 16 bits,
+        float64 otherwise. The other fields as in :func:`solve`: scalars, or with
+        ``per_component=True`` arrays of one entry per leaf, in the order of model 0's
+        leaves (dicts in their keys' order).
+
+    Raises
+    ------
+    TypeError
+        ``models`` is not a sequence of models, a leaf does not hold real numbers.
+    ValueError
+        Models whose structures differ (the message names the first difference), no
+        model, no coordinates, NaN or inf (named by model and leaf), weights that do not
+        match, a tensor on a GPU, unknown options.
+
+    See Also
+    --------
+    tree_median : The median alone, with a warning where it is not certified.
+
+    Examples
+    --------
+    >>> import numpy as np, geomedian
+    >>> models = [{"w": np.array([[1.0, 2.0]]), "b": np.array([0.0])},
+    ...           {"w": np.array([[3.0, 2.0]]), "b": np.array([0.0])},
+    ...           {"w": np.array([[2.0, 9.0]]), "b": np.array([1.0])}]
+    >>> res = geomedian.tree_solve(models)
+    >>> sorted(res.median), res.median["w"].shape, res.converged
+    (['b', 'w'], (1, 2), True)
+    """
+    from ._paths.tree import solve_tree
+
+    options = SolveOptions(
+        method=method, backend=backend, tol=tol, max_iter=max_iter, threads=threads
+    )
+    return solve_tree(models, weights, per_component, options)
+
+
+def tree_median(
+    models: Any,
+    weights: Any = None,
+    *,
+    per_component: bool = False,
+    method: str = "auto",
+    backend: str = "auto",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    threads: int | None = None,
+) -> Any:
+    """Return the geometric median of n models, as a model of the same structure.
+
+    Same arguments as :func:`tree_solve`, which also returns the certificate.
+
+    Returns
+    -------
+    model
+        Model 0's structure, each leaf of its shape and type (a torch tensor for a
+        tensor).
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the certified gap did not reach ``tol``.
+
+    Examples
+    --------
+    Ten clients send an update of two tensors; two of them send garbage:
+
+    >>> import numpy as np, geomedian
+    >>> rng = np.random.default_rng(0)
+    >>> updates = [[rng.normal(1.0, 0.1, (3, 4)), rng.normal(0.0, 0.1, 4)] for _ in range(8)]
+    >>> updates += [[np.full((3, 4), 1e6), np.full(4, -1e6)] for _ in range(2)]
+    >>> w, b = geomedian.tree_median(updates)
+    >>> bool(abs(w.mean() - 1.0) < 0.1), bool(abs(b.mean()) < 0.1)
+    (True, True)
+    """
+    res = tree_solve(
+        models, weights, per_component=per_component, method=method, backend=backend,
+        tol=tol, max_iter=max_iter, threads=threads,
+    )  # fmt: skip
+    _warn_unfinished(res)
     return res.median
 
 

@@ -195,14 +195,17 @@ def _batch_rows(res: GeometricMedianResult) -> list[tuple[str, str]]:
     return [*rows, ("method", res.method), ("backend", res.backend)]
 
 
-def make_result(out, single: bool, shape: tuple, dtype, options) -> GeometricMedianResult:
+def make_result(
+    out, single: bool, shape: tuple, dtype, options, method: str | None = None
+) -> GeometricMedianResult:
     """Wrap the kernels' per-problem outcomes (``Solved``) as the caller's result.
 
     Scalars for one problem, arrays of the batch ``shape`` otherwise; the median in the
-    points' compute ``dtype``. ``options`` (``SolveOptions``) names the method and backend.
+    points' compute ``dtype``. ``options`` (``SolveOptions``) names the method and backend;
+    ``method``, where given, the method that ran instead (``"auto"`` chose the Gram path).
     """
     median = out.median.astype(dtype, copy=False)
-    method, backend = options.method_name, options.backend
+    method, backend = method or options.method_name, options.backend
     if single:
         code = int(out.status[0])
         return GeometricMedianResult(

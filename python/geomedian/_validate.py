@@ -62,6 +62,9 @@ METHODS = {"weiszfeld": METHOD_WEISZFELD, "gd": METHOD_GD, "newton": METHOD_NEWT
 AUTO_METHOD = "newton"
 # Averaged stochastic gradient (_sgd.py): its own kernel, no code in the exact driver.
 SGD_METHOD = "sgd"
+# The solve in the span of few points of many coordinates (_paths/gram.py): Python-side,
+# its inner solve runs the kernels' AUTO_METHOD.
+GRAM_METHOD = "gram"
 
 NAN_POLICIES = ("raise", "omit", "propagate")
 
@@ -233,14 +236,17 @@ def as_max_iter(max_iter: Any) -> int:
 
 
 def as_method(method: Any) -> tuple[str, int | None]:
-    """Return ``(method name, kernel code)``, resolving ``"auto"``; ``"sgd"`` has no code."""
+    """Return ``(method name, kernel code)``, resolving ``"auto"``.
+
+    ``"sgd"`` and ``"gram"`` run outside the exact driver and have no code.
+    """
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     name = AUTO_METHOD if method == "auto" else method
-    if name == SGD_METHOD:
+    if name in (SGD_METHOD, GRAM_METHOD):
         return name, None
     if name not in METHODS:
-        expected = ", ".join(repr(m) for m in ("auto", *METHODS, SGD_METHOD))
+        expected = ", ".join(repr(m) for m in ("auto", *METHODS, SGD_METHOD, GRAM_METHOD))
         raise ValueError(f"unknown method {method!r}; expected one of {expected}")
     return name, METHODS[name]
 

@@ -10,7 +10,13 @@ returns the same :class:`~geomedian.GeometricMedianResult`:
   iteration where the data is read in chunks;
 - :mod:`.dask`: one Dask problem by one reduction per pass; :mod:`.dask_batch`: a Dask
   batch block by block;
+- :mod:`.gram`: one problem of few points with many coordinates, in the span of the
+  points (taken by :mod:`.arrays` and :mod:`.tree`);
+- :mod:`.tree`: models (pytrees), one median over all their leaves or one per leaf;
 - :mod:`.online`: ``OnlineGeometricMedian``, a stream of chunks.
+
+Another library's arrays (torch tensors, ``__dlpack__`` objects) are read as NumPy arrays
+here (``_interop``), and a torch tensor's median goes back as a tensor.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import dataclasses
 from typing import Any
 
 from .. import _labelled
+from .._interop import as_array, is_foreign, like
 from .._options import SolveOptions
 from .._result import GeometricMedianResult
+from .._validate import GRAM_METHOD
 from . import arrays
 
 __all__ = ["is_dask", "solve"]
@@ -43,5 +51,11 @@ def solve(points: Any, weights: Any, options: SolveOptions) -> GeometricMedianRe
     if is_dask(points):
         from .dask import solve_dask  # only Dask input imports dask
 
+        if options.method_name == GRAM_METHOD:
+            raise ValueError("method='gram' needs the points in memory, not a Dask array")
         return solve_dask(points, weights, options)
-    return arrays.solve_arrays(points, weights, options)
+    if is_foreign(points):
+        res = arrays.solve_arrays(as_array(points, "points"), as_array(weights, "weights"),
+                                  options)  # fmt: skip
+        return dataclasses.replace(res, median=like(points, res.median))
+    return arrays.solve_arrays(points, as_array(weights, "weights"), options)

@@ -1,7 +1,9 @@
 """NumPy arrays (and memmaps): validated against the options, solved streamed or in memory.
 
 Streamed: ``method="sgd"``, or one memmap problem read chunk by chunk (:mod:`.streamed`);
-everything else is one kernel call over the batch (:mod:`.in_memory`).
+``method="gram"``, or ``"auto"`` on one problem of few points with many coordinates: the
+solve in the span of the points (:mod:`.gram`); everything else is one kernel call over
+the batch (:mod:`.in_memory`).
 """
 
 from __future__ import annotations
@@ -9,17 +11,39 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from .. import _validate as v
 from .._kernels import kernels
 from .._options import SolveOptions
 from .._result import GeometricMedianResult, make_result
 from .._tools.progress import close as close_report
 from .._tools.progress import reporter
+from .gram import gram_wins, solve_gram_batch
 from .in_memory import solve_in_memory
 from .sgd_route import exact_is_cheaper, to_exact
 from .streamed import out_of_core, solve_streamed
 
 __all__ = ["solve_arrays"]
+
+
+def in_gram_space(points: Any, batch: v.Batch, y0, options: SolveOptions) -> bool:
+    """Whether the Gram path solves ``batch``: asked for, or ``"auto"`` where it wins.
+
+    Not a memmap under ``"auto"``: the streamed path drops its pages as it goes.
+    """
+    if options.method_name == v.GRAM_METHOD:
+        if y0 is not None:
+            raise ValueError("method='gram' starts from the points themselves: init is not used")
+        return True
+    _, n, d = batch.x.shape
+    return (
+        options.method == "auto"
+        and batch.single
+        and y0 is None
+        and not isinstance(points, np.memmap)
+        and gram_wins(n, d)
+    )
 
 
 def solve_arrays(
@@ -40,11 +64,16 @@ def solve_arrays(
         options = to_exact(batch, options)
     k = kernels(options.backend)
     report = reporter(options.progress, tol)
-    if options.sgd or out_of_core(points, batch, options):
+    method = None
+    gram = in_gram_space(points, batch, y0, options)
+    if not gram and (options.sgd or out_of_core(points, batch, options)):
         out = solve_streamed(k, points, batch, w, wscale, y0, options, tol, report)
     else:
-        out = solve_in_memory(k, batch, w, wscale, y0, options, tol)
-        if report is not None and batch.single:  # one kernel call: one report, at the end
+        if gram:
+            out, method = solve_gram_batch(k, batch, w, wscale, options, tol)
+        else:
+            out = solve_in_memory(k, batch, w, wscale, y0, options, tol)
+        if report is not None and batch.single:  # one call: one report, at the end
             report(int(out.n_iter[0]), float(out.objective[0]), float(out.gap[0]))
     close_report(report)
-    return make_result(out, batch.single, batch.shape, batch.x.dtype, options)
+    return make_result(out, batch.single, batch.shape, batch.x.dtype, options, method)

@@ -122,6 +122,7 @@ robust_anchor = plain(robust_frame.robust_anchor)
 robust_sample_row = plain(robust_frame.robust_sample_row)
 robust_sample_size = plain(robust_frame.robust_sample_size)
 scaled_distance = plain(robust_frame.scaled_distance)
+weighted_lower_median = plain(robust_frame.weighted_lower_median)
 weiszfeld_step = plain(weiszfeld.weiszfeld_step)
 # The iteration's schedule, the one of the compiled driver (schedule.hpp).
 anchor_reset = plain(schedule.anchor_reset)
