@@ -128,3 +128,12 @@ def test_coefficients_are_convex_and_take_a_vertex(rng):
     assert (a >= 0).all() and a.sum() == pytest.approx(1.0)
     w = np.array([10.0, 1, 1, 1, 1])  # Kuhn: point 0 outweighs the others' pull
     np.testing.assert_array_equal(gram.coefficients(P, P[0], w), [1.0, 0, 0, 0, 0])
+
+
+def test_threads_do_not_change_the_bits(backend, rng):
+    x = rng.standard_normal((7, 70_000)).astype(np.float32)
+    one = geomedian.solve(x, method="gram", threads=1, backend=backend)
+    two = geomedian.solve(x, method="gram", threads=2, backend=backend)
+    assert one.converged and one.method == "gram"
+    np.testing.assert_array_equal(one.median, two.median)
+    assert (one.objective, one.lower_bound, one.gap) == (two.objective, two.lower_bound, two.gap)

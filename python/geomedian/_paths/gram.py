@@ -37,7 +37,9 @@ memory: G, one block of n x ``block_columns`` float64, and y in the output dtype
 
 from __future__ import annotations
 
+import contextlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +79,8 @@ SKETCH_COLUMNS = 4096
 SKETCH_RUNS = 16
 # float64 scratch per block: n rows x block_columns(n), about this many bytes (in L2).
 BLOCK_BYTES = 1 << 19
+# The blocks are cut into this many stripes, run on the threads (over_stripes).
+STRIPES = 8
 # Beyond these, squares of centred coordinates lose range (frame units): fall back.
 SAFE_RANGE = 2.0**400
 # method="auto" takes this path for one problem with n <= GRAM_MAX_ROWS points of at least
@@ -146,14 +150,41 @@ def block_columns(n: int) -> int:
     return max(64, (BLOCK_BYTES // (8 * n)) // 64 * 64)
 
 
-def _blocks(components, n: int):
-    """Yield ``(component index, lo, hi, scratch)`` over every block of every component."""
+def blas_single_threaded():
+    """One BLAS thread per call: the passes run their stripes on their own threads.
+
+    BLAS's own threads on these small products gain little, and on a busy machine they
+    spin against each other (20x slower seen on a shared 2-core machine). Without
+    threadpoolctl, BLAS keeps its own setting.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def over_stripes(components, n: int, threads: int, work) -> list:
+    """Return ``[work(blocks, scratch) for each stripe]``, stripes on ``threads`` threads.
+
+    The blocks of columns (every component's, in order) are cut into ``STRIPES`` stripes
+    whatever ``threads`` is, and the callers add the stripes' results in order: the
+    answer does not depend on the number of threads. ``scratch``: n x block_columns(n).
+    """
     bc = block_columns(n)
-    buf = np.empty((n, bc))
-    for c, comp in enumerate(components):
-        for lo in range(0, comp.d, bc):
-            hi = min(lo + bc, comp.d)
-            yield c, lo, hi, buf[:, : hi - lo]
+    blocks = [(c, lo, min(lo + bc, comp.d))
+              for c, comp in enumerate(components) for lo in range(0, comp.d, bc)]  # fmt: skip
+    k = max(1, min(STRIPES, len(blocks)))
+    stripes = [blocks[i * len(blocks) // k : (i + 1) * len(blocks) // k] for i in range(k)]
+
+    def run(stripe):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return work(stripe, np.empty((n, bc)))
+
+    if threads > 1 and k > 1:
+        with ThreadPoolExecutor(min(threads, k)) as pool:
+            return list(pool.map(run, stripes))
+    return [run(stripe) for stripe in stripes]
 
 
 def _sketch(components, rows: np.ndarray) -> np.ndarray:
@@ -189,24 +220,34 @@ def reference(components, n: int, w) -> tuple[int, float]:
     ws = np.ones(rows.size) if w is None else w[rows]
     if not (ws > 0).any():
         ws = np.ones(rows.size)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         h = 0.5 * xs  # halved: differences of finite values stay finite
-        total = [float(np.dot(ws, np.linalg.norm(h - h[i], axis=1))) for i in range(rows.size)]
-    r = int(np.argmin(total))
+        hc = h - h.mean(axis=0)
+        sq = np.einsum("ij,ij->i", hc, hc)
+        dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2.0 * (hc @ hc.T), 0.0))
+    r = int(np.argmin(dist @ ws))  # only a choice: the squares' rounding does not matter
     half = float(np.max(np.abs(h - h[r]), initial=0.0))
     s = math.ldexp(1.0, -(math.frexp(half)[1] + 1)) if half > 0 else 1.0
     return int(rows[r]), s
 
 
-def gram_pass(components, n: int, r: int, s: float) -> np.ndarray:
+def gram_pass(components, n: int, r: int, s: float, threads: int) -> np.ndarray:
     """Return ``G = X_c X_c^T`` for ``X_c = (X - x_r) s``, float64, one read of the data."""
-    G = np.zeros((n, n))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for c, lo, hi, B in _blocks(components, n):
+
+    def stripe(blocks, buf):
+        G = np.zeros((n, n))
+        for c, lo, hi in blocks:
+            B = buf[:, : hi - lo]
             components[c].load(lo, hi, B)
             B -= B[r].copy()
             B *= s
             G += B @ B.T
+        return G
+
+    parts = over_stripes(components, n, threads, stripe)
+    G = parts[0]
+    for part in parts[1:]:
+        G += part
     return G
 
 
@@ -278,7 +319,7 @@ def _offset(B: np.ndarray, a: np.ndarray, vertex: int, y, ref: np.ndarray) -> np
     return y - ref
 
 
-def median_pass(components, n: int, r: int, s: float, a: np.ndarray):
+def median_pass(components, n: int, r: int, s: float, a: np.ndarray, threads: int):
     """Form y = sum_i a_i x_i in each component's dtype; return (y, d2).
 
     ``d2``: the exact squared distances ``||(y - x_i) s||^2`` of the point certified
@@ -287,23 +328,29 @@ def median_pass(components, n: int, r: int, s: float, a: np.ndarray):
     """
     vertex = int(np.argmax(a)) if a.max() == 1.0 else -1
     y = [np.empty(comp.d, dtype=comp.dtype) for comp in components]
-    d2 = np.zeros(n)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for c, lo, hi, B in _blocks(components, n):
+
+    def stripe(blocks, buf):
+        d2 = np.zeros(n)
+        for c, lo, hi in blocks:
+            B = buf[:, : hi - lo]
             components[c].load(lo, hi, B)
             ref = B[r].copy()
             B -= ref
-            if vertex >= 0:
-                y[c][lo:hi] = components[c].row(vertex, lo, hi)
-            else:
-                y[c][lo:hi] = ref + a @ B
-            B -= _offset(B, a, vertex, y[c][lo:hi], ref)
+            yb = y[c][lo:hi]
+            yb[...] = components[c].row(vertex, lo, hi) if vertex >= 0 else ref + a @ B
+            B -= _offset(B, a, vertex, yb, ref)
             B *= s
             d2 += np.einsum("ij,ij->i", B, B)
+        return d2
+
+    parts = over_stripes(components, n, threads, stripe)
+    d2 = parts[0]
+    for part in parts[1:]:
+        d2 += part
     return y, d2
 
 
-def certificate_pass(components, n, r, s, a, y, t, wk) -> tuple[float, float]:
+def certificate_pass(components, n, r, s, a, y, t, wk, threads) -> tuple[float, float]:
     """Return ``(||R||^2, R . M)``: R = sum_i t_i (x_i - y) s, M = sum_i w_i (x_i - y) s.
 
     At the point of :func:`median_pass`, reduced block by block (neither R nor M, d
@@ -311,16 +358,22 @@ def certificate_pass(components, n, r, s, a, y, t, wk) -> tuple[float, float]:
     """
     vertex = int(np.argmax(a)) if a.max() == 1.0 else -1
     TW = np.stack([t, wk * s])
-    rr = rm = 0.0
-    for c, lo, hi, B in _blocks(components, n):
-        components[c].load(lo, hi, B)
-        ref = B[r].copy()
-        B -= ref
-        B -= _offset(B, a, vertex, y[c][lo:hi], ref)
-        R, M = TW @ B
-        rr += float(R @ R)
-        rm += float(R @ M)
-    return rr * s * s, rm * s
+
+    def stripe(blocks, buf):
+        rr = rm = 0.0
+        for c, lo, hi in blocks:
+            B = buf[:, : hi - lo]
+            components[c].load(lo, hi, B)
+            ref = B[r].copy()
+            B -= ref
+            B -= _offset(B, a, vertex, y[c][lo:hi], ref)
+            R, M = TW @ B
+            rr += float(R @ R)
+            rm += float(R @ M)
+        return rr, rm
+
+    parts = over_stripes(components, n, threads, stripe)
+    return math.fsum(p[0] for p in parts) * s * s, math.fsum(p[1] for p in parts) * s
 
 
 def pass_certificate(d, wk, t, on, far, D: int, rr: float, rm: float):
@@ -367,6 +420,11 @@ def solve_gram(
     The certificate's math is the Numba mirror's, run as plain Python (``chunked.plain``):
     this path imports Numba without compiling anything.
     """
+    with blas_single_threaded():
+        return _solve_gram(components, w, wscale, k, method_code, tol, max_iter, threads)
+
+
+def _solve_gram(components, w, wscale, k, method_code, tol, max_iter, threads) -> GramOutcome:
     from .chunked import certified, fit_frame, weighted_lower_median
 
     n = components[0].n
@@ -374,7 +432,7 @@ def solve_gram(
     r, s = reference(components, n, w)
     if not math.isfinite(s):
         return GramOutcome(None)
-    G = gram_pass(components, n, r, s)
+    G = gram_pass(components, n, r, s, threads)
     if not (np.isfinite(G).all() and np.max(np.abs(G)) < SAFE_RANGE):
         return GramOutcome(None, n_passes=1)
     P = embedding(G)
@@ -387,7 +445,7 @@ def solve_gram(
         raise KeyboardInterrupt
     n_iter = int(out.n_iter[0])
     a = coefficients(P, out.median[0], w)
-    y, d2 = median_pass(components, n, r, s, a)
+    y, d2 = median_pass(components, n, r, s, a, threads)
     d = np.sqrt(d2)
     reach = float(d.max())  # bounds every |x_ij - y_j| s: the frame's spread
     if not reach < SAFE_RANGE:
@@ -399,7 +457,7 @@ def solve_gram(
     eps, near = frame.eps / frame.s, frame.near / frame.s  # back to the units of d
     on = d <= eps
     t = np.where(on, 0.0, wk / np.where(on, 1.0, d))
-    rr, rm = certificate_pass(components, n, r, s, a, y, t, wk)
+    rr, rm = certificate_pass(components, n, r, s, a, y, t, wk, threads)
     cert = pass_certificate(d, wk, t, on, d > near, D, rr, rm)
     objective, lower, gap, scale = certified(cert, cert.lb, s, ws, float(wk.sum()))
     return GramOutcome(y, objective, lower, gap, scale, n_iter, 3, gap <= tol)
