@@ -32,11 +32,11 @@ def test_matches_direct_solver(backend, rng, dtype):
 
 
 def test_auto_takes_it_where_it_wins(backend, rng):
-    x = rng.standard_normal((8, 9000))
-    assert gram.gram_wins(8, 9000)
+    x = rng.standard_normal((4, 1 << 18)).astype(np.float32)
+    assert gram.gram_wins(4, 1 << 18) and not gram.gram_wins(65, 1 << 18)
     res = geomedian.solve(x, backend=backend)
     assert res.method == "gram" and res.n_passes == 3 and res.converged
-    small = geomedian.solve(x[:, :50], backend=backend)  # d < 1024 n: the direct solver
+    small = geomedian.solve(x[:, :5000], backend=backend)  # too few coordinates: direct
     assert small.method == "newton"
     assert geomedian.solve(x, init=x[0], backend=backend).method == "newton"
 

@@ -141,10 +141,10 @@ def solve(
         so): its few passes cost less than one epoch, and it reaches what SGD only creeps
         towards (an optimum at a data point).
         ``"gram"``: one problem of few points with many coordinates (``n`` up to a few
-        thousand, ``d >= 10^5``) solved in the span of the points, in three passes: their
+        hundred, ``d >= 10^5``) solved in the span of the points, in three passes: their
         Gram matrix, the median, the certificate from exact distances (where that
         certificate fails, the ``"auto"`` solver goes on from there). ``"auto"`` takes it
-        for one problem of ``2 <= n <= 256`` points and ``d >= 1024 n`` coordinates without
+        for one problem of ``2 <= n <= 64`` points and ``d >= 2^18`` coordinates without
         ``init`` (not a memmap). See the user guide, "Models and tensors".
     backend : {"auto", "cpp", "numba"}
         Kernels to run; ``"auto"`` honours ``GEOMEDIAN_BACKEND`` and otherwise prefers the
@@ -405,7 +405,7 @@ def tree_solve(
         matrix (one pass), the median (one pass), the certificate from exact distances
         (one pass); where the certificate fails, the ``"auto"`` solver goes on from that
         median on one ``(n, d)`` copy of the models. ``"auto"`` takes ``"gram"`` for
-        ``2 <= n <= 256`` models of ``d >= 1024 n`` coordinates (per leaf, with
+        ``2 <= n <= 64`` models of ``d >= 2^18`` coordinates (per leaf, with
         ``per_component=True``), the direct solver on a copy of the problem otherwise. The
         other methods are those of :func:`solve`, on a copy.
     backend, max_iter, threads

@@ -83,15 +83,17 @@ BLOCK_BYTES = 1 << 19
 STRIPES = 8
 # Beyond these, squares of centred coordinates lose range (frame units): fall back.
 SAFE_RANGE = 2.0**400
-# method="auto" takes this path for one problem with n <= GRAM_MAX_ROWS points of at least
-# GRAM_MIN_RATIO * n coordinates (where it won on the development machine: docs/models.rst).
-GRAM_MAX_ROWS = 256
-GRAM_MIN_RATIO = 1024
+# method="auto" takes this path for one problem of 2 <= n <= GRAM_MAX_ROWS points of at
+# least GRAM_MIN_COLUMNS coordinates: where it won on the development machine (the
+# measurements are in the user guide, "Models and tensors"). Its Gram pass costs n / 2
+# multiply-adds per coordinate read; the direct solver's passes, a few each.
+GRAM_MAX_ROWS = 64
+GRAM_MIN_COLUMNS = 1 << 18
 
 
 def gram_wins(n: int, d: int) -> bool:
     """Whether ``method="auto"`` solves one ``(n, d)`` problem in the Gram space."""
-    return 2 <= n <= GRAM_MAX_ROWS and d >= GRAM_MIN_RATIO * n
+    return 2 <= n <= GRAM_MAX_ROWS and d >= GRAM_MIN_COLUMNS
 
 
 class Component:
