@@ -77,8 +77,8 @@ SKETCH_ROWS = 32
 # ... measured on this many columns, in SKETCH_RUNS runs spread over the coordinates.
 SKETCH_COLUMNS = 4096
 SKETCH_RUNS = 16
-# float64 scratch per block: n rows x block_columns(n), about this many bytes (in L2).
-BLOCK_BYTES = 1 << 19
+# float64 scratch per block and thread: n rows x block_columns(n), about this many bytes.
+BLOCK_BYTES = 1 << 21
 # The blocks are cut into this many stripes, run on the threads (over_stripes).
 STRIPES = 8
 # Beyond these, squares of centred coordinates lose range (frame units): fall back.
