@@ -17,7 +17,8 @@ their affine span, :math:`\lVert y - x_i \rVert`, for :math:`y = x_r + X_c^T c /
    points (``coefficients``: one Weiszfeld step from z, or the data point z sits on), so
    that ``y = sum_i a_i x_i`` is formed without amplifying any rounding.
 3. **Median pass.** y, block by block, rounded to the output dtype at once; in the same
-   read the exact distances :math:`\lVert y - x_i \rVert` of the rounded y.
+   read the exact distances :math:`\lVert y - x_i \rVert` of the point certified (the
+   rounded y itself for float32 data, ``_offset``).
 4. **Certificate pass.** The sums of the fused pass at y (``certificate.py``: f, the
    subgradient R, M = sum w_i (x_i - y), far and coincident weights) from those exact
    distances, reduced over the blocks to the norms the certificate needs (``||R||^2``,
@@ -31,8 +32,9 @@ resolution, data beyond float64's range in squares, NaN), ``GramOutcome.certifie
 False and the caller falls back to the direct solver from y.
 
 The data is read as ``Component`` s: blocks of columns of n rows that need not be one
-array (the tensors of n models), so a pytree is solved without concatenating it. Extra
-memory: G, one block of n x ``block_columns`` float64, and y in the output dtype.
+array (the tensors of n models), so a pytree is solved without concatenating it. Each
+pass runs its blocks in stripes on the call's threads (``over_stripes``). Extra memory:
+G, one block of n x ``block_columns`` float64 per thread, and y in the output dtype.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ SKETCH_ROWS = 32
 # ... measured on this many columns, in SKETCH_RUNS runs spread over the coordinates.
 SKETCH_COLUMNS = 4096
 SKETCH_RUNS = 16
-# float64 scratch per block and thread: n rows x block_columns(n), about this many bytes.
+# float64 scratch per block and thread: n rows x block_columns, at most this many bytes.
 BLOCK_BYTES = 1 << 21
 # The blocks are cut into this many stripes, run on the threads (over_stripes).
 STRIPES = 8
@@ -147,9 +149,13 @@ class GramOutcome:
     certified: bool = False
 
 
-def block_columns(n: int) -> int:
-    """Columns per block: ``BLOCK_BYTES`` of float64 scratch for n rows, a multiple of 64."""
-    return max(64, (BLOCK_BYTES // (8 * n)) // 64 * 64)
+def block_columns(n: int, d: int) -> int:
+    """Columns per block, a multiple of 64, for n rows of d coordinates in all.
+
+    ``BLOCK_BYTES`` of float64 scratch, and at most the size of half a float32 point (each
+    thread holds one block).
+    """
+    return max(64, min(BLOCK_BYTES // (8 * n), d // (4 * n)) // 64 * 64)
 
 
 def blas_single_threaded():
@@ -171,9 +177,9 @@ def over_stripes(components, n: int, threads: int, work) -> list:
 
     The blocks of columns (every component's, in order) are cut into ``STRIPES`` stripes
     whatever ``threads`` is, and the callers add the stripes' results in order: the
-    answer does not depend on the number of threads. ``scratch``: n x block_columns(n).
+    answer does not depend on the number of threads. ``scratch``: n x block_columns.
     """
-    bc = block_columns(n)
+    bc = block_columns(n, sum(comp.d for comp in components))
     blocks = [(c, lo, min(lo + bc, comp.d))
               for c, comp in enumerate(components) for lo in range(0, comp.d, bc)]  # fmt: skip
     k = max(1, min(STRIPES, len(blocks)))
