@@ -68,8 +68,10 @@ def test_gram_array(benchmark, points, backend):
     assert res.converged and res.method == "gram"
     benchmark.extra_info.update(n_passes=res.n_passes, gap=res.gap)
     mb = _peak_extra(lambda: geomedian.solve(points, method="gram", tol=TOL, backend=backend))
-    _summary.append(f"gram array ({backend}): {res.n_passes} passes, gap {res.gap:.2e}, "
-                    f"peak extra {mb:.0f} MB (one model: {points[0].nbytes / 1e6:.0f} MB)")  # fmt: skip
+    _summary.append(
+        f"gram array ({backend}): {res.n_passes} passes, gap {res.gap:.2e}, "
+        f"peak extra {mb:.0f} MB (one model: {points[0].nbytes / 1e6:.0f} MB)"
+    )
 
 
 def test_gram_pytree(benchmark, models):
@@ -78,14 +80,17 @@ def test_gram_pytree(benchmark, models):
     assert res.converged and res.method == "gram"
     benchmark.extra_info.update(n_passes=res.n_passes, gap=res.gap)
     mb = _peak_extra(lambda: geomedian.tree_solve(models, method="gram", tol=TOL))
-    _summary.append(f"gram pytree of {LEAVES} leaves: {res.n_passes} passes, gap {res.gap:.2e}, "
-                    f"peak extra {mb:.0f} MB")  # fmt: skip
+    _summary.append(
+        f"gram pytree of {LEAVES} leaves: {res.n_passes} passes, gap {res.gap:.2e}, "
+        f"peak extra {mb:.0f} MB"
+    )
 
 
 def test_direct(benchmark, points):
     benchmark.group = "gram-50x2e6-f32"
-    res = benchmark.pedantic(geomedian.solve, (points,), {"method": "newton", "tol": TOL},
-                             rounds=3, iterations=1)  # fmt: skip
+    res = benchmark.pedantic(
+        geomedian.solve, (points,), {"method": "newton", "tol": TOL}, rounds=3, iterations=1
+    )
     assert res.converged
     benchmark.extra_info.update(n_passes=res.n_passes, gap=res.gap)
     _summary.append(f"direct (newton): {res.n_passes} passes, gap {res.gap:.2e}")
@@ -100,8 +105,10 @@ def test_geom_median_torch(benchmark, points):
     f = geomedian.objective(out.median.numpy(), points)
     ours = geomedian.solve(points, method="gram", tol=TOL)
     benchmark.extra_info.update(objective=f, termination=str(out.termination))
-    _summary.append(f"geom_median torch: f = {f:.9g} ({out.termination}); "
-                    f"geomedian gram f = {ours.objective:.9g}, LB = {ours.lower_bound:.9g}")  # fmt: skip
+    _summary.append(
+        f"geom_median torch: f = {f:.9g} ({out.termination}); "
+        f"geomedian gram f = {ours.objective:.9g}, LB = {ours.lower_bound:.9g}"
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
