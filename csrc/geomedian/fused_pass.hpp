@@ -174,9 +174,10 @@ GEOMEDIAN_ALWAYS_INLINE void add_block_vector(double* __restrict sum, double* __
 }
 
 // Per-row terms of a block: t_k = w_k / d_k (0 for a point on the iterate) into `t`, the
-// scalar sums added to the group's totals `b` (ScalarSums order), the maximum to max_term. The comparison is a select of constants, which GCC vectorises
-// once -fno-trapping-math (CMakeLists.txt) lets it if-convert: with the default, GCC 12
-// keeps every sqrt and division of this loop scalar on AVX2 (3x at d = 2).
+// scalar sums added to the group's `b` (ScalarSums order), the maximum into max_term. The
+// comparison is a select of constants, which GCC vectorises once -fno-trapping-math
+// (CMakeLists.txt) lets it if-convert: with the default, GCC 12 keeps every sqrt and
+// division of this loop scalar on AVX2 (3x at d = 2).
 template <bool Weighted>
 GEOMEDIAN_ALWAYS_INLINE void block_terms(const double* __restrict d2,
                                          const double* __restrict wb, index_t m, double eps,
@@ -232,8 +233,8 @@ GEOMEDIAN_ALWAYS_INLINE void row_moments(const T* __restrict xi, index_t d,
 // sums over at most block_rows of its rows (a fixed order: without a reduction clause the
 // compiler may not reorder them), added per lane with compensation, the lanes at the end.
 // Array-section reductions (one loop across rows) measured 4x slower at d = 2, and scalar
-// reductions over blocks of block_rows rows 40% slower (a horizontal sum of every
-// accumulator per block).
+// reductions over blocks of block_rows rows 1.5x (a horizontal sum of every accumulator
+// per block).
 template <class T, int D, bool Weighted, int L>
 GEOMEDIAN_ALWAYS_INLINE void short_rows(const T* x, const double* w, double wscale, index_t lo,
                                         index_t hi, const Frame& fr, double* out) {
@@ -288,16 +289,17 @@ GEOMEDIAN_ALWAYS_INLINE void short_rows(const T* x, const double* w, double wsca
         for (index_t i = full; i < hi; ++i) row(i, static_cast<int>(i - full), blk);
         fold(blk);
     }
-    // The lanes' totals, in lane order, with compensation.
-    double total[nv];
-    for (int k = 0; k < nv; ++k) {
-        double ts = 0, tc = 0;
-        for (int l = 0; l < L; ++l) {
-            add_compensated(ts, tc, sum[k][l]);
-            add_compensated(ts, tc, err[k][l]);
+    // The lanes' totals, in lane order, with compensation (every slot at once: a chain of
+    // 2 L dependent additions, not one per slot).
+    double ts[nv] = {}, tc[nv] = {}, total[nv];
+    for (int l = 0; l < L; ++l) {
+#pragma omp simd
+        for (int k = 0; k < nv; ++k) {
+            add_compensated(ts[k], tc[k], sum[k][l]);
+            add_compensated(ts[k], tc[k], err[k][l]);
         }
-        total[k] = compensated_total(ts, tc);
     }
+    for (int k = 0; k < nv; ++k) total[k] = compensated_total(ts[k], tc[k]);
     ScalarSums acc;
     for (int k = 0; k < ScalarSums::count; ++k) acc.sum[k] = total[k];
     for (int l = 0; l < L; ++l) acc.mt = mt[l] > acc.mt ? mt[l] : acc.mt;
