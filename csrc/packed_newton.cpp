@@ -66,7 +66,14 @@ GEOMEDIAN_ALWAYS_INLINE mask_v<L> mask_of(const bool* b) {
     return m;
 }
 
-// The iteration sums of fused_pass.hpp per lane.
+// compensated_total per lane.
+template <int L>
+GEOMEDIAN_ALWAYS_INLINE lanes_v<L> lanes_total(lanes_v<L> s, lanes_v<L> c) {
+    return abs_lanes<L>(s) <= std::numeric_limits<double>::max() ? s + c : s;
+}
+
+// The iteration sums of fused_pass.hpp per lane, each over blocks of block_rows rows in
+// order, added with compensation.
 template <int L>
 struct LaneSums {
     lanes_v<L> f, inv, eta, fc, mt;
@@ -103,33 +110,45 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
     const double* __restrict w = b.w;
     double* __restrict d2s = b.d2;
     double* __restrict t = b.t;
-    lanes_v<L> R[Dmax];
-    for (index_t j = 0; j < d; ++j) R[j] = lanes_v<L>{};
     const lanes_v<L> zero = {}, one = zero + 1.0, epsv = zero + eps;
-    lanes_v<L> f = {}, inv = {}, eta = {}, fc = {}, mt = {};
-    for (index_t q = 0; q < n; ++q) {
-        lanes_v<L> r[Dmax];
-        const lanes_v<L> d2 = row_residuals<D, L>(b, q, z, r);
-        const lanes_v<L> dist = sqrt_lanes<L>(d2), wi = load_lanes<L>(w + q * L);
-        const lanes_v<L> on = dist <= epsv ? one : zero;
-        // Arithmetic instead of branches, never a division by zero (as row_terms).
-        const lanes_v<L> ti = (one - on) * wi / (dist < epsv ? epsv : dist);
-        f += wi * dist;
-        inv += ti;
-        eta += on * wi;
-        fc += on * wi * dist;
-        mt = ti > mt ? ti : mt;
-        store_lanes<L>(d2s + q * L, d2);
-        store_lanes<L>(t + q * L, ti);
-        for (index_t j = 0; j < d; ++j) R[j] += ti * r[j];
+    // Blocks of block_rows rows summed in order, added with compensation (fused_pass.hpp).
+    lanes_v<L> Rs[Dmax], Re[Dmax];
+    for (index_t j = 0; j < d; ++j) Rs[j] = Re[j] = zero;
+    lanes_v<L> fs = {}, fe = {}, invs = {}, inve = {}, etas = {}, etae = {}, fcs = {}, fce = {};
+    lanes_v<L> mt = {};
+    for (index_t q0 = 0; q0 < n; q0 += block_rows) {
+        lanes_v<L> R[Dmax];
+        for (index_t j = 0; j < d; ++j) R[j] = zero;
+        lanes_v<L> f = {}, inv = {}, eta = {}, fc = {};
+        for (index_t q = q0; q < std::min(n, q0 + block_rows); ++q) {
+            lanes_v<L> r[Dmax];
+            const lanes_v<L> d2 = row_residuals<D, L>(b, q, z, r);
+            const lanes_v<L> dist = sqrt_lanes<L>(d2), wi = load_lanes<L>(w + q * L);
+            const lanes_v<L> on = dist <= epsv ? one : zero;
+            // Arithmetic instead of branches, never a division by zero (as row_terms).
+            const lanes_v<L> ti = (one - on) * wi / (dist < epsv ? epsv : dist);
+            f += wi * dist;
+            inv += ti;
+            eta += on * wi;
+            fc += on * wi * dist;
+            mt = ti > mt ? ti : mt;
+            store_lanes<L>(d2s + q * L, d2);
+            store_lanes<L>(t + q * L, ti);
+            for (index_t j = 0; j < d; ++j) R[j] += ti * r[j];
+        }
+        add_compensated(fs, fe, f);
+        add_compensated(invs, inve, inv);
+        add_compensated(etas, etae, eta);
+        add_compensated(fcs, fce, fc);
+        for (index_t j = 0; j < d; ++j) add_compensated(Rs[j], Re[j], R[j]);
     }
-    S.f = f;
-    S.inv = inv;
-    S.eta = eta;
-    S.fc = fc;
+    S.f = lanes_total<L>(fs, fe);
+    S.inv = lanes_total<L>(invs, inve);
+    S.eta = lanes_total<L>(etas, etae);
+    S.fc = lanes_total<L>(fcs, fce);
     S.mt = mt;
     for (index_t j = 0; j < d; ++j) {
-        S.R[j] = R[j];
+        S.R[j] = lanes_total<L>(Rs[j], Re[j]);
         S.M[j] = mu[j] - W * z[j];
     }
 }
@@ -142,16 +161,20 @@ GEOMEDIAN_ALWAYS_INLINE lanes_v<L> lane_objective(const PackBuffers& b, const la
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
     const double* __restrict w = b.w;
     const lanes_v<L> zero = {};
-    lanes_v<L> f = {}, top = {};
-    for (index_t q = 0; q < b.n; ++q) {
-        lanes_v<L> r[Dmax];
-        const lanes_v<L> d2 = row_residuals<D, L>(b, q, z, r), wq = load_lanes<L>(w + q * L);
-        f += wq * sqrt_lanes<L>(d2);
-        const lanes_v<L> d2w = wq > zero ? d2 : zero;  // one select per step: see lane_far2
-        top = d2w > top ? d2w : top;
+    lanes_v<L> fs = {}, fe = {}, top = {};
+    for (index_t q0 = 0; q0 < b.n; q0 += block_rows) {
+        lanes_v<L> f = {};
+        for (index_t q = q0; q < std::min(b.n, q0 + block_rows); ++q) {
+            lanes_v<L> r[Dmax];
+            const lanes_v<L> d2 = row_residuals<D, L>(b, q, z, r), wq = load_lanes<L>(w + q * L);
+            f += wq * sqrt_lanes<L>(d2);
+            const lanes_v<L> d2w = wq > zero ? d2 : zero;  // one select per step: see lane_far2
+            top = d2w > top ? d2w : top;
+        }
+        add_compensated(fs, fe, f);
     }
     far2 = top;
-    return f;
+    return lanes_total<L>(fs, fe);
 }
 
 // The largest ||u_q - z||^2 of a row of positive weight, from the last lane_sums at z.
@@ -390,13 +413,17 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     // small_load: u <- (u - c) s, mu = sum_q w_q u_q.
     for (index_t j = 0; j < d; ++j) {
         double* uj = u + j * n * L;
-        V acc = {};
-        for (index_t q = 0; q < n; ++q) {
-            const V v = (load_lanes<L>(uj + q * L) - c[j]) * s;
-            store_lanes<L>(uj + q * L, v);
-            acc += load_lanes<L>(w + q * L) * v;
+        V mu_s = {}, mu_e = {};
+        for (index_t q0 = 0; q0 < n; q0 += block_rows) {
+            V acc = {};
+            for (index_t q = q0; q < std::min(n, q0 + block_rows); ++q) {
+                const V v = (load_lanes<L>(uj + q * L) - c[j]) * s;
+                store_lanes<L>(uj + q * L, v);
+                acc += load_lanes<L>(w + q * L) * v;
+            }
+            add_compensated(mu_s, mu_e, acc);
         }
-        mu[j] = acc;
+        mu[j] = lanes_total<L>(mu_s, mu_e);
     }
 
     // The rounding of weighted sums of n terms that robust_anchor's choices may differ by

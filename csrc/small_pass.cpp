@@ -2,7 +2,10 @@
 // fused_pass.cpp (x86-64, x86-64-v3, x86-64-v4 chosen at load time where glibc ifunc
 // exists). Rows come in blocks of `lanes`; each lane keeps its own partial sums, added
 // in a fixed order at the end, so the order of additions does not depend on the vector
-// width.
+// width. The sums the certificate reads (small_sums, and mu of small_load for M) are
+// taken as in fused_pass.hpp's short_rows: each lane sums at most block_rows of its rows
+// in order, adds that with compensation (LaneSums), and the lanes' totals are added by
+// lane_sum (the bound of certificate.hpp).
 #include "geomedian/small_pass.hpp"
 
 #include "geomedian/target_clones.hpp"
@@ -13,6 +16,29 @@ namespace {
 GEOMEDIAN_ALWAYS_INLINE double lane_sum(const double* a) {
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
+
+// Rows of a group: block_rows in each lane.
+constexpr index_t group_rows = block_rows * lanes;
+
+// Per lane, the compensated sum of group sums.
+struct LaneSums {
+    double s[lanes] = {}, c[lanes] = {};
+
+    // Adds the group sums g (one per lane) and clears them for the next group.
+    GEOMEDIAN_ALWAYS_INLINE void add(double* g) {
+#pragma omp simd
+        for (index_t l = 0; l < lanes; ++l) {
+            add_compensated(s[l], c[l], g[l]);
+            g[l] = 0.0;
+        }
+    }
+
+    GEOMEDIAN_ALWAYS_INLINE double total() const {
+        double t[lanes];
+        for (index_t l = 0; l < lanes; ++l) t[l] = compensated_total(s[l], c[l]);
+        return lane_sum(t);
+    }
+};
 
 GEOMEDIAN_ALWAYS_INLINE double lane_max(const double* a) {
     double m = a[0];
@@ -82,15 +108,19 @@ GEOMEDIAN_CLONES void small_load(double* __restrict u, const double* __restrict 
         double* uj = u + j * stride;
         const double cj = c[j];
         double acc[lanes] = {};
-        for (index_t i = 0; i < npad; i += lanes) {
+        LaneSums mu_j;
+        for (index_t g0 = 0; g0 < npad; g0 += group_rows) {
+            for (index_t i = g0; i < std::min(npad, g0 + group_rows); i += lanes) {
 #pragma omp simd
-            for (index_t l = 0; l < lanes; ++l) {
-                const double v = (uj[i + l] - cj) * s;
-                uj[i + l] = v;
-                acc[l] += w[i + l] * v;
+                for (index_t l = 0; l < lanes; ++l) {
+                    const double v = (uj[i + l] - cj) * s;
+                    uj[i + l] = v;
+                    acc[l] += w[i + l] * v;
+                }
             }
+            mu_j.add(acc);
         }
-        mu[j] = lane_sum(acc);
+        mu[j] = mu_j.total();
     }
 }
 
@@ -104,42 +134,55 @@ GEOMEDIAN_CLONES void small_sums(const double* __restrict u, const double* __res
     squared_distances(u, stride, npad, d, z, t);
     double f[lanes] = {}, inv[lanes] = {}, eta[lanes] = {}, fc[lanes] = {}, mt[lanes] = {};
     double wf[lanes] = {}, fn[lanes] = {};
-    for (index_t i = 0; i < npad; i += lanes) {
+    LaneSums F, INV, ETA, FC, WF, FN;
+    for (index_t g0 = 0; g0 < npad; g0 += group_rows) {
+        for (index_t i = g0; i < std::min(npad, g0 + group_rows); i += lanes) {
 #pragma omp simd
-        for (index_t l = 0; l < lanes; ++l) {
-            const double dist = std::sqrt(t[i + l]);
-            const double wi = w[i + l];
-            const double on = dist <= eps ? 1.0 : 0.0;
-            const double far = dist > near ? 1.0 : 0.0;
-            // Arithmetic instead of branches, never a division by zero (as row_terms).
-            const double ti = (1.0 - on) * wi / std::max(dist, eps);
-            f[l] += wi * dist;
-            inv[l] += ti;
-            eta[l] += on * wi;
-            fc[l] += on * wi * dist;
-            mt[l] = ti > mt[l] ? ti : mt[l];
-            wf[l] += far * wi;
-            fn[l] += (1.0 - far) * wi * dist;
-            t[i + l] = ti;
+            for (index_t l = 0; l < lanes; ++l) {
+                const double dist = std::sqrt(t[i + l]);
+                const double wi = w[i + l];
+                const double on = dist <= eps ? 1.0 : 0.0;
+                const double far = dist > near ? 1.0 : 0.0;
+                // Arithmetic instead of branches, never a division by zero (as row_terms).
+                const double ti = (1.0 - on) * wi / std::max(dist, eps);
+                f[l] += wi * dist;
+                inv[l] += ti;
+                eta[l] += on * wi;
+                fc[l] += on * wi * dist;
+                mt[l] = ti > mt[l] ? ti : mt[l];
+                wf[l] += far * wi;
+                fn[l] += (1.0 - far) * wi * dist;
+                t[i + l] = ti;
+            }
         }
+        F.add(f);
+        INV.add(inv);
+        ETA.add(eta);
+        FC.add(fc);
+        WF.add(wf);
+        FN.add(fn);
     }
-    out[slot::f] = lane_sum(f);
-    out[slot::inv] = lane_sum(inv);
-    out[slot::eta] = lane_sum(eta);
-    out[slot::f_coinc] = lane_sum(fc);
+    out[slot::f] = F.total();
+    out[slot::inv] = INV.total();
+    out[slot::eta] = ETA.total();
+    out[slot::f_coinc] = FC.total();
     out[slot::max_term] = lane_max(mt);
-    out[slot::w_far] = lane_sum(wf);
-    out[slot::f_near] = lane_sum(fn);
+    out[slot::w_far] = WF.total();
+    out[slot::f_near] = FN.total();
     // R_j = sum_i t_i r_ij, r recomputed from u (in L1); M_j = mu_j - W z_j.
     for (index_t j = 0; j < d; ++j) {
         const double* uj = u + j * stride;
         const double zj = z[j];
         double R[lanes] = {};
-        for (index_t i = 0; i < npad; i += lanes) {
+        LaneSums R_j;
+        for (index_t g0 = 0; g0 < npad; g0 += group_rows) {
+            for (index_t i = g0; i < std::min(npad, g0 + group_rows); i += lanes) {
 #pragma omp simd
-            for (index_t l = 0; l < lanes; ++l) R[l] += t[i + l] * (uj[i + l] - zj);
+                for (index_t l = 0; l < lanes; ++l) R[l] += t[i + l] * (uj[i + l] - zj);
+            }
+            R_j.add(R);
         }
-        out[slot::head + j] = lane_sum(R);
+        out[slot::head + j] = R_j.total();
         out[slot::head + d + j] = mu[j] - W * zj;
     }
 }

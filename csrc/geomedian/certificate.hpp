@@ -17,10 +17,31 @@
 // S >= f - 2 f_coinc, which keeps LB valid when "coincident" means "within eps".
 // g . (y - xbar) = -g . M / W with M = sum_i w_i (x_i - y) from the same pass.
 //
-// Rounding: S and g . M / W are float64 sums of n terms, each term good to a few ulps, summed
-// in blocks (parallel.hpp); their relative error stays far below sum_rounding. Near the
-// optimum g -> 0 and the bound is S itself, but far from the data ||g|| -> W and LB is the
-// small difference of two large numbers, where that error would exceed LB itself (a
+// Rounding. Every sum s = sum_i t_i of a pass (f, inv, eta, f_coinc, w_far, f_near and each
+// entry of R and M) comes out within 131 u T of the sum of its computed terms, T = sum_i |t_i|
+// (T = s for the non-negative ones), u = 2^-53, whatever n, d, the thread count and the
+// compiler's vectorisation:
+//  1. No accumulator sums more than block_rows = 128 rows: a lane of short_rows or a group
+//     of blocks (fused_pass.hpp), a lane of small_pass.cpp, a lane of packed_newton.cpp.
+//     Adding k numbers in any order (any reduction tree, as vectorised reductions build)
+//     errs by at most gamma_{k-1} times the sum of their magnitudes, gamma_k = k u / (1 - k u)
+//     (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., sec. 4.2): at most
+//     gamma_127 T < 127.01 u T over all the partial sums.
+//  2. The partial sums are added with compensation (add_compensated: TwoSum, i.e.
+//     Neumaier's summation, Ogita, Rump and Oishi's Sum2), within a chunk (short_rows adds
+//     each lane's, then the lanes' sums and error terms) and then the chunk totals in chunk
+//     order (parallel.hpp, and chunked.py for data read in chunks). Sum2 of m numbers p_j
+//     returns their sum to u |sum_j p_j| + gamma_{m-1}^2 sum_j |p_j| (Ogita, Rump, Oishi,
+//     SIAM J. Sci. Comput. 26 (2005), Prop. 4.5). Rounding each chunk total once and the
+//     final sums twice costs 3 u T; with m <= 2^26 (fewer than 2^41 coordinates) each
+//     gamma^2 term is below 2^-52 u. Together: |computed s - s| < 131 u T < 2^-45.9 T.
+// The terms carry their own rounding: d_i is the square root of the sum of d rounded
+// squares of the computed r_i (for d <= 16 in any order, to gamma_16; beyond, in segments
+// of block_rows coordinates added with compensation, to 132 u as above), and w_i d_i one
+// more product, so each w_i d_i is good to 68 u and f to 199 u f < 2^-45.3 f: well inside
+// sum_rounding = 512 u, for every d. (The directions in R are covered by grad_rounding.) Near
+// the optimum g -> 0 and the bound is S itself, but far from the data ||g|| -> W and LB is
+// the small difference of two large numbers, where that error would exceed LB itself (a
 // gradient-descent trial 1e17 away once "certified" a bound 10x above f*). So the bound
 // gives up sum_rounding of the magnitudes it was computed from, which costs a relative gap
 // of about 6e-14 at the optimum and keeps it a bound everywhere.

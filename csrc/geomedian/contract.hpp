@@ -43,7 +43,10 @@ constexpr double coincidence_radius = 0x1p-40;
 // The chunks fix the order of the additions, so both backends must cut the same ones.
 constexpr index_t chunk_min_rows = 64;
 constexpr index_t chunk_coordinates = 32768;
-// Rows of d > 4 are walked in blocks of at most this many rows (fused_pass.hpp).
+// No accumulator of a pass sums more than this many rows (or a row more than this many
+// squares): partial sums are added with compensation beyond, which bounds the rounding of
+// every sum whatever n and d (certificate.hpp). Rows of d > 4 are also walked in blocks of
+// at most this many rows (fused_pass.hpp).
 constexpr index_t block_rows = 128;
 
 // At most this many coordinates (n * d) take the small-problem pass (small_pass.hpp): the

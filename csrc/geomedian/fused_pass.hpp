@@ -26,13 +26,15 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
+#include <vector>
 
 #include "types.hpp"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GEOMEDIAN_ALWAYS_INLINE inline __attribute__((always_inline))
+#define GEOMEDIAN_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
 #else
+#define GEOMEDIAN_ALWAYS_INLINE_LAMBDA
 #define GEOMEDIAN_ALWAYS_INLINE inline
 #endif
 
@@ -61,10 +63,32 @@ inline index_t runtime_block_rows(index_t d) {
     return std::max<index_t>(1, std::min<index_t>(block_rows, runtime_buffer / d));
 }
 
+// Compensated summation (Neumaier; Ogita, Rump and Oishi's Sum2): s + c is a running sum
+// with c collecting the exact rounding error of every addition into s (Knuth's TwoSum,
+// branch-free, so it vectorises across slots and lanes). No multiplication appears, so no
+// contraction into a fused multiply-add can change it; the flags that would (-ffast-math,
+// reassociation) are never given to these files.
+// V: double, or a vector of doubles (packed_newton.cpp, lane by lane).
+template <class V>
+GEOMEDIAN_ALWAYS_INLINE void add_compensated(V& s, V& c, V b) {
+    const V t = s + b;
+    const V bb = t - s;
+    c += (s - (t - bb)) + (b - bb);
+    s = t;
+}
+
+// The sum s + c rounded once; an overflowed s stays as the plain sum left it (its error
+// term is NaN after inf - inf).
+GEOMEDIAN_ALWAYS_INLINE double compensated_total(double s, double c) {
+    return std::isfinite(s) ? s + c : s;
+}
+
 // r = (x - c) s - z of one row into rb, and its squared length. The restrict qualifiers
 // tell the compiler that rb never aliases the points (for float64 it could, as far as it
-// knows). A run-time length is walked in blocks of 8 (one AVX-512 register of float64)
-// plus a scalar tail with its own sum.
+// knows). A run-time length is walked in segments of block_rows coordinates, each summed
+// from a fresh accumulator and added with compensation (a square sum good to 131 u for any
+// d: certificate.hpp); a segment in blocks of 8 (one AVX-512 register of float64) plus a
+// scalar tail with its own sum.
 template <class T, int D>
 GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
                                           const double* __restrict c, double s,
@@ -78,19 +102,23 @@ GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
         }
         return a;
     } else {
-        const index_t full = d - d % 8;
-        double a = 0;
+        double sum = 0, err = 0;
+        for (index_t j0 = 0; j0 < d; j0 += block_rows) {
+            const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
+            double a = 0;
 #pragma omp simd reduction(+ : a)
-        for (index_t j = 0; j < full; ++j) {
-            rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-            a += rb[j] * rb[j];
+            for (index_t j = j0; j < full; ++j) {
+                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+                a += rb[j] * rb[j];
+            }
+            double tail = 0;
+            for (index_t j = full; j < j1; ++j) {
+                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+                tail += rb[j] * rb[j];
+            }
+            add_compensated(sum, err, a + tail);
         }
-        double tail = 0;
-        for (index_t j = full; j < d; ++j) {
-            rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-            tail += rb[j] * rb[j];
-        }
-        return a + tail;
+        return compensated_total(sum, err);
     }
 }
 
@@ -112,30 +140,51 @@ GEOMEDIAN_ALWAYS_INLINE void block_weights(const double* w, double wscale, index
     for (index_t k = 0; k < m; ++k) wb[k] = w[k] * wscale;
 }
 
-// The scalar slots' running sums over a chunk.
+// The scalar slots' sums over a chunk: block totals (at most block_rows rows each, from
+// fresh accumulators) added with compensation; max_term as a plain maximum.
 struct ScalarSums {
-    double f = 0, inv = 0, eta = 0, fc = 0, mt = 0, wf = 0, fn = 0;
+    enum { f, inv, eta, fc, wf, fn, count };
+    double sum[count] = {}, err[count] = {};
+    double mt = 0;
+
+    GEOMEDIAN_ALWAYS_INLINE void add_block(const double* b) {
+        for (int k = 0; k < count; ++k) add_compensated(sum[k], err[k], b[k]);
+    }
 
     void store(double* out) const {
-        out[slot::f] = f;
-        out[slot::inv] = inv;
-        out[slot::eta] = eta;
-        out[slot::f_coinc] = fc;
+        out[slot::f] = compensated_total(sum[f], err[f]);
+        out[slot::inv] = compensated_total(sum[inv], err[inv]);
+        out[slot::eta] = compensated_total(sum[eta], err[eta]);
+        out[slot::f_coinc] = compensated_total(sum[fc], err[fc]);
         out[slot::max_term] = mt;
-        out[slot::w_far] = wf;
-        out[slot::f_near] = fn;
+        out[slot::w_far] = compensated_total(sum[wf], err[wf]);
+        out[slot::f_near] = compensated_total(sum[fn], err[fn]);
     }
 };
 
+// Each entry of sum/err (n of them) takes the block total b of its slot with compensation;
+// b is then cleared for the next block.
+GEOMEDIAN_ALWAYS_INLINE void add_block_vector(double* __restrict sum, double* __restrict err,
+                                              double* __restrict b, index_t n) {
+#pragma omp simd
+    for (index_t k = 0; k < n; ++k) {
+        add_compensated(sum[k], err[k], b[k]);
+        b[k] = 0.0;
+    }
+}
+
 // Per-row terms of a block: t_k = w_k / d_k (0 for a point on the iterate) into `t`, the
-// scalar sums into `acc`. The comparison is a select of constants, which GCC vectorises
-// once -fno-trapping-math (CMakeLists.txt) lets it if-convert: with the default, GCC 12
-// keeps every sqrt and division of this loop scalar on AVX2 (3x at d = 2).
+// scalar sums added to the group's `b` (ScalarSums order), the maximum into max_term. The
+// comparison is a select of constants, which GCC vectorises once -fno-trapping-math
+// (CMakeLists.txt) lets it if-convert: with the default, GCC 12 keeps every sqrt and
+// division of this loop scalar on AVX2 (3x at d = 2).
 template <bool Weighted>
 GEOMEDIAN_ALWAYS_INLINE void block_terms(const double* __restrict d2,
                                          const double* __restrict wb, index_t m, double eps,
-                                         double near, double* __restrict t, ScalarSums& acc) {
-    double f = 0, inv = 0, eta = 0, fc = 0, mt = acc.mt, wf = 0, fn = 0;
+                                         double near, double* __restrict t, double* __restrict b,
+                                         double& max_term) {
+    double f = b[ScalarSums::f], inv = b[ScalarSums::inv], eta = b[ScalarSums::eta];
+    double fc = b[ScalarSums::fc], mt = max_term, wf = b[ScalarSums::wf], fn = b[ScalarSums::fn];
 #pragma omp simd reduction(+ : f, inv, eta, fc, wf, fn) reduction(max : mt)
     for (index_t k = 0; k < m; ++k) {
         const double wk = Weighted ? wb[k] : 1.0, dist = std::sqrt(d2[k]);
@@ -152,13 +201,13 @@ GEOMEDIAN_ALWAYS_INLINE void block_terms(const double* __restrict d2,
         wf += far * wk;
         fn += (1.0 - far) * wk * dist;
     }
-    acc.f += f;
-    acc.inv += inv;
-    acc.eta += eta;
-    acc.fc += fc;
-    acc.mt = mt;
-    acc.wf += wf;
-    acc.fn += fn;
+    b[ScalarSums::f] = f;
+    b[ScalarSums::inv] = inv;
+    b[ScalarSums::eta] = eta;
+    b[ScalarSums::fc] = fc;
+    max_term = mt;
+    b[ScalarSums::wf] = wf;
+    b[ScalarSums::fn] = fn;
 }
 
 template <class T, int D>
@@ -180,12 +229,107 @@ GEOMEDIAN_ALWAYS_INLINE void row_moments(const T* __restrict xi, index_t d,
     *spread_io = spread;
 }
 
+// The d <= 4 loop: row b + l goes to lane l of L. Each lane's sums are plain sequential
+// sums over at most block_rows of its rows (a fixed order: without a reduction clause the
+// compiler may not reorder them), added per lane with compensation, the lanes at the end.
+// Array-section reductions (one loop across rows) measured 4x slower at d = 2, and scalar
+// reductions over blocks of block_rows rows 1.5x (a horizontal sum of every accumulator
+// per block).
+template <class T, int D, bool Weighted, int L>
+GEOMEDIAN_ALWAYS_INLINE void short_rows(const T* x, const double* w, double wscale, index_t lo,
+                                        index_t hi, const Frame& fr, double* out) {
+    const double s = fr.s, eps = fr.eps, near = fr.near;
+    const double* __restrict c = fr.c;
+    const double* __restrict z = fr.z;
+    constexpr int nv = ScalarSums::count + 2 * D;
+    alignas(64) double sum[nv][L] = {}, err[nv][L] = {}, mt[L] = {};
+    const index_t group = block_rows * L;
+    auto fold = [&](const double (&blk)[nv][L]) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+        for (int k = 0; k < nv; ++k) {
+#pragma omp simd
+            for (int l = 0; l < L; ++l) add_compensated(sum[k][l], err[k][l], blk[k][l]);
+        }
+    };
+    auto row = [&](index_t i, int l, double (&blk)[nv][L]) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+        double r[4] = {0, 0, 0, 0};
+        double d2 = 0;
+        for (int j = 0; j < D; ++j) {
+            r[j] = (static_cast<double>(x[i * D + j]) - c[j]) * s - z[j];
+            d2 += r[j] * r[j];
+        }
+        const double wi = Weighted ? w[i] * wscale : 1.0;
+        const double dist = std::sqrt(d2);
+        const double hit = dist <= eps ? 1.0 : 0.0;
+        const double far = dist > near ? 1.0 : 0.0;
+        const double t = (1.0 - hit) * wi / std::max(dist, eps);
+        blk[ScalarSums::f][l] += wi * dist;
+        blk[ScalarSums::inv][l] += t;
+        blk[ScalarSums::eta][l] += hit * wi;
+        blk[ScalarSums::fc][l] += hit * wi * dist;
+        mt[l] = t > mt[l] ? t : mt[l];
+        blk[ScalarSums::wf][l] += far * wi;
+        blk[ScalarSums::fn][l] += (1.0 - far) * wi * dist;
+        for (int j = 0; j < D; ++j) {
+            blk[ScalarSums::count + j][l] += t * r[j];
+            blk[ScalarSums::count + D + j][l] += wi * r[j];
+        }
+    };
+    const index_t full = lo + (hi - lo) / L * L;
+    for (index_t g0 = lo; g0 < full; g0 += group) {
+        const index_t g1 = std::min(full, g0 + group);
+        alignas(64) double blk[nv][L] = {};
+        for (index_t b = g0; b < g1; b += L) {
+#pragma omp simd
+            for (int l = 0; l < L; ++l) row(b + l, l, blk);
+        }
+        fold(blk);
+    }
+    if (full < hi) {  // the last rows, fewer than L, one per lane
+        alignas(64) double blk[nv][L] = {};
+        for (index_t i = full; i < hi; ++i) row(i, static_cast<int>(i - full), blk);
+        fold(blk);
+    }
+    // The lanes' totals, in lane order, with compensation (every slot at once: a chain of
+    // 2 L dependent additions, not one per slot).
+    double ts[nv] = {}, tc[nv] = {}, total[nv];
+    for (int l = 0; l < L; ++l) {
+#pragma omp simd
+        for (int k = 0; k < nv; ++k) {
+            add_compensated(ts[k], tc[k], sum[k][l]);
+            add_compensated(ts[k], tc[k], err[k][l]);
+        }
+    }
+    for (int k = 0; k < nv; ++k) total[k] = compensated_total(ts[k], tc[k]);
+    ScalarSums acc;
+    for (int k = 0; k < ScalarSums::count; ++k) acc.sum[k] = total[k];
+    for (int l = 0; l < L; ++l) acc.mt = mt[l] > acc.mt ? mt[l] : acc.mt;
+    acc.store(out);
+    std::copy(total + ScalarSums::count, total + nv, out + slot::head);
+}
+
+// The lanes of short_rows: 8 where the clone running is AVX-512's (a lane array per
+// register), else 4 (on AVX2 eight lanes of 11-15 sums spill the 16 registers: 15-20%
+// slower). Either count gives the bound of certificate.hpp; the bits differ across
+// instruction sets, as the compiler's own vectorisation already made them.
+inline int short_row_lanes() {
+#if defined(GEOMEDIAN_TARGET_CLONES) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+    static const int here = __builtin_cpu_supports("x86-64-v4") ? 8 : 4;
+    return here;
+#elif defined(__AVX512F__)
+    return 8;
+#else
+    return 4;
+#endif
+}
+
 // Three loop shapes, all computing the sums documented at the top of this file:
-//  - 1 <= D <= 4: one loop vectorised across rows, with named scalar accumulators (OpenMP
-//    reduces scalars into registers; array-section reductions measured 4x slower at
-//    d = 2). These passes are bound by the square root and the division, not by memory.
+//  - 1 <= D <= 4: short_rows, rows in SIMD lanes. These passes are bound by the square
+//    root and the division, not by memory.
 //  - D > 4 known at compile time (every d up to 16): blocks of rows, see block_rows.
 //  - D == 0 (any other d): the same blocks with the row length known only at run time.
+// In each, every sum is taken over at most block_rows rows from fresh accumulators (in
+// whatever order the compiler vectorises it), and those partial sums are added with
+// compensation (add_compensated): the rounding error bound of certificate.hpp.
 template <class T, int D, bool Weighted>
 GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double wscale,
                                              index_t lo, index_t hi, index_t d_runtime,
@@ -196,90 +340,80 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
     const index_t d = D > 0 ? D : d_runtime;
     ScalarSums acc;
     if constexpr (D >= 1 && D <= 4) {
-        double f = 0, inv = 0, eta = 0, fc = 0, mt = 0, wf = 0, fn = 0;
-        double R0 = 0, R1 = 0, R2 = 0, R3 = 0, M0 = 0, M1 = 0, M2 = 0, M3 = 0;
-#pragma omp simd reduction(+ : f, inv, eta, fc, wf, fn, R0, R1, R2, R3, M0, M1, M2, M3) reduction(max : mt)
-        for (index_t i = lo; i < hi; ++i) {
-            double r[4] = {0, 0, 0, 0};
-            double d2 = 0;
-            for (int j = 0; j < D; ++j) {
-                r[j] = (static_cast<double>(x[i * D + j]) - c[j]) * s - z[j];
-                d2 += r[j] * r[j];
-            }
-            const double wi = Weighted ? w[i] * wscale : 1.0;
-            const double dist = std::sqrt(d2);
-            const double hit = dist <= eps ? 1.0 : 0.0;
-            const double far = dist > near ? 1.0 : 0.0;
-            const double t = (1.0 - hit) * wi / std::max(dist, eps);
-            f += wi * dist;
-            inv += t;
-            eta += hit * wi;
-            fc += hit * wi * dist;
-            mt = t > mt ? t : mt;
-            wf += far * wi;
-            fn += (1.0 - far) * wi * dist;
-            R0 += t * r[0];
-            M0 += wi * r[0];
-            if constexpr (D > 1) { R1 += t * r[1]; M1 += wi * r[1]; }
-            if constexpr (D > 2) { R2 += t * r[2]; M2 += wi * r[2]; }
-            if constexpr (D > 3) { R3 += t * r[3]; M3 += wi * r[3]; }
-        }
-        const double R[4] = {R0, R1, R2, R3}, M[4] = {M0, M1, M2, M3};
-        for (int j = 0; j < D; ++j) {
-            out[slot::head + j] = R[j];
-            out[slot::head + D + j] = M[j];
-        }
-        acc = ScalarSums{f, inv, eta, fc, mt, wf, fn};
+        if (short_row_lanes() == 8)
+            short_rows<T, D, Weighted, 8>(x, w, wscale, lo, hi, fr, out);
+        else
+            short_rows<T, D, Weighted, 4>(x, w, wscale, lo, hi, fr, out);
+        return;
     } else {
         // Blocks of rows, in three loops each: r and the squared distances (each row
         // vectorised along its length, r kept in a buffer that stays in L1), the per-row
         // terms (vectorised across the block's rows: the square roots and reciprocals of
         // many rows overlap instead of each stalling its own row), then R and M from the
-        // buffered r, so a row is converted and centred only once.
+        // buffered r, so a row is converted and centred only once. A group of whole
+        // blocks, at most block_rows rows, is summed from fresh accumulators (R, M, sb),
+        // then added with compensation (fold).
         constexpr index_t rows = D > 0 ? block_rows_for(D) : 1;
         const index_t brows = D > 0 ? rows : runtime_block_rows(d);
+        const index_t group_rows = block_rows / brows * brows;
         alignas(64) double d2[block_rows], wb[block_rows], t[block_rows];
         alignas(64) double rbuf[D > 0 ? rows * D : runtime_buffer];
-        double R_local[D > 0 ? D : 1] = {}, M_local[D > 0 ? D : 1] = {};
-        double* __restrict R = D > 0 ? R_local : out + slot::head;
-        double* __restrict M = D > 0 ? M_local : out + slot::head + d;
-        if constexpr (D == 0) std::fill(R, R + 2 * d, 0.0);
+        // The group's R and M (2 d entries), then their compensated sums, then the errors.
+        alignas(64) double rm_fixed[D > 0 ? 6 * D : 1] = {};
+        std::vector<double> rm_runtime(D > 0 ? 0 : 6 * d, 0.0);
+        double* const rm = D > 0 ? rm_fixed : rm_runtime.data();
+        double* __restrict R = rm;
+        double* __restrict M = rm + d;
+        double* __restrict rm_sum = rm + 2 * d;
+        double* __restrict rm_err = rm + 4 * d;
+        double sb[ScalarSums::count] = {};
+        auto fold = [&] {
+            acc.add_block(sb);
+            std::fill(sb, sb + ScalarSums::count, 0.0);
+            add_block_vector(rm_sum, rm_err, rm, 2 * d);
+        };
         if (D == 0 && d > runtime_buffer) {  // a constant false for compile-time lengths
             // Rows longer than the buffer: one at a time, in buffer-sized segments, each
             // segment centred once for the distance and again for the accumulation.
             for (index_t i = lo; i < hi; ++i) {
                 const T* xi = x + i * d;
-                d2[0] = 0;
+                double sq = 0, sq_err = 0;
                 for (index_t j0 = 0; j0 < d; j0 += runtime_buffer)
-                    d2[0] += row_center<T, 0>(xi + j0, std::min(runtime_buffer, d - j0), c + j0,
-                                              s, z + j0, rbuf);
+                    add_compensated(sq, sq_err,
+                                    row_center<T, 0>(xi + j0, std::min(runtime_buffer, d - j0),
+                                                     c + j0, s, z + j0, rbuf));
+                d2[0] = compensated_total(sq, sq_err);
                 if constexpr (Weighted) block_weights(w + i, wscale, 1, wb);
-                block_terms<Weighted>(d2, wb, 1, eps, near, t, acc);
+                block_terms<Weighted>(d2, wb, 1, eps, near, t, sb, acc.mt);
                 for (index_t j0 = 0; j0 < d; j0 += runtime_buffer) {
                     const index_t len = std::min(runtime_buffer, d - j0);
                     row_center<T, 0>(xi + j0, len, c + j0, s, z + j0, rbuf);
                     row_accumulate<0, Weighted>(rbuf, len, t[0], Weighted ? wb[0] : 1.0, R + j0,
                                                 M + j0);
                 }
+                if ((i - lo + 1) % block_rows == 0 || i + 1 == hi) fold();
             }
-            acc.store(out);
-            return;
+        } else {
+            index_t pending = 0;
+            for (index_t b0 = lo; b0 < hi; b0 += brows) {
+                const index_t m = std::min(brows, hi - b0);
+                const T* __restrict xb = x + b0 * d;
+                for (index_t k = 0; k < m; ++k)
+                    d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
+                if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
+                block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
+                for (index_t k = 0; k < m; ++k)
+                    row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0,
+                                                R, M);
+                pending += m;
+                if (pending == group_rows || b0 + m == hi) {
+                    fold();
+                    pending = 0;
+                }
+            }
         }
-        for (index_t b0 = lo; b0 < hi; b0 += brows) {
-            const index_t m = std::min(brows, hi - b0);
-            const T* __restrict xb = x + b0 * d;
-            for (index_t k = 0; k < m; ++k)
-                d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
-            if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
-            block_terms<Weighted>(d2, wb, m, eps, near, t, acc);
-            for (index_t k = 0; k < m; ++k)
-                row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R,
-                                            M);
-        }
-        if constexpr (D > 0) {
-            std::copy(R, R + D, out + slot::head);
-            std::copy(M, M + D, out + slot::head + D);
-        }
+        for (index_t k = 0; k < 2 * d; ++k)
+            out[slot::head + k] = compensated_total(rm_sum[k], rm_err[k]);
     }
     acc.store(out);
 }

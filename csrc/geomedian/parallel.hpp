@@ -1,7 +1,8 @@
 // How a pass is spread over threads, and why the answer does not depend on it.
 //
 // Rows are cut into fixed chunks (chunk_rows depends on d only). Each chunk's sums are
-// computed on their own and the chunk sums are added in chunk order, so a serial pass,
+// computed on their own and the chunk sums are added in chunk order, with compensation
+// (add_compensated: the bound of certificate.hpp holds whatever the number of chunks), so a serial pass,
 // an OpenMP pass with any number of threads and the Numba mirror (same chunks, same
 // order) all perform the same floating-point additions: results are bit-identical across
 // thread counts on a given CPU.
@@ -31,13 +32,20 @@ inline int openmp_max_threads() {
 #endif
 }
 
-inline void accumulate_sums(double* acc, const double* part, index_t d) {
+// Adds chunk sums `part` into acc, with compensation: err (sums_size(d) entries, zero before
+// the second chunk) collects the rounding errors, finish_sums adds them in at the end.
+inline void accumulate_sums(double* acc, double* err, const double* part, index_t d) {
     for (index_t k = 0; k < sums_size(d); ++k) {
         if (k == slot::max_term)
             acc[k] = std::max(acc[k], part[k]);
         else
-            acc[k] += part[k];
+            add_compensated(acc[k], err[k], part[k]);
     }
+}
+
+inline void finish_sums(double* acc, const double* err, index_t d) {
+    for (index_t k = 0; k < sums_size(d); ++k)
+        if (k != slot::max_term) acc[k] = compensated_total(acc[k], err[k]);
 }
 
 inline void accumulate_moments(double* acc, const double* part, index_t d) {
@@ -49,7 +57,10 @@ inline void accumulate_moments(double* acc, const double* part, index_t d) {
     }
 }
 
-inline index_t pass_scratch_size(index_t d) { return std::max(sums_size(d), moments_size(d)); }
+// One chunk's sums, then the error terms of accumulate_sums.
+inline index_t pass_scratch_size(index_t d) {
+    return std::max(sums_size(d), moments_size(d)) + sums_size(d);
+}
 
 // One problem, passes run chunk by chunk on the calling thread (batched solves run one
 // of these per OpenMP thread). `scratch` (pass_scratch_size(d) doubles) holds one chunk's sums.
@@ -69,11 +80,14 @@ struct SerialPass {
 
     void sums(const Frame& fr, double* out) {
         const index_t step = chunk_rows(p.d);
+        double* err = scratch + std::max(sums_size(p.d), moments_size(p.d));
+        std::fill(err, err + sums_size(p.d), 0.0);
         for (index_t lo = 0; lo < p.n; lo += step) {
             double* dst = lo == 0 ? out : scratch;
             fused_pass(p.x, p.w, p.wscale, lo, std::min(p.n, lo + step), p.d, fr, dst);
-            if (lo != 0) accumulate_sums(out, dst, p.d);
+            if (lo != 0) accumulate_sums(out, err, dst, p.d);
         }
+        if (p.n > step) finish_sums(out, err, p.d);
     }
 
     index_t nearest(const Frame& fr) {
@@ -123,7 +137,10 @@ struct OpenMPPass {
             fused_pass(q.x, q.w, q.wscale, k * step, std::min(q.n, (k + 1) * step), q.d, fr,
                        part + k * sz);
         std::copy(part, part + sums_size(p.d), out);
-        for (index_t k = 1; k < nc; ++k) accumulate_sums(out, part + k * sz, p.d);
+        double* err = part + (sz - sums_size(p.d));  // chunk 0's error terms: free now
+        std::fill(err, err + sums_size(p.d), 0.0);
+        for (index_t k = 1; k < nc; ++k) accumulate_sums(out, err, part + k * sz, p.d);
+        if (nc > 1) finish_sums(out, err, p.d);
     }
 
     index_t nearest(const Frame& fr) {

@@ -44,6 +44,7 @@ COINCIDENCE_RADIUS = 2.0**-40
 # Rows per chunk of a pass: max(CHUNK_MIN_ROWS, CHUNK_COORDINATES // d).
 CHUNK_MIN_ROWS = 64
 CHUNK_COORDINATES = 32768
+# Rows per accumulator of a pass; beyond, partial sums are added with compensation.
 BLOCK_ROWS = 128
 
 SMALL_PROBLEM_SIZE = 8192

@@ -27,6 +27,7 @@ from numba import njit
 
 from .._contract import (
     BLOCK_ROWS,
+    LANES,
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
     MOMENT_NONFINITE,
@@ -60,6 +61,37 @@ def moments_size(d):
     return MOMENT_HEAD + d
 
 
+# The scalar sums in the order of C++'s ScalarSums (max_term apart): rows of the lane and
+# group arrays below.
+S_F, S_INV, S_ETA, S_FC, S_WF, S_FN, N_SCALAR = range(7)
+
+
+# Compensated summation (C++: add_compensated): s + c holds the running sum, c the exact
+# rounding error of every addition into s (TwoSum). Compiled without reassociation, which
+# would simplify the error term to 0, and not inlined by Numba (which would compile it
+# with the caller's flags): LLVM inlines it with its own instruction flags.
+@njit(cache=True, nogil=True)
+def add_compensated(s, c, b):
+    """Return (s + b, c plus the rounding error of s + b)."""
+    t = s + b
+    bb = t - s
+    return t, c + ((s - (t - bb)) + (b - bb))
+
+
+@njit(cache=True, nogil=True)
+def compensated_total(s, c):
+    """Return s + c rounded once (s itself once it overflowed)."""
+    return s + c if math.isfinite(s) else s
+
+
+@njit(cache=True, nogil=True)
+def add_block_vector(total, err, b):
+    """Add each entry of b into total/err with compensation, then clear b."""
+    for k in range(b.shape[0]):
+        total[k], err[k] = add_compensated(total[k], err[k], b[k])
+        b[k] = 0.0
+
+
 @njit(cache=True, nogil=True, fastmath=HOT_LOOP_MATH, inline="always")
 def row_terms(d2, wi, eps, near):
     """Return (d_i, w_i / d_i or 0 on the iterate, w_i on the iterate or 0, 1 if far or 0)."""
@@ -76,26 +108,38 @@ def block_rows_for(d):
     return max(1, min(BLOCK_ROWS, 1024 // d))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def store_scalars(out, f, inv, eta, fc, mt_bits, wf, fn):
-    """Write the scalar slots of out (C++: ScalarSums::store); max_term comes as bits."""
-    out[SLOT_F] = f
-    out[SLOT_INV] = inv
-    out[SLOT_ETA] = eta
-    out[SLOT_F_COINC] = fc
+@njit(cache=True, nogil=True)
+def store_scalars(out, total, err, mt_bits):
+    """Write the scalar slots of out from their compensated sums (C++: ScalarSums::store).
+
+    max_term comes as bits.
+    """
+    out[SLOT_F] = compensated_total(total[S_F], err[S_F])
+    out[SLOT_INV] = compensated_total(total[S_INV], err[S_INV])
+    out[SLOT_ETA] = compensated_total(total[S_ETA], err[S_ETA])
+    out[SLOT_F_COINC] = compensated_total(total[S_FC], err[S_FC])
     out[SLOT_MAX_TERM] = from_bits(mt_bits)
-    out[SLOT_W_FAR] = wf
-    out[SLOT_F_NEAR] = fn
+    out[SLOT_W_FAR] = compensated_total(total[S_WF], err[S_WF])
+    out[SLOT_F_NEAR] = compensated_total(total[S_FN], err[S_FN])
 
 
 @njit(**HOT_KERNEL, inline="always")
 def row_center(xi, c, s, z, rb):
-    """Write r = (x_i - c) s - z into rb and return its squared length (xi: one row)."""
-    a = 0.0
-    for j in range(xi.shape[0]):
-        rb[j] = (xi[j] - c[j]) * s - z[j]
-        a += rb[j] * rb[j]
-    return a
+    """Write r = (x_i - c) s - z into rb and return its squared length (xi: one row).
+
+    In segments of BLOCK_ROWS coordinates added with compensation, as C++ sums a row of
+    run-time length.
+    """
+    d = xi.shape[0]
+    total = 0.0
+    err = 0.0
+    for j0 in range(0, d, BLOCK_ROWS):
+        a = 0.0
+        for j in range(j0, min(d, j0 + BLOCK_ROWS)):
+            rb[j] = (xi[j] - c[j]) * s - z[j]
+            a += rb[j] * rb[j]
+        total, err = add_compensated(total, err, a)
+    return compensated_total(total, err)
 
 
 @njit(**HOT_KERNEL, inline="always")
@@ -120,8 +164,8 @@ def block_weights(w, wscale, wb):
 
 
 @njit(**HOT_KERNEL, inline="always")
-def block_terms(d2, wb, m, eps, near, t, f, inv, eta, fc, mt_bits, wf, fn):
-    """Per-row terms of a block into t; return the running sums plus the block's.
+def block_terms(d2, wb, m, eps, near, t, sb, mt_bits):
+    """Per-row terms of a block into t, its scalar sums added to the group's sb; return mt.
 
     The maximum runs on bit patterns (float_bits), the only form LLVM vectorises.
     """
@@ -141,7 +185,13 @@ def block_terms(d2, wb, m, eps, near, t, f, inv, eta, fc, mt_bits, wf, fn):
         mt_bits = max(as_bits(tk), mt_bits)
         bwf += far * wb[k]
         bfn += (1.0 - far) * wb[k] * dist
-    return f + bf, inv + binv, eta + beta, fc + bfc, mt_bits, wf + bwf, fn + bfn
+    sb[S_F] += bf
+    sb[S_INV] += binv
+    sb[S_ETA] += beta
+    sb[S_FC] += bfc
+    sb[S_WF] += bwf
+    sb[S_FN] += bfn
+    return mt_bits
 
 
 @njit(**HOT_KERNEL, inline="always")
@@ -183,54 +233,95 @@ def block_accumulate(rbuf, t, wb, m, d, R, M):
 
 
 @njit(**HOT_KERNEL, inline="always")
+def lane_row(x, D, w, wscale, i, lane, c, s, z, eps, near, blk, mt):
+    """Add row i's terms to lane ``lane`` of the group sums blk (C++: short_rows' row)."""
+    weighted = w.shape[0] > 0
+    r0 = (x[i * D] - c[0]) * s - z[0]
+    r1 = (x[i * D + 1] - c[1]) * s - z[1] if D > 1 else 0.0
+    r2 = (x[i * D + 2] - c[2]) * s - z[2] if D > 2 else 0.0
+    r3 = (x[i * D + 3] - c[3]) * s - z[3] if D > 3 else 0.0
+    wi = w[i] * wscale if weighted else 1.0
+    dist, t, on, far = row_terms(r0 * r0 + r1 * r1 + r2 * r2 + r3 * r3, wi, eps, near)
+    blk[S_F, lane] += wi * dist
+    blk[S_INV, lane] += t
+    blk[S_ETA, lane] += on
+    blk[S_FC, lane] += on * dist
+    mt[lane] = max(as_bits(t), mt[lane])
+    blk[S_WF, lane] += far * wi
+    blk[S_FN, lane] += (1.0 - far) * wi * dist
+    blk[N_SCALAR, lane] += t * r0
+    blk[N_SCALAR + D, lane] += wi * r0
+    if D > 1:
+        blk[N_SCALAR + 1, lane] += t * r1
+        blk[N_SCALAR + D + 1, lane] += wi * r1
+    if D > 2:
+        blk[N_SCALAR + 2, lane] += t * r2
+        blk[N_SCALAR + D + 2, lane] += wi * r2
+    if D > 3:
+        blk[N_SCALAR + 3, lane] += t * r3
+        blk[N_SCALAR + D + 3, lane] += wi * r3
+
+
+@njit(cache=True, nogil=True)
+def fold_lanes(total, err, blk):
+    """Add each lane's group sums blk into total/err with compensation, then clear blk."""
+    for k in range(blk.shape[0]):
+        for lane in range(blk.shape[1]):
+            total[k, lane], err[k, lane] = add_compensated(
+                total[k, lane], err[k, lane], blk[k, lane]
+            )
+            blk[k, lane] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def lane_totals(total, err, mt, out):
+    """Store the lanes' totals, added in lane order with compensation, into out."""
+    nv = total.shape[0]
+    d = (nv - N_SCALAR) // 2
+    sums = np.empty(nv)
+    for k in range(nv):
+        ts = 0.0
+        tc = 0.0
+        for lane in range(total.shape[1]):
+            ts, tc = add_compensated(ts, tc, total[k, lane])
+            ts, tc = add_compensated(ts, tc, err[k, lane])
+        sums[k] = compensated_total(ts, tc)
+    mt_bits = mt[0]
+    for lane in range(1, mt.shape[0]):
+        mt_bits = max(mt_bits, mt[lane])
+    store_scalars(out, sums, np.zeros(N_SCALAR), mt_bits)
+    for k in range(2 * d):
+        out[SLOT_HEAD + k] = sums[N_SCALAR + k]
+
+
+@njit(**HOT_KERNEL, inline="always")
 def fused_pass_rows(x, D, w, wscale, m, c, s, z, eps, near, out):
-    """Sum rows for 1 <= d <= 4: one loop across rows, named scalar accumulators.
+    """Sum rows for 1 <= d <= 4: rows in LANES lanes (C++: short_rows).
 
     D must be a literal at the call (Numba inlines this function), so that, as for the
     C++ template, row i is x[i D], ..., x[i D + D - 1] with the stride known and the
-    unused coordinates folded away: the loop vectorises across rows.
+    unused coordinates folded away. Row b + l goes to lane l; each lane sums at most
+    BLOCK_ROWS of its rows in order, then adds that with compensation (fold_lanes), and
+    the lanes are added at the end (lane_totals). C++ takes 4 lanes below AVX-512.
     """
-    weighted = w.shape[0] > 0
-    f = 0.0
-    inv = 0.0
-    eta = 0.0
-    fc = 0.0
-    mt = 0  # bits of max_term (float_bits)
-    wf = 0.0
-    fn = 0.0
-    R0 = R1 = R2 = R3 = M0 = M1 = M2 = M3 = 0.0
-    c0, z0 = c[0], z[0]
-    c1, z1 = (c[1], z[1]) if D > 1 else (0.0, 0.0)
-    c2, z2 = (c[2], z[2]) if D > 2 else (0.0, 0.0)
-    c3, z3 = (c[3], z[3]) if D > 3 else (0.0, 0.0)
-    for i in range(m):
-        r0 = (x[i * D] - c0) * s - z0
-        r1 = (x[i * D + 1] - c1) * s - z1 if D > 1 else 0.0
-        r2 = (x[i * D + 2] - c2) * s - z2 if D > 2 else 0.0
-        r3 = (x[i * D + 3] - c3) * s - z3 if D > 3 else 0.0
-        wi = w[i] * wscale if weighted else 1.0
-        dist, t, on, far = row_terms(r0 * r0 + r1 * r1 + r2 * r2 + r3 * r3, wi, eps, near)
-        f += wi * dist
-        inv += t
-        eta += on
-        fc += on * dist
-        mt = max(as_bits(t), mt)
-        wf += far * wi
-        fn += (1.0 - far) * wi * dist
-        R0 += t * r0
-        M0 += wi * r0
-        R1 += t * r1
-        M1 += wi * r1
-        R2 += t * r2
-        M2 += wi * r2
-        R3 += t * r3
-        M3 += wi * r3
-    R = (R0, R1, R2, R3)
-    M = (M0, M1, M2, M3)
-    for j in range(D):
-        out[SLOT_HEAD + j] = R[j]
-        out[SLOT_HEAD + D + j] = M[j]
-    store_scalars(out, f, inv, eta, fc, mt, wf, fn)
+    nv = N_SCALAR + 2 * D
+    blk = np.zeros((nv, LANES))
+    total = np.zeros((nv, LANES))
+    err = np.zeros((nv, LANES))
+    mt = np.zeros(LANES, np.int64)  # bits of max_term per lane (float_bits)
+    full = m // LANES * LANES
+    group = BLOCK_ROWS * LANES
+    # Groups of whole lane rows, then the last rows, fewer than LANES, one per lane (one
+    # call site of lane_row: each is inlined, once per literal D).
+    g0 = 0
+    while g0 < m:
+        g1 = min(full, g0 + group) if g0 < full else m
+        for b in range(g0, g1, LANES):
+            for lane in range(min(LANES, g1 - b)):
+                lane_row(x, D, w, wscale, b + lane, lane, c, s, z, eps, near, blk, mt)
+        fold_lanes(total, err, blk)
+        g0 = g1
+    lane_totals(total, err, mt, out)
 
 
 @njit(**HOT_KERNEL)
@@ -238,17 +329,18 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     """Sum rows for d > 4 in blocks of rows, as in C++.
 
     Each row is centred once into a buffer (with its squared length), then the per-row
-    terms are taken across the block, then R and M from the buffer. C++ keeps both shapes
-    in one template (fused_pass_rows); here the small-d one is inlined once per literal d
-    and this one is compiled once.
+    terms are taken across the block, then R and M from the buffer. Whole blocks, at most
+    BLOCK_ROWS rows, are summed from fresh accumulators (the group's), then added with
+    compensation. C++ keeps both shapes in one template (fused_pass_rows); here the
+    small-d one is inlined once per literal d and this one is compiled once.
     """
     weighted = w.shape[0] > 0
-    R = out[SLOT_HEAD : SLOT_HEAD + d]
-    M = out[SLOT_HEAD + d : SLOT_HEAD + 2 * d]
-    for j in range(d):
-        R[j] = 0.0
-        M[j] = 0.0
+    # The group's R and M (2 d entries), then their compensated sums, then the errors.
+    rm = np.zeros(6 * d)
+    R = rm[:d]
+    M = rm[d : 2 * d]
     brows = block_rows_for(d)
+    group_rows = BLOCK_ROWS // brows * brows
     rbuf = np.empty(brows * d)
     # Rows shorter than an AVX-512 register of float64 leave the loop of row_center scalar,
     # one short loop per row: such blocks are centred in one flat loop against c and z
@@ -263,13 +355,11 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     d2 = np.empty(brows)
     t = np.empty(brows)
     wb = np.ones(brows)
-    f = 0.0
-    inv = 0.0
-    eta = 0.0
-    fc = 0.0
+    sb = np.zeros(N_SCALAR)  # the group's scalar sums
+    total = np.zeros(N_SCALAR)
+    err = np.zeros(N_SCALAR)
     mt = 0  # bits of max_term (float_bits)
-    wf = 0.0
-    fn = 0.0
+    pending = 0
     for b0 in range(0, m, brows):
         mb = min(brows, m - b0)
         xb = x[b0 * d : (b0 + mb) * d]
@@ -282,11 +372,16 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
                 d2[k] = row_center(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d])
         if weighted:
             block_weights(w[b0 : b0 + mb], wscale, wb)
-        f, inv, eta, fc, mt, wf, fn = block_terms(
-            d2, wb, mb, eps, near, t, f, inv, eta, fc, mt, wf, fn
-        )
+        mt = block_terms(d2, wb, mb, eps, near, t, sb, mt)
         block_accumulate(rbuf, t, wb, mb, d, R, M)
-    store_scalars(out, f, inv, eta, fc, mt, wf, fn)
+        pending += mb
+        if pending == group_rows or b0 + mb == m:
+            add_block_vector(total, err, sb)
+            add_block_vector(rm[2 * d : 4 * d], rm[4 * d :], rm[: 2 * d])
+            pending = 0
+    store_scalars(out, total, err, mt)
+    for k in range(2 * d):
+        out[SLOT_HEAD + k] = compensated_total(rm[2 * d + k], rm[4 * d + k])
 
 
 @njit(**HOT_KERNEL)

@@ -50,6 +50,7 @@ import numpy as np
 from numba import njit
 
 from .._contract import (
+    BLOCK_ROWS,
     NEAR_FACTOR,
     NEAR_MARGIN,
     NEWTON_PIVOT,
@@ -68,7 +69,7 @@ from .._contract import (
 # Re-exported (a redundant alias): solver.py reads it here.
 from .._contract import PACKED_PROBLEM_SIZE as PACKED_PROBLEM_SIZE
 from .certificate import relative_gap
-from .fused_pass import sums_size
+from .fused_pass import add_compensated, compensated_total, sums_size
 from .newton import newton_accept
 from .small_pass import row_has_nan
 
@@ -210,6 +211,27 @@ def pack_problem(x, wrow, wscale, omit, lane, u, w):
     return m
 
 
+@njit(cache=True, nogil=True)
+def fold_lane_rows(S, err, blk, skip):
+    """Add rows of blk into S/err with compensation per lane (all but row skip), clear blk."""
+    for a in range(blk.shape[0]):
+        if a == skip:
+            continue
+        for lane in range(PACK):
+            S[a, lane], err[a, lane] = add_compensated(S[a, lane], err[a, lane], blk[a, lane])
+            blk[a, lane] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def finish_lane_rows(S, err, skip):
+    """compensated_total of the rows of S and err (all but row skip), into S."""
+    for a in range(err.shape[0]):
+        if a == skip:
+            continue
+        for lane in range(PACK):
+            S[a, lane] = compensated_total(S[a, lane], err[a, lane])
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
     """Fill S with the iteration sums of ``fused_pass`` at z (d, PACK) for every lane.
@@ -217,34 +239,47 @@ def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
     f = sum w_q d_q, inv = sum t_q (t_q = w_q / d_q, 0 within eps of the iterate),
     eta and f_coinc the weight and f of the rows within eps, max_term = max t_q,
     R = sum t_q (u_q - z), M = mu - W z. Leaves d2 = ||u - z||^2 and t in d2s and t for the
-    Hessian at the same point.
+    Hessian at the same point. Blocks of BLOCK_ROWS rows are summed in order and added with
+    compensation, as C++ does; the first block is summed into S directly, which is what
+    adding it to zero with compensation gives, bit for bit (and with a single block no
+    buffer is needed).
     """
     d, n, _ = u.shape
+    nb = SLOT_HEAD + d  # the rows of S summed over the rows of the problem
+    blk = np.zeros((nb if n > BLOCK_ROWS else 0, PACK))
+    err = np.zeros((nb if n > BLOCK_ROWS else 0, PACK))
     for a in range(SLOT_HEAD + d):
         for lane in range(PACK):
             S[a, lane] = 0.0
-    for q in range(n):
-        for lane in range(PACK):
-            d2s[q, lane] = 0.0
-        for j in range(d):
+    for q0 in range(0, n, BLOCK_ROWS):
+        A = S if q0 == 0 else blk
+        for q in range(q0, min(n, q0 + BLOCK_ROWS)):
             for lane in range(PACK):
-                r = u[j, q, lane] - z[j, lane]
-                d2s[q, lane] += r * r
-        for lane in range(PACK):
-            dist = math.sqrt(d2s[q, lane])
-            wi = w[q, lane]
-            on = 1.0 if dist <= eps else 0.0
-            # Arithmetic instead of branches, never a division by zero (as row_terms).
-            ti = (1.0 - on) * wi / (eps if dist < eps else dist)
-            S[SLOT_F, lane] += wi * dist
-            S[SLOT_INV, lane] += ti
-            S[SLOT_ETA, lane] += on * wi
-            S[SLOT_F_COINC, lane] += on * wi * dist
-            S[SLOT_MAX_TERM, lane] = ti if ti > S[SLOT_MAX_TERM, lane] else S[SLOT_MAX_TERM, lane]
-            t[q, lane] = ti
-        for j in range(d):
+                d2s[q, lane] = 0.0
+            for j in range(d):
+                for lane in range(PACK):
+                    r = u[j, q, lane] - z[j, lane]
+                    d2s[q, lane] += r * r
             for lane in range(PACK):
-                S[SLOT_HEAD + j, lane] += t[q, lane] * (u[j, q, lane] - z[j, lane])
+                dist = math.sqrt(d2s[q, lane])
+                wi = w[q, lane]
+                on = 1.0 if dist <= eps else 0.0
+                # Arithmetic instead of branches, never a division by zero (as row_terms).
+                ti = (1.0 - on) * wi / (eps if dist < eps else dist)
+                A[SLOT_F, lane] += wi * dist
+                A[SLOT_INV, lane] += ti
+                A[SLOT_ETA, lane] += on * wi
+                A[SLOT_F_COINC, lane] += on * wi * dist
+                mt = S[SLOT_MAX_TERM, lane]
+                S[SLOT_MAX_TERM, lane] = ti if ti > mt else mt
+                t[q, lane] = ti
+            for j in range(d):
+                for lane in range(PACK):
+                    A[SLOT_HEAD + j, lane] += t[q, lane] * (u[j, q, lane] - z[j, lane])
+        if q0 > 0:
+            fold_lane_rows(S, err, blk, SLOT_MAX_TERM)
+    if n > BLOCK_ROWS:
+        finish_lane_rows(S, err, SLOT_MAX_TERM)
     for j in range(d):
         for lane in range(PACK):
             S[SLOT_HEAD + d + j, lane] = mu[j, lane] - W[lane] * z[j, lane]
@@ -257,19 +292,30 @@ def lane_objective(u, w, z, f, far2):
     And into far2 (PACK) the largest ||u_q - z||^2 of a row of positive weight.
     """
     d, n, _ = u.shape
+    blk = np.zeros(PACK)
+    err = np.zeros(PACK)
     for lane in range(PACK):
         f[lane] = 0.0
         far2[lane] = 0.0
-    for q in range(n):
+    for q0 in range(0, n, BLOCK_ROWS):
+        A = f if q0 == 0 else blk
+        for q in range(q0, min(n, q0 + BLOCK_ROWS)):
+            for lane in range(PACK):
+                d2 = 0.0
+                for j in range(d):
+                    r = u[j, q, lane] - z[j, lane]
+                    d2 += r * r
+                wq = w[q, lane]
+                A[lane] += wq * math.sqrt(d2)
+                d2w = d2 if wq > 0.0 else 0.0  # one select per step: see lane_far2
+                far2[lane] = d2w if d2w > far2[lane] else far2[lane]
+        if q0 > 0:
+            for lane in range(PACK):
+                f[lane], err[lane] = add_compensated(f[lane], err[lane], blk[lane])
+                blk[lane] = 0.0
+    if n > BLOCK_ROWS:
         for lane in range(PACK):
-            d2 = 0.0
-            for j in range(d):
-                r = u[j, q, lane] - z[j, lane]
-                d2 += r * r
-            wq = w[q, lane]
-            f[lane] += wq * math.sqrt(d2)
-            d2w = d2 if wq > 0.0 else 0.0  # one select per step: see lane_far2
-            far2[lane] = d2w if d2w > far2[lane] else far2[lane]
+            f[lane] = compensated_total(f[lane], err[lane])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -558,17 +604,24 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         if not finite:
             for j in range(d):
                 c[j, lane] = u[j, 0, lane]
-    # small_load: u <- (u - c) s, mu = sum_q w_q u_q.
+    # small_load: u <- (u - c) s, mu = sum_q w_q u_q (in blocks, as lane_sums).
+    mu_err = np.zeros(PACK)
     for j in range(d):
         for lane in range(PACK):
-            acc[lane] = 0.0
-        for q in range(n):
+            mu[j, lane] = 0.0
+            mu_err[lane] = 0.0
+        for q0 in range(0, n, BLOCK_ROWS):
             for lane in range(PACK):
-                v = (u[j, q, lane] - c[j, lane]) * s[lane]
-                u[j, q, lane] = v
-                acc[lane] += w[q, lane] * v
+                acc[lane] = 0.0
+            for q in range(q0, min(n, q0 + BLOCK_ROWS)):
+                for lane in range(PACK):
+                    v = (u[j, q, lane] - c[j, lane]) * s[lane]
+                    u[j, q, lane] = v
+                    acc[lane] += w[q, lane] * v
+            for lane in range(PACK):
+                mu[j, lane], mu_err[lane] = add_compensated(mu[j, lane], mu_err[lane], acc[lane])
         for lane in range(PACK):
-            mu[j, lane] = acc[lane]
+            mu[j, lane] = compensated_total(mu[j, lane], mu_err[lane])
 
     # The rounding of weighted sums of n terms that robust_anchor's choices may differ by
     # (its quickselect's partial sums and their differences, at most n rounds): none with

@@ -1,5 +1,8 @@
 """Mirror of ``csrc/geomedian/parallel.hpp``: fixed chunks, chunk sums added in chunk order.
 
+The chunk sums are added with compensation (``add_compensated``), so the error bound of
+``certificate.hpp`` holds whatever the number of chunks.
+
 ``serial_*`` run a problem's chunks on the calling thread (one problem per thread in a
 batch); ``parallel_*`` spread them over Numba's threads (``prange``). Both add the same
 chunk sums in the same order, so results do not depend on the thread count.
@@ -16,6 +19,8 @@ from .._contract import CHUNK_COORDINATES, CHUNK_MIN_ROWS
 from .fused_pass import (
     MOMENT_HALF_SPREAD,
     SLOT_MAX_TERM,
+    add_compensated,
+    compensated_total,
     fused_pass,
     moments,
     moments_size,
@@ -36,16 +41,25 @@ def n_chunks(n, d):
 
 @njit(cache=True, nogil=True)
 def pass_scratch_size(d):
-    return max(sums_size(d), moments_size(d))
+    """One chunk's sums, then the error terms of accumulate_sums."""
+    return max(sums_size(d), moments_size(d)) + sums_size(d)
 
 
 @njit(cache=True, nogil=True)
-def accumulate_sums(acc, part, d):
+def accumulate_sums(acc, err, part, d):
+    """Add chunk sums part into acc with compensation, the errors collected in err."""
     for k in range(sums_size(d)):
         if k == SLOT_MAX_TERM:
             acc[k] = max(acc[k], part[k])
         else:
-            acc[k] += part[k]
+            acc[k], err[k] = add_compensated(acc[k], err[k], part[k])
+
+
+@njit(cache=True, nogil=True)
+def finish_sums(acc, err, d):
+    for k in range(sums_size(d)):
+        if k != SLOT_MAX_TERM:
+            acc[k] = compensated_total(acc[k], err[k])
 
 
 @njit(cache=True, nogil=True)
@@ -74,11 +88,15 @@ def serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch):
     n, d = x.shape
     x1 = x.reshape(-1)
     step = chunk_rows(d)
+    err = scratch[max(sums_size(d), moments_size(d)) :]
+    err[: sums_size(d)] = 0.0
     for lo in range(0, n, step):
         dst = out if lo == 0 else scratch
         fused_pass(x1, d, w, wscale, lo, min(n, lo + step), c, s, z, eps, near, dst)
         if lo != 0:
-            accumulate_sums(out, dst, d)
+            accumulate_sums(out, err, dst, d)
+    if n > step:
+        finish_sums(out, err, d)
 
 
 @njit(cache=True, nogil=True)
@@ -111,8 +129,12 @@ def parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial):
             x1, d, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, near, partial[k]
         )
     out[: sums_size(d)] = partial[0, : sums_size(d)]
+    err = partial[0, partial.shape[1] - sums_size(d) :]  # chunk 0's error terms: free now
+    err[:] = 0.0
     for k in range(1, nc):
-        accumulate_sums(out, partial[k], d)
+        accumulate_sums(out, err, partial[k], d)
+    if nc > 1:
+        finish_sums(out, err, d)
 
 
 @njit(cache=True, nogil=True, parallel=True)

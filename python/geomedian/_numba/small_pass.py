@@ -7,7 +7,10 @@ frame is known, ``u <- (u - c) s`` in place and ``mu = sum_q w_q u_q``; every pa
 reads ``u`` block by block, each lane keeping its own partial sums added in a fixed order
 (``lane_sum``), and ``M = mu - W z``. The start point is the coordinate-wise weighted lower
 median ``min {u_qj : sum_{r: u_rj <= u_qj} w_r >= W / 2}`` for ``m <= START_MEDIAN_ROWS``.
-``lane`` is a (LANE_ROWS, LANES) scratch array holding the lane accumulators.
+``lane`` is a (LANE_ROWS, LANES) scratch array holding the lane accumulators. The sums the
+certificate reads (``small_sums``, and ``mu`` for M) are taken per lane over groups of at
+most ``BLOCK_ROWS`` rows of the lane, added per lane with compensation (``lane_fold``) and
+the lanes' totals by ``lane_sum`` (C++: LaneSums).
 """
 
 import math
@@ -15,6 +18,7 @@ import math
 from numba import njit
 
 from .._contract import (
+    BLOCK_ROWS,
     LANES,
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
@@ -34,10 +38,16 @@ from .._contract import (
 # Re-exported (redundant aliases): solver.py and schedule.py read them here.
 from .._contract import NEWTON_MAX_D as NEWTON_MAX_D
 from .._contract import SMALL_PROBLEM_SIZE as SMALL_PROBLEM_SIZE
+from .fused_pass import add_compensated, compensated_total
 
-# Rows of the lane scratch (the C++ kernels' lane arrays).
+# Rows of the lane scratch (the C++ kernels' lane arrays); row a's compensated sum per lane
+# (C++: LaneSums) in rows L_SUM + a and L_ERR + a.
 L_F, L_INV, L_ETA, L_FC, L_MT, L_WF, L_FN, L_A, L_B = 0, 1, 2, 3, 4, 5, 6, 7, 8
-LANE_ROWS = 9
+L_SUM = 9
+L_ERR = L_SUM + L_B
+LANE_ROWS = L_ERR + L_B
+# Rows of a group: BLOCK_ROWS in each lane.
+GROUP_ROWS = BLOCK_ROWS * LANES
 
 
 @njit(cache=True, nogil=True)
@@ -48,6 +58,33 @@ def padded_rows(m):
 @njit(cache=True, nogil=True)
 def lane_sum(a):
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+
+
+@njit(cache=True, nogil=True)
+def lane_clear_sums(lane, a):
+    """Start row a's compensated sums (C++: a fresh LaneSums)."""
+    for k in range(LANES):
+        lane[a, k] = 0.0
+        lane[L_SUM + a, k] = 0.0
+        lane[L_ERR + a, k] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def lane_fold(lane, a):
+    """Add the group sums of row a into its compensated sums per lane, clear row a."""
+    for k in range(LANES):
+        lane[L_SUM + a, k], lane[L_ERR + a, k] = add_compensated(
+            lane[L_SUM + a, k], lane[L_ERR + a, k], lane[a, k]
+        )
+        lane[a, k] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def lane_total(lane, a):
+    """lane_sum of the lanes' compensated totals of row a (leaves them in row a)."""
+    for k in range(LANES):
+        lane[a, k] = compensated_total(lane[L_SUM + a, k], lane[L_ERR + a, k])
+    return lane_sum(lane[a])
 
 
 @njit(cache=True, nogil=True)
@@ -130,14 +167,15 @@ def small_moments(u, sw, npad, big, d, lane, out):
 def small_load(u, sw, npad, d, c, s, lane, mu):
     for j in range(d):
         cj = c[j]
-        for k in range(LANES):
-            lane[L_A, k] = 0.0
-        for i in range(0, npad, LANES):
-            for k in range(LANES):
-                v = (u[j, i + k] - cj) * s
-                u[j, i + k] = v
-                lane[L_A, k] += sw[i + k] * v
-        mu[j] = lane_sum(lane[L_A])
+        lane_clear_sums(lane, L_A)
+        for g0 in range(0, npad, GROUP_ROWS):
+            for i in range(g0, min(npad, g0 + GROUP_ROWS), LANES):
+                for k in range(LANES):
+                    v = (u[j, i + k] - cj) * s
+                    u[j, i + k] = v
+                    lane[L_A, k] += sw[i + k] * v
+            lane_fold(lane, L_A)
+        mu[j] = lane_total(lane, L_A)
 
 
 @njit(cache=True, nogil=True)
@@ -209,38 +247,41 @@ def squared_distances(u, npad, d, z, d2):
 def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, lane, out):
     squared_distances(u, npad, d, z, t)
     for a in range(L_FN + 1):
-        for k in range(LANES):
-            lane[a, k] = 0.0
-    for i in range(0, npad, LANES):
-        for k in range(LANES):
-            dist = math.sqrt(t[i + k])
-            wi = sw[i + k]
-            on = 1.0 if dist <= eps else 0.0
-            far = 1.0 if dist > near else 0.0
-            ti = (1.0 - on) * wi / max(dist, eps)
-            lane[L_F, k] += wi * dist
-            lane[L_INV, k] += ti
-            lane[L_ETA, k] += on * wi
-            lane[L_FC, k] += on * wi * dist
-            lane[L_MT, k] = ti if ti > lane[L_MT, k] else lane[L_MT, k]
-            lane[L_WF, k] += far * wi
-            lane[L_FN, k] += (1.0 - far) * wi * dist
-            t[i + k] = ti
-    out[SLOT_F] = lane_sum(lane[L_F])
-    out[SLOT_INV] = lane_sum(lane[L_INV])
-    out[SLOT_ETA] = lane_sum(lane[L_ETA])
-    out[SLOT_F_COINC] = lane_sum(lane[L_FC])
+        lane_clear_sums(lane, a)
+    for g0 in range(0, npad, GROUP_ROWS):
+        for i in range(g0, min(npad, g0 + GROUP_ROWS), LANES):
+            for k in range(LANES):
+                dist = math.sqrt(t[i + k])
+                wi = sw[i + k]
+                on = 1.0 if dist <= eps else 0.0
+                far = 1.0 if dist > near else 0.0
+                ti = (1.0 - on) * wi / max(dist, eps)
+                lane[L_F, k] += wi * dist
+                lane[L_INV, k] += ti
+                lane[L_ETA, k] += on * wi
+                lane[L_FC, k] += on * wi * dist
+                lane[L_MT, k] = ti if ti > lane[L_MT, k] else lane[L_MT, k]
+                lane[L_WF, k] += far * wi
+                lane[L_FN, k] += (1.0 - far) * wi * dist
+                t[i + k] = ti
+        for a in (L_F, L_INV, L_ETA, L_FC, L_WF, L_FN):
+            lane_fold(lane, a)
+    out[SLOT_F] = lane_total(lane, L_F)
+    out[SLOT_INV] = lane_total(lane, L_INV)
+    out[SLOT_ETA] = lane_total(lane, L_ETA)
+    out[SLOT_F_COINC] = lane_total(lane, L_FC)
     out[SLOT_MAX_TERM] = lane_max(lane[L_MT])
-    out[SLOT_W_FAR] = lane_sum(lane[L_WF])
-    out[SLOT_F_NEAR] = lane_sum(lane[L_FN])
+    out[SLOT_W_FAR] = lane_total(lane, L_WF)
+    out[SLOT_F_NEAR] = lane_total(lane, L_FN)
     for j in range(d):
         zj = z[j]
-        for k in range(LANES):
-            lane[L_A, k] = 0.0
-        for i in range(0, npad, LANES):
-            for k in range(LANES):
-                lane[L_A, k] += t[i + k] * (u[j, i + k] - zj)
-        out[SLOT_HEAD + j] = lane_sum(lane[L_A])
+        lane_clear_sums(lane, L_A)
+        for g0 in range(0, npad, GROUP_ROWS):
+            for i in range(g0, min(npad, g0 + GROUP_ROWS), LANES):
+                for k in range(LANES):
+                    lane[L_A, k] += t[i + k] * (u[j, i + k] - zj)
+            lane_fold(lane, L_A)
+        out[SLOT_HEAD + j] = lane_total(lane, L_A)
         out[SLOT_HEAD + d + j] = mu[j] - W * zj
 
 
