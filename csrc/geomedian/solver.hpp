@@ -358,6 +358,19 @@ bool vertex_trial(Solve<T, Pass>& it, index_t k) {
     return !std::equal(it.z, it.z + d, it.zt);
 }
 
+// The iterate cannot improve (no step moves it, or the gap is stuck at the rounding
+// floor). True, with the status, where that ends the solve: stalled where the certificate
+// vouches for the location, or range; false where the frame was anchored and the loop goes
+// on.
+template <class T, class Pass>
+bool stall_ends(Solve<T, Pass>& it, Status* status) {
+    *status = Status::stalled;
+    if (vouches(it)) return true;
+    const Anchor a = anchor_iterate(it);
+    if (a == Anchor::range) *status = Status::range;
+    return a != Anchor::moved;
+}
+
 // The loop: returns when the certified gap reaches tol where it vouches for the location,
 // the iteration budget runs out, an interrupt arrives or the iterate stalls (range: no
 // answer). Per iteration, the schedule (schedule.hpp) picks the trial: a vertex, a Newton
@@ -379,15 +392,10 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
         }
         const index_t n_iter = it.out.n_iter;
         if (gap_stalled(progress, gap, n_iter)) {
-            if (!vouches(it)) {
-                const Anchor a = anchor_iterate(it);
-                if (a == Anchor::range) return Status::range;
-                if (a == Anchor::moved) {
-                    progress = GapProgress{};
-                    continue;
-                }
-            }
-            return Status::stalled;
+            Status st;
+            if (stall_ends(it, &st)) return st;
+            progress = GapProgress{};
+            continue;
         }
         if (n_iter >= it.opt.max_iter) return Status::max_iter;
         if (interrupt()) return Status::interrupted;
@@ -422,15 +430,10 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
                 recentring(sc);
                 continue;
             }
-            if (!vouches(it)) {
-                const Anchor a = anchor_iterate(it);
-                if (a == Anchor::range) return Status::range;
-                if (a == Anchor::moved) {
-                    progress = GapProgress{};
-                    continue;
-                }
-            }
-            return Status::stalled;
+            Status st;
+            if (stall_ends(it, &st)) return st;
+            progress = GapProgress{};
+            continue;
         }
         it.pass.sums(Frame{it.c, it.fr.s, it.zt, it.fr.eps, it.fr.near}, it.St);
         ++it.out.n_passes;

@@ -278,6 +278,16 @@ def sample_anchor(pr, pa, ws, m):
 
 
 @njit(cache=True, nogil=True)
+def default_start(pa, W, d, z):
+    """Write the start without init to z (C++: default_start): the small pass's, else the centre."""
+    if pa.small:
+        small_start(pa.su, pa.sw, W, pa.rows[0], pa.rows[1], d, pa.st, pa.lane, z)
+    else:
+        for j in range(d):
+            z[j] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def make_frame(pr, pa, ws):
     """Fill the centre at(ws, V_C); return (frame status, FrameFit).
 
@@ -637,21 +647,14 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     if has_init:
         for j in range(d):
             z[j] = (init[j] - c[j]) * fit.s
-    elif pa.small:
-        small_start(pa.su, pa.sw, fit.W, pa.rows[0], pa.rows[1], d, pa.st, pa.lane, z)
     else:
-        for j in range(d):
-            z[j] = 0.0
+        default_start(pa, fit.W, d, z)
     pass_sums(pr, pa, Frame(c, fit.s, z, fit.eps, fit.near), fit.W, S)
     counts[COUNT_PASSES] += 1
     # A start so far from the data that its distances overflow tells nothing about them:
     # the usual start instead (the caller's start is a hint, never the answer).
     if has_init and not math.isfinite(S[SLOT_F]):
-        if pa.small:
-            small_start(pa.su, pa.sw, fit.W, pa.rows[0], pa.rows[1], d, pa.st, pa.lane, z)
-        else:
-            for j in range(d):
-                z[j] = 0.0
+        default_start(pa, fit.W, d, z)
         pass_sums(pr, pa, Frame(c, fit.s, z, fit.eps, fit.near), fit.W, S)
         counts[COUNT_PASSES] += 1
     # The points are finite (moments), so an infinite objective means distances beyond the
