@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "geomedian/gram_pass.hpp"
 #include "geomedian/hessian_pass.hpp"
 #include "geomedian/roofline.hpp"
 #include "geomedian/sgd.hpp"
@@ -222,6 +223,104 @@ carray<double> hessian_pass_sums(const carray<T>& points,
 
 // Averaged SGD over the minibatches `blocks` (see sgd.hpp); `state` [t, m, mbar] is updated
 // in place so that successive calls continue one run.
+// The rows of a Gram-path component: a list of n 1-D arrays of one dtype and length, each
+// read with the same element stride. The list holds the arrays for the whole call.
+template <class T>
+struct GramRows {
+    std::vector<const T*> ptrs;
+    geomedian::Rows<T> rows{};
+
+    explicit GramRows(const py::list& seq) {
+        const index_t n = static_cast<index_t>(py::len(seq));
+        if (n < 1) throw py::value_error("rows must hold at least one row");
+        index_t d = -1, inc = 0;
+        for (index_t i = 0; i < n; ++i) {
+            const py::handle item = seq[static_cast<std::size_t>(i)];
+            if (!py::isinstance<py::array_t<T>>(item))
+                throw py::type_error(std::string("every row must be a ") +
+                                     (sizeof(T) == 4 ? "float32" : "float64") + " array");
+            const auto a = py::reinterpret_borrow<py::array>(item);
+            if (a.ndim() != 1) throw py::value_error("every row must be 1-D");
+            const index_t step = a.shape(0) > 1 ? a.strides(0) : static_cast<index_t>(sizeof(T));
+            if (step <= 0 || step % static_cast<index_t>(sizeof(T)) != 0 ||
+                reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+                throw py::value_error("every row must step forward by whole, aligned elements");
+            if (d < 0) {
+                d = a.shape(0);
+                inc = step / static_cast<index_t>(sizeof(T));
+            } else if (a.shape(0) != d || (d > 1 && step / static_cast<index_t>(sizeof(T)) != inc)) {
+                throw py::value_error("every row must have the same length and element stride");
+            }
+            ptrs.push_back(static_cast<const T*>(a.data()));
+        }
+        if (d < 1) throw py::value_error("rows must have at least one coordinate");
+        rows = {ptrs.data(), n, d, inc};
+    }
+
+    void check_row(std::int64_t r, const char* name, bool none_ok = false) const {
+        if (r < (none_ok ? -1 : 0) || r >= rows.n)
+            throw py::value_error(std::string(name) + " is not a row index");
+    }
+    void check_vector(const carray<double>& v, const char* name) const {
+        if (v.ndim() != 1 || v.shape(0) != rows.n)
+            throw py::value_error(std::string(name) + " must be an (n,) array");
+        require_aligned(v, name);
+    }
+};
+
+template <class T>
+carray<double> gram_pass(const py::list& rows, std::int64_t r, double s, int threads) {
+    const GramRows<T> x(rows);
+    x.check_row(r, "r");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    carray<double> G({x.rows.n, x.rows.n});
+    {
+        py::gil_scoped_release nogil;  // the rows' pointers were taken with the GIL held
+        geomedian::gram_pass(x.rows, r, s, threads, G.mutable_data());
+    }
+    return G;
+}
+
+template <class T>
+py::tuple gram_median_pass(const py::list& rows, std::int64_t r, double s,
+                           const carray<double>& a, std::int64_t vertex, int threads) {
+    const GramRows<T> x(rows);
+    x.check_row(r, "r");
+    x.check_row(vertex, "vertex", true);
+    x.check_vector(a, "a");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    carray<T> y(x.rows.d);
+    carray<double> d2(x.rows.n);
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in gram_pass()
+        geomedian::gram_median_pass(x.rows, r, s, a.data(), vertex, y.mutable_data(), threads,
+                                    d2.mutable_data());
+    }
+    return py::make_tuple(y, d2);
+}
+
+template <class T>
+py::tuple gram_certificate_pass(const py::list& rows, std::int64_t r, double s,
+                                const carray<double>& a, std::int64_t vertex, const carray<T>& y,
+                                const carray<double>& t, const carray<double>& ws, int threads) {
+    const GramRows<T> x(rows);
+    x.check_row(r, "r");
+    x.check_row(vertex, "vertex", true);
+    x.check_vector(a, "a");
+    x.check_vector(t, "t");
+    x.check_vector(ws, "ws");
+    if (y.ndim() != 1 || y.shape(0) != x.rows.d) throw py::value_error("y must be a (d,) array");
+    require_aligned(y, "y");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    double out[2];
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in gram_pass()
+        geomedian::gram_certificate_pass(x.rows, r, s, a.data(), vertex, y.data(), t.data(),
+                                         ws.data(), threads, out);
+    }
+    return py::make_tuple(out[0], out[1]);
+}
+
 template <class T>
 void sgd(const carray<T>& points, const std::optional<carray<double>>& weights, double wscale,
          const carray<std::int64_t>& blocks, std::int64_t batch, double norm,
@@ -321,6 +420,16 @@ constexpr const char* sgd_doc =
     "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
     "[b batch, (b + 1) batch) in the order given, in the frame (x - c) s; state [t, m, mbar] "
     "is updated in place";
+constexpr const char* gram_doc =
+    "gram_pass(rows (n of (d,)), r, s, threads) -> G (n, n): G = X_c X_c^T for "
+    "X_c = (X - x_r) s, float64";
+constexpr const char* gram_median_doc =
+    "gram_median_pass(rows, r, s, a (n,), vertex, threads) -> (y (d,), d2 (n,)): y = x_r + "
+    "a (X - x_r) rounded to the rows' dtype (row `vertex` itself if vertex >= 0), d2_i = "
+    "||(x_i - y) s||^2 of the point certified";
+constexpr const char* gram_certificate_doc =
+    "gram_certificate_pass(rows, r, s, a, vertex, y (d,), t (n,), ws (n,), threads) -> "
+    "(||R||^2 s^2, R.M s) for R = sum t_i (x_i - y), M = sum ws_i (x_i - y)";
 
 // The kernels that exist for both dtypes, registered once per dtype as <kernel><suffix>
 // (suffix "_f64" or "_f32"): one list, so the two entry points cannot drift apart.
@@ -349,6 +458,15 @@ void register_kernels(py::module_& m, const char* suffix) {
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("blocks").noconvert(),
           py::arg("batch"), py::arg("norm"), py::arg("c").noconvert(), py::arg("s"),
           py::arg("gamma0"), py::arg("alpha"), py::arg("state").noconvert(), sgd_doc);
+    m.def(name("gram_pass").c_str(), &gram_pass<T>, py::arg("rows"), py::arg("r"), py::arg("s"),
+          py::arg("threads"), gram_doc);
+    m.def(name("gram_median_pass").c_str(), &gram_median_pass<T>, py::arg("rows"), py::arg("r"),
+          py::arg("s"), py::arg("a").noconvert(), py::arg("vertex"), py::arg("threads"),
+          gram_median_doc);
+    m.def(name("gram_certificate_pass").c_str(), &gram_certificate_pass<T>, py::arg("rows"),
+          py::arg("r"), py::arg("s"), py::arg("a").noconvert(), py::arg("vertex"),
+          py::arg("y").noconvert(), py::arg("t").noconvert(), py::arg("ws").noconvert(),
+          py::arg("threads"), gram_certificate_doc);
     m.def(name("roofline_read").c_str(), &roofline_read<T>, py::arg("points").noconvert(),
           py::arg("threads"), "Benchmark-only: sum of every coordinate (one plain read).");
 }

@@ -103,6 +103,17 @@ constexpr index_t stall_iterations = 32;
 // (newton.hpp).
 constexpr double newton_pivot = 1e-10;
 
+// The Gram path's passes (gram_pass.hpp): a block of columns of every row is read into
+// about gram_block_bytes of float64 (L2-sized, so each tile of rows is read from cache),
+// the blocks are cut into gram_stripes stripes whatever the thread count, and G's
+// products are summed gram_tile x gram_tile rows at a time over gram_lanes columns (16
+// accumulators of 4 lanes fit the 16 registers of AVX2; 8 lanes would spill them). All
+// four fix the order of the additions.
+constexpr index_t gram_block_bytes = index_t{1} << 17;
+constexpr index_t gram_stripes = 8;
+constexpr index_t gram_tile = 4;
+constexpr index_t gram_lanes = 4;
+
 // Calls put(python_name, value) for every value above, enums as int and the rest with
 // their own type (index_t, int or double): _core.contract is built from this list.
 template <class Put>
@@ -151,6 +162,10 @@ void for_each_shared_value(Put&& put) {
     put("STALL_GAP", stall_gap);
     put("STALL_ITERATIONS", stall_iterations);
     put("NEWTON_PIVOT", newton_pivot);
+    put("GRAM_BLOCK_BYTES", gram_block_bytes);
+    put("GRAM_STRIPES", gram_stripes);
+    put("GRAM_TILE", gram_tile);
+    put("GRAM_LANES", gram_lanes);
 }
 
 }  // namespace geomedian

@@ -121,6 +121,34 @@ def hessian_pass_f32(
 ) -> _F64:
     """Return the Hessian for float32 points (as :func:`hessian_pass_f64`)."""
 
+def gram_pass_f64(rows: list[_F64], r: int, s: float, threads: int) -> _F64:
+    """Return ``G = X_c X_c^T`` (n, n) for ``X_c = (X - x_r) s``, the rows read in place."""
+
+def gram_pass_f32(rows: list[_F32], r: int, s: float, threads: int) -> _F64:
+    """Return the Gram matrix of float32 rows (as :func:`gram_pass_f64`)."""
+
+def gram_median_pass_f64(
+    rows: list[_F64], r: int, s: float, a: _F64, vertex: int, threads: int
+) -> tuple[_F64, _F64]:
+    """Return ``(y, d2)``: ``y = x_r + a (X - x_r)`` (row ``vertex`` if >= 0), its distances."""
+
+def gram_median_pass_f32(
+    rows: list[_F32], r: int, s: float, a: _F64, vertex: int, threads: int
+) -> tuple[_F32, _F64]:
+    """Return ``(y, d2)`` for float32 rows (as :func:`gram_median_pass_f64`)."""
+
+def gram_certificate_pass_f64(
+    rows: list[_F64], r: int, s: float, a: _F64, vertex: int, y: _F64, t: _F64, ws: _F64,
+    threads: int,
+) -> tuple[float, float]:
+    """Return ``(||R||^2 s^2, R.M s)``, R = sum t_i (x_i - y), M = sum ws_i (x_i - y)."""
+
+def gram_certificate_pass_f32(
+    rows: list[_F32], r: int, s: float, a: _F64, vertex: int, y: _F32, t: _F64, ws: _F64,
+    threads: int,
+) -> tuple[float, float]:
+    """Return the certificate pass's sums for float32 rows (as the float64 entry)."""
+
 def sgd_f64(
     points: _F64,
     weights: _F64 | None,

@@ -83,6 +83,19 @@ class Kernels:
         """Return the packed Hessian sums at ``y`` (``d (d + 1) / 2``, frame units)."""
         return self.entry("hessian_pass", x.dtype)(x, w, wscale, y, s, threads, eps)
 
+    def gram_pass(self, rows, r, s, threads) -> np.ndarray:
+        """Return G = X_c X_c^T, X_c = (X - x_r) s, of ``rows`` (n 1-D arrays, one dtype)."""
+        return self.entry("gram_pass", rows[0].dtype)(rows, r, s, threads)
+
+    def gram_median_pass(self, rows, r, s, a, vertex, threads) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(y, d2)``: y = x_r + a (X - x_r) (row ``vertex`` if >= 0), the distances."""
+        return self.entry("gram_median_pass", rows[0].dtype)(rows, r, s, a, vertex, threads)
+
+    def gram_certificate_pass(self, rows, r, s, a, vertex, y, t, ws, threads) -> tuple:
+        """Return ``(||R||^2 s^2, R.M s)`` for R = sum t_i (x_i - y), M = sum ws_i (x_i - y)."""
+        entry = self.entry("gram_certificate_pass", rows[0].dtype)
+        return entry(rows, r, s, a, vertex, y, t, ws, threads)
+
     def sgd(self, x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state) -> None:
         """Averaged SGD over row blocks, updating ``state`` in place."""
         self.entry("sgd", x.dtype)(x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state)

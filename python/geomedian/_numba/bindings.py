@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.typed import List
 
 from .._contract import NEWTON_MAX_D, SMALL_PROBLEM_SIZE
+from . import gram_pass as gram
 from . import solver
 from .fused_pass import sums_size
 from .hessian_pass import hessian_size, run_hessian
@@ -24,6 +26,12 @@ __all__ = [
     "evaluate_f64",
     "fused_pass_f32",
     "fused_pass_f64",
+    "gram_certificate_pass_f32",
+    "gram_certificate_pass_f64",
+    "gram_median_pass_f32",
+    "gram_median_pass_f64",
+    "gram_pass_f32",
+    "gram_pass_f64",
     "hessian_pass_f32",
     "hessian_pass_f64",
     "median_f32",
@@ -288,6 +296,88 @@ def sgd_f64(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, s
 def sgd_f32(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state):
     """Mirror of ``_core.sgd_f32``."""
     _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, np.float32)
+
+
+def _gram_rows(rows, r: int, vertex: int, dtype) -> List:
+    """Check the rows as the core's ``GramRows`` does; return them as a typed List.
+
+    Numba types a list by its first element, so a strided row is copied (the core reads it
+    in place).
+    """
+    if not isinstance(rows, list) or not rows:
+        raise TypeError("rows must be a non-empty list of 1-D arrays")
+    name = np.dtype(dtype).name
+    for row in rows:
+        if not isinstance(row, np.ndarray) or row.dtype != dtype:
+            raise TypeError(f"every row must be a {name} array")
+        if row.ndim != 1:
+            raise ValueError("every row must be 1-D")
+        if row.shape != rows[0].shape:
+            raise ValueError("every row must have the same length and element stride")
+    if rows[0].shape[0] < 1:
+        raise ValueError("rows must have at least one coordinate")
+    if not 0 <= r < len(rows) or not -1 <= vertex < len(rows):
+        raise ValueError("r or vertex is not a row index")
+    return List([np.ascontiguousarray(row) for row in rows])
+
+
+def _gram_pass(rows, r, s, threads, dtype):
+    typed = _gram_rows(rows, r, -1, dtype)
+    G = np.empty((len(rows), len(rows)))
+    with _threads(threads):
+        gram.gram_pass(typed, r, float(s), G)
+    return G
+
+
+def gram_pass_f64(rows, r, s, threads):
+    """Mirror of ``_core.gram_pass_f64``: G = X_c X_c^T for X_c = (X - x_r) s."""
+    return _gram_pass(rows, r, s, threads, np.float64)
+
+
+def gram_pass_f32(rows, r, s, threads):
+    """Mirror of ``_core.gram_pass_f32``."""
+    return _gram_pass(rows, r, s, threads, np.float32)
+
+
+def _gram_median_pass(rows, r, s, a, vertex, threads, dtype):
+    typed = _gram_rows(rows, r, vertex, dtype)
+    y = np.empty(rows[0].shape[0], dtype=dtype)
+    d2 = np.empty(len(rows))
+    with _threads(threads):
+        gram.gram_median_pass(typed, r, float(s), a, vertex, dtype == np.float32, y, d2)
+    return y, d2
+
+
+def gram_median_pass_f64(rows, r, s, a, vertex, threads):
+    """Mirror of ``_core.gram_median_pass_f64``: (y, d2)."""
+    return _gram_median_pass(rows, r, s, a, vertex, threads, np.float64)
+
+
+def gram_median_pass_f32(rows, r, s, a, vertex, threads):
+    """Mirror of ``_core.gram_median_pass_f32``."""
+    return _gram_median_pass(rows, r, s, a, vertex, threads, np.float32)
+
+
+def _gram_certificate_pass(rows, r, s, a, vertex, y, t, ws, threads, dtype):
+    typed = _gram_rows(rows, r, vertex, dtype)
+    if not isinstance(y, np.ndarray) or y.dtype != dtype or y.shape != rows[0].shape:
+        raise ValueError("y must be a (d,) array of the rows' dtype")
+    out = np.empty(2)
+    with _threads(threads):
+        gram.gram_certificate_pass(
+            typed, r, float(s), a, vertex, dtype == np.float32, y, t, ws, out
+        )
+    return out[0], out[1]
+
+
+def gram_certificate_pass_f64(rows, r, s, a, vertex, y, t, ws, threads):
+    """Mirror of ``_core.gram_certificate_pass_f64``: (||R||^2 s^2, R.M s)."""
+    return _gram_certificate_pass(rows, r, s, a, vertex, y, t, ws, threads, np.float64)
+
+
+def gram_certificate_pass_f32(rows, r, s, a, vertex, y, t, ws, threads):
+    """Mirror of ``_core.gram_certificate_pass_f32``."""
+    return _gram_certificate_pass(rows, r, s, a, vertex, y, t, ws, threads, np.float32)
 
 
 def build_info() -> dict:

@@ -5,10 +5,10 @@ The geometric median lies in the convex hull of the points. Centred on a referen
 :math:`G = X_c X_c^T`, :math:`X_c = (X - x_r) s`, gives every distance from a point of
 their affine span, :math:`\lVert y - x_i \rVert`, for :math:`y = x_r + X_c^T c / s`. So:
 
-1. **Gram pass.** G (n x n) in float64, blocked over the columns through BLAS (``B @ B.T``
-   on a float64 copy of a block of columns, centred: float32 data is accumulated in
-   float64, and centring first keeps the entries at the scale of the points' spread, not
-   of their norms).
+1. **Gram pass.** G (n x n) in float64, block of columns by block of columns: each block
+   is copied centred and scaled into float64 (so float32 data is accumulated in float64,
+   and the entries are at the scale of the points' spread, not of their norms), and its
+   products are added into G by tiles of rows held in registers.
 2. **The solve in n dimensions.** G is factored as :math:`P P^T` (``embedding``: the
    eigendecomposition of its correlation matrix, so that every row keeps its own relative
    accuracy whatever the other rows' magnitudes), and the geometric median of the rows of
@@ -31,17 +31,18 @@ its digits. Where the certificate still fails (points that differ below the Gram
 resolution, data beyond float64's range in squares, NaN), ``GramOutcome.certified`` is
 False and the caller falls back to the direct solver from y.
 
-The data is read as ``Component`` s: blocks of columns of n rows that need not be one
-array (the tensors of n models), so a pytree is solved without concatenating it. Each
-pass runs its blocks in stripes on the call's threads (``over_stripes``). Extra memory:
-G, one block of n x ``block_columns`` float64 per thread, and y in the output dtype.
+The data is read as ``Component`` s: n rows that need not be one array (one tensor of
+each of n models), so a pytree is solved without concatenating it. The three passes are
+the backend's kernels (``gram_pass``, ``gram_median_pass``, ``gram_certificate_pass``),
+called once per component; they cut the blocks into a fixed number of stripes whatever
+the thread count, so the answer does not depend on it. Extra memory: G and a block of
+n x (about ``2**17 / (8 n)``) float64 per thread and stripe, and y in the output dtype.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,10 +80,6 @@ SKETCH_ROWS = 32
 # ... measured on this many columns, in SKETCH_RUNS runs spread over the coordinates.
 SKETCH_COLUMNS = 4096
 SKETCH_RUNS = 16
-# float64 scratch per block and thread: n rows x block_columns, at most this many bytes.
-BLOCK_BYTES = 1 << 21
-# The blocks are cut into this many stripes, run on the threads (over_stripes).
-STRIPES = 8
 # Beyond these, squares of centred coordinates lose range (frame units): fall back.
 SAFE_RANGE = 2.0**400
 # method="auto" takes this path for one problem of 2 <= n <= GRAM_MAX_ROWS points of at
@@ -99,35 +96,27 @@ def gram_wins(n: int, d: int) -> bool:
 
 
 class Component:
-    """n rows of ``d`` coordinates, read a block of columns at a time.
+    """n rows of d coordinates, read in place by the passes: one tensor of every model.
 
-    ``array``: an ``(n, d)`` array (one strided copy per block), or ``rows``: n 1-D arrays
-    of length d (n copies per block), of any real dtype. ``dtype``: the dtype the median
-    of this component is returned in.
+    ``rows``: n 1-D arrays of length d, or one ``(n, d)`` array (its rows are views).
+    ``dtype``: the dtype the median of this component is computed and returned in,
+    float32 or float64; a row of another dtype is converted (a copy of that row only).
     """
 
-    def __init__(self, *, array=None, rows=None, dtype=np.float64):
-        self.array = array
-        self.rows = rows
-        self.n = array.shape[0] if array is not None else len(rows)
-        self.d = array.shape[1] if array is not None else (rows[0].shape[0] if rows else 0)
+    def __init__(self, rows, dtype=np.float64):
         self.dtype = np.dtype(dtype)
+        self.rows = [row if row.dtype == self.dtype else row.astype(self.dtype) for row in rows]
+        self.n = len(self.rows)
+        self.d = self.rows[0].shape[0] if self.rows else 0
 
     def load(self, lo: int, hi: int, out: np.ndarray) -> None:
         """Write columns ``lo:hi`` of every row into ``out`` (n, hi - lo), in its dtype."""
-        if self.array is not None:
-            np.copyto(out, self.array[:, lo:hi], casting="unsafe")
-        else:
-            for i, row in enumerate(self.rows):
-                np.copyto(out[i], row[lo:hi], casting="unsafe")
-
-    def row(self, i: int, lo: int, hi: int) -> np.ndarray:
-        """Return columns ``lo:hi`` of row ``i`` (a view)."""
-        return self.array[i, lo:hi] if self.array is not None else self.rows[i][lo:hi]
+        for i, row in enumerate(self.rows):
+            np.copyto(out[i], row[lo:hi], casting="unsafe")
 
     def sample(self, rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Return columns ``lo:hi`` of ``rows`` as a float64 array."""
-        return np.array([self.row(int(i), lo, hi) for i in rows], dtype=np.float64)
+        return np.array([self.rows[int(i)][lo:hi] for i in rows], dtype=np.float64)
 
 
 @dataclass
@@ -149,20 +138,11 @@ class GramOutcome:
     certified: bool = False
 
 
-def block_columns(n: int, d: int) -> int:
-    """Columns per block, a multiple of 64, for n rows of d coordinates in all.
-
-    ``BLOCK_BYTES`` of float64 scratch, and at most the size of half a float32 point (each
-    thread holds one block).
-    """
-    return max(64, min(BLOCK_BYTES // (8 * n), d // (4 * n)) // 64 * 64)
-
-
 def blas_single_threaded():
-    """One BLAS thread per call: the passes run their stripes on their own threads.
+    """One BLAS thread for the path's small products (the sketch, the n x n eigenproblem).
 
-    BLAS's own threads on these small products gain little, and on a busy machine they
-    spin against each other (20x slower seen on a shared 2-core machine). Without
+    BLAS's threads gain nothing on them, and they spin after each call, against the
+    passes' threads (the passes ran at half speed beside them on a 2-core machine). Without
     threadpoolctl, BLAS keeps its own setting.
     """
     try:
@@ -170,29 +150,6 @@ def blas_single_threaded():
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def over_stripes(components, n: int, threads: int, work) -> list:
-    """Return ``[work(blocks, scratch) for each stripe]``, stripes on ``threads`` threads.
-
-    The blocks of columns (every component's, in order) are cut into ``STRIPES`` stripes
-    whatever ``threads`` is, and the callers add the stripes' results in order: the
-    answer does not depend on the number of threads. ``scratch``: n x block_columns.
-    """
-    bc = block_columns(n, sum(comp.d for comp in components))
-    blocks = [(c, lo, min(lo + bc, comp.d))
-              for c, comp in enumerate(components) for lo in range(0, comp.d, bc)]  # fmt: skip
-    k = max(1, min(STRIPES, len(blocks)))
-    stripes = [blocks[i * len(blocks) // k : (i + 1) * len(blocks) // k] for i in range(k)]
-
-    def run(stripe):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return work(stripe, np.empty((n, bc)))
-
-    if threads > 1 and k > 1:
-        with ThreadPoolExecutor(min(threads, k)) as pool:
-            return list(pool.map(run, stripes))
-    return [run(stripe) for stripe in stripes]
 
 
 def _sketch(components, rows: np.ndarray) -> np.ndarray:
@@ -239,23 +196,11 @@ def reference(components, n: int, w) -> tuple[int, float]:
     return int(rows[r]), s
 
 
-def gram_pass(components, n: int, r: int, s: float, threads: int) -> np.ndarray:
+def gram_pass(k: Kernels, components, r: int, s: float, threads: int) -> np.ndarray:
     """Return ``G = X_c X_c^T`` for ``X_c = (X - x_r) s``, float64, one read of the data."""
-
-    def stripe(blocks, buf):
-        G = np.zeros((n, n))
-        for c, lo, hi in blocks:
-            B = buf[:, : hi - lo]
-            components[c].load(lo, hi, B)
-            B -= B[r].copy()
-            B *= s
-            G += B @ B.T
-        return G
-
-    parts = over_stripes(components, n, threads, stripe)
-    G = parts[0]
-    for part in parts[1:]:
-        G += part
+    G = k.gram_pass(components[0].rows, r, s, threads)
+    for comp in components[1:]:
+        G += k.gram_pass(comp.rows, r, s, threads)
     return G
 
 
@@ -310,78 +255,44 @@ def coefficients(P: np.ndarray, z: np.ndarray, w) -> np.ndarray:
     return lam * q / q.sum() + (1.0 - lam) * a
 
 
-def _offset(B: np.ndarray, a: np.ndarray, vertex: int, y, ref: np.ndarray) -> np.ndarray:
-    """Return the certified point minus the reference, on one centred block ``B``.
-
-    ``a`` is convex (non-negative, sum 1) and ``B`` centred on the reference row: the sum
-    ``a @ B`` has the rounding of the points' spread, not of their norms. Where ``a``
-    picks one point it is that point's row. The point certified is the one returned,
-    rounded, for float32 data (as the direct solver does); for float64 data it is
-    ``ref + a @ B`` unrounded (as the direct solver certifies its iterate, whose rounding
-    to float64 moves f only at second order).
-    """
-    if vertex >= 0:
-        return B[vertex].copy()
-    if y is None or y.dtype == np.float64:
-        return a @ B
-    return y - ref
+def vertex_of(a: np.ndarray) -> int:
+    """Return the row that ``a`` picks whole, or -1 (y is then formed from every row)."""
+    return int(np.argmax(a)) if a.max() == 1.0 else -1
 
 
-def median_pass(components, n: int, r: int, s: float, a: np.ndarray, threads: int):
+def median_pass(k: Kernels, components, r: int, s: float, a: np.ndarray, threads: int):
     """Form y = sum_i a_i x_i in each component's dtype; return (y, d2).
 
-    ``d2``: the exact squared distances ``||(y - x_i) s||^2`` of the point certified
-    (``_offset``), from the same read. Where ``a`` picks one point, y is that point's
-    row, bit for bit.
+    ``d2``: the exact squared distances ``||(y - x_i) s||^2`` of the point certified, from
+    the same read. That point is the one returned, rounded, for float32 data (as the
+    direct solver does); for float64 data ``x_r + a (X - x_r)`` unrounded (as the direct
+    solver certifies its iterate, whose rounding to float64 moves f only at second order).
+    ``a`` is convex, so y has the rounding of the points' spread, not of their norms.
+    Where ``a`` picks one point, y is that point's row, bit for bit.
     """
-    vertex = int(np.argmax(a)) if a.max() == 1.0 else -1
-    y = [np.empty(comp.d, dtype=comp.dtype) for comp in components]
-
-    def stripe(blocks, buf):
-        d2 = np.zeros(n)
-        for c, lo, hi in blocks:
-            B = buf[:, : hi - lo]
-            components[c].load(lo, hi, B)
-            ref = B[r].copy()
-            B -= ref
-            yb = y[c][lo:hi]
-            yb[...] = components[c].row(vertex, lo, hi) if vertex >= 0 else ref + a @ B
-            B -= _offset(B, a, vertex, yb, ref)
-            B *= s
-            d2 += np.einsum("ij,ij->i", B, B)
-        return d2
-
-    parts = over_stripes(components, n, threads, stripe)
-    d2 = parts[0]
-    for part in parts[1:]:
-        d2 += part
+    vertex = vertex_of(a)
+    y, d2 = [], np.zeros(components[0].n)
+    for comp in components:
+        yc, dc = k.gram_median_pass(comp.rows, r, s, a, vertex, threads)
+        y.append(yc)
+        d2 += dc
     return y, d2
 
 
-def certificate_pass(components, n, r, s, a, y, t, wk, threads) -> tuple[float, float]:
+def certificate_pass(k: Kernels, components, r, s, a, y, t, wk, threads) -> tuple[float, float]:
     """Return ``(||R||^2, R . M)``: R = sum_i t_i (x_i - y) s, M = sum_i w_i (x_i - y) s.
 
     At the point of :func:`median_pass`, reduced block by block (neither R nor M, d
     entries each, is ever held whole).
     """
-    vertex = int(np.argmax(a)) if a.max() == 1.0 else -1
-    TW = np.stack([t, wk * s])
-
-    def stripe(blocks, buf):
-        rr = rm = 0.0
-        for c, lo, hi in blocks:
-            B = buf[:, : hi - lo]
-            components[c].load(lo, hi, B)
-            ref = B[r].copy()
-            B -= ref
-            B -= _offset(B, a, vertex, y[c][lo:hi], ref)
-            R, M = TW @ B
-            rr += float(R @ R)
-            rm += float(R @ M)
-        return rr, rm
-
-    parts = over_stripes(components, n, threads, stripe)
-    return math.fsum(p[0] for p in parts) * s * s, math.fsum(p[1] for p in parts) * s
+    vertex = vertex_of(a)
+    ws = np.ascontiguousarray(wk * s)
+    rr = rm = 0.0
+    for comp, yc in zip(components, y):
+        crr, crm = k.gram_certificate_pass(comp.rows, r, s, a, vertex, yc, t, ws, threads)
+        rr += crr
+        rm += crm
+    return rr, rm
 
 
 def pass_certificate(d, wk, t, on, far, D: int, rr: float, rm: float):
@@ -425,8 +336,7 @@ def solve_gram(
     """Solve the points held by ``components`` (every one with the same n rows) in 3 passes.
 
     ``w``: (n,) weights or None, ``wscale`` their power-of-two scale (``as_weights``).
-    The certificate's math is the Numba mirror's, run as plain Python (``chunked.plain``):
-    this path imports Numba without compiling anything.
+    The certificate's math is the Numba mirror's, run as plain Python (``chunked.plain``).
     """
     with blas_single_threaded():
         return _solve_gram(components, w, wscale, k, method_code, tol, max_iter, threads)
@@ -440,7 +350,7 @@ def _solve_gram(components, w, wscale, k, method_code, tol, max_iter, threads) -
     r, s = reference(components, n, w)
     if not math.isfinite(s):
         return GramOutcome(None)
-    G = gram_pass(components, n, r, s, threads)
+    G = gram_pass(k, components, r, s, threads)
     if not (np.isfinite(G).all() and np.max(np.abs(G)) < SAFE_RANGE):
         return GramOutcome(None, n_passes=1)
     P = embedding(G)
@@ -453,7 +363,7 @@ def _solve_gram(components, w, wscale, k, method_code, tol, max_iter, threads) -
         raise KeyboardInterrupt
     n_iter = int(out.n_iter[0])
     a = coefficients(P, out.median[0], w)
-    y, d2 = median_pass(components, n, r, s, a, threads)
+    y, d2 = median_pass(k, components, r, s, a, threads)
     d = np.sqrt(d2)
     reach = float(d.max())  # bounds every |x_ij - y_j| s: the frame's spread
     if not reach < SAFE_RANGE:
@@ -465,7 +375,7 @@ def _solve_gram(components, w, wscale, k, method_code, tol, max_iter, threads) -
     eps, near = frame.eps / frame.s, frame.near / frame.s  # back to the units of d
     on = d <= eps
     t = np.where(on, 0.0, wk / np.where(on, 1.0, d))
-    rr, rm = certificate_pass(components, n, r, s, a, y, t, wk, threads)
+    rr, rm = certificate_pass(k, components, r, s, a, y, t, wk, threads)
     cert = pass_certificate(d, wk, t, on, d > near, D, rr, rm)
     objective, lower, gap, scale = certified(cert, cert.lb, s, ws, float(wk.sum()))
     return GramOutcome(y, objective, lower, gap, scale, n_iter, 3, gap <= tol)
@@ -501,7 +411,7 @@ def solve_gram_batch(
         )
     x = batch.x[0]
     res = solve_gram(
-        [Component(array=x, dtype=x.dtype)],
+        [Component(x, dtype=x.dtype)],
         None if w is None else w[0],
         None if wscale is None else wscale[0],
         k,

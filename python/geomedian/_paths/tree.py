@@ -28,9 +28,7 @@ __all__ = ["solve_tree"]
 
 
 def _component(leaf: Leaf) -> Component:
-    if isinstance(leaf.rows, np.ndarray):
-        return Component(array=leaf.rows, dtype=leaf.dtype)
-    return Component(rows=leaf.rows, dtype=leaf.dtype)
+    return Component(leaf.rows, dtype=leaf.dtype)
 
 
 def _raise_nonfinite(leaves: list) -> None:
