@@ -10,7 +10,8 @@ One (50, 2e6) float32 array (400 MB), as one array and as 50 models of 20 tensor
 (views of the same rows, so nothing is copied). Timed: one read of it (``x.sum()``, the
 bound a pass can approach), ``method="gram"`` on the array and on the pytree, the direct
 solver (``method="newton"``), and ``geom_median``'s torch implementation (plain smoothed
-Weiszfeld, its defaults) when torch and geom_median are installed. Every geomedian solve
+Weiszfeld, its defaults) when torch and geom_median are installed; and each of the
+Gram path's three passes on its own (group ``gram-pass-50x2e6-f32``). Every geomedian solve
 checks its certificate reached ``1e-6``; ``extra_info`` records the passes, and the peak
 memory of one untimed call beyond the data (``tracemalloc``) is printed at the end.
 """
@@ -23,9 +24,12 @@ import numpy as np
 import pytest
 
 import geomedian
+from geomedian._kernels import kernels
+from geomedian._threads import default_threads
 
 N, D, LEAVES = 50, 2_000_000, 20
 TOL = 1e-6
+THREADS = default_threads()
 _summary: list[str] = []
 
 
@@ -84,6 +88,28 @@ def test_gram_pytree(benchmark, models):
         f"gram pytree of {LEAVES} leaves: {res.n_passes} passes, gap {res.gap:.2e}, "
         f"peak extra {mb:.0f} MB"
     )
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numba"])
+@pytest.mark.parametrize("kernel", ["gram_pass", "gram_median_pass", "gram_certificate_pass"])
+def test_one_pass(benchmark, points, kernel, backend):
+    """Each of the three passes on its own, beside one read of the same bytes."""
+    if backend not in geomedian.backends():
+        pytest.skip(f"backend {backend} not installed")
+    k = kernels(backend)
+    rows = list(points)
+    a = np.full(N, 1.0 / N)
+    y, _ = k.gram_median_pass(rows, 0, 0.25, a, -1, THREADS)
+    ones = np.ones(N)
+    args = {
+        "gram_pass": (rows, 0, 0.25),
+        "gram_median_pass": (rows, 0, 0.25, a, -1),
+        "gram_certificate_pass": (rows, 0, 0.25, a, -1, y, ones, ones),
+    }[kernel]
+    fn = getattr(k, kernel)
+    fn(*args, THREADS)  # warm up (Numba's compilation or cache load)
+    benchmark.group = "gram-pass-50x2e6-f32"
+    benchmark(fn, *args, THREADS)
 
 
 def test_direct(benchmark, points):

@@ -87,7 +87,7 @@ SAFE_RANGE = 2.0**400
 # measurements are in the user guide, "Models and tensors"). Its Gram pass costs n / 2
 # multiply-adds per coordinate read; the direct solver's passes, a few each.
 GRAM_MAX_ROWS = 64
-GRAM_MIN_COLUMNS = 1 << 18
+GRAM_MIN_COLUMNS = 1 << 16
 
 
 def gram_wins(n: int, d: int) -> bool:
