@@ -121,3 +121,17 @@ def test_importing_the_package_loads_the_openmp_runtime_not_numba():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", str("cpp" in geomedian.backends())]
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [({}, "10000"), ({"GOMP_SPINCOUNT": "5"}, "5"), ({"OMP_WAIT_POLICY": "active"}, None)],
+)
+def test_openmp_spin_count_is_short_unless_the_user_chose(preset, expected):
+    """Idle OpenMP threads sleep soon after a call; a policy the user set is left alone."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.update(preset)
+    code = "import os, geomedian; print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()  # fmt: skip
+    assert out == str(expected)
