@@ -109,7 +109,7 @@ constexpr double newton_pivot = 1e-10;
 // products are summed gram_tile x gram_tile rows at a time over gram_lanes columns (16
 // accumulators of 4 lanes fit the 16 registers of AVX2; 8 lanes would spill them). All
 // four fix the order of the additions.
-constexpr index_t gram_block_bytes = index_t{1} << 17;
+constexpr index_t gram_block_bytes = index_t{1} << 19;
 constexpr index_t gram_stripes = 8;
 constexpr index_t gram_tile = 4;
 constexpr index_t gram_lanes = 4;

@@ -109,6 +109,27 @@ GEOMEDIAN_ALWAYS_INLINE void convex_offset(const double* b, index_t n, index_t m
     }
 }
 
+// load_centred (scale 1) and convex_offset in one sweep: the same additions in the same
+// order, each row's products taken while the row is in registers.
+template <class T>
+GEOMEDIAN_ALWAYS_INLINE void load_offset(const Rows<T>& x, index_t r, index_t lo, index_t hi,
+                                         const double* a, double* b, double* off) {
+    const index_t m = hi - lo, inc = x.inc;
+    const T* ref = x.row[r] + lo * inc;
+    std::fill(off, off + m, 0.0);
+    for (index_t i = 0; i < x.n; ++i) {
+        const T* xi = x.row[i] + lo * inc;
+        double* bi = b + i * m;
+        const double ai = a[i];
+        for (index_t q = 0; q < m; ++q) {
+            const double v = static_cast<double>(xi[q * inc]) - static_cast<double>(ref[q * inc]);
+            bi[q] = v;
+            off[q] += ai * v;
+        }
+    }
+    std::fill(b + x.n * m, b + gram_padded_rows(x.n) * m, 0.0);
+}
+
 // The certified point's offset from the reference row on one block of b: the vertex's
 // row; else y - x_r for float32 points (y rounded, as returned); else a . b unrounded
 // (float64 points, as the direct solver certifies its iterate).
@@ -124,6 +145,52 @@ GEOMEDIAN_ALWAYS_INLINE void certified_offset(const double* b, index_t n, index_
     } else {
         convex_offset(b, n, m, a, off);
     }
+}
+
+// The sums over a block's columns, in gram_lanes partial sums (one register) added in
+// lane order, then the columns beyond the last full group: a sum of one running total
+// would wait for each addition in turn.
+GEOMEDIAN_ALWAYS_INLINE double lanes_total(const gram_vector& acc) {
+    double g = 0.0;
+    for (index_t l = 0; l < gram_lanes; ++l) g += acc[l];
+    return g;
+}
+
+// sum_q ((u_q - v_q) s)^2
+GEOMEDIAN_ALWAYS_INLINE double distance_squared(const double* u, const double* v, index_t m,
+                                                double s) {
+    constexpr index_t L = gram_lanes;
+    gram_vector acc = {};
+    index_t q = 0;
+    for (; q + L <= m; q += L) {
+        gram_vector a, c;
+        std::memcpy(&a, u + q, sizeof a);
+        std::memcpy(&c, v + q, sizeof c);
+        const gram_vector e = (a - c) * s;
+        acc += e * e;
+    }
+    double g = lanes_total(acc);
+    for (; q < m; ++q) {
+        const double e = (u[q] - v[q]) * s;
+        g += e * e;
+    }
+    return g;
+}
+
+// sum_q u_q v_q
+GEOMEDIAN_ALWAYS_INLINE double dot(const double* u, const double* v, index_t m) {
+    constexpr index_t L = gram_lanes;
+    gram_vector acc = {};
+    index_t q = 0;
+    for (; q + L <= m; q += L) {
+        gram_vector a, c;
+        std::memcpy(&a, u + q, sizeof a);
+        std::memcpy(&c, v + q, sizeof c);
+        acc += a * c;
+    }
+    double g = lanes_total(acc);
+    for (; q < m; ++q) g += u[q] * v[q];
+    return g;
 }
 
 // One block [lo, hi) of each pass, on its scratch b (np x (hi - lo), then the vectors the
@@ -142,27 +209,19 @@ GEOMEDIAN_ALWAYS_INLINE void median_block_t(const Rows<T>& x, index_t r, double 
     const index_t n = x.n, m = hi - lo, inc = x.inc;
     const T* ref = x.row[r] + lo * inc;
     double* off = b + gram_padded_rows(n) * m;
-    load_centred(x, r, 1.0, lo, hi, b);
     if (vertex >= 0) {
+        load_centred(x, r, 1.0, lo, hi, b);
         const T* xv = x.row[vertex] + lo * inc;
         for (index_t q = 0; q < m; ++q) y[q] = xv[q * inc];
         std::memcpy(off, b + vertex * m, sizeof(double) * m);
     } else {
-        convex_offset(b, n, m, a, off);
+        load_offset(x, r, lo, hi, a, b, off);
         for (index_t q = 0; q < m; ++q)
             y[q] = static_cast<T>(static_cast<double>(ref[q * inc]) + off[q]);
         if constexpr (sizeof(T) < sizeof(double))
             certified_offset<T>(b, n, m, a, vertex, y, ref, inc, off);
     }
-    for (index_t i = 0; i < n; ++i) {
-        const double* bi = b + i * m;
-        double acc = 0.0;
-        for (index_t q = 0; q < m; ++q) {
-            const double e = (bi[q] - off[q]) * s;
-            acc += e * e;
-        }
-        d2[i] += acc;
-    }
+    for (index_t i = 0; i < n; ++i) d2[i] += distance_squared(b + i * m, off, m, s);
 }
 
 template <class T>
@@ -172,8 +231,12 @@ GEOMEDIAN_ALWAYS_INLINE void certificate_block_t(const Rows<T>& x, index_t r, co
                                                  double* b, double* rr_rm) {
     const index_t n = x.n, m = hi - lo;
     double *off = b + gram_padded_rows(n) * m, *R = off + m, *M = R + m;
-    load_centred(x, r, 1.0, lo, hi, b);
-    certified_offset<T>(b, n, m, a, vertex, y, x.row[r] + lo * x.inc, x.inc, off);
+    if (vertex < 0 && sizeof(T) == sizeof(double)) {
+        load_offset(x, r, lo, hi, a, b, off);  // certified_offset's a . b, in the same sweep
+    } else {
+        load_centred(x, r, 1.0, lo, hi, b);
+        certified_offset<T>(b, n, m, a, vertex, y, x.row[r] + lo * x.inc, x.inc, off);
+    }
     std::fill(R, R + m, 0.0);
     std::fill(M, M + m, 0.0);
     for (index_t i = 0; i < n; ++i) {
@@ -184,13 +247,8 @@ GEOMEDIAN_ALWAYS_INLINE void certificate_block_t(const Rows<T>& x, index_t r, co
             M[q] += wi * e;
         }
     }
-    double rr = 0.0, rm = 0.0;
-    for (index_t q = 0; q < m; ++q) {
-        rr += R[q] * R[q];
-        rm += R[q] * M[q];
-    }
-    rr_rm[0] += rr;
-    rr_rm[1] += rm;
+    rr_rm[0] += dot(R, R, m);
+    rr_rm[1] += dot(R, M, m);
 }
 
 void gram_block(const Rows<float>& x, index_t r, double s, index_t lo, index_t hi, double* b,

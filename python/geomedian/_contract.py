@@ -71,7 +71,7 @@ STALL_ITERATIONS = 32
 NEWTON_PIVOT = 1e-10
 
 # The Gram path's passes: scratch per block, stripes, and the tiles of G's products.
-GRAM_BLOCK_BYTES = 1 << 17
+GRAM_BLOCK_BYTES = 1 << 19
 GRAM_STRIPES = 8
 GRAM_TILE = 4
 GRAM_LANES = 4

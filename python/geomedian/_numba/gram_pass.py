@@ -107,6 +107,23 @@ def convex_offset(b, n, m, a, off):
 
 
 @njit(cache=True, nogil=True)
+def load_offset(rows, r, lo, hi, a, b, off):
+    """load_centred (scale 1) and convex_offset in one sweep, the same additions in order."""
+    m = hi - lo
+    n = len(rows)
+    ref = rows[r]
+    off[:m] = 0.0
+    for i in range(n):
+        xi = rows[i]
+        ai = a[i]
+        for q in range(m):
+            v = np.float64(xi[lo + q]) - np.float64(ref[lo + q])
+            b[i * m + q] = v
+            off[q] += ai * v
+    b[n * m : gram_padded_rows(n) * m] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def certified_offset(b, n, m, a, vertex, rounded, y, ref, lo, off):
     """Set ``off``: the certified point's offset from the reference row (gram_pass.hpp).
 
@@ -122,6 +139,43 @@ def certified_offset(b, n, m, a, vertex, rounded, y, ref, lo, off):
 
 
 @njit(cache=True, nogil=True)
+def distance_squared(u, v, m, s):
+    """Return sum_q ((u_q - v_q) s)^2 in GRAM_LANES = 4 partial sums, as the core adds them."""
+    a0 = a1 = a2 = a3 = 0.0
+    mv = m // 4 * 4
+    for q in range(0, mv, 4):
+        e0 = (u[q] - v[q]) * s
+        e1 = (u[q + 1] - v[q + 1]) * s
+        e2 = (u[q + 2] - v[q + 2]) * s
+        e3 = (u[q + 3] - v[q + 3]) * s
+        a0 += e0 * e0
+        a1 += e1 * e1
+        a2 += e2 * e2
+        a3 += e3 * e3
+    g = 0.0 + a0 + a1 + a2 + a3
+    for q in range(mv, m):
+        e = (u[q] - v[q]) * s
+        g += e * e
+    return g
+
+
+@njit(cache=True, nogil=True)
+def dot(u, v, m):
+    """Return sum_q u_q v_q in GRAM_LANES = 4 partial sums, as the core adds them."""
+    a0 = a1 = a2 = a3 = 0.0
+    mv = m // 4 * 4
+    for q in range(0, mv, 4):
+        a0 += u[q] * v[q]
+        a1 += u[q + 1] * v[q + 1]
+        a2 += u[q + 2] * v[q + 2]
+        a3 += u[q + 3] * v[q + 3]
+    g = 0.0 + a0 + a1 + a2 + a3
+    for q in range(mv, m):
+        g += u[q] * v[q]
+    return g
+
+
+@njit(cache=True, nogil=True)
 def gram_block(rows, r, s, lo, hi, b, G):
     load_centred(rows, r, s, lo, hi, b)
     add_gram(b, gram_padded_rows(len(rows)), hi - lo, G)
@@ -132,32 +186,31 @@ def median_block(rows, r, s, a, vertex, rounded, lo, hi, b, off, y, d2):
     n = len(rows)
     m = hi - lo
     ref = rows[r]
-    load_centred(rows, r, 1.0, lo, hi, b)
     if vertex >= 0:
+        load_centred(rows, r, 1.0, lo, hi, b)
         xv = rows[vertex]
         for q in range(m):
             y[q] = xv[lo + q]
         off[:m] = b[vertex * m : vertex * m + m]
     else:
-        convex_offset(b, n, m, a, off)
+        load_offset(rows, r, lo, hi, a, b, off)
         for q in range(m):
             y[q] = np.float64(ref[lo + q]) + off[q]
         if rounded:
             certified_offset(b, n, m, a, vertex, rounded, y, ref, lo, off)
     for i in range(n):
-        acc = 0.0
-        for q in range(m):
-            e = (b[i * m + q] - off[q]) * s
-            acc += e * e
-        d2[i] += acc
+        d2[i] += distance_squared(b[i * m : i * m + m], off, m, s)
 
 
 @njit(cache=True, nogil=True)
 def certificate_block(rows, r, a, vertex, rounded, y, t, ws, lo, hi, b, off, R, M, rr_rm):
     n = len(rows)
     m = hi - lo
-    load_centred(rows, r, 1.0, lo, hi, b)
-    certified_offset(b, n, m, a, vertex, rounded, y, rows[r], lo, off)
+    if vertex < 0 and not rounded:
+        load_offset(rows, r, lo, hi, a, b, off)  # certified_offset's a . b, in the same sweep
+    else:
+        load_centred(rows, r, 1.0, lo, hi, b)
+        certified_offset(b, n, m, a, vertex, rounded, y, rows[r], lo, off)
     R[:m] = 0.0
     M[:m] = 0.0
     for i in range(n):
@@ -167,13 +220,8 @@ def certificate_block(rows, r, a, vertex, rounded, y, t, ws, lo, hi, b, off, R, 
             e = b[i * m + q] - off[q]
             R[q] += ti * e
             M[q] += wi * e
-    rr = 0.0
-    rm = 0.0
-    for q in range(m):
-        rr += R[q] * R[q]
-        rm += R[q] * M[q]
-    rr_rm[0] += rr
-    rr_rm[1] += rm
+    rr_rm[0] += dot(R, R, m)
+    rr_rm[1] += dot(R, M, m)
 
 
 @njit(cache=True, nogil=True)
