@@ -36,7 +36,7 @@ each of n models), so a pytree is solved without concatenating it. The three pas
 the backend's kernels (``gram_pass``, ``gram_median_pass``, ``gram_certificate_pass``),
 called once per component; they cut the blocks into a fixed number of stripes whatever
 the thread count, so the answer does not depend on it. Extra memory: G and a block of
-n x (about ``2**17 / (8 n)``) float64 per thread and stripe, and y in the output dtype.
+``GRAM_BLOCK_BYTES`` (512 KiB) of float64 per thread, and y in the output dtype.
 """
 
 from __future__ import annotations
