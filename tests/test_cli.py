@@ -410,3 +410,13 @@ def test_progress_bar_draws_only_when_enabled():
     with ProgressBar(4, "work", stream=quiet) as bar:
         bar.update(4)
     assert quiet.getvalue() == ""
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``geomedian config | head -0``: the reader goes away; no traceback, status 1."""
+    proc = subprocess.Popen([sys.executable, "-m", "geomedian", "config"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # before the child writes anything: its first flush finds no reader
+    _, err = proc.communicate(timeout=600)
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
+    assert proc.returncode == 1

@@ -388,20 +388,33 @@ def main(argv: list[str] | None = None) -> int:
         # The command's own usage, not the top-level one: it lists the options meant.
         commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        if args.command == "solve":
-            return _solve(args)
-        if args.command == "demo":
-            return _demo(args, parser)
-        if args.command == "bench":
-            return _bench(args)
-        if args.command == "config":
-            from .._config import show_config
-
-            show_config()
-            return 0
+        code = _run(args, parser)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+        return code
     except UserError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (``geomedian solve big.csv | head``): stop quietly, as Unix
+        # tools do, instead of a traceback. Standard output now points at devnull, so the
+        # interpreter's own flush at exit does not fail on the closed pipe a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the command ``args`` names; return its exit status."""
+    if args.command == "solve":
+        return _solve(args)
+    if args.command == "demo":
+        return _demo(args, parser)
+    if args.command == "bench":
+        return _bench(args)
+    if args.command == "config":
+        from .._config import show_config
+
+        show_config()
+        return 0
     parser.print_help()
     return 2
 
