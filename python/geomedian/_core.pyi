@@ -43,6 +43,7 @@ def solve_f64(
     max_iter: int,
     threads: int,
     omit_nan: bool = False,
+    mads: bool = False,
 ) -> _Solved:
     """Solve a batch ``points (P, n, d)``; weights ``(1|P, n)`` with ``wscale (1|P,)``."""
 
@@ -56,6 +57,7 @@ def solve_f32(
     max_iter: int,
     threads: int,
     omit_nan: bool = False,
+    mads: bool = False,
 ) -> _Solved:
     """Solve a batch of float32 points (as :func:`solve_f64`)."""
 
