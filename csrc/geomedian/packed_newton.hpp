@@ -105,11 +105,15 @@ inline std::vector<index_t> selection_network(const std::vector<index_t>& net, i
 // The pack's arrays, allocated once per thread for the batch's n and d.
 // One allocation: a hot loop of single small problems pays it per call.
 struct PackBuffers {
-    index_t n, d;
+    index_t n, d;          // n: the rows of the layout, rows_in_use of them while solving
+    index_t capacity;      // the batch's n, the rows of every packed problem
     index_t lanes = pack;  // lanes in use, pack or 1 (the stride L of the layout)
     std::vector<double> buf;
+    bool unit_weights;
     std::vector<index_t> network;  // sorting_network(n), for unit weights only
     std::vector<index_t> median_network;  // its part that places rank (n - 1) / 2
+    // Both networks per row count, built the first time a pack has that many rows.
+    std::vector<std::vector<index_t>> networks, median_networks;
     double* u;       // d x n x L: coordinates, raw, then in each lane's frame
     double* w;       // n x L: weights
     double* d2;      // n x L: ||u - z||^2 of the last pass
@@ -117,12 +121,46 @@ struct PackBuffers {
     double* sorted;  // d x n x L: the coordinates again, sorted for the median start; from
                      // the first pass on, its first n x L: ||u - z||^2 at the start z
     PackBuffers(index_t n_, index_t d_, bool unit_weights)
-        : n(n_), d(d_), buf((2 * d_ + 3) * n_ * pack),
+        : n(n_), d(d_), capacity(n_), buf((2 * d_ + 3) * n_ * pack),
+          unit_weights(unit_weights),
           network(unit_weights ? sorting_network(n_) : std::vector<index_t>{}),
           median_network(unit_weights ? selection_network(network, n_, (n_ - 1) / 2)
                                       : std::vector<index_t>{}),
           u(buf.data()), w(u + d_ * n_ * pack), d2(w + n_ * pack), t(d2 + n_ * pack),
           sorted(t + n_ * pack) {}
+
+    // Lays the first `rows` rows of every lane out as a problem of `rows` rows (the
+    // coordinates' columns moved down in place; the weights keep their place) and takes
+    // the networks for that many rows. rows == capacity restores the packing layout.
+    void use_rows(index_t rows) {
+        if (rows == n) return;
+        if (rows < n) {
+            for (index_t j = 1; j < d; ++j)
+                std::memmove(u + j * rows * lanes, u + j * n * lanes,
+                             static_cast<std::size_t>(rows * lanes) * sizeof(double));
+        }
+        n = rows;
+        if (!unit_weights) return;
+        if (networks.empty()) {
+            networks.resize(static_cast<std::size_t>(capacity + 1));
+            median_networks.resize(static_cast<std::size_t>(capacity + 1));
+            networks[capacity].swap(network);
+            median_networks[capacity].swap(median_network);
+        } else {
+            networks[prev_rows].swap(network);
+            median_networks[prev_rows].swap(median_network);
+        }
+        if (networks[rows].empty() && rows > 1) {
+            networks[rows] = sorting_network(rows);
+            median_networks[rows] = selection_network(networks[rows], rows, (rows - 1) / 2);
+        }
+        network.swap(networks[rows]);
+        median_network.swap(median_networks[rows]);
+        prev_rows = rows;
+    }
+
+  private:
+    index_t prev_rows = 0;
 };
 
 struct PackOptions {
@@ -199,6 +237,16 @@ inline void copy_rows(const T* __restrict x, index_t n, index_t d_runtime, index
     const index_t d = D > 0 ? D : d_runtime;
     for (index_t i = 0; i < n; ++i)
         for (index_t j = 0; j < d; ++j) u[(j * n + i) * L + l] = static_cast<double>(x[i * d + j]);
+}
+
+// Problems with omitted rows are solved on the rows some lane uses: every lane's present
+// rows come first, so the rows beyond the pack's largest count are padding in every lane
+// and are dropped (use_rows) rather than carried through every pass. Padding adds exactly
+// 0 to every sum, so a problem gets the same bits whatever its neighbours' counts.
+inline void drop_unused_rows(PackBuffers& b, const index_t* m) {
+    index_t rows = 1;
+    for (index_t l = 0; l < b.lanes; ++l) rows = std::max(rows, m[l]);
+    b.use_rows(rows);
 }
 
 // Copies problem p into lane l and returns its number of present rows, or 0 when the

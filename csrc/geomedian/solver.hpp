@@ -726,6 +726,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         // packed solve does not certify are solved again by solve_problem.
         const auto solve_packed = [&](index_t k0, index_t count) {
             index_t m[pack];
+            pb.use_rows(pb.capacity);
             for (index_t l = 0; l < pb.lanes; ++l) {
                 if (l < count) {
                     m[l] = pack_problem(problem_of(b, k0 + l), opt.omit_nan, l, pb);
@@ -734,6 +735,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                     clear_lane(l, pb);
                 }
             }
+            drop_unused_rows(pb, m);
             for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
                 prefetch_problem(problem_of(b, k));  // the next pack's, mostly this thread's
             packed_newton(pb, m, popt, po);

@@ -48,6 +48,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 from .._contract import (
     BLOCK_ROWS,
@@ -163,6 +164,42 @@ def pack_buffers(n, d):
         np.empty(PACK, dtype=np.int64),
         np.empty(PACK, dtype=np.bool_),
     )
+
+
+@njit(cache=True, nogil=True)
+def network_cache(n):
+    """Return the sorting networks by row count, 0 ... n, each built when first used."""
+    networks = List()
+    for _ in range(n + 1):
+        networks.append(np.empty((0, 2), dtype=np.int64))
+    return networks
+
+
+@njit(cache=True, nogil=True)
+def drop_unused_rows(buffers, m, networks):
+    """Return the pack's buffers as a problem of the rows some lane uses (C++ use_rows).
+
+    Every lane's present rows come first, so the rows beyond the largest count ``m`` are
+    padding in every lane: the coordinates' columns are moved down in place (u keeps its
+    storage), the row arrays are cut, and the network is the one for that many rows.
+    Padding adds exactly 0 to every sum: a problem's bits do not depend on its neighbours.
+    """
+    u, w, d2s, t, srt, network = buffers[:6]
+    d, n, lanes = u.shape
+    rows = 1
+    for lane in range(lanes):
+        rows = max(rows, m[lane])
+    flat = u.reshape(d * n * lanes)
+    if rows < n:
+        for j in range(1, d):
+            for i in range(rows * lanes):
+                flat[j * rows * lanes + i] = flat[j * n * lanes + i]
+        if networks[rows].shape[0] == 0 and rows > 1:
+            networks[rows] = sorting_network(rows)
+        network = networks[rows]
+    used = (flat[: d * rows * lanes].reshape((d, rows, lanes)), w[:rows], d2s[:rows], t[:rows])
+    # Concatenated: a tuple display with starred parts does not compile in Numba.
+    return used + (srt[:rows], network) + buffers[6:]  # noqa: RUF005
 
 
 @njit(cache=True, nogil=True)

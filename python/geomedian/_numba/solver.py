@@ -57,6 +57,8 @@ from .packed_newton import (
     S_W,
     V_MEDIAN,
     clear_lane,
+    drop_unused_rows,
+    network_cache,
     pack_buffers,
     pack_problem,
     packed_newton,
@@ -802,7 +804,7 @@ def solve_within(x, w, wscale, init, has_init, opt, parallel, stop, results, mad
 
 
 @njit(cache=True, nogil=True)
-def solve_pack(k0, count, x, w, wscale, opt, pb, results, mads, terms):
+def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms):
     """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
 
     ``pb``: ``pack_buffers(n, d)``. The certified problems are stored as ``solve_problem``
@@ -822,7 +824,8 @@ def solve_pack(k0, count, x, w, wscale, opt, pb, results, mads, terms):
             m[lane] = 0
             clear_lane(lane, u, pw)
     unit_weights = w.shape[1] == 0
-    packed_newton(pb, opt.tol, opt.max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
+    used = drop_unused_rows(pb, m, networks)
+    packed_newton(used, opt.tol, opt.max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
     for lane in range(count):
         if not certified[lane]:
             continue
@@ -865,6 +868,7 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
         and n * d <= PACKED_PROBLEM_SIZE
     )
     pb = pack_buffers(n if packed else 0, d if packed else 0)
+    networks = network_cache(n if packed else 0)
     terms = mad_terms(n, mads)
     certified = pb[15]
     lo = b * BATCH_BLOCK
@@ -874,7 +878,9 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
             if stop[0] != 0:
                 certified[:] = False  # each is marked as not solved below
             else:
-                solve_pack(k, min(PACK, P - k), x, w, wscale, opt, pb, results, mads, terms)
+                solve_pack(
+                    k, min(PACK, P - k), x, w, wscale, opt, pb, networks, results, mads, terms
+                )
         if packed and certified[lane]:
             continue
         if stop[0] != 0:
