@@ -104,7 +104,7 @@ def main() -> None:
     fig.colorbar(image, ax=axes[2], shrink=0.8)
     for ax in axes:
         ax.set_axis_off()
-    fig.savefig(args.out, dpi=80)
+    fig.savefig(args.out, dpi=64)
     print(f"saved {args.out}")
 
 
