@@ -15,7 +15,8 @@ that layout (geomedian with ``axis=-1, coord_axis=-2``), at 1 and 2 threads:
 - the median, the three MADs and the count: ``nangeomedian_pcm`` + ``emad_pcm`` +
   ``smad_pcm`` + ``bcmad_pcm`` against one ``geomedian.geomad`` call.
 
-At the end of the run a table gives each pair's medians and geomad / geomedian.
+Each pair is one benchmark group (``median-f32-1t``, ``geomad-u16-2t``, ...): the ratio in
+parentheses in geomad's row is geomad's time over geomedian's.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ SHAPE = (100, 100, 10, 50)  # (y, x, band, time)
 MISSING = 0.4
 SEED = 20240607
 THREADS = (1, 2)
-MEDIANS: dict[tuple, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -41,29 +41,6 @@ def stacks() -> dict:
     x[..., rng.random(SHAPE[-1]) < MISSING] = np.nan
     u = np.where(np.isnan(x), 0, np.rint(np.nan_to_num(x) * 10_000) + 1).astype(np.uint16)
     return {"f32": (x, None), "u16": (u, 0)}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ratio_table(request):
-    yield
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is None or not MEDIANS:
-        return
-    tr.write_sep("-", "geomad package / geomedian, medians of this run")
-    header = f"{'data':<5} {'what':<7} {'thr':>3} {'geomad ms':>10} {'ours ms':>8} {'ratio':>6}"
-    tr.write_line(header)
-    for (data, what, threads, lib), t in sorted(MEDIANS.items()):
-        ours = MEDIANS.get((data, what, threads, "geomedian"))
-        if lib != "geomad" or ours is None:
-            continue
-        tr.write_line(
-            f"{data:<5} {what:<7} {threads:>3} {t * 1e3:>10.1f} {ours * 1e3:>8.1f} {t / ours:>6.2f}"
-        )
-
-
-def _keep(benchmark, *key) -> None:
-    if benchmark.stats is not None:  # None under --benchmark-disable
-        MEDIANS[key] = benchmark.stats.stats.median
 
 
 def _geomad_all(x, threads, nodata):
@@ -78,7 +55,6 @@ def test_median_geomad(benchmark, stacks, data, threads):
     x, nodata = stacks[data]
     benchmark.group = f"median-{data}-{threads}t"
     benchmark(geomad.nangeomedian_pcm, x, num_threads=threads, nodata=nodata)
-    _keep(benchmark, data, "median", threads, "geomad")
 
 
 @pytest.mark.parametrize("threads", THREADS)
@@ -91,7 +67,6 @@ def test_median_geomedian(benchmark, stacks, data, threads):
         threads=threads,
     )  # fmt: skip
     assert res.converged.all(), res.message
-    _keep(benchmark, data, "median", threads, "geomedian")
 
 
 @pytest.mark.parametrize("threads", THREADS)
@@ -100,7 +75,6 @@ def test_geomad_geomad(benchmark, stacks, data, threads):
     x, nodata = stacks[data]
     benchmark.group = f"geomad-{data}-{threads}t"
     benchmark(_geomad_all, x, threads, nodata)
-    _keep(benchmark, data, "geomad", threads, "geomad")
 
 
 @pytest.mark.parametrize("threads", THREADS)
@@ -110,4 +84,3 @@ def test_geomad_geomedian(benchmark, stacks, data, threads):
     benchmark.group = f"geomad-{data}-{threads}t"
     res = benchmark(geomedian.geomad, x, axis=-1, coord_axis=-2, nodata=nodata, threads=threads)
     assert res.converged[res.count > 0].all(), res.message
-    _keep(benchmark, data, "geomad", threads, "geomedian")
