@@ -240,17 +240,27 @@ inline void copy_rows(const T* __restrict x, index_t n, index_t d_runtime, index
 }
 
 // Problems with omitted rows are solved on the rows some lane uses: every lane's present
-// rows come first, so the rows beyond the pack's largest count are padding in every lane
-// and are dropped (use_rows) rather than carried through every pass. Padding adds exactly
-// 0 to every sum, so a problem gets the same bits whatever its neighbours' counts.
+// rows come first, so the rows beyond the pack's largest count would be padding in every
+// lane; they are dropped (use_rows) rather than carried through every pass, and only then
+// is each lane padded up to that count. Padding adds exactly 0 to every sum, so a problem
+// gets the same bits whatever its neighbours' counts.
 inline void drop_unused_rows(PackBuffers& b, const index_t* m) {
     index_t rows = 1;
     for (index_t l = 0; l < b.lanes; ++l) rows = std::max(rows, m[l]);
     b.use_rows(rows);
+    const index_t L = b.lanes;
+    for (index_t l = 0; l < L; ++l) {
+        if (m[l] == 0) continue;  // cleared: zeros of unit weight in every row
+        for (index_t q = m[l]; q < rows; ++q) {
+            b.w[q * L + l] = 0.0;
+            for (index_t j = 0; j < b.d; ++j) b.u[(j * rows + q) * L + l] = b.u[j * rows * L + l];
+        }
+    }
 }
 
 // Copies problem p into lane l and returns its number of present rows, or 0 when the
-// general driver must take it (no present row; NaN or inf it must report).
+// general driver must take it (no present row; NaN or inf it must report). The rows after
+// the present ones are left for drop_unused_rows to pad.
 template <class T>
 index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) {
     const index_t n = p.n, d = p.d, L = b.lanes;
@@ -281,14 +291,11 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
     index_t m = 0;
     for (index_t i = 0; i < n; ++i) {
         const T* xi = p.x + i * d;
-        if (row_has_nan(xi, d)) {
+        if (!all_finite(xi, d)) {  // the bit test first: most rows are all finite or all NaN
             for (index_t j = 0; j < d; ++j) bad |= std::isinf(xi[j]);
-            continue;
+            if (row_has_nan(xi, d)) continue;
         }
-        for (index_t j = 0; j < d; ++j) {
-            bad |= std::isinf(xi[j]);
-            b.u[(j * n + m) * L + l] = static_cast<double>(xi[j]);
-        }
+        for (index_t j = 0; j < d; ++j) b.u[(j * n + m) * L + l] = static_cast<double>(xi[j]);
         b.w[m * L + l] = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
         ++m;
     }
@@ -296,11 +303,7 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
         clear_lane(l, b);
         return 0;
     }
-    for (index_t q = m; q < n; ++q) {
-        b.w[q * L + l] = 0.0;
-        for (index_t j = 0; j < d; ++j) b.u[(j * n + q) * L + l] = b.u[j * n * L + l];
-    }
-    return m;
+    return m;  // rows m .. n - 1 are padded by drop_unused_rows
 }
 
 }  // namespace geomedian
