@@ -58,7 +58,7 @@ template <class T>
 py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& weights,
                 const std::optional<carray<double>>& wscale,
                 const std::optional<carray<double>>& init, int method, double tol,
-                std::int64_t max_iter, int threads, bool omit_nan) {
+                std::int64_t max_iter, int threads, bool omit_nan, bool mads) {
     if (points.ndim() != 3) throw py::value_error("points must be a (P, n, d) array");
     const index_t P = points.shape(0), n = points.shape(1), d = points.shape(2);
     if (P < 1 || n < 1 || d < 1) throw py::value_error("points must have P, n, d >= 1");
@@ -94,10 +94,16 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
     carray<double> objective(P), lower_bound(P), gap(P), scale(P);
     carray<std::int64_t> n_iter(P), n_passes(P);
     carray<std::int32_t> status(P);
+    const index_t Pm = mads ? P : 0;
+    carray<double> emad(Pm), smad(Pm), bcmad(Pm);
+    carray<std::int64_t> count(Pm);
+    const geomedian::MadOutcome mad{emad.mutable_data(), smad.mutable_data(),
+                                    bcmad.mutable_data(), count.mutable_data()};
     const geomedian::BatchOutcome out{median.mutable_data(),    objective.mutable_data(),
                                       lower_bound.mutable_data(), gap.mutable_data(),
                                       n_iter.mutable_data(),    n_passes.mutable_data(),
-                                      status.mutable_data(),    scale.mutable_data()};
+                                      status.mutable_data(),    scale.mutable_data(),
+                                      mads ? &mad : nullptr};
     SignalPoll signals;
     {
         // Safe: every pointer above was taken with the GIL held, the kernels touch no
@@ -106,6 +112,9 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
         geomedian::solve_batch(batch, opt, threads, {&SignalPoll::poll, &signals}, out);
     }
     if (signals.raised) throw py::error_already_set();
+    if (mads)
+        return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status,
+                              scale, emad, smad, bcmad, count);
     return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status, scale);
 }
 
@@ -397,10 +406,12 @@ py::dict build_info() {
 // that tests/test_kernels.py compares with the Numba mirror's).
 constexpr const char* solve_doc =
     "solve(points (P, n, d), weights (1|P, n) | None, wscale (1|P,) | None, "
-    "init (P, d) | None, method, tol, max_iter, threads, omit_nan=False) -> (median, "
-    "objective, lower_bound, gap, n_iter, n_passes, status, scale). omit_nan: rows with a NaN "
-    "coordinate are left out of problems of at most small_problem_size coordinates "
-    "(n * d); in larger ones NaN, like inf, gives status 4 (nonfinite)";
+    "init (P, d) | None, method, tol, max_iter, threads, omit_nan=False, mads=False) -> "
+    "(median, objective, lower_bound, gap, n_iter, n_passes, status, scale). omit_nan: rows "
+    "with a NaN coordinate are left out of problems of at most small_problem_size "
+    "coordinates (n * d); in larger ones NaN, like inf, gives status 4 (nonfinite). mads: "
+    "also (emad, smad, bcmad, count) of each problem after its median, over its rows "
+    "without NaN and of positive weight (geomad)";
 constexpr const char* median_doc =
     "median(points (n, d), method, tol, max_iter) -> (median (d,), status): one problem, "
     "no weights, no start point, one thread; the same bits as solve on (1, n, d)";
@@ -440,7 +451,7 @@ void register_kernels(py::module_& m, const char* suffix) {
     m.def(name("solve").c_str(), &solve<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale").noconvert(),
           py::arg("init").noconvert(), py::arg("method"), py::arg("tol"), py::arg("max_iter"),
-          py::arg("threads"), py::arg("omit_nan") = false, solve_doc);
+          py::arg("threads"), py::arg("omit_nan") = false, py::arg("mads") = false, solve_doc);
     m.def(name("median").c_str(), &median_one<T>, py::arg("points").noconvert(),
           py::arg("method"), py::arg("tol"), py::arg("max_iter"), median_doc);
     m.def(name("evaluate").c_str(), &evaluate<T>, py::arg("points").noconvert(),

@@ -7,14 +7,17 @@ from pathlib import Path
 import pytest
 
 import geomedian
-from geomedian import _api, _backends, _config
+from geomedian import _api, _backends, _config, _geomad
 from geomedian._tools import progress as _progress
 
+MODULES = [geomedian, _api, _backends, _config, _geomad, _progress]
 
-@pytest.mark.parametrize(
-    "module", [geomedian, _api, _backends, _config, _progress], ids=lambda m: m.__name__
-)
+
+@pytest.mark.parametrize("module", [*MODULES, "geomedian.xarray"], ids=str)
 def test_docstring_examples(module):
+    if isinstance(module, str):  # needs the optional xarray
+        pytest.importorskip("xarray")
+        module = __import__(module, fromlist=["_"])
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0

@@ -105,11 +105,15 @@ inline std::vector<index_t> selection_network(const std::vector<index_t>& net, i
 // The pack's arrays, allocated once per thread for the batch's n and d.
 // One allocation: a hot loop of single small problems pays it per call.
 struct PackBuffers {
-    index_t n, d;
+    index_t n, d;          // n: the rows of the layout, rows_in_use of them while solving
+    index_t capacity;      // the batch's n, the rows of every packed problem
     index_t lanes = pack;  // lanes in use, pack or 1 (the stride L of the layout)
     std::vector<double> buf;
+    bool unit_weights;
     std::vector<index_t> network;  // sorting_network(n), for unit weights only
     std::vector<index_t> median_network;  // its part that places rank (n - 1) / 2
+    // Both networks per row count, built the first time a pack has that many rows.
+    std::vector<std::vector<index_t>> networks, median_networks;
     double* u;       // d x n x L: coordinates, raw, then in each lane's frame
     double* w;       // n x L: weights
     double* d2;      // n x L: ||u - z||^2 of the last pass
@@ -117,12 +121,46 @@ struct PackBuffers {
     double* sorted;  // d x n x L: the coordinates again, sorted for the median start; from
                      // the first pass on, its first n x L: ||u - z||^2 at the start z
     PackBuffers(index_t n_, index_t d_, bool unit_weights)
-        : n(n_), d(d_), buf((2 * d_ + 3) * n_ * pack),
+        : n(n_), d(d_), capacity(n_), buf((2 * d_ + 3) * n_ * pack),
+          unit_weights(unit_weights),
           network(unit_weights ? sorting_network(n_) : std::vector<index_t>{}),
           median_network(unit_weights ? selection_network(network, n_, (n_ - 1) / 2)
                                       : std::vector<index_t>{}),
           u(buf.data()), w(u + d_ * n_ * pack), d2(w + n_ * pack), t(d2 + n_ * pack),
           sorted(t + n_ * pack) {}
+
+    // Lays the first `rows` rows of every lane out as a problem of `rows` rows (the
+    // coordinates' columns moved down in place; the weights keep their place) and takes
+    // the networks for that many rows. rows == capacity restores the packing layout.
+    void use_rows(index_t rows) {
+        if (rows == n) return;
+        if (rows < n) {
+            for (index_t j = 1; j < d; ++j)
+                std::memmove(u + j * rows * lanes, u + j * n * lanes,
+                             static_cast<std::size_t>(rows * lanes) * sizeof(double));
+        }
+        n = rows;
+        if (!unit_weights) return;
+        if (networks.empty()) {
+            networks.resize(static_cast<std::size_t>(capacity + 1));
+            median_networks.resize(static_cast<std::size_t>(capacity + 1));
+            networks[capacity].swap(network);
+            median_networks[capacity].swap(median_network);
+        } else {
+            networks[prev_rows].swap(network);
+            median_networks[prev_rows].swap(median_network);
+        }
+        if (networks[rows].empty() && rows > 1) {
+            networks[rows] = sorting_network(rows);
+            median_networks[rows] = selection_network(networks[rows], rows, (rows - 1) / 2);
+        }
+        network.swap(networks[rows]);
+        median_network.swap(median_networks[rows]);
+        prev_rows = rows;
+    }
+
+  private:
+    index_t prev_rows = 0;
 };
 
 struct PackOptions {
@@ -201,8 +239,28 @@ inline void copy_rows(const T* __restrict x, index_t n, index_t d_runtime, index
         for (index_t j = 0; j < d; ++j) u[(j * n + i) * L + l] = static_cast<double>(x[i * d + j]);
 }
 
+// Problems with omitted rows are solved on the rows some lane uses: every lane's present
+// rows come first, so the rows beyond the pack's largest count would be padding in every
+// lane; they are dropped (use_rows) rather than carried through every pass, and only then
+// is each lane padded up to that count. Padding adds exactly 0 to every sum, so a problem
+// gets the same bits whatever its neighbours' counts.
+inline void drop_unused_rows(PackBuffers& b, const index_t* m) {
+    index_t rows = 1;
+    for (index_t l = 0; l < b.lanes; ++l) rows = std::max(rows, m[l]);
+    b.use_rows(rows);
+    const index_t L = b.lanes;
+    for (index_t l = 0; l < L; ++l) {
+        if (m[l] == 0) continue;  // cleared: zeros of unit weight in every row
+        for (index_t q = m[l]; q < rows; ++q) {
+            b.w[q * L + l] = 0.0;
+            for (index_t j = 0; j < b.d; ++j) b.u[(j * rows + q) * L + l] = b.u[j * rows * L + l];
+        }
+    }
+}
+
 // Copies problem p into lane l and returns its number of present rows, or 0 when the
-// general driver must take it (no present row; NaN or inf it must report).
+// general driver must take it (no present row; NaN or inf it must report). The rows after
+// the present ones are left for drop_unused_rows to pad.
 template <class T>
 index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) {
     const index_t n = p.n, d = p.d, L = b.lanes;
@@ -233,14 +291,11 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
     index_t m = 0;
     for (index_t i = 0; i < n; ++i) {
         const T* xi = p.x + i * d;
-        if (row_has_nan(xi, d)) {
+        if (!all_finite(xi, d)) {  // the bit test first: most rows are all finite or all NaN
             for (index_t j = 0; j < d; ++j) bad |= std::isinf(xi[j]);
-            continue;
+            if (row_has_nan(xi, d)) continue;
         }
-        for (index_t j = 0; j < d; ++j) {
-            bad |= std::isinf(xi[j]);
-            b.u[(j * n + m) * L + l] = static_cast<double>(xi[j]);
-        }
+        for (index_t j = 0; j < d; ++j) b.u[(j * n + m) * L + l] = static_cast<double>(xi[j]);
         b.w[m * L + l] = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
         ++m;
     }
@@ -248,11 +303,7 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
         clear_lane(l, b);
         return 0;
     }
-    for (index_t q = m; q < n; ++q) {
-        b.w[q * L + l] = 0.0;
-        for (index_t j = 0; j < d; ++j) b.u[(j * n + q) * L + l] = b.u[j * n * L + l];
-    }
-    return m;
+    return m;  // rows m .. n - 1 are padded by drop_unused_rows
 }
 
 }  // namespace geomedian

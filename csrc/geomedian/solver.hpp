@@ -38,6 +38,7 @@
 
 #include "certificate.hpp"
 #include "gradient_descent.hpp"
+#include "mad.hpp"
 #include "newton.hpp"
 #include "packed_newton.hpp"
 #include "parallel.hpp"
@@ -584,6 +585,7 @@ struct BatchOutcome {
     std::int64_t* n_passes;
     std::int32_t* status;
     double* scale = nullptr;  // optional: the hot loop asks only for the median and status
+    const MadOutcome* mad = nullptr;  // optional: geomad's deviations, after each median
 };
 
 template <class T>
@@ -601,6 +603,12 @@ inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
     bo.n_passes[k] = o.n_passes;
     bo.status[k] = static_cast<std::int32_t>(o.status);
     if (bo.scale != nullptr) bo.scale[k] = o.scale;
+}
+
+// Problem k's deviations around its stored median, where asked for (mad.hpp).
+template <class T>
+void store_mads(const Batch<T>& b, const BatchOutcome& bo, index_t k, MadScratch& ms) {
+    if (bo.mad != nullptr) problem_mads(problem_of(b, k), bo.median + k * b.d, ms, *bo.mad, k);
 }
 
 // Ctrl-C in a batch spread over threads: only the calling thread may look at Python's
@@ -631,12 +639,14 @@ template <class T>
 void solve_within(const Batch<T>& b, const Options& opt, int threads, const Interrupt& interrupt,
                   const BatchOutcome& bo) {
     Workspace ws(b.d);
+    MadScratch ms(bo.mad != nullptr ? b.n : 0);
     for (index_t k = 0; k < b.P; ++k) {
         const Problem<T> p = problem_of(b, k);
         OpenMPPass<T> pass(p, threads);
         Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
         solve_problem(p, opt, b.init ? b.init + k * b.d : nullptr, pass, ws, interrupt, o);
         store(bo, k, o);
+        store_mads(b, bo, k, ms);
         if (o.status == Status::interrupted) {
             for (index_t r = k + 1; r < b.P; ++r) {
                 Outcome skipped{bo.median + r * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
@@ -679,6 +689,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         // per problem.
         Workspace ws(b.d);
         SmallBuffers sb(small ? b.n : 0, small ? b.d : 0);
+        MadScratch ms(bo.mad != nullptr ? b.n : 0);
 #ifdef _OPENMP
         const bool caller = omp_get_thread_num() == 0;
 #else
@@ -701,6 +712,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                 std::fill(o.median, o.median + b.d, NAN);
             }
             store(bo, k, o);
+            store_mads(b, bo, k, ms);
         };
         if (!packed) {
 #pragma omp for schedule(dynamic, 64)
@@ -714,6 +726,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         // packed solve does not certify are solved again by solve_problem.
         const auto solve_packed = [&](index_t k0, index_t count) {
             index_t m[pack];
+            pb.use_rows(pb.capacity);
             for (index_t l = 0; l < pb.lanes; ++l) {
                 if (l < count) {
                     m[l] = pack_problem(problem_of(b, k0 + l), opt.omit_nan, l, pb);
@@ -722,6 +735,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                     clear_lane(l, pb);
                 }
             }
+            drop_unused_rows(pb, m);
             for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
                 prefetch_problem(problem_of(b, k));  // the next pack's, mostly this thread's
             packed_newton(pb, m, popt, po);
@@ -740,6 +754,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                           Status::converged};
                 o.scale = po.f[l] / (po.W[l] * po.s[l]);  // F = f: no point beyond R
                 store(bo, k, o);
+                store_mads(b, bo, k, ms);
             }
         };
 #pragma omp for schedule(dynamic, 8)

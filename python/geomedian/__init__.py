@@ -9,16 +9,19 @@
 from ._api import geometric_median, gradient, objective, solve, tree_median, tree_solve
 from ._backends import backends
 from ._config import show_config
+from ._geomad import GeoMADResult, geomad
 from ._paths.online import OnlineGeometricMedian
 from ._result import ConvergenceWarning, GeometricMedianResult
 from ._version import __version__
 
 __all__ = [
     "ConvergenceWarning",
+    "GeoMADResult",
     "GeometricMedianResult",
     "OnlineGeometricMedian",
     "__version__",
     "backends",
+    "geomad",
     "geometric_median",
     "gradient",
     "objective",

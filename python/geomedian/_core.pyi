@@ -43,8 +43,12 @@ def solve_f64(
     max_iter: int,
     threads: int,
     omit_nan: bool = False,
-) -> _Solved:
-    """Solve a batch ``points (P, n, d)``; weights ``(1|P, n)`` with ``wscale (1|P,)``."""
+    mads: bool = False,
+) -> _Solved | tuple:
+    """Solve a batch ``points (P, n, d)``; weights ``(1|P, n)`` with ``wscale (1|P,)``.
+
+    With ``mads``, four more arrays follow: emad, smad, bcmad (float64) and count (int64).
+    """
 
 def solve_f32(
     points: _F32,
@@ -56,7 +60,8 @@ def solve_f32(
     max_iter: int,
     threads: int,
     omit_nan: bool = False,
-) -> _Solved:
+    mads: bool = False,
+) -> _Solved | tuple:
     """Solve a batch of float32 points (as :func:`solve_f64`)."""
 
 def median_f64(points: _F64, method: int, tol: float, max_iter: int) -> tuple[_F64, int]:

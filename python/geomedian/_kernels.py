@@ -66,6 +66,16 @@ class Kernels:
         out = self.entry("solve", x.dtype)(x, w, wscale, init, method, tol, max_iter, threads, omit)
         return Solved(*out)
 
+    def solve_mads(self, x, w, wscale, init, method, tol, max_iter, threads, omit) -> tuple:
+        """Solve as ``solve``, with each problem's MADs computed after its median.
+
+        Returns ``Solved``'s eight arrays, then emad, smad, bcmad and count (see
+        ``csrc/geomedian/mad.hpp``).
+        """
+        return self.entry("solve", x.dtype)(
+            x, w, wscale, init, method, tol, max_iter, threads, omit, True
+        )
+
     def median(self, x, method, tol, max_iter) -> tuple[np.ndarray, int]:
         """One ``(n, d)`` problem, unweighted, one thread: ``(median, status)`` (hot loop)."""
         return self.entry("median", x.dtype)(x, method, tol, max_iter)

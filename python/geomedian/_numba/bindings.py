@@ -76,7 +76,7 @@ def _check(points: np.ndarray, dtype: type, ndim: int) -> None:
         raise TypeError("points must be C-contiguous")
 
 
-def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, dtype):
+def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads, dtype):
     _check(points, dtype, 3)
     P, n, d = points.shape
     if weights is None:
@@ -89,6 +89,9 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
     status = np.empty(P, dtype=np.int32)
     scale = np.empty(P)
+    Pm = P if mads else 0
+    emad, smad, bcmad = np.empty(Pm), np.empty(Pm), np.empty(Pm)
+    count = np.empty(Pm, dtype=np.int64)
     small = n * d <= SMALL_PROBLEM_SIZE
     within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
     # One thread never enters Numba's threading layer (see solver.solve_batch_serial); nor
@@ -119,32 +122,45 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
                 n_passes,
                 status,
                 scale,
+                emad,
+                smad,
+                bcmad,
+                count,
             )
 
     if P * n * d * max_iter <= DIRECT_WORK:
         run()  # bounded work (well under a second): no worker thread, the hot loop's case
     else:
         run_interruptible(run, stop)
+    if mads:
+        return (median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
+                emad, smad, bcmad, count)  # fmt: skip
     return median, objective, lower_bound, gap, n_iter, n_passes, status, scale
 
 
-def solve_f64(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False):
+def solve_f64(
+    points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False, mads=False
+):
     """Mirror of ``_core.solve_f64``.
 
-    Returns (median, objective, lower_bound, gap, n_iter, n_passes, status, scale).
+    Returns (median, objective, lower_bound, gap, n_iter, n_passes, status, scale), and
+    (emad, smad, bcmad, count) after them when ``mads``.
     """
     return _solve(
-        points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, np.float64
+        points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads, np.float64
     )
 
 
-def solve_f32(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False):
+def solve_f32(
+    points, weights, wscale, init, method, tol, max_iter, threads, omit_nan=False, mads=False
+):
     """Mirror of ``_core.solve_f32``.
 
-    Returns (median, objective, lower_bound, gap, n_iter, n_passes, status, scale).
+    Returns (median, objective, lower_bound, gap, n_iter, n_passes, status, scale), and
+    (emad, smad, bcmad, count) after them when ``mads``.
     """
     return _solve(
-        points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, np.float32
+        points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads, np.float32
     )
 
 
@@ -152,7 +168,7 @@ def _median(points, method, tol, max_iter, dtype):
     _check(points, dtype, 2)
     if points.shape[0] < 1 or points.shape[1] < 1:
         raise ValueError("points must have n, d >= 1")
-    out = _solve(points[None], None, None, None, method, tol, max_iter, 1, False, dtype)
+    out = _solve(points[None], None, None, None, method, tol, max_iter, 1, False, False, dtype)
     return out[0][0], int(out[6][0])
 
 

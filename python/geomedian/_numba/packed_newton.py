@@ -48,6 +48,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 from .._contract import (
     BLOCK_ROWS,
@@ -166,6 +167,51 @@ def pack_buffers(n, d):
 
 
 @njit(cache=True, nogil=True)
+def network_cache(n):
+    """Return the sorting networks by row count, 0 ... n, each built when first used."""
+    networks = List()
+    for _ in range(n + 1):
+        networks.append(np.empty((0, 2), dtype=np.int64))
+    return networks
+
+
+@njit(cache=True, nogil=True)
+def drop_unused_rows(buffers, m, networks):
+    """Return the pack's buffers as a problem of the rows some lane uses (C++ use_rows).
+
+    Every lane's present rows come first, so the rows beyond the largest count ``m`` would
+    be padding in every lane: the coordinates' columns are moved down in place (u keeps its
+    storage), the row arrays are cut, the network is the one for that many rows, and only
+    then is each lane padded to that count (row 0 again, weight 0). Padding adds exactly 0
+    to every sum: a problem's bits do not depend on its neighbours.
+    """
+    u, w, d2s, t, srt, network = buffers[:6]
+    d, n, lanes = u.shape
+    rows = 1
+    for lane in range(lanes):
+        rows = max(rows, m[lane])
+    flat = u.reshape(d * n * lanes)
+    if rows < n:
+        for j in range(1, d):
+            for i in range(rows * lanes):
+                flat[j * rows * lanes + i] = flat[j * n * lanes + i]
+        if networks[rows].shape[0] == 0 and rows > 1:
+            networks[rows] = sorting_network(rows)
+        network = networks[rows]
+    uu = flat[: d * rows * lanes].reshape((d, rows, lanes))
+    for lane in range(lanes):
+        if m[lane] == 0:
+            continue  # cleared: zeros of unit weight in every row
+        for q in range(m[lane], rows):
+            w[q, lane] = 0.0
+            for j in range(d):
+                uu[j, q, lane] = uu[j, 0, lane]
+    used = (uu, w[:rows], d2s[:rows], t[:rows])
+    # Concatenated: a tuple display with starred parts does not compile in Numba.
+    return used + (srt[:rows], network) + buffers[6:]  # noqa: RUF005
+
+
+@njit(cache=True, nogil=True)
 def clear_lane(lane, u, w):
     """Fill the given lane with zeros of unit weight: a lane with nothing to solve.
 
@@ -182,7 +228,8 @@ def clear_lane(lane, u, w):
 def pack_problem(x, wrow, wscale, omit, lane, u, w):
     """Copy problem x (n, d) into the given lane; return its number of present rows.
 
-    0 when the general driver must take it (no present row; NaN or inf it must report).
+    0 when the general driver must take it (no present row; NaN or inf it must report). The
+    rows after the present ones are left for ``drop_unused_rows`` to pad.
     ``wrow`` holds the problem's n weights, or none (length 0) for unit weights.
     """
     n, d = x.shape
@@ -204,11 +251,7 @@ def pack_problem(x, wrow, wscale, omit, lane, u, w):
     if bad or m == 0:
         clear_lane(lane, u, w)
         return 0
-    for q in range(m, n):
-        w[q, lane] = 0.0
-        for j in range(d):
-            u[j, q, lane] = u[j, 0, lane]
-    return m
+    return m  # rows m .. n - 1 are padded by drop_unused_rows
 
 
 @njit(cache=True, nogil=True)

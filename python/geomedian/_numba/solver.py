@@ -46,6 +46,7 @@ from .fused_pass import (
     sums_size,
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_propose, gd_remember
+from .mad import problem_mads
 from .newton import NEWTON_SCRATCH_SIZE, newton_propose
 from .packed_newton import (
     CERT_F,
@@ -56,6 +57,8 @@ from .packed_newton import (
     S_W,
     V_MEDIAN,
     clear_lane,
+    drop_unused_rows,
+    network_cache,
     pack_buffers,
     pack_problem,
     packed_newton,
@@ -746,18 +749,33 @@ def batch_scratch(n, d, chunks, small, parallel, omit):
 
 
 @njit(cache=True, nogil=True)
-def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results):
+def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms):
     """Solve problem k of a batch into the k-th entries of ``results``.
 
     ``pa``, ``ws``: the scratch of ``batch_scratch``, reused across problems; ``results``:
     (median, objective, lower_bound, gap, n_iter, n_passes, status, scale), the batch's
-    output arrays.
+    output arrays; ``mads``: (emad, smad, bcmad, count), of length 0 unless asked for
+    (``store_mads``), with ``terms`` their scratch.
     """
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
     row = 0 if w.shape[0] == 1 else k
     pr = Problem(x[k], w[row], wscale[row])
     out = solve_problem(pr, opt, init[k if has_init else 0], has_init, pa, ws, stop, median[k])
     objective[k], lower_bound[k], gap[k], n_iter[k], n_passes[k], status[k], scale[k] = out
+    store_mads(k, x, w, median, mads, terms)
+
+
+@njit(cache=True, nogil=True)
+def store_mads(k, x, w, median, mads, terms):
+    """Problem k's deviations around its stored median, where asked for (``mad.py``)."""
+    if mads[3].shape[0] > 0:
+        problem_mads(x[k], w[0 if w.shape[0] == 1 else k], median[k], terms, mads, k)
+
+
+@njit(cache=True, nogil=True)
+def mad_terms(n, mads):
+    """Return the scratch of ``store_mads`` for n rows (empty unless asked for)."""
+    return np.empty((3, n if mads[3].shape[0] > 0 else 0))
 
 
 @njit(cache=True, nogil=True)
@@ -772,20 +790,21 @@ def skip_problems(lo, hi, results):
 
 
 @njit(cache=True, nogil=True)
-def solve_within(x, w, wscale, init, has_init, opt, parallel, stop, results):
+def solve_within(x, w, wscale, init, has_init, opt, parallel, stop, results, mads):
     """Few large problems: one after another, each pass over Numba's threads if parallel."""
     P, n, d = x.shape
     pa, ws = batch_scratch(n, d, n_chunks(n, d), False, parallel, opt.omit)
+    terms = mad_terms(n, mads)
     status = results[6]
     for k in range(P):
-        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results)
+        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
         if status[k] == INTERRUPTED:
             skip_problems(k + 1, P, results)
             return
 
 
 @njit(cache=True, nogil=True)
-def solve_pack(k0, count, x, w, wscale, opt, pb, results):
+def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms):
     """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
 
     ``pb``: ``pack_buffers(n, d)``. The certified problems are stored as ``solve_problem``
@@ -805,7 +824,8 @@ def solve_pack(k0, count, x, w, wscale, opt, pb, results):
             m[lane] = 0
             clear_lane(lane, u, pw)
     unit_weights = w.shape[1] == 0
-    packed_newton(pb, opt.tol, opt.max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
+    used = drop_unused_rows(pb, m, networks)
+    packed_newton(used, opt.tol, opt.max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
     for lane in range(count):
         if not certified[lane]:
             continue
@@ -822,10 +842,11 @@ def solve_pack(k0, count, x, w, wscale, opt, pb, results):
         n_passes[k] = pack_passes[lane]
         status[k] = CONVERGED
         scale[k] = f / (lanes[S_W, lane] * lanes[S_S, lane])
+        store_mads(k, x, w, median, mads, terms)
 
 
 @njit(cache=True, nogil=True)
-def solve_block(b, x, w, wscale, init, has_init, opt, stop, results):
+def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
     """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused.
 
     Newton on small problems without start points runs PACK consecutive problems at a time
@@ -847,6 +868,8 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results):
         and n * d <= PACKED_PROBLEM_SIZE
     )
     pb = pack_buffers(n if packed else 0, d if packed else 0)
+    networks = network_cache(n if packed else 0)
+    terms = mad_terms(n, mads)
     certified = pb[15]
     lo = b * BATCH_BLOCK
     for k in range(lo, min(P, lo + BATCH_BLOCK)):
@@ -855,13 +878,15 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results):
             if stop[0] != 0:
                 certified[:] = False  # each is marked as not solved below
             else:
-                solve_pack(k, min(PACK, P - k), x, w, wscale, opt, pb, results)
+                solve_pack(
+                    k, min(PACK, P - k), x, w, wscale, opt, pb, networks, results, mads, terms
+                )
         if packed and certified[lane]:
             continue
         if stop[0] != 0:
             skip_problems(k, k + 1, results)
             continue
-        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results)
+        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
 # The two entry points take the outputs one by one, as C++ solve_batch's BatchOutcome.
@@ -869,6 +894,7 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results):
 def solve_batch(
     x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
+    emad, smad, bcmad, count,
 ):  # fmt: skip
     """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights).
 
@@ -876,18 +902,20 @@ def solve_batch(
     otherwise blocks of problems over the threads, each block solved serially.
     """
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    mads = (emad, smad, bcmad, count)
     opt = Options(method, tol, max_iter, omit)
     if within:
-        solve_within(x, w, wscale, init, has_init, opt, True, stop, results)
+        solve_within(x, w, wscale, init, has_init, opt, True, stop, results, mads)
         return
     for b in prange((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
-        solve_block(b, x, w, wscale, init, has_init, opt, stop, results)
+        solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads)
 
 
 @njit(cache=True, nogil=True)
 def solve_batch_serial(
     x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
+    emad, smad, bcmad, count,
 ):  # fmt: skip
     """``solve_batch`` on the calling thread only (threads=1), the same bits.
 
@@ -895,9 +923,10 @@ def solve_batch_serial(
     has used it (GNU OpenMP), as C++ ``num_threads(1)`` regions never wake libgomp's pool.
     """
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    mads = (emad, smad, bcmad, count)
     opt = Options(method, tol, max_iter, omit)
     if within:
-        solve_within(x, w, wscale, init, has_init, opt, False, stop, results)
+        solve_within(x, w, wscale, init, has_init, opt, False, stop, results, mads)
         return
     for b in range((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
-        solve_block(b, x, w, wscale, init, has_init, opt, stop, results)
+        solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads)
