@@ -36,3 +36,7 @@ def _drop_stale_cache() -> None:
 
 
 _drop_stale_cache()
+
+from .compile_notice import install as _install_compile_notice  # noqa: E402
+
+_install_compile_notice()

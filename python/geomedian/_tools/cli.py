@@ -90,6 +90,16 @@ examples:
   geomedian bench --threads 1
 """
 
+WARMUP_HELP = """\
+Compile the Numba kernels ahead of time: every public path once, on small data, in
+float64 and float32. Numba caches them on disk, so later processes (a container started
+from an image built with this step) load them instead of compiling. The compiled core
+needs no warm-up.
+
+examples:
+  geomedian warmup
+"""
+
 CONFIG_HELP = """\
 Print how geomedian was built and what it will run on: the backends, compiler,
 OpenMP, SIMD clones and active instruction set, Numba, default threads.
@@ -180,7 +190,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     bench.add_argument("--repeats", type=int, help="timed runs per row (default 5; quick 3)")
 
     config = _sub(sub, "config", "print build and backend facts (show_config)", CONFIG_HELP)
-    return parser, {"solve": solve, "demo": demo, "bench": bench, "config": config}
+    warmup = _sub(sub, "warmup", "compile the Numba kernels ahead of time", WARMUP_HELP)
+    return parser, {"solve": solve, "demo": demo, "bench": bench, "config": config,
+                    "warmup": warmup}  # fmt: skip
 
 
 def _progress(args, total: float, label: str):
@@ -402,6 +414,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _warmup() -> int:
+    from .. import backends
+
+    if "numba" not in backends():
+        raise UserError("the Numba backend is not installed: nothing to compile")
+    from .warmup import warmup
+
+    print("geomedian warmup: the Numba kernels, every path, float64 and float32")
+    print(f"done in {warmup():.1f} s; later processes load them from Numba's cache")
+    return 0
+
+
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the command ``args`` names; return its exit status."""
     if args.command == "solve":
@@ -415,6 +439,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         show_config()
         return 0
+    if args.command == "warmup":
+        return _warmup()
     parser.print_help()
     return 2
 

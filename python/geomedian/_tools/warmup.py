@@ -1,0 +1,53 @@
+"""``geomedian warmup``: compile the Numba kernels ahead of time (for container images).
+
+Each public path runs once on small data, in float64 and float32, on the Numba backend:
+what compiles is what those calls need, and Numba caches it on disk, so a later process
+(a container started from the image) loads it instead of compiling.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["warm_paths", "warmup"]
+
+
+def warm_paths(dtype) -> list[tuple[str, Callable[[], object]]]:
+    """Return ``(name, call)`` for each path, on data of ``dtype``."""
+    from .. import OnlineGeometricMedian, gradient, objective, solve
+
+    rng = np.random.default_rng(0)
+    small = rng.standard_normal((50, 3)).astype(dtype)
+    large = rng.standard_normal((70_000, 3)).astype(dtype)  # threaded passes, warm start
+    batch = rng.standard_normal((16, 20, 6)).astype(dtype)  # the packed solver
+    holes = batch.copy()
+    holes[0, 0] = np.nan
+    w = rng.uniform(0.5, 2.0, small.shape[0])
+    models = rng.standard_normal((4, 1 << 16)).astype(dtype)
+    y = small.mean(axis=0)
+    return [
+        ("one problem", lambda: solve(small, backend="numba")),
+        ("weights", lambda: solve(small, w, backend="numba")),
+        ("one large problem", lambda: solve(large, backend="numba")),
+        ("a batch", lambda: solve(batch, backend="numba")),
+        ("missing rows", lambda: solve(holes, nan_policy="omit", backend="numba")),
+        ("objective", lambda: objective(y, small, backend="numba")),
+        ("gradient", lambda: gradient(y, small, backend="numba")),
+        ("sgd", lambda: solve(large, method="sgd", backend="numba")),
+        ("gram", lambda: solve(models, method="gram", backend="numba")),
+        ("online", lambda: OnlineGeometricMedian(backend="numba").partial_fit(large[:4096])),
+    ]
+
+
+def warmup(report: Callable[[str], None] = print) -> float:
+    """Run every path of :func:`warm_paths` in both dtypes; return the seconds it took."""
+    start = time.perf_counter()
+    for dtype in (np.float64, np.float32):
+        for name, call in warm_paths(dtype):
+            t0 = time.perf_counter()
+            call()
+            report(f"  {np.dtype(dtype).name:8} {name:22} {time.perf_counter() - t0:7.2f} s")
+    return time.perf_counter() - start
