@@ -17,6 +17,7 @@ from . import solver
 from .fused_pass import sums_size
 from .hessian_pass import hessian_size, run_hessian
 from .interruptible import new_stop_flag, run_interruptible
+from .kernel_cache import cache_dir, warm_kernels
 from .parallel import n_chunks, pass_scratch_size, run_sums
 from .sgd import sgd_run
 
@@ -97,8 +98,13 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     # One thread never enters Numba's threading layer (see solver.solve_batch_serial); nor
     # does a batch of one work item, for which a parallel launch costs more than the solve.
     one_item = not within and P <= solver.BATCH_BLOCK
-    kernel = solver.solve_batch_serial if threads == 1 or one_item else solver.solve_batch
     stop = new_stop_flag()
+    if within:
+        kernel = solver.solve_batch_within
+        flags = (threads > 1,)  # each pass over the threads (C++ OpenMPPass)
+    else:
+        kernel = solver.solve_batch_serial if threads == 1 or one_item else solver.solve_batch
+        flags = ()
 
     def run() -> None:
         with _threads(threads):
@@ -111,7 +117,7 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
                 method,
                 tol,
                 max_iter,
-                within,
+                *flags,
                 bool(omit_nan),
                 stop,
                 median,
@@ -397,10 +403,20 @@ def gram_certificate_pass_f32(rows, r, s, a, vertex, y, t, ws, threads):
 
 
 def build_info() -> dict:
-    """Numba version, thread count and where compiled kernels are cached."""
+    """Numba version, thread count, where compiled kernels are cached and which are."""
+    warm = warm_kernels()
+    cached = [name for name, count in warm.items() if count]
     return {
         "numba": numba.__version__,
         "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
         "threading_layer": numba.config.THREADING_LAYER,
-        "cache_dir": numba.config.CACHE_DIR or "(next to the package sources, __pycache__)",
+        "cache_dir": str(cache_dir() or "(none writable: kernels compile in every process)"),
+        "cache_warm": (
+            "yes, every entry kernel"
+            if len(cached) == len(warm)
+            else f"{len(cached)} of {len(warm)} entry kernels cached"
+            + ("" if cached else " (run `geomedian warmup` to compile them ahead of time)")
+        ),
+        "cached_kernels": ", ".join(f"{name} ({count})" for name, count in warm.items() if count)
+        or "none",
     }

@@ -413,7 +413,7 @@ def anchor_frame(pr, pa, ws, fit):
     return ANCHOR_MOVED, fit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def pass_sums(pr, pa, fr, W, out):
     """Write the iteration sums at fr.z into out (C++: pass.sums(fr, out); W: SmallPass::W)."""
     if pa.small:
@@ -445,7 +445,7 @@ def unsolved(median, counts, why):
     return np.nan, np.nan, np.nan, counts[COUNT_ITER], counts[COUNT_PASSES], why, np.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def pass_at_iterate(pr, pa, ws, fit, lb, new_frame):
     """Return (cert, lb) of a pass at the iterate; lb replaced (a new frame) or the best."""
     d = pr.x.shape[1]
@@ -748,7 +748,7 @@ def batch_scratch(n, d, chunks, small, parallel, omit):
     return pa, ws
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms):
     """Solve problem k of a batch into the k-th entries of ``results``.
 
@@ -789,7 +789,7 @@ def skip_problems(lo, hi, results):
         status[k] = INTERRUPTED
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def solve_within(x, w, wscale, init, has_init, opt, parallel, stop, results, mads):
     """Few large problems: one after another, each pass over Numba's threads if parallel."""
     P, n, d = x.shape
@@ -853,9 +853,9 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
     in the lanes (``packed_newton.py``; BATCH_BLOCK is a multiple of PACK), giving back to
     ``solve_one`` the few it cannot certify on Newton's common path; the interrupt flag is
     read once per pack. Which path a problem takes depends on n, d and the options only,
-    so it gets the same bits alone or in a batch. ``solve_one`` has a single call site:
-    Numba inlines it wherever it is called, and a second copy of the whole driver cost
-    seconds of compilation.
+    so it gets the same bits alone or in a batch. ``solve_one``, a thin wrapper,
+    is inlined into its callers by Numba: compiled on its own, its library would be
+    optimised once more with the whole driver linked in, seconds of compilation.
     """
     P, n, d = x.shape
     small = n * d <= SMALL_PROBLEM_SIZE
@@ -889,31 +889,43 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
         solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
-# The two entry points take the outputs one by one, as C++ solve_batch's BatchOutcome.
+# The entry points take the outputs one by one, as C++ solve_batch's BatchOutcome. C++
+# solve_batch picks solve_within or the blocks; here the bindings pick the entry point, so
+# a call compiles only the path it takes (Numba compiles every branch of a function).
+@njit(cache=True, nogil=True)
+def solve_batch_within(
+    x, w, wscale, init, has_init, method, tol, max_iter, parallel, omit, stop,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
+    emad, smad, bcmad, count,
+):  # fmt: skip
+    """Few large problems (C++ solve_batch's ``within`` branch): ``solve_within``."""
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    mads = (emad, smad, bcmad, count)
+    solve_within(x, w, wscale, init, has_init, Options(method, tol, max_iter, omit), parallel,
+                 stop, results, mads)  # fmt: skip
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def solve_batch(
-    x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
+    x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
     emad, smad, bcmad, count,
 ):  # fmt: skip
     """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights).
 
-    Few large problems (``within``) one after another with each pass over the threads;
-    otherwise blocks of problems over the threads, each block solved serially.
+    Blocks of problems over the threads, each block solved serially (few large problems
+    take ``solve_batch_within``).
     """
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
     mads = (emad, smad, bcmad, count)
     opt = Options(method, tol, max_iter, omit)
-    if within:
-        solve_within(x, w, wscale, init, has_init, opt, True, stop, results, mads)
-        return
     for b in prange((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
         solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads)
 
 
 @njit(cache=True, nogil=True)
 def solve_batch_serial(
-    x, w, wscale, init, has_init, method, tol, max_iter, within, omit, stop,
+    x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
     emad, smad, bcmad, count,
 ):  # fmt: skip
@@ -925,8 +937,5 @@ def solve_batch_serial(
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
     mads = (emad, smad, bcmad, count)
     opt = Options(method, tol, max_iter, omit)
-    if within:
-        solve_within(x, w, wscale, init, has_init, opt, False, stop, results, mads)
-        return
     for b in range((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
         solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads)

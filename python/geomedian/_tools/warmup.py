@@ -22,7 +22,8 @@ def warm_paths(dtype) -> list[tuple[str, Callable[[], object]]]:
     rng = np.random.default_rng(0)
     small = rng.standard_normal((50, 3)).astype(dtype)
     large = rng.standard_normal((70_000, 3)).astype(dtype)  # threaded passes, warm start
-    batch = rng.standard_normal((16, 20, 6)).astype(dtype)  # the packed solver
+    # The packed solver, over the threads: more problems than one block of them.
+    batch = rng.standard_normal((128, 20, 6)).astype(dtype)
     holes = batch.copy()
     holes[0, 0] = np.nan
     w = rng.uniform(0.5, 2.0, small.shape[0])
