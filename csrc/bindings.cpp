@@ -2,7 +2,9 @@
 // guard memory, releases the GIL around the kernels and polls for Ctrl-C. Value checks
 // (NaN in weights, negative weights, tolerances, ...) live in python/geomedian/_validate.py.
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,13 +56,12 @@ void require_aligned(const std::optional<carray<T>>& a, const char* name) {
     if (a) require_aligned(*a, name);
 }
 
-template <class T>
-py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& weights,
-                const std::optional<carray<double>>& wscale,
-                const std::optional<carray<double>>& init, int method, double tol,
-                std::int64_t max_iter, int threads, bool omit_nan, bool mads) {
-    if (points.ndim() != 3) throw py::value_error("points must be a (P, n, d) array");
-    const index_t P = points.shape(0), n = points.shape(1), d = points.shape(2);
+// The checks of solve's arguments other than the points; returns the weight rows (0: none).
+index_t check_batch_arguments(index_t P, index_t n, index_t d,
+                              const std::optional<carray<double>>& weights,
+                              const std::optional<carray<double>>& wscale,
+                              const std::optional<carray<double>>& init, int method,
+                              std::int64_t max_iter, int threads) {
     if (P < 1 || n < 1 || d < 1) throw py::value_error("points must have P, n, d >= 1");
     index_t w_rows = 0;
     if (weights) {
@@ -73,21 +74,19 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
     }
     if (init && (init->ndim() != 2 || init->shape(0) != P || init->shape(1) != d))
         throw py::value_error("init must be a (P, d) array");
-    require_aligned(points, "points");
     require_aligned(weights, "weights");
     require_aligned(wscale, "wscale");
     require_aligned(init, "init");
     if (method < 0 || method > 2) throw py::value_error("unknown method code");
     if (max_iter < 1 || threads < 1) throw py::value_error("max_iter and threads must be >= 1");
+    return w_rows;
+}
 
-    const geomedian::Batch<T> batch{points.data(),
-                                    P,
-                                    n,
-                                    d,
-                                    weights ? weights->data() : nullptr,
-                                    w_rows,
-                                    weights ? wscale->data() : nullptr,
-                                    init ? init->data() : nullptr};
+// solve_batch with the GIL released; the outcome arrays as solve returns them.
+template <class T>
+py::tuple run_batch(const geomedian::Batch<T>& batch, int method, double tol,
+                    std::int64_t max_iter, int threads, bool omit_nan, bool mads) {
+    const index_t P = batch.P, d = batch.d;
     const geomedian::Options opt{static_cast<geomedian::Method>(method), tol,
                                  static_cast<index_t>(max_iter), omit_nan};
     carray<double> median({P, d});
@@ -107,7 +106,7 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
     SignalPoll signals;
     {
         // Safe: every pointer above was taken with the GIL held, the kernels touch no
-        // Python object, and the arrays stay referenced by this frame.
+        // Python object, and the arrays stay referenced by the caller's frame.
         py::gil_scoped_release nogil;
         geomedian::solve_batch(batch, opt, threads, {&SignalPoll::poll, &signals}, out);
     }
@@ -116,6 +115,113 @@ py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& we
         return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status,
                               scale, emad, smad, bcmad, count);
     return py::make_tuple(median, objective, lower_bound, gap, n_iter, n_passes, status, scale);
+}
+
+template <class T>
+py::tuple solve(const carray<T>& points, const std::optional<carray<double>>& weights,
+                const std::optional<carray<double>>& wscale,
+                const std::optional<carray<double>>& init, int method, double tol,
+                std::int64_t max_iter, int threads, bool omit_nan, bool mads) {
+    if (points.ndim() != 3) throw py::value_error("points must be a (P, n, d) array");
+    const index_t P = points.shape(0), n = points.shape(1), d = points.shape(2);
+    const index_t w_rows =
+        check_batch_arguments(P, n, d, weights, wscale, init, method, max_iter, threads);
+    require_aligned(points, "points");
+    const geomedian::Batch<T> batch{points.data(),
+                                    P,
+                                    n,
+                                    d,
+                                    weights ? weights->data() : nullptr,
+                                    w_rows,
+                                    weights ? wscale->data() : nullptr,
+                                    init ? init->data() : nullptr};
+    return run_batch(batch, method, tol, max_iter, threads, omit_nan, mads);
+}
+
+// The source dtypes a stack is read in (stack.hpp), as NumPy names them.
+template <class S>
+bool holds(const py::array& a) {
+    return py::isinstance<py::array_t<S>>(a);
+}
+
+geomedian::SourceType source_type(const py::array& a) {
+    using geomedian::SourceType;
+    if (holds<std::int8_t>(a)) return SourceType::i8;
+    if (holds<std::uint8_t>(a)) return SourceType::u8;
+    if (holds<std::int16_t>(a)) return SourceType::i16;
+    if (holds<std::uint16_t>(a)) return SourceType::u16;
+    if (holds<std::int32_t>(a)) return SourceType::i32;
+    if (holds<std::uint32_t>(a)) return SourceType::u32;
+    if (holds<float>(a)) return SourceType::f32;
+    if (holds<double>(a)) return SourceType::f64;
+    throw py::type_error("stack must be a native int8/16/32, uint8/16/32, float32 or float64 array");
+}
+
+// Whether nodata is a value of the integer dtype S (nodata_mask's rule): else nothing matches.
+template <class S>
+bool in_dtype(double v) {
+    return std::trunc(v) == v && v >= static_cast<double>(std::numeric_limits<S>::lowest()) &&
+           v <= static_cast<double>(std::numeric_limits<S>::max());
+}
+
+bool nodata_occurs(geomedian::SourceType s, double v) {
+    using geomedian::SourceType;
+    switch (s) {
+        case SourceType::i8: return in_dtype<std::int8_t>(v);
+        case SourceType::u8: return in_dtype<std::uint8_t>(v);
+        case SourceType::i16: return in_dtype<std::int16_t>(v);
+        case SourceType::u16: return in_dtype<std::uint16_t>(v);
+        case SourceType::i32: return in_dtype<std::int32_t>(v);
+        case SourceType::u32: return in_dtype<std::uint32_t>(v);
+        default: return !std::isnan(v);  // a float: rounded to the dtype, as the data was
+    }
+}
+
+template <class T>
+py::tuple solve_stack(const py::array& stack, const std::optional<carray<double>>& weights,
+                      const std::optional<carray<double>>& wscale,
+                      const std::optional<carray<double>>& init, int method, double tol,
+                      std::int64_t max_iter, int threads, bool omit_nan, bool mads,
+                      std::optional<double> nodata, std::optional<double> scale,
+                      std::optional<double> offset) {
+    if (stack.ndim() != 3) throw py::value_error("stack must be a (P, n, d) array");
+    const index_t P = stack.shape(0), n = stack.shape(1), d = stack.shape(2);
+    const index_t w_rows =
+        check_batch_arguments(P, n, d, weights, wscale, init, method, max_iter, threads);
+    const geomedian::SourceType source = source_type(stack);
+    const auto item = static_cast<index_t>(stack.itemsize());
+    if (reinterpret_cast<std::uintptr_t>(stack.data()) % item != 0)
+        throw py::value_error("stack must be aligned to its dtype");
+    index_t strides[3];
+    for (int a = 0; a < 3; ++a) {
+        if (stack.strides(a) % item != 0)
+            throw py::value_error("stack strides must be multiples of its item size");
+        strides[a] = stack.strides(a) / item;
+    }
+    const bool has_nodata = nodata && nodata_occurs(source, *nodata);
+    const geomedian::StackReader<T> reader{stack.data(),
+                                           n,
+                                           d,
+                                           strides[0],
+                                           strides[1],
+                                           strides[2],
+                                           has_nodata,
+                                           has_nodata ? *nodata : 0.0,
+                                           scale.has_value(),
+                                           offset.has_value(),
+                                           static_cast<T>(scale.value_or(1.0)),
+                                           static_cast<T>(offset.value_or(0.0)),
+                                           geomedian::stack_reader_for<T>(source)};
+    geomedian::Batch<T> batch{nullptr,
+                              P,
+                              n,
+                              d,
+                              weights ? weights->data() : nullptr,
+                              w_rows,
+                              weights ? wscale->data() : nullptr,
+                              init ? init->data() : nullptr};
+    batch.stack = &reader;
+    return run_batch(batch, method, tol, max_iter, threads, omit_nan, mads);
 }
 
 // One problem (n, d), no weights, no start point, on the calling thread: the hot loop of
@@ -412,6 +518,12 @@ constexpr const char* solve_doc =
     "coordinates (n * d); in larger ones NaN, like inf, gives status 4 (nonfinite). mads: "
     "also (emad, smad, bcmad, count) of each problem after its median, over its rows "
     "without NaN and of positive weight (geomad)";
+constexpr const char* solve_stack_doc =
+    "solve_stack(stack (P, n, d) of int8/16/32, uint8/16/32, float32 or float64, any "
+    "strides, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads, "
+    "nodata, scale, offset) -> as solve: each problem read from the stack as the threads "
+    "solve it, as stack.astype(dtype) * scale + offset with nodata as NaN (each where not "
+    "None) would give it";
 constexpr const char* median_doc =
     "median(points (n, d), method, tol, max_iter) -> (median (d,), status): one problem, "
     "no weights, no start point, one thread; the same bits as solve on (1, n, d)";
@@ -452,6 +564,11 @@ void register_kernels(py::module_& m, const char* suffix) {
           py::arg("weights").noconvert(), py::arg("wscale").noconvert(),
           py::arg("init").noconvert(), py::arg("method"), py::arg("tol"), py::arg("max_iter"),
           py::arg("threads"), py::arg("omit_nan") = false, py::arg("mads") = false, solve_doc);
+    m.def(name("solve_stack").c_str(), &solve_stack<T>, py::arg("stack"),
+          py::arg("weights").noconvert(), py::arg("wscale").noconvert(),
+          py::arg("init").noconvert(), py::arg("method"), py::arg("tol"), py::arg("max_iter"),
+          py::arg("threads"), py::arg("omit_nan"), py::arg("mads"), py::arg("nodata"),
+          py::arg("scale"), py::arg("offset"), solve_stack_doc);
     m.def(name("median").c_str(), &median_one<T>, py::arg("points").noconvert(),
           py::arg("method"), py::arg("tol"), py::arg("max_iter"), median_doc);
     m.def(name("evaluate").c_str(), &evaluate<T>, py::arg("points").noconvert(),

@@ -32,10 +32,16 @@ struct MadOutcome {
     std::int64_t* count;
 };
 
-// One thread's scratch: the three terms of every row of a problem.
+// One thread's scratch: the sums and terms of every valid row of a problem, and the
+// sorting networks (sorting_network) of the counts met so far, up to network_rows.
 struct MadScratch {
-    std::vector<double> terms;  // 3 x n
-    explicit MadScratch(index_t n) : terms(static_cast<std::size_t>(3 * n)) {}
+    static constexpr index_t network_rows = 128;  // beyond: a selection by partition
+    std::vector<double> sums;   // 5 x n: ||r||^2, ||x||^2, <x, m>, sum |r_j|, sum |x_j + m_j|
+    std::vector<double> terms;  // n x 4: the terms of emad, smad and bcmad of a row, and 0
+    std::vector<std::vector<index_t>> networks;
+    explicit MadScratch(index_t n)
+        : sums(static_cast<std::size_t>(5 * n)), terms(static_cast<std::size_t>(4 * n)),
+          networks(static_cast<std::size_t>(n > 0 ? std::min(n, network_rows) + 1 : 0)) {}
 };
 
 // Problem p's MADs around its median m (d values) into entry k of mo (mad.cpp: compiled

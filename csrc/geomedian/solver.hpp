@@ -45,6 +45,7 @@
 #include "robust_frame.hpp"
 #include "schedule.hpp"
 #include "small_pass.hpp"
+#include "stack.hpp"
 #include "weiszfeld.hpp"
 
 namespace geomedian {
@@ -574,6 +575,9 @@ struct Batch {
     index_t w_rows;
     const double* wscale;
     const double* init;  // P x d start points, or nullptr for the weighted means
+    // Where set, x is not used: each problem is read from the caller's array into a
+    // thread's scratch as it is solved (stack.hpp).
+    const StackReader<T>* stack = nullptr;
 };
 
 struct BatchOutcome {
@@ -589,10 +593,27 @@ struct BatchOutcome {
 };
 
 template <class T>
-Problem<T> problem_of(const Batch<T>& b, index_t k) {
-    if (b.w == nullptr) return {b.x + k * b.n * b.d, nullptr, 1.0, b.n, b.d};
-    const index_t row = b.w_rows == 1 ? 0 : k;
-    return {b.x + k * b.n * b.d, b.w + row * b.n, b.wscale[row], b.n, b.d};
+double wscale_of(const Batch<T>& b, index_t k) {
+    return b.w == nullptr ? 1.0 : b.wscale[b.w_rows == 1 ? 0 : k];
+}
+
+// Problem k; read into `rows` (n x d, the thread's) where the batch reads a stack, so it
+// holds until the next problem_of on that scratch.
+template <class T>
+Problem<T> problem_of(const Batch<T>& b, index_t k, T* rows) {
+    const T* x = rows;
+    if (b.stack != nullptr)
+        b.stack->read(*b.stack, k, rows);
+    else
+        x = b.x + k * b.n * b.d;
+    const double* w = b.w == nullptr ? nullptr : b.w + (b.w_rows == 1 ? 0 : k) * b.n;
+    return {x, w, wscale_of(b, k), b.n, b.d};
+}
+
+// The scratch problem_of reads a stack's problems into: one per thread.
+template <class T>
+std::vector<T> stack_rows(const Batch<T>& b) {
+    return std::vector<T>(b.stack != nullptr ? static_cast<std::size_t>(b.n * b.d) : 0);
 }
 
 inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
@@ -607,8 +628,8 @@ inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
 
 // Problem k's deviations around its stored median, where asked for (mad.hpp).
 template <class T>
-void store_mads(const Batch<T>& b, const BatchOutcome& bo, index_t k, MadScratch& ms) {
-    if (bo.mad != nullptr) problem_mads(problem_of(b, k), bo.median + k * b.d, ms, *bo.mad, k);
+void store_mads(const Problem<T>& p, const BatchOutcome& bo, index_t k, MadScratch& ms) {
+    if (bo.mad != nullptr) problem_mads(p, bo.median + k * p.d, ms, *bo.mad, k);
 }
 
 // Ctrl-C in a batch spread over threads: only the calling thread may look at Python's
@@ -640,13 +661,14 @@ void solve_within(const Batch<T>& b, const Options& opt, int threads, const Inte
                   const BatchOutcome& bo) {
     Workspace ws(b.d);
     MadScratch ms(bo.mad != nullptr ? b.n : 0);
+    std::vector<T> rows = stack_rows(b);
     for (index_t k = 0; k < b.P; ++k) {
-        const Problem<T> p = problem_of(b, k);
+        const Problem<T> p = problem_of(b, k, rows.data());
         OpenMPPass<T> pass(p, threads);
         Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
         solve_problem(p, opt, b.init ? b.init + k * b.d : nullptr, pass, ws, interrupt, o);
         store(bo, k, o);
-        store_mads(b, bo, k, ms);
+        store_mads(p, bo, k, ms);
         if (o.status == Status::interrupted) {
             for (index_t r = k + 1; r < b.P; ++r) {
                 Outcome skipped{bo.median + r * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
@@ -690,6 +712,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         Workspace ws(b.d);
         SmallBuffers sb(small ? b.n : 0, small ? b.d : 0);
         MadScratch ms(bo.mad != nullptr ? b.n : 0);
+        std::vector<T> rows = stack_rows(b);
 #ifdef _OPENMP
         const bool caller = omp_get_thread_num() == 0;
 #else
@@ -698,8 +721,8 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         const Interrupt stopped = stop.for_thread(caller);
         const auto solve_one = [&](index_t k) {
             Outcome o{bo.median + k * b.d, NAN, NAN, NAN, 0, 0, Status::interrupted};
+            const Problem<T> p = problem_of(b, k, rows.data());
             if (!stop.requested()) {
-                const Problem<T> p = problem_of(b, k);
                 const double* init = b.init ? b.init + k * b.d : nullptr;
                 if (small) {
                     SmallPass<T> pass{p, opt.omit_nan, sb};
@@ -712,7 +735,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                 std::fill(o.median, o.median + b.d, NAN);
             }
             store(bo, k, o);
-            store_mads(b, bo, k, ms);
+            store_mads(p, bo, k, ms);
         };
         if (!packed) {
 #pragma omp for schedule(dynamic, 64)
@@ -729,15 +752,17 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
             pb.use_rows(pb.capacity);
             for (index_t l = 0; l < pb.lanes; ++l) {
                 if (l < count) {
-                    m[l] = pack_problem(problem_of(b, k0 + l), opt.omit_nan, l, pb);
+                    m[l] = pack_problem(problem_of(b, k0 + l, rows.data()), opt.omit_nan, l, pb);
                 } else {
                     m[l] = 0;
                     clear_lane(l, pb);
                 }
             }
             drop_unused_rows(pb, m);
-            for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
-                prefetch_problem(problem_of(b, k));  // the next pack's, mostly this thread's
+            if (b.stack == nullptr) {  // a stack's problems are read as they are packed
+                for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
+                    prefetch_problem(problem_of(b, k, rows.data()));  // the next pack's
+            }
             packed_newton(pb, m, popt, po);
             for (index_t l = 0; l < count; ++l) {
                 const index_t k = k0 + l;
@@ -747,14 +772,14 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                 }
                 for (index_t j = 0; j < b.d; ++j)
                     bo.median[k * b.d + j] = po.median[j * pb.lanes + l];
-                const double ws = problem_of(b, k).wscale;
+                const double ws = wscale_of(b, k);
                 Outcome o{bo.median + k * b.d, in_units_up(po.f[l], po.s[l], ws),
                           in_units_down(po.lb[l], po.s[l], ws),
                           relative_gap(po.f[l], po.lb[l]), po.n_iter[l], po.n_passes[l],
                           Status::converged};
                 o.scale = po.f[l] / (po.W[l] * po.s[l]);  // F = f: no point beyond R
                 store(bo, k, o);
-                store_mads(b, bo, k, ms);
+                if (bo.mad != nullptr) store_mads(problem_of(b, k, rows.data()), bo, k, ms);
             }
         };
 #pragma omp for schedule(dynamic, 8)

@@ -5,7 +5,7 @@ points); other arrays are float64 (``blocks``: int64), C-contiguous and aligned,
 converted. Shapes: ``P`` problems of ``n`` points in ``d`` dimensions.
 """
 
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +63,44 @@ def solve_f32(
     mads: bool = False,
 ) -> _Solved | tuple:
     """Solve a batch of float32 points (as :func:`solve_f64`)."""
+
+def solve_stack_f64(
+    stack: npt.NDArray[Any],
+    weights: _F64 | None,
+    wscale: _F64 | None,
+    init: _F64 | None,
+    method: int,
+    tol: float,
+    max_iter: int,
+    threads: int,
+    omit_nan: bool,
+    mads: bool,
+    nodata: float | None,
+    scale: float | None,
+    offset: float | None,
+) -> _Solved | tuple:
+    """Solve the problems of ``stack (P, n, d)`` as it lies, in float64 (as :func:`solve_f64`).
+
+    ``stack``: int8/16/32, uint8/16/32, float32 or float64 with any strides; each problem
+    is read as ``stack.astype(float64) * scale + offset`` with ``nodata`` as NaN gives it.
+    """
+
+def solve_stack_f32(
+    stack: npt.NDArray[Any],
+    weights: _F64 | None,
+    wscale: _F64 | None,
+    init: _F64 | None,
+    method: int,
+    tol: float,
+    max_iter: int,
+    threads: int,
+    omit_nan: bool,
+    mads: bool,
+    nodata: float | None,
+    scale: float | None,
+    offset: float | None,
+) -> _Solved | tuple:
+    """Solve the problems of ``stack`` as it lies, in float32 (as :func:`solve_stack_f64`)."""
 
 def median_f64(points: _F64, method: int, tol: float, max_iter: int) -> tuple[_F64, int]:
     """One unweighted problem ``(n, d)`` on the calling thread: ``(median (d,), status)``."""

@@ -76,6 +76,22 @@ class Kernels:
             x, w, wscale, init, method, tol, max_iter, threads, omit, True
         )
 
+    def solve_stack(
+        self, raw, w, wscale, init, method, tol, max_iter, threads, omit, dtype, *,
+        mads=False, nodata=None, scale=None, offset=None,
+    ) -> Any:  # fmt: skip
+        """Solve as ``solve`` the problems of ``raw`` (P, n, d) as it lies, in ``dtype``.
+
+        ``raw`` is one of the stack dtypes, with any strides; each problem is read as
+        ``raw.astype(dtype) * scale + offset`` with ``nodata`` as NaN would give it. Returns
+        ``Solved``, or its arrays and the MADs' as ``solve_mads`` when ``mads``.
+        """
+        out = self.entry("solve_stack", dtype)(
+            raw, w, wscale, init, method, tol, max_iter, threads, omit, mads, nodata, scale,
+            offset,
+        )
+        return out if mads else Solved(*out)
+
     def median(self, x, method, tol, max_iter) -> tuple[np.ndarray, int]:
         """One ``(n, d)`` problem, unweighted, one thread: ``(median, status)`` (hot loop)."""
         return self.entry("median", x.dtype)(x, method, tol, max_iter)

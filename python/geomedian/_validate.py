@@ -16,12 +16,15 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from ._contract import METHOD_GD, METHOD_NEWTON, METHOD_WEISZFELD
 from ._result import NONFINITE, RANGE
+from ._stack import convert
+from ._stack import for_kernels as _for_kernels
 
 __all__ = [
     "DEFAULT_MAX_ITER",
@@ -81,19 +84,6 @@ def compute_dtype(dtype: np.dtype) -> type:
     if dtype.kind in "iu" and dtype.itemsize <= 2:
         return np.float32
     return np.float64
-
-
-def _for_kernels(arr: Any, dtype: Any) -> np.ndarray:
-    """Return ``arr`` as a C-contiguous, aligned array of ``dtype``, copying only if needed.
-
-    ``np.ascontiguousarray`` keeps a misaligned buffer (e.g. a view at an odd byte offset);
-    the kernels' loads of a misaligned ``double`` are undefined behaviour (UBSan reports it).
-    """
-    if isinstance(arr, np.ndarray) and arr.dtype == dtype:
-        flags = arr.flags
-        if flags.c_contiguous and flags.aligned:
-            return arr  # the common case, without np.require's Python overhead (hot loops)
-    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 _READY_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -355,20 +345,53 @@ def as_nan_policy(nan_policy: Any) -> str:
 
 @dataclass(frozen=True)
 class Batch:
-    """Points validated for the kernels: ``x`` is ``(P, n, d)`` C-contiguous float32/64.
+    """Points validated for the kernels, as P problems of n points in d coordinates.
+
+    ``raw`` is the caller's array laid out ``(P, n, d)``: a view where its axes allow, in
+    its own dtype and strides. ``x`` is what the kernels read: ``raw`` as a C-contiguous
+    array of the compute ``dtype`` (float32/64) with ``nodata`` values as NaN, made on
+    first use, and a copy only where ``raw`` is not that already (:attr:`ready`). The
+    compiled core can solve small problems from ``raw`` itself (``solve_stack``).
 
     ``shape`` is the batch shape (``()`` for one problem given as ``(n, d)``), ``axis`` the
     caller's points axis (non-negative) among the axes other than the coordinates (where
     it is in the weights), ``ndim`` the caller's number of dimensions.
     """
 
-    x: np.ndarray
+    raw: np.ndarray
     shape: tuple
     axis: int
     ndim: int
     # Where this batch starts in the caller's (a block of a Dask batch): added to the
     # problem indices that messages name.
     origin: tuple = ()
+    dtype: Any = None  # the compute dtype; None: raw's, which is then float32/64
+    nodata: Any = None  # the value marking missing coordinates, None: none
+
+    def __post_init__(self) -> None:
+        if self.dtype is None:
+            object.__setattr__(self, "dtype", self.raw.dtype)
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        """``(P, n, d)``."""
+        return self.raw.shape
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``x`` is ``raw`` itself: no conversion, no copy."""
+        flags = self.raw.flags
+        return (
+            self.nodata is None
+            and self.raw.dtype == self.dtype
+            and flags.c_contiguous
+            and flags.aligned
+        )
+
+    @cached_property
+    def x(self) -> np.ndarray:
+        """The points as the kernels read them (see the class docstring)."""
+        return convert(self.raw, self.dtype, self.nodata)
 
     @property
     def single(self) -> bool:
@@ -458,34 +481,12 @@ def as_batch(points: Any, options: Any) -> Batch:
         )
     if d == 0:
         raise ValueError(f"points have no coordinates: d must be >= 1 (got shape {arr.shape})")
-    dtype = compute_dtype(arr.dtype)
-    x = _for_kernels(arr, dtype=dtype)
-    nodata = options.nodata
-    if nodata is not None:  # a real number (SolveOptions checked it)
-        hit = nodata_mask(arr, nodata)
-        if hit.any():
-            if np.may_share_memory(x, arr):
-                x = x.copy()
-            x[hit] = np.nan
     P = math.prod(batch)
     # The weights' layout is the points' without the coordinates axis.
-    return Batch(x.reshape(P, n, d), tuple(batch), ax - (cx < ax), arr.ndim)
-
-
-def nodata_mask(arr: np.ndarray, nodata: Any) -> np.ndarray:
-    """Return where ``arr`` holds ``nodata``, compared in the data's own dtype.
-
-    ``-9999.9`` stored as float32 is not float64's ``-9999.9``: a float ``nodata`` is
-    rounded to the data's float dtype first, as the data was when it was written. Integer
-    data matches an integral ``nodata`` in its range only (``-9999.9`` is no int16 value).
-    """
-    if arr.dtype.kind == "f":
-        return arr == np.asarray(nodata).astype(arr.dtype)
-    value = float(nodata)
-    info = np.iinfo(arr.dtype)
-    if not value.is_integer() or not info.min <= value <= info.max:
-        return np.zeros(arr.shape, dtype=bool)
-    return arr == int(value)
+    return Batch(
+        arr.reshape(P, n, d), tuple(batch), ax - (cx < ax), arr.ndim,
+        dtype=compute_dtype(arr.dtype), nodata=options.nodata,
+    )  # fmt: skip
 
 
 def _weights_error(batch: Batch, k: int, i: int, what: str) -> str:
@@ -503,7 +504,7 @@ def as_batch_weights(weights: Any, batch: Batch) -> tuple[np.ndarray | None, np.
     """
     if weights is None:
         return None, None
-    P, n, _ = batch.x.shape
+    P, n, _ = batch.dims
     w = _real_array(weights, "weights")
     if w.ndim == 1 and w.shape[0] == n:
         w = w.reshape(1, n)
@@ -558,7 +559,7 @@ def as_batch_init(init: Any, batch: Batch) -> np.ndarray | None:
     """Return start points as a ``(P, d)`` float64 array (``(d,)`` or ``(..., d)`` given)."""
     if init is None:
         return None
-    P, _, d = batch.x.shape
+    P, _, d = batch.dims
     arr = _for_kernels(broadcast_init(init, batch.shape, d), dtype=np.float64).reshape(P, d)
     if not np.isfinite(arr).all():
         raise ValueError("init must be finite")

@@ -12,6 +12,8 @@ import numpy as np
 from numba.typed import List
 
 from .._contract import NEWTON_MAX_D, SMALL_PROBLEM_SIZE
+from .._contract import STATUS_INTERRUPTED as INTERRUPTED
+from .._stack import BLOCK_VALUES, convert, readable
 from . import gram_pass as gram
 from . import solver
 from .fused_pass import sums_size
@@ -42,6 +44,8 @@ __all__ = [
     "small_problem_size",
     "solve_f32",
     "solve_f64",
+    "solve_stack_f32",
+    "solve_stack_f64",
 ]
 
 
@@ -168,6 +172,53 @@ def solve_f32(
     return _solve(
         points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads, np.float32
     )
+
+
+def _solve_stack(stack, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads,
+                 nodata, scale, offset, dtype):  # fmt: skip
+    # The compiled core reads each problem as its threads solve it; here a block of
+    # problems at a time is converted to the same values (_stack.convert) and solved.
+    if not isinstance(stack, np.ndarray) or stack.ndim != 3:
+        raise ValueError("stack must be a (P, n, d) array")
+    if not readable(stack):
+        raise TypeError(
+            "stack must be a native int8/16/32, uint8/16/32, float32 or float64 array"
+        )
+    P, n, d = stack.shape
+    step = max(1, BLOCK_VALUES // (n * d))
+    out = None
+    for k0 in range(0, P, step):
+        k1 = min(P, k0 + step)
+        x = convert(stack[k0:k1], dtype, nodata, scale, offset)
+        rows = weights is not None and weights.shape[0] > 1
+        part = _solve(
+            x, weights[k0:k1] if rows else weights, wscale[k0:k1] if rows else wscale,
+            None if init is None else init[k0:k1], method, tol, max_iter, threads, omit_nan,
+            mads, dtype,
+        )  # fmt: skip
+        if out is None:
+            out = tuple(np.empty((P, *field.shape[1:]), dtype=field.dtype) for field in part)
+        for field, value in zip(out, part):
+            field[k0:k1] = value
+        if (part[6] == INTERRUPTED).any():  # Ctrl-C: the rest is not solved
+            out[0][k1:] = np.nan
+            out[6][k1:] = INTERRUPTED
+            break
+    return out
+
+
+def solve_stack_f64(stack, weights, wscale, init, method, tol, max_iter, threads, omit_nan,
+                    mads, nodata, scale, offset):  # fmt: skip
+    """Mirror of ``_core.solve_stack_f64``: ``solve_f64`` on the stack's problems as read."""
+    return _solve_stack(stack, weights, wscale, init, method, tol, max_iter, threads, omit_nan,
+                        mads, nodata, scale, offset, np.float64)  # fmt: skip
+
+
+def solve_stack_f32(stack, weights, wscale, init, method, tol, max_iter, threads, omit_nan,
+                    mads, nodata, scale, offset):  # fmt: skip
+    """Mirror of ``_core.solve_stack_f32``: ``solve_f32`` on the stack's problems as read."""
+    return _solve_stack(stack, weights, wscale, init, method, tol, max_iter, threads, omit_nan,
+                        mads, nodata, scale, offset, np.float32)  # fmt: skip
 
 
 def _median(points, method, tol, max_iter, dtype):

@@ -36,7 +36,7 @@ def in_gram_space(points: Any, batch: v.Batch, y0, options: SolveOptions) -> boo
         if y0 is not None:
             raise ValueError("method='gram' starts from the points themselves: init is not used")
         return True
-    _, n, d = batch.x.shape
+    _, n, d = batch.dims
     return (
         options.method == "auto"
         and batch.single
@@ -59,8 +59,8 @@ def solve_arrays(
         batch = dataclasses.replace(batch, origin=origin)
     w, wscale = v.as_batch_weights(weights, batch)
     y0 = v.as_batch_init(options.init, batch)
-    tol = options.tol_for(batch.x.dtype)
-    if options.sgd and batch.single and exact_is_cheaper(batch.x.shape[1]):
+    tol = options.tol_for(batch.dtype)
+    if options.sgd and batch.single and exact_is_cheaper(batch.dims[1]):
         options = to_exact(batch, options)
     k = kernels(options.backend)
     report = reporter(options.progress, tol)
@@ -76,4 +76,4 @@ def solve_arrays(
         if report is not None and batch.single:  # one call: one report, at the end
             report(int(out.n_iter[0]), float(out.objective[0]), float(out.gap[0]))
     close_report(report)
-    return make_result(out, batch.single, batch.shape, batch.x.dtype, options, method)
+    return make_result(out, batch.single, batch.shape, batch.dtype, options, method)

@@ -1,11 +1,12 @@
-"""A composite and its deviations (GeoMAD): the batch solved block by block, with the MADs.
+"""A composite and its deviations (GeoMAD): the batch solved with the MADs.
 
 The kernels compute each problem's three MADs and count right after its median (``mads=True``
-of the solve kernel), so this path only lays the data out for them. Problems are taken a
-block at a time: each block is brought to the compute dtype in one contiguous copy where it
-is not already (integers, another layout), with ``nodata`` turned into NaN and ``scale`` and
-``offset`` applied to that copy, never to the whole stack at once. Missing points are always
-omitted.
+of the solve kernel), so this path only lays the data out for them. Small problems (every
+pixel of a stack) are read by the kernel from the caller's array as it lies, each converted
+to the compute dtype, ``scale`` and ``offset`` applied and ``nodata`` made NaN as it is
+solved. Larger problems are taken a block at a time, each block converted in one copy
+(never the whole stack at once), since their missing rows are filled here. Missing points
+are always omitted.
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ import numpy as np
 from .. import _validate as v
 from .._kernels import Kernels
 from .._result import EMPTY, INTERRUPTED
+from .._stack import BLOCK_VALUES, convert, readable
 from .in_memory import fill_missing
 
-__all__ = ["BLOCK_VALUES", "Composite", "Layout", "as_layout", "solve_geomad"]
-
-# Values (n d per problem) per block: a few MB of float32 in cache-friendly pieces, and
-# enough problems per block to keep every thread busy.
-BLOCK_VALUES = 1 << 20
+__all__ = ["Composite", "Layout", "as_layout", "solve_geomad"]
 
 
 class Layout(NamedTuple):
@@ -83,33 +81,25 @@ def as_scaling(value: Any, name: str) -> float | None:
     return float(value)
 
 
-def block_for_kernels(raw: np.ndarray, dtype, nodata, scale, offset) -> np.ndarray:
-    """Return a block of problems as the kernels read it: C-contiguous ``dtype``, nodata NaN.
-
-    ``scale`` and ``offset`` (None: 1 and 0) are applied in ``dtype`` after the conversion,
-    as ``x.astype(dtype) * scale + offset`` would.
-    """
-    x = v._for_kernels(raw, dtype)
-    if nodata is None and scale is None and offset is None:
-        return x
-    if np.may_share_memory(x, raw):
-        x = x.copy()
-    if scale is not None:
-        x *= dtype(scale)
-    if offset is not None:
-        x += dtype(offset)
-    if nodata is not None:
-        hit = v.nodata_mask(raw, nodata)
-        x[hit] = np.nan
-    return x
-
-
 def solve_geomad(
     k: Kernels, lay: Layout, w, wscale, nodata, scale, offset, method_code, tol, max_iter,
     threads,
 ) -> Composite:  # fmt: skip
-    """Solve every problem of ``lay`` and its MADs, a block of problems per kernel call."""
+    """Solve every problem of ``lay`` and its MADs.
+
+    Small problems in one kernel call that reads each from the caller's array; larger ones
+    (whose missing rows are filled here) a block of problems per kernel call.
+    """
     P, n, d = lay.x.shape
+    if n * d <= k.small_problem_size and readable(lay.x):
+        res = k.solve_stack(lay.x, w, wscale, None, method_code, tol, max_iter, threads, True,
+                            lay.dtype, mads=True, nodata=nodata, scale=scale,
+                            offset=offset)  # fmt: skip
+        if (res[6] == INTERRUPTED).any():
+            raise KeyboardInterrupt
+        out = Composite(*res)
+        v.report_nonfinite(v.Batch(lay.x, lay.shape, lay.axis, lay.ndim), "omit", out.status)
+        return out
     out = Composite(
         np.empty((P, d)), np.empty(P), np.empty(P), np.empty(P),
         np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64),
@@ -119,7 +109,7 @@ def solve_geomad(
     step = max(1, BLOCK_VALUES // (n * d))
     for k0 in range(0, P, step):
         k1 = min(P, k0 + step)
-        x = block_for_kernels(lay.x[k0:k1], lay.dtype, nodata, scale, offset)
+        x = convert(lay.x[k0:k1], lay.dtype, nodata, scale, offset)
         wb = w if w is None or w.shape[0] == 1 else w[k0:k1]
         sb = wscale if w is None or w.shape[0] == 1 else wscale[k0:k1]
         empty = None

@@ -407,7 +407,7 @@ def solve_gram_batch(
     if not batch.single:
         raise ValueError(
             f"method='gram' solves one problem: points must have shape (n, d), got "
-            f"{batch.ndim}-D points (a batch of {batch.x.shape[0]} problems)"
+            f"{batch.ndim}-D points (a batch of {batch.dims[0]} problems)"
         )
     x = batch.x[0]
     res = solve_gram(

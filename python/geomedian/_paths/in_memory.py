@@ -13,6 +13,7 @@ from .. import _validate as v
 from .._kernels import Kernels, Solved
 from .._options import SolveOptions
 from .._result import EMPTY, INTERRUPTED
+from .._stack import readable
 from .warm_start import warm_start
 
 __all__ = ["fill_missing", "solve_in_memory"]
@@ -21,9 +22,12 @@ __all__ = ["fill_missing", "solve_in_memory"]
 def solve_in_memory(
     k: Kernels, batch: v.Batch, w, wscale, y0, options: SolveOptions, tol: float
 ) -> Solved:
-    """Solve every problem of ``batch`` (``y0``: start points or None) in one kernel call."""
-    x = batch.x
-    P, n, d = x.shape
+    """Solve every problem of ``batch`` (``y0``: start points or None) in one kernel call.
+
+    Small problems that would need a converted copy (integers, another layout, ``nodata``)
+    are read from the caller's array by the kernel as it solves them (``solve_stack``).
+    """
+    P, n, d = batch.dims
     if P == 0:  # an empty batch axis: nothing to solve
         f = np.empty(0)
         i = np.empty(0, dtype=np.int64)
@@ -33,10 +37,16 @@ def solve_in_memory(
     if options.method == "auto" and y0 is None:
         y0 = warm_start(k, batch, w, options.method_code, options.threads, policy)
     empty = None
-    if omit and n * d > k.small_problem_size:
-        x, w, wscale, empty = fill_missing(batch, w, wscale)
-    out = k.solve(x, w, wscale, y0, options.method_code, tol, options.max_iter,
-                  options.threads, omit)  # fmt: skip
+    if n * d <= k.small_problem_size and not batch.ready and readable(batch.raw):
+        out = k.solve_stack(batch.raw, w, wscale, y0, options.method_code, tol,
+                            options.max_iter, options.threads, omit, batch.dtype,
+                            nodata=batch.nodata)  # fmt: skip
+    else:
+        x = batch.x
+        if omit and n * d > k.small_problem_size:
+            x, w, wscale, empty = fill_missing(batch, w, wscale)
+        out = k.solve(x, w, wscale, y0, options.method_code, tol, options.max_iter,
+                      options.threads, omit)  # fmt: skip
     if out.status.max() < INTERRUPTED and empty is None:
         return out  # every problem solved: the common case, and the hot loop's
     if (out.status == INTERRUPTED).any():  # the Numba backend cannot raise from its kernels

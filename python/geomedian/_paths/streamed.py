@@ -53,7 +53,7 @@ def solve_streamed(
     if not batch.single:
         raise ValueError(
             f"method='sgd' solves one problem: points must have shape (n, d), got "
-            f"{batch.ndim}-D points (a batch of {batch.x.shape[0]} problems)"
+            f"{batch.ndim}-D points (a batch of {batch.dims[0]} problems)"
         )
     refuse_omit(options)
     init = None if y0 is None else y0[0]

@@ -94,10 +94,10 @@ def warm_start(k: Kernels, batch, w, method_code, threads, policy):
     ``batch.x``: ``(1, n, d)``; ``w``: ``(1, n)`` or None. Rows are drawn by
     :func:`stratified_rows`; where the sample's answer is not :func:`worth_it`, None.
     """
-    x = batch.x
-    P, n, d = x.shape
+    P, n, d = batch.dims
     if P != 1 or sample_size(n) == 0:
         return None
+    x = batch.x
     rows = stratified_rows(n, np.random.default_rng(WARM_START_SEED))
     xs = np.ascontiguousarray(x[0, rows])
     ws = None if w is None else np.ascontiguousarray(w[0, rows])

@@ -1,0 +1,36 @@
+// A caller's array of problems read as it lies: problem k of a (P, n, d) array of any of
+// the dtypes below, with any strides (e.g. a (y, x, band, time) stack, whose coordinates
+// are the band axis), copied into a thread's scratch as the kernels' dtype T while it is
+// solved. The conversion is NumPy's `x.astype(T) * T(scale) + T(offset)` (each step only
+// where given, each rounded, never fused), and a value equal to `nodata` (compared in the
+// source dtype) becomes NaN: the same bits as the caller's array converted in one copy.
+// A stack of satellite images is read once, in the threads, instead of being copied
+// (and for integers converted) whole before the solve.
+#pragma once
+
+#include <cstdint>
+
+#include "types.hpp"
+
+namespace geomedian {
+
+enum class SourceType : int { i8, u8, i16, u16, i32, u32, f32, f64 };
+
+template <class T>
+struct StackReader {
+    const void* x;
+    index_t n, d;
+    index_t sp, sn, sd;  // strides in elements: problem, point, coordinate
+    bool has_nodata;     // nodata holds a value of the source dtype
+    double nodata;
+    bool has_scale, has_offset;
+    T scale, offset;
+    // Writes problem k as n x d row-major values into out.
+    void (*read)(const StackReader&, index_t k, T* out);
+};
+
+// The reader for a source dtype, or nullptr for none this build converts.
+template <class T>
+auto stack_reader_for(SourceType s) -> void (*)(const StackReader<T>&, index_t, T*);
+
+}  // namespace geomedian

@@ -1,0 +1,108 @@
+"""Stacks read as they lie: the kernels convert each problem themselves (solve_stack).
+
+A stack in another dtype or layout than the kernels' (an int16 satellite stack laid out
+(y, x, band, time), with nodata, scale and offset) is solved without a converted copy of
+the whole array. Every answer must be the one of the converted copy, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import geomedian
+from geomedian._kernels import kernels
+from geomedian._stack import STACK_DTYPES, convert, readable
+from geomedian._validate import compute_dtype
+
+
+def _stack(rng, dtype, shape=(7, 3, 12)):
+    """A (P, d, n) array of ``dtype`` with some nodata (0) values and NaN for floats."""
+    if np.dtype(dtype).kind == "f":
+        x = rng.normal(50.0, 20.0, shape).astype(dtype)
+        x[0, :, 3] = np.nan  # an omitted row
+        x[1, 1, 5] = 0  # a nodata value in one coordinate
+    else:
+        info = np.iinfo(dtype)
+        low, high = max(info.min, -100), min(info.max, 120)
+        x = rng.integers(low, high, shape, endpoint=True).astype(dtype)
+        x[1, 1, 5] = 0
+    x[2, :, :] = 0  # every row nodata: an empty problem
+    x[3, 0, :6] = 0  # half the rows missing
+    return x
+
+
+STEPS = [(None, None, None), (0, None, None), (0, 2.75e-5, -0.2), (None, 0.5, None)]
+
+
+@pytest.mark.parametrize("dtype", STACK_DTYPES)
+@pytest.mark.parametrize("nodata,scale,offset", STEPS)
+def test_solve_stack_is_the_converted_copy(backend, rng, dtype, nodata, scale, offset):
+    k = kernels(backend)
+    raw = _stack(rng, dtype).transpose(0, 2, 1)  # (P, n, d) with the coordinates outermost
+    target = compute_dtype(dtype)
+    before = raw.copy()
+    got = k.solve_stack(raw, None, None, None, 2, 1e-6, 100, 2, True, target, mads=True,
+                        nodata=nodata, scale=scale, offset=offset)  # fmt: skip
+    x = convert(raw, target, nodata, scale, offset)
+    want = k.solve_mads(x, None, None, None, 2, 1e-6, 100, 2, True)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(raw, before)  # the caller's array is untouched
+    if nodata is not None:
+        assert got[11][2] == 0 and np.isnan(got[0][2]).all()  # every row nodata
+        assert got[11][3] == 6
+
+
+@pytest.mark.parametrize("layout", ["rows", "coordinates first", "strided", "reversed"])
+def test_layouts_and_weights(backend, rng, layout):
+    k = kernels(backend)
+    base = rng.integers(1, 1000, (6, 4, 2, 20)).astype(np.int16)
+    if layout == "rows":
+        raw = base.reshape(24, 2, 20).transpose(0, 2, 1).copy()
+    elif layout == "coordinates first":
+        raw = base.reshape(24, 2, 20).transpose(0, 2, 1)
+    elif layout == "strided":
+        raw = base[:, ::2].reshape(12, 2, 20)[:, :, ::3].transpose(0, 2, 1)
+    else:
+        raw = base.reshape(24, 2, 20)[::-1, ::-1, ::-1].transpose(0, 2, 1)
+    P, n, _ = raw.shape
+    w = rng.uniform(0.5, 2.0, (P, n))
+    ws = np.ones(P)
+    got = k.solve_stack(raw, w, ws, None, 2, 1e-9, 200, 2, True, np.float32, nodata=7)
+    want = k.solve(convert(raw, np.float32, 7), w, ws, None, 2, 1e-9, 200, 2, True)
+    for g, e in zip(got, want):
+        np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning")
+def test_public_calls_read_the_stack(backend, rng):
+    """solve and geomad on an int16 (y, x, band, time) stack equal their converted copies."""
+    stack = rng.integers(1, 10_000, (5, 4, 3, 16)).astype(np.uint16)
+    stack[..., [2, 7]] = 0
+    stack[0, 0, :, :] = 0
+    copy = convert(np.moveaxis(stack, -1, -2), np.float32, 0, 2.75e-5, -0.2)
+    res = geomedian.geomad(stack, axis=-1, coord_axis=-2, nodata=0, scale=2.75e-5, offset=-0.2,
+                           backend=backend)  # fmt: skip
+    ref = geomedian.geomad(copy, backend=backend)
+    for name in ("median", "emad", "smad", "bcmad", "count", "gap", "lower_bound"):
+        np.testing.assert_array_equal(getattr(res, name), getattr(ref, name), err_msg=name)
+    got = geomedian.solve(stack, axis=-1, coord_axis=-2, nodata=0, nan_policy="omit",
+                          backend=backend)  # fmt: skip
+    want = geomedian.solve(convert(np.moveaxis(stack, -1, -2), np.float32, 0), nan_policy="omit",
+                           backend=backend)  # fmt: skip
+    np.testing.assert_array_equal(got.median, want.median)
+    np.testing.assert_array_equal(got.status, want.status)
+
+
+def test_unreadable_stacks_are_copied(backend, rng):
+    """int64 and byte-swapped arrays are not read as they lie; they are converted first."""
+    x = rng.integers(1, 100, (4, 10, 2))
+    for raw in (x.astype(np.int64), x.astype(">f8")):
+        assert not readable(raw)
+        got = geomedian.solve(raw, nodata=5, nan_policy="omit", backend=backend)
+        want = geomedian.solve(convert(raw, np.float64, 5), nan_policy="omit", backend=backend)
+        np.testing.assert_array_equal(got.median, want.median)
+    with pytest.raises(TypeError, match="stack must be"):
+        kernels(backend).solve_stack(x.astype(np.int64), None, None, None, 2, 1e-6, 10, 1,
+                                     True, np.float64)  # fmt: skip
