@@ -279,18 +279,72 @@ GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(lanes_v<L>* H, index_t d_runt
     }
 }
 
+// The coordinate-wise medians of the raw coordinates, for lane_start with unit weights:
+// the value of rank (m - 1) / 2 of each column, by a sorting network on the columns
+// (omitted rows as +inf, after every present one). Run before the frame: the frame's map
+// (u - c) s is monotone and rounds each value alone, so the rank's value mapped is the
+// mapped values' rank, bit for bit. In E = float where the points are float32 (their raw
+// values are floats): the same comparisons on vectors half as wide. Every column goes
+// through the network at once: a comparator's d compare-exchanges are independent, where
+// one column alone waits on its own stores.
+template <class E, int D, int L>
+GEOMEDIAN_ALWAYS_INLINE void network_medians(PackBuffers& b, const index_t* m,
+                                             lanes_v<L>* zraw) {
+    typedef E values __attribute__((vector_size(L * sizeof(E)), aligned(sizeof(E))));
+    const index_t n = b.n, d = D > 0 ? D : b.d;
+    const double* __restrict u = b.u;
+    const double* __restrict w = b.w;
+    const lanes_v<L> zero = {}, inf = zero + HUGE_VAL;
+    // b.sorted's storage, read and written through memcpy only.
+    char* v = reinterpret_cast<char*>(b.sorted);
+    const auto at = [&](index_t j, index_t q) { return v + ((j * n + q) * L) * sizeof(E); };
+    for (index_t j = 0; j < d; ++j) {
+        for (index_t q = 0; q < n; ++q) {
+            const index_t i = (j * n + q) * L;
+            const lanes_v<L> x = load_lanes<L>(w + q * L) > zero ? load_lanes<L>(u + i) : inf;
+            const values e = __builtin_convertvector(x, values);
+            std::memcpy(at(j, q), &e, sizeof e);
+        }
+    }
+    // Every lane with a full column asks for the same rank: its comparators suffice.
+    bool full = true;
+    for (index_t l = 0; l < L; ++l) full &= m[l] == 0 || m[l] == n || m[l] > start_median_rows;
+    const std::vector<index_t>& network = full ? b.median_network : b.network;
+    const index_t* net = network.data();
+    const std::size_t pairs = network.size();
+    for (std::size_t c = 0; c < pairs; c += 2) {
+        for (index_t j = 0; j < d; ++j) {
+            values x, y;
+            std::memcpy(&x, at(j, net[c]), sizeof x);
+            std::memcpy(&y, at(j, net[c + 1]), sizeof y);
+            const values lo = x < y ? x : y, hi = x < y ? y : x;
+            std::memcpy(at(j, net[c]), &lo, sizeof lo);
+            std::memcpy(at(j, net[c + 1]), &hi, sizeof hi);
+        }
+    }
+    for (index_t j = 0; j < d; ++j) {
+        for (index_t l = 0; l < L; ++l) {
+            E e = 0;
+            if (m[l] <= start_median_rows)
+                std::memcpy(&e, at(j, (m[l] - 1) / 2) + l * sizeof(E), sizeof e);
+            zraw[j][l] = static_cast<double>(e);
+        }
+    }
+}
+
 // small_start per lane: for each j, min { u_qj : C_j(u_qj) >= W / 2 } with
 // C_j(v) = sum_{r: u_rj <= v} w_r. Lanes with more than start_median_rows rows start at
-// the weighted mean, z = 0. Unit weights: the value of rank (m - 1) / 2, by a sorting
-// network on the columns (omitted rows as +inf, after every present one); otherwise by
-// counting, O(n^2), omitted rows repeating row 0 with weight 0 as the small pass's padding.
+// the weighted mean, z = 0. Unit weights: the value of rank (m - 1) / 2, network_medians'
+// zraw in the frame (c, s); otherwise by counting, O(n^2), omitted rows repeating row 0
+// with weight 0 as the small pass's padding.
 // Counting, `split` is set in the lanes where the minimum for W / 2 - wtol differs from
 // the one for W / 2 + wtol in some column: there robust_anchor's median (its sums rounded
 // otherwise) may not be this start.
 template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m, lanes_v<L> W,
-                                        lanes_v<L> wtol, bool unit_weights, lanes_v<L>* z,
-                                        bool* split) {
+                                        lanes_v<L> wtol, bool unit_weights,
+                                        const lanes_v<L>* zraw, const lanes_v<L>* c,
+                                        lanes_v<L> s, lanes_v<L>* z, bool* split) {
     constexpr index_t Q = 4;  // counts kept in registers at once: independent chains
     const index_t n = b.n, d = D > 0 ? D : b.d;
     const double* __restrict u = b.u;
@@ -305,36 +359,8 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m, lanes_
     if (!any) {
         for (index_t j = 0; j < d; ++j) z[j] = zero;
     } else if (unit_weights) {
-        // Every column through the network at once: a comparator's d compare-exchanges
-        // are independent, where one column alone waits on its own stores (a fifth of
-        // the pixel batch's samples went there).
-        double* __restrict v = b.sorted;
-        const index_t col = n * L;
-        for (index_t j = 0; j < d; ++j) {
-            for (index_t q = 0; q < n; ++q) {
-                const index_t at = j * col + q * L;
-                store_lanes<L>(v + at, load_lanes<L>(w + q * L) > zero ? load_lanes<L>(u + at) : inf);
-            }
-        }
-        // Every lane with a full column asks for the same rank: its comparators suffice.
-        bool full = true;
-        for (index_t l = 0; l < L; ++l) full &= m[l] == 0 || m[l] == n || m[l] > start_median_rows;
-        const std::vector<index_t>& network = full ? b.median_network : b.network;
-        const index_t* net = network.data();
-        const std::size_t pairs = network.size();
-        for (std::size_t c = 0; c < pairs; c += 2) {
-            double* va = v + net[c] * L;
-            double* vb = v + net[c + 1] * L;
-            for (index_t j = 0; j < d; ++j) {
-                const lanes_v<L> x = load_lanes<L>(va + j * col), y = load_lanes<L>(vb + j * col);
-                store_lanes<L>(va + j * col, x < y ? x : y);
-                store_lanes<L>(vb + j * col, x < y ? y : x);
-            }
-        }
-        for (index_t j = 0; j < d; ++j) {
-            for (index_t l = 0; l < L; ++l)
-                z[j][l] = m[l] <= start_median_rows ? v[j * col + (m[l] - 1) / 2 * L + l] : 0.0;
-        }
+        const mask_v<L> median = half < inf;
+        for (index_t j = 0; j < d; ++j) z[j] = median ? (zraw[j] - c[j]) * s : zero;
     } else {
         for (index_t j = 0; j < d; ++j) {
             const double* uj = u + j * n * L;
@@ -410,6 +436,15 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         std::frexp(half[l], &e);
         s[l] = half[l] > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
     }
+    V zraw[Dmax];
+    bool any_median = false;
+    for (index_t l = 0; l < L; ++l) any_median |= m[l] <= start_median_rows;
+    if (opt.unit_weights && any_median) {
+        if (opt.to_float)
+            network_medians<float, D, L>(b, m, zraw);
+        else
+            network_medians<double, D, L>(b, m, zraw);
+    }
     // small_load: u <- (u - c) s, mu = sum_q w_q u_q.
     for (index_t j = 0; j < d; ++j) {
         double* uj = u + j * n * L;
@@ -432,7 +467,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     const double wtol_per_w = static_cast<double>((n + 2) * (n + 2)) * 0x1p-50;
     const V wtol = opt.unit_weights ? zero : W * wtol_per_w;
     bool split[L] = {};
-    lane_start<D, L>(b, m, W, wtol, opt.unit_weights, z, split);
+    lane_start<D, L>(b, m, W, wtol, opt.unit_weights, zraw, c, s, z, split);
     LaneSums<L> S, St;
     LaneCertificate<L> C, Ct;
     lane_sums<D, L>(b, mu, W, z, S);
