@@ -109,6 +109,7 @@ struct PackBuffers {
     index_t capacity;      // the batch's n, the rows of every packed problem
     index_t lanes = pack;  // lanes in use, pack or 1 (the stride L of the layout)
     std::vector<double> buf;
+    std::vector<index_t> present;  // pack x capacity: each lane's present rows (pack_lanes)
     bool unit_weights;
     std::vector<index_t> network;  // sorting_network(n), for unit weights only
     std::vector<index_t> median_network;  // its part that places rank (n - 1) / 2
@@ -122,23 +123,17 @@ struct PackBuffers {
                      // the first pass on, its first n x L: ||u - z||^2 at the start z
     PackBuffers(index_t n_, index_t d_, bool unit_weights)
         : n(n_), d(d_), capacity(n_), buf((2 * d_ + 3) * n_ * pack),
-          unit_weights(unit_weights),
+          present(static_cast<std::size_t>(pack * n_)), unit_weights(unit_weights),
           network(unit_weights ? sorting_network(n_) : std::vector<index_t>{}),
           median_network(unit_weights ? selection_network(network, n_, (n_ - 1) / 2)
                                       : std::vector<index_t>{}),
           u(buf.data()), w(u + d_ * n_ * pack), d2(w + n_ * pack), t(d2 + n_ * pack),
           sorted(t + n_ * pack) {}
 
-    // Lays the first `rows` rows of every lane out as a problem of `rows` rows (the
-    // coordinates' columns moved down in place; the weights keep their place) and takes
-    // the networks for that many rows. rows == capacity restores the packing layout.
+    // Lays the buffers out for problems of `rows` rows (rows <= capacity) and takes the
+    // networks for that many rows; the values are written after (pack_lanes).
     void use_rows(index_t rows) {
         if (rows == n) return;
-        if (rows < n) {
-            for (index_t j = 1; j < d; ++j)
-                std::memmove(u + j * rows * lanes, u + j * n * lanes,
-                             static_cast<std::size_t>(rows * lanes) * sizeof(double));
-        }
         n = rows;
         if (!unit_weights) return;
         if (networks.empty()) {
@@ -186,15 +181,6 @@ struct PackOutcome {
 // frame.
 void packed_newton(PackBuffers& b, const index_t* m, const PackOptions& opt, PackOutcome& out);
 
-// A lane with nothing to solve holds zeros of unit weight: finite values, so the
-// lock-step arithmetic on it stays cheap and raises nothing.
-inline void clear_lane(index_t l, PackBuffers& b) {
-    for (index_t q = 0; q < b.n; ++q) {
-        b.w[q * b.lanes + l] = 1.0;
-        for (index_t j = 0; j < b.d; ++j) b.u[(j * b.n + q) * b.lanes + l] = 0.0;
-    }
-}
-
 // Asks for problem p's values (and weights) to be brought into cache, for the next pack
 // while this one is solved: packing it then does not wait on memory.
 template <class T>
@@ -230,63 +216,18 @@ inline bool all_finite(const T* __restrict x, index_t k) {
     return bad == 0;
 }
 
-// Rows 0 .. n - 1 of x (n x d, row-major) into lane l of u (d x n x L).
-template <int D, class T>
-inline void copy_rows(const T* __restrict x, index_t n, index_t d_runtime, index_t L, index_t l,
-                      double* __restrict u) {
-    const index_t d = D > 0 ? D : d_runtime;
-    for (index_t i = 0; i < n; ++i)
-        for (index_t j = 0; j < d; ++j) u[(j * n + i) * L + l] = static_cast<double>(x[i * d + j]);
-}
-
-// Problems with omitted rows are solved on the rows some lane uses: every lane's present
-// rows come first, so the rows beyond the pack's largest count would be padding in every
-// lane; they are dropped (use_rows) rather than carried through every pass, and only then
-// is each lane padded up to that count. Padding adds exactly 0 to every sum, so a problem
-// gets the same bits whatever its neighbours' counts.
-inline void drop_unused_rows(PackBuffers& b, const index_t* m) {
-    index_t rows = 1;
-    for (index_t l = 0; l < b.lanes; ++l) rows = std::max(rows, m[l]);
-    b.use_rows(rows);
-    const index_t L = b.lanes;
-    for (index_t l = 0; l < L; ++l) {
-        if (m[l] == 0) continue;  // cleared: zeros of unit weight in every row
-        for (index_t q = m[l]; q < rows; ++q) {
-            b.w[q * L + l] = 0.0;
-            for (index_t j = 0; j < b.d; ++j) b.u[(j * rows + q) * L + l] = b.u[j * rows * L + l];
-        }
-    }
-}
-
-// Copies problem p into lane l and returns its number of present rows, or 0 when the
-// general driver must take it (no present row; NaN or inf it must report). The rows after
-// the present ones are left for drop_unused_rows to pad.
+// The rows of problem p that go into its lane, in order, into rows[]: every row when all
+// are finite (the common case), else its rows without NaN under omit. Returns their
+// count, or 0 when the general driver must take the problem (no present row; NaN or inf
+// it must report).
 template <class T>
-index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) {
-    const index_t n = p.n, d = p.d, L = b.lanes;
-    if (all_finite(p.x, n * d)) {  // every row present: the common case
-        switch (d) {
-            case 1: copy_rows<1>(p.x, n, d, L, l, b.u); break;
-            case 2: copy_rows<2>(p.x, n, d, L, l, b.u); break;
-            case 3: copy_rows<3>(p.x, n, d, L, l, b.u); break;
-            case 4: copy_rows<4>(p.x, n, d, L, l, b.u); break;
-            case 5: copy_rows<5>(p.x, n, d, L, l, b.u); break;
-            case 6: copy_rows<6>(p.x, n, d, L, l, b.u); break;
-            case 7: copy_rows<7>(p.x, n, d, L, l, b.u); break;
-            case 8: copy_rows<8>(p.x, n, d, L, l, b.u); break;
-            default: copy_rows<0>(p.x, n, d, L, l, b.u);
-        }
-        if (p.w != nullptr) {
-            for (index_t i = 0; i < n; ++i) b.w[i * L + l] = p.w[i] * p.wscale;
-        } else {
-            for (index_t i = 0; i < n; ++i) b.w[i * L + l] = 1.0;
-        }
+index_t present_rows(const Problem<T>& p, bool omit, index_t* rows) {
+    const index_t n = p.n, d = p.d;
+    if (all_finite(p.x, n * d)) {
+        for (index_t i = 0; i < n; ++i) rows[i] = i;
         return n;
     }
-    if (!omit) {
-        clear_lane(l, b);
-        return 0;
-    }
+    if (!omit) return 0;
     bool bad = false;
     index_t m = 0;
     for (index_t i = 0; i < n; ++i) {
@@ -295,15 +236,52 @@ index_t pack_problem(const Problem<T>& p, bool omit, index_t l, PackBuffers& b) 
             for (index_t j = 0; j < d; ++j) bad |= std::isinf(xi[j]);
             if (row_has_nan(xi, d)) continue;
         }
-        for (index_t j = 0; j < d; ++j) b.u[(j * n + m) * L + l] = static_cast<double>(xi[j]);
-        b.w[m * L + l] = p.w != nullptr ? p.w[i] * p.wscale : 1.0;
-        ++m;
+        rows[m++] = i;
     }
-    if (bad || m == 0) {
-        clear_lane(l, b);
-        return 0;
+    return bad ? 0 : m;
+}
+
+// Lays out a pack: lane l < count holds problem probs[l]'s present rows, in order, with
+// their scaled weights; m[l] is their count (present_rows). Problems with omitted rows
+// are solved on the rows some lane uses: every lane's present rows come first, so rows
+// beyond the pack's largest count would be padding in every lane and are not laid out
+// (use_rows). A lane with fewer rows is padded with its first present row at weight 0,
+// which adds exactly 0 to every sum, so a problem gets the same bits whatever its
+// neighbours' counts. A lane with nothing to solve holds zeros of unit weight: finite
+// values, so the lock-step arithmetic on it stays cheap and raises nothing.
+// Row by row of the pack, all lanes at once: each line of the layout (a coordinate of a
+// row, in every lane) is written whole, where a lane at a time touched every line of the
+// layout once per lane.
+template <class T>
+void pack_lanes(const Problem<T>* probs, index_t count, bool omit, PackBuffers& b, index_t* m) {
+    const index_t L = b.lanes, d = b.d;
+    static const T zeros[newton_max_d] = {};
+    index_t rows = 1;
+    for (index_t l = 0; l < L; ++l) {
+        m[l] = l < count ? present_rows(probs[l], omit, b.present.data() + l * b.capacity) : 0;
+        rows = std::max(rows, m[l]);
     }
-    return m;  // rows m .. n - 1 are padded by drop_unused_rows
+    b.use_rows(rows);
+    for (index_t q = 0; q < rows; ++q) {
+        const T* x[pack];
+        double wq[pack];
+        for (index_t l = 0; l < L; ++l) {
+            if (m[l] == 0) {
+                x[l] = zeros;
+                wq[l] = 1.0;
+                continue;
+            }
+            const Problem<T>& p = probs[l];
+            const index_t i = b.present[l * b.capacity + (q < m[l] ? q : 0)];
+            x[l] = p.x + i * d;
+            wq[l] = q >= m[l] ? 0.0 : p.w != nullptr ? p.w[i] * p.wscale : 1.0;
+        }
+        for (index_t l = 0; l < L; ++l) b.w[q * L + l] = wq[l];
+        for (index_t j = 0; j < d; ++j) {
+            double* uq = b.u + (j * rows + q) * L;
+            for (index_t l = 0; l < L; ++l) uq[l] = static_cast<double>(x[l][j]);
+        }
+    }
 }
 
 }  // namespace geomedian

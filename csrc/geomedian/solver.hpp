@@ -610,10 +610,11 @@ Problem<T> problem_of(const Batch<T>& b, index_t k, T* rows) {
     return {x, w, wscale_of(b, k), b.n, b.d};
 }
 
-// The scratch problem_of reads a stack's problems into: one per thread.
+// The scratch problem_of reads a stack's problems into, one per thread: room for a
+// pack's problems (pack_lanes reads them together).
 template <class T>
 std::vector<T> stack_rows(const Batch<T>& b) {
-    return std::vector<T>(b.stack != nullptr ? static_cast<std::size_t>(b.n * b.d) : 0);
+    return std::vector<T>(b.stack != nullptr ? static_cast<std::size_t>(pack * b.n * b.d) : 0);
 }
 
 inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
@@ -749,16 +750,10 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         // packed solve does not certify are solved again by solve_problem.
         const auto solve_packed = [&](index_t k0, index_t count) {
             index_t m[pack];
-            pb.use_rows(pb.capacity);
-            for (index_t l = 0; l < pb.lanes; ++l) {
-                if (l < count) {
-                    m[l] = pack_problem(problem_of(b, k0 + l, rows.data()), opt.omit_nan, l, pb);
-                } else {
-                    m[l] = 0;
-                    clear_lane(l, pb);
-                }
-            }
-            drop_unused_rows(pb, m);
+            Problem<T> probs[pack];
+            for (index_t l = 0; l < count; ++l)
+                probs[l] = problem_of(b, k0 + l, rows.data() + l * b.n * b.d);
+            pack_lanes(probs, count, opt.omit_nan, pb, m);
             if (b.stack == nullptr) {  // a stack's problems are read as they are packed
                 for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
                     prefetch_problem(problem_of(b, k, rows.data()));  // the next pack's
