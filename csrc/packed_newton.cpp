@@ -392,6 +392,39 @@ GEOMEDIAN_ALWAYS_INLINE void lane_start(PackBuffers& b, const index_t* m, lanes_
 
 }  // namespace
 
+template <class T>
+GEOMEDIAN_ALWAYS_INLINE void lay_out_lanes(const Problem<T>* probs, index_t count, bool omit,
+                                      PackBuffers& b, index_t* m) {
+    const index_t L = b.lanes, d = b.d;
+    static const T zeros[newton_max_d] = {};
+    index_t rows = 1;
+    for (index_t l = 0; l < L; ++l) {
+        m[l] = l < count ? present_rows(probs[l], omit, b.present.data() + l * b.capacity) : 0;
+        rows = std::max(rows, m[l]);
+    }
+    b.use_rows(rows);
+    for (index_t q = 0; q < rows; ++q) {
+        const T* x[pack];
+        double wq[pack];
+        for (index_t l = 0; l < L; ++l) {
+            if (m[l] == 0) {
+                x[l] = zeros;
+                wq[l] = 1.0;
+                continue;
+            }
+            const Problem<T>& p = probs[l];
+            const index_t i = b.present[l * b.capacity + (q < m[l] ? q : 0)];
+            x[l] = p.x + i * d;
+            wq[l] = q >= m[l] ? 0.0 : p.w != nullptr ? p.w[i] * p.wscale : 1.0;
+        }
+        for (index_t l = 0; l < L; ++l) b.w[q * L + l] = wq[l];
+        for (index_t j = 0; j < d; ++j) {
+            double* uq = b.u + (j * rows + q) * L;
+            for (index_t l = 0; l < L; ++l) uq[l] = static_cast<double>(x[l][j]);
+        }
+    }
+}
+
 template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
                                              const PackOptions& opt, PackOutcome& out) {
@@ -672,6 +705,16 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_l(PackBuffers& b, const index_t* m,
         case 8: return packed_newton_d<8, L>(b, m, opt, out);
         default: return packed_newton_d<0, L>(b, m, opt, out);
     }
+}
+
+GEOMEDIAN_CLONES void pack_lanes(const Problem<float>* probs, index_t count, bool omit,
+                                  PackBuffers& b, index_t* m) {
+    lay_out_lanes(probs, count, omit, b, m);
+}
+
+GEOMEDIAN_CLONES void pack_lanes(const Problem<double>* probs, index_t count, bool omit,
+                                  PackBuffers& b, index_t* m) {
+    lay_out_lanes(probs, count, omit, b, m);
 }
 
 GEOMEDIAN_CLONES void packed_newton(PackBuffers& b, const index_t* m, const PackOptions& opt,

@@ -223,11 +223,11 @@ inline bool all_finite(const T* __restrict x, index_t k) {
 template <class T>
 index_t present_rows(const Problem<T>& p, bool omit, index_t* rows) {
     const index_t n = p.n, d = p.d;
-    if (all_finite(p.x, n * d)) {
+    if (!omit) {
+        if (!all_finite(p.x, n * d)) return 0;
         for (index_t i = 0; i < n; ++i) rows[i] = i;
         return n;
     }
-    if (!omit) return 0;
     bool bad = false;
     index_t m = 0;
     for (index_t i = 0; i < n; ++i) {
@@ -251,37 +251,9 @@ index_t present_rows(const Problem<T>& p, bool omit, index_t* rows) {
 // values, so the lock-step arithmetic on it stays cheap and raises nothing.
 // Row by row of the pack, all lanes at once: each line of the layout (a coordinate of a
 // row, in every lane) is written whole, where a lane at a time touched every line of the
-// layout once per lane.
-template <class T>
-void pack_lanes(const Problem<T>* probs, index_t count, bool omit, PackBuffers& b, index_t* m) {
-    const index_t L = b.lanes, d = b.d;
-    static const T zeros[newton_max_d] = {};
-    index_t rows = 1;
-    for (index_t l = 0; l < L; ++l) {
-        m[l] = l < count ? present_rows(probs[l], omit, b.present.data() + l * b.capacity) : 0;
-        rows = std::max(rows, m[l]);
-    }
-    b.use_rows(rows);
-    for (index_t q = 0; q < rows; ++q) {
-        const T* x[pack];
-        double wq[pack];
-        for (index_t l = 0; l < L; ++l) {
-            if (m[l] == 0) {
-                x[l] = zeros;
-                wq[l] = 1.0;
-                continue;
-            }
-            const Problem<T>& p = probs[l];
-            const index_t i = b.present[l * b.capacity + (q < m[l] ? q : 0)];
-            x[l] = p.x + i * d;
-            wq[l] = q >= m[l] ? 0.0 : p.w != nullptr ? p.w[i] * p.wscale : 1.0;
-        }
-        for (index_t l = 0; l < L; ++l) b.w[q * L + l] = wq[l];
-        for (index_t j = 0; j < d; ++j) {
-            double* uq = b.u + (j * rows + q) * L;
-            for (index_t l = 0; l < L; ++l) uq[l] = static_cast<double>(x[l][j]);
-        }
-    }
-}
+// layout once per lane. (packed_newton.cpp: compiled per instruction-set level.)
+void pack_lanes(const Problem<float>* probs, index_t count, bool omit, PackBuffers& b, index_t* m);
+void pack_lanes(const Problem<double>* probs, index_t count, bool omit, PackBuffers& b,
+                index_t* m);
 
 }  // namespace geomedian
