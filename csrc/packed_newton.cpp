@@ -717,6 +717,79 @@ GEOMEDIAN_CLONES void pack_lanes(const Problem<double>* probs, index_t count, bo
     lay_out_lanes(probs, count, omit, b, m);
 }
 
+template <int L>
+GEOMEDIAN_ALWAYS_INLINE void packed_mads_l(PackBuffers& b, const PackOutcome& out,
+                                           PackMads& mads) {
+    using V = lanes_v<L>;
+    const index_t n = b.n, d = b.d;
+    const double* __restrict x = b.raw.data();
+    const double* __restrict w = b.w;
+    b.terms.resize(static_cast<std::size_t>(3 * n * L));
+    double* __restrict t = b.terms.data();  // 3 x n x L: the terms, then sorted
+    const V zero = {}, inf = zero + HUGE_VAL;
+    V mm = {};
+    mask_v<L> finite = zero == zero;
+    for (index_t j = 0; j < d; ++j) {
+        const V mj = load_lanes<L>(out.median + j * L);
+        mm += mj * mj;
+        finite &= abs_lanes<L>(mj) <= std::numeric_limits<double>::max();
+    }
+    const V norm_m = sqrt_lanes<L>(mm);
+    V count = {};
+    for (index_t q = 0; q < n; ++q) {
+        V dd = {}, xx = {}, xm = {}, dif = {}, sum = {};
+        for (index_t j = 0; j < d; ++j) {
+            const V xj = load_lanes<L>(x + (j * n + q) * L), mj = load_lanes<L>(out.median + j * L);
+            const V r = xj - mj;
+            dd += r * r;
+            xx += xj * xj;
+            xm += xj * mj;
+            dif += abs_lanes<L>(r);
+            sum += abs_lanes<L>(xj + mj);
+        }
+        const V den = sqrt_lanes<L>(xx) * norm_m;
+        const V one = zero + 1.0;
+        // ratio_or_zero: a zero denominator counts as 0 (no division by it).
+        const V sp = one - (den == zero ? zero : xm / (den == zero ? one : den));
+        const V bc = sum == zero ? zero : dif / (sum == zero ? one : sum);
+        const mask_v<L> valid = load_lanes<L>(w + q * L) > zero;
+        count += valid ? one : zero;  // weights of padding rows are 0
+        store_lanes<L>(t + q * L, valid ? sqrt_lanes<L>(dd) : inf);
+        store_lanes<L>(t + (n + q) * L, valid ? sp : inf);
+        store_lanes<L>(t + (2 * n + q) * L, valid ? bc : inf);
+    }
+    if (b.mad_networks.size() < static_cast<std::size_t>(n + 1)) b.mad_networks.resize(n + 1);
+    std::vector<index_t>& net = b.mad_networks[n];
+    if (net.empty() && n > 1) net = sorting_network(n);
+    for (std::size_t c = 0; c < net.size(); c += 2) {
+        for (index_t a = 0; a < 3; ++a) {
+            double* pa = t + (a * n + net[c]) * L;
+            double* pb = t + (a * n + net[c + 1]) * L;
+            const V u = load_lanes<L>(pa), v = load_lanes<L>(pb);
+            store_lanes<L>(pa, u < v ? u : v);
+            store_lanes<L>(pb, u < v ? v : u);
+        }
+    }
+    for (index_t l = 0; l < L; ++l) {
+        const index_t c = static_cast<index_t>(count[l]), h = c / 2;
+        mads.count[l] = c;
+        double* m3[3] = {&mads.emad[l], &mads.smad[l], &mads.bcmad[l]};
+        for (index_t a = 0; a < 3; ++a) {
+            const double* ta = t + a * n * L + l;
+            *m3[a] = c == 0 || !finite[l] ? NAN
+                     : c % 2 == 1        ? ta[h * L]
+                                         : 0.5 * (ta[(h - 1) * L] + ta[h * L]);
+        }
+    }
+}
+
+GEOMEDIAN_CLONES void packed_mads(PackBuffers& b, const PackOutcome& out, PackMads& mads) {
+    if (b.lanes == 1)
+        packed_mads_l<1>(b, out, mads);
+    else
+        packed_mads_l<pack>(b, out, mads);
+}
+
 GEOMEDIAN_CLONES void packed_newton(PackBuffers& b, const index_t* m, const PackOptions& opt,
                                     PackOutcome& out) {
     if (b.lanes == 1)

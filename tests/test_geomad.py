@@ -53,6 +53,17 @@ def test_mads_match_numpy(backend, rng, n):
     assert res.converged[np.arange(200) != 3].all()
 
 
+@pytest.mark.parametrize("d", [1, 2, 10])
+def test_mads_of_small_weighted_problems(backend, rng, d):
+    """Packs of eight and single lanes (13 problems), weights of 0 among the valid points."""
+    x = cloudy(rng, 13, 15, d, fraction=0.3)
+    w = rng.random(15)
+    w[[2, 9]] = 0.0
+    res = geomedian.geomad(x, w, backend=backend)
+    check_mads(res, x, weights=w)
+    assert res.converged.all()
+
+
 def test_median_is_solves_with_nan_omitted(backend, rng):
     x = cloudy(rng, 50, 30, 6, np.float32)
     res = geomedian.geomad(x, backend=backend)

@@ -106,3 +106,23 @@ def test_unreadable_stacks_are_copied(backend, rng):
     with pytest.raises(TypeError, match="stack must be"):
         kernels(backend).solve_stack(x.astype(np.int64), None, None, None, 2, 1e-6, 10, 1,
                                      True, np.float64)  # fmt: skip
+
+
+def test_no_converted_copy_of_the_stack(backend, rng):
+    """The compiled core reads an integer stack without a float copy of it (Numba: blocks)."""
+    import tracemalloc
+
+    stack = rng.integers(1, 10_000, (40, 40, 4, 64)).astype(np.uint16)
+    stack[..., ::5] = 0
+    copy_bytes = stack.size * 4  # the float32 copy it would take
+    geomedian.geomad(stack[:1], axis=-1, coord_axis=-2, nodata=0, backend=backend)  # warm
+    for call in (geomedian.solve, geomedian.geomad):
+        kw = {"nan_policy": "omit"} if call is geomedian.solve else {}
+        tracemalloc.start()
+        call(stack, axis=-1, coord_axis=-2, nodata=0, backend=backend, **kw)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        if backend == "cpp":
+            assert peak < copy_bytes / 4, (call.__name__, peak, copy_bytes)
+        else:  # a block of pixels at a time
+            assert peak < copy_bytes, (call.__name__, peak, copy_bytes)

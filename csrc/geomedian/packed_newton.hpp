@@ -110,6 +110,9 @@ struct PackBuffers {
     index_t lanes = pack;  // lanes in use, pack or 1 (the stride L of the layout)
     std::vector<double> buf;
     std::vector<index_t> present;  // pack x capacity: each lane's present rows (pack_lanes)
+    std::vector<double> raw;       // d x n x L: the coordinates as packed, for packed_mads
+    std::vector<double> terms;     // 3 x n x L: packed_mads' terms
+    std::vector<std::vector<index_t>> mad_networks;  // sorting_network by row count
     bool unit_weights;
     std::vector<index_t> network;  // sorting_network(n), for unit weights only
     std::vector<index_t> median_network;  // its part that places rank (n - 1) / 2
@@ -174,6 +177,12 @@ struct PackOutcome {
     double f[pack], lb[pack], s[pack], W[pack];
     index_t n_iter[pack], n_passes[pack];
     bool certified[pack];
+};
+
+// Per lane: the three MADs and the count of packed_mads (mad.hpp's definitions).
+struct PackMads {
+    double emad[pack], smad[pack], bcmad[pack];
+    index_t count[pack];
 };
 
 // The solve of packed_newton.cpp: u and w as laid out above (raw coordinates, scaled
@@ -255,5 +264,12 @@ index_t present_rows(const Problem<T>& p, bool omit, index_t* rows) {
 void pack_lanes(const Problem<float>* probs, index_t count, bool omit, PackBuffers& b, index_t* m);
 void pack_lanes(const Problem<double>* probs, index_t count, bool omit, PackBuffers& b,
                 index_t* m);
+
+// Each lane's MADs (mad.hpp) around its answer out.median, over its rows of positive
+// weight, from b.raw (the coordinates as pack_lanes laid them out, kept before the solve
+// moved b.u into the frames): the same sums, in the same order, as problem_mads, for
+// every lane at once, and the medians by a sorting network over the rows. A lane without
+// a valid row or a finite answer gets NaN.
+void packed_mads(PackBuffers& b, const PackOutcome& out, PackMads& mads);
 
 }  // namespace geomedian

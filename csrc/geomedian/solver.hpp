@@ -746,6 +746,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         const PackOptions popt{opt.tol, opt.max_iter, std::is_same_v<T, float>, b.w == nullptr};
         PackBuffers pb(b.n, b.d, popt.unit_weights);
         PackOutcome po;
+        PackMads pm;
         // Problems k0 .. k0 + count - 1 in the first lanes (count <= pb.lanes); the ones the
         // packed solve does not certify are solved again by solve_problem.
         const auto solve_packed = [&](index_t k0, index_t count) {
@@ -758,7 +759,10 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                 for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
                     prefetch_problem(problem_of(b, k, rows.data()));  // the next pack's
             }
+            if (bo.mad != nullptr)  // the coordinates as packed, before the frames move them
+                pb.raw.assign(pb.u, pb.u + pb.d * pb.n * pb.lanes);
             packed_newton(pb, m, popt, po);
+            if (bo.mad != nullptr) packed_mads(pb, po, pm);
             for (index_t l = 0; l < count; ++l) {
                 const index_t k = k0 + l;
                 if (!po.certified[l]) {
@@ -774,7 +778,12 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
                           Status::converged};
                 o.scale = po.f[l] / (po.W[l] * po.s[l]);  // F = f: no point beyond R
                 store(bo, k, o);
-                if (bo.mad != nullptr) store_mads(problem_of(b, k, rows.data()), bo, k, ms);
+                if (bo.mad != nullptr) {
+                    bo.mad->emad[k] = pm.emad[l];
+                    bo.mad->smad[k] = pm.smad[l];
+                    bo.mad->bcmad[k] = pm.bcmad[l];
+                    bo.mad->count[k] = pm.count[l];
+                }
             }
         };
 #pragma omp for schedule(dynamic, 8)
