@@ -5,6 +5,12 @@ and the median m: emad = median ||x_t - m||, smad = median (1 - <x_t, m> / (||x_
 bcmad = median sum_j |x_tj - m_j| / sum_j |x_tj + m_j|, a ratio with a zero denominator
 counting as 0; np.median's value for an even count; NaN without a valid row or a finite
 median.
+
+Where the compiled core differs, in how the work is arranged only: it takes the medians of
+the three terms with a sorting network (here ``np.partition``: the same values), and for
+the problems its packed lanes certify it computes the same sums, in the same order, eight
+problems at a time (``packed_mads``); here every problem is done alone. The values agree
+to the rounding of fused multiply-adds, which the core may use and Numba does not.
 """
 
 import math

@@ -1,6 +1,12 @@
 """Mirror of ``csrc/geomedian/packed_newton.hpp`` and ``csrc/packed_newton.cpp``.
 
-Newton's method on ``PACK`` small problems at once, one problem per lane. Solved one at a
+Newton's method on ``PACK`` small problems at once, one problem per lane.
+
+The compiled core arranges three steps otherwise, with the same values: it lays out a pack
+a row of all its problems at a time (``pack_lanes``; here ``pack_problem`` per lane), it
+sorts the start's columns before the frame, as floats for float32 points (here after it,
+as doubles: the frame's map is monotone and rounds each value alone, so the medians are
+the same bits), and it computes geomad's MADs in the lanes (see ``mad.py``). Solved one at a
 time (``small_pass.py``, rows in the lanes) every pass ends in horizontal sums and the
 Hessian's factorisation, the certificate and the step logic are scalar code; with the
 problems in the lanes every operation is vertical over the pack and no sum crosses lanes.
