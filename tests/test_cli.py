@@ -378,6 +378,7 @@ def test_convergence_gaps_are_the_certificates_of_each_iterate(backend):
 
 
 def test_bench_quick_json(tmp_path):
+    from geomedian._options import SolveOptions
     from geomedian._tools.bench import datasets, solvers
 
     out = tmp_path / "bench.json"
@@ -396,7 +397,10 @@ def test_bench_quick_json(tmp_path):
         else:
             assert r["time_s"] > 0 and r["gap"] >= 0
     ours = [r for r in rows if r["solver"].startswith("geomedian")]
-    assert ours and all(r["gap"] <= 1e-9 and r["certified_gap"] <= 1e-10 for r in ours)
+    # Certified to the default tolerance of each dataset's dtype (float32 pixels: 1e-6).
+    tol = {ds.name: SolveOptions().tol_for(ds.points.dtype) for ds in datasets(quick=True)}
+    assert ours and all(r["gap"] <= 1e-9 for r in ours)
+    assert all(r["certified_gap"] <= tol[r["dataset"]] for r in ours)
     assert "rel. gap" in proc.stdout and "skipped" not in proc.stderr
 
 
