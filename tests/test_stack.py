@@ -130,3 +130,18 @@ def test_no_converted_copy_of_the_stack(backend, rng, monkeypatch):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert peak < copy_bytes / 4, (call.__name__, peak, copy_bytes)
+
+
+def test_inf_and_start_points_on_a_stack(backend, rng):
+    """inf in a transposed float32 stack is named; start points give the copy's answers."""
+    stack = rng.random((3, 4, 5, 12)).astype(np.float32)  # (y, x, band, time)
+    stack[1, 2, 3, 7] = np.inf
+    with pytest.raises(ValueError, match=r"inf"):
+        geomedian.solve(stack, axis=-1, coord_axis=-2, nan_policy="omit", backend=backend)
+    stack[1, 2, 3, 7] = 0.5
+    init = np.full((3, 4, 5), 0.5)
+    got = geomedian.solve(stack, axis=-1, coord_axis=-2, init=init, backend=backend)
+    copy = np.ascontiguousarray(np.moveaxis(stack, -1, -2))
+    want = geomedian.solve(copy, init=init, backend=backend)
+    np.testing.assert_array_equal(got.median, want.median)
+    np.testing.assert_array_equal(got.n_iter, want.n_iter)
