@@ -528,7 +528,19 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         }
         if (!any) break;
 
-        lane_hessian<D, L>(b, S.inv, z, H);
+        if constexpr (D > 0) {
+            lane_hessian<D, L>(b, S.inv, z, H);
+        } else {
+            // The Hessian's d (d + 1) / 2 sums of a multispectral pixel (9-12 bands) with
+            // d known: fixed places, most of them in registers.
+            switch (d) {
+                case 9: lane_hessian<9, L>(b, S.inv, z, H); break;
+                case 10: lane_hessian<10, L>(b, S.inv, z, H); break;
+                case 11: lane_hessian<11, L>(b, S.inv, z, H); break;
+                case 12: lane_hessian<12, L>(b, S.inv, z, H); break;
+                default: lane_hessian<0, L>(b, S.inv, z, H);
+            }
+        }
         const Mask act = mask_of<L>(active);
         Mask ok = act;
         lane_newton_direction<D, L>(H, d, S.inv, C.g, p, ok);
