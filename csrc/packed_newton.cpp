@@ -153,6 +153,24 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
     }
 }
 
+// lane_sums, with d known for the 9-12 bands of a multispectral pixel: a row's residuals
+// and the sums R in registers.
+template <int D, int L>
+GEOMEDIAN_ALWAYS_INLINE void lane_sums_d(PackBuffers& b, const lanes_v<L>* mu, lanes_v<L> W,
+                                         const lanes_v<L>* z, LaneSums<L>& S) {
+    if constexpr (D > 0) {
+        lane_sums<D, L>(b, mu, W, z, S);
+    } else {
+        switch (b.d) {
+            case 9: return lane_sums<9, L>(b, mu, W, z, S);
+            case 10: return lane_sums<10, L>(b, mu, W, z, S);
+            case 11: return lane_sums<11, L>(b, mu, W, z, S);
+            case 12: return lane_sums<12, L>(b, mu, W, z, S);
+            default: return lane_sums<0, L>(b, mu, W, z, S);
+        }
+    }
+}
+
 // f = sum_q w_q ||u_q - z|| alone, as lane_sums computes it; far2 = the largest
 // ||u_q - z||^2 of a row of positive weight.
 template <int D, int L>
@@ -503,7 +521,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     lane_start<D, L>(b, m, W, wtol, opt.unit_weights, zraw, c, s, z, split);
     LaneSums<L> S, St;
     LaneCertificate<L> C, Ct;
-    lane_sums<D, L>(b, mu, W, z, S);
+    lane_sums_d<D, L>(b, mu, W, z, S);
     std::memcpy(b.sorted, b.d2, sizeof(double) * n * L);  // ||u - m||^2 where the start is m
     lane_certify<D, L>(S, d, W, C);
     V lb = C.lb;
@@ -532,7 +550,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
             lane_hessian<D, L>(b, S.inv, z, H);
         } else {
             // The Hessian's d (d + 1) / 2 sums of a multispectral pixel (9-12 bands) with
-            // d known: fixed places, most of them in registers.
+            // d known, as lane_sums_d: fixed places, most of them in registers.
             switch (d) {
                 case 9: lane_hessian<9, L>(b, S.inv, z, H); break;
                 case 10: lane_hessian<10, L>(b, S.inv, z, H); break;
@@ -566,7 +584,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         }
         if (!any) break;
 
-        lane_sums<D, L>(b, mu, W, zt, St);
+        lane_sums_d<D, L>(b, mu, W, zt, St);
         lane_certify<D, L>(St, d, W, Ct);
         V step2 = {}, ztn2 = {};
         for (index_t j = 0; j < d; ++j) {
