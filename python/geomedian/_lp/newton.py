@@ -1,0 +1,224 @@
+r"""``1 < p < inf``: Newton's method with the exact Hessian, safeguarded, certified.
+
+For :math:`z_i = y - x_i`, :math:`N_i = \lVert z_i \rVert_p`, :math:`a_i = |z_i| / N_i` and
+:math:`s_i = \operatorname{sign}(z_i) a_i^{p-1}` (so :math:`\lVert s_i \rVert_q = 1`):
+
+.. math::
+
+    \nabla f(y) = \sum_i w_i s_i, \qquad
+    \nabla^2 f(y) = \sum_i \frac{w_i (p - 1)}{N_i}
+        \left(\operatorname{diag}(a_i^{p-2}) - s_i s_i^T\right).
+
+For ``p < 2`` a zero coordinate makes :math:`a^{p-2}` infinite: it is floored at
+``2**-26`` (the step is then a safeguarded quasi-Newton one). Each step is accepted by the
+Armijo test, halving it up to 60 times; a Newton direction that is not a descent direction
+is replaced by the gradient scaled as Weiszfeld's step, :math:`-g / \sum_i w_i / N_i`. Near a
+data point :math:`x_k` that carries most of the curvature the point itself is tried: Kuhn's
+test :math:`\lVert \sum_{i \ne k} u_i \rVert_q \le w_k` is what makes its bound close.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .certificate import dual_exponent, lower_bound
+from .norms import abs_power, p_norm
+
+__all__ = ["evaluate", "newton_median"]
+
+_FLOOR = 2.0**-26
+_ARMIJO = 1e-4
+_HALVINGS = 60
+
+
+class _State(NamedTuple):
+    objective: np.ndarray
+    lower_bound: np.ndarray
+    gradient: np.ndarray
+    hessian: np.ndarray
+    curvature: np.ndarray  # sum_i w_i / N_i, the Weiszfeld step's scale
+    nearest: np.ndarray  # the index of the nearest point of positive weight
+    nearest_distance: np.ndarray
+
+
+def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
+    """Return f, its bound, gradient and Hessian at ``y`` ``(P, d)``: one pass over ``xt``."""
+    z = y[:, :, None] - xt
+    big = np.max(np.abs(z), axis=1, keepdims=True)
+    at_y = big[:, 0, :] == 0
+    r = z / np.where(big > 0, big, 1.0)
+    ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
+    ap = np.where(ap > 0, ap, 1.0)
+    N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
+    a = np.abs(r) / ap ** (1.0 / p)
+    s = np.sign(r) * abs_power(a, p - 1.0)
+    u = w[:, None, :] * s
+    bound = lower_bound(z, w, N, u, p)
+    c = np.where(at_y, 0.0, w * (p - 1.0) / np.where(at_y, 1.0, N))
+    diag = np.sum(c[:, None, :] * abs_power(np.maximum(a, _FLOOR), p - 2.0), axis=-1)
+    H = -np.einsum("pin,pjn->pij", c[:, None, :] * s, s)
+    H[:, np.arange(y.shape[1]), np.arange(y.shape[1])] += diag
+    curvature = np.sum(np.where(at_y, 0.0, w / np.where(at_y, 1.0, N)), axis=-1)
+    far = np.where(w > 0, N, np.inf)
+    nearest = np.argmin(far, axis=-1)
+    return _State(bound.objective, bound.lower_bound, bound.gradient, H, curvature, nearest,
+                  far[np.arange(len(nearest)), nearest])  # fmt: skip
+
+
+def polished_bound(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
+    """Return a better bound at ``y`` for ``p`` near 1: duals moved to cancel ``g``, scaled.
+
+    Near ``p = 1`` the gradient of a point with a coordinate ``|y_j - x_ij|`` a hair above 0
+    changes by much across one ulp of ``y``, so ``g`` cannot be driven to 0 by moving ``y``.
+    The bound holds for any ``||u_i||_q <= w_i``, not only the gradient: each ``g_j`` is
+    taken from the point whose ``|u_ij|`` is smallest (it weighs least in the q-norm, and
+    ``z_ij`` is near 0, so ``S`` hardly changes), and each ``u_i`` then scaled back to its
+    weight. One more pass.
+    """
+    z = y[:, :, None] - xt
+    big = np.max(np.abs(z), axis=1, keepdims=True)
+    r = z / np.where(big > 0, big, 1.0)
+    ap = np.sum(abs_power(r, p), axis=1, keepdims=True)
+    ap = np.where(ap > 0, ap, 1.0)
+    N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
+    a = np.abs(r) / ap ** (1.0 / p)
+    u = w[:, None, :] * np.sign(r) * abs_power(a, p - 1.0)
+    g = np.sum(u, axis=-1)
+    cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0), a, np.inf)
+    k = np.argmin(cost, axis=-1)  # (P, d)
+    P, d = g.shape
+    pi, ji = np.meshgrid(np.arange(P), np.arange(d), indexing="ij")
+    np.subtract.at(u, (pi, ji, k), g)
+    norms = p_norm(u, dual_exponent(p), axis=1)
+    u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
+    return lower_bound(z, w, N, u, p).lower_bound
+
+
+def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    return np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
+
+
+def _direction(s: _State) -> np.ndarray:
+    """Newton's direction where it descends, Weiszfeld's scaled gradient elsewhere."""
+    g = s.gradient
+    try:
+        step = -np.linalg.solve(s.hessian, g[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        step = np.full_like(g, np.nan)
+    fallback = -g / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
+    bad = ~np.isfinite(step).all(axis=1) | (np.sum(step * g, axis=1) >= 0)
+    return np.where(bad[:, None], fallback, step)
+
+
+def newton_median(
+    xt: np.ndarray, w: np.ndarray, y0: np.ndarray, p: float, tol: float, max_iter: int
+):
+    """Solve every problem of ``xt`` ``(P, d, n)`` from ``y0``; return the state per problem.
+
+    Returns ``(y, f, lb, n_iter, n_passes, status)`` with status 0 (certified), 1
+    (``max_iter``) or 2 (no decrease found: floating-point resolution).
+    """
+    P = xt.shape[0]
+    y = y0.copy()
+    st = evaluate(xt, w, y, p)
+    f, lb = st.objective.copy(), st.lower_bound.copy()
+    n_iter = np.zeros(P, dtype=np.int64)
+    n_passes = np.ones(P, dtype=np.int64)
+    status = np.ones(P, dtype=np.int32)
+    state = st
+    for _ in range(max_iter):
+        done = _gap(f, lb) <= tol
+        status[done] = 0
+        active = np.flatnonzero((status == 1) & ~done)
+        if active.size == 0:
+            break
+        sub = _take(state, active)
+        xa, wa = _rows(xt, active), _rows(w, active)
+        direction = _direction(sub)
+        slope = np.sum(direction * sub.gradient, axis=1)
+        t = np.ones(active.size)
+        searching = np.ones(active.size, dtype=bool)
+        new = sub
+        ynew = y[active].copy()
+        for _ in range(_HALVINGS):
+            idx = np.flatnonzero(searching)
+            if idx.size == 0:
+                break
+            trial = y[active[idx]] + t[idx, None] * direction[idx]
+            tr = evaluate(_rows(xa, idx), _rows(wa, idx), trial, p)
+            n_passes[active[idx]] += 1
+            ok = (tr.objective <= sub.objective[idx] + _ARMIJO * t[idx] * slope[idx]) | (
+                _gap(tr.objective, tr.lower_bound) <= tol
+            )
+            acc = idx[ok]
+            ynew[acc] = trial[ok]
+            new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
+            searching[acc] = False
+            t[idx[~ok]] *= 0.5
+        # Near the optimum (no decrease worth tol left, or none at all) polish the duals.
+        flat = searching | (sub.objective - new.objective <= tol * sub.objective)
+        if flat.any():
+            idx = np.flatnonzero(flat)
+            where = active[idx]
+            yp = np.where(searching[idx, None], y[where], ynew[idx])
+            better = polished_bound(_rows(xa, idx), _rows(wa, idx), yp, p)
+            n_passes[where] += 1
+            lb[where] = np.maximum(lb[where], better)
+        stuck = searching & (_gap(f[active], lb[active]) > tol)
+        status[active[stuck]] = 2  # no decrease left to find
+        moved = ~searching
+        new = _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active)
+        y[active[moved]] = ynew[moved]
+        f[active[moved]] = new.objective[moved]
+        lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
+        n_iter[active[moved]] += 1
+        state = _put(state, active, new)
+    done = _gap(f, lb) <= tol
+    status[done] = 0
+    return y, f, lb, n_iter, n_passes, status
+
+
+def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
+    """Where the iterate nears a data point, take the point itself if it is no worse."""
+    f = new.objective
+    W = np.sum(wa, axis=-1)
+    near = (
+        moved
+        & (new.nearest_distance * W < 2.0**-10 * np.where(f > 0, f, 1.0))
+        & (new.nearest_distance > 0)
+    )
+    idx = np.flatnonzero(near)
+    if idx.size == 0:
+        return new
+    xs = _rows(xa, idx)
+    cand = xs[np.arange(idx.size), :, new.nearest[idx]]
+    tr = evaluate(xs, _rows(wa, idx), cand, p)
+    n_passes[active[idx]] += 1
+    ok = tr.objective <= f[idx]
+    acc = idx[ok]
+    ynew[acc] = cand[ok]
+    return _put(new, acc, _take(tr, np.flatnonzero(ok)))
+
+
+def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]``, without a copy when ``idx`` is every row in order (one large problem)."""
+    if idx.size == a.shape[0] and (idx == np.arange(a.shape[0])).all():
+        return a
+    return a[idx]
+
+
+def _take(s: _State, idx: np.ndarray) -> _State:
+    return _State(*(field[idx] for field in s))
+
+
+def _put(s: _State, idx: np.ndarray, part: _State) -> _State:
+    if idx.size == 0:
+        return s
+    fields = []
+    for field, new in zip(s, part):
+        field = field.copy()
+        field[idx] = new
+        fields.append(field)
+    return _State(*fields)
