@@ -69,7 +69,8 @@ def lower_bound(
     """Return the bound at ``y``.
 
     From ``z = y - x`` ``(P, d, n)``, weights ``w`` ``(P, n)``, distances
-    ``N = ||z_i||_p`` ``(P, n)`` and duals ``u`` ``(P, d, n)``, ``||u_i||_q <= w_i`` up to rounding (zero for the points at ``y``; ``cancel``: they then take their share).
+    ``N = ||z_i||_p`` ``(P, n)`` and duals ``u`` ``(P, d, n)``, ``||u_i||_q <= w_i`` up to
+    rounding (zero for the points at ``y``; ``cancel``: they then take their share).
     """
     d = z.shape[1]
     q = dual_exponent(p)
