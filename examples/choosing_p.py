@@ -11,10 +11,10 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import geomedian  # noqa: E402
+import geomedian
 
 P_VALUES = [1, 1.5, 2, 3, np.inf]
 COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
@@ -32,6 +32,7 @@ def unit_ball(p: float, k: int = 400) -> np.ndarray:
 
 
 def main(out: str) -> None:
+    """Draw the figure into ``out``."""
     rng = np.random.default_rng(7)
     x = rng.standard_exponential((400, 2)) @ np.array([[1.0, 0.6], [0.0, 0.5]])
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6))
