@@ -29,10 +29,10 @@ import numpy as np
 
 from .norms import p_norm
 
-__all__ = ["Bound", "dual_exponent", "lower_bound"]
+__all__ = ["ALLOWANCE", "U", "Bound", "dual_exponent", "lower_bound"]
 
-_U = 2.0**-53
-_ALLOWANCE = 512 * _U
+U = 2.0**-53
+ALLOWANCE = 512 * U  # the rounding given up, per magnitude (as for p = 2)
 
 
 class Bound(NamedTuple):
@@ -89,10 +89,10 @@ def lower_bound(
     # The rounded duals' excess over their weights, measured (exact for p = 1 and inf).
     norms = p_norm(u, q, axis=1)
     excess = np.max(np.where(w > 0, norms / np.where(w > 0, w, 1.0), 0.0), axis=-1)
-    delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 8) * _U
-    slack = _ALLOWANCE * (
+    delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 8) * U
+    slack = ALLOWANCE * (
         A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
     )
-    gnorm = p_norm(g, q, axis=-1) * (1.0 + _ALLOWANCE)
+    gnorm = p_norm(g, q, axis=-1) * (1.0 + ALLOWANCE)
     lb = (S - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + delta)
     return Bound(f, lb, g)
