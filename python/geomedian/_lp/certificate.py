@@ -29,7 +29,7 @@ import numpy as np
 
 from .norms import p_norm
 
-__all__ = ["ALLOWANCE", "U", "Bound", "dual_exponent", "lower_bound"]
+__all__ = ["ALLOWANCE", "Bound", "U", "dual_exponent", "lower_bound"]
 
 U = 2.0**-53
 ALLOWANCE = 512 * U  # the rounding given up, per magnitude (as for p = 2)

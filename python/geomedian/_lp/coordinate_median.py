@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .certificate import ALLOWANCE, U, Bound
+from .certificate import ALLOWANCE, Bound, U
 
 __all__ = ["coordinate_median", "coordinate_median_bound"]
 
