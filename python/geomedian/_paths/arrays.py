@@ -57,8 +57,7 @@ def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: fl
     if isinstance(points, np.memmap):
         refuse_lp(options, "a np.memmap (solved chunk by chunk)")
     out = solve_lp(batch, w, y0, options, tol)
-    method = "lp" if options.method == "auto" else options.method_name
-    return make_result(out, batch.single, batch.shape, batch.x.dtype, options, method)
+    return make_result(out, batch.single, batch.shape, batch.x.dtype, options, "lp")
 
 
 def solve_arrays(
