@@ -281,3 +281,10 @@ def test_hypothesis_integer_clouds_match_the_program(points, p):
     assert math.isclose(res.objective, fstar, rel_tol=1e-9, abs_tol=1e-9)
     if p == 1:
         assert res.gap == 0.0
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_one_coordinate_is_the_median_for_every_p(backend, p):
+    x = np.array([[0.0], [1.0], [5.0], [7.0]])
+    res = geomedian.solve(x, [1, 2, 1, 1], p=p, backend=backend)
+    assert res.median[0] == 1.0 and res.gap == 0.0 and res.converged

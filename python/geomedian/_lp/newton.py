@@ -43,17 +43,25 @@ class _State(NamedTuple):
     nearest_distance: np.ndarray
 
 
-def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
-    """Return f, its bound, gradient and Hessian at ``y`` ``(P, d)``: one pass over ``xt``."""
+def _directions(xt: np.ndarray, y: np.ndarray, p: float):
+    """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``.
+
+    Each ``z_i`` scaled by its largest entry first: no overflow or underflow in the powers.
+    """
     z = y[:, :, None] - xt
     big = np.max(np.abs(z), axis=1, keepdims=True)
-    at_y = big[:, 0, :] == 0
     r = z / np.where(big > 0, big, 1.0)
     ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
     ap = np.where(ap > 0, ap, 1.0)
     N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
     a = np.abs(r) / ap ** (1.0 / p)
-    s = np.sign(r) * abs_power(a, p - 1.0)
+    return z, N, a, np.sign(r) * abs_power(a, p - 1.0)
+
+
+def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
+    """Return f, its bound, gradient and Hessian at ``y`` ``(P, d)``: one pass over ``xt``."""
+    z, N, a, s = _directions(xt, y, p)
+    at_y = N == 0
     u = w[:, None, :] * s
     bound = lower_bound(z, w, N, u, p)
     c = np.where(at_y, 0.0, w * (p - 1.0) / np.where(at_y, 1.0, N))
@@ -77,14 +85,8 @@ def polished_bound(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> np
     ``z_ij`` is near 0, so ``S`` hardly changes), and each ``u_i`` then scaled back to its
     weight. One more pass.
     """
-    z = y[:, :, None] - xt
-    big = np.max(np.abs(z), axis=1, keepdims=True)
-    r = z / np.where(big > 0, big, 1.0)
-    ap = np.sum(abs_power(r, p), axis=1, keepdims=True)
-    ap = np.where(ap > 0, ap, 1.0)
-    N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
-    a = np.abs(r) / ap ** (1.0 / p)
-    u = w[:, None, :] * np.sign(r) * abs_power(a, p - 1.0)
+    z, N, a, s = _directions(xt, y, p)
+    u = w[:, None, :] * s
     g = np.sum(u, axis=-1)
     cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0), a, np.inf)
     k = np.argmin(cost, axis=-1)  # (P, d)
@@ -103,8 +105,13 @@ def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
 def _direction(s: _State) -> np.ndarray:
     """Newton's direction where it descends, Weiszfeld's scaled gradient elsewhere."""
     g = s.gradient
+    H = s.hessian.copy()
+    d = H.shape[-1]
+    # A relative ridge of 2**-40 keeps a singular Hessian (a flat direction) solvable.
+    ridge = 2.0**-40 * np.max(np.abs(np.diagonal(H, axis1=1, axis2=2)), axis=1)
+    H[:, np.arange(d), np.arange(d)] += np.where(ridge > 0, ridge, 1.0)[:, None]
     try:
-        step = -np.linalg.solve(s.hessian, g[..., None])[..., 0]
+        step = -np.linalg.solve(H, g[..., None])[..., 0]
     except np.linalg.LinAlgError:
         step = np.full_like(g, np.nan)
     fallback = -g / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]

@@ -56,8 +56,8 @@ def _missing(batch: v.Batch, policy: str) -> np.ndarray | None:
 
 def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved:
     """Solve every problem of ``batch`` for ``options.p`` (not 2); ``w``: ``(1|P, n)`` or None."""
-    p = options.p
-    P, n, _ = batch.x.shape
+    P, n, d = batch.x.shape
+    p = 1 if d == 1 else options.p  # one coordinate: every norm is |z|, the median is exact
     missing = _missing(batch, options.nan_policy)
     xt = np.ascontiguousarray(batch.x.transpose(0, 2, 1), dtype=np.float64)
     wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=np.float64)
