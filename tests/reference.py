@@ -57,6 +57,18 @@ def lp_objective(y, points, weights, p: float) -> float:
     return math.fsum(_weights(x, weights) * lp_distances(y, x, p))
 
 
+def weighted_median(values, weights) -> float:
+    """A minimiser of ``sum_i w_i |t - v_i|``: the first value whose cumulative weight
+    reaches half the total (sorted by value; a plain loop, in the weights' exact sums)."""
+    total = math.fsum(weights)
+    acc = 0.0
+    for v, w in sorted(zip(values, weights)):
+        acc += w
+        if 2 * acc >= total:
+            return float(v)
+    raise ValueError("no positive weight")
+
+
 def lp_program(points, weights, p: float) -> tuple[np.ndarray, float]:
     """The optimum ``(y, f*)`` for ``p = 1`` or ``p = inf`` by ``scipy.optimize.linprog``."""
     from scipy.optimize import linprog

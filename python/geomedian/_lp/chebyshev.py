@@ -22,17 +22,25 @@ import numpy as np
 
 from .certificate import Bound, lower_bound
 
-__all__ = ["EXPLICIT_POINTS", "chebyshev_median"]
+__all__ = ["EXPLICIT_POINTS", "ROUNDS", "chebyshev_median"]
 
 EXPLICIT_POINTS = 1024
-_ROUNDS = 200
+ROUNDS = 200
 
 
 def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: float):
     """Solve the program over the explicit points ``x`` ``(m, d)``: ``y'`` and the duals."""
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix
+    try:
+        from scipy.optimize import linprog
+        from scipy.sparse import coo_matrix
+    except ImportError as err:
+        raise ImportError(
+            "p=inf solves linear programs with SciPy, which is not installed (pip install scipy)"
+        ) from err
 
+    # Centred at y: the solver's absolute tolerances then apply to the differences, which
+    # are small where the data sit far from the origin.
+    x = x - y
     m, d = x.shape
     rows = np.arange(m * d)
     ycol = np.tile(np.arange(d), m)
@@ -48,7 +56,7 @@ def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: fl
     ).tocsr()  # fmt: skip
     b = np.concatenate([x.ravel(), -x.ravel()])
     cost = np.concatenate([c, w])
-    box = [(None, None)] * d if rho == np.inf else [(yj - rho, yj + rho) for yj in y]
+    box = [(None, None) if rho == np.inf else (-rho, rho)] * d
     res = linprog(
         cost, A_ub=A, b_ub=b, bounds=box + [(0, None)] * m, method="highs",
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
@@ -58,14 +66,14 @@ def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: fl
     lam = -np.asarray(res.ineqlin.marginals)
     u = (lam[: m * d] - lam[m * d :]).reshape(m, d).T
     l1 = np.sum(np.abs(u), axis=0)  # rounding may leave ||u_i||_1 a hair above w_i
-    return res.x[:d], u * np.minimum(1.0, w / np.where(l1 > 0, l1, 1.0))
+    return y + res.x[:d], u * np.minimum(1.0, w / np.where(l1 > 0, l1, 1.0))
 
 
 def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float):
     """Solve one problem ``xt`` ``(d, n)`` from ``y``: the median, its bound, the LPs solved."""
     d, n = xt.shape
     bound = None
-    for rounds in range(1, _ROUNDS + 1):
+    for rounds in range(1, ROUNDS + 1):
         z = y[:, None] - xt
         a = np.abs(z)
         top = np.argmax(a, axis=0)
@@ -104,7 +112,7 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float):
         zy = y[:, None] - xt
         N = np.max(np.abs(zy), axis=0)
         bound = lower_bound(zy[None], w[None], N[None], np.zeros((1, d, n)), np.inf, cancel=False)
-    return y, bound, _ROUNDS
+    return y, bound, ROUNDS
 
 
 def chebyshev_median(xt: np.ndarray, w: np.ndarray, y0: np.ndarray, tol: float):

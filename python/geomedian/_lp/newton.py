@@ -15,6 +15,9 @@ Armijo test, halving it up to 60 times; a Newton direction that is not a descent
 is replaced by the gradient scaled as Weiszfeld's step, :math:`-g / \sum_i w_i / N_i`. Near a
 data point :math:`x_k` that carries most of the curvature the point itself is tried: Kuhn's
 test :math:`\lVert \sum_{i \ne k} u_i \rVert_q \le w_k` is what makes its bound close.
+For ``p < 2`` the curvature in coordinate ``j`` grows without bound as :math:`y_j` nears
+some :math:`x_{ij}`, where optima often sit (as at ``p = 1``); the floored Hessian only
+creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = ["evaluate", "newton_median"]
 _FLOOR = 2.0**-26
 _ARMIJO = 1e-4
 _HALVINGS = 60
+_FLAT_ROUNDS = 16
 
 
 class _State(NamedTuple):
@@ -41,21 +45,27 @@ class _State(NamedTuple):
     curvature: np.ndarray  # sum_i w_i / N_i, the Weiszfeld step's scale
     nearest: np.ndarray  # the index of the nearest point of positive weight
     nearest_distance: np.ndarray
+    pinned: np.ndarray  # (P, d): p < 2 and y_j = x_ij for a point not at y (see _direction)
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
-    """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``.
+    """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``."""
+    z = y[:, :, None] - xt
+    return (z, *_geometry(z, p))
+
+
+def _geometry(z: np.ndarray, p: float):
+    """Return ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i`` of ``z`` ``(P, d, n)``.
 
     Each ``z_i`` scaled by its largest entry first: no overflow or underflow in the powers.
     """
-    z = y[:, :, None] - xt
     big = np.max(np.abs(z), axis=1, keepdims=True)
     r = z / np.where(big > 0, big, 1.0)
     ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
     ap = np.where(ap > 0, ap, 1.0)
     N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
     a = np.abs(r) / ap ** (1.0 / p)
-    return z, N, a, np.sign(r) * abs_power(a, p - 1.0)
+    return N, a, np.sign(r) * abs_power(a, p - 1.0)
 
 
 def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
@@ -71,19 +81,36 @@ def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
     curvature = np.sum(np.where(at_y, 0.0, w / np.where(at_y, 1.0, N)), axis=-1)
     far = np.where(w > 0, N, np.inf)
     nearest = np.argmin(far, axis=-1)
+    pinned = np.zeros(y.shape, dtype=bool)
+    if p < 2:
+        # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
+        # coordinate's move t: the gradient g_j of the others is balanced at
+        # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)). Pinned where that is below y_j's
+        # resolution (near p = 1, almost always): moving y_j cannot do better.
+        on = (z == 0) & ~at_y[:, None, :]
+        pull = w * np.where(at_y, 1.0, N) ** (1.0 - p)
+        steep = np.sum(np.where(on, pull[:, None, :], 0.0), axis=-1)
+        with np.errstate(divide="ignore", over="ignore"):
+            reach = (np.abs(bound.gradient) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
+        pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
     return _State(bound.objective, bound.lower_bound, bound.gradient, H, curvature, nearest,
-                  far[np.arange(len(nearest)), nearest])  # fmt: skip
+                  far[np.arange(len(nearest)), nearest], pinned)  # fmt: skip
 
 
 def polished_bound(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    """Return a better bound at ``y`` for ``p`` near 1: duals moved to cancel ``g``, scaled.
+    """Return a better bound at ``y`` from duals other than the gradient's: two more passes.
 
-    Near ``p = 1`` the gradient of a point with a coordinate ``|y_j - x_ij|`` a hair above 0
-    changes by much across one ulp of ``y``, so ``g`` cannot be driven to 0 by moving ``y``.
-    The bound holds for any ``||u_i||_q <= w_i``, not only the gradient: each ``g_j`` is
-    taken from the point whose ``|u_ij|`` is smallest (it weighs least in the q-norm, and
-    ``z_ij`` is near 0, so ``S`` hardly changes), and each ``u_i`` then scaled back to its
-    weight. One more pass.
+    The bound holds for any ``||u_i||_q <= w_i``, not only the gradient at ``y``, and
+    ``y`` can only be a float64 point: near ``p = 1`` (a gradient that changes by much
+    across one ulp of ``y``) or for large ``p`` far from the origin (a large Hessian), the
+    gradient at every representable ``y`` stays well away from 0. Two other choices, the
+    better bound kept:
+
+    - the gradient's duals with each ``g_j`` taken from the point whose ``|u_ij|`` is
+      smallest (it weighs least in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly
+      changes), each ``u_i`` then scaled back to its weight;
+    - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
+      differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move.
     """
     z, N, a, s = _directions(xt, y, p)
     u = w[:, None, :] * s
@@ -95,7 +122,11 @@ def polished_bound(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> np
     np.subtract.at(u, (pi, ji, k), g)
     norms = p_norm(u, dual_exponent(p), axis=1)
     u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
-    return lower_bound(z, w, N, u, p).lower_bound
+    cancelled = lower_bound(z, w, N, u, p).lower_bound
+    delta = _direction(evaluate(xt, w, y, p))
+    _, _, s = _geometry(z + delta[:, :, None], p)
+    u = np.where(N[:, None, :] > 0, w[:, None, :] * s, 0.0)  # the points at y: their share
+    return np.maximum(cancelled, lower_bound(z, w, N, u, p).lower_bound)
 
 
 def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
@@ -107,6 +138,12 @@ def _direction(s: _State) -> np.ndarray:
     g = s.gradient
     H = s.hessian.copy()
     d = H.shape[-1]
+    # A pinned coordinate has infinite curvature (|t|^(p-1) has an infinite slope at 0):
+    # Newton leaves it where it is.
+    pin = s.pinned
+    H = np.where(pin[:, :, None] | pin[:, None, :], 0.0, H)
+    H[:, np.arange(d), np.arange(d)] = np.where(pin, 1.0, np.diagonal(H, axis1=1, axis2=2))
+    g = np.where(pin, 0.0, g)
     # A relative ridge of 2**-40 keeps a singular Hessian (a flat direction) solvable.
     ridge = 2.0**-40 * np.max(np.abs(np.diagonal(H, axis1=1, axis2=2)), axis=1)
     H[:, np.arange(d), np.arange(d)] += np.where(ridge > 0, ridge, 1.0)[:, None]
@@ -114,7 +151,8 @@ def _direction(s: _State) -> np.ndarray:
         step = -np.linalg.solve(H, g[..., None])[..., 0]
     except np.linalg.LinAlgError:
         step = np.full_like(g, np.nan)
-    fallback = -g / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
+    # The fallback moves every coordinate, pinned or not: a pin that descent leaves goes.
+    fallback = -s.gradient / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
     bad = ~np.isfinite(step).all(axis=1) | (np.sum(step * g, axis=1) >= 0)
     return np.where(bad[:, None], fallback, step)
 
@@ -134,6 +172,8 @@ def newton_median(
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.ones(P, dtype=np.int32)
+    flats = np.zeros(P, dtype=np.int64)
+    mark = np.full(P, np.inf)
     state = st
     for _ in range(max_iter):
         done = _gap(f, lb) <= tol
@@ -171,12 +211,20 @@ def newton_median(
             where = active[idx]
             yp = np.where(searching[idx, None], y[where], ynew[idx])
             better = polished_bound(_rows(xa, idx), _rows(wa, idx), yp, p)
-            n_passes[where] += 1
+            n_passes[where] += 2
             lb[where] = np.maximum(lb[where], better)
-        stuck = searching & (_gap(f[active], lb[active]) > tol)
-        status[active[stuck]] = 2  # no decrease left to find
+        # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
+        # (float64's resolution of y: the steps and the duals reach no further).
+        now = _gap(f[active], lb[active])
+        halved = now <= 0.5 * mark[active]
+        mark[active] = np.where(halved, now, mark[active])
+        flats[active] = np.where(halved, 0, flats[active] + 1)
+        stuck = (searching | (flats[active] >= _FLAT_ROUNDS)) & (now > tol)
+        status[active[stuck]] = 2
         moved = ~searching
         new = _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active)
+        if p < 2:
+            new = _try_coordinates(xa, wa, ynew, new, p, moved, n_passes, active)
         y[active[moved]] = ynew[moved]
         f[active[moved]] = new.objective[moved]
         lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
@@ -201,6 +249,29 @@ def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
         return new
     xs = _rows(xa, idx)
     cand = xs[np.arange(idx.size), :, new.nearest[idx]]
+    tr = evaluate(xs, _rows(wa, idx), cand, p)
+    n_passes[active[idx]] += 1
+    ok = tr.objective <= f[idx]
+    acc = idx[ok]
+    ynew[acc] = cand[ok]
+    return _put(new, acc, _take(tr, np.flatnonzero(ok)))
+
+
+def _try_coordinates(xa, wa, ynew, new, p, moved, n_passes, active):
+    """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse."""
+    f = new.objective
+    W = np.sum(wa, axis=-1)
+    gaps = np.abs(ynew[:, :, None] - xa)
+    gaps = np.where(wa[:, None, :] > 0, gaps, np.inf)
+    k = np.argmin(gaps, axis=-1)  # (P, d)
+    close = np.take_along_axis(gaps, k[..., None], -1)[..., 0]
+    snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(f > 0, f, 1.0)[:, None])
+    idx = np.flatnonzero(moved & snap.any(axis=1))
+    if idx.size == 0:
+        return new
+    xs = _rows(xa, idx)
+    target = np.take_along_axis(xs, k[idx][..., None], -1)[..., 0]
+    cand = np.where(snap[idx], target, ynew[idx])
     tr = evaluate(xs, _rows(wa, idx), cand, p)
     n_passes[active[idx]] += 1
     ok = tr.objective <= f[idx]

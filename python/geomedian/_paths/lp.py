@@ -14,11 +14,11 @@ import numpy as np
 from .. import _validate as v
 from .._kernels import Solved
 from .._lp.certificate import lower_bound
-from .._lp.chebyshev import EXPLICIT_POINTS, chebyshev_median
+from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
 from .._lp.newton import evaluate, newton_median
 from .._options import SolveOptions
-from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE
+from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, STALLED
 
 __all__ = ["evaluate_lp", "refuse_lp", "solve_lp"]
 
@@ -95,20 +95,23 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
         )
     y = np.array(y, dtype=np.float64)
     rounded = y.astype(batch.x.dtype).astype(np.float64)
-    if p != np.inf and not np.array_equal(rounded, y, equal_nan=True):
-        # The answer is returned in the points' dtype: certify that point.
+    if not np.array_equal(rounded, y, equal_nan=True):
+        # The answer is returned in the points' dtype: its objective is that point's (the
+        # bound, on f*, holds wherever it was found).
         y = rounded
-        if p == 1:
-            bound, optimal = coordinate_median_bound(xt, wfull, y)
-        else:
-            bound = evaluate(xt, wfull, y, p)
-        f, lb = bound.objective, np.minimum(bound.lower_bound, lb)
+        bound, optimal = _bound_at(xt, wfull, y, p)
+        f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
         n_passes += 1
     gap = np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
     if p == 1:
         gap[optimal] = 0.0  # a proven minimiser: f(y) = f*
-    if p in (1, np.inf):
+    if p == 1:
         status = np.where(gap <= tol, CONVERGED, MAX_ITER).astype(np.int32)
+    elif p == np.inf:  # programs left to solve, or none better: float64's resolution of y
+        status = np.where(gap <= tol, CONVERGED, np.where(n_iter < ROUNDS, STALLED, MAX_ITER))
+        status = status.astype(np.int32)
+    else:  # rounded to float32 beyond tol: the resolution of the returned dtype
+        status = np.where((status == CONVERGED) & (gap > tol), STALLED, status).astype(np.int32)
     W = np.sum(wfull, axis=-1)
     scale = f / W
     for mask, code in ((empty, EMPTY), (bad, NONFINITE)):
@@ -121,6 +124,23 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
     return Solved(y, f, lb, gap, n_iter, n_passes, status, scale)
 
 
+def _bound_at(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float):
+    """Return the ``Bound`` at ``y`` ``(P, d)`` from the gradient's duals.
+
+    Also, for ``p = 1``, where ``y`` is proven optimal (else None).
+    """
+    if p == 1:
+        return coordinate_median_bound(xt, w, y)
+    if p != np.inf:
+        return evaluate(xt, w, y, p), None
+    z = y[:, :, None] - xt
+    a = np.abs(z)
+    top = np.argmax(a, axis=1)[:, None, :]
+    u = np.zeros_like(z)
+    np.put_along_axis(u, top, w[:, None, :] * np.sign(np.take_along_axis(z, top, 1)), 1)
+    return lower_bound(z, w, np.max(a, axis=1), u, np.inf), None
+
+
 def evaluate_lp(x: np.ndarray, w: np.ndarray | None, y: np.ndarray, p: float):
     """Return ``f(y)`` and a subgradient (the least-norm one for ``p < inf``) for one problem."""
     if not np.isfinite(x).all():
@@ -129,20 +149,5 @@ def evaluate_lp(x: np.ndarray, w: np.ndarray | None, y: np.ndarray, p: float):
     n = xt.shape[-1]
     ww = np.ones((1, n)) if w is None else np.asarray(w, dtype=np.float64).reshape(1, n)
     yy = np.asarray(y, dtype=np.float64).reshape(1, -1)
-    if p == 1:
-        bound, _ = coordinate_median_bound(xt, ww, yy)
-    elif p == np.inf:
-        z = yy[:, :, None] - xt
-        a = np.abs(z)
-        top = np.argmax(a, axis=1)
-        u = np.zeros_like(z)
-        np.put_along_axis(
-            u,
-            top[:, None, :],
-            (ww * np.sign(np.take_along_axis(z, top[:, None, :], 1)[:, 0]))[:, None, :],
-            1,
-        )
-        bound = lower_bound(z, ww, np.max(a, axis=1), u, np.inf)
-    else:
-        bound = evaluate(xt, ww, yy, p)
+    bound, _ = _bound_at(xt, ww, yy, p)
     return float(bound.objective[0]), np.asarray(bound.gradient[0])
