@@ -25,11 +25,17 @@ from .certificate import Bound, lower_bound
 __all__ = ["EXPLICIT_POINTS", "ROUNDS", "chebyshev_median"]
 
 EXPLICIT_POINTS = 1024
+BLOCK_POINTS = 512  # points per program when small problems are solved together
 ROUNDS = 200
 
 
 def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: float):
-    """Solve the program over the explicit points ``x`` ``(m, d)``: ``y'`` and the duals."""
+    """Solve the programs over the explicit points ``x`` ``(K, m, d)``: ``y'`` and the duals.
+
+    ``K`` independent problems (weights ``w`` ``(K, m)``, linear terms ``c`` and centres
+    ``y`` ``(K, d)``) are one program of ``K`` diagonal blocks: one call of the solver for
+    a batch of small problems, whose cost per call dominates each one's.
+    """
     try:
         from scipy.optimize import linprog
         from scipy.sparse import coo_matrix
@@ -40,33 +46,37 @@ def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: fl
 
     # Centred at y: the solver's absolute tolerances then apply to the differences, which
     # are small where the data sit far from the origin.
-    x = x - y
-    m, d = x.shape
-    rows = np.arange(m * d)
-    ycol = np.tile(np.arange(d), m)
-    tcol = d + np.repeat(np.arange(m), d)
-    ones = np.ones(m * d)
+    x = x - y[:, None, :]
+    K, m, d = x.shape
+    nv = d + m  # variables per block: y' - y, then t
+    rows = np.arange(K * m * d).reshape(K, m, d)
+    first = np.arange(K)[:, None, None] * nv
+    ycol = np.broadcast_to(first + np.arange(d), (K, m, d)).ravel()
+    tcol = np.broadcast_to(first + d + np.arange(m)[:, None], (K, m, d)).ravel()
+    rows = (rows + np.arange(K)[:, None, None] * m * d).ravel()  # block k: rows 2 k m d ...
+    ones = np.ones(K * m * d)
     A = coo_matrix(
         (
             np.concatenate([ones, -ones, -ones, -ones]),
             (np.concatenate([rows, rows, rows + m * d, rows + m * d]),
              np.concatenate([ycol, tcol, ycol, tcol])),
         ),
-        shape=(2 * m * d, d + m),
+        shape=(2 * K * m * d, K * nv),
     ).tocsr()  # fmt: skip
-    b = np.concatenate([x.ravel(), -x.ravel()])
-    cost = np.concatenate([c, w])
-    box = [(None, None) if rho == np.inf else (-rho, rho)] * d
+    b = np.concatenate([x.reshape(K, m * d), -x.reshape(K, m * d)], axis=1).ravel()
+    cost = np.concatenate([c, w], axis=1).ravel()
+    box = [(None, None) if rho == np.inf else (-rho, rho)] * d + [(0, None)] * m
     res = linprog(
-        cost, A_ub=A, b_ub=b, bounds=box + [(0, None)] * m, method="highs",
+        cost, A_ub=A, b_ub=b, bounds=box * K, method="highs",
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
     )  # fmt: skip
     if res.status != 0:
         return None, None
-    lam = -np.asarray(res.ineqlin.marginals)
-    u = (lam[: m * d] - lam[m * d :]).reshape(m, d).T
-    l1 = np.sum(np.abs(u), axis=0)  # rounding may leave ||u_i||_1 a hair above w_i
-    return y + res.x[:d], u * np.minimum(1.0, w / np.where(l1 > 0, l1, 1.0))
+    lam = -np.asarray(res.ineqlin.marginals).reshape(K, 2, m, d)
+    u = (lam[:, 0] - lam[:, 1]).transpose(0, 2, 1)  # (K, d, m)
+    l1 = np.sum(np.abs(u), axis=1)  # rounding may leave ||u_i||_1 a hair above w_i
+    u = u * np.minimum(1.0, w / np.where(l1 > 0, l1, 1.0))[:, None, :]
+    return y + res.x.reshape(K, nv)[:, :d], u
 
 
 def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float):
@@ -92,9 +102,10 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float):
         cols = np.flatnonzero(lin)
         u[top[cols], cols] = w[cols] * np.sign(z[top[cols], cols])
         c = np.sum(u, axis=-1)
-        ynew, ue = _program(np.ascontiguousarray(xt[:, explicit].T), w[explicit], c, y, rho)
+        ynew, ue = _program(xt[:, explicit].T[None], w[explicit][None], c[None], y[None], rho)
         if ynew is None:
             break
+        ynew, ue = ynew[0], ue[0]
         u[:, explicit] = ue
         if rho != np.inf:  # the linear points' duals are their gradients at ynew
             u[:, lin] = 0.0
@@ -120,11 +131,23 @@ def chebyshev_median(xt: np.ndarray, w: np.ndarray, y0: np.ndarray, tol: float):
 
     Return ``(medians, Bound, linear programs solved per problem)``.
     """
-    P = xt.shape[0]
+    P, d, n = xt.shape
     y = y0.copy()
     parts = []
     rounds = np.zeros(P, dtype=np.int64)
-    for k in range(P):
-        y[k], bound, rounds[k] = _one(xt[k], w[k], y0[k], tol)
-        parts.append(bound)
+    K = max(1, BLOCK_POINTS // n) if n <= EXPLICIT_POINTS else 1
+    for lo in range(0, P, K):
+        hi = min(P, lo + K)
+        if K > 1:  # small problems: one program for the block, no trust region
+            yb, u = _program(xt[lo:hi].transpose(0, 2, 1), w[lo:hi], np.zeros((hi - lo, d)),
+                             y0[lo:hi], np.inf)  # fmt: skip
+            if yb is not None:
+                z = yb[:, :, None] - xt[lo:hi]
+                N = np.max(np.abs(z), axis=1)
+                y[lo:hi], rounds[lo:hi] = yb, 1
+                parts.append(lower_bound(z, w[lo:hi], N, u, np.inf, cancel=False))
+                continue
+        for k in range(lo, hi):  # one at a time (also where the block's program failed)
+            y[k], bound, rounds[k] = _one(xt[k], w[k], y0[k], tol)
+            parts.append(bound)
     return y, Bound(*(np.concatenate(f) for f in zip(*parts))), rounds

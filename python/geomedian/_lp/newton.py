@@ -82,12 +82,13 @@ def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
     far = np.where(w > 0, N, np.inf)
     nearest = np.argmin(far, axis=-1)
     pinned = np.zeros(y.shape, dtype=bool)
-    if p < 2:
+    on = z == 0 if p < 2 else None
+    if on is not None and on.any():
         # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
         # coordinate's move t: the gradient g_j of the others is balanced at
         # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)). Pinned where that is below y_j's
         # resolution (near p = 1, almost always): moving y_j cannot do better.
-        on = (z == 0) & ~at_y[:, None, :]
+        on &= ~at_y[:, None, :]
         pull = w * np.where(at_y, 1.0, N) ** (1.0 - p)
         steep = np.sum(np.where(on, pull[:, None, :], 0.0), axis=-1)
         with np.errstate(divide="ignore", over="ignore"):
@@ -97,8 +98,10 @@ def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
                   far[np.arange(len(nearest)), nearest], pinned)  # fmt: skip
 
 
-def polished_bound(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    """Return a better bound at ``y`` from duals other than the gradient's: two more passes.
+def polished_bound(
+    xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float, state: _State
+) -> np.ndarray:
+    """Return a better bound at ``y`` (``state``: there) from other duals: one more pass.
 
     The bound holds for any ``||u_i||_q <= w_i``, not only the gradient at ``y``, and
     ``y`` can only be a float64 point: near ``p = 1`` (a gradient that changes by much
@@ -123,7 +126,7 @@ def polished_bound(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> np
     norms = p_norm(u, dual_exponent(p), axis=1)
     u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
     cancelled = lower_bound(z, w, N, u, p).lower_bound
-    delta = _direction(evaluate(xt, w, y, p))
+    delta = _direction(state)
     _, _, s = _geometry(z + delta[:, :, None], p)
     u = np.where(N[:, None, :] > 0, w[:, None, :] * s, 0.0)  # the points at y: their share
     return np.maximum(cancelled, lower_bound(z, w, N, u, p).lower_bound)
@@ -210,8 +213,9 @@ def newton_median(
             idx = np.flatnonzero(flat)
             where = active[idx]
             yp = np.where(searching[idx, None], y[where], ynew[idx])
-            better = polished_bound(_rows(xa, idx), _rows(wa, idx), yp, p)
-            n_passes[where] += 2
+            # new holds the state at yp: sub's where no step was accepted.
+            better = polished_bound(_rows(xa, idx), _rows(wa, idx), yp, p, _take(new, idx))
+            n_passes[where] += 1
             lb[where] = np.maximum(lb[where], better)
         # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
         # (float64's resolution of y: the steps and the duals reach no further).
@@ -223,8 +227,8 @@ def newton_median(
         status[active[stuck]] = 2
         moved = ~searching
         new = _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active)
-        if p < 2:
-            new = _try_coordinates(xa, wa, ynew, new, p, moved, n_passes, active)
+        if p < 2:  # where Newton creeps
+            new = _try_coordinates(xa, wa, ynew, new, p, moved & flat, n_passes, active)
         y[active[moved]] = ynew[moved]
         f[active[moved]] = new.objective[moved]
         lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
