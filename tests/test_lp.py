@@ -354,3 +354,15 @@ def test_p_inf_without_scipy_says_so(backend, monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
     with pytest.raises(ImportError, match=r"p=inf .* SciPy"):
         geomedian.solve([[0.0, 1.0], [2.0, 0.0]], p=np.inf, backend=backend)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])
+def test_huge_and_tiny_weights_scale_the_answer(backend, p):
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]])
+    ref = geomedian.solve(x, [1.0, 2.0, 1.0], p=p, backend=backend)
+    for factor in (2.0**900, 2.0**-900):
+        with np.errstate(over="raise", invalid="raise"):
+            res = geomedian.solve(x, factor * np.array([1.0, 2.0, 1.0]), p=p, backend=backend)
+        np.testing.assert_array_equal(res.median, ref.median)
+        assert res.converged and res.objective == ref.objective * factor
+        assert res.lower_bound == ref.lower_bound * factor and res.scale == ref.scale

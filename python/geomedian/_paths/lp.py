@@ -68,6 +68,12 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
         xt = np.where(missing[:, None, :], 0.0, xt)
     empty = ~(wfull > 0).any(axis=1) & ~bad
     wfull[empty | bad] = 1.0  # harmless stand-ins, overwritten below
+    # Huge or tiny weights scaled by a power of two (exactly) to a largest of about 1: f is
+    # homogeneous in them, and the certificate's sums of products then stay within
+    # float64's range. Others are left alone (integer weights stay integers for p = 1).
+    wexp = np.frexp(np.max(wfull, axis=-1))[1]
+    wexp = np.where(np.abs(wexp) > 100, wexp, 0)
+    wfull = np.ldexp(wfull, -wexp[:, None])
     start = coordinate_median(
         xt,
         None if w is None else wfull,
@@ -102,6 +108,7 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
         bound, optimal = _bound_at(xt, wfull, y, p)
         f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
         n_passes += 1
+    f, lb = np.ldexp(f, wexp), np.ldexp(lb, wexp)
     gap = np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
     if p == 1:
         gap[optimal] = 0.0  # a proven minimiser: f(y) = f*
@@ -112,8 +119,7 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
         status = status.astype(np.int32)
     else:  # rounded to float32 beyond tol: the resolution of the returned dtype
         status = np.where((status == CONVERGED) & (gap > tol), STALLED, status).astype(np.int32)
-    W = np.sum(wfull, axis=-1)
-    scale = f / W
+    scale = f / np.ldexp(np.sum(wfull, axis=-1), wexp)
     for mask, code in ((empty, EMPTY), (bad, NONFINITE)):
         if mask.any():
             y[mask] = np.nan
