@@ -1,7 +1,8 @@
 """Powers ``|r| ** e`` and the p-norms of the Lp family, in float64.
 
 ``pow`` is the cost of a pass for ``1 < p < inf``: the exponents that come with
-``p = 1.5`` and ``p = 3`` (``0.5``, ``1.5``, ``2``, ``3``) are a square root and products.
+``p = 1.5`` and ``p = 3`` (``-0.5``, ``0.5``, ``1``, ``1.5``, ``2``, ``3``) are a square
+root and products.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ __all__ = ["abs_power", "p_norm"]
 
 
 def abs_power(a: np.ndarray, e: float) -> np.ndarray:
-    """Return ``|a| ** e`` (``e > 0``), by a square root or products where that is exact enough."""
+    """Return ``|a| ** e``, by a square root or products where that is exact enough."""
     m = np.abs(a)
     if e == 1.0:
         return m
@@ -24,6 +25,8 @@ def abs_power(a: np.ndarray, e: float) -> np.ndarray:
         return np.sqrt(m)
     if e == 1.5:
         return m * np.sqrt(m)
+    if e == -0.5:  # the Hessian's a**(p - 2) for p = 1.5 (a > 0 there)
+        return 1.0 / np.sqrt(m)
     return m**e
 
 
