@@ -57,7 +57,7 @@ def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: fl
     if isinstance(points, np.memmap):
         refuse_lp(options, "a np.memmap (solved chunk by chunk)")
     out = solve_lp(batch, w, y0, options, tol)
-    return make_result(out, batch.single, batch.shape, batch.x.dtype, options, "lp")
+    return make_result(out, batch.single, batch.shape, batch.dtype, options, "lp")
 
 
 def solve_arrays(

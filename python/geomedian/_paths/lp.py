@@ -100,7 +100,7 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
             xt, wfull, start if y0 is None else y0.copy(), p, tol, options.max_iter
         )
     y = np.array(y, dtype=np.float64)
-    rounded = y.astype(batch.x.dtype).astype(np.float64)
+    rounded = y.astype(batch.dtype).astype(np.float64)
     if not np.array_equal(rounded, y, equal_nan=True):
         # The answer is returned in the points' dtype: its objective is that point's (the
         # bound, on f*, holds wherever it was found).
