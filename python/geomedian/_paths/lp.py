@@ -112,7 +112,6 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
     gap = np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
     if p == 1:
         gap[optimal] = 0.0  # a proven minimiser: f(y) = f*
-    if p == 1:
         status = np.where(gap <= tol, CONVERGED, MAX_ITER).astype(np.int32)
     elif p == np.inf:  # programs left to solve, or none better: float64's resolution of y
         status = np.where(gap <= tol, CONVERGED, np.where(n_iter < ROUNDS, STALLED, MAX_ITER))
