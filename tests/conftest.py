@@ -79,6 +79,12 @@ def _check_certificate(points, weights, options, res) -> None:
     x = np.asarray(points)
     if x.ndim != 2 or x.size > CHECKED_COORDINATES or x.dtype.kind not in "iuf":
         return
+    if options.p != 2:  # the Lp family: its own objective, scale is f / W
+        f = reference.lp_objective(res.median, x, weights, options.p)
+        assert res.lower_bound <= f * (1 + 1e-12) + 1e-300, ("lower bound above f(median)", res)
+        assert res.converged == (res.status == 0)
+        assert not res.converged or options.tol is None or res.gap <= options.tol, res
+        return
     with np.errstate(all="ignore"):
         f = reference.objective(res.median, x, weights)
     if math.isfinite(f) and f > 0:

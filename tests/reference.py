@@ -41,6 +41,69 @@ def objective(y, points, weights=None) -> float:
     return math.fsum(w * distances(y, x))
 
 
+def lp_distances(y, points, p: float) -> np.ndarray:
+    """``||y - x_i||_p`` per point, scaled by each largest entry (1 <= p <= inf)."""
+    z = np.abs(np.asarray(y, dtype=np.float64) - np.asarray(points, dtype=np.float64))
+    big = z.max(axis=1)
+    if p == np.inf:
+        return big
+    safe = np.where(big > 0, big, 1.0)
+    return big * np.array([math.fsum(row) for row in (z / safe[:, None]) ** p]) ** (1.0 / p)
+
+
+def lp_objective(y, points, weights, p: float) -> float:
+    """``sum_i w_i ||y - x_i||_p`` with a compensated sum over the points."""
+    x = np.asarray(points, dtype=np.float64)
+    return math.fsum(_weights(x, weights) * lp_distances(y, x, p))
+
+
+def weighted_median(values, weights) -> float:
+    """A minimiser of ``sum_i w_i |t - v_i|``: the first value whose cumulative weight
+    reaches half the total (sorted by value; a plain loop, in the weights' exact sums)."""
+    total = math.fsum(weights)
+    acc = 0.0
+    for v, w in sorted(zip(values, weights)):
+        acc += w
+        if 2 * acc >= total:
+            return float(v)
+    raise ValueError("no positive weight")
+
+
+def lp_program(points, weights, p: float) -> tuple[np.ndarray, float]:
+    """The optimum ``(y, f*)`` for ``p = 1`` or ``p = inf`` by ``scipy.optimize.linprog``."""
+    from scipy.optimize import linprog
+
+    x = np.asarray(points, dtype=np.float64)
+    n, d = x.shape
+    w = _weights(x, weights)
+    rows = []
+    rhs = []
+    if p == 1:  # variables y (d), t (n, d): |y_j - x_ij| <= t_ij
+        nv = d + n * d
+        cost = np.concatenate([np.zeros(d), np.repeat(w, d)])
+        for i in range(n):
+            for j in range(d):
+                for sign in (1.0, -1.0):
+                    r = np.zeros(nv)
+                    r[j], r[d + i * d + j] = sign, -1.0
+                    rows.append(r)
+                    rhs.append(sign * x[i, j])
+    else:  # variables y (d), t (n): |y_j - x_ij| <= t_i
+        nv = d + n
+        cost = np.concatenate([np.zeros(d), w])
+        for i in range(n):
+            for j in range(d):
+                for sign in (1.0, -1.0):
+                    r = np.zeros(nv)
+                    r[j], r[d + i] = sign, -1.0
+                    rows.append(r)
+                    rhs.append(sign * x[i, j])
+    res = linprog(cost, A_ub=np.array(rows), b_ub=np.array(rhs),
+                  bounds=[(None, None)] * d + [(0, None)] * (nv - d), method="highs")  # fmt: skip
+    assert res.status == 0, res.message
+    return res.x[:d], float(res.fun)
+
+
 def subgradient(y, points, weights=None) -> np.ndarray:
     """Minimum-norm subgradient; points exactly at ``y`` contribute a ball of radius ``w_i``."""
     x = np.asarray(points, dtype=np.float64)

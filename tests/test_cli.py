@@ -424,3 +424,13 @@ def test_a_closed_pipe_ends_quietly():
     _, err = proc.communicate(timeout=600)
     assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
     assert proc.returncode == 1
+
+
+def test_p_option(tmp_path, points, backend):
+    np.save(tmp_path / "x.npy", points)
+    for p in ("1", "1.5", "inf"):
+        out = solve_json(tmp_path / "x.npy", "--p", p, "--backend", backend, separate=True)
+        res = geomedian.solve(points, p=float(p), backend=backend)
+        np.testing.assert_allclose(out["median"], res.median, rtol=1e-12)
+        assert out["converged"]
+    assert_user_error(run("solve", tmp_path / "x.npy", "--p", "0.5"), "p must be >= 1")

@@ -43,7 +43,7 @@ if parametrize_with_checks is not None:
 
 def test_parameters_round_trip():
     est = OnlineGeometricMedian(batch_size=8, backend="numba")
-    assert est.get_params() == {"backend": "numba", "batch_size": 8}
+    assert est.get_params() == {"backend": "numba", "batch_size": 8, "p": 2}
     assert est.set_params(batch_size=32) is est and est.batch_size == 32
     with pytest.raises(ValueError, match="Invalid parameter 'tol'"):
         est.set_params(tol=1e-3)

@@ -54,6 +54,7 @@ NOT_DEFAULT = {  # for each option, a valid value that is not its default
     "init": np.zeros(3),
     "threads": 1,
     "progress": lambda *_: None,
+    "p": 3,
 }
 
 

@@ -17,7 +17,7 @@ written out in ``csrc/geomedian/*.hpp`` and mirrored in ``_numba/``.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -50,6 +50,7 @@ def solve(
     batch_size: int | None = None,
     random_state: Any = None,
     progress: Any = None,
+    p: float = 2,
 ) -> GeometricMedianResult:
     r"""Compute geometric medians and a certificate of how close each is to optimal.
 
@@ -180,6 +181,17 @@ def solve(
         solvers (memmap, Dask) and each epoch of ``"sgd"``; ``True``: a progress bar on
         standard error when it is a terminal. An in-memory solve is
         one kernel call and reports once, at the end.
+    p : float
+        The norm: minimise :math:`\sum_i w_i \lVert y - x_i \rVert_p` for ``1 <= p <= inf``
+        (``np.inf``); default 2, the geometric median. ``p = 1`` is the weighted
+        coordinate-wise median, exact (an even count of equal weights gives the midpoint
+        of the two middle values, as ``np.median``); ``1 < p < inf`` is solved by Newton's
+        method with the exact Hessian and a line search; ``p = inf`` by linear programs
+        (needs SciPy). Every answer carries the certificate above with the dual norm
+        :math:`\lVert g \rVert_q`, :math:`1/p + 1/q = 1`, relative to :math:`f` (no
+        far-point frame). NumPy arrays in memory only, and batches of them (also a Dask
+        batch): one Dask problem, a memmap, ``method="sgd"`` and ``method="gram"`` take
+        ``p = 2`` only (a ``ValueError``). See the user guide, "Choosing p".
 
     Returns
     -------
@@ -286,6 +298,7 @@ def geometric_median(
     batch_size: int | None = None,
     random_state: Any = None,
     progress: Any = None,
+    p: float = 2,
 ) -> np.ndarray:
     """Return the (weighted) geometric median of the rows of ``points``, per problem.
 
@@ -331,7 +344,7 @@ def geometric_median(
     """
     if weights is None and SolveOptions.at_defaults(
         axis, coord_axis, nan_policy, nodata, method, tol, max_iter, init, threads, batch_size,
-        random_state, progress,
+        random_state, progress, p,
     ):  # fmt: skip
         median = ready_median(points, backend)
         if median is not None:
@@ -501,7 +514,7 @@ def tree_median(
     return res.median
 
 
-def _evaluate(y, points, weights, axis, coord_axis, backend, threads) -> tuple[Any, Any]:
+def _evaluate(y, points, weights, axis, coord_axis, backend, threads, p=2) -> tuple[Any, Any]:
     """Return f, the subgradient and the bound at ``y`` and the coordinates' labels (or None)."""
     labels = None
     if _labelled.is_labelled(points):
@@ -510,6 +523,12 @@ def _evaluate(y, points, weights, axis, coord_axis, backend, threads) -> tuple[A
     n, d = x.shape
     w, wscale = v.as_weights(weights, n)
     yy = v.as_point(y, d, "y")
+    p = v.as_p(p)
+    if p != 2:
+        from ._paths.lp import evaluate_lp
+
+        f, g = evaluate_lp(x, None if w is None else w[0], yy, p)
+        return _LpEvaluated(f, g), labels
     k = kernels(resolve_backend(backend))
     out = k.evaluate(
         x,
@@ -523,6 +542,11 @@ def _evaluate(y, points, weights, axis, coord_axis, backend, threads) -> tuple[A
     return out, labels
 
 
+class _LpEvaluated(NamedTuple):
+    objective: float
+    gradient: np.ndarray
+
+
 def objective(
     y: Any,
     points: Any,
@@ -532,6 +556,7 @@ def objective(
     coord_axis: int = -1,
     backend: str = "auto",
     threads: int | None = None,
+    p: float = 2,
 ) -> float:
     r"""Return :math:`f(y) = \sum_i w_i \lVert y - x_i \rVert_2`.
 
@@ -539,8 +564,10 @@ def objective(
     ----------
     y : array_like, shape (d,)
         Where to evaluate.
-    points, weights, axis, coord_axis, backend, threads
-        As in :func:`solve`, for one problem (``points`` of two dimensions).
+    points, weights, axis, coord_axis, backend, threads, p
+        As in :func:`solve`, for one problem (``points`` of two dimensions). For ``p != 2``
+        the gradient is the least-norm subgradient in the dual norm (for ``p = inf``, a
+        subgradient).
 
     Returns
     -------
@@ -553,7 +580,7 @@ def objective(
     >>> geomedian.objective([0, 0], [[3, 4], [0, 1]])
     6.0
     """
-    out, _ = _evaluate(y, points, weights, axis, coord_axis, backend, threads)
+    out, _ = _evaluate(y, points, weights, axis, coord_axis, backend, threads, p)
     return float(out.objective)
 
 
@@ -566,6 +593,7 @@ def gradient(
     coord_axis: int = -1,
     backend: str = "auto",
     threads: int | None = None,
+    p: float = 2,
 ) -> np.ndarray:
     r"""Return the minimum-norm subgradient of :math:`f` at ``y``.
 
@@ -579,8 +607,10 @@ def gradient(
     ----------
     y : array_like, shape (d,)
         Where to evaluate.
-    points, weights, axis, coord_axis, backend, threads
-        As in :func:`solve`, for one problem (``points`` of two dimensions).
+    points, weights, axis, coord_axis, backend, threads, p
+        As in :func:`solve`, for one problem (``points`` of two dimensions). For ``p != 2``
+        the gradient is the least-norm subgradient in the dual norm (for ``p = inf``, a
+        subgradient).
 
     Returns
     -------
@@ -593,6 +623,6 @@ def gradient(
     >>> geomedian.gradient([1, 0], [[0, 0], [1, 0], [5, 0]])  # Kuhn: weight 1 >= |1 - 1|
     array([0., 0.])
     """
-    out, labels = _evaluate(y, points, weights, axis, coord_axis, backend, threads)
+    out, labels = _evaluate(y, points, weights, axis, coord_axis, backend, threads, p)
     g = np.asarray(out.gradient)
     return g if labels is None else _labelled.label(g, labels)

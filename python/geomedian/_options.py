@@ -61,6 +61,10 @@ def _nodata(value: Any, _: SolveOptions) -> float | None:
     return value
 
 
+def _p(value: Any, _: SolveOptions) -> float:
+    return v.as_p(value)
+
+
 def _tol(value: Any, _: SolveOptions) -> float | None:
     return None if value is None else v.as_tol(value, np.float64)
 
@@ -100,6 +104,7 @@ class SolveOptions:
     batch_size: int | None = field(default=None, metadata=_checked_by(_batch_size))
     random_state: Any = field(default=None, metadata=_checked_by(_random_state))
     progress: Any = field(default=None, metadata=_checked_by(_progress))
+    p: float = field(default=2, metadata=_checked_by(_p))
 
     NAMES: ClassVar[tuple[str, ...]]
 

@@ -332,6 +332,16 @@ def raise_nonfinite(points: np.ndarray) -> None:
     raise ValueError("points must be finite")
 
 
+def as_p(p: Any) -> float:
+    """Return the Lp exponent ``p`` (a real ``>= 1`` or ``np.inf``); 2 stays the int 2."""
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise TypeError(f"p must be a real number >= 1 or np.inf, got {type(p).__name__}")
+    value = float(p)
+    if math.isnan(value) or value < 1:
+        raise ValueError(f"p must be >= 1 (or np.inf), got {p}")
+    return 2 if value == 2 else value
+
+
 def as_nan_policy(nan_policy: Any) -> str:
     """Return a valid ``nan_policy`` (``"raise"``, ``"omit"`` or ``"propagate"``)."""
     if not isinstance(nan_policy, str):

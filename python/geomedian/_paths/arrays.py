@@ -46,6 +46,20 @@ def in_gram_space(points: Any, batch: v.Batch, y0, options: SolveOptions) -> boo
     )
 
 
+def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: float):
+    """``p != 2``: in memory only (not SGD, a memmap read in chunks, or the Gram path)."""
+    from .lp import refuse_lp, solve_lp
+
+    if options.sgd:
+        refuse_lp(options, "method='sgd'")
+    if options.method_name == v.GRAM_METHOD:
+        refuse_lp(options, "method='gram'")
+    if isinstance(points, np.memmap):
+        refuse_lp(options, "a np.memmap (solved chunk by chunk)")
+    out = solve_lp(batch, w, y0, options, tol)
+    return make_result(out, batch.single, batch.shape, batch.dtype, options, "lp")
+
+
 def solve_arrays(
     points: Any, weights: Any, options: SolveOptions, origin: tuple = ()
 ) -> GeometricMedianResult:
@@ -60,6 +74,8 @@ def solve_arrays(
     w, wscale = v.as_batch_weights(weights, batch)
     y0 = v.as_batch_init(options.init, batch)
     tol = options.tol_for(batch.dtype)
+    if options.p != 2:
+        return _solve_lp(points, batch, w, y0, options, tol)
     if options.sgd and batch.single and exact_is_cheaper(batch.dims[1]):
         options = to_exact(batch, options)
     k = kernels(options.backend)

@@ -153,6 +153,10 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
         # x is laid out (..., n, d) now: its blocks take the default axes.
         laid_out = options.replace(axis=None, coord_axis=-1)
         return solve_blocks(x, dtype, in_memory_weights(weights), laid_out)
+    if options.p != 2:
+        from .lp import refuse_lp
+
+        refuse_lp(options, "one Dask problem (solved by a reduction per pass)")
     if options.sgd:
         raise ValueError(
             "method='sgd' is not available for Dask arrays; feed the chunks to "

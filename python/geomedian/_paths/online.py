@@ -19,6 +19,7 @@ from .. import _validate as v
 from .._contract import NEAR_FACTOR, ROBUST_SAMPLE_ROWS
 from .._kernels import kernels
 from .._options import SGD_BATCH_SIZE, SolveOptions
+from .lp import refuse_lp
 
 __all__ = ["NotFittedError", "OnlineGeometricMedian"]
 
@@ -81,6 +82,9 @@ class OnlineGeometricMedian:
         Rows per stochastic gradient step (default 16).
     backend : {"auto", "cpp", "numba"}
         Kernels to run, as in :func:`geomedian.solve`.
+    p : float
+        The norm, as in :func:`geomedian.solve`: only ``p = 2`` (the geometric median) is
+        estimated from a stream; any other ``p`` is a ``ValueError`` at the next fit.
 
     Attributes
     ----------
@@ -108,9 +112,12 @@ class OnlineGeometricMedian:
     (50000, True)
     """
 
-    def __init__(self, batch_size: int = SGD_BATCH_SIZE, *, backend: str = "auto"):
+    def __init__(
+        self, batch_size: int = SGD_BATCH_SIZE, *, backend: str = "auto", p: float = 2
+    ):
         self.batch_size = batch_size
         self.backend = backend
+        self.p = p
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -234,6 +241,8 @@ class OnlineGeometricMedian:
                 stacklevel=2,
             )
             sample_weight = weights
+        # Checked at every chunk: set_params(p=...) applies from the next one.
+        refuse_lp(SolveOptions(p=self.p), "OnlineGeometricMedian (a stream)")
         names = None
         if _labelled.is_labelled(X):
             X, sample_weight, labels = _labelled.unwrap(X, sample_weight, None, -1, name="X")

@@ -71,6 +71,7 @@ examples:
   geomedian solve survey.tsv --weights weights.npy --json
   geomedian solve big.parquet --columns 0,1,2 --float32 --nan-policy omit
   geomedian solve pixels.npy --nodata -9999 --nan-policy omit --method sgd
+  geomedian solve points.npy --p 1          (coordinate-wise median; --p inf: Chebyshev)
 """
 
 BENCH_HELP = """\
@@ -163,6 +164,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     solve.add_argument("--tol", type=float, help="certified relative gap (default 1e-10; f32 1e-6)")
     solve.add_argument("--max-iter", type=int, help="maximum iterations (default 1000)")
+    solve.add_argument(
+        "--p", type=float, default=2, help="the Lp norm, 1 <= p <= inf (default 2: Euclidean)"
+    )
     solve.add_argument("--threads", type=int, help="threads (default: all cores)")
     solve.add_argument("--float32", action="store_true", help="compute in float32")
     solve.add_argument(
@@ -250,6 +254,8 @@ def _solve(args) -> int:
     for note in table.notes:
         print(f"{PROG}: warning: {note}", file=sys.stderr)
     x = table.points
+    if args.p != 2 and isinstance(x, np.memmap):  # the Lp solvers work in memory
+        x = np.array(x)
     t0 = time.perf_counter()
     try:
         res = solve(
@@ -263,6 +269,7 @@ def _solve(args) -> int:
             tol=args.tol,
             max_iter=args.max_iter,
             threads=args.threads,
+            p=args.p,
         )
     except (ValueError, TypeError, ImportError) as err:
         # The input was read fine but is not a valid problem (option values, a backend

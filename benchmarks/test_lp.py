@@ -1,0 +1,118 @@
+"""Time the Lp medians (``p=``) against the p = 2 solve, ``np.median`` and L-BFGS-B.
+
+Run from the project root::
+
+    python -m pytest benchmarks/test_lp.py --benchmark-enable --benchmark-only \
+        --benchmark-columns=min,median,max,rounds -q
+
+- every p of ``P_VALUES`` on one problem of 1,000,000 x 4 (a skewed cloud) and on a batch
+  of 2,000 pixel problems (20 dates x 6 bands, see ``test_batch.py``): the passes over the
+  data and the time per pass are in each row's ``extra_info``;
+- ``p = 1`` against ``np.median(x, axis=0)`` on 1,000,000 x 16 (goal: within 2x);
+- every p against ``scipy.optimize.minimize(method="L-BFGS-B")`` with the exact gradient,
+  on 100,000 x 4 (goal: geomedian at least 10x faster). L-BFGS-B's answer is not certified
+  and, for p = 1 and inf (not differentiable), usually not optimal either.
+
+The Lp solvers are NumPy code shared by both backends, so they run once (default backend).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from test_batch import pixels
+
+import geomedian
+
+P_VALUES = [1, 1.5, 2, 3, np.inf]
+SEED = 20240607
+
+
+def cloud(n: int, d: int) -> np.ndarray:
+    rng = np.random.default_rng([SEED, 16])
+    return rng.standard_exponential((n, d)) * np.linspace(1.0, 3.0, d)
+
+
+@pytest.fixture(scope="module")
+def large() -> np.ndarray:
+    return cloud(1_000_000, 4)
+
+
+def _passes(benchmark, res, seconds=None):
+    passes = float(np.mean(res.n_passes))
+    benchmark.extra_info.update(passes=passes, gap=float(np.max(res.gap)))
+    if benchmark.stats is not None:
+        benchmark.extra_info["ms_per_pass"] = 1e3 * benchmark.stats.stats.median / passes
+
+
+@pytest.mark.parametrize("p", P_VALUES, ids=str)
+def test_lp_one_large_problem(benchmark, large, p):
+    benchmark.group = "lp-1e6x4"
+    res = benchmark.pedantic(geomedian.solve, (large,), {"p": p}, rounds=3)
+    assert res.converged, res
+    _passes(benchmark, res)
+
+
+@pytest.mark.parametrize("p", P_VALUES, ids=str)
+def test_lp_pixel_batch(benchmark, p):
+    x = pixels(P=2_000)
+    benchmark.group = "lp-2000-pixels"
+    res = benchmark.pedantic(geomedian.solve, (x,), {"p": p}, rounds=3)
+    assert res.converged.all(), res.message
+    _passes(benchmark, res)
+
+
+@pytest.fixture(scope="module")
+def wide() -> np.ndarray:
+    return cloud(1_000_000, 16)
+
+
+def test_p1_geomedian(benchmark, wide):
+    benchmark.group = "p1-vs-np-median-1e6x16"
+    res = benchmark.pedantic(geomedian.solve, (wide,), {"p": 1}, rounds=3)
+    assert res.converged and res.gap == 0
+
+
+def test_p1_np_median(benchmark, wide):
+    benchmark.group = "p1-vs-np-median-1e6x16"
+    benchmark.pedantic(np.median, (wide,), {"axis": 0}, rounds=3)
+
+
+def _lbfgsb(x: np.ndarray, p: float):
+    """L-BFGS-B on f_p with its exact (sub)gradient, from the coordinate-wise mean."""
+    from scipy.optimize import minimize
+
+    def fun(y):
+        z = y - x
+        a = np.abs(z)
+        if p == np.inf:
+            k = np.argmax(a, axis=1)
+            g = np.zeros_like(z)
+            g[np.arange(len(x)), k] = np.sign(z[np.arange(len(x)), k])
+            return a.max(axis=1).sum(), g.sum(axis=0)
+        N = np.sum(a**p, axis=1) ** (1 / p)
+        safe = np.where(N > 0, N, 1.0)[:, None]
+        return N.sum(), (np.sign(z) * (a / safe) ** (p - 1)).sum(axis=0)
+
+    return minimize(fun, x.mean(axis=0), jac=True, method="L-BFGS-B")
+
+
+@pytest.mark.parametrize("p", P_VALUES, ids=str)
+def test_lp_against_lbfgsb(benchmark, p):
+    x = cloud(100_000, 4)
+    benchmark.group = f"lp-vs-lbfgsb-1e5x4-p{p}"
+    t = time.perf_counter()
+    ref = _lbfgsb(x, p)
+    lbfgsb_s = time.perf_counter() - t
+    res = benchmark.pedantic(geomedian.solve, (x,), {"p": p}, rounds=3)
+    assert res.converged
+    benchmark.extra_info.update(
+        lbfgsb_s=lbfgsb_s,
+        lbfgsb_f=float(ref.fun),
+        geomedian_f=res.objective,
+        lbfgsb_gap_to_ours=float((ref.fun - res.objective) / res.objective),
+    )
+    if benchmark.stats is not None:
+        benchmark.extra_info["speedup"] = lbfgsb_s / benchmark.stats.stats.median

@@ -1,0 +1,98 @@
+r"""The dual lower bound of the Lp median, for every ``1 <= p <= inf``.
+
+With :math:`q = p / (p - 1)` the dual exponent, any :math:`u_i` with
+:math:`\lVert u_i \rVert_q \le w_i` gives :math:`f(y') \ge \sum_i u_i \cdot (y' - x_i) = S
++ g \cdot (y' - y)` (Hoelder), where :math:`g = \sum_i u_i` and :math:`S = \sum_i u_i \cdot
+(y - x_i)`; and :math:`f(y') \ge W \lVert y' - \bar x \rVert_p` (the triangle inequality).
+Hence :math:`f(y') \ge S - g \cdot (y - \bar x) - \lVert g \rVert_q \lVert y' - \bar x
+\rVert_p \ge S - g \cdot (y - \bar x) - (\lVert g \rVert_q / W) f(y')`, that is
+
+.. math:: f^* \ge LB = \frac{S - g \cdot (y - \bar x)}{1 + \lVert g \rVert_q / W}.
+
+At the iterate :math:`u_i = w_i \nabla \lVert \cdot \rVert_p (y - x_i)`, so :math:`S = f(y)`;
+the points at ``y`` choose their :math:`u_i` to cancel ``g`` as far as their weight allows
+(per coordinate for ``p = 1``, where each coordinate of a tie is free in ``[-w_i, w_i]``).
+
+Rounding, as for ``p = 2``: every sum over the points is NumPy's pairwise sum along the
+contiguous last axis, whose error is far below ``512 u`` of the sum of the magnitudes
+(``u = 2**-53``, fewer than ``2**400`` points); the bound gives up ``512 u`` of every
+magnitude it was computed from, and the measured excess of the computed
+:math:`\lVert u_i \rVert_q` over :math:`w_i` (plus ``(2 d + 8) u`` for the check's own
+rounding) divides it, so that the rounded duals are feasible.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .norms import p_norm
+
+__all__ = ["ALLOWANCE", "Bound", "U", "dual_exponent", "lower_bound"]
+
+U = 2.0**-53
+ALLOWANCE = 512 * U  # the rounding given up, per magnitude (as for p = 2)
+
+
+class Bound(NamedTuple):
+    """``f(y)``, the certified lower bound and the minimum-norm subgradient ``g``, per problem."""
+
+    objective: np.ndarray
+    lower_bound: np.ndarray
+    gradient: np.ndarray
+
+
+def dual_exponent(p: float) -> float:
+    """Return ``q`` with ``1/p + 1/q = 1`` (``inf`` for ``p = 1``, ``1`` for ``p = inf``)."""
+    if p == 1.0:
+        return np.inf
+    if p == np.inf:
+        return 1.0
+    return p / (p - 1.0)
+
+
+def _cancel(g: np.ndarray, z: np.ndarray, w: np.ndarray, N: np.ndarray, p: float) -> np.ndarray:
+    """Return ``g`` once the points at ``y`` took their share (the least-norm subgradient)."""
+    if p == 1.0:  # each coordinate of a tie cancels up to w_i of that coordinate
+        ties = np.sum(np.where(z == 0, w[:, None, :], 0.0), axis=-1)
+        return g - np.clip(g, -ties, ties)
+    eta = np.sum(np.where(N == 0, w, 0.0), axis=-1)
+    norm = p_norm(g, dual_exponent(p), axis=-1)
+    keep = np.maximum(0.0, 1.0 - eta / np.where(norm > 0, norm, 1.0))
+    return g * keep[:, None]
+
+
+def lower_bound(
+    z: np.ndarray, w: np.ndarray, N: np.ndarray, u: np.ndarray, p: float, cancel: bool = True
+) -> Bound:
+    """Return the bound at ``y``.
+
+    From ``z = y - x`` ``(P, d, n)``, weights ``w`` ``(P, n)``, distances
+    ``N = ||z_i||_p`` ``(P, n)`` and duals ``u`` ``(P, d, n)``, ``||u_i||_q <= w_i`` up to
+    rounding (zero for the points at ``y``; ``cancel``: they then take their share).
+    """
+    d = z.shape[1]
+    q = dual_exponent(p)
+    W = np.sum(w, axis=-1)
+    f = np.sum(w * N, axis=-1)
+    g = np.sum(u, axis=-1)
+    if cancel:
+        g = _cancel(g, z, w, N, p)
+    uz = u * z
+    S = np.sum(np.sum(uz, axis=1), axis=-1)
+    A = np.sum(np.sum(np.abs(uz), axis=1), axis=-1)
+    wz = w[:, None, :] * z
+    zbar = np.sum(wz, axis=-1) / W[:, None]  # y - xbar
+    B = np.sum(np.abs(wz), axis=-1)
+    G = np.sum(np.abs(u), axis=-1)
+    # The rounded duals' excess over their weights, measured (exact for p = 1 and inf).
+    norms = p_norm(u, q, axis=1)
+    excess = np.max(np.where(w > 0, norms / np.where(w > 0, w, 1.0), 0.0), axis=-1)
+    delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 8) * U
+    slack = ALLOWANCE * (
+        A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
+    )
+    gnorm = p_norm(g, q, axis=-1) * (1.0 + ALLOWANCE)
+    lb = (S - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + delta)
+    return Bound(f, lb, g)

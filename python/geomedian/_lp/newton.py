@@ -1,0 +1,306 @@
+r"""``1 < p < inf``: Newton's method with the exact Hessian, safeguarded, certified.
+
+For :math:`z_i = y - x_i`, :math:`N_i = \lVert z_i \rVert_p`, :math:`a_i = |z_i| / N_i` and
+:math:`s_i = \operatorname{sign}(z_i) a_i^{p-1}` (so :math:`\lVert s_i \rVert_q = 1`):
+
+.. math::
+
+    \nabla f(y) = \sum_i w_i s_i, \qquad
+    \nabla^2 f(y) = \sum_i \frac{w_i (p - 1)}{N_i}
+        \left(\operatorname{diag}(a_i^{p-2}) - s_i s_i^T\right).
+
+For ``p < 2`` a zero coordinate makes :math:`a^{p-2}` infinite: it is floored at
+``2**-26`` (the step is then a safeguarded quasi-Newton one). Each step is accepted by the
+Armijo test, halving it up to 60 times; a Newton direction that is not a descent direction
+is replaced by the gradient scaled as Weiszfeld's step, :math:`-g / \sum_i w_i / N_i`. Near a
+data point :math:`x_k` that carries most of the curvature the point itself is tried: Kuhn's
+test :math:`\lVert \sum_{i \ne k} u_i \rVert_q \le w_k` is what makes its bound close.
+For ``p < 2`` the curvature in coordinate ``j`` grows without bound as :math:`y_j` nears
+some :math:`x_{ij}`, where optima often sit (as at ``p = 1``); the floored Hessian only
+creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .certificate import dual_exponent, lower_bound
+from .norms import abs_power, p_norm
+
+__all__ = ["evaluate", "newton_median"]
+
+_FLOOR = 2.0**-26
+_ARMIJO = 1e-4
+_HALVINGS = 60
+_FLAT_ROUNDS = 16
+
+
+class _State(NamedTuple):
+    objective: np.ndarray
+    lower_bound: np.ndarray
+    gradient: np.ndarray
+    hessian: np.ndarray
+    curvature: np.ndarray  # sum_i w_i / N_i, the Weiszfeld step's scale
+    nearest: np.ndarray  # the index of the nearest point of positive weight
+    nearest_distance: np.ndarray
+    pinned: np.ndarray  # (P, d): p < 2 and y_j = x_ij for a point not at y (see _direction)
+
+
+def _directions(xt: np.ndarray, y: np.ndarray, p: float):
+    """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``."""
+    z = y[:, :, None] - xt
+    return (z, *_geometry(z, p))
+
+
+def _geometry(z: np.ndarray, p: float):
+    """Return ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i`` of ``z`` ``(P, d, n)``.
+
+    Each ``z_i`` scaled by its largest entry first: no overflow or underflow in the powers.
+    """
+    big = np.max(np.abs(z), axis=1, keepdims=True)
+    r = z / np.where(big > 0, big, 1.0)
+    ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
+    ap = np.where(ap > 0, ap, 1.0)
+    N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
+    a = np.abs(r) / ap ** (1.0 / p)
+    return N, a, np.sign(r) * abs_power(a, p - 1.0)
+
+
+def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
+    """Return f, its bound, gradient and Hessian at ``y`` ``(P, d)``: one pass over ``xt``."""
+    z, N, a, s = _directions(xt, y, p)
+    at_y = N == 0
+    u = w[:, None, :] * s
+    bound = lower_bound(z, w, N, u, p)
+    c = np.where(at_y, 0.0, w * (p - 1.0) / np.where(at_y, 1.0, N))
+    diag = np.sum(c[:, None, :] * abs_power(np.maximum(a, _FLOOR), p - 2.0), axis=-1)
+    H = -np.einsum("pin,pjn->pij", c[:, None, :] * s, s)
+    H[:, np.arange(y.shape[1]), np.arange(y.shape[1])] += diag
+    curvature = np.sum(np.where(at_y, 0.0, w / np.where(at_y, 1.0, N)), axis=-1)
+    far = np.where(w > 0, N, np.inf)
+    nearest = np.argmin(far, axis=-1)
+    pinned = np.zeros(y.shape, dtype=bool)
+    on = z == 0 if p < 2 else None
+    if on is not None and on.any():
+        # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
+        # coordinate's move t: the gradient g_j of the others is balanced at
+        # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)). Pinned where that is below y_j's
+        # resolution (near p = 1, almost always): moving y_j cannot do better.
+        on &= ~at_y[:, None, :]
+        pull = w * np.where(at_y, 1.0, N) ** (1.0 - p)
+        steep = np.sum(np.where(on, pull[:, None, :], 0.0), axis=-1)
+        with np.errstate(divide="ignore", over="ignore"):
+            reach = (np.abs(bound.gradient) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
+        pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
+    return _State(bound.objective, bound.lower_bound, bound.gradient, H, curvature, nearest,
+                  far[np.arange(len(nearest)), nearest], pinned)  # fmt: skip
+
+
+def polished_bound(
+    xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float, state: _State
+) -> np.ndarray:
+    """Return a better bound at ``y`` (``state``: there) from other duals: one more pass.
+
+    The bound holds for any ``||u_i||_q <= w_i``, not only the gradient at ``y``, and
+    ``y`` can only be a float64 point: near ``p = 1`` (a gradient that changes by much
+    across one ulp of ``y``) or for large ``p`` far from the origin (a large Hessian), the
+    gradient at every representable ``y`` stays well away from 0. Two other choices, the
+    better bound kept:
+
+    - the gradient's duals with each ``g_j`` taken from the point whose ``|u_ij|`` is
+      smallest (it weighs least in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly
+      changes), each ``u_i`` then scaled back to its weight;
+    - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
+      differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move.
+    """
+    z, N, a, s = _directions(xt, y, p)
+    u = w[:, None, :] * s
+    g = np.sum(u, axis=-1)
+    cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0), a, np.inf)
+    k = np.argmin(cost, axis=-1)  # (P, d)
+    P, d = g.shape
+    pi, ji = np.meshgrid(np.arange(P), np.arange(d), indexing="ij")
+    np.subtract.at(u, (pi, ji, k), g)
+    norms = p_norm(u, dual_exponent(p), axis=1)
+    u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
+    cancelled = lower_bound(z, w, N, u, p).lower_bound
+    delta = _direction(state)
+    _, _, s = _geometry(z + delta[:, :, None], p)
+    u = np.where(N[:, None, :] > 0, w[:, None, :] * s, 0.0)  # the points at y: their share
+    return np.maximum(cancelled, lower_bound(z, w, N, u, p).lower_bound)
+
+
+def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    return np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
+
+
+def _direction(s: _State) -> np.ndarray:
+    """Newton's direction where it descends, Weiszfeld's scaled gradient elsewhere."""
+    g = s.gradient
+    H = s.hessian.copy()
+    d = H.shape[-1]
+    # A pinned coordinate has infinite curvature (|t|^(p-1) has an infinite slope at 0):
+    # Newton leaves it where it is.
+    pin = s.pinned
+    H = np.where(pin[:, :, None] | pin[:, None, :], 0.0, H)
+    H[:, np.arange(d), np.arange(d)] = np.where(pin, 1.0, np.diagonal(H, axis1=1, axis2=2))
+    g = np.where(pin, 0.0, g)
+    # A relative ridge of 2**-40 keeps a singular Hessian (a flat direction) solvable.
+    ridge = 2.0**-40 * np.max(np.abs(np.diagonal(H, axis1=1, axis2=2)), axis=1)
+    H[:, np.arange(d), np.arange(d)] += np.where(ridge > 0, ridge, 1.0)[:, None]
+    try:
+        step = -np.linalg.solve(H, g[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        step = np.full_like(g, np.nan)
+    # The fallback moves every coordinate, pinned or not: a pin that descent leaves goes.
+    fallback = -s.gradient / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
+    bad = ~np.isfinite(step).all(axis=1) | (np.sum(step * g, axis=1) >= 0)
+    return np.where(bad[:, None], fallback, step)
+
+
+def newton_median(
+    xt: np.ndarray, w: np.ndarray, y0: np.ndarray, p: float, tol: float, max_iter: int
+):
+    """Solve every problem of ``xt`` ``(P, d, n)`` from ``y0``; return the state per problem.
+
+    Returns ``(y, f, lb, n_iter, n_passes, status)`` with status 0 (certified), 1
+    (``max_iter``) or 2 (no decrease found: floating-point resolution).
+    """
+    P = xt.shape[0]
+    y = y0.copy()
+    st = evaluate(xt, w, y, p)
+    f, lb = st.objective.copy(), st.lower_bound.copy()
+    n_iter = np.zeros(P, dtype=np.int64)
+    n_passes = np.ones(P, dtype=np.int64)
+    status = np.ones(P, dtype=np.int32)
+    flats = np.zeros(P, dtype=np.int64)
+    mark = np.full(P, np.inf)
+    state = st
+    for _ in range(max_iter):
+        done = _gap(f, lb) <= tol
+        status[done] = 0
+        active = np.flatnonzero((status == 1) & ~done)
+        if active.size == 0:
+            break
+        sub = _take(state, active)
+        xa, wa = _rows(xt, active), _rows(w, active)
+        direction = _direction(sub)
+        slope = np.sum(direction * sub.gradient, axis=1)
+        t = np.ones(active.size)
+        searching = np.ones(active.size, dtype=bool)
+        new = sub
+        ynew = y[active].copy()
+        for _ in range(_HALVINGS):
+            idx = np.flatnonzero(searching)
+            if idx.size == 0:
+                break
+            trial = y[active[idx]] + t[idx, None] * direction[idx]
+            tr = evaluate(_rows(xa, idx), _rows(wa, idx), trial, p)
+            n_passes[active[idx]] += 1
+            ok = (tr.objective <= sub.objective[idx] + _ARMIJO * t[idx] * slope[idx]) | (
+                _gap(tr.objective, tr.lower_bound) <= tol
+            )
+            acc = idx[ok]
+            ynew[acc] = trial[ok]
+            new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
+            searching[acc] = False
+            t[idx[~ok]] *= 0.5
+        # Near the optimum (no decrease worth tol left, or none at all) polish the duals.
+        flat = searching | (sub.objective - new.objective <= tol * sub.objective)
+        if flat.any():
+            idx = np.flatnonzero(flat)
+            where = active[idx]
+            yp = np.where(searching[idx, None], y[where], ynew[idx])
+            # new holds the state at yp: sub's where no step was accepted.
+            better = polished_bound(_rows(xa, idx), _rows(wa, idx), yp, p, _take(new, idx))
+            n_passes[where] += 1
+            lb[where] = np.maximum(lb[where], better)
+        # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
+        # (float64's resolution of y: the steps and the duals reach no further).
+        now = _gap(f[active], lb[active])
+        halved = now <= 0.5 * mark[active]
+        mark[active] = np.where(halved, now, mark[active])
+        flats[active] = np.where(halved, 0, flats[active] + 1)
+        stuck = (searching | (flats[active] >= _FLAT_ROUNDS)) & (now > tol)
+        status[active[stuck]] = 2
+        moved = ~searching
+        new = _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active)
+        if p < 2:  # where Newton creeps
+            new = _try_coordinates(xa, wa, ynew, new, p, moved & flat, n_passes, active)
+        y[active[moved]] = ynew[moved]
+        f[active[moved]] = new.objective[moved]
+        lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
+        n_iter[active[moved]] += 1
+        state = _put(state, active, new)
+    done = _gap(f, lb) <= tol
+    status[done] = 0
+    return y, f, lb, n_iter, n_passes, status
+
+
+def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
+    """Where the iterate nears a data point, take the point itself if it is no worse."""
+    f = new.objective
+    W = np.sum(wa, axis=-1)
+    near = (
+        moved
+        & (new.nearest_distance * W < 2.0**-10 * np.where(f > 0, f, 1.0))
+        & (new.nearest_distance > 0)
+    )
+    idx = np.flatnonzero(near)
+    if idx.size == 0:
+        return new
+    xs = _rows(xa, idx)
+    cand = xs[np.arange(idx.size), :, new.nearest[idx]]
+    tr = evaluate(xs, _rows(wa, idx), cand, p)
+    n_passes[active[idx]] += 1
+    ok = tr.objective <= f[idx]
+    acc = idx[ok]
+    ynew[acc] = cand[ok]
+    return _put(new, acc, _take(tr, np.flatnonzero(ok)))
+
+
+def _try_coordinates(xa, wa, ynew, new, p, moved, n_passes, active):
+    """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse."""
+    f = new.objective
+    W = np.sum(wa, axis=-1)
+    gaps = np.abs(ynew[:, :, None] - xa)
+    gaps = np.where(wa[:, None, :] > 0, gaps, np.inf)
+    k = np.argmin(gaps, axis=-1)  # (P, d)
+    close = np.take_along_axis(gaps, k[..., None], -1)[..., 0]
+    snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(f > 0, f, 1.0)[:, None])
+    idx = np.flatnonzero(moved & snap.any(axis=1))
+    if idx.size == 0:
+        return new
+    xs = _rows(xa, idx)
+    target = np.take_along_axis(xs, k[idx][..., None], -1)[..., 0]
+    cand = np.where(snap[idx], target, ynew[idx])
+    tr = evaluate(xs, _rows(wa, idx), cand, p)
+    n_passes[active[idx]] += 1
+    ok = tr.objective <= f[idx]
+    acc = idx[ok]
+    ynew[acc] = cand[ok]
+    return _put(new, acc, _take(tr, np.flatnonzero(ok)))
+
+
+def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]``, without a copy when ``idx`` is every row in order (one large problem)."""
+    if idx.size == a.shape[0] and (idx == np.arange(a.shape[0])).all():
+        return a
+    return a[idx]
+
+
+def _take(s: _State, idx: np.ndarray) -> _State:
+    return _State(*(field[idx] for field in s))
+
+
+def _put(s: _State, idx: np.ndarray, part: _State) -> _State:
+    if idx.size == 0:
+        return s
+    fields = []
+    for field, new in zip(s, part):
+        field = field.copy()
+        field[idx] = new
+        fields.append(field)
+    return _State(*fields)

@@ -1,0 +1,368 @@
+"""Lp medians (``p=``): exact cases, independent references, certificates, equivariances."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import reference
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import geomedian
+
+P_VALUES = [1, 1.05, 1.5, 3, 10, np.inf]
+
+
+def skewed(rng, n=40, d=3):
+    return rng.standard_exponential((n, d)) * [1.0, 3.0, 0.5][:d]
+
+
+def lp_mp(y, x, w, p) -> mpmath.mpf:
+    """``sum_i w_i ||y - x_i||_p`` in 40-digit arithmetic."""
+    with mpmath.workdps(40):
+        total = mpmath.mpf(0)
+        for xi, wi in zip(np.asarray(x, float), w):
+            z = [abs(mpmath.mpf(float(a)) - mpmath.mpf(float(b))) for a, b in zip(y, xi)]
+            if p == np.inf:
+                dist = max(z)
+            else:
+                pm = mpmath.mpf(p)
+                dist = mpmath.fsum(t**pm for t in z) ** (1 / pm)
+            total += mpmath.mpf(float(wi)) * dist
+        return total
+
+
+def tight_minimum(x, w, p):
+    """An independent optimum: SciPy's L-BFGS-B from our answer's neighbourhood, then Powell."""
+    from scipy.optimize import minimize
+
+    if p in (1, np.inf):
+        return reference.lp_program(x, w, p)[0]
+    fun = lambda y: reference.lp_objective(y, x, w, p)  # noqa: E731
+    y = minimize(
+        fun, np.median(x, axis=0), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12}
+    ).x
+    return minimize(fun, y, method="Powell", options={"xtol": 1e-12, "ftol": 1e-15}).x
+
+
+@pytest.mark.parametrize("bad", [0.5, 0, -1, float("nan"), -np.inf])
+def test_bad_p_is_a_value_error(bad):
+    with pytest.raises(ValueError, match="p must be >= 1"):
+        geomedian.solve([[0.0, 1.0]], p=bad)
+
+
+@pytest.mark.parametrize("bad", ["1", None, True, [2], 1 + 0j])
+def test_non_numeric_p_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="p must be a real number"):
+        geomedian.geometric_median([[0.0, 1.0]], p=bad)
+
+
+def test_p_two_is_the_geometric_median(backend, rng):
+    x = rng.normal(size=(30, 3))
+    ref = geomedian.solve(x, backend=backend)
+    for p in (2, 2.0, np.float64(2)):
+        res = geomedian.solve(x, backend=backend, p=p)
+        np.testing.assert_array_equal(res.median, ref.median)
+        assert res.method == ref.method
+
+
+def test_p1_even_count_returns_the_midpoint(backend):
+    x = np.array([[0.0, 5.0], [1.0, 5.0], [2.0, 7.0], [10.0, 9.0]])
+    res = geomedian.solve(x, p=1, backend=backend)
+    np.testing.assert_array_equal(res.median, [1.5, 6.0])
+    assert res.gap == 0.0 and res.objective == 11.0 + 6.0
+    assert res.objective - res.lower_bound <= 1e-12 * res.objective
+    assert res.converged and res.backend == backend
+
+
+def test_p1_weights_and_ties(backend):
+    # W = 4: the weight below 1 is 1, at 1 is 1, above is 2: the optimal set is [1, 2].
+    x = np.array([[0.0], [1.0], [2.0]])
+    res = geomedian.solve(x, [1, 1, 2], p=1, backend=backend)
+    assert res.median[0] == 1.5 and res.objective == 3.0 and res.gap == 0.0
+    # A tie carrying the balance: three points at 3, weight 3 of 5.
+    x = np.array([[3.0], [3.0], [3.0], [0.0], [9.0]])
+    res = geomedian.solve(x, p=1, backend=backend)
+    assert res.median[0] == 3.0 and res.gap == 0.0 and res.objective == 9.0
+
+
+def test_p1_is_numpy_median_and_nanmedian(backend, rng):
+    x = rng.normal(size=(6, 7, 3))
+    res = geomedian.solve(x, p=1, backend=backend)
+    np.testing.assert_array_equal(res.median, np.median(x, axis=-2))
+    assert (res.gap == 0).all() and res.converged.all()
+    x[0, 2, 1] = np.nan  # the whole row is missing
+    res = geomedian.solve(x, p=1, nan_policy="omit", backend=backend)
+    rows = np.where(np.isnan(x).any(axis=-1, keepdims=True), np.nan, x)
+    np.testing.assert_array_equal(res.median, np.nanmedian(rows, axis=-2))
+
+
+@pytest.mark.parametrize("p", [1, np.inf])
+def test_linear_programs_agree(backend, rng, p):
+    x = skewed(rng, 25)
+    w = rng.integers(1, 4, size=25).astype(float)
+    res = geomedian.solve(x, w, p=p, backend=backend)
+    _, fstar = reference.lp_program(x, w, p)
+    assert res.converged and res.objective == pytest.approx(fstar, rel=1e-9)
+    assert res.lower_bound <= fstar * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])
+def test_heavy_data_point_is_returned_exactly(backend, rng, p):
+    # Weight 5 at the origin against four unit points: Kuhn's test holds there for every p.
+    x = np.vstack([[0.0, 0.0], rng.normal(size=(4, 2))])
+    w = [5.0, 1, 1, 1, 1]
+    res = geomedian.solve(x, w, p=p, backend=backend)
+    np.testing.assert_array_equal(res.median, [0.0, 0.0])
+    assert res.converged
+
+
+def test_chebyshev_by_hand(backend):
+    # Four points at distance 2 from the origin in the max norm, symmetric: f(0) = 8, and
+    # the duals (-+1, 0), (0, -+1) sum to zero: 0 is optimal.
+    x = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0], [0.0, -2.0], [0.0, 0.0]])
+    res = geomedian.solve(x, [1, 1, 1, 1, 4], p=np.inf, backend=backend)
+    np.testing.assert_array_equal(res.median, [0.0, 0.0])
+    assert res.objective == 8.0 and res.gap <= 1e-12
+
+
+# p = 1.05 certifies a gap of about 1e-9 on this cloud, not 1e-10 (status 2: the duals
+# found at float64's points of y reach no further).
+@pytest.mark.parametrize(("p", "tol"), [(1.05, 1e-8), (1.5, 1e-10), (3, 1e-10), (10, 1e-10)])
+def test_against_a_tight_minimiser_and_high_precision(backend, rng, p, tol):
+    x = skewed(rng, 30)
+    w = rng.uniform(0.5, 2.0, size=30)
+    res = geomedian.solve(x, w, p=p, backend=backend, tol=tol)
+    assert res.converged and res.gap <= tol
+    ref = tight_minimum(x, w, p)
+    upper = min(lp_mp(res.median, x, w, p), lp_mp(ref, x, w, p))
+    assert mpmath.mpf(res.lower_bound) <= upper  # a true lower bound
+    assert lp_mp(res.median, x, w, p) <= upper * (1 + mpmath.mpf(2 * tol))
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_certificate_is_a_lower_bound_in_high_precision(backend, rng, p):
+    for trial in range(3):
+        x = rng.normal(size=(12, 2)) * 10.0**trial + 1e3 * trial
+        res = geomedian.solve(x, p=p, backend=backend)
+        assert res.converged
+        assert mpmath.mpf(res.lower_bound) <= lp_mp(res.median, x, np.ones(12), p)
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_equivariances(backend, rng, p):
+    x = skewed(rng, 20, 3)
+    y = geomedian.geometric_median(x, p=p, backend=backend)
+    scale = max(1.0, float(np.abs(y).max()))
+
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-7 * scale)
+
+    shift = np.array([1.0, -2.0, 3.0])
+    close(geomedian.geometric_median(x + shift, p=p, backend=backend), y + shift)
+    close(geomedian.geometric_median(4.0 * x, p=p, backend=backend), 4.0 * y)
+    perm = [2, 0, 1]
+    close(geomedian.geometric_median(x[:, perm], p=p, backend=backend), y[perm])
+    flip = np.array([1.0, -1.0, -1.0])
+    close(geomedian.geometric_median(x * flip, p=p, backend=backend), y * flip)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])
+def test_a_rotation_changes_the_answer(backend, rng, p):
+    x = skewed(rng, 30, 2)
+    c, s = np.cos(0.6), np.sin(0.6)
+    R = np.array([[c, -s], [s, c]])
+    y = geomedian.geometric_median(x, p=p, backend=backend)
+    y_rot = geomedian.geometric_median(x @ R.T, p=p, backend=backend)
+    assert np.abs(y_rot - R @ y).max() > 1e-3
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_duplicates_are_integer_weights(backend, rng, p):
+    x = skewed(rng, 10, 2)
+    counts = rng.integers(1, 4, size=10)
+    a = geomedian.solve(np.repeat(x, counts, axis=0), p=p, backend=backend)
+    b = geomedian.solve(x, counts.astype(float), p=p, backend=backend)
+    assert a.objective == pytest.approx(b.objective, rel=1e-10)
+    if p in (1, 1.5, 3, 10):  # unique minimisers
+        np.testing.assert_allclose(a.median, b.median, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, np.inf])
+def test_batches_weights_nan_omit_and_nodata(backend, rng, p):
+    x = rng.integers(1, 100, size=(3, 4, 9, 2)).astype(np.uint16)
+    x[0, 1, 3] = 0
+    x[2, 2, :] = 0  # every point missing: an empty problem
+    w = rng.uniform(0.5, 2, size=(3, 4, 9))
+    with pytest.warns(RuntimeWarning, match="All-NaN"):
+        res = geomedian.solve(x, w, p=p, nodata=0, nan_policy="omit", backend=backend)
+    assert res.median.dtype == np.float32 and res.median.shape == (3, 4, 2)
+    assert res.status[2, 2] == 5 and np.isnan(res.median[2, 2]).all()
+    for k in [(0, 1), (1, 3)]:
+        keep = (x[k] != 0).all(axis=1)
+        one = geomedian.solve(x[k][keep], w[k][keep], p=p, backend=backend)
+        np.testing.assert_allclose(res.median[k], one.median, rtol=1e-6)
+        assert res.converged[k]
+
+
+def test_nan_policies(backend):
+    x = np.array([[[0.0, 0.0], [np.nan, 1.0], [2.0, 2.0]], [[0.0, 0.0], [1.0, 1.0], [2.0, 5.0]]])
+    with pytest.raises(ValueError, match="NaN"):
+        geomedian.solve(x, p=1.5, backend=backend)
+    res = geomedian.solve(x, p=1.5, nan_policy="propagate", backend=backend)
+    assert res.status[0] == 4 and np.isnan(res.median[0]).all() and res.converged[1]
+    with pytest.raises(ValueError, match="inf"):
+        geomedian.solve(np.array([[0.0, np.inf]]), p=3, nan_policy="omit", backend=backend)
+
+
+def test_float32_is_certified_at_the_returned_point(backend, rng):
+    x = skewed(rng, 50).astype(np.float32)
+    for p in (1, 1.5, 3):
+        res = geomedian.solve(x, p=p, backend=backend)
+        assert res.median.dtype == np.float32 and res.converged
+        f = reference.lp_objective(res.median, x, None, p)
+        assert res.lower_bound <= f and res.objective == pytest.approx(f, rel=1e-12)
+
+
+def test_objective_and_gradient(backend, rng):
+    x = rng.normal(size=(8, 3))
+    y = rng.normal(size=3)
+    for p in P_VALUES:
+        f = geomedian.objective(y, x, p=p, backend=backend)
+        assert f == pytest.approx(reference.lp_objective(y, x, None, p), rel=1e-13)
+    # At the p = 1 median the least-norm subgradient is zero; at a generic point it is the
+    # derivative, checked by central differences.
+    med = geomedian.geometric_median(x[:7], p=1, backend=backend)
+    np.testing.assert_array_equal(geomedian.gradient(med, x[:7], p=1, backend=backend), 0.0)
+    g = geomedian.gradient(y, x, p=3, backend=backend)
+    h = 1e-6
+    def f3(v):
+        return reference.lp_objective(v, x, None, 3)
+
+    fd = [(f3(y + h * e) - f3(y - h * e)) / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
+def test_paths_without_p_refuse_it(backend, tmp_path):
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match="method='sgd'"):
+        geomedian.solve(x, method="sgd", p=1)
+    with pytest.raises(ValueError, match="method='gram'"):
+        geomedian.solve(x, method="gram", p=3)
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float64, shape=x.shape)
+    mm[:] = x
+    with pytest.raises(ValueError, match="memmap"):
+        geomedian.solve(mm, p=1, backend=backend)
+
+
+def test_dask_batch_takes_p_and_one_dask_problem_refuses_it(backend, rng):
+    da = pytest.importorskip("dask.array")
+    x = rng.normal(size=(4, 10, 2))
+    res = geomedian.solve(da.from_array(x, chunks=(2, 10, 2)), p=1.5, backend=backend)
+    np.testing.assert_array_equal(
+        res.median.compute(), geomedian.solve(x, p=1.5, backend=backend).median
+    )
+    with pytest.raises(ValueError, match="Dask problem"):
+        geomedian.solve(da.from_array(x[0], chunks=(5, 2)), p=1.5, backend=backend)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-20, 20), st.integers(-20, 20)), min_size=1, max_size=12),
+    st.sampled_from([1, np.inf]),
+)
+def test_hypothesis_integer_clouds_match_the_program(points, p):
+    x = np.array(points, dtype=float)
+    res = geomedian.solve(x, p=p)
+    _, fstar = reference.lp_program(x, None, p)
+    assert res.converged
+    assert math.isclose(res.objective, fstar, rel_tol=1e-9, abs_tol=1e-9)
+    if p == 1:
+        assert res.gap == 0.0
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_one_coordinate_is_the_median_for_every_p(backend, p):
+    x = np.array([[0.0], [1.0], [5.0], [7.0]])
+    res = geomedian.solve(x, [1, 2, 1, 1], p=p, backend=backend)
+    assert res.median[0] == 1.0 and res.gap == 0.0 and res.converged
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_far_from_the_origin_still_certifies(backend, rng, p):
+    # At 1e8 one ulp of y is 1.5e-8 of a unit spread: the duals, not y, must close the gap.
+    x = rng.normal(size=(40, 3)) + 1e8
+    res = geomedian.solve(x, p=p, backend=backend)
+    assert res.converged, res
+    assert mpmath.mpf(res.lower_bound) <= lp_mp(res.median, x, np.ones(40), p)
+
+
+def test_p1_bound_below_the_exact_optimum(backend, rng):
+    # The optimum of p = 1 is the coordinate-wise median, f* summed exactly in fractions.
+    from fractions import Fraction
+
+    x = rng.normal(size=(31, 3)) * 1e3 + 7.0
+    w = rng.integers(1, 5, size=31).astype(float)
+    res = geomedian.solve(x, w, p=1, backend=backend)
+    ystar = [reference.weighted_median(x[:, j], w) for j in range(3)]
+    fstar = sum(Fraction(wi) * abs(Fraction(yj) - Fraction(xj))
+                for xi, wi in zip(x, w) for yj, xj in zip(ystar, xi))  # fmt: skip
+    assert Fraction(res.lower_bound) <= fstar and res.gap == 0.0
+    assert Fraction(res.objective) == pytest.approx(fstar, rel=1e-15)
+
+
+def test_float32_objective_is_the_returned_points(backend, rng):
+    x = skewed(rng, 50).astype(np.float32)
+    for p in (10, np.inf):
+        res = geomedian.solve(x, p=p, backend=backend)
+        assert res.median.dtype == np.float32 and res.converged
+        f = reference.lp_objective(res.median, x, None, p)
+        assert res.lower_bound <= f and res.objective == pytest.approx(f, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.5, float("nan"), "2"])
+def test_bad_p_everywhere(bad, backend):
+    error = TypeError if isinstance(bad, str) else ValueError
+    x = [[0.0, 1.0], [2.0, 3.0]]
+    for call in (
+        lambda: geomedian.objective([0.0, 0.0], x, p=bad, backend=backend),
+        lambda: geomedian.gradient([0.0, 0.0], x, p=bad, backend=backend),
+        lambda: geomedian.solve(np.zeros((2, 3, 2)), p=bad, backend=backend),
+        lambda: geomedian.OnlineGeometricMedian(p=bad, backend=backend).partial_fit(x),
+    ):
+        with pytest.raises(error, match="p must be"):
+            call()
+
+
+def test_online_estimator_takes_p_two_only(backend, rng):
+    x = rng.normal(size=(64, 2))
+    est = geomedian.OnlineGeometricMedian(p=2.0, backend=backend).partial_fit(x)
+    ref = geomedian.OnlineGeometricMedian(backend=backend).partial_fit(x)
+    np.testing.assert_array_equal(est.median_, ref.median_)
+    with pytest.raises(ValueError, match=r"p=1\.5 is not supported for OnlineGeometricMedian"):
+        geomedian.OnlineGeometricMedian(p=1.5, backend=backend).partial_fit(x)
+    with pytest.raises(ValueError, match="p=inf is not supported"):  # set_params, next chunk
+        est.set_params(p=np.inf).partial_fit(x)
+
+
+def test_p_inf_without_scipy_says_so(backend, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    with pytest.raises(ImportError, match=r"p=inf .* SciPy"):
+        geomedian.solve([[0.0, 1.0], [2.0, 0.0]], p=np.inf, backend=backend)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])
+def test_huge_and_tiny_weights_scale_the_answer(backend, p):
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]])
+    ref = geomedian.solve(x, [1.0, 2.0, 1.0], p=p, backend=backend)
+    for factor in (2.0**900, 2.0**-900):
+        with np.errstate(over="raise", invalid="raise"):
+            res = geomedian.solve(x, factor * np.array([1.0, 2.0, 1.0]), p=p, backend=backend)
+        np.testing.assert_array_equal(res.median, ref.median)
+        assert res.converged and res.objective == ref.objective * factor
+        assert res.lower_bound == ref.lower_bound * factor and res.scale == ref.scale
