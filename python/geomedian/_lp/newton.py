@@ -253,7 +253,15 @@ def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
         return new
     xs = _rows(xa, idx)
     cand = xs[np.arange(idx.size), :, new.nearest[idx]]
-    tr = evaluate(xs, _rows(wa, idx), cand, p)
+    return _keep_if_no_worse(xs, _rows(wa, idx), idx, cand, new, f, ynew, p, n_passes, active)
+
+
+def _keep_if_no_worse(xs, ws, idx, cand, new, f, ynew, p, n_passes, active):
+    """Keep the candidates ``cand`` of problems ``idx`` whose objective is no worse than ``f``.
+
+    One pass evaluates them; the kept ones go into ``ynew`` and the state ``new``.
+    """
+    tr = evaluate(xs, ws, cand, p)
     n_passes[active[idx]] += 1
     ok = tr.objective <= f[idx]
     acc = idx[ok]
@@ -276,12 +284,7 @@ def _try_coordinates(xa, wa, ynew, new, p, moved, n_passes, active):
     xs = _rows(xa, idx)
     target = np.take_along_axis(xs, k[idx][..., None], -1)[..., 0]
     cand = np.where(snap[idx], target, ynew[idx])
-    tr = evaluate(xs, _rows(wa, idx), cand, p)
-    n_passes[active[idx]] += 1
-    ok = tr.objective <= f[idx]
-    acc = idx[ok]
-    ynew[acc] = cand[ok]
-    return _put(new, acc, _take(tr, np.flatnonzero(ok)))
+    return _keep_if_no_worse(xs, _rows(wa, idx), idx, cand, new, f, ynew, p, n_passes, active)
 
 
 def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
