@@ -10,11 +10,13 @@ For :math:`z_i = y - x_i`, :math:`N_i = \lVert z_i \rVert_p`, :math:`a_i = |z_i|
         \left(\operatorname{diag}(a_i^{p-2}) - s_i s_i^T\right).
 
 For ``p < 2`` a zero coordinate makes :math:`a^{p-2}` infinite: it is floored at
-``2**-26`` (the step is then a safeguarded quasi-Newton one). Each step is accepted by the
-Armijo test, halving it up to 60 times; a Newton direction that is not a descent direction
-is replaced by the gradient scaled as Weiszfeld's step, :math:`-g / \sum_i w_i / N_i`. Near a
-data point :math:`x_k` that carries most of the curvature the point itself is tried: Kuhn's
-test :math:`\lVert \sum_{i \ne k} u_i \rVert_q \le w_k` is what makes its bound close.
+``2**-26`` (the step is then a safeguarded quasi-Newton one). Every sum comes from one
+pass of the backend's kernel (``lp_pass``), which reads each problem's points once, in
+place. Each step is accepted by the Armijo test, halving it up to 60 times; a Newton
+direction that is not a descent direction is replaced by the gradient scaled as
+Weiszfeld's step, :math:`-g / \sum_i w_i / N_i`. Near a data point :math:`x_k` that
+carries most of the curvature the point itself is tried: Kuhn's test
+:math:`\lVert \sum_{i \ne k} u_i \rVert_q \le w_k` is what makes its bound close.
 For ``p < 2`` the curvature in coordinate ``j`` grows without bound as :math:`y_j` nears
 some :math:`x_{ij}`, where optima often sit (as at ``p = 1``); the floored Hessian only
 creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
@@ -22,19 +24,43 @@ creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .certificate import dual_exponent, lower_bound
+from .._contract import (
+    LP_A,
+    LP_CURVATURE,
+    LP_ETA,
+    LP_EXCESS,
+    LP_F,
+    LP_HEAD,
+    LP_NEAREST,
+    LP_NEAREST_ROW,
+    LP_S,
+    LP_WEIGHT,
+)
+from .certificate import assemble, cancel_at_y, dual_exponent, lower_bound
 from .norms import abs_power, p_norm
 
-__all__ = ["evaluate", "newton_median"]
+__all__ = ["Points", "evaluate", "newton_median"]
 
-_FLOOR = 2.0**-26
 _ARMIJO = 1e-4
 _HALVINGS = 60
 _FLAT_ROUNDS = 16
+
+
+class Points(NamedTuple):
+    """Problems to solve, and the kernels that read them.
+
+    ``x`` ``(P, n, d)`` (float32 or float64, C order), their weights ``w`` ``(P, n)`` (zero
+    for a missing row: never read), and the backend's kernels and threads.
+    """
+
+    x: np.ndarray
+    w: np.ndarray
+    kernels: Any
+    threads: int
 
 
 class _State(NamedTuple):
@@ -46,62 +72,68 @@ class _State(NamedTuple):
     nearest: np.ndarray  # the index of the nearest point of positive weight
     nearest_distance: np.ndarray
     pinned: np.ndarray  # (P, d): p < 2 and y_j = x_ij for a point not at y (see _direction)
+    closest: np.ndarray  # (P, d): the x_ij of positive weight nearest to y_j
+    closest_gap: np.ndarray  # (P, d): |y_j - closest_j|
+
+
+def evaluate(
+    pts: Points, rows: np.ndarray, y: np.ndarray, p: float, shift: np.ndarray | None = None
+) -> _State:
+    """Return f, its bound, gradient and Hessian of problems ``rows`` at ``y``: one pass.
+
+    ``shift``: the bound from the duals at ``y + shift`` instead (see polished_bound).
+    """
+    P, d = y.shape
+    sums = pts.kernels.lp_pass(pts.x, pts.w, rows, y, shift, p, pts.threads)
+
+    def block(k):
+        return sums[:, LP_HEAD + k * d : LP_HEAD + (k + 1) * d]
+
+    eta = sums[:, LP_ETA]
+    g = cancel_at_y(block(0), eta, p)
+    bound = assemble(
+        sums[:, LP_F], sums[:, LP_WEIGHT], sums[:, LP_S], sums[:, LP_A], g, block(1),
+        block(2), block(3), sums[:, LP_EXCESS], p,
+    )  # fmt: skip
+    lower = np.zeros((P, d, d))
+    j, k = np.tril_indices(d)
+    end = LP_HEAD + 6 * d + j.size
+    lower[:, j, k] = sums[:, LP_HEAD + 6 * d : end]
+    H = -(lower + np.transpose(np.tril(lower, -1), (0, 2, 1)))
+    H[:, np.arange(d), np.arange(d)] += block(4)
+    pinned = np.zeros(y.shape, dtype=bool)
+    steep = block(5)
+    if p < 2 and (steep > 0).any():
+        # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
+        # coordinate's move t: the gradient g_j of the others is balanced at
+        # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)), steep being that sum over the
+        # points with y_j = x_ij. Pinned where that is below y_j's resolution (near p = 1,
+        # almost always): moving y_j cannot do better.
+        with np.errstate(divide="ignore", over="ignore"):
+            reach = (np.abs(g) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
+        pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
+    nearest = sums[:, LP_NEAREST_ROW].astype(np.int64)
+    closest, closest_gap = sums[:, end + d :], sums[:, end : end + d]
+    return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
+                  sums[:, LP_NEAREST], pinned, closest, closest_gap)  # fmt: skip
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
     """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``."""
     z = y[:, :, None] - xt
-    return (z, *_geometry(z, p))
-
-
-def _geometry(z: np.ndarray, p: float):
-    """Return ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i`` of ``z`` ``(P, d, n)``.
-
-    Each ``z_i`` scaled by its largest entry first: no overflow or underflow in the powers.
-    """
     big = np.max(np.abs(z), axis=1, keepdims=True)
     r = z / np.where(big > 0, big, 1.0)
     ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
     ap = np.where(ap > 0, ap, 1.0)
     N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
     a = np.abs(r) / ap ** (1.0 / p)
-    return N, a, np.sign(r) * abs_power(a, p - 1.0)
-
-
-def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
-    """Return f, its bound, gradient and Hessian at ``y`` ``(P, d)``: one pass over ``xt``."""
-    z, N, a, s = _directions(xt, y, p)
-    at_y = N == 0
-    u = w[:, None, :] * s
-    bound = lower_bound(z, w, N, u, p)
-    c = np.where(at_y, 0.0, w * (p - 1.0) / np.where(at_y, 1.0, N))
-    diag = np.sum(c[:, None, :] * abs_power(np.maximum(a, _FLOOR), p - 2.0), axis=-1)
-    H = -np.einsum("pin,pjn->pij", c[:, None, :] * s, s)
-    H[:, np.arange(y.shape[1]), np.arange(y.shape[1])] += diag
-    curvature = np.sum(np.where(at_y, 0.0, w / np.where(at_y, 1.0, N)), axis=-1)
-    far = np.where(w > 0, N, np.inf)
-    nearest = np.argmin(far, axis=-1)
-    pinned = np.zeros(y.shape, dtype=bool)
-    on = z == 0 if p < 2 else None
-    if on is not None and on.any():
-        # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
-        # coordinate's move t: the gradient g_j of the others is balanced at
-        # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)). Pinned where that is below y_j's
-        # resolution (near p = 1, almost always): moving y_j cannot do better.
-        on &= ~at_y[:, None, :]
-        pull = w * np.where(at_y, 1.0, N) ** (1.0 - p)
-        steep = np.sum(np.where(on, pull[:, None, :], 0.0), axis=-1)
-        with np.errstate(divide="ignore", over="ignore"):
-            reach = (np.abs(bound.gradient) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
-        pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
-    return _State(bound.objective, bound.lower_bound, bound.gradient, H, curvature, nearest,
-                  far[np.arange(len(nearest)), nearest], pinned)  # fmt: skip
+    return z, N, a, np.sign(r) * abs_power(a, p - 1.0)
 
 
 def polished_bound(
-    xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float, state: _State
+    pts: Points, rows: np.ndarray, y: np.ndarray, p: float, state: _State, tol: float
 ) -> np.ndarray:
-    """Return a better bound at ``y`` (``state``: there) from other duals: one more pass.
+    """Return a better bound at ``y`` (``state``: there) from other duals: one or two passes.
 
     The bound holds for any ``||u_i||_q <= w_i``, not only the gradient at ``y``, and
     ``y`` can only be a float64 point: near ``p = 1`` (a gradient that changes by much
@@ -109,13 +141,21 @@ def polished_bound(
     gradient at every representable ``y`` stays well away from 0. Two other choices, the
     better bound kept:
 
-    - the gradient's duals with each ``g_j`` taken from the point whose ``|u_ij|`` is
-      smallest (it weighs least in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly
-      changes), each ``u_i`` then scaled back to its weight;
     - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
-      differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move.
+      differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move;
+    - where that is not within ``tol``, the gradient's duals with each ``g_j`` taken from
+      the point whose ``|u_ij|`` is smallest (it weighs least in the q-norm, and ``z_ij``
+      is near 0, so ``S`` hardly changes), each ``u_i`` then scaled back to its weight.
     """
-    z, N, a, s = _directions(xt, y, p)
+    shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
+    better = np.maximum(state.lower_bound, shifted)
+    f = state.objective
+    left = np.flatnonzero(f - better > tol * f)
+    if left.size == 0:
+        return better
+    xt = np.ascontiguousarray(pts.x[rows[left]].transpose(0, 2, 1), dtype=np.float64)
+    w = pts.w[rows[left]]
+    z, N, a, s = _directions(xt, y[left], p)
     u = w[:, None, :] * s
     g = np.sum(u, axis=-1)
     cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0), a, np.inf)
@@ -125,11 +165,8 @@ def polished_bound(
     np.subtract.at(u, (pi, ji, k), g)
     norms = p_norm(u, dual_exponent(p), axis=1)
     u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
-    cancelled = lower_bound(z, w, N, u, p).lower_bound
-    delta = _direction(state)
-    _, _, s = _geometry(z + delta[:, :, None], p)
-    u = np.where(N[:, None, :] > 0, w[:, None, :] * s, 0.0)  # the points at y: their share
-    return np.maximum(cancelled, lower_bound(z, w, N, u, p).lower_bound)
+    better[left] = np.maximum(better[left], lower_bound(z, w, N, u, p).lower_bound)
+    return better
 
 
 def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
@@ -160,24 +197,21 @@ def _direction(s: _State) -> np.ndarray:
     return np.where(bad[:, None], fallback, step)
 
 
-def newton_median(
-    xt: np.ndarray, w: np.ndarray, y0: np.ndarray, p: float, tol: float, max_iter: int
-):
-    """Solve every problem of ``xt`` ``(P, d, n)`` from ``y0``; return the state per problem.
+def newton_median(pts: Points, y0: np.ndarray, p: float, tol: float, max_iter: int):
+    """Solve every problem of ``pts`` from ``y0`` ``(P, d)``; return the state per problem.
 
     Returns ``(y, f, lb, n_iter, n_passes, status)`` with status 0 (certified), 1
     (``max_iter``) or 2 (no decrease found: floating-point resolution).
     """
-    P = xt.shape[0]
+    P = pts.x.shape[0]
     y = y0.copy()
-    st = evaluate(xt, w, y, p)
-    f, lb = st.objective.copy(), st.lower_bound.copy()
+    state = evaluate(pts, np.arange(P), y, p)
+    f, lb = state.objective.copy(), state.lower_bound.copy()
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.ones(P, dtype=np.int32)
     flats = np.zeros(P, dtype=np.int64)
     mark = np.full(P, np.inf)
-    state = st
     for _ in range(max_iter):
         done = _gap(f, lb) <= tol
         status[done] = 0
@@ -185,7 +219,6 @@ def newton_median(
         if active.size == 0:
             break
         sub = _take(state, active)
-        xa, wa = _rows(xt, active), _rows(w, active)
         direction = _direction(sub)
         slope = np.sum(direction * sub.gradient, axis=1)
         t = np.ones(active.size)
@@ -197,7 +230,7 @@ def newton_median(
             if idx.size == 0:
                 break
             trial = y[active[idx]] + t[idx, None] * direction[idx]
-            tr = evaluate(_rows(xa, idx), _rows(wa, idx), trial, p)
+            tr = evaluate(pts, active[idx], trial, p)
             n_passes[active[idx]] += 1
             ok = (tr.objective <= sub.objective[idx] + _ARMIJO * t[idx] * slope[idx]) | (
                 _gap(tr.objective, tr.lower_bound) <= tol
@@ -207,14 +240,16 @@ def newton_median(
             new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
             searching[acc] = False
             t[idx[~ok]] *= 0.5
-        # Near the optimum (no decrease worth tol left, or none at all) polish the duals.
+        # Near the optimum (no decrease worth tol left, or none at all) and not yet
+        # certified: polish the duals.
         flat = searching | (sub.objective - new.objective <= tol * sub.objective)
+        flat &= _gap(new.objective, new.lower_bound) > tol
         if flat.any():
             idx = np.flatnonzero(flat)
             where = active[idx]
             yp = np.where(searching[idx, None], y[where], ynew[idx])
             # new holds the state at yp: sub's where no step was accepted.
-            better = polished_bound(_rows(xa, idx), _rows(wa, idx), yp, p, _take(new, idx))
+            better = polished_bound(pts, where, yp, p, _take(new, idx), tol)
             n_passes[where] += 1
             lb[where] = np.maximum(lb[where], better)
         # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
@@ -226,9 +261,9 @@ def newton_median(
         stuck = (searching | (flats[active] >= _FLAT_ROUNDS)) & (now > tol)
         status[active[stuck]] = 2
         moved = ~searching
-        new = _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active)
+        new = _try_points(pts, active, ynew, new, p, moved, n_passes)
         if p < 2:  # where Newton creeps
-            new = _try_coordinates(xa, wa, ynew, new, p, moved & flat, n_passes, active)
+            new = _try_coordinates(pts, active, ynew, new, p, moved & flat, n_passes)
         y[active[moved]] = ynew[moved]
         f[active[moved]] = new.objective[moved]
         lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
@@ -239,10 +274,10 @@ def newton_median(
     return y, f, lb, n_iter, n_passes, status
 
 
-def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
+def _try_points(pts, active, ynew, new, p, moved, n_passes):
     """Where the iterate nears a data point, take the point itself if it is no worse."""
     f = new.objective
-    W = np.sum(wa, axis=-1)
+    W = np.sum(pts.w[active], axis=-1)
     near = (
         moved
         & (new.nearest_distance * W < 2.0**-10 * np.where(f > 0, f, 1.0))
@@ -251,17 +286,16 @@ def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
     idx = np.flatnonzero(near)
     if idx.size == 0:
         return new
-    xs = _rows(xa, idx)
-    cand = xs[np.arange(idx.size), :, new.nearest[idx]]
-    return _keep_if_no_worse(xs, _rows(wa, idx), idx, cand, new, f, ynew, p, n_passes, active)
+    cand = pts.x[active[idx], new.nearest[idx]].astype(np.float64)
+    return _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes)
 
 
-def _keep_if_no_worse(xs, ws, idx, cand, new, f, ynew, p, n_passes, active):
-    """Keep the candidates ``cand`` of problems ``idx`` whose objective is no worse than ``f``.
+def _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes):
+    """Keep the candidates ``cand`` of problems ``active[idx]`` whose f is no worse than ``f``.
 
     One pass evaluates them; the kept ones go into ``ynew`` and the state ``new``.
     """
-    tr = evaluate(xs, ws, cand, p)
+    tr = evaluate(pts, active[idx], cand, p)
     n_passes[active[idx]] += 1
     ok = tr.objective <= f[idx]
     acc = idx[ok]
@@ -269,29 +303,17 @@ def _keep_if_no_worse(xs, ws, idx, cand, new, f, ynew, p, n_passes, active):
     return _put(new, acc, _take(tr, np.flatnonzero(ok)))
 
 
-def _try_coordinates(xa, wa, ynew, new, p, moved, n_passes, active):
+def _try_coordinates(pts, active, ynew, new, p, moved, n_passes):
     """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse."""
     f = new.objective
-    W = np.sum(wa, axis=-1)
-    gaps = np.abs(ynew[:, :, None] - xa)
-    gaps = np.where(wa[:, None, :] > 0, gaps, np.inf)
-    k = np.argmin(gaps, axis=-1)  # (P, d)
-    close = np.take_along_axis(gaps, k[..., None], -1)[..., 0]
+    W = np.sum(pts.w[active], axis=-1)
+    close = new.closest_gap
     snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(f > 0, f, 1.0)[:, None])
     idx = np.flatnonzero(moved & snap.any(axis=1))
     if idx.size == 0:
         return new
-    xs = _rows(xa, idx)
-    target = np.take_along_axis(xs, k[idx][..., None], -1)[..., 0]
-    cand = np.where(snap[idx], target, ynew[idx])
-    return _keep_if_no_worse(xs, _rows(wa, idx), idx, cand, new, f, ynew, p, n_passes, active)
-
-
-def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``a[idx]``, without a copy when ``idx`` is every row in order (one large problem)."""
-    if idx.size == a.shape[0] and (idx == np.arange(a.shape[0])).all():
-        return a
-    return a[idx]
+    cand = np.where(snap[idx], new.closest[idx], ynew[idx])
+    return _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes)
 
 
 def _take(s: _State, idx: np.ndarray) -> _State:

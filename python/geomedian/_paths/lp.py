@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
-from .._kernels import Solved
+from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
 from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
-from .._lp.newton import evaluate, newton_median
+from .._lp.newton import Points, evaluate, newton_median
 from .._options import SolveOptions
 from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, STALLED
 
@@ -32,20 +32,35 @@ def refuse_lp(options: SolveOptions, where: str) -> None:
         )
 
 
+# Rows per block of the NaN scan: a bounded temporary, whatever the size of the data (a
+# memmap is read once, in place).
+_SCAN_VALUES = 1 << 22
+# Problems of more rows start 1 < p < inf from the coordinate-wise median of this many rows
+# taken evenly: Newton's few steps make up the difference, and a pass is cheaper than a
+# full selection.
+_START_ROWS = 4096
+
+
 def _missing(batch: v.Batch, policy: str) -> np.ndarray | None:
     """Return the rows with a NaN ``(P, n)``, or None; raise for inf, and NaN under "raise"."""
     x = batch.x
-    finite = np.isfinite(x)
-    if finite.all():
-        return None
-    if np.isinf(x).any():
-        k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
-        raise ValueError(
-            f"points must be finite, {v.locate_nonfinite(batch, k, inf_only=True)}: inf is "
-            "an error under every nan_policy"
-        )
-    missing = ~finite.all(axis=2)
-    if policy == "raise":
+    P, n, d = x.shape
+    missing = None
+    step = max(1, _SCAN_VALUES // (P * d))
+    for lo in range(0, n, step):
+        finite = np.isfinite(x[:, lo : lo + step])
+        if finite.all():
+            continue
+        if np.isinf(x[:, lo : lo + step]).any():
+            k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
+            raise ValueError(
+                f"points must be finite, {v.locate_nonfinite(batch, k, inf_only=True)}: inf "
+                "is an error under every nan_policy"
+            )
+        if missing is None:
+            missing = np.zeros((P, n), dtype=bool)
+        missing[:, lo : lo + step] = ~finite.all(axis=2)
+    if missing is not None and policy == "raise":
         k = int(np.argmax(missing.any(axis=1)))
         raise ValueError(
             f"points contain NaN, {v.locate_nonfinite(batch, k)} (pass nan_policy='omit' to "
@@ -54,30 +69,56 @@ def _missing(batch: v.Batch, policy: str) -> np.ndarray | None:
     return missing
 
 
+def _transposed(pts: Points) -> np.ndarray:
+    """Return the points as float64 ``(P, d, n)``, rows of weight zero (NaN ones) as 0."""
+    xt = np.asarray(pts.x.transpose(0, 2, 1), dtype=np.float64)
+    return np.where(pts.w[:, None, :] > 0, xt, 0.0)
+
+
 def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved:
     """Solve every problem of ``batch`` for ``options.p`` (not 2); ``w``: ``(1|P, n)`` or None."""
     P, n, d = batch.x.shape
     p = 1 if d == 1 else options.p  # one coordinate: every norm is |z|, the median is exact
     missing = _missing(batch, options.nan_policy)
-    xt = np.ascontiguousarray(batch.x.transpose(0, 2, 1), dtype=np.float64)
     wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=np.float64)
     bad = np.zeros(P, dtype=bool)
     if missing is not None:
         bad = missing.any(axis=1) if options.nan_policy == "propagate" else bad
-        wfull[missing] = 0.0
-        xt = np.where(missing[:, None, :], 0.0, xt)
+        wfull[missing] = 0.0  # the kernels never read a row of weight zero
     empty = ~(wfull > 0).any(axis=1) & ~bad
-    wfull[empty | bad] = 1.0  # harmless stand-ins, overwritten below
+    solved = np.flatnonzero(~(empty | bad))
+    y = np.full((P, d), np.nan)
+    f, lb, gap, scale = (np.full(P, np.nan) for _ in range(4))
+    n_iter, n_passes = np.zeros(P, dtype=np.int64), np.zeros(P, dtype=np.int64)
+    status = np.where(empty, EMPTY, NONFINITE).astype(np.int32)
+    if solved.size:
+        every = solved.size == P
+        x = batch.x if every else batch.x[solved]
+        out = _solve_live(
+            x, wfull if every else wfull[solved], w is not None,
+            None if y0 is None else (y0 if every else y0[solved]), p, tol, options,
+        )  # fmt: skip
+        for field, value in zip((y, f, lb, gap, n_iter, n_passes, status, scale), out):
+            field[solved] = value
+    return Solved(y, f, lb, gap, n_iter, n_passes, status, scale)
+
+
+def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
+    """Solve problems ``x`` ``(P, n, d)``, weights ``w`` ``(P, n)``, each with some positive."""
+    P, n, _ = x.shape
     # Huge or tiny weights scaled by a power of two (exactly) to a largest of about 1: f is
     # homogeneous in them, and the certificate's sums of products then stay within
     # float64's range. Others are left alone (integer weights stay integers for p = 1).
-    wexp = np.frexp(np.max(wfull, axis=-1))[1]
+    wexp = np.frexp(np.max(w, axis=-1))[1]
     wexp = np.where(np.abs(wexp) > 100, wexp, 0)
-    wfull = np.ldexp(wfull, -wexp[:, None])
+    w = np.ldexp(w, -wexp[:, None])
+    pts = Points(x, w, kernels(options.backend), options.threads)
+    step = 1 if p in (1, np.inf) or y0 is not None else max(1, n // _START_ROWS)
+    sample = Points(x[:, ::step], w[:, ::step], None, 1)
     start = coordinate_median(
-        xt,
-        None if w is None else wfull,
-        None if missing is None else missing & ~(empty | bad)[:, None],
+        _transposed(sample),
+        sample.w if weighted else None,
+        None if (sample.w > 0).all() else sample.w == 0,
     )
     start = np.where(np.isfinite(start), start, 0.0)
     n_iter = np.zeros(P, dtype=np.int64)
@@ -85,27 +126,27 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
     status = np.zeros(P, dtype=np.int32)
     if p == 1:
         y = start
-        bound, optimal = coordinate_median_bound(xt, wfull, y)
+        bound, optimal = coordinate_median_bound(_transposed(pts), w, y)
         f, lb = bound.objective, bound.lower_bound
         n_passes += 1
     elif p == np.inf:
         if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for a large p
-            y0, *_, passes, _ = newton_median(xt, wfull, start, 16.0, 1e-3, 50)
+            y0, *_, passes, _ = newton_median(pts, start, 16.0, 1e-3, 50)
             n_passes += passes
-        y, bound, n_iter = chebyshev_median(xt, wfull, start if y0 is None else y0, tol)
+        y, bound, n_iter = chebyshev_median(_transposed(pts), w, start if y0 is None else y0, tol)
         n_passes += n_iter
         f, lb = bound.objective, bound.lower_bound
     else:
         y, f, lb, n_iter, n_passes, status = newton_median(
-            xt, wfull, start if y0 is None else y0.copy(), p, tol, options.max_iter
+            pts, start if y0 is None else y0.copy(), p, tol, options.max_iter
         )
     y = np.array(y, dtype=np.float64)
-    rounded = y.astype(batch.dtype).astype(np.float64)
+    rounded = y.astype(x.dtype).astype(np.float64)
     if not np.array_equal(rounded, y, equal_nan=True):
         # The answer is returned in the points' dtype: its objective is that point's (the
         # bound, on f*, holds wherever it was found).
         y = rounded
-        bound, optimal = _bound_at(xt, wfull, y, p)
+        bound, optimal = _bound_at(pts, y, p)
         f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
         n_passes += 1
     f, lb = np.ldexp(f, wexp), np.ldexp(lb, wexp)
@@ -118,26 +159,21 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
         status = status.astype(np.int32)
     else:  # rounded to float32 beyond tol: the resolution of the returned dtype
         status = np.where((status == CONVERGED) & (gap > tol), STALLED, status).astype(np.int32)
-    scale = f / np.ldexp(np.sum(wfull, axis=-1), wexp)
-    for mask, code in ((empty, EMPTY), (bad, NONFINITE)):
-        if mask.any():
-            y[mask] = np.nan
-            for field in (f, lb, gap, scale):
-                field[mask] = np.nan
-            n_iter[mask] = n_passes[mask] = 0
-            status[mask] = code
-    return Solved(y, f, lb, gap, n_iter, n_passes, status, scale)
+    scale = f / np.ldexp(np.sum(w, axis=-1), wexp)
+    return y, f, lb, gap, n_iter, n_passes, status, scale
 
 
-def _bound_at(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float):
+def _bound_at(pts: Points, y: np.ndarray, p: float):
     """Return the ``Bound`` at ``y`` ``(P, d)`` from the gradient's duals.
 
     Also, for ``p = 1``, where ``y`` is proven optimal (else None).
     """
     if p == 1:
-        return coordinate_median_bound(xt, w, y)
+        return coordinate_median_bound(_transposed(pts), pts.w, y)
     if p != np.inf:
-        return evaluate(xt, w, y, p), None
+        return evaluate(pts, np.arange(len(y)), y, p), None
+    xt = _transposed(pts)
+    w = pts.w
     z = y[:, :, None] - xt
     a = np.abs(z)
     top = np.argmax(a, axis=1)[:, None, :]
@@ -146,13 +182,14 @@ def _bound_at(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float):
     return lower_bound(z, w, np.max(a, axis=1), u, np.inf), None
 
 
-def evaluate_lp(x: np.ndarray, w: np.ndarray | None, y: np.ndarray, p: float):
+def evaluate_lp(x: np.ndarray, w: np.ndarray | None, y: np.ndarray, p: float, backend: str,
+                threads: int):  # fmt: skip
     """Return ``f(y)`` and a subgradient (the least-norm one for ``p < inf``) for one problem."""
     if not np.isfinite(x).all():
         v.raise_nonfinite(x)
-    xt = np.ascontiguousarray(x.T, dtype=np.float64)[None]
-    n = xt.shape[-1]
+    n = x.shape[0]
     ww = np.ones((1, n)) if w is None else np.asarray(w, dtype=np.float64).reshape(1, n)
     yy = np.asarray(y, dtype=np.float64).reshape(1, -1)
-    bound, _ = _bound_at(xt, ww, yy, p)
+    pts = Points(np.ascontiguousarray(x)[None], ww, kernels(backend), threads)
+    bound, _ = _bound_at(pts, yy, p)
     return float(bound.objective[0]), np.asarray(bound.gradient[0])
