@@ -36,8 +36,11 @@ inline double power_q(double v, const LpPowers& e) {
 
 // N = ||z||_p, and a = |z| / N and s = sign(z) a^(p-1) into a and s; N = 0 at z = 0.
 inline double lp_geometry(const double* z, index_t d, const LpPowers& e, double* a, double* s) {
-    double big = 0.0;
-    for (index_t j = 0; j < d; ++j) big = std::max(big, std::fabs(z[j]));
+    double big = 0.0;  // NaN if any coordinate is: a NaN row never passes as one at y
+    for (index_t j = 0; j < d; ++j) {
+        const double m = std::fabs(z[j]);
+        if (m > big || std::isnan(m)) big = m;
+    }
     if (big == 0.0) {
         for (index_t j = 0; j < d; ++j) a[j] = s[j] = 0.0;
         return 0.0;

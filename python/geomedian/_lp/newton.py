@@ -74,6 +74,7 @@ class _State(NamedTuple):
     pinned: np.ndarray  # (P, d): p < 2 and y_j = x_ij for a point not at y (see _direction)
     closest: np.ndarray  # (P, d): the x_ij of positive weight nearest to y_j
     closest_gap: np.ndarray  # (P, d): |y_j - closest_j|
+    weight: np.ndarray  # W = sum_i w_i
 
 
 def evaluate(
@@ -115,7 +116,8 @@ def evaluate(
     nearest = sums[:, LP_NEAREST_ROW].astype(np.int64)
     closest, closest_gap = sums[:, end + d :], sums[:, end : end + d]
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
-                  sums[:, LP_NEAREST], pinned, closest, closest_gap)  # fmt: skip
+                  sums[:, LP_NEAREST], pinned, closest, closest_gap,
+                  sums[:, LP_WEIGHT])  # fmt: skip
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
@@ -143,15 +145,16 @@ def polished_bound(
 
     - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
       differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move;
-    - where that is not within ``tol``, the gradient's duals with each ``g_j`` taken from
-      the point whose ``|u_ij|`` is smallest (it weighs least in the q-norm, and ``z_ij``
-      is near 0, so ``S`` hardly changes), each ``u_i`` then scaled back to its weight.
+    - where that is not within ``tol`` and the points are in memory, the gradient's duals
+      with each ``g_j`` taken from the point whose ``|u_ij|`` is smallest (it weighs least
+      in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly changes), each ``u_i`` then
+      scaled back to its weight.
     """
     shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
     better = np.maximum(state.lower_bound, shifted)
     f = state.objective
     left = np.flatnonzero(f - better > tol * f)
-    if left.size == 0:
+    if left.size == 0 or not isinstance(pts.x, np.ndarray):  # in memory only
         return better
     xt = np.ascontiguousarray(pts.x[rows[left]].transpose(0, 2, 1), dtype=np.float64)
     w = pts.w[rows[left]]
@@ -276,8 +279,7 @@ def newton_median(pts: Points, y0: np.ndarray, p: float, tol: float, max_iter: i
 
 def _try_points(pts, active, ynew, new, p, moved, n_passes):
     """Where the iterate nears a data point, take the point itself if it is no worse."""
-    f = new.objective
-    W = np.sum(pts.w[active], axis=-1)
+    f, W = new.objective, new.weight
     near = (
         moved
         & (new.nearest_distance * W < 2.0**-10 * np.where(f > 0, f, 1.0))
@@ -286,7 +288,10 @@ def _try_points(pts, active, ynew, new, p, moved, n_passes):
     idx = np.flatnonzero(near)
     if idx.size == 0:
         return new
-    cand = pts.x[active[idx], new.nearest[idx]].astype(np.float64)
+    problems, rows = active[idx], new.nearest[idx]
+    # A Dask array's rows are gathered pointwise (vindex).
+    cand = getattr(pts.x, "vindex", pts.x)[problems, rows]
+    cand = np.asarray(cand, dtype=np.float64)
     return _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes)
 
 
@@ -305,8 +310,7 @@ def _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes):
 
 def _try_coordinates(pts, active, ynew, new, p, moved, n_passes):
     """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse."""
-    f = new.objective
-    W = np.sum(pts.w[active], axis=-1)
+    f, W = new.objective, new.weight
     close = new.closest_gap
     snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(f > 0, f, 1.0)[:, None])
     idx = np.flatnonzero(moved & snap.any(axis=1))

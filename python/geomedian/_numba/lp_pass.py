@@ -85,9 +85,11 @@ def power_q(v, q, kind):
 @njit(cache=True, nogil=True)
 def lp_geometry(z, d, p, kind, a, s):
     """Return ``N = ||z||_p``; ``a = |z| / N`` and ``s = sign(z) a^(p-1)`` into a and s."""
-    big = 0.0
+    big = 0.0  # NaN if any coordinate is: a NaN row never passes as one at y
     for j in range(d):
-        big = max(big, abs(z[j]))
+        m = abs(z[j])
+        if m > big or m != m:
+            big = m
     if big == 0.0:
         for j in range(d):
             a[j] = 0.0

@@ -47,15 +47,13 @@ def in_gram_space(points: Any, batch: v.Batch, y0, options: SolveOptions) -> boo
 
 
 def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: float):
-    """``p != 2``: in memory only (not SGD, a memmap read in chunks, or the Gram path)."""
+    """``p != 2``: in memory or a memmap, read in place (not SGD or the Gram path)."""
     from .lp import refuse_lp, solve_lp
 
     if options.sgd:
         refuse_lp(options, "method='sgd'")
     if options.method_name == v.GRAM_METHOD:
         refuse_lp(options, "method='gram'")
-    if isinstance(points, np.memmap):
-        refuse_lp(options, "a np.memmap (solved chunk by chunk)")
     out = solve_lp(batch, w, y0, options, tol)
     return make_result(out, batch.single, batch.shape, batch.dtype, options, "lp")
 

@@ -153,10 +153,6 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
         # x is laid out (..., n, d) now: its blocks take the default axes.
         laid_out = options.replace(axis=None, coord_axis=-1)
         return solve_blocks(x, dtype, in_memory_weights(weights), laid_out)
-    if options.p != 2:
-        from .lp import refuse_lp
-
-        refuse_lp(options, "one Dask problem (solved by a reduction per pass)")
     if options.sgd:
         raise ValueError(
             "method='sgd' is not available for Dask arrays; feed the chunks to "
@@ -169,6 +165,10 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
         )
     if options.nodata is not None:
         raise ValueError("nodata is not supported for one Dask problem (n, d)")
+    if options.p != 2:
+        from .dask_lp import solve_lp_dask
+
+        return solve_lp_dask(x, dtype, weights, options)
     w, wscale = v.as_weights(in_memory_weights(weights), x.shape[0])
     tol = options.tol_for(dtype)
     init = v.as_init(options.init, x.shape[1])

@@ -124,6 +124,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.zeros(P, dtype=np.int32)
+    optimal = None
     if p == 1:
         y = start
         bound, optimal = coordinate_median_bound(_transposed(pts), w, y)
@@ -140,8 +141,18 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
         y, f, lb, n_iter, n_passes, status = newton_median(
             pts, start if y0 is None else y0.copy(), p, tol, options.max_iter
         )
+    out = _finish(pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp)
+    return (*out, out[1] / np.ldexp(np.sum(w, axis=-1), wexp))  # the scale: f / W
+
+
+def _finish(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp):
+    """Return the outcomes of solved problems: ``y`` in ``dtype``, its f and certified gap.
+
+    ``f`` and ``lb`` are in the weights of ``pts`` (scaled by ``2**-wexp``), returned in the
+    caller's; ``optimal``: where ``y`` is proven a minimiser (``p = 1``), or None.
+    """
     y = np.array(y, dtype=np.float64)
-    rounded = y.astype(x.dtype).astype(np.float64)
+    rounded = y.astype(dtype).astype(np.float64)
     if not np.array_equal(rounded, y, equal_nan=True):
         # The answer is returned in the points' dtype: its objective is that point's (the
         # bound, on f*, holds wherever it was found).
@@ -159,8 +170,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
         status = status.astype(np.int32)
     else:  # rounded to float32 beyond tol: the resolution of the returned dtype
         status = np.where((status == CONVERGED) & (gap > tol), STALLED, status).astype(np.int32)
-    scale = f / np.ldexp(np.sum(w, axis=-1), wexp)
-    return y, f, lb, gap, n_iter, n_passes, status, scale
+    return y, f, lb, gap, n_iter, n_passes, status
 
 
 def _bound_at(pts: Points, y: np.ndarray, p: float):

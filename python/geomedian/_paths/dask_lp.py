@@ -1,0 +1,98 @@
+"""One Dask problem ``(n, d)`` for ``1 < p < inf``: the Lp pass as one reduction per pass.
+
+The chunks are persisted once (:class:`~.dask.DaskPoints`, as for ``p = 2``); each pass maps
+the backend's ``lp_pass`` over them, one thread per task, and adds their sums on the driver
+in chunk order with compensation, as the kernel adds its own chunks: the certificate's
+rounding allowance holds whatever the number of chunks. Newton's driver
+(``geomedian._lp.newton``) then runs unchanged on the combined sums.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _validate as v
+from .._contract import LP_F, LP_NEAREST_ROW
+from .._kernels import Solved, kernels
+from .._lp.coordinate_median import coordinate_median
+from .._lp.newton import Points, newton_median
+from .._numba import lp_pass as mirror
+from .._options import SolveOptions
+from .._result import GeometricMedianResult, make_result
+from .chunked import plain
+from .dask import DaskPoints, in_memory_weights
+from .lp import _finish
+
+__all__ = ["solve_lp_dask"]
+
+# The kernel's own way of adding chunks, run as plain Python (no compilation).
+_finish_chunks = plain(mirror.finish_chunks)
+# Rows of the sample whose coordinate-wise median starts Newton.
+_START_ROWS = 4096
+
+
+def _chunk_lp(chunk, w, y, shift, p, backend):
+    # Arrays unpickled on a worker may sit at any byte offset: the kernels need them aligned.
+    chunk = np.require(chunk, requirements="CA")[None]
+    w = None if w is None else np.require(w, np.float64, "CA")[None]
+    shift = None if shift is None else shift[None]
+    return kernels(backend).lp_pass(chunk, w, np.zeros(1, np.int64), y[None], shift, p, 1)[0]
+
+
+class DaskLpPass:
+    """The ``lp_pass`` of one persisted Dask problem, in the kernels' interface."""
+
+    def __init__(self, src: DaskPoints):
+        self.src = src
+        self.starts = np.cumsum([0, *src.lengths[:-1]]).astype(np.float64)
+
+    def lp_pass(self, x, w, rows, y, shift, p, threads) -> np.ndarray:
+        """Return the sums ``(1, size)`` of the whole problem at ``y[0]`` (``rows``: ``[0]``)."""
+        at = np.asarray(y[0], np.float64)
+        moved = None if shift is None else np.asarray(shift[0], np.float64)
+        parts = np.array(
+            self.src._map(_chunk_lp, y=at, shift=moved, p=float(p), backend=self.src.backend)
+        )
+        found = parts[:, LP_NEAREST_ROW] >= 0
+        parts[found, LP_NEAREST_ROW] += self.starts[found]
+        if not np.isfinite(parts[:, LP_F]).all():  # the kernel lets NaN and inf through
+            raise ValueError(
+                "points must be finite: the Dask array holds NaN or inf (or its distances "
+                "overflow float64)"
+            )
+        out = np.empty(parts.shape[1])
+        _finish_chunks(out, parts, len(parts), self.src.d)
+        return out[None]
+
+
+def solve_lp_dask(x, dtype, weights, options: SolveOptions) -> GeometricMedianResult:
+    """Solve one Dask problem ``(n, d)`` for ``1 < options.p < inf``."""
+    p = options.p
+    if p == 1 or p == np.inf:
+        raise ValueError(
+            f"p={p} is not supported for one Dask problem: its exact solvers (a "
+            "coordinate-wise selection, a linear program) need the points in memory; pass a "
+            "NumPy array, or a 1 < p < inf"
+        )
+    n, d = (int(k) for k in x.shape)
+    w, _ = v.as_weights(in_memory_weights(weights), n)
+    wexp = 0
+    if w is not None:
+        wexp = int(np.frexp(np.max(w))[1])
+        wexp = wexp if abs(wexp) > 100 else 0
+        w = np.ldexp(w, -wexp)
+    src = DaskPoints(x.astype(dtype), w, None, options.backend)
+    pts = Points(x.astype(dtype)[None], None, DaskLpPass(src), 1)
+    init = v.as_init(options.init, d)
+    if init is None:
+        xs, ws = src.sample(min(n, _START_ROWS), np.random.default_rng(0))
+        xt = np.asarray(xs, dtype=np.float64).T[None]
+        start = coordinate_median(xt, None if ws is None else ws[None], None)
+        start = np.where(np.isfinite(start), start, 0.0)
+    else:
+        start = np.asarray(init, dtype=np.float64).reshape(1, d)
+    tol = options.tol_for(dtype)
+    y, f, lb, n_iter, n_passes, status = newton_median(pts, start, p, tol, options.max_iter)
+    out = _finish(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp)
+    W = float(n) if w is None else float(np.ldexp(np.sum(w), wexp))
+    return make_result(Solved(*out, out[1] / W), True, (), dtype, options, "lp")
