@@ -75,6 +75,7 @@ class _State(NamedTuple):
     closest: np.ndarray  # (P, d): the x_ij of positive weight nearest to y_j
     closest_gap: np.ndarray  # (P, d): |y_j - closest_j|
     weight: np.ndarray  # W = sum_i w_i
+    irls: np.ndarray  # (P, d): sum_i w_i |z_ij|^(p-2) / N_i^(p-1), the IRLS step's scale
 
 
 def evaluate(
@@ -117,7 +118,7 @@ def evaluate(
     closest, closest_gap = sums[:, end + d :], sums[:, end : end + d]
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
                   sums[:, LP_NEAREST], pinned, closest, closest_gap,
-                  sums[:, LP_WEIGHT])  # fmt: skip
+                  sums[:, LP_WEIGHT], block(4) / (p - 1.0))  # fmt: skip
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
@@ -176,8 +177,19 @@ def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
     return np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
 
 
-def _direction(s: _State) -> np.ndarray:
-    """Newton's direction where it descends, Weiszfeld's scaled gradient elsewhere."""
+def _direction(s: _State, method: str = "newton") -> np.ndarray:
+    r"""Return the step of ``method``; for Newton, Weiszfeld's scaled gradient where it fails.
+
+    ``"weiszfeld"``: the Lp generalisation of Weiszfeld's step (iteratively reweighted least
+    squares), :math:`y_j \leftarrow \sum_i c_{ij} x_{ij} / \sum_i c_{ij}` with
+    :math:`c_{ij} = w_i |z_{ij}|^{p-2} / N_i^{p-1}`, that is :math:`-g_j / \sum_i c_{ij}`;
+    ``"gd"``: the gradient scaled by :math:`1 / \sum_i w_i / N_i`; ``"newton"``: Newton's.
+    """
+    fallback = -s.gradient / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
+    if method == "gd":
+        return fallback
+    if method == "weiszfeld":
+        return -s.gradient / np.where(s.irls > 0, s.irls, 1.0)
     g = s.gradient
     H = s.hessian.copy()
     d = H.shape[-1]
@@ -195,13 +207,17 @@ def _direction(s: _State) -> np.ndarray:
     except np.linalg.LinAlgError:
         step = np.full_like(g, np.nan)
     # The fallback moves every coordinate, pinned or not: a pin that descent leaves goes.
-    fallback = -s.gradient / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
     bad = ~np.isfinite(step).all(axis=1) | (np.sum(step * g, axis=1) >= 0)
     return np.where(bad[:, None], fallback, step)
 
 
-def newton_median(pts: Points, y0: np.ndarray, p: float, tol: float, max_iter: int):
+def newton_median(
+    pts: Points, y0: np.ndarray, p: float, tol: float, max_iter: int, method: str = "newton"
+):
     """Solve every problem of ``pts`` from ``y0`` ``(P, d)``; return the state per problem.
+
+    ``method``: the step, ``"newton"``, ``"weiszfeld"`` or ``"gd"`` (see ``_direction``),
+    each safeguarded by the same line search.
 
     Returns ``(y, f, lb, n_iter, n_passes, status)`` with status 0 (certified), 1
     (``max_iter``) or 2 (no decrease found: floating-point resolution).
@@ -222,7 +238,7 @@ def newton_median(pts: Points, y0: np.ndarray, p: float, tol: float, max_iter: i
         if active.size == 0:
             break
         sub = _take(state, active)
-        direction = _direction(sub)
+        direction = _direction(sub, method)
         slope = np.sum(direction * sub.gradient, axis=1)
         t = np.ones(active.size)
         searching = np.ones(active.size, dtype=bool)

@@ -48,14 +48,15 @@ def in_gram_space(points: Any, batch: v.Batch, y0, options: SolveOptions) -> boo
 
 def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: float):
     """``p != 2``: in memory or a memmap, read in place (not SGD or the Gram path)."""
-    from .lp import refuse_lp, solve_lp
+    from .lp import lp_method, refuse_lp, solve_lp
 
     if options.sgd:
         refuse_lp(options, "method='sgd'")
     if options.method_name == v.GRAM_METHOD:
         refuse_lp(options, "method='gram'")
     out = solve_lp(batch, w, y0, options, tol)
-    return make_result(out, batch.single, batch.shape, batch.dtype, options, "lp")
+    p = 1 if batch.dims[2] == 1 else options.p
+    return make_result(out, batch.single, batch.shape, batch.dtype, options, lp_method(options, p))
 
 
 def solve_arrays(

@@ -21,7 +21,7 @@ from .._options import SolveOptions
 from .._result import GeometricMedianResult, make_result
 from .chunked import plain
 from .dask import DaskPoints, in_memory_weights
-from .lp import _finish
+from .lp import _finish, lp_method
 
 __all__ = ["solve_lp_dask"]
 
@@ -92,7 +92,8 @@ def solve_lp_dask(x, dtype, weights, options: SolveOptions) -> GeometricMedianRe
     else:
         start = np.asarray(init, dtype=np.float64).reshape(1, d)
     tol = options.tol_for(dtype)
-    y, f, lb, n_iter, n_passes, status = newton_median(pts, start, p, tol, options.max_iter)
+    method = lp_method(options, p)
+    y, f, lb, n_iter, n_passes, status = newton_median(pts, start, p, tol, options.max_iter, method)
     out = _finish(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp)
     W = float(n) if w is None else float(np.ldexp(np.sum(w), wexp))
-    return make_result(Solved(*out, out[1] / W), True, (), dtype, options, "lp")
+    return make_result(Solved(*out, out[1] / W), True, (), dtype, options, method)

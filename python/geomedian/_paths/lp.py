@@ -20,7 +20,14 @@ from .._lp.newton import Points, evaluate, newton_median
 from .._options import SolveOptions
 from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, STALLED
 
-__all__ = ["evaluate_lp", "refuse_lp", "solve_lp"]
+__all__ = ["evaluate_lp", "lp_method", "refuse_lp", "solve_lp"]
+
+
+def lp_method(options: SolveOptions, p: float) -> str:
+    """Return the method that solves ``p``: the exact solver's ``"lp"`` for 1 and inf."""
+    if p == 1 or p == np.inf:
+        return "lp"
+    return "newton" if options.method_name == "auto" else options.method_name
 
 
 def refuse_lp(options: SolveOptions, where: str) -> None:
@@ -139,8 +146,9 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
         f, lb = bound.objective, bound.lower_bound
     else:
         y, f, lb, n_iter, n_passes, status = newton_median(
-            pts, start if y0 is None else y0.copy(), p, tol, options.max_iter
-        )
+            pts, start if y0 is None else y0.copy(), p, tol, options.max_iter,
+            lp_method(options, p),
+        )  # fmt: skip
     out = _finish(pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp)
     return (*out, out[1] / np.ldexp(np.sum(w, axis=-1), wexp))  # the scale: f / W
 
