@@ -78,8 +78,10 @@ def _missing(batch: v.Batch, policy: str) -> np.ndarray | None:
 
 def _transposed(pts: Points) -> np.ndarray:
     """Return the points as float64 ``(P, d, n)``, rows of weight zero (NaN ones) as 0."""
-    xt = np.asarray(pts.x.transpose(0, 2, 1), dtype=np.float64)
-    return np.where(pts.w[:, None, :] > 0, xt, 0.0)
+    xt = np.ascontiguousarray(pts.x.transpose(0, 2, 1), dtype=np.float64)
+    if not (pts.w > 0).all():
+        xt[np.broadcast_to(pts.w[:, None, :] == 0, xt.shape)] = 0.0
+    return xt
 
 
 def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved:
@@ -120,10 +122,12 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
     wexp = np.where(np.abs(wexp) > 100, wexp, 0)
     w = np.ldexp(w, -wexp[:, None])
     pts = Points(x, w, kernels(options.backend), options.threads)
-    step = 1 if p in (1, np.inf) or y0 is not None else max(1, n // _START_ROWS)
+    # p = 1 and inf read the points as (P, d, n), once; 1 < p < inf only a sample of them.
+    xt = _transposed(pts) if p in (1, np.inf) else None
+    step = 1 if xt is not None or y0 is not None else max(1, n // _START_ROWS)
     sample = Points(x[:, ::step], w[:, ::step], None, 1)
     start = coordinate_median(
-        _transposed(sample),
+        xt if xt is not None else _transposed(sample),
         sample.w if weighted else None,
         None if (sample.w > 0).all() else sample.w == 0,
     )
@@ -134,14 +138,14 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
     optimal = None
     if p == 1:
         y = start
-        bound, optimal = coordinate_median_bound(_transposed(pts), w, y)
+        bound, optimal = coordinate_median_bound(xt, w, y)
         f, lb = bound.objective, bound.lower_bound
         n_passes += 1
     elif p == np.inf:
         if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for a large p
             y0, *_, passes, _ = newton_median(pts, start, 16.0, 1e-3, 50)
             n_passes += passes
-        y, bound, n_iter = chebyshev_median(_transposed(pts), w, start if y0 is None else y0, tol)
+        y, bound, n_iter = chebyshev_median(xt, w, start if y0 is None else y0, tol)
         n_passes += n_iter
         f, lb = bound.objective, bound.lower_bound
     else:
