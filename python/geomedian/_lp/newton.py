@@ -46,6 +46,7 @@ from .norms import abs_power, p_norm
 __all__ = ["Points", "evaluate", "newton_median"]
 
 _ARMIJO = 1e-4
+_F_NOISE = 8 * 2.0**-52  # f's rounding, relative (as F_NOISE of the p = 2 solver)
 _HALVINGS = 60
 _FLAT_ROUNDS = 16
 
@@ -251,9 +252,16 @@ def newton_median(
             trial = y[active[idx]] + t[idx, None] * direction[idx]
             tr = evaluate(pts, active[idx], trial, p)
             n_passes[active[idx]] += 1
-            ok = (tr.objective <= sub.objective[idx] + _ARMIJO * t[idx] * slope[idx]) | (
+            f0 = sub.objective[idx]
+            ok = (tr.objective <= f0 + _ARMIJO * t[idx] * slope[idx]) | (
                 _gap(tr.objective, tr.lower_bound) <= tol
             )
+            # Where f cannot resolve the step (far points make f huge: its rounding exceeds
+            # the change across the whole cloud), a step that leaves f within its rounding
+            # and shrinks the gradient is progress the certificate will see.
+            level = tr.objective <= f0 + _F_NOISE * np.abs(f0)
+            smaller = np.sum(tr.gradient**2, axis=1) < np.sum(sub.gradient[idx] ** 2, axis=1)
+            ok |= level & smaller & (np.abs(t[idx] * slope[idx]) <= _F_NOISE * np.abs(f0))
             acc = idx[ok]
             ynew[acc] = trial[ok]
             new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
@@ -314,11 +322,13 @@ def _try_points(pts, active, ynew, new, p, moved, n_passes):
 def _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes):
     """Keep the candidates ``cand`` of problems ``active[idx]`` whose f is no worse than ``f``.
 
-    One pass evaluates them; the kept ones go into ``ynew`` and the state ``new``.
+    One pass evaluates them; the kept ones go into ``ynew`` and the state ``new``. A tie in
+    ``f`` (within its rounding where far points make it huge) goes to the smaller gradient.
     """
     tr = evaluate(pts, active[idx], cand, p)
     n_passes[active[idx]] += 1
-    ok = tr.objective <= f[idx]
+    steeper = np.sum(tr.gradient**2, axis=1) > np.sum(new.gradient[idx] ** 2, axis=1)
+    ok = (tr.objective < f[idx]) | ((tr.objective == f[idx]) & ~steeper)
     acc = idx[ok]
     ynew[acc] = cand[ok]
     return _put(new, acc, _take(tr, np.flatnonzero(ok)))

@@ -48,17 +48,23 @@ _SCAN_VALUES = 1 << 22
 _START_ROWS = 4096
 
 
-def _missing(batch: v.Batch, policy: str) -> np.ndarray | None:
-    """Return the rows with a NaN ``(P, n)``, or None; raise for inf, and NaN under "raise"."""
+def _missing(batch: v.Batch, policy: str) -> tuple[np.ndarray | None, np.ndarray]:
+    """Return the rows with a NaN ``(P, n)`` (or None) and each problem's largest ``|x_ij|``.
+
+    Raise for inf, and for NaN under "raise".
+    """
     x = batch.x
     P, n, d = x.shape
     missing = None
+    top = np.zeros(P)
     step = max(1, _SCAN_VALUES // (P * d))
     for lo in range(0, n, step):
-        finite = np.isfinite(x[:, lo : lo + step])
+        block = x[:, lo : lo + step]
+        finite = np.isfinite(block)
+        top = np.maximum(top, np.max(np.abs(block), axis=(1, 2), where=finite, initial=0.0))
         if finite.all():
             continue
-        if np.isinf(x[:, lo : lo + step]).any():
+        if np.isinf(block).any():
             k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
             raise ValueError(
                 f"points must be finite, {v.locate_nonfinite(batch, k, inf_only=True)}: inf "
@@ -73,7 +79,7 @@ def _missing(batch: v.Batch, policy: str) -> np.ndarray | None:
             f"points contain NaN, {v.locate_nonfinite(batch, k)} (pass nan_policy='omit' to "
             "leave such points out, or 'propagate' to give their problem a NaN median)"
         )
-    return missing
+    return missing, top
 
 
 def _transposed(pts: Points) -> np.ndarray:
@@ -88,7 +94,7 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
     """Solve every problem of ``batch`` for ``options.p`` (not 2); ``w``: ``(1|P, n)`` or None."""
     P, n, d = batch.x.shape
     p = 1 if d == 1 else options.p  # one coordinate: every norm is |z|, the median is exact
-    missing = _missing(batch, options.nan_policy)
+    missing, top = _missing(batch, options.nan_policy)
     wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=np.float64)
     bad = np.zeros(P, dtype=bool)
     if missing is not None:
@@ -106,15 +112,26 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
         out = _solve_live(
             x, wfull if every else wfull[solved], w is not None,
             None if y0 is None else (y0 if every else y0[solved]), p, tol, options,
+            float(np.max(top[solved])),
         )  # fmt: skip
         for field, value in zip((y, f, lb, gap, n_iter, n_passes, status, scale), out):
             field[solved] = value
     return Solved(y, f, lb, gap, n_iter, n_passes, status, scale)
 
 
-def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
-    """Solve problems ``x`` ``(P, n, d)``, weights ``w`` ``(P, n)``, each with some positive."""
+def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -> tuple:
+    """Solve problems ``x`` ``(P, n, d)``, weights ``w`` ``(P, n)``, each with some positive.
+
+    ``top``: the largest ``|x_ij|``. Beyond ``2**500`` (or below ``2**-500``) the points are
+    solved scaled by a power of two, a copy (f is homogeneous in them): the certificate's
+    sums of products then stay within float64's range.
+    """
     P, n, _ = x.shape
+    xexp = int(np.frexp(top)[1]) if top > 0 else 0
+    xexp = xexp if abs(xexp) > 500 else 0
+    if xexp:
+        x = np.ldexp(x, -xexp).astype(x.dtype)
+        y0 = None if y0 is None else np.ldexp(y0, -xexp)
     # Huge or tiny weights scaled by a power of two (exactly) to a largest of about 1: f is
     # homogeneous in them, and the certificate's sums of products then stay within
     # float64's range. Others are left alone (integer weights stay integers for p = 1).
@@ -153,8 +170,10 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions) -> tuple:
             pts, start if y0 is None else y0.copy(), p, tol, options.max_iter,
             lp_method(options, p),
         )  # fmt: skip
-    out = _finish(pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp)
-    return (*out, out[1] / np.ldexp(np.sum(w, axis=-1), wexp))  # the scale: f / W
+    y, f, lb, *rest = _finish(pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p,
+                              tol, wexp)  # fmt: skip
+    y, f, lb = np.ldexp(y, xexp), np.ldexp(f, xexp), np.ldexp(lb, xexp)
+    return (y, f, lb, *rest, f / np.ldexp(np.sum(w, axis=-1), wexp))  # the scale: f / W
 
 
 def _finish(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp):
