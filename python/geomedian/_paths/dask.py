@@ -165,15 +165,15 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
         )
     if options.nodata is not None:
         raise ValueError("nodata is not supported for one Dask problem (n, d)")
-    if options.p != 2:
-        from .dask_lp import solve_lp_dask
-
-        return solve_lp_dask(x, dtype, weights, options)
     w, wscale = v.as_weights(in_memory_weights(weights), x.shape[0])
     tol = options.tol_for(dtype)
     init = v.as_init(options.init, x.shape[1])
     report = reporter(options.progress, tol)
     src = DaskPoints(x.astype(dtype), w, wscale, options.backend)
+    if options.p != 2:
+        from .dask_lp import solve_lp_dask
+
+        return solve_lp_dask(src, dtype, init, options)
     method_code = options.method_code
     first = None if init is None else init[0]
     y0, frame = start(src, kernels(options.backend), first, method_code, 1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate as v
 from .._contract import LP_F, LP_NEAREST_ROW
 from .._kernels import Solved, kernels
 from .._lp.coordinate_median import coordinate_median
@@ -20,7 +19,6 @@ from .._numba import lp_pass as mirror
 from .._options import SolveOptions
 from .._result import GeometricMedianResult, make_result
 from .chunked import plain
-from .dask import DaskPoints, in_memory_weights
 from .lp import _finish, lp_method
 
 __all__ = ["solve_lp_dask"]
@@ -31,18 +29,18 @@ _finish_chunks = plain(mirror.finish_chunks)
 _START_ROWS = 4096
 
 
-def _chunk_lp(chunk, w, y, shift, p, backend):
+def _chunk_lp(chunk, w, wscale, y, shift, p, backend):
     # Arrays unpickled on a worker may sit at any byte offset: the kernels need them aligned.
     chunk = np.require(chunk, requirements="CA")[None]
-    w = None if w is None else np.require(w, np.float64, "CA")[None]
+    w = None if w is None else (np.asarray(w, np.float64) * wscale)[None]
     shift = None if shift is None else shift[None]
     return kernels(backend).lp_pass(chunk, w, np.zeros(1, np.int64), y[None], shift, p, 1)[0]
 
 
 class DaskLpPass:
-    """The ``lp_pass`` of one persisted Dask problem, in the kernels' interface."""
+    """The ``lp_pass`` of one persisted Dask problem (``DaskPoints``), as the kernels'."""
 
-    def __init__(self, src: DaskPoints):
+    def __init__(self, src):
         self.src = src
         self.starts = np.cumsum([0, *src.lengths[:-1]]).astype(np.float64)
 
@@ -50,8 +48,9 @@ class DaskLpPass:
         """Return the sums ``(1, size)`` of the whole problem at ``y[0]`` (``rows``: ``[0]``)."""
         at = np.asarray(y[0], np.float64)
         moved = None if shift is None else np.asarray(shift[0], np.float64)
+        src = self.src
         parts = np.array(
-            self.src._map(_chunk_lp, y=at, shift=moved, p=float(p), backend=self.src.backend)
+            src._map(_chunk_lp, wscale=src.wscale, y=at, shift=moved, p=p, backend=src.backend)
         )
         found = parts[:, LP_NEAREST_ROW] >= 0
         parts[found, LP_NEAREST_ROW] += self.starts[found]
@@ -65,8 +64,11 @@ class DaskLpPass:
         return out[None]
 
 
-def solve_lp_dask(x, dtype, weights, options: SolveOptions) -> GeometricMedianResult:
-    """Solve one Dask problem ``(n, d)`` for ``1 < options.p < inf``."""
+def solve_lp_dask(src, dtype, init, options: SolveOptions) -> GeometricMedianResult:
+    """Solve one persisted Dask problem ``src`` (``DaskPoints``) for ``options.p`` != 2.
+
+    ``init``: the start point ``(1, d)``, or None (the coordinate-wise median of a sample).
+    """
     p = options.p
     if p == 1 or p == np.inf:
         raise ValueError(
@@ -74,26 +76,19 @@ def solve_lp_dask(x, dtype, weights, options: SolveOptions) -> GeometricMedianRe
             "coordinate-wise selection, a linear program) need the points in memory; pass a "
             "NumPy array, or a 1 < p < inf"
         )
-    n, d = (int(k) for k in x.shape)
-    w, _ = v.as_weights(in_memory_weights(weights), n)
-    wexp = 0
-    if w is not None:
-        wexp = int(np.frexp(np.max(w))[1])
-        wexp = wexp if abs(wexp) > 100 else 0
-        w = np.ldexp(w, -wexp)
-    src = DaskPoints(x.astype(dtype), w, None, options.backend)
-    pts = Points(x.astype(dtype)[None], None, DaskLpPass(src), 1)
-    init = v.as_init(options.init, d)
+    pts = Points(src.persisted[None], None, DaskLpPass(src), 1)
     if init is None:
-        xs, ws = src.sample(min(n, _START_ROWS), np.random.default_rng(0))
+        xs, ws = src.sample(min(src.n, _START_ROWS), np.random.default_rng(0))
         xt = np.asarray(xs, dtype=np.float64).T[None]
         start = coordinate_median(xt, None if ws is None else ws[None], None)
         start = np.where(np.isfinite(start), start, 0.0)
     else:
-        start = np.asarray(init, dtype=np.float64).reshape(1, d)
+        start = np.asarray(init, dtype=np.float64).reshape(1, src.d)
     tol = options.tol_for(dtype)
     method = lp_method(options, p)
     y, f, lb, n_iter, n_passes, status = newton_median(pts, start, p, tol, options.max_iter, method)
+    # The kernels saw the weights times wscale, a power of two: f and lb scale back exactly.
+    wexp = -int(np.frexp(src.wscale)[1] - 1)
     out = _finish(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp)
-    W = float(n) if w is None else float(np.ldexp(np.sum(w), wexp))
+    W = src.W / src.wscale  # in the caller's weights
     return make_result(Solved(*out, out[1] / W), True, (), dtype, options, method)
