@@ -343,7 +343,8 @@ carray<double> hessian_pass_sums(const carray<T>& points,
 template <class T>
 carray<double> lp_pass_sums(const carray<T>& points, const std::optional<carray<double>>& weights,
                             const carray<std::int64_t>& rows, const carray<double>& y,
-                            const std::optional<carray<double>>& shift, double p, int threads) {
+                            const std::optional<carray<double>>& shift,
+                            const std::optional<carray<double>>& near, double p, int threads) {
     if (points.ndim() != 3 || points.shape(0) < 1 || points.shape(1) < 1 || points.shape(2) < 1)
         throw py::value_error("points must be a non-empty (P, n, d) array");
     const index_t P = points.shape(0), n = points.shape(1), d = points.shape(2);
@@ -356,6 +357,8 @@ carray<double> lp_pass_sums(const carray<T>& points, const std::optional<carray<
         throw py::value_error("y must be an (m, d) array, m = len(rows)");
     if (shift && (shift->ndim() != 2 || shift->shape(0) != m || shift->shape(1) != d))
         throw py::value_error("shift must be an (m, d) array");
+    if (near && (near->ndim() != 1 || near->shape(0) != m))
+        throw py::value_error("near must be an (m,) array");
     if (!(p > 1.0) || !std::isfinite(p)) throw py::value_error("lp_pass takes 1 < p < inf");
     if (threads < 1) throw py::value_error("threads must be >= 1");
     require_aligned(points, "points");
@@ -370,20 +373,22 @@ carray<double> lp_pass_sums(const carray<T>& points, const std::optional<carray<
     const bool w_each = weights && weights->shape(0) == P;
     const double* yy = y.data();
     const double* sh = shift ? shift->data() : nullptr;
+    const double* nr = near ? near->data() : nullptr;
     double* o = out.mutable_data();
     const geomedian::LpPowers e = geomedian::lp_powers(p);
     {
         py::gil_scoped_release nogil;  // same reasoning as in solve()
         if (m == 1) {
-            geomedian::lp_pass(x + r[0] * n * d, w == nullptr ? nullptr : w + (w_each ? r[0] * n : 0),
-                               n, d, yy, sh, e, threads, o);
+            geomedian::lp_pass(x + r[0] * n * d,
+                               w == nullptr ? nullptr : w + (w_each ? r[0] * n : 0), n, d, yy,
+                               sh, nr == nullptr ? HUGE_VAL : nr[0], e, threads, o);
         } else {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
             for (index_t k = 0; k < m; ++k)
                 geomedian::lp_pass(x + r[k] * n * d,
                                    w == nullptr ? nullptr : w + (w_each ? r[k] * n : 0), n, d,
-                                   yy + k * d, sh == nullptr ? nullptr : sh + k * d, e, 1,
-                                   o + k * size);
+                                   yy + k * d, sh == nullptr ? nullptr : sh + k * d,
+                                   nr == nullptr ? HUGE_VAL : nr[k], e, 1, o + k * size);
         }
     }
     return out;
@@ -593,8 +598,8 @@ constexpr const char* hessian_doc =
     "scaled by s in a frame centred on y (coincidence radius eps, frame units); d <= 16";
 constexpr const char* lp_pass_doc =
     "lp_pass(points (P, n, d), weights (1 | P, n) | None, rows (m,) int64, y (m, d), "
-    "shift (m, d) | None, p, threads) -> (m, size) the Lp pass sums of problem rows[k] at "
-    "y[k], 1 < p < inf; slots LP_* of the contract";
+    "shift (m, d) | None, near (m,) | None, p, threads) -> (m, size) the Lp pass sums of "
+    "problem rows[k] at y[k] (near radius near[k]), 1 < p < inf; slots LP_* of the contract";
 constexpr const char* sgd_doc =
     "sgd(points (n, d), weights (n,) | None, wscale, blocks (k,) int64, batch, norm, "
     "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
@@ -641,7 +646,8 @@ void register_kernels(py::module_& m, const char* suffix) {
           hessian_doc);
     m.def(name("lp_pass").c_str(), &lp_pass_sums<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("rows").noconvert(), py::arg("y").noconvert(),
-          py::arg("shift").noconvert(), py::arg("p"), py::arg("threads"), lp_pass_doc);
+          py::arg("shift").noconvert(), py::arg("near").noconvert(), py::arg("p"),
+          py::arg("threads"), lp_pass_doc);
     m.def(name("sgd").c_str(), &sgd<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("blocks").noconvert(),
           py::arg("batch"), py::arg("norm"), py::arg("c").noconvert(), py::arg("s"),

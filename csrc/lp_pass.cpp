@@ -110,7 +110,8 @@ LpPowers lp_powers(double p) { return {p, p / (p - 1.0), p == 1.5 ? 1 : (p == 3.
 // sums in registers); D = 0: any d.
 template <class T, int D>
 void lp_rows_d(const T* x, const double* w, index_t lo, index_t hi, index_t d_any,
-               const double* y, const double* shift, const LpPowers& e, double* out) {
+               const double* y, const double* shift, double near, const LpPowers& e,
+               double* out) {
     const index_t d = D > 0 ? D : d_any, size = lp_sums_size(d), end = lp_additive_end(d);
     const index_t g0 = lp_slot::head, m0 = g0 + d, b0 = m0 + d, G0 = b0 + d, h0 = G0 + d,
                   p0 = h0 + d, c0 = p0 + d;
@@ -135,6 +136,10 @@ void lp_rows_d(const T* x, const double* w, index_t lo, index_t hi, index_t d_an
             if (N < out[lp_slot::nearest]) {
                 out[lp_slot::nearest] = N;
                 out[lp_slot::nearest_row] = static_cast<double>(i);
+            }
+            if (N <= near) {
+                blk[lp_slot::w_near] += wi;
+                blk[lp_slot::f_near] += wi * N;
             }
             if (N == 0.0) {
                 blk[lp_slot::eta] += wi;
@@ -176,11 +181,11 @@ void lp_rows_d(const T* x, const double* w, index_t lo, index_t hi, index_t d_an
 
 template <class T>
 void lp_rows(const T* x, const double* w, index_t lo, index_t hi, index_t d, const double* y,
-             const double* shift, const LpPowers& e, double* out) {
+             const double* shift, double near, const LpPowers& e, double* out) {
     switch (d) {
 #define GEOMEDIAN_LP_ROWS(D) \
     case D:                  \
-        return lp_rows_d<T, D>(x, w, lo, hi, d, y, shift, e, out);
+        return lp_rows_d<T, D>(x, w, lo, hi, d, y, shift, near, e, out);
         GEOMEDIAN_LP_ROWS(1)
         GEOMEDIAN_LP_ROWS(2)
         GEOMEDIAN_LP_ROWS(3)
@@ -191,13 +196,13 @@ void lp_rows(const T* x, const double* w, index_t lo, index_t hi, index_t d, con
         GEOMEDIAN_LP_ROWS(8)
 #undef GEOMEDIAN_LP_ROWS
         default:
-            return lp_rows_d<T, 0>(x, w, lo, hi, d, y, shift, e, out);
+            return lp_rows_d<T, 0>(x, w, lo, hi, d, y, shift, near, e, out);
     }
 }
 
 template <class T>
 void lp_pass(const T* x, const double* w, index_t n, index_t d, const double* y,
-             const double* shift, const LpPowers& e, int threads, double* out) {
+             const double* shift, double near, const LpPowers& e, int threads, double* out) {
     const index_t step = chunk_rows(d), nc = (n + step - 1) / step, size = lp_sums_size(d),
                   end = lp_additive_end(d);
     std::vector<double> buf(2 * size, 0.0);
@@ -205,7 +210,7 @@ void lp_pass(const T* x, const double* w, index_t n, index_t d, const double* y,
     if (threads <= 1 || nc <= 1) {
         for (index_t k = 0; k < nc; ++k) {
             double* dst = k == 0 ? out : part;
-            lp_rows(x, w, k * step, std::min(n, (k + 1) * step), d, y, shift, e, dst);
+            lp_rows(x, w, k * step, std::min(n, (k + 1) * step), d, y, shift, near, e, dst);
             if (k != 0) add_chunk(out, err, part, d);
         }
     } else {
@@ -213,7 +218,8 @@ void lp_pass(const T* x, const double* w, index_t n, index_t d, const double* y,
         double* pp = parts.data();
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (index_t k = 0; k < nc; ++k)
-            lp_rows(x, w, k * step, std::min(n, (k + 1) * step), d, y, shift, e, pp + k * size);
+            lp_rows(x, w, k * step, std::min(n, (k + 1) * step), d, y, shift, near, e,
+                    pp + k * size);
         std::copy(pp, pp + size, out);
         for (index_t k = 1; k < nc; ++k) add_chunk(out, err, pp + k * size, d);
     }
@@ -224,8 +230,8 @@ void lp_pass(const T* x, const double* w, index_t n, index_t d, const double* y,
 }
 
 template void lp_pass<float>(const float*, const double*, index_t, index_t, const double*,
-                             const double*, const LpPowers&, int, double*);
+                             const double*, double, const LpPowers&, int, double*);
 template void lp_pass<double>(const double*, const double*, index_t, index_t, const double*,
-                              const double*, const LpPowers&, int, double*);
+                              const double*, double, const LpPowers&, int, double*);
 
 }  // namespace geomedian

@@ -14,7 +14,7 @@ from geomedian import _contract as c
 from geomedian._kernels import kernels
 
 
-def reference_sums(x, w, y, p, shift=None):
+def reference_sums(x, w, y, p, shift=None, near=np.inf):
     """Return the pass sums of one problem ``x`` ``(n, d)`` at ``y``, from the definitions."""
     n, d = x.shape
     end = c.LP_HEAD + 6 * d + d * (d + 1) // 2
@@ -33,6 +33,9 @@ def reference_sums(x, w, y, p, shift=None):
         out[c.LP_WEIGHT] += wi
         if N < out[c.LP_NEAREST]:
             out[c.LP_NEAREST], out[c.LP_NEAREST_ROW] = N, i
+        if N <= near:
+            out[c.LP_W_NEAR] += wi
+            out[c.LP_F_NEAR] += wi * N
         nearer = np.abs(z) < out[end : end + d]
         out[end : end + d][nearer] = np.abs(z)[nearer]
         out[end + d :][nearer] = x[i][nearer]
@@ -79,7 +82,7 @@ def test_sums_match_their_definitions(backend, rng, p, dtype):
     y[0, 0] = 0.25
     y[1] = x[2, 9]  # a point at y
     rows = np.array([0, 2])
-    got = kernels(backend).lp_pass(x, w, rows, y, None, p, 1)
+    got = kernels(backend).lp_pass(x, w, rows, y, None, None, p, 1)
     for k, r in enumerate(rows):
         want = reference_sums(x[r], w[r], y[k], p)
         np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-14)
@@ -93,15 +96,24 @@ def test_shift_moves_the_duals_only(backend, rng):
     x, w = problems(rng, 1, 30, 4, np.float64)
     y = rng.standard_normal((1, 4))
     shift = 1e-3 * rng.standard_normal((1, 4))
-    got = kernels(backend).lp_pass(x, w, np.array([0]), y, shift, 1.5, 1)[0]
+    got = kernels(backend).lp_pass(x, w, np.array([0]), y, shift, None, 1.5, 1)[0]
     np.testing.assert_allclose(got, reference_sums(x[0], w[0], y[0], 1.5, shift[0]), rtol=1e-12)
+
+
+def test_near_sums(backend, rng):
+    x, w = problems(rng, 1, 200, 3, np.float64)
+    y = np.zeros((1, 3))
+    got = kernels(backend).lp_pass(x, w, np.array([0]), y, None, np.array([1.2]), 3.0, 1)[0]
+    want = reference_sums(x[0], w[0], y[0], 3.0, near=1.2)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert 0 < got[c.LP_W_NEAR] < got[c.LP_WEIGHT]
 
 
 def test_unit_weights_and_many_chunks(backend, rng):
     # More rows than one chunk and one block: the compensated chunk sums.
     x = rng.standard_normal((1, 20000, 2))
     y = np.array([[0.1, -0.2]])
-    got = kernels(backend).lp_pass(x, None, np.array([0]), y, None, 3.0, 1)[0]
+    got = kernels(backend).lp_pass(x, None, np.array([0]), y, None, None, 3.0, 1)[0]
     np.testing.assert_allclose(got, reference_sums(x[0], None, y[0], 3.0), rtol=1e-11)
 
 
@@ -112,12 +124,13 @@ def test_same_bits_on_both_backends_and_any_thread_count(rng, p):
     x, w = problems(rng, 4, 9000, 5, np.float64)
     y = rng.standard_normal((4, 5))
     rows = np.arange(4)
-    base = kernels("cpp").lp_pass(x, w, rows, y, None, p, 1)
+    near = np.array([0.5, 1.0, 2.0, np.inf])
+    base = kernels("cpp").lp_pass(x, w, rows, y, None, near, p, 1)
     for backend in ("cpp", "numba"):
         for threads in (1, 2):
-            got = kernels(backend).lp_pass(x, w, rows, y, None, p, threads)
+            got = kernels(backend).lp_pass(x, w, rows, y, None, near, p, threads)
             np.testing.assert_array_equal(got, base, err_msg=f"{backend}, {threads} threads")
-            one = kernels(backend).lp_pass(x, w, rows[2:3], y[2:3], None, p, threads)
+            one = kernels(backend).lp_pass(x, w, rows[2:3], y[2:3], None, near[2:3], p, threads)
             np.testing.assert_array_equal(one[0], base[2], err_msg=f"{backend}, one problem")
 
 
@@ -126,8 +139,8 @@ def test_bad_arguments(backend, rng):
     k = kernels(backend)
     y = np.zeros((1, 3))
     with pytest.raises(ValueError, match="rows"):
-        k.lp_pass(x, w, np.array([2]), y, None, 1.5, 1)
+        k.lp_pass(x, w, np.array([2]), y, None, None, 1.5, 1)
     with pytest.raises(ValueError, match="1 < p"):
-        k.lp_pass(x, w, np.array([0]), y, None, 1.0, 1)
+        k.lp_pass(x, w, np.array([0]), y, None, None, 1.0, 1)
     with pytest.raises(ValueError):
-        k.lp_pass(x, w, np.array([0]), np.zeros((1, 2)), None, 1.5, 1)
+        k.lp_pass(x, w, np.array([0]), np.zeros((1, 2)), None, None, 1.5, 1)

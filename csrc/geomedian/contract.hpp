@@ -45,7 +45,9 @@ enum : index_t {
     excess = 6,
     nearest = 7,
     nearest_row = 8,
-    head = 9
+    w_near = 9,
+    f_near = 10,
+    head = 11
 };
 }
 
@@ -191,6 +193,8 @@ void for_each_shared_value(Put&& put) {
     put("LP_EXCESS", static_cast<index_t>(lp_slot::excess));
     put("LP_NEAREST", static_cast<index_t>(lp_slot::nearest));
     put("LP_NEAREST_ROW", static_cast<index_t>(lp_slot::nearest_row));
+    put("LP_W_NEAR", static_cast<index_t>(lp_slot::w_near));
+    put("LP_F_NEAR", static_cast<index_t>(lp_slot::f_near));
     put("LP_HEAD", static_cast<index_t>(lp_slot::head));
     put("LP_FLOOR", lp_floor);
     put("GRAM_BLOCK_BYTES", gram_block_bytes);

@@ -20,6 +20,8 @@
 //
 // `shift` (or nullptr): the duals are taken at y + shift instead, the distances and the
 // products u_i . z_i still at y: a Newton step below y's resolution still moves the duals.
+// `near`: the weight and the objective of the points within that distance of y are summed
+// apart as well (w_near, f_near): the far-point bound of the Lp certificate.
 //
 // Each z_i is scaled by its largest entry before the powers: no overflow or underflow.
 // p = 1.5 and p = 3 take their powers as square roots and products (pow is the cost of a
@@ -50,6 +52,6 @@ LpPowers lp_powers(double p);
 // threads, each summed by lp_rows, added in chunk order.
 template <class T>
 void lp_pass(const T* x, const double* w, index_t n, index_t d, const double* y,
-             const double* shift, const LpPowers& e, int threads, double* out);
+             const double* shift, double near, const LpPowers& e, int threads, double* out);
 
 }  // namespace geomedian

@@ -170,6 +170,7 @@ def lp_pass_f64(
     rows: npt.NDArray[np.int64],
     y: _F64,
     shift: _F64 | None,
+    near: _F64 | None,
     p: float,
     threads: int,
 ) -> _F64:
@@ -181,6 +182,7 @@ def lp_pass_f32(
     rows: npt.NDArray[np.int64],
     y: _F64,
     shift: _F64 | None,
+    near: _F64 | None,
     p: float,
     threads: int,
 ) -> _F64:

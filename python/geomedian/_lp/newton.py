@@ -34,16 +34,18 @@ from .._contract import (
     LP_ETA,
     LP_EXCESS,
     LP_F,
+    LP_F_NEAR,
     LP_HEAD,
     LP_NEAREST,
     LP_NEAREST_ROW,
     LP_S,
+    LP_W_NEAR,
     LP_WEIGHT,
 )
 from .certificate import assemble, cancel_at_y, dual_exponent, lower_bound
 from .norms import abs_power, p_norm
 
-__all__ = ["Points", "evaluate", "newton_median"]
+__all__ = ["Points", "certified_gap", "evaluate", "near_bound", "newton_median"]
 
 _ARMIJO = 1e-4
 _F_NOISE = 8 * 2.0**-52  # f's rounding, relative (as F_NOISE of the p = 2 solver)
@@ -55,13 +57,15 @@ class Points(NamedTuple):
     """Problems to solve, and the kernels that read them.
 
     ``x`` ``(P, n, d)`` (float32 or float64, C order), their weights ``w`` ``(P, n)`` (zero
-    for a missing row: never read), and the backend's kernels and threads.
+    for a missing row: never read), the backend's kernels and threads, and each problem's
+    near radius ``(P,)`` (``near_radius``; None: every point is near).
     """
 
     x: np.ndarray
     w: np.ndarray
     kernels: Any
     threads: int
+    near: np.ndarray | None = None
 
 
 class _State(NamedTuple):
@@ -77,6 +81,8 @@ class _State(NamedTuple):
     closest_gap: np.ndarray  # (P, d): |y_j - closest_j|
     weight: np.ndarray  # W = sum_i w_i
     irls: np.ndarray  # (P, d): sum_i w_i |z_ij|^(p-2) / N_i^(p-1), the IRLS step's scale
+    near_gap: np.ndarray  # f(y) - f* <= near_gap, from the near points alone (see near_bound)
+    spread: np.ndarray  # F = W f_N / W_N, the gap's unit
 
 
 def evaluate(
@@ -87,7 +93,8 @@ def evaluate(
     ``shift``: the bound from the duals at ``y + shift`` instead (see polished_bound).
     """
     P, d = y.shape
-    sums = pts.kernels.lp_pass(pts.x, pts.w, rows, y, shift, p, pts.threads)
+    near = None if pts.near is None else pts.near[rows]
+    sums = pts.kernels.lp_pass(pts.x, pts.w, rows, y, shift, near, p, pts.threads)
 
     def block(k):
         return sums[:, LP_HEAD + k * d : LP_HEAD + (k + 1) * d]
@@ -117,9 +124,45 @@ def evaluate(
         pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
     nearest = sums[:, LP_NEAREST_ROW].astype(np.int64)
     closest, closest_gap = sums[:, end + d :], sums[:, end : end + d]
+    near_gap, spread = near_bound(sums, g, block(3), p)
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
                   sums[:, LP_NEAREST], pinned, closest, closest_gap,
-                  sums[:, LP_WEIGHT], block(4) / (p - 1.0))  # fmt: skip
+                  sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread)  # fmt: skip
+
+
+def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
+    r"""Return ``(gap_N, F)``: ``f(y) - f* <= gap_N`` from the near points, and its unit.
+
+    Far points (a fill value, a row at ``1e200``) make ``f`` their distances, and
+    ``(f - LB) / f`` tiny wherever ``y`` sits in the cloud: no statement about the median.
+    As for ``p = 2`` (the certificate guide), the residual gradient is absorbed by the
+    points within the near radius ``R`` only (:math:`N`, weight :math:`W_N`, objective
+    :math:`f_N`). With :math:`\tilde u_i` the exact duals at ``y``
+    (:math:`\lVert \tilde u_i \rVert_q = w_i`, :math:`\tilde u_i \cdot z_i = w_i N_i`),
+    :math:`\tilde g = \sum_i \tilde u_i` and :math:`h = \tilde g - \beta G_N`, the duals
+    :math:`v_i = (1 - \beta) \tilde u_i - (w_i / W_N) h` on :math:`N` (:math:`\tilde u_i`
+    elsewhere) sum to 0, and are feasible once :math:`\lVert h \rVert_q \le \beta W_N`,
+    which :math:`\beta = \lVert \tilde g \rVert_q / (2 W_N - W - \lVert \tilde g \rVert_q)`
+    ensures (as :math:`\lVert G_N \rVert_q \le \lVert \tilde g \rVert_q + W - W_N`). Their
+    value leaves :math:`\beta f_N + h \cdot (y - \bar x_N) \le 2 \beta f_N`: the far points
+    pay nothing. :math:`\lVert \tilde g \rVert_q` is bounded by the computed ``g``'s plus
+    the rounding of its sum (131 u of :math:`\sum_i |u_{ij}|`, ``G``) and of each dual
+    (about :math:`(p - 1)(d + 4) + 8` u of it); the sums carry ``2**-40``. The gap's unit
+    is :math:`F = W f_N / W_N` (``f`` itself when every point is near).
+    """
+    d = g.shape[-1]
+    f, W = sums[:, LP_F], sums[:, LP_WEIGHT]
+    WN, fN = sums[:, LP_W_NEAR], sums[:, LP_F_NEAR]
+    q = dual_exponent(p)
+    rounding = (131.0 + (p - 1.0) * (d + 4) + 8.0) * 2.0**-53
+    gbound = p_norm(g, q, axis=-1) + rounding * p_norm(G, q, axis=-1)
+    margin = 2.0**-40
+    den = 2.0 * WN * (1.0 - margin) - W * (1.0 + margin) - gbound
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(den > 0, gbound / np.where(den > 0, den, 1.0), np.inf)
+        near_gap = np.where(beta <= 1.0, 2.0 * beta * fN * (1.0 + margin), np.inf)
+        spread = np.where((WN > 0) & (fN > 0), W * fN / np.where(WN > 0, WN, 1.0), f)
+    return near_gap, spread
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
@@ -155,7 +198,7 @@ def polished_bound(
     shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
     better = np.maximum(state.lower_bound, shifted)
     f = state.objective
-    left = np.flatnonzero(f - better > tol * f)
+    left = np.flatnonzero(certified_gap(f, better, state.near_gap, state.spread) > tol)
     if left.size == 0 or not isinstance(pts.x, np.ndarray):  # in memory only
         return better
     xt = np.ascontiguousarray(pts.x[rows[left]].transpose(0, 2, 1), dtype=np.float64)
@@ -174,8 +217,10 @@ def polished_bound(
     return better
 
 
-def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
-    return np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
+def certified_gap(f, lb, near_gap, spread) -> np.ndarray:
+    """Return the relative gap: the smaller of ``f - lb`` and the near bound, over ``F``."""
+    gap = np.minimum(f - lb, near_gap)
+    return np.where(spread > 0, gap / np.where(spread > 0, spread, 1.0), 0.0)
 
 
 def _direction(s: _State, method: str = "newton") -> np.ndarray:
@@ -220,20 +265,22 @@ def newton_median(
     ``method``: the step, ``"newton"``, ``"weiszfeld"`` or ``"gd"`` (see ``_direction``),
     each safeguarded by the same line search.
 
-    Returns ``(y, f, lb, n_iter, n_passes, status)`` with status 0 (certified), 1
-    (``max_iter``) or 2 (no decrease found: floating-point resolution).
+    Returns ``(y, f, lb, n_iter, n_passes, status, near_gap, spread)`` with status 0
+    (certified), 1 (``max_iter``) or 2 (no decrease found: floating-point resolution); the
+    gap is :func:`certified_gap` of ``f``, ``lb``, ``near_gap`` and ``spread``.
     """
     P = pts.x.shape[0]
     y = y0.copy()
     state = evaluate(pts, np.arange(P), y, p)
     f, lb = state.objective.copy(), state.lower_bound.copy()
+    near_gap, spread = state.near_gap.copy(), state.spread.copy()
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.ones(P, dtype=np.int32)
     flats = np.zeros(P, dtype=np.int64)
     mark = np.full(P, np.inf)
     for _ in range(max_iter):
-        done = _gap(f, lb) <= tol
+        done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
         active = np.flatnonzero((status == 1) & ~done)
         if active.size == 0:
@@ -254,7 +301,7 @@ def newton_median(
             n_passes[active[idx]] += 1
             f0 = sub.objective[idx]
             ok = (tr.objective <= f0 + _ARMIJO * t[idx] * slope[idx]) | (
-                _gap(tr.objective, tr.lower_bound) <= tol
+                certified_gap(tr.objective, tr.lower_bound, tr.near_gap, tr.spread) <= tol
             )
             # Where f cannot resolve the step (far points make f huge: its rounding exceeds
             # the change across the whole cloud), a step that leaves f within its rounding
@@ -270,7 +317,7 @@ def newton_median(
         # Near the optimum (no decrease worth tol left, or none at all) and not yet
         # certified: polish the duals.
         flat = searching | (sub.objective - new.objective <= tol * sub.objective)
-        flat &= _gap(new.objective, new.lower_bound) > tol
+        flat &= certified_gap(new.objective, new.lower_bound, new.near_gap, new.spread) > tol
         if flat.any():
             idx = np.flatnonzero(flat)
             where = active[idx]
@@ -281,7 +328,7 @@ def newton_median(
             lb[where] = np.maximum(lb[where], better)
         # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
         # (float64's resolution of y: the steps and the duals reach no further).
-        now = _gap(f[active], lb[active])
+        now = certified_gap(f[active], lb[active], near_gap[active], spread[active])
         halved = now <= 0.5 * mark[active]
         mark[active] = np.where(halved, now, mark[active])
         flats[active] = np.where(halved, 0, flats[active] + 1)
@@ -294,11 +341,13 @@ def newton_median(
         y[active[moved]] = ynew[moved]
         f[active[moved]] = new.objective[moved]
         lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
+        near_gap[active[moved]] = new.near_gap[moved]
+        spread[active[moved]] = new.spread[moved]
         n_iter[active[moved]] += 1
         state = _put(state, active, new)
-    done = _gap(f, lb) <= tol
+    done = certified_gap(f, lb, near_gap, spread) <= tol
     status[done] = 0
-    return y, f, lb, n_iter, n_passes, status
+    return y, f, lb, n_iter, n_passes, status, near_gap, spread
 
 
 def _try_points(pts, active, ynew, new, p, moved, n_passes):

@@ -338,7 +338,7 @@ def hessian_pass_f32(points, weights, wscale, y, s, threads, eps=solver.COINCIDE
     return _hessian_pass(points, weights, wscale, y, s, threads, eps, np.float32)
 
 
-def _lp_pass(points, weights, rows, y, shift, p, threads, dtype):
+def _lp_pass(points, weights, rows, y, shift, near, p, threads, dtype):
     _check(points, dtype, 3)
     P, _, d = points.shape
     if not (p > 1.0 and np.isfinite(p)):
@@ -351,27 +351,31 @@ def _lp_pass(points, weights, rows, y, shift, p, threads, dtype):
     m = rows.shape[0]
     if y.shape != (m, d) or (shift is not None and shift.shape != (m, d)):
         raise ValueError("y and shift must be (m, d) arrays, m = len(rows)")
+    if near is not None and near.shape != (m,):
+        raise ValueError("near must be an (m,) array")
     w = np.empty((1, 0)) if weights is None else weights
     out = np.empty((m, lp_sums_size(d)))
     if m:
         with _threads(threads):
             sh = np.empty((m, 0)) if shift is None else shift
-            run_lp_pass(threads > 1, points, w, rows, y, sh, float(p), out)
+            nr = np.full(m, np.inf) if near is None else near
+            run_lp_pass(threads > 1, points, w, rows, y, sh, nr, float(p), out)
     return out
 
 
-def lp_pass_f64(points, weights, rows, y, shift, p, threads):
+def lp_pass_f64(points, weights, rows, y, shift, near, p, threads):
     """Mirror of ``_core.lp_pass_f64``.
 
     Returns the Lp pass sums ``(m, size)`` of problems ``rows`` of ``points`` ``(P, n, d)``
-    at ``y[k]`` (duals at ``y[k] + shift[k]`` if given), ``1 < p < inf``.
+    at ``y[k]`` (duals at ``y[k] + shift[k]`` if given; near radius ``near[k]``, or inf),
+    ``1 < p < inf``.
     """
-    return _lp_pass(points, weights, rows, y, shift, p, threads, np.float64)
+    return _lp_pass(points, weights, rows, y, shift, near, p, threads, np.float64)
 
 
-def lp_pass_f32(points, weights, rows, y, shift, p, threads):
+def lp_pass_f32(points, weights, rows, y, shift, near, p, threads):
     """Mirror of ``_core.lp_pass_f32`` (see lp_pass_f64)."""
-    return _lp_pass(points, weights, rows, y, shift, p, threads, np.float32)
+    return _lp_pass(points, weights, rows, y, shift, near, p, threads, np.float32)
 
 
 def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, dtype):

@@ -19,11 +19,13 @@ from .._contract import (
     LP_ETA,
     LP_EXCESS,
     LP_F,
+    LP_F_NEAR,
     LP_FLOOR,
     LP_HEAD,
     LP_NEAREST,
     LP_NEAREST_ROW,
     LP_S,
+    LP_W_NEAR,
     LP_WEIGHT,
 )
 from .fused_pass import add_compensated, compensated_total
@@ -142,7 +144,7 @@ def add_chunk(acc, err, part, d):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def lp_rows(x, w, lo, hi, d, y, shift, p, out):
+def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     """Write the sums of rows [lo, hi) of one problem (x: flat, n rows of d) at y into out."""
     kind = lp_kind(p)
     q = p / (p - 1.0)
@@ -178,6 +180,9 @@ def lp_rows(x, w, lo, hi, d, y, shift, p, out):
             if N < out[LP_NEAREST]:
                 out[LP_NEAREST] = N
                 out[LP_NEAREST_ROW] = float(i)
+            if N <= near:
+                blk[LP_W_NEAR] += wi
+                blk[LP_F_NEAR] += wi * N
             if N == 0.0:
                 blk[LP_ETA] += wi
             else:
@@ -235,7 +240,7 @@ def finish_chunks(out, parts, nc, d):
 
 
 @njit(cache=True, nogil=True)
-def lp_pass(x, w, d, y, shift, p, out):
+def lp_pass(x, w, d, y, shift, near, p, out):
     """Write the sums of one problem (x flat, rows of d; w empty: unit weights) at y."""
     n = x.shape[0] // d
     step = chunk_rows(d)
@@ -243,13 +248,13 @@ def lp_pass(x, w, d, y, shift, p, out):
     size = lp_sums_size(d)
     parts = np.empty((nc, size))
     for k in range(nc):
-        lp_rows(x, w, k * step, min(n, (k + 1) * step), d, y, shift, p, parts[k])
+        lp_rows(x, w, k * step, min(n, (k + 1) * step), d, y, shift, near, p, parts[k])
     finish_chunks(out, parts, nc, d)
     out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def lp_pass_chunks(x, w, d, y, shift, p, out):
+def lp_pass_chunks(x, w, d, y, shift, near, p, out):
     """As lp_pass, the chunks over the threads (one large problem)."""
     n = x.shape[0] // d
     step = chunk_rows(d)
@@ -257,31 +262,31 @@ def lp_pass_chunks(x, w, d, y, shift, p, out):
     size = lp_sums_size(d)
     parts = np.empty((nc, size))
     for k in prange(nc):
-        lp_rows(x, w, k * step, min(n, (k + 1) * step), d, y, shift, p, parts[k])
+        lp_rows(x, w, k * step, min(n, (k + 1) * step), d, y, shift, near, p, parts[k])
     finish_chunks(out, parts, nc, d)
     out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def lp_pass_problems(x, w, rows, y, shift, p, out):
+def lp_pass_problems(x, w, rows, y, shift, near, p, out):
     """Write the sums of problems ``rows`` of x (P, n, d) at y (m, d), over the threads."""
     P, _, d = x.shape
     w_each = w.shape[0] == P and w.shape[1] > 0
     for k in prange(rows.shape[0]):
         r = rows[k]
         wk = w[r] if w_each else w[0]
-        lp_pass(x[r].reshape(-1), wk, d, y[k], shift[k], p, out[k])
+        lp_pass(x[r].reshape(-1), wk, d, y[k], shift[k], near[k], p, out[k])
 
 
 @njit(cache=True, nogil=True)
-def run_lp_pass(parallel, x, w, rows, y, shift, p, out):
+def run_lp_pass(parallel, x, w, rows, y, shift, near, p, out):
     """Write the Lp pass sums of problems ``rows``: over the problems, or one's chunks."""
     if rows.shape[0] == 1:
         r = rows[0]
         wk = w[r] if w.shape[0] == x.shape[0] and w.shape[1] > 0 else w[0]
         if parallel:
-            lp_pass_chunks(x[r].reshape(-1), wk, x.shape[2], y[0], shift[0], p, out[0])
+            lp_pass_chunks(x[r].reshape(-1), wk, x.shape[2], y[0], shift[0], near[0], p, out[0])
         else:
-            lp_pass(x[r].reshape(-1), wk, x.shape[2], y[0], shift[0], p, out[0])
+            lp_pass(x[r].reshape(-1), wk, x.shape[2], y[0], shift[0], near[0], p, out[0])
     else:
-        lp_pass_problems(x, w, rows, y, shift, p, out)
+        lp_pass_problems(x, w, rows, y, shift, near, p, out)

@@ -19,22 +19,27 @@ from .._numba import lp_pass as mirror
 from .._options import SolveOptions
 from .._result import GeometricMedianResult, make_result
 from .chunked import plain
-from .lp import _finish, lp_method
+from .lp import _finish, lp_method, near_radius
 
 __all__ = ["solve_lp_dask"]
 
 # The kernel's own way of adding chunks, run as plain Python (no compilation).
 _finish_chunks = plain(mirror.finish_chunks)
+_NONFINITE = (
+    "points must be finite: the Dask array holds NaN or inf (or its distances overflow "
+    "float64)"
+)
 # Rows of the sample whose coordinate-wise median starts Newton.
 _START_ROWS = 4096
 
 
-def _chunk_lp(chunk, w, wscale, y, shift, p, backend):
+def _chunk_lp(chunk, w, wscale, y, shift, near, p, backend):
     # Arrays unpickled on a worker may sit at any byte offset: the kernels need them aligned.
     chunk = np.require(chunk, requirements="CA")[None]
     w = None if w is None else (np.asarray(w, np.float64) * wscale)[None]
     shift = None if shift is None else shift[None]
-    return kernels(backend).lp_pass(chunk, w, np.zeros(1, np.int64), y[None], shift, p, 1)[0]
+    rows, near = np.zeros(1, np.int64), None if near is None else np.array([near])
+    return kernels(backend).lp_pass(chunk, w, rows, y[None], shift, near, p, 1)[0]
 
 
 class DaskLpPass:
@@ -44,21 +49,20 @@ class DaskLpPass:
         self.src = src
         self.starts = np.cumsum([0, *src.lengths[:-1]]).astype(np.float64)
 
-    def lp_pass(self, x, w, rows, y, shift, p, threads) -> np.ndarray:
+    def lp_pass(self, x, w, rows, y, shift, near, p, threads) -> np.ndarray:
         """Return the sums ``(1, size)`` of the whole problem at ``y[0]`` (``rows``: ``[0]``)."""
         at = np.asarray(y[0], np.float64)
         moved = None if shift is None else np.asarray(shift[0], np.float64)
         src = self.src
+        radius = None if near is None else float(near[0])
         parts = np.array(
-            src._map(_chunk_lp, wscale=src.wscale, y=at, shift=moved, p=p, backend=src.backend)
+            src._map(_chunk_lp, wscale=src.wscale, y=at, shift=moved, near=radius, p=p,
+                     backend=src.backend)
         )
         found = parts[:, LP_NEAREST_ROW] >= 0
         parts[found, LP_NEAREST_ROW] += self.starts[found]
         if not np.isfinite(parts[:, LP_F]).all():  # the kernel lets NaN and inf through
-            raise ValueError(
-                "points must be finite: the Dask array holds NaN or inf (or its distances "
-                "overflow float64)"
-            )
+            raise ValueError(_NONFINITE)
         out = np.empty(parts.shape[1])
         _finish_chunks(out, parts, len(parts), self.src.d)
         return out[None]
@@ -76,19 +80,26 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions) -> GeometricMedianRes
             "coordinate-wise selection, a linear program) need the points in memory; pass a "
             "NumPy array, or a 1 < p < inf"
         )
-    pts = Points(src.persisted[None], None, DaskLpPass(src), 1)
+    xs, ws = src.sample(min(src.n, _START_ROWS), np.random.default_rng(0))
+    xt = np.asarray(xs, dtype=np.float64).T[None]
+    if not np.isfinite(xt).all():
+        raise ValueError(_NONFINITE)
+    ws = np.ones((1, xt.shape[-1])) if ws is None else np.asarray(ws, np.float64)[None]
     if init is None:
-        xs, ws = src.sample(min(src.n, _START_ROWS), np.random.default_rng(0))
-        xt = np.asarray(xs, dtype=np.float64).T[None]
-        start = coordinate_median(xt, None if ws is None else ws[None], None)
+        start = coordinate_median(xt, ws, None)
         start = np.where(np.isfinite(start), start, 0.0)
     else:
         start = np.asarray(init, dtype=np.float64).reshape(1, src.d)
+    near = near_radius(xt, ws, start, p)
+    pts = Points(src.persisted[None], None, DaskLpPass(src), 1, near)
     tol = options.tol_for(dtype)
     method = lp_method(options, p)
-    y, f, lb, n_iter, n_passes, status = newton_median(pts, start, p, tol, options.max_iter, method)
+    y, f, lb, n_iter, n_passes, status, near_gap, spread = newton_median(
+        pts, start, p, tol, options.max_iter, method
+    )
     # The kernels saw the weights times wscale, a power of two: f and lb scale back exactly.
     wexp = -int(np.frexp(src.wscale)[1] - 1)
-    out = _finish(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp)
+    *out, spread = _finish(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp,
+                           near_gap, spread)  # fmt: skip
     W = src.W / src.wscale  # in the caller's weights
-    return make_result(Solved(*out, out[1] / W), True, (), dtype, options, method)
+    return make_result(Solved(*out, spread / W), True, (), dtype, options, method)

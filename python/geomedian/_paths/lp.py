@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
+from .._contract import NEAR_FACTOR
 from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
 from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
-from .._lp.newton import Points, evaluate, newton_median
+from .._lp.newton import Points, certified_gap, evaluate, newton_median
+from .._lp.norms import p_norm
 from .._options import SolveOptions
 from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, STALLED
 
@@ -149,10 +151,12 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         None if (sample.w > 0).all() else sample.w == 0,
     )
     start = np.where(np.isfinite(start), start, 0.0)
+    if xt is None:
+        pts = pts._replace(near=near_radius(_transposed(sample), sample.w, start, p))
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.zeros(P, dtype=np.int32)
-    optimal = None
+    optimal = near_gap = spread = None
     if p == 1:
         y = start
         bound, optimal = coordinate_median_bound(xt, w, y)
@@ -160,27 +164,47 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         n_passes += 1
     elif p == np.inf:
         if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for a large p
-            y0, *_, passes, _ = newton_median(pts, start, 16.0, 1e-3, 50)
-            n_passes += passes
+            near16 = near_radius(xt, w, start, 16.0)
+            solved = newton_median(pts._replace(near=near16), start, 16.0, 1e-3, 50)
+            y0, n_passes = solved[0], n_passes + solved[4]
         y, bound, n_iter = chebyshev_median(xt, w, start if y0 is None else y0, tol)
         n_passes += n_iter
         f, lb = bound.objective, bound.lower_bound
     else:
-        y, f, lb, n_iter, n_passes, status = newton_median(
+        y, f, lb, n_iter, n_passes, status, near_gap, spread = newton_median(
             pts, start if y0 is None else y0.copy(), p, tol, options.max_iter,
             lp_method(options, p),
         )  # fmt: skip
-    y, f, lb, *rest = _finish(pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p,
-                              tol, wexp)  # fmt: skip
-    y, f, lb = np.ldexp(y, xexp), np.ldexp(f, xexp), np.ldexp(lb, xexp)
-    return (y, f, lb, *rest, f / np.ldexp(np.sum(w, axis=-1), wexp))  # the scale: f / W
+    y, f, lb, gap, n_iter, n_passes, status, spread = _finish(
+        pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp, near_gap,
+        spread,
+    )  # fmt: skip
+    y, f, lb, spread = (np.ldexp(a, xexp) for a in (y, f, lb, spread))
+    W = np.ldexp(np.sum(w, axis=-1), wexp)
+    return y, f, lb, gap, n_iter, n_passes, status, spread / W  # the scale: F / W
 
 
-def _finish(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp):
+def near_radius(xt: np.ndarray, w: np.ndarray, start: np.ndarray, p: float) -> np.ndarray:
+    """Return each problem's near radius, ``NEAR_FACTOR`` times a median distance.
+
+    The median is over the distances from ``start`` ``(P, d)`` to the points ``xt``
+    ``(P, d, m)`` of positive weight ``w``. Points beyond it are "far": the certificate
+    lets only the others absorb the residual gradient (``near_bound``). ``inf`` where that
+    median is 0 (every point is near).
+    """
+    dist = p_norm(xt - start[:, :, None], p, axis=1)
+    with np.errstate(all="ignore"):
+        rho = np.nanmedian(np.where(w > 0, dist, np.nan), axis=-1)
+    return np.where(rho > 0, NEAR_FACTOR * rho, np.inf)
+
+
+def _finish(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp,
+            near_gap=None, spread=None):  # fmt: skip
     """Return the outcomes of solved problems: ``y`` in ``dtype``, its f and certified gap.
 
-    ``f`` and ``lb`` are in the weights of ``pts`` (scaled by ``2**-wexp``), returned in the
-    caller's; ``optimal``: where ``y`` is proven a minimiser (``p = 1``), or None.
+    ``f``, ``lb``, ``near_gap`` and ``spread`` (``F``, the gap's unit; None: ``f``) are in
+    the weights of ``pts`` (scaled by ``2**-wexp``), returned in the caller's (``spread``
+    too); ``optimal``: where ``y`` is proven a minimiser (``p = 1``), or None.
     """
     y = np.array(y, dtype=np.float64)
     rounded = y.astype(dtype).astype(np.float64)
@@ -190,9 +214,13 @@ def _finish(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, 
         y = rounded
         bound, optimal = _bound_at(pts, y, p)
         f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
+        if near_gap is not None:
+            near_gap, spread = bound.near_gap, bound.spread
         n_passes += 1
-    f, lb = np.ldexp(f, wexp), np.ldexp(lb, wexp)
-    gap = np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
+    if near_gap is None:
+        near_gap, spread = np.full_like(f, np.inf), f
+    f, lb, near_gap, spread = (np.ldexp(a, wexp) for a in (f, lb, near_gap, spread))
+    gap = certified_gap(f, lb, near_gap, spread)
     if p == 1:
         gap[optimal] = 0.0  # a proven minimiser: f(y) = f*
         status = np.where(gap <= tol, CONVERGED, MAX_ITER).astype(np.int32)
@@ -201,7 +229,7 @@ def _finish(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, 
         status = status.astype(np.int32)
     else:  # rounded to float32 beyond tol: the resolution of the returned dtype
         status = np.where((status == CONVERGED) & (gap > tol), STALLED, status).astype(np.int32)
-    return y, f, lb, gap, n_iter, n_passes, status
+    return y, f, lb, gap, n_iter, n_passes, status, spread
 
 
 def _bound_at(pts: Points, y: np.ndarray, p: float):
