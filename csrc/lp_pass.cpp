@@ -28,9 +28,12 @@ inline double power_p2(double a, const LpPowers& e) {
     if (e.kind == 2) return a;
     return std::pow(a, e.p - 2.0);
 }
-inline double power_q(double v, const LpPowers& e) {
+// v^q for v = |s_j| (as computed from u_j), a = a_j. For p = 3 (q = 1.5) s_j = a_j^2 to
+// one rounding, so v a_j is v^1.5 to half an ulp: within the check's own rounding allowance
+// ((2 d + 8) u, the Lp certificate), without a square root.
+inline double power_q(double v, double a, const LpPowers& e) {
     if (e.kind == 1) return v * v * v;
-    if (e.kind == 2) return v * std::sqrt(v);
+    if (e.kind == 2) return v * a;
     return std::pow(v, e.q);
 }
 
@@ -121,6 +124,9 @@ void lp_rows_d(const T* x, const double* w, index_t lo, index_t hi, index_t d_an
     double* blk = D > 0 ? local : heap.data();
     double *err = blk + size, *z = err + size, *zs = z + d, *a = zs + d, *s = a + d;
     start_sums(out, d);
+    // The largest excess and the nearest row and coordinates are kept in blk too (fold_block
+    // leaves them), and written to out once: no store to out in the loop.
+    start_sums(blk, d);
     for (index_t i = lo; i < hi; ++i) {
         const double wi = w != nullptr ? w[i] : 1.0;
         if (wi > 0.0) {
@@ -128,14 +134,14 @@ void lp_rows_d(const T* x, const double* w, index_t lo, index_t hi, index_t d_an
             const double N = lp_geometry(z, d, e, a, s);
             blk[lp_slot::weight] += wi;
             for (index_t j = 0; j < d; ++j) {
-                if (std::fabs(z[j]) < out[end + j]) {
-                    out[end + j] = std::fabs(z[j]);
-                    out[end + d + j] = static_cast<double>(x[i * d + j]);
+                if (std::fabs(z[j]) < blk[end + j]) {
+                    blk[end + j] = std::fabs(z[j]);
+                    blk[end + d + j] = static_cast<double>(x[i * d + j]);
                 }
             }
-            if (N < out[lp_slot::nearest]) {
-                out[lp_slot::nearest] = N;
-                out[lp_slot::nearest_row] = static_cast<double>(i);
+            if (N < blk[lp_slot::nearest]) {
+                blk[lp_slot::nearest] = N;
+                blk[lp_slot::nearest_row] = static_cast<double>(i);
             }
             if (N <= near) {
                 blk[lp_slot::w_near] += wi;
@@ -161,12 +167,12 @@ void lp_rows_d(const T* x, const double* w, index_t lo, index_t hi, index_t d_an
                     blk[b0 + j] += std::fabs(wz);
                     blk[G0 + j] += std::fabs(u);
                     blk[h0 + j] += c * power_p2(std::max(a[j], lp_floor), e);
-                    q += power_q(std::fabs(u) / wi, e);
+                    q += power_q(std::fabs(u) / wi, a[j], e);
                     const double cs = c * s[j];
                     for (index_t k = 0; k <= j; ++k) blk[c0 + j * (j + 1) / 2 + k] += cs * s[k];
                 }
                 // ||u_i||_q^q / w_i^q: the q-th root of the largest is taken once, at the end.
-                out[lp_slot::excess] = std::max(out[lp_slot::excess], q);
+                blk[lp_slot::excess] = std::max(blk[lp_slot::excess], q);
                 if (e.p < 2.0) {
                     for (index_t j = 0; j < d; ++j)
                         if (z[j] == 0.0) blk[p0 + j] += wi * std::pow(N, 1.0 - e.p);
@@ -177,6 +183,9 @@ void lp_rows_d(const T* x, const double* w, index_t lo, index_t hi, index_t d_an
     }
     for (index_t k = 0; k < end; ++k)
         if (additive(k, end)) out[k] = compensated_total(out[k], err[k]);
+    for (const index_t k : {lp_slot::excess, lp_slot::nearest, lp_slot::nearest_row})
+        out[k] = blk[k];
+    std::copy(blk + end, blk + size, out + end);
 }
 
 template <class T>
