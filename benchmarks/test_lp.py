@@ -134,5 +134,5 @@ def test_one_pass(benchmark, large, backend, p):
         fn, args = load_backend(backend).fused_pass_f64, (large, None, 1.0, y, 1.0, 2)
     else:
         rows, yy = np.zeros(1, dtype=np.int64), y[None]
-        fn, args = kernels(backend).lp_pass, (large[None], None, rows, yy, None, p, 2)
+        fn, args = kernels(backend).lp_pass, (large[None], None, rows, yy, None, None, p, 2)
     benchmark.pedantic(fn, args, rounds=5, warmup_rounds=1)
