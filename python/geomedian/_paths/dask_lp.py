@@ -19,7 +19,7 @@ from .._numba import lp_pass as mirror
 from .._options import SolveOptions
 from .._result import GeometricMedianResult, make_result
 from .chunked import plain
-from .lp import _finish, lp_method, near_radius
+from .lp import START_ROWS, finish_lp, lp_method, near_radius
 
 __all__ = ["solve_lp_dask"]
 
@@ -29,8 +29,6 @@ _NONFINITE = (
     "points must be finite: the Dask array holds NaN or inf (or its distances overflow "
     "float64)"
 )
-# Rows of the sample whose coordinate-wise median starts Newton.
-_START_ROWS = 4096
 
 
 def _chunk_lp(chunk, w, wscale, y, shift, near, p, backend):
@@ -80,7 +78,7 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions) -> GeometricMedianRes
             "coordinate-wise selection, a linear program) need the points in memory; pass a "
             "NumPy array, or a 1 < p < inf"
         )
-    xs, ws = src.sample(min(src.n, _START_ROWS), np.random.default_rng(0))
+    xs, ws = src.sample(min(src.n, START_ROWS), np.random.default_rng(0))
     xt = np.asarray(xs, dtype=np.float64).T[None]
     if not np.isfinite(xt).all():
         raise ValueError(_NONFINITE)
@@ -99,7 +97,7 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions) -> GeometricMedianRes
     )
     # The kernels saw the weights times wscale, a power of two: f and lb scale back exactly.
     wexp = -int(np.frexp(src.wscale)[1] - 1)
-    *out, spread = _finish(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp,
+    *out, spread = finish_lp(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp,
                            near_gap, spread)  # fmt: skip
     W = src.W / src.wscale  # in the caller's weights
     return make_result(Solved(*out, spread / W), True, (), dtype, options, method)

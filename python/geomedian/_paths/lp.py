@@ -22,7 +22,15 @@ from .._lp.norms import p_norm
 from .._options import SolveOptions
 from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, STALLED
 
-__all__ = ["evaluate_lp", "lp_method", "refuse_lp", "solve_lp"]
+__all__ = [
+    "START_ROWS",
+    "evaluate_lp",
+    "finish_lp",
+    "lp_method",
+    "near_radius",
+    "refuse_lp",
+    "solve_lp",
+]
 
 
 def lp_method(options: SolveOptions, p: float) -> str:
@@ -47,7 +55,7 @@ _SCAN_VALUES = 1 << 22
 # Problems of more rows start 1 < p < inf from the coordinate-wise median of this many rows
 # taken evenly: Newton's few steps make up the difference, and a pass is cheaper than a
 # full selection.
-_START_ROWS = 4096
+START_ROWS = 4096
 
 
 def _missing(batch: v.Batch, policy: str) -> tuple[np.ndarray | None, np.ndarray]:
@@ -143,7 +151,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
     pts = Points(x, w, kernels(options.backend), options.threads)
     # p = 1 and inf read the points as (P, d, n), once; 1 < p < inf only a sample of them.
     xt = _transposed(pts) if p in (1, np.inf) else None
-    step = 1 if xt is not None or y0 is not None else max(1, n // _START_ROWS)
+    step = 1 if xt is not None or y0 is not None else max(1, n // START_ROWS)
     sample = Points(x[:, ::step], w[:, ::step], None, 1)
     start = coordinate_median(
         xt if xt is not None else _transposed(sample),
@@ -175,7 +183,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
             pts, start if y0 is None else y0.copy(), p, tol, options.max_iter,
             lp_method(options, p),
         )  # fmt: skip
-    y, f, lb, gap, n_iter, n_passes, status, spread = _finish(
+    y, f, lb, gap, n_iter, n_passes, status, spread = finish_lp(
         pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp, near_gap,
         spread,
     )  # fmt: skip
@@ -198,7 +206,7 @@ def near_radius(xt: np.ndarray, w: np.ndarray, start: np.ndarray, p: float) -> n
     return np.where(rho > 0, NEAR_FACTOR * rho, np.inf)
 
 
-def _finish(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp,
+def finish_lp(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp,
             near_gap=None, spread=None):  # fmt: skip
     """Return the outcomes of solved problems: ``y`` in ``dtype``, its f and certified gap.
 
