@@ -911,9 +911,9 @@ def solve_block_packed(b, x, w, wscale, init, has_init, opt, stop, results, mads
 
 # The entry points take the outputs one by one, as C++ solve_batch's BatchOutcome. C++
 # solve_batch picks solve_within or the blocks (over OpenMP's threads); here the bindings
-# pick the entry point and spread the blocks over threads of their own, so
-# a call compiles only the path it takes (Numba compiles every branch of a function): the
-# lanes of packed Newton (solve_block_packed) only where ``packs`` says a batch takes them.
+# pick the entry point and spread the blocks over threads of their own, so a call compiles
+# only the path it takes (Numba compiles every branch of a function): the lanes of packed
+# Newton (solve_block_packed) only where ``packs`` says a batch takes them.
 @njit(cache=True, nogil=True)
 def solve_batch_within(
     x, w, wscale, init, has_init, method, tol, max_iter, parallel, omit, stop,
@@ -959,7 +959,8 @@ def solve_batch_serial(
     on several threads at once (the kernel releases the GIL). Never enters Numba's threading
     layer, which aborts in a child forked from a process that has used it (GNU OpenMP), as
     C++ ``num_threads(1)`` regions never wake libgomp's pool. A parallel loop here would
-    compile the whole solver once more, for half a minute.
+    compile the whole solver once more, and its index (unsigned in the loop's body) would
+    compile it a third time for that signature.
     """
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
     mads = (emad, smad, bcmad, count)
