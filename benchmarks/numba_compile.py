@@ -5,6 +5,7 @@ Run from the project root, on an installed geomedian::
     python benchmarks/numba_compile.py            # both parts
     python benchmarks/numba_compile.py --cold     # compile times only
     python benchmarks/numba_compile.py --warm     # ratios only (needs the compiled core)
+    python benchmarks/numba_compile.py --profile  # where the first two calls compile
 
 Cold: one fresh process with an empty ``NUMBA_CACHE_DIR`` (as a fresh installation) times
 its first calls in order: one problem, a threaded batch, one large problem, then every
@@ -53,16 +54,55 @@ print(json.dumps(times))
 """
 
 
-def cold() -> None:
+PROFILE = """
+import json, time
+from numba.core import event
+
+own, stack = {}, []  # seconds compiling each function itself (its callees' not counted)
+
+
+class Compiles(event.Listener):
+    def on_start(self, ev):
+        f = ev.data["dispatcher"].py_func
+        name = f"{f.__module__.rsplit('.', 1)[-1]}.{f.__qualname__}"
+        stack.append([name, time.process_time(), 0.0])
+
+    def on_end(self, ev):
+        name, t0, inner = stack.pop()
+        took = time.process_time() - t0
+        own[name] = own.get(name, 0.0) + took - inner
+        if stack:
+            stack[-1][2] += took
+
+
+event.register("numba:compile", Compiles())
+""" + COLD.replace("times[name] = time.perf_counter() - t0", "times[name] = dict(own); own.clear()")
+
+
+def _fresh(script: str) -> dict:
+    """Run ``script`` in a fresh process with an empty Numba cache; return its last line."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, GEOMEDIAN_COMPILE_NOTICE="0")
-        out = subprocess.run([sys.executable, "-c", COLD], env=env, check=True,
+        out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
                              capture_output=True, text=True).stdout  # fmt: skip
-    times = json.loads(out.splitlines()[-1])
+    return json.loads(out.splitlines()[-1])
+
+
+def cold() -> None:
+    times = _fresh(COLD)
     print("cold (empty Numba cache), seconds each call added:")
     for name, seconds in times.items():
         print(f"  {name:45} {seconds:7.1f} s")
     print(f"  {'total':45} {sum(times.values()):7.1f} s")
+
+
+def profile(top: int = 15) -> None:
+    """CPU seconds each function took to compile itself, per call of the cold run."""
+    script = PROFILE.replace("for name, call in steps:", "for name, call in steps[:2]:")
+    for name, own in _fresh(script).items():
+        print(f"{name}: {sum(own.values()):.1f} s compiling, the {top} largest:")
+        for fn, seconds in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"  {seconds:6.2f} s  {fn}")
 
 
 def _best(call, repeat: int) -> float:
@@ -99,7 +139,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="compile times only")
     parser.add_argument("--warm", action="store_true", help="numba/cpp ratios only")
+    parser.add_argument("--profile", action="store_true", help="compile seconds per function")
     args = parser.parse_args()
+    if args.profile:
+        profile()
+        return
     if not args.warm:
         cold()
     if not args.cold:

@@ -23,6 +23,7 @@ from .kernel_cache import cache_dir, warm_kernels
 from .lp_pass import lp_sums_size, run_lp_pass
 from .parallel import n_chunks, pass_scratch_size, run_sums
 from .sgd import sgd_run
+from .thread_blocks import blocks_over_threads
 
 __all__ = [
     "build_info",
@@ -102,44 +103,31 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     count = np.empty(Pm, dtype=np.int64)
     small = n * d <= SMALL_PROBLEM_SIZE
     within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
-    # One thread never enters Numba's threading layer (see solver.solve_batch_serial); nor
-    # does a batch of one work item, for which a parallel launch costs more than the solve.
+    # A batch of one work item stays on the calling thread: starting threads costs more.
     one_item = not within and P <= solver.BATCH_BLOCK
     stop = new_stop_flag()
     if within:
         kernel = solver.solve_batch_within
         flags = (threads > 1,)  # each pass over the threads (C++ OpenMPPass)
     else:
-        kernel = solver.solve_batch_serial if threads == 1 or one_item else solver.solve_batch
+        # Only a batch that takes packed Newton's lanes compiles them.
+        packed = solver.packs(n, d, method, init is not None)
+        kernel = solver.solve_batch_serial_packed if packed else solver.solve_batch_serial
         flags = ()
+    args = (
+        points, weights, wscale, init_, init is not None, method, tol, max_iter, *flags,
+        bool(omit_nan), stop, median, objective, lower_bound, gap, n_iter, n_passes, status,
+        scale, emad, smad, bcmad, count,
+    )  # fmt: skip
 
     def run() -> None:
-        with _threads(threads):
-            kernel(
-                points,
-                weights,
-                wscale,
-                init_,
-                init is not None,
-                method,
-                tol,
-                max_iter,
-                *flags,
-                bool(omit_nan),
-                stop,
-                median,
-                objective,
-                lower_bound,
-                gap,
-                n_iter,
-                n_passes,
-                status,
-                scale,
-                emad,
-                smad,
-                bcmad,
-                count,
-            )
+        if within:
+            with _threads(threads):
+                kernel(*args)
+        elif threads == 1 or one_item:
+            kernel(0, solver.n_blocks(P), *args)
+        else:
+            blocks_over_threads(kernel, solver.n_blocks(P), _threads(threads).threads, args)
 
     if P * n * d * max_iter <= DIRECT_WORK:
         run()  # bounded work (well under a second): no worker thread, the hot loop's case

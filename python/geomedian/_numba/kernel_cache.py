@@ -78,9 +78,9 @@ def entry_kernels() -> dict:
     from . import gram_pass, hessian_pass, lp_pass, parallel, sgd, solver
 
     return {
-        "solve (one problem, small batches)": solver.solve_batch_serial,
+        "solve (one problem, batches)": solver.solve_batch_serial,
+        "solve (small problems, packed Newton)": solver.solve_batch_serial_packed,
         "solve (large problems)": solver.solve_batch_within,
-        "solve (many problems, threaded)": solver.solve_batch,
         "objective, gradient": solver.evaluate_at,
         "fused pass": parallel.run_sums,
         "hessian pass": hessian_pass.run_hessian,

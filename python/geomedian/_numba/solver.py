@@ -30,7 +30,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .certificate import certified_gap, certify, in_units_down, in_units_up, relative_gap
 from .fused_pass import (
@@ -469,7 +469,7 @@ def vouches(ws, fit, sc, d):
     return no_far_points(sums_a(ws, d), fit.W, frame_reach(c, fit.s, z, x0d, d, fit.half))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
     """Anchor the frame once; return (Anchor, fit, sc, cert, lb) (C++: anchor_iterate).
 
@@ -496,7 +496,7 @@ def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
     return a, fit, sc, cert, lb
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def recentre_frame(pr, pa, ws, fit, sc, lb):
     """Move the frame's centre onto the iterate; return (sc, cert, lb) of the pass there.
 
@@ -525,7 +525,7 @@ def vertex_trial(x, k, c, s, z, zt):
     return moved
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
     """Run the loop (C++: iterate); return (status, fit, cert, lb), RANGE for no answer.
 
@@ -845,8 +845,28 @@ def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms)
         store_mads(k, x, w, median, mads, terms)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
+    """Problems b * BATCH_BLOCK ... of a batch outside packed Newton's lanes, one by one.
+
+    ``solve_block_packed`` without the lanes, for the batches ``packs`` leaves out of them.
+    Inlined into its entry points: compiled on its own, its library would be optimised once
+    more with the whole solver linked in, seconds of compilation (so is ``solve_one``).
+    """
+    P, n, d = x.shape
+    small = n * d <= SMALL_PROBLEM_SIZE
+    pa, ws = batch_scratch(n, d, 1, small, False, opt.omit)
+    terms = mad_terms(n, mads)
+    lo = b * BATCH_BLOCK
+    for k in range(lo, min(P, lo + BATCH_BLOCK)):
+        if stop[0] != 0:
+            skip_problems(k, k + 1, results)
+            continue
+        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def solve_block_packed(b, x, w, wscale, init, has_init, opt, stop, results, mads):
     """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused.
 
     Newton on small problems without start points runs PACK consecutive problems at a time
@@ -860,7 +880,7 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
     P, n, d = x.shape
     small = n * d <= SMALL_PROBLEM_SIZE
     pa, ws = batch_scratch(n, d, 1, small, False, opt.omit)
-    packed = (
+    packed = (  # as packs(n, d, method, has_init), which picked this entry
         small
         and opt.method == METHOD_NEWTON
         and d <= NEWTON_MAX_D
@@ -890,8 +910,10 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
 
 
 # The entry points take the outputs one by one, as C++ solve_batch's BatchOutcome. C++
-# solve_batch picks solve_within or the blocks; here the bindings pick the entry point, so
-# a call compiles only the path it takes (Numba compiles every branch of a function).
+# solve_batch picks solve_within or the blocks (over OpenMP's threads); here the bindings
+# pick the entry point and spread the blocks over threads of their own, so a call compiles
+# only the path it takes (Numba compiles every branch of a function): the lanes of packed
+# Newton (solve_block_packed) only where ``packs`` says a batch takes them.
 @njit(cache=True, nogil=True)
 def solve_batch_within(
     x, w, wscale, init, has_init, method, tol, max_iter, parallel, omit, stop,
@@ -905,37 +927,57 @@ def solve_batch_within(
                  stop, results, mads)  # fmt: skip
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def solve_batch(
-    x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
-    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
-    emad, smad, bcmad, count,
-):  # fmt: skip
-    """Solve P problems x[k] (n x d); w has 1 or P rows (a row of length 0: unit weights).
+def n_blocks(P):
+    """Return the blocks of BATCH_BLOCK problems of a batch of P, the last may hold fewer."""
+    return (P + BATCH_BLOCK - 1) // BATCH_BLOCK
 
-    Blocks of problems over the threads, each block solved serially (few large problems
-    take ``solve_batch_within``).
+
+def packs(n, d, method, has_init):
+    """Whether problems of n x d rows go through the lanes of packed Newton (plain Python).
+
+    The bindings pick the ``*_packed`` entry points by it; ``solve_block_packed`` checks the
+    same conditions itself.
     """
-    results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
-    mads = (emad, smad, bcmad, count)
-    opt = Options(method, tol, max_iter, omit)
-    for b in prange((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
-        solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads)
+    return (
+        n * d <= SMALL_PROBLEM_SIZE
+        and method == METHOD_NEWTON
+        and d <= NEWTON_MAX_D
+        and not has_init
+        and n * d <= PACKED_PROBLEM_SIZE
+    )
 
 
 @njit(cache=True, nogil=True)
 def solve_batch_serial(
-    x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
+    b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
     emad, smad, bcmad, count,
 ):  # fmt: skip
-    """``solve_batch`` on the calling thread only (threads=1), the same bits.
+    """Solve blocks b0 ... b1 - 1 of P problems x[k] (n x d) on the calling thread.
 
-    Never enters Numba's threading layer, which aborts in a child forked from a process that
-    has used it (GNU OpenMP), as C++ ``num_threads(1)`` regions never wake libgomp's pool.
+    w has 1 or P rows (a row of length 0: unit weights). The bindings run ranges of blocks
+    on several threads at once (the kernel releases the GIL). Never enters Numba's threading
+    layer, which aborts in a child forked from a process that has used it (GNU OpenMP), as
+    C++ ``num_threads(1)`` regions never wake libgomp's pool. A parallel loop here would
+    compile the whole solver once more, and its index (unsigned in the loop's body) would
+    compile it a third time for that signature.
     """
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
     mads = (emad, smad, bcmad, count)
     opt = Options(method, tol, max_iter, omit)
-    for b in range((x.shape[0] + BATCH_BLOCK - 1) // BATCH_BLOCK):
+    for b in range(b0, b1):
         solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads)
+
+
+@njit(cache=True, nogil=True)
+def solve_batch_serial_packed(
+    b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
+    emad, smad, bcmad, count,
+):  # fmt: skip
+    """``solve_batch_serial`` for the problems that ``packs`` (``solve_block_packed``)."""
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    mads = (emad, smad, bcmad, count)
+    opt = Options(method, tol, max_iter, omit)
+    for b in range(b0, b1):
+        solve_block_packed(b, x, w, wscale, init, has_init, opt, stop, results, mads)
