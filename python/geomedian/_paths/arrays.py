@@ -47,17 +47,20 @@ def in_gram_space(points: Any, batch: v.Batch, y0, options: SolveOptions) -> boo
 
 
 def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: float):
-    """``p != 2``: in memory only (not SGD, a memmap read in chunks, or the Gram path)."""
+    """``p != 2``: in memory, or by SGD (not a memmap read in chunks, or the Gram path)."""
     from .lp import refuse_lp, solve_lp
+    from .sgd_lp import runs_sgd, solve_sgd_lp
 
-    if options.sgd:
-        refuse_lp(options, "method='sgd'")
     if options.method_name == v.GRAM_METHOD:
         refuse_lp(options, "method='gram'")
     if isinstance(points, np.memmap):
         refuse_lp(options, "a np.memmap (solved chunk by chunk)")
-    out = solve_lp(batch, w, y0, options, tol)
-    return make_result(out, batch.single, batch.shape, batch.dtype, options, "lp")
+    if options.sgd:
+        out = solve_sgd_lp(batch, w, y0, options, tol)
+        method = "sgd" if runs_sgd(batch) else "lp"
+    else:
+        out, method = solve_lp(batch, w, y0, options, tol), "lp"
+    return make_result(out, batch.single, batch.shape, batch.dtype, options, method)
 
 
 def solve_arrays(

@@ -1,0 +1,113 @@
+r"""``method="sgd"`` for Lp medians, ``p != 2``: averaged stochastic subgradient, certified.
+
+The schedule and averaging of the ``p = 2`` path (:mod:`.sgd`): minibatches of
+``batch_size`` consecutive rows in a random order each epoch,
+:math:`\gamma_t = \gamma \sigma / t^{\alpha}`, the Polyak--Ruppert average :math:`\bar m`
+the estimate, :math:`\sigma` the mean Lp distance of a first sample of rows from its
+coordinate-wise median (the start point, or ``init``). The step follows the subgradient of
+:math:`f_p`, :math:`\sum_i w_i s_i` with :math:`s_i = \operatorname{sign}(z_i)
+(|z_i| / \lVert z_i \rVert_p)^{p-1}` (:math:`z_i = m - x_i`; ``p = 1``: the signs;
+``p = inf``: the sign at the largest coordinate), whose dual norm is at most 1.
+
+After each epoch the exact Lp certificate at :math:`\bar m` (rounded to the points' dtype)
+gives the objective and a proven lower bound; the run stops at the first epoch whose gap
+is at most ``tol``, or after ``max_iter`` epochs. Problems of at most ``SAMPLE_ROWS``
+points go to the exact Lp solver, as for ``p = 2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _validate as v
+from .._kernels import Solved
+from .._lp.coordinate_median import coordinate_median
+from .._lp.norms import abs_power, p_norm
+from .._options import SolveOptions
+from .._result import CONVERGED, MAX_ITER, NONFINITE
+from .lp import _bound_at, _missing, solve_lp
+from .sgd import ALPHA, GAMMA
+from .sgd_route import SAMPLE_ROWS, exact_is_cheaper, refuse_omit
+
+__all__ = ["runs_sgd", "solve_sgd_lp", "subgradient"]
+
+
+def runs_sgd(batch: v.Batch) -> bool:
+    """Whether SGD runs (else the exact Lp solver stands in: few points, or one coordinate)."""
+    _, n, d = batch.x.shape
+    return not exact_is_cheaper(n) and d > 1
+
+
+def subgradient(z: np.ndarray, p: float) -> np.ndarray:
+    """Return the rows ``s_i`` of ``grad ||z_i||_p`` for ``z`` ``(b, d)`` (zero at ``z_i = 0``)."""
+    if p == 1:
+        return np.sign(z)
+    if p == np.inf:
+        s = np.zeros_like(z)
+        top = np.argmax(np.abs(z), axis=1)[:, None]
+        np.put_along_axis(s, top, np.sign(np.take_along_axis(z, top, 1)), 1)
+        return s
+    N = p_norm(z, p, axis=1)[:, None]
+    return np.sign(z) * abs_power(z / np.where(N > 0, N, 1.0), p - 1.0)
+
+
+def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dtype):
+    """Run averaged SGD on one problem ``x`` ``(n, d)``; return its row of ``Solved``."""
+    n = x.shape[0]
+    p, rng, b = options.p, options.random_state, options.rows_per_step
+    xt = np.ascontiguousarray(x.T)[None]
+    ww = w[None]
+    rows = np.sort(rng.integers(0, n, size=min(n, SAMPLE_ROWS)))
+    start = coordinate_median(np.ascontiguousarray(x[rows].T)[None], w[rows][None], None)[0]
+    m = start if y0 is None else np.array(y0, dtype=np.float64)
+    dist = p_norm(x[rows] - m, p, axis=1)
+    sigma = float(np.mean(dist))
+    gamma0 = GAMMA * (sigma if 0 < sigma < np.inf else 1.0)
+    n_blocks = -(-n // b)
+    norm = n_blocks / float(np.sum(w))
+    mbar = m.copy()
+    t = 0
+    lb = -np.inf
+    status, epoch = MAX_ITER, 0
+    while epoch < options.max_iter:
+        epoch += 1
+        for blk in rng.permutation(n_blocks):
+            lo, hi = blk * b, min(n, (blk + 1) * b)
+            g = w[lo:hi] @ subgradient(m - x[lo:hi], p)
+            t += 1
+            m = m - gamma0 / t**ALPHA * norm * g
+            mbar += (m - mbar) / t
+        y = mbar.astype(dtype).astype(np.float64)  # certified as returned
+        bound, optimal = _bound_at(xt, ww, y[None], p)
+        f = float(bound.objective[0])
+        lb = max(lb, float(bound.lower_bound[0]))
+        gap = 0.0 if optimal is not None and optimal[0] else (f - lb) / f if f > 0 else 0.0
+        if gap <= tol:
+            status = CONVERGED
+            break
+    return y, f, lb, gap, epoch, 2 * epoch, status, f / float(np.sum(w))
+
+
+def solve_sgd_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved:
+    """Solve every problem of ``batch`` for ``options.p`` (not 2) by averaged SGD."""
+    refuse_omit(options)
+    P, n, d = batch.x.shape
+    if not runs_sgd(batch):
+        return solve_lp(batch, w, y0, options, tol)
+    missing = _missing(batch, options.nan_policy)
+    wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=float)
+    out = [np.zeros((P, d)), *(np.zeros(P) for _ in range(3))]
+    counts = [np.zeros(P, dtype=np.int64), np.zeros(P, dtype=np.int64)]
+    status, scale = np.zeros(P, dtype=np.int32), np.zeros(P)
+    for k in range(P):
+        if missing is not None and missing[k].any():  # "propagate": a NaN median
+            out[0][k] = np.nan
+            for field in (*out[1:], scale):
+                field[k] = np.nan
+            status[k] = NONFINITE
+            continue
+        x = np.asarray(batch.x[k], dtype=np.float64)
+        row = _one(x, wfull[k], None if y0 is None else y0[k], options, tol, batch.dtype)
+        out[0][k], out[1][k], out[2][k], out[3][k] = row[:4]
+        counts[0][k], counts[1][k], status[k], scale[k] = row[4:]
+    return Solved(*out, *counts, status, scale)
