@@ -86,3 +86,46 @@ def test_sgd_lp_batch_and_bad_p(backend, rng):
         check_against_exact(rk, geomedian.solve(x[k], p=3, tol=1e-9), 1e-2)
     with pytest.raises(ValueError, match="p must be >= 1"):
         geomedian.solve(x, p=0.5, method="sgd", backend=backend)
+
+
+def online(x, p, backend, chunks=5, w=None, **kw):
+    est = geomedian.OnlineGeometricMedian(p=p, backend=backend, **kw)
+    parts = np.array_split(np.arange(x.shape[0]), chunks)
+    for rows in parts:
+        est.partial_fit(x[rows], sample_weight=None if w is None else w[rows])
+    return est
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_online_lp_estimate_near_the_exact_median(backend, rng, p):
+    x = data(rng, n=8000)
+    est = online(x, p, backend)
+    exact = geomedian.solve(x, p=p, tol=1e-9, backend=backend)
+    f = geomedian.objective(est.median_, x, p=p, backend=backend)
+    assert exact.objective * (1 - 1e-9) <= f <= exact.objective * (1 + 1e-3)
+    # The p = 2 estimate is a different point, and worse for f_p.
+    f2 = geomedian.objective(online(x, 2, backend).median_, x, p=p, backend=backend)
+    assert f < f2
+    # The rows and their order fix the estimate, not the chunks.
+    np.testing.assert_allclose(online(x, p, backend, chunks=3).median_, est.median_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1, np.inf])
+def test_online_lp_weights_and_float32(backend, rng, p):
+    x = data(rng, n=8000).astype(np.float32)
+    w = rng.uniform(0.1, 2.0, size=x.shape[0])
+    est = online(x, p, backend, w=w)
+    exact = geomedian.solve(x, weights=w, p=p, tol=1e-7, backend=backend)
+    f = geomedian.objective(est.median_, x, weights=w, p=p, backend=backend)
+    assert f <= exact.objective * (1 + 1e-3)
+    assert f >= exact.lower_bound * (1 - 1e-9)
+
+
+def test_online_lp_set_params_applies_from_the_next_chunk(backend, rng):
+    x = data(rng, n=4000)
+    est = online(x, 2, backend, chunks=2)
+    before = est.median_.copy()
+    est.set_params(p=1).partial_fit(x[:16])  # one minibatch, now with the signs
+    assert est.get_params()["p"] == 1 and not np.array_equal(est.median_, before)
+    with pytest.raises(ValueError, match="p must be >= 1"):
+        est.set_params(p=0.5).partial_fit(x[:16])

@@ -29,7 +29,27 @@ from .lp import _bound_at, _missing, solve_lp
 from .sgd import ALPHA, GAMMA
 from .sgd_route import SAMPLE_ROWS, exact_is_cheaper, refuse_omit
 
-__all__ = ["runs_sgd", "solve_sgd_lp", "subgradient"]
+__all__ = ["run_lp_blocks", "runs_sgd", "solve_sgd_lp", "subgradient"]
+
+
+def run_lp_blocks(x, w, blocks, batch, norm, c, s, gamma0, state, p: float) -> None:
+    """Take the SGD kernel's steps along the Lp subgradient, on ``state`` ``[t, m, mbar]``.
+
+    Same arguments and frame as the ``p = 2`` kernel (``m`` and ``mbar`` in frame units
+    ``(y - c) s``), so that a run may change ``p`` between calls.
+    """
+    d = c.shape[0]
+    t, m, mbar = state[0], state[1 : 1 + d].copy(), state[1 + d :].copy()
+    n = x.shape[0]
+    for blk in blocks:
+        lo, hi = blk * batch, min(n, (blk + 1) * batch)
+        z = m - (np.asarray(x[lo:hi], dtype=np.float64) - c) * s
+        sub = subgradient(z, p)
+        g = np.sum(sub, axis=0) if w is None else w[lo:hi] @ sub
+        t += 1
+        m = m - gamma0 / t**ALPHA * norm * g
+        mbar += (m - mbar) / t
+    state[0], state[1 : 1 + d], state[1 + d :] = t, m, mbar
 
 
 def runs_sgd(batch: v.Batch) -> bool:
