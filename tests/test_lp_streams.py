@@ -55,6 +55,20 @@ def test_sgd_lp_weights_and_float32(backend, rng, p):
         x, weights=wi, p=p, method="sgd", tol=1e-2, random_state=3, max_iter=40, backend=backend
     )
     check_against_exact(s, a, 1e-2)
+    # Huge weights (scaled by a power of two inside) and a start point.
+    h = geomedian.solve(
+        x,
+        weights=w * 2.0**600,
+        p=p,
+        method="sgd",
+        tol=1e-2,
+        random_state=2,
+        max_iter=40,
+        init=exact.median,
+        backend=backend,
+    )
+    assert np.isfinite(h.lower_bound) and h.converged
+    assert h.lower_bound <= exact.objective * 2.0**600 * (1 + 1e-9)
 
 
 def test_sgd_lp_max_iter_is_not_converged(backend, rng):

@@ -74,6 +74,9 @@ def subgradient(z: np.ndarray, p: float) -> np.ndarray:
 def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dtype):
     """Run averaged SGD on one problem ``x`` ``(n, d)``; return its row of ``Solved``."""
     n = x.shape[0]
+    wexp = int(np.frexp(np.max(w))[1])  # huge or tiny weights: as in the exact solver
+    w = np.ldexp(w, -wexp) if abs(wexp) > 100 else w
+    wexp = wexp if abs(wexp) > 100 else 0
     p, rng, b = options.p, options.random_state, options.rows_per_step
     xt = np.ascontiguousarray(x.T)[None]
     ww = w[None]
@@ -105,7 +108,8 @@ def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dt
         if gap <= tol:
             status = CONVERGED
             break
-    return y, f, lb, gap, epoch, 2 * epoch, status, f / float(np.sum(w))
+    scale = f / float(np.sum(w))
+    return y, np.ldexp(f, wexp), np.ldexp(lb, wexp), gap, epoch, 2 * epoch, status, scale
 
 
 def solve_sgd_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved:
