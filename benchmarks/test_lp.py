@@ -11,9 +11,12 @@ Run from the project root::
 - ``p = 1`` against ``np.median(x, axis=0)`` on 1,000,000 x 16 (goal: within 2x);
 - every p against ``scipy.optimize.minimize(method="L-BFGS-B")`` with the exact gradient,
   on 100,000 x 4 (goal: geomedian at least 10x faster). L-BFGS-B's answer is not certified
-  and, for p = 1 and inf (not differentiable), usually not optimal either.
+  and, for p = 1 and inf (not differentiable), usually not optimal either;
+- one pass of the Lp kernel (``lp_pass``, every sum of a Newton step and its certificate)
+  against one pass of the p = 2 kernel (``fused_pass``) on the same 1,000,000 x 4 points,
+  per backend, 2 threads (goal: within 3x): group ``one-pass-1e6x4-<backend>``.
 
-The Lp solvers are NumPy code shared by both backends, so they run once (default backend).
+The solves run once (default backend); p = 1 and inf are NumPy code on both.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import pytest
 from test_batch import pixels
 
 import geomedian
+from geomedian._backends import load_backend
+from geomedian._kernels import kernels
 
 P_VALUES = [1, 1.5, 2, 3, np.inf]
 SEED = 20240607
@@ -116,3 +121,18 @@ def test_lp_against_lbfgsb(benchmark, p):
     )
     if benchmark.stats is not None:
         benchmark.extra_info["speedup"] = lbfgsb_s / benchmark.stats.stats.median
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numba"])
+@pytest.mark.parametrize("p", [1.5, 2, 3, 2.5], ids=str)
+def test_one_pass(benchmark, large, backend, p):
+    if backend not in geomedian.backends():
+        pytest.skip(f"backend {backend!r} is not installed")
+    benchmark.group = f"one-pass-1e6x4-{backend}"
+    y = np.median(large[:1000], axis=0)
+    if p == 2:
+        fn, args = load_backend(backend).fused_pass_f64, (large, None, 1.0, y, 1.0, 2)
+    else:
+        rows, yy = np.zeros(1, dtype=np.int64), y[None]
+        fn, args = kernels(backend).lp_pass, (large[None], None, rows, yy, None, None, p, 2)
+    benchmark.pedantic(fn, args, rounds=5, warmup_rounds=1)

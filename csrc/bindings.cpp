@@ -15,6 +15,7 @@
 
 #include "geomedian/gram_pass.hpp"
 #include "geomedian/hessian_pass.hpp"
+#include "geomedian/lp_pass.hpp"
 #include "geomedian/roofline.hpp"
 #include "geomedian/sgd.hpp"
 #include "geomedian/solver.hpp"
@@ -336,6 +337,63 @@ carray<double> hessian_pass_sums(const carray<T>& points,
     return H;
 }
 
+// The Lp pass sums (lp_pass.hpp) of problems rows[k] of a (P, n, d) batch, each at y[k]
+// (duals at y[k] + shift[k] if given): OpenMP over the problems, or over one problem's
+// chunks when there is one.
+template <class T>
+carray<double> lp_pass_sums(const carray<T>& points, const std::optional<carray<double>>& weights,
+                            const carray<std::int64_t>& rows, const carray<double>& y,
+                            const std::optional<carray<double>>& shift,
+                            const std::optional<carray<double>>& near, double p, int threads) {
+    if (points.ndim() != 3 || points.shape(0) < 1 || points.shape(1) < 1 || points.shape(2) < 1)
+        throw py::value_error("points must be a non-empty (P, n, d) array");
+    const index_t P = points.shape(0), n = points.shape(1), d = points.shape(2);
+    if (weights && (weights->ndim() != 2 || weights->shape(1) != n ||
+                    (weights->shape(0) != 1 && weights->shape(0) != P)))
+        throw py::value_error("weights must be a (1, n) or (P, n) array");
+    const index_t m = rows.ndim() == 1 ? rows.shape(0) : -1;
+    if (m < 0) throw py::value_error("rows must be a 1-D array");
+    if (y.ndim() != 2 || y.shape(0) != m || y.shape(1) != d)
+        throw py::value_error("y must be an (m, d) array, m = len(rows)");
+    if (shift && (shift->ndim() != 2 || shift->shape(0) != m || shift->shape(1) != d))
+        throw py::value_error("shift must be an (m, d) array");
+    if (near && (near->ndim() != 1 || near->shape(0) != m))
+        throw py::value_error("near must be an (m,) array");
+    if (!(p > 1.0) || !std::isfinite(p)) throw py::value_error("lp_pass takes 1 < p < inf");
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    require_aligned(points, "points");
+    require_aligned(weights, "weights");
+    const std::int64_t* r = rows.data();
+    for (index_t k = 0; k < m; ++k)
+        if (r[k] < 0 || r[k] >= P) throw py::value_error("rows must index the problems");
+    const index_t size = geomedian::lp_sums_size(d);
+    carray<double> out({m, size});
+    const T* x = points.data();
+    const double* w = weights ? weights->data() : nullptr;
+    const bool w_each = weights && weights->shape(0) == P;
+    const double* yy = y.data();
+    const double* sh = shift ? shift->data() : nullptr;
+    const double* nr = near ? near->data() : nullptr;
+    double* o = out.mutable_data();
+    const geomedian::LpPowers e = geomedian::lp_powers(p);
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in solve()
+        if (m == 1) {
+            geomedian::lp_pass(x + r[0] * n * d,
+                               w == nullptr ? nullptr : w + (w_each ? r[0] * n : 0), n, d, yy,
+                               sh, nr == nullptr ? HUGE_VAL : nr[0], e, threads, o);
+        } else {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+            for (index_t k = 0; k < m; ++k)
+                geomedian::lp_pass(x + r[k] * n * d,
+                                   w == nullptr ? nullptr : w + (w_each ? r[k] * n : 0), n, d,
+                                   yy + k * d, sh == nullptr ? nullptr : sh + k * d,
+                                   nr == nullptr ? HUGE_VAL : nr[k], e, 1, o + k * size);
+        }
+    }
+    return out;
+}
+
 // Averaged SGD over the minibatches `blocks` (see sgd.hpp); `state` [t, m, mbar] is updated
 // in place so that successive calls continue one run.
 // The rows of a Gram-path component: a list of n 1-D arrays of one dtype and length, each
@@ -538,6 +596,10 @@ constexpr const char* hessian_doc =
     "hessian_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps) -> "
     "the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), of the rows "
     "scaled by s in a frame centred on y (coincidence radius eps, frame units); d <= 16";
+constexpr const char* lp_pass_doc =
+    "lp_pass(points (P, n, d), weights (1 | P, n) | None, rows (m,) int64, y (m, d), "
+    "shift (m, d) | None, near (m,) | None, p, threads) -> (m, size) the Lp pass sums of "
+    "problem rows[k] at y[k] (near radius near[k]), 1 < p < inf; slots LP_* of the contract";
 constexpr const char* sgd_doc =
     "sgd(points (n, d), weights (n,) | None, wscale, blocks (k,) int64, batch, norm, "
     "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
@@ -582,6 +644,10 @@ void register_kernels(py::module_& m, const char* suffix) {
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
           py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
           hessian_doc);
+    m.def(name("lp_pass").c_str(), &lp_pass_sums<T>, py::arg("points").noconvert(),
+          py::arg("weights").noconvert(), py::arg("rows").noconvert(), py::arg("y").noconvert(),
+          py::arg("shift").noconvert(), py::arg("near").noconvert(), py::arg("p"),
+          py::arg("threads"), lp_pass_doc);
     m.def(name("sgd").c_str(), &sgd<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("blocks").noconvert(),
           py::arg("batch"), py::arg("norm"), py::arg("c").noconvert(), py::arg("s"),

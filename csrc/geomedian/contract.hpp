@@ -32,6 +32,24 @@ enum : index_t { f = 0, inv = 1, eta = 2, f_coinc = 3, max_term = 4, w_far = 5, 
 namespace moment {
 enum : index_t { weight = 0, nonfinite = 1, half_spread = 2, head = 3 };
 }
+// The sums of the Lp pass (lp_pass.hpp): these scalars, then g, M, B, G, the Hessian's
+// diagonal terms and the pins (d entries each), then the packed sum of c_i s_i s_i^T.
+namespace lp_slot {
+enum : index_t {
+    f = 0,
+    weight = 1,
+    s = 2,
+    a = 3,
+    eta = 4,
+    curvature = 5,
+    excess = 6,
+    nearest = 7,
+    nearest_row = 8,
+    w_near = 9,
+    f_near = 10,
+    head = 11
+};
+}
 
 // Points closer than this to the iterate (in the frame where the data spans < 1) count
 // as coinciding with it: far below any meaningful spread, far above rounding of d_i.
@@ -103,6 +121,10 @@ constexpr index_t stall_iterations = 32;
 // (newton.hpp).
 constexpr double newton_pivot = 1e-10;
 
+// The Lp pass (lp_pass.hpp, p < 2): the Hessian's a^(p-2) of a coordinate where y_j meets
+// x_ij is infinite; it is floored at this a (Newton then takes a safeguarded quasi-Newton step).
+constexpr double lp_floor = 0x1p-26;
+
 // The Gram path's passes (gram_pass.hpp): a block of columns of every row is read into
 // about gram_block_bytes of float64 (L2-sized, so each tile of rows is read from cache),
 // the blocks are cut into gram_stripes stripes whatever the thread count, and G's
@@ -162,6 +184,19 @@ void for_each_shared_value(Put&& put) {
     put("STALL_GAP", stall_gap);
     put("STALL_ITERATIONS", stall_iterations);
     put("NEWTON_PIVOT", newton_pivot);
+    put("LP_F", static_cast<index_t>(lp_slot::f));
+    put("LP_WEIGHT", static_cast<index_t>(lp_slot::weight));
+    put("LP_S", static_cast<index_t>(lp_slot::s));
+    put("LP_A", static_cast<index_t>(lp_slot::a));
+    put("LP_ETA", static_cast<index_t>(lp_slot::eta));
+    put("LP_CURVATURE", static_cast<index_t>(lp_slot::curvature));
+    put("LP_EXCESS", static_cast<index_t>(lp_slot::excess));
+    put("LP_NEAREST", static_cast<index_t>(lp_slot::nearest));
+    put("LP_NEAREST_ROW", static_cast<index_t>(lp_slot::nearest_row));
+    put("LP_W_NEAR", static_cast<index_t>(lp_slot::w_near));
+    put("LP_F_NEAR", static_cast<index_t>(lp_slot::f_near));
+    put("LP_HEAD", static_cast<index_t>(lp_slot::head));
+    put("LP_FLOOR", lp_floor);
     put("GRAM_BLOCK_BYTES", gram_block_bytes);
     put("GRAM_STRIPES", gram_stripes);
     put("GRAM_TILE", gram_tile);

@@ -527,7 +527,8 @@ def _evaluate(y, points, weights, axis, coord_axis, backend, threads, p=2) -> tu
     if p != 2:
         from ._paths.lp import evaluate_lp
 
-        f, g = evaluate_lp(x, None if w is None else w[0], yy, p)
+        wk = None if w is None else w[0]
+        f, g = evaluate_lp(x, wk, yy, p, resolve_backend(backend), resolve_threads(threads))
         return _LpEvaluated(f, g), labels
     k = kernels(resolve_backend(backend))
     out = k.evaluate(

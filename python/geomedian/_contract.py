@@ -39,6 +39,22 @@ MOMENT_NONFINITE = 1
 MOMENT_HALF_SPREAD = 2
 MOMENT_HEAD = 3
 
+# ... and of the Lp pass (g, M, B, G, the Hessian's diagonal terms and the pins, d entries
+# each, then the packed sum of c_i s_i s_i^T, follow LP_HEAD).
+LP_F = 0
+LP_WEIGHT = 1
+LP_S = 2
+LP_A = 3
+LP_ETA = 4
+LP_CURVATURE = 5
+LP_EXCESS = 6
+LP_NEAREST = 7
+LP_NEAREST_ROW = 8
+LP_W_NEAR = 9
+LP_F_NEAR = 10
+LP_HEAD = 11
+LP_FLOOR = 2.0**-26
+
 COINCIDENCE_RADIUS = 2.0**-40
 
 # Rows per chunk of a pass: max(CHUNK_MIN_ROWS, CHUNK_COORDINATES // d).

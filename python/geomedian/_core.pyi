@@ -164,6 +164,30 @@ def hessian_pass_f32(
 ) -> _F64:
     """Return the Hessian for float32 points (as :func:`hessian_pass_f64`)."""
 
+def lp_pass_f64(
+    points: _F64,
+    weights: _F64 | None,
+    rows: npt.NDArray[np.int64],
+    y: _F64,
+    shift: _F64 | None,
+    near: _F64 | None,
+    p: float,
+    threads: int,
+) -> _F64:
+    """Return the Lp pass sums ``(m, size)`` of problems ``rows`` at ``y`` (slots ``LP_*``)."""
+
+def lp_pass_f32(
+    points: _F32,
+    weights: _F64 | None,
+    rows: npt.NDArray[np.int64],
+    y: _F64,
+    shift: _F64 | None,
+    near: _F64 | None,
+    p: float,
+    threads: int,
+) -> _F64:
+    """Return the Lp pass sums for float32 points (as :func:`lp_pass_f64`)."""
+
 def gram_pass_f64(rows: list[_F64], r: int, s: float, threads: int) -> _F64:
     """Return ``G = X_c X_c^T`` (n, n) for ``X_c = (X - x_r) s``, the rows read in place."""
 

@@ -109,6 +109,16 @@ class Kernels:
         """Return the packed Hessian sums at ``y`` (``d (d + 1) / 2``, frame units)."""
         return self.entry("hessian_pass", x.dtype)(x, w, wscale, y, s, threads, eps)
 
+    def lp_pass(self, x, w, rows, y, shift, near, p, threads) -> np.ndarray:
+        """Return the Lp pass sums ``(m, size)`` of problems ``rows`` of ``x`` at ``y``."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        if shift is not None:
+            shift = np.ascontiguousarray(shift, dtype=np.float64)
+        if near is not None:
+            near = np.ascontiguousarray(near, dtype=np.float64)
+        return self.entry("lp_pass", x.dtype)(x, w, rows, y, shift, near, float(p), threads)
+
     def gram_pass(self, rows, r, s, threads) -> np.ndarray:
         """Return G = X_c X_c^T, X_c = (X - x_r) s, of ``rows`` (n 1-D arrays, one dtype)."""
         return self.entry("gram_pass", rows[0].dtype)(rows, r, s, threads)

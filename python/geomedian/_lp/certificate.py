@@ -14,8 +14,9 @@ the points at ``y`` choose their :math:`u_i` to cancel ``g`` as far as their wei
 (per coordinate for ``p = 1``, where each coordinate of a tie is free in ``[-w_i, w_i]``).
 
 Rounding, as for ``p = 2``: every sum over the points is NumPy's pairwise sum along the
-contiguous last axis, whose error is far below ``512 u`` of the sum of the magnitudes
-(``u = 2**-53``, fewer than ``2**400`` points); the bound gives up ``512 u`` of every
+contiguous last axis, or the compiled pass's sums of at most ``BLOCK_ROWS`` rows added with
+compensation, whose error is far below ``512 u`` of the sum of the magnitudes
+(``u = 2**-53``); the bound gives up ``512 u`` of every
 magnitude it was computed from, and the measured excess of the computed
 :math:`\lVert u_i \rVert_q` over :math:`w_i` (plus ``(2 d + 8) u`` for the check's own
 rounding) divides it, so that the rounded duals are feasible.
@@ -29,7 +30,7 @@ import numpy as np
 
 from .norms import p_norm
 
-__all__ = ["ALLOWANCE", "Bound", "U", "dual_exponent", "lower_bound"]
+__all__ = ["ALLOWANCE", "Bound", "U", "assemble", "cancel_at_y", "dual_exponent", "lower_bound"]
 
 U = 2.0**-53
 ALLOWANCE = 512 * U  # the rounding given up, per magnitude (as for p = 2)
@@ -52,15 +53,48 @@ def dual_exponent(p: float) -> float:
     return p / (p - 1.0)
 
 
+def cancel_at_y(g: np.ndarray, eta: np.ndarray, p: float) -> np.ndarray:
+    """Return ``g`` (``(P, d)``) once the weight ``eta`` at ``y`` took its share, ``p > 1``."""
+    norm = p_norm(g, dual_exponent(p), axis=-1)
+    keep = np.maximum(0.0, 1.0 - eta / np.where(norm > 0, norm, 1.0))
+    return g * keep[:, None]
+
+
 def _cancel(g: np.ndarray, z: np.ndarray, w: np.ndarray, N: np.ndarray, p: float) -> np.ndarray:
     """Return ``g`` once the points at ``y`` took their share (the least-norm subgradient)."""
     if p == 1.0:  # each coordinate of a tie cancels up to w_i of that coordinate
         ties = np.sum(np.where(z == 0, w[:, None, :], 0.0), axis=-1)
         return g - np.clip(g, -ties, ties)
-    eta = np.sum(np.where(N == 0, w, 0.0), axis=-1)
-    norm = p_norm(g, dual_exponent(p), axis=-1)
-    keep = np.maximum(0.0, 1.0 - eta / np.where(norm > 0, norm, 1.0))
-    return g * keep[:, None]
+    return cancel_at_y(g, np.sum(np.where(N == 0, w, 0.0), axis=-1), p)
+
+
+def assemble(
+    f: np.ndarray,
+    W: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    g: np.ndarray,
+    M: np.ndarray,
+    B: np.ndarray,
+    G: np.ndarray,
+    excess: np.ndarray,
+    p: float,
+) -> Bound:
+    """Return the bound from the sums of a pass, per problem.
+
+    ``f``, ``W``, ``S = sum u_i . z_i``, ``A = sum |u_i . z_i|`` and the largest
+    ``||u_i||_q / w_i`` (``excess``) per problem; ``g`` (the points at ``y`` took their
+    share), ``M = sum w_i z_i``, ``B = sum w_i |z_i|`` and ``G = sum |u_i|``, ``(P, d)``.
+    """
+    d = g.shape[-1]
+    zbar = M / W[:, None]  # y - xbar
+    delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 8) * U
+    slack = ALLOWANCE * (
+        A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
+    )
+    gnorm = p_norm(g, dual_exponent(p), axis=-1) * (1.0 + ALLOWANCE)
+    lb = (S - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + delta)
+    return Bound(f, lb, g)
 
 
 def lower_bound(
@@ -72,27 +106,23 @@ def lower_bound(
     ``N = ||z_i||_p`` ``(P, n)`` and duals ``u`` ``(P, d, n)``, ``||u_i||_q <= w_i`` up to
     rounding (zero for the points at ``y``; ``cancel``: they then take their share).
     """
-    d = z.shape[1]
-    q = dual_exponent(p)
-    W = np.sum(w, axis=-1)
-    f = np.sum(w * N, axis=-1)
     g = np.sum(u, axis=-1)
     if cancel:
         g = _cancel(g, z, w, N, p)
     uz = u * z
-    S = np.sum(np.sum(uz, axis=1), axis=-1)
-    A = np.sum(np.sum(np.abs(uz), axis=1), axis=-1)
     wz = w[:, None, :] * z
-    zbar = np.sum(wz, axis=-1) / W[:, None]  # y - xbar
-    B = np.sum(np.abs(wz), axis=-1)
-    G = np.sum(np.abs(u), axis=-1)
     # The rounded duals' excess over their weights, measured (exact for p = 1 and inf).
-    norms = p_norm(u, q, axis=1)
+    norms = p_norm(u, dual_exponent(p), axis=1)
     excess = np.max(np.where(w > 0, norms / np.where(w > 0, w, 1.0), 0.0), axis=-1)
-    delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 8) * U
-    slack = ALLOWANCE * (
-        A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
+    return assemble(
+        np.sum(w * N, axis=-1),
+        np.sum(w, axis=-1),
+        np.sum(np.sum(uz, axis=1), axis=-1),
+        np.sum(np.sum(np.abs(uz), axis=1), axis=-1),
+        g,
+        np.sum(wz, axis=-1),
+        np.sum(np.abs(wz), axis=-1),
+        np.sum(np.abs(u), axis=-1),
+        excess,
+        p,
     )
-    gnorm = p_norm(g, q, axis=-1) * (1.0 + ALLOWANCE)
-    lb = (S - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + delta)
-    return Bound(f, lb, g)

@@ -10,11 +10,13 @@ For :math:`z_i = y - x_i`, :math:`N_i = \lVert z_i \rVert_p`, :math:`a_i = |z_i|
         \left(\operatorname{diag}(a_i^{p-2}) - s_i s_i^T\right).
 
 For ``p < 2`` a zero coordinate makes :math:`a^{p-2}` infinite: it is floored at
-``2**-26`` (the step is then a safeguarded quasi-Newton one). Each step is accepted by the
-Armijo test, halving it up to 60 times; a Newton direction that is not a descent direction
-is replaced by the gradient scaled as Weiszfeld's step, :math:`-g / \sum_i w_i / N_i`. Near a
-data point :math:`x_k` that carries most of the curvature the point itself is tried: Kuhn's
-test :math:`\lVert \sum_{i \ne k} u_i \rVert_q \le w_k` is what makes its bound close.
+``2**-26`` (the step is then a safeguarded quasi-Newton one). Every sum comes from one
+pass of the backend's kernel (``lp_pass``), which reads each problem's points once, in
+place. Each step is accepted by the Armijo test, halving it up to 60 times; a Newton
+direction that is not a descent direction is replaced by the gradient scaled as
+Weiszfeld's step, :math:`-g / \sum_i w_i / N_i`. Near a data point :math:`x_k` that
+carries most of the curvature the point itself is tried: Kuhn's test
+:math:`\lVert \sum_{i \ne k} u_i \rVert_q \le w_k` is what makes its bound close.
 For ``p < 2`` the curvature in coordinate ``j`` grows without bound as :math:`y_j` nears
 some :math:`x_{ij}`, where optima often sit (as at ``p = 1``); the floored Hessian only
 creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
@@ -22,19 +24,48 @@ creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .certificate import dual_exponent, lower_bound
+from .._contract import (
+    LP_A,
+    LP_CURVATURE,
+    LP_ETA,
+    LP_EXCESS,
+    LP_F,
+    LP_F_NEAR,
+    LP_HEAD,
+    LP_NEAREST,
+    LP_NEAREST_ROW,
+    LP_S,
+    LP_W_NEAR,
+    LP_WEIGHT,
+)
+from .certificate import assemble, cancel_at_y, dual_exponent, lower_bound
 from .norms import abs_power, p_norm
 
-__all__ = ["evaluate", "newton_median"]
+__all__ = ["Points", "certified_gap", "evaluate", "near_bound", "newton_median"]
 
-_FLOOR = 2.0**-26
 _ARMIJO = 1e-4
+_F_NOISE = 8 * 2.0**-52  # f's rounding, relative (as F_NOISE of the p = 2 solver)
 _HALVINGS = 60
 _FLAT_ROUNDS = 16
+
+
+class Points(NamedTuple):
+    """Problems to solve, and the kernels that read them.
+
+    ``x`` ``(P, n, d)`` (float32 or float64, C order), their weights ``w`` ``(P, n)`` (zero
+    for a missing row: never read), the backend's kernels and threads, and each problem's
+    near radius ``(P,)`` (``near_radius``; None: every point is near).
+    """
+
+    x: np.ndarray
+    w: np.ndarray
+    kernels: Any
+    threads: int
+    near: np.ndarray | None = None
 
 
 class _State(NamedTuple):
@@ -46,62 +77,110 @@ class _State(NamedTuple):
     nearest: np.ndarray  # the index of the nearest point of positive weight
     nearest_distance: np.ndarray
     pinned: np.ndarray  # (P, d): p < 2 and y_j = x_ij for a point not at y (see _direction)
+    closest: np.ndarray  # (P, d): the x_ij of positive weight nearest to y_j
+    closest_gap: np.ndarray  # (P, d): |y_j - closest_j|
+    weight: np.ndarray  # W = sum_i w_i
+    irls: np.ndarray  # (P, d): sum_i w_i |z_ij|^(p-2) / N_i^(p-1), the IRLS step's scale
+    near_gap: np.ndarray  # f(y) - f* <= near_gap, from the near points alone (see near_bound)
+    spread: np.ndarray  # F = W f_N / W_N, the gap's unit
+
+
+def evaluate(
+    pts: Points, rows: np.ndarray, y: np.ndarray, p: float, shift: np.ndarray | None = None
+) -> _State:
+    """Return f, its bound, gradient and Hessian of problems ``rows`` at ``y``: one pass.
+
+    ``shift``: the bound from the duals at ``y + shift`` instead (see polished_bound).
+    """
+    P, d = y.shape
+    near = None if pts.near is None else pts.near[rows]
+    sums = pts.kernels.lp_pass(pts.x, pts.w, rows, y, shift, near, p, pts.threads)
+
+    def block(k):
+        return sums[:, LP_HEAD + k * d : LP_HEAD + (k + 1) * d]
+
+    eta = sums[:, LP_ETA]
+    g = cancel_at_y(block(0), eta, p)
+    bound = assemble(
+        sums[:, LP_F], sums[:, LP_WEIGHT], sums[:, LP_S], sums[:, LP_A], g, block(1),
+        block(2), block(3), sums[:, LP_EXCESS], p,
+    )  # fmt: skip
+    lower = np.zeros((P, d, d))
+    j, k = np.tril_indices(d)
+    end = LP_HEAD + 6 * d + j.size
+    lower[:, j, k] = sums[:, LP_HEAD + 6 * d : end]
+    H = -(lower + np.transpose(np.tril(lower, -1), (0, 2, 1)))
+    H[:, np.arange(d), np.arange(d)] += block(4)
+    pinned = np.zeros(y.shape, dtype=bool)
+    steep = block(5)
+    if p < 2 and (steep > 0).any():
+        # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
+        # coordinate's move t: the gradient g_j of the others is balanced at
+        # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)), steep being that sum over the
+        # points with y_j = x_ij. Pinned where that is below y_j's resolution (near p = 1,
+        # almost always): moving y_j cannot do better.
+        with np.errstate(divide="ignore", over="ignore"):
+            reach = (np.abs(g) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
+        pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
+    nearest = sums[:, LP_NEAREST_ROW].astype(np.int64)
+    closest, closest_gap = sums[:, end + d :], sums[:, end : end + d]
+    near_gap, spread = near_bound(sums, g, block(3), p)
+    return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
+                  sums[:, LP_NEAREST], pinned, closest, closest_gap,
+                  sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread)  # fmt: skip
+
+
+def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
+    r"""Return ``(gap_N, F)``: ``f(y) - f* <= gap_N`` from the near points, and its unit.
+
+    Far points (a fill value, a row at ``1e200``) make ``f`` their distances, and
+    ``(f - LB) / f`` tiny wherever ``y`` sits in the cloud: no statement about the median.
+    As for ``p = 2`` (the certificate guide), the residual gradient is absorbed by the
+    points within the near radius ``R`` only (:math:`N`, weight :math:`W_N`, objective
+    :math:`f_N`). With :math:`\tilde u_i` the exact duals at ``y``
+    (:math:`\lVert \tilde u_i \rVert_q = w_i`, :math:`\tilde u_i \cdot z_i = w_i N_i`),
+    :math:`\tilde g = \sum_i \tilde u_i` and :math:`h = \tilde g - \beta G_N`, the duals
+    :math:`v_i = (1 - \beta) \tilde u_i - (w_i / W_N) h` on :math:`N` (:math:`\tilde u_i`
+    elsewhere) sum to 0, and are feasible once :math:`\lVert h \rVert_q \le \beta W_N`,
+    which :math:`\beta = \lVert \tilde g \rVert_q / (2 W_N - W - \lVert \tilde g \rVert_q)`
+    ensures (as :math:`\lVert G_N \rVert_q \le \lVert \tilde g \rVert_q + W - W_N`). Their
+    value leaves :math:`\beta f_N + h \cdot (y - \bar x_N) \le 2 \beta f_N`: the far points
+    pay nothing. :math:`\lVert \tilde g \rVert_q` is bounded by the computed ``g``'s plus
+    the rounding of its sum (131 u of :math:`\sum_i |u_{ij}|`, ``G``) and of each dual
+    (about :math:`(p - 1)(d + 4) + 8` u of it); the sums carry ``2**-40``. The gap's unit
+    is :math:`F = W f_N / W_N` (``f`` itself when every point is near).
+    """
+    d = g.shape[-1]
+    f, W = sums[:, LP_F], sums[:, LP_WEIGHT]
+    WN, fN = sums[:, LP_W_NEAR], sums[:, LP_F_NEAR]
+    q = dual_exponent(p)
+    rounding = (131.0 + (p - 1.0) * (d + 4) + 8.0) * 2.0**-53
+    gbound = p_norm(g, q, axis=-1) + rounding * p_norm(G, q, axis=-1)
+    margin = 2.0**-40
+    den = 2.0 * WN * (1.0 - margin) - W * (1.0 + margin) - gbound
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(den > 0, gbound / np.where(den > 0, den, 1.0), np.inf)
+        near_gap = np.where(beta <= 1.0, 2.0 * beta * fN * (1.0 + margin), np.inf)
+        spread = np.where((WN > 0) & (fN > 0), W * fN / np.where(WN > 0, WN, 1.0), f)
+    return near_gap, spread
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
     """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``."""
     z = y[:, :, None] - xt
-    return (z, *_geometry(z, p))
-
-
-def _geometry(z: np.ndarray, p: float):
-    """Return ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i`` of ``z`` ``(P, d, n)``.
-
-    Each ``z_i`` scaled by its largest entry first: no overflow or underflow in the powers.
-    """
     big = np.max(np.abs(z), axis=1, keepdims=True)
     r = z / np.where(big > 0, big, 1.0)
     ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
     ap = np.where(ap > 0, ap, 1.0)
     N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
     a = np.abs(r) / ap ** (1.0 / p)
-    return N, a, np.sign(r) * abs_power(a, p - 1.0)
-
-
-def evaluate(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float) -> _State:
-    """Return f, its bound, gradient and Hessian at ``y`` ``(P, d)``: one pass over ``xt``."""
-    z, N, a, s = _directions(xt, y, p)
-    at_y = N == 0
-    u = w[:, None, :] * s
-    bound = lower_bound(z, w, N, u, p)
-    c = np.where(at_y, 0.0, w * (p - 1.0) / np.where(at_y, 1.0, N))
-    diag = np.sum(c[:, None, :] * abs_power(np.maximum(a, _FLOOR), p - 2.0), axis=-1)
-    H = -np.einsum("pin,pjn->pij", c[:, None, :] * s, s)
-    H[:, np.arange(y.shape[1]), np.arange(y.shape[1])] += diag
-    curvature = np.sum(np.where(at_y, 0.0, w / np.where(at_y, 1.0, N)), axis=-1)
-    far = np.where(w > 0, N, np.inf)
-    nearest = np.argmin(far, axis=-1)
-    pinned = np.zeros(y.shape, dtype=bool)
-    on = z == 0 if p < 2 else None
-    if on is not None and on.any():
-        # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
-        # coordinate's move t: the gradient g_j of the others is balanced at
-        # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)). Pinned where that is below y_j's
-        # resolution (near p = 1, almost always): moving y_j cannot do better.
-        on &= ~at_y[:, None, :]
-        pull = w * np.where(at_y, 1.0, N) ** (1.0 - p)
-        steep = np.sum(np.where(on, pull[:, None, :], 0.0), axis=-1)
-        with np.errstate(divide="ignore", over="ignore"):
-            reach = (np.abs(bound.gradient) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
-        pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
-    return _State(bound.objective, bound.lower_bound, bound.gradient, H, curvature, nearest,
-                  far[np.arange(len(nearest)), nearest], pinned)  # fmt: skip
+    return z, N, a, np.sign(r) * abs_power(a, p - 1.0)
 
 
 def polished_bound(
-    xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float, state: _State
+    pts: Points, rows: np.ndarray, y: np.ndarray, p: float, state: _State, tol: float
 ) -> np.ndarray:
-    """Return a better bound at ``y`` (``state``: there) from other duals: one more pass.
+    """Return a better bound at ``y`` (``state``: there) from other duals: one or two passes.
 
     The bound holds for any ``||u_i||_q <= w_i``, not only the gradient at ``y``, and
     ``y`` can only be a float64 point: near ``p = 1`` (a gradient that changes by much
@@ -109,13 +188,22 @@ def polished_bound(
     gradient at every representable ``y`` stays well away from 0. Two other choices, the
     better bound kept:
 
-    - the gradient's duals with each ``g_j`` taken from the point whose ``|u_ij|`` is
-      smallest (it weighs least in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly
-      changes), each ``u_i`` then scaled back to its weight;
     - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
-      differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move.
+      differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move;
+    - where that is not within ``tol`` and the points are in memory, the gradient's duals
+      with each ``g_j`` taken from the point whose ``|u_ij|`` is smallest (it weighs least
+      in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly changes), each ``u_i`` then
+      scaled back to its weight.
     """
-    z, N, a, s = _directions(xt, y, p)
+    shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
+    better = np.maximum(state.lower_bound, shifted)
+    f = state.objective
+    left = np.flatnonzero(certified_gap(f, better, state.near_gap, state.spread) > tol)
+    if left.size == 0 or not isinstance(pts.x, np.ndarray):  # in memory only
+        return better
+    xt = np.ascontiguousarray(pts.x[rows[left]].transpose(0, 2, 1), dtype=np.float64)
+    w = pts.w[rows[left]]
+    z, N, a, s = _directions(xt, y[left], p)
     u = w[:, None, :] * s
     g = np.sum(u, axis=-1)
     cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0), a, np.inf)
@@ -125,19 +213,29 @@ def polished_bound(
     np.subtract.at(u, (pi, ji, k), g)
     norms = p_norm(u, dual_exponent(p), axis=1)
     u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
-    cancelled = lower_bound(z, w, N, u, p).lower_bound
-    delta = _direction(state)
-    _, _, s = _geometry(z + delta[:, :, None], p)
-    u = np.where(N[:, None, :] > 0, w[:, None, :] * s, 0.0)  # the points at y: their share
-    return np.maximum(cancelled, lower_bound(z, w, N, u, p).lower_bound)
+    better[left] = np.maximum(better[left], lower_bound(z, w, N, u, p).lower_bound)
+    return better
 
 
-def _gap(f: np.ndarray, lb: np.ndarray) -> np.ndarray:
-    return np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
+def certified_gap(f, lb, near_gap, spread) -> np.ndarray:
+    """Return the relative gap: the smaller of ``f - lb`` and the near bound, over ``F``."""
+    gap = np.minimum(f - lb, near_gap)
+    return np.where(spread > 0, gap / np.where(spread > 0, spread, 1.0), 0.0)
 
 
-def _direction(s: _State) -> np.ndarray:
-    """Newton's direction where it descends, Weiszfeld's scaled gradient elsewhere."""
+def _direction(s: _State, method: str = "newton") -> np.ndarray:
+    r"""Return the step of ``method``; for Newton, Weiszfeld's scaled gradient where it fails.
+
+    ``"weiszfeld"``: the Lp generalisation of Weiszfeld's step (iteratively reweighted least
+    squares), :math:`y_j \leftarrow \sum_i c_{ij} x_{ij} / \sum_i c_{ij}` with
+    :math:`c_{ij} = w_i |z_{ij}|^{p-2} / N_i^{p-1}`, that is :math:`-g_j / \sum_i c_{ij}`;
+    ``"gd"``: the gradient scaled by :math:`1 / \sum_i w_i / N_i`; ``"newton"``: Newton's.
+    """
+    fallback = -s.gradient / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
+    if method == "gd":
+        return fallback
+    if method == "weiszfeld":
+        return -s.gradient / np.where(s.irls > 0, s.irls, 1.0)
     g = s.gradient
     H = s.hessian.copy()
     d = H.shape[-1]
@@ -155,38 +253,40 @@ def _direction(s: _State) -> np.ndarray:
     except np.linalg.LinAlgError:
         step = np.full_like(g, np.nan)
     # The fallback moves every coordinate, pinned or not: a pin that descent leaves goes.
-    fallback = -s.gradient / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
     bad = ~np.isfinite(step).all(axis=1) | (np.sum(step * g, axis=1) >= 0)
     return np.where(bad[:, None], fallback, step)
 
 
 def newton_median(
-    xt: np.ndarray, w: np.ndarray, y0: np.ndarray, p: float, tol: float, max_iter: int
+    pts: Points, y0: np.ndarray, p: float, tol: float, max_iter: int, method: str = "newton"
 ):
-    """Solve every problem of ``xt`` ``(P, d, n)`` from ``y0``; return the state per problem.
+    """Solve every problem of ``pts`` from ``y0`` ``(P, d)``; return the state per problem.
 
-    Returns ``(y, f, lb, n_iter, n_passes, status)`` with status 0 (certified), 1
-    (``max_iter``) or 2 (no decrease found: floating-point resolution).
+    ``method``: the step, ``"newton"``, ``"weiszfeld"`` or ``"gd"`` (see ``_direction``),
+    each safeguarded by the same line search.
+
+    Returns ``(y, f, lb, n_iter, n_passes, status, near_gap, spread)`` with status 0
+    (certified), 1 (``max_iter``) or 2 (no decrease found: floating-point resolution); the
+    gap is :func:`certified_gap` of ``f``, ``lb``, ``near_gap`` and ``spread``.
     """
-    P = xt.shape[0]
+    P = pts.x.shape[0]
     y = y0.copy()
-    st = evaluate(xt, w, y, p)
-    f, lb = st.objective.copy(), st.lower_bound.copy()
+    state = evaluate(pts, np.arange(P), y, p)
+    f, lb = state.objective.copy(), state.lower_bound.copy()
+    near_gap, spread = state.near_gap.copy(), state.spread.copy()
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.ones(P, dtype=np.int32)
     flats = np.zeros(P, dtype=np.int64)
     mark = np.full(P, np.inf)
-    state = st
     for _ in range(max_iter):
-        done = _gap(f, lb) <= tol
+        done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
         active = np.flatnonzero((status == 1) & ~done)
         if active.size == 0:
             break
         sub = _take(state, active)
-        xa, wa = _rows(xt, active), _rows(w, active)
-        direction = _direction(sub)
+        direction = _direction(sub, method)
         slope = np.sum(direction * sub.gradient, axis=1)
         t = np.ones(active.size)
         searching = np.ones(active.size, dtype=bool)
@@ -197,52 +297,62 @@ def newton_median(
             if idx.size == 0:
                 break
             trial = y[active[idx]] + t[idx, None] * direction[idx]
-            tr = evaluate(_rows(xa, idx), _rows(wa, idx), trial, p)
+            tr = evaluate(pts, active[idx], trial, p)
             n_passes[active[idx]] += 1
-            ok = (tr.objective <= sub.objective[idx] + _ARMIJO * t[idx] * slope[idx]) | (
-                _gap(tr.objective, tr.lower_bound) <= tol
+            f0 = sub.objective[idx]
+            ok = (tr.objective <= f0 + _ARMIJO * t[idx] * slope[idx]) | (
+                certified_gap(tr.objective, tr.lower_bound, tr.near_gap, tr.spread) <= tol
             )
+            # Where f cannot resolve the step (far points make f huge: its rounding exceeds
+            # the change across the whole cloud), a step that leaves f within its rounding
+            # and shrinks the gradient is progress the certificate will see.
+            level = tr.objective <= f0 + _F_NOISE * np.abs(f0)
+            smaller = np.sum(tr.gradient**2, axis=1) < np.sum(sub.gradient[idx] ** 2, axis=1)
+            ok |= level & smaller & (np.abs(t[idx] * slope[idx]) <= _F_NOISE * np.abs(f0))
             acc = idx[ok]
             ynew[acc] = trial[ok]
             new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
             searching[acc] = False
             t[idx[~ok]] *= 0.5
-        # Near the optimum (no decrease worth tol left, or none at all) polish the duals.
+        # Near the optimum (no decrease worth tol left, or none at all) and not yet
+        # certified: polish the duals.
         flat = searching | (sub.objective - new.objective <= tol * sub.objective)
+        flat &= certified_gap(new.objective, new.lower_bound, new.near_gap, new.spread) > tol
         if flat.any():
             idx = np.flatnonzero(flat)
             where = active[idx]
             yp = np.where(searching[idx, None], y[where], ynew[idx])
             # new holds the state at yp: sub's where no step was accepted.
-            better = polished_bound(_rows(xa, idx), _rows(wa, idx), yp, p, _take(new, idx))
+            better = polished_bound(pts, where, yp, p, _take(new, idx), tol)
             n_passes[where] += 1
             lb[where] = np.maximum(lb[where], better)
         # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
         # (float64's resolution of y: the steps and the duals reach no further).
-        now = _gap(f[active], lb[active])
+        now = certified_gap(f[active], lb[active], near_gap[active], spread[active])
         halved = now <= 0.5 * mark[active]
         mark[active] = np.where(halved, now, mark[active])
         flats[active] = np.where(halved, 0, flats[active] + 1)
         stuck = (searching | (flats[active] >= _FLAT_ROUNDS)) & (now > tol)
         status[active[stuck]] = 2
         moved = ~searching
-        new = _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active)
+        new = _try_points(pts, active, ynew, new, p, moved, n_passes)
         if p < 2:  # where Newton creeps
-            new = _try_coordinates(xa, wa, ynew, new, p, moved & flat, n_passes, active)
+            new = _try_coordinates(pts, active, ynew, new, p, moved & flat, n_passes)
         y[active[moved]] = ynew[moved]
         f[active[moved]] = new.objective[moved]
         lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
+        near_gap[active[moved]] = new.near_gap[moved]
+        spread[active[moved]] = new.spread[moved]
         n_iter[active[moved]] += 1
         state = _put(state, active, new)
-    done = _gap(f, lb) <= tol
+    done = certified_gap(f, lb, near_gap, spread) <= tol
     status[done] = 0
-    return y, f, lb, n_iter, n_passes, status
+    return y, f, lb, n_iter, n_passes, status, near_gap, spread
 
 
-def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
+def _try_points(pts, active, ynew, new, p, moved, n_passes):
     """Where the iterate nears a data point, take the point itself if it is no worse."""
-    f = new.objective
-    W = np.sum(wa, axis=-1)
+    f, W = new.objective, new.weight
     near = (
         moved
         & (new.nearest_distance * W < 2.0**-10 * np.where(f > 0, f, 1.0))
@@ -251,47 +361,38 @@ def _try_points(xa, wa, ynew, new, p, tol, moved, n_passes, active):
     idx = np.flatnonzero(near)
     if idx.size == 0:
         return new
-    xs = _rows(xa, idx)
-    cand = xs[np.arange(idx.size), :, new.nearest[idx]]
-    return _keep_if_no_worse(xs, _rows(wa, idx), idx, cand, new, f, ynew, p, n_passes, active)
+    problems, rows = active[idx], new.nearest[idx]
+    # A Dask array's rows are gathered pointwise (vindex).
+    cand = getattr(pts.x, "vindex", pts.x)[problems, rows]
+    cand = np.asarray(cand, dtype=np.float64)
+    return _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes)
 
 
-def _keep_if_no_worse(xs, ws, idx, cand, new, f, ynew, p, n_passes, active):
-    """Keep the candidates ``cand`` of problems ``idx`` whose objective is no worse than ``f``.
+def _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes):
+    """Keep the candidates ``cand`` of problems ``active[idx]`` whose f is no worse than ``f``.
 
-    One pass evaluates them; the kept ones go into ``ynew`` and the state ``new``.
+    One pass evaluates them; the kept ones go into ``ynew`` and the state ``new``. A tie in
+    ``f`` (within its rounding where far points make it huge) goes to the smaller gradient.
     """
-    tr = evaluate(xs, ws, cand, p)
+    tr = evaluate(pts, active[idx], cand, p)
     n_passes[active[idx]] += 1
-    ok = tr.objective <= f[idx]
+    steeper = np.sum(tr.gradient**2, axis=1) > np.sum(new.gradient[idx] ** 2, axis=1)
+    ok = (tr.objective < f[idx]) | ((tr.objective == f[idx]) & ~steeper)
     acc = idx[ok]
     ynew[acc] = cand[ok]
     return _put(new, acc, _take(tr, np.flatnonzero(ok)))
 
 
-def _try_coordinates(xa, wa, ynew, new, p, moved, n_passes, active):
+def _try_coordinates(pts, active, ynew, new, p, moved, n_passes):
     """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse."""
-    f = new.objective
-    W = np.sum(wa, axis=-1)
-    gaps = np.abs(ynew[:, :, None] - xa)
-    gaps = np.where(wa[:, None, :] > 0, gaps, np.inf)
-    k = np.argmin(gaps, axis=-1)  # (P, d)
-    close = np.take_along_axis(gaps, k[..., None], -1)[..., 0]
+    f, W = new.objective, new.weight
+    close = new.closest_gap
     snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(f > 0, f, 1.0)[:, None])
     idx = np.flatnonzero(moved & snap.any(axis=1))
     if idx.size == 0:
         return new
-    xs = _rows(xa, idx)
-    target = np.take_along_axis(xs, k[idx][..., None], -1)[..., 0]
-    cand = np.where(snap[idx], target, ynew[idx])
-    return _keep_if_no_worse(xs, _rows(wa, idx), idx, cand, new, f, ynew, p, n_passes, active)
-
-
-def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``a[idx]``, without a copy when ``idx`` is every row in order (one large problem)."""
-    if idx.size == a.shape[0] and (idx == np.arange(a.shape[0])).all():
-        return a
-    return a[idx]
+    cand = np.where(snap[idx], new.closest[idx], ynew[idx])
+    return _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes)
 
 
 def _take(s: _State, idx: np.ndarray) -> _State:

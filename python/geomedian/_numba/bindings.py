@@ -20,6 +20,7 @@ from .fused_pass import sums_size
 from .hessian_pass import hessian_size, run_hessian
 from .interruptible import new_stop_flag, run_interruptible
 from .kernel_cache import cache_dir, warm_kernels
+from .lp_pass import lp_sums_size, run_lp_pass
 from .parallel import n_chunks, pass_scratch_size, run_sums
 from .sgd import sgd_run
 
@@ -37,6 +38,8 @@ __all__ = [
     "gram_pass_f64",
     "hessian_pass_f32",
     "hessian_pass_f64",
+    "lp_pass_f32",
+    "lp_pass_f64",
     "median_f32",
     "median_f64",
     "sgd_f32",
@@ -333,6 +336,46 @@ def hessian_pass_f64(points, weights, wscale, y, s, threads, eps=solver.COINCIDE
 def hessian_pass_f32(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS):
     """Mirror of ``_core.hessian_pass_f32`` (see hessian_pass_f64)."""
     return _hessian_pass(points, weights, wscale, y, s, threads, eps, np.float32)
+
+
+def _lp_pass(points, weights, rows, y, shift, near, p, threads, dtype):
+    _check(points, dtype, 3)
+    P, _, d = points.shape
+    if not (p > 1.0 and np.isfinite(p)):
+        raise ValueError("lp_pass takes 1 < p < inf")
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or rows.dtype != np.int64:
+        raise TypeError("rows must be a 1-D int64 array")
+    if rows.size and (rows.min() < 0 or rows.max() >= P):
+        raise ValueError("rows must index the problems")
+    m = rows.shape[0]
+    if y.shape != (m, d) or (shift is not None and shift.shape != (m, d)):
+        raise ValueError("y and shift must be (m, d) arrays, m = len(rows)")
+    if near is not None and near.shape != (m,):
+        raise ValueError("near must be an (m,) array")
+    w = np.empty((1, 0)) if weights is None else weights
+    out = np.empty((m, lp_sums_size(d)))
+    if m:
+        with _threads(threads):
+            sh = np.empty((m, 0)) if shift is None else shift
+            nr = np.full(m, np.inf) if near is None else near
+            run_lp_pass(threads > 1, points, w, rows, y, sh, nr, float(p), out)
+    return out
+
+
+def lp_pass_f64(points, weights, rows, y, shift, near, p, threads):
+    """Mirror of ``_core.lp_pass_f64``.
+
+    Returns the Lp pass sums ``(m, size)`` of problems ``rows`` of ``points`` ``(P, n, d)``
+    at ``y[k]`` (duals at ``y[k] + shift[k]`` if given; near radius ``near[k]``, or inf),
+    ``1 < p < inf``.
+    """
+    return _lp_pass(points, weights, rows, y, shift, near, p, threads, np.float64)
+
+
+def lp_pass_f32(points, weights, rows, y, shift, near, p, threads):
+    """Mirror of ``_core.lp_pass_f32`` (see lp_pass_f64)."""
+    return _lp_pass(points, weights, rows, y, shift, near, p, threads, np.float32)
 
 
 def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, dtype):

@@ -75,7 +75,7 @@ def drop_stale_cache(directory: Path | None) -> None:
 
 def entry_kernels() -> dict:
     """Return the kernels the bindings call, by name (each compiles what it calls)."""
-    from . import gram_pass, hessian_pass, parallel, sgd, solver
+    from . import gram_pass, hessian_pass, lp_pass, parallel, sgd, solver
 
     return {
         "solve (one problem, small batches)": solver.solve_batch_serial,
@@ -86,6 +86,7 @@ def entry_kernels() -> dict:
         "hessian pass": hessian_pass.run_hessian,
         "sgd": sgd.sgd_run,
         "gram": gram_pass.gram_median_pass,
+        "Lp pass": lp_pass.run_lp_pass,
     }
 
 

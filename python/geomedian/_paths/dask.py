@@ -153,10 +153,6 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
         # x is laid out (..., n, d) now: its blocks take the default axes.
         laid_out = options.replace(axis=None, coord_axis=-1)
         return solve_blocks(x, dtype, in_memory_weights(weights), laid_out)
-    if options.p != 2:
-        from .lp import refuse_lp
-
-        refuse_lp(options, "one Dask problem (solved by a reduction per pass)")
     if options.sgd:
         raise ValueError(
             "method='sgd' is not available for Dask arrays; feed the chunks to "
@@ -174,6 +170,10 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
     init = v.as_init(options.init, x.shape[1])
     report = reporter(options.progress, tol)
     src = DaskPoints(x.astype(dtype), w, wscale, options.backend)
+    if options.p != 2:
+        from .dask_lp import solve_lp_dask
+
+        return solve_lp_dask(src, dtype, init, options)
     method_code = options.method_code
     first = None if init is None else init[0]
     y0, frame = start(src, kernels(options.backend), first, method_code, 1)

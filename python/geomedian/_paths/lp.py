@@ -4,9 +4,9 @@
 exact); ``1 < p < inf``: Newton from the coordinate-wise median (or ``init``);
 ``p = inf``: a linear program. Every answer carries the certificate of
 :mod:`.._lp.certificate`. ``method="sgd"`` runs its own
-Lp iteration (:mod:`.sgd_lp`), certified here. The paths that read the data in pieces
-(memmap, one Dask problem, ``OnlineGeometricMedian``) and ``method="gram"`` solve
-``p = 2`` only, and say so.
+iteration (:mod:`.sgd_lp`), certified here; ``OnlineGeometricMedian`` takes its steps.
+A memmap is read in place; one Dask problem takes ``1 < p < inf``; ``method="gram"``
+solves ``p = 2`` only, and says so.
 """
 
 from __future__ import annotations
@@ -14,15 +14,32 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
-from .._kernels import Solved
+from .._contract import NEAR_FACTOR
+from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
 from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
-from .._lp.newton import evaluate, newton_median
+from .._lp.newton import Points, certified_gap, evaluate, newton_median
+from .._lp.norms import p_norm
 from .._options import SolveOptions
 from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, STALLED
 
-__all__ = ["evaluate_lp", "refuse_lp", "solve_lp"]
+__all__ = [
+    "START_ROWS",
+    "evaluate_lp",
+    "finish_lp",
+    "lp_method",
+    "near_radius",
+    "refuse_lp",
+    "solve_lp",
+]
+
+
+def lp_method(options: SolveOptions, p: float) -> str:
+    """Return the method that solves ``p``: the exact solver's ``"lp"`` for 1 and inf."""
+    if p == 1 or p == np.inf:
+        return "lp"
+    return "newton" if options.method_name == "auto" else options.method_name
 
 
 def refuse_lp(options: SolveOptions, where: str) -> None:
@@ -34,84 +51,186 @@ def refuse_lp(options: SolveOptions, where: str) -> None:
         )
 
 
-def _missing(batch: v.Batch, policy: str) -> np.ndarray | None:
-    """Return the rows with a NaN ``(P, n)``, or None; raise for inf, and NaN under "raise"."""
+# Rows per block of the NaN scan: a bounded temporary, whatever the size of the data (a
+# memmap is read once, in place).
+_SCAN_VALUES = 1 << 22
+# Problems of more rows start 1 < p < inf from the coordinate-wise median of this many rows
+# taken evenly: Newton's few steps make up the difference, and a pass is cheaper than a
+# full selection.
+START_ROWS = 4096
+
+
+def _missing(batch: v.Batch, policy: str) -> tuple[np.ndarray | None, np.ndarray]:
+    """Return the rows with a NaN ``(P, n)`` (or None) and each problem's largest ``|x_ij|``.
+
+    Raise for inf, and for NaN under "raise".
+    """
     x = batch.x
-    finite = np.isfinite(x)
-    if finite.all():
-        return None
-    if np.isinf(x).any():
-        k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
-        raise ValueError(
-            f"points must be finite, {v.locate_nonfinite(batch, k, inf_only=True)}: inf is "
-            "an error under every nan_policy"
-        )
-    missing = ~finite.all(axis=2)
-    if policy == "raise":
+    P, n, d = x.shape
+    missing = None
+    top = np.zeros(P)
+    step = max(1, _SCAN_VALUES // (P * d))
+    for lo in range(0, n, step):
+        block = x[:, lo : lo + step]
+        finite = np.isfinite(block)
+        top = np.maximum(top, np.max(np.abs(block), axis=(1, 2), where=finite, initial=0.0))
+        if finite.all():
+            continue
+        if np.isinf(block).any():
+            k = int(np.argmax(np.isinf(x).any(axis=(1, 2))))
+            raise ValueError(
+                f"points must be finite, {v.locate_nonfinite(batch, k, inf_only=True)}: inf "
+                "is an error under every nan_policy"
+            )
+        if missing is None:
+            missing = np.zeros((P, n), dtype=bool)
+        missing[:, lo : lo + step] = ~finite.all(axis=2)
+    if missing is not None and policy == "raise":
         k = int(np.argmax(missing.any(axis=1)))
         raise ValueError(
             f"points contain NaN, {v.locate_nonfinite(batch, k)} (pass nan_policy='omit' to "
             "leave such points out, or 'propagate' to give their problem a NaN median)"
         )
-    return missing
+    return missing, top
+
+
+def _transposed(pts: Points) -> np.ndarray:
+    """Return the points as float64 ``(P, d, n)``, rows of weight zero (NaN ones) as 0."""
+    xt = np.ascontiguousarray(pts.x.transpose(0, 2, 1), dtype=np.float64)
+    if not (pts.w > 0).all():
+        xt[np.broadcast_to(pts.w[:, None, :] == 0, xt.shape)] = 0.0
+    return xt
 
 
 def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved:
     """Solve every problem of ``batch`` for ``options.p`` (not 2); ``w``: ``(1|P, n)`` or None."""
     P, n, d = batch.x.shape
     p = 1 if d == 1 else options.p  # one coordinate: every norm is |z|, the median is exact
-    missing = _missing(batch, options.nan_policy)
-    xt = np.ascontiguousarray(batch.x.transpose(0, 2, 1), dtype=np.float64)
+    missing, top = _missing(batch, options.nan_policy)
     wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=np.float64)
     bad = np.zeros(P, dtype=bool)
     if missing is not None:
         bad = missing.any(axis=1) if options.nan_policy == "propagate" else bad
-        wfull[missing] = 0.0
-        xt = np.where(missing[:, None, :], 0.0, xt)
+        wfull[missing] = 0.0  # the kernels never read a row of weight zero
     empty = ~(wfull > 0).any(axis=1) & ~bad
-    wfull[empty | bad] = 1.0  # harmless stand-ins, overwritten below
+    solved = np.flatnonzero(~(empty | bad))
+    y = np.full((P, d), np.nan)
+    f, lb, gap, scale = (np.full(P, np.nan) for _ in range(4))
+    n_iter, n_passes = np.zeros(P, dtype=np.int64), np.zeros(P, dtype=np.int64)
+    status = np.where(empty, EMPTY, NONFINITE).astype(np.int32)
+    if solved.size:
+        every = solved.size == P
+        x = batch.x if every else batch.x[solved]
+        out = _solve_live(
+            x, wfull if every else wfull[solved], w is not None,
+            None if y0 is None else (y0 if every else y0[solved]), p, tol, options,
+            float(np.max(top[solved])),
+        )  # fmt: skip
+        for field, value in zip((y, f, lb, gap, n_iter, n_passes, status, scale), out):
+            field[solved] = value
+    return Solved(y, f, lb, gap, n_iter, n_passes, status, scale)
+
+
+def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -> tuple:
+    """Solve problems ``x`` ``(P, n, d)``, weights ``w`` ``(P, n)``, each with some positive.
+
+    ``top``: the largest ``|x_ij|``. Beyond ``2**500`` (or below ``2**-500``) the points are
+    solved scaled by a power of two, a copy (f is homogeneous in them): the certificate's
+    sums of products then stay within float64's range.
+    """
+    P, n, _ = x.shape
+    xexp = int(np.frexp(top)[1]) if top > 0 else 0
+    xexp = xexp if abs(xexp) > 500 else 0
+    if xexp:
+        x = np.ldexp(x, -xexp).astype(x.dtype)
+        y0 = None if y0 is None else np.ldexp(y0, -xexp)
     # Huge or tiny weights scaled by a power of two (exactly) to a largest of about 1: f is
     # homogeneous in them, and the certificate's sums of products then stay within
     # float64's range. Others are left alone (integer weights stay integers for p = 1).
-    wexp = np.frexp(np.max(wfull, axis=-1))[1]
+    wexp = np.frexp(np.max(w, axis=-1))[1]
     wexp = np.where(np.abs(wexp) > 100, wexp, 0)
-    wfull = np.ldexp(wfull, -wexp[:, None])
+    w = np.ldexp(w, -wexp[:, None])
+    pts = Points(x, w, kernels(options.backend), options.threads)
+    # p = 1 and inf read the points as (P, d, n), once; 1 < p < inf only a sample of them.
+    xt = _transposed(pts) if p in (1, np.inf) else None
+    step = 1 if xt is not None or y0 is not None else max(1, n // START_ROWS)
+    sample = Points(x[:, ::step], w[:, ::step], None, 1)
     start = coordinate_median(
-        xt,
-        None if w is None else wfull,
-        None if missing is None else missing & ~(empty | bad)[:, None],
+        xt if xt is not None else _transposed(sample),
+        sample.w if weighted else None,
+        None if (sample.w > 0).all() else sample.w == 0,
     )
     start = np.where(np.isfinite(start), start, 0.0)
+    if xt is None:
+        pts = pts._replace(near=near_radius(_transposed(sample), sample.w, start, p))
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.zeros(P, dtype=np.int32)
+    optimal = near_gap = spread = None
     if p == 1:
         y = start
-        bound, optimal = coordinate_median_bound(xt, wfull, y)
+        bound, optimal = coordinate_median_bound(xt, w, y)
         f, lb = bound.objective, bound.lower_bound
         n_passes += 1
     elif p == np.inf:
         if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for a large p
-            y0, *_, passes, _ = newton_median(xt, wfull, start, 16.0, 1e-3, 50)
-            n_passes += passes
-        y, bound, n_iter = chebyshev_median(xt, wfull, start if y0 is None else y0, tol)
+            near16 = near_radius(xt, w, start, 16.0)
+            solved = newton_median(pts._replace(near=near16), start, 16.0, 1e-3, 50)
+            y0, n_passes = solved[0], n_passes + solved[4]
+        y, bound, n_iter = chebyshev_median(xt, w, start if y0 is None else y0, tol)
         n_passes += n_iter
         f, lb = bound.objective, bound.lower_bound
     else:
-        y, f, lb, n_iter, n_passes, status = newton_median(
-            xt, wfull, start if y0 is None else y0.copy(), p, tol, options.max_iter
-        )
+        y, f, lb, n_iter, n_passes, status, near_gap, spread = newton_median(
+            pts, start if y0 is None else y0.copy(), p, tol, options.max_iter,
+            lp_method(options, p),
+        )  # fmt: skip
+    y, f, lb, gap, n_iter, n_passes, status, spread = finish_lp(
+        pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp, near_gap,
+        spread,
+    )  # fmt: skip
+    y, f, lb, spread = (np.ldexp(a, xexp) for a in (y, f, lb, spread))
+    W = np.ldexp(np.sum(w, axis=-1), wexp)
+    return y, f, lb, gap, n_iter, n_passes, status, spread / W  # the scale: F / W
+
+
+def near_radius(xt: np.ndarray, w: np.ndarray, start: np.ndarray, p: float) -> np.ndarray:
+    """Return each problem's near radius, ``NEAR_FACTOR`` times a median distance.
+
+    The median is over the distances from ``start`` ``(P, d)`` to the points ``xt``
+    ``(P, d, m)`` of positive weight ``w``. Points beyond it are "far": the certificate
+    lets only the others absorb the residual gradient (``near_bound``). ``inf`` where that
+    median is 0 (every point is near).
+    """
+    dist = p_norm(xt - start[:, :, None], p, axis=1)
+    with np.errstate(all="ignore"):
+        rho = np.nanmedian(np.where(w > 0, dist, np.nan), axis=-1)
+    return np.where(rho > 0, NEAR_FACTOR * rho, np.inf)
+
+
+def finish_lp(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp,
+            near_gap=None, spread=None):  # fmt: skip
+    """Return the outcomes of solved problems: ``y`` in ``dtype``, its f and certified gap.
+
+    ``f``, ``lb``, ``near_gap`` and ``spread`` (``F``, the gap's unit; None: ``f``) are in
+    the weights of ``pts`` (scaled by ``2**-wexp``), returned in the caller's (``spread``
+    too); ``optimal``: where ``y`` is proven a minimiser (``p = 1``), or None.
+    """
     y = np.array(y, dtype=np.float64)
-    rounded = y.astype(batch.dtype).astype(np.float64)
+    rounded = y.astype(dtype).astype(np.float64)
     if not np.array_equal(rounded, y, equal_nan=True):
         # The answer is returned in the points' dtype: its objective is that point's (the
         # bound, on f*, holds wherever it was found).
         y = rounded
-        bound, optimal = _bound_at(xt, wfull, y, p)
+        bound, optimal = _bound_at(pts, y, p)
         f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
+        if near_gap is not None:
+            near_gap, spread = bound.near_gap, bound.spread
         n_passes += 1
-    f, lb = np.ldexp(f, wexp), np.ldexp(lb, wexp)
-    gap = np.where(f > 0, (f - lb) / np.where(f > 0, f, 1.0), 0.0)
+    if near_gap is None:
+        near_gap, spread = np.full_like(f, np.inf), f
+    f, lb, near_gap, spread = (np.ldexp(a, wexp) for a in (f, lb, near_gap, spread))
+    gap = certified_gap(f, lb, near_gap, spread)
     if p == 1:
         gap[optimal] = 0.0  # a proven minimiser: f(y) = f*
         status = np.where(gap <= tol, CONVERGED, MAX_ITER).astype(np.int32)
@@ -120,26 +239,20 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
         status = status.astype(np.int32)
     else:  # rounded to float32 beyond tol: the resolution of the returned dtype
         status = np.where((status == CONVERGED) & (gap > tol), STALLED, status).astype(np.int32)
-    scale = f / np.ldexp(np.sum(wfull, axis=-1), wexp)
-    for mask, code in ((empty, EMPTY), (bad, NONFINITE)):
-        if mask.any():
-            y[mask] = np.nan
-            for field in (f, lb, gap, scale):
-                field[mask] = np.nan
-            n_iter[mask] = n_passes[mask] = 0
-            status[mask] = code
-    return Solved(y, f, lb, gap, n_iter, n_passes, status, scale)
+    return y, f, lb, gap, n_iter, n_passes, status, spread
 
 
-def _bound_at(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float):
+def _bound_at(pts: Points, y: np.ndarray, p: float):
     """Return the ``Bound`` at ``y`` ``(P, d)`` from the gradient's duals.
 
     Also, for ``p = 1``, where ``y`` is proven optimal (else None).
     """
     if p == 1:
-        return coordinate_median_bound(xt, w, y)
+        return coordinate_median_bound(_transposed(pts), pts.w, y)
     if p != np.inf:
-        return evaluate(xt, w, y, p), None
+        return evaluate(pts, np.arange(len(y)), y, p), None
+    xt = _transposed(pts)
+    w = pts.w
     z = y[:, :, None] - xt
     a = np.abs(z)
     top = np.argmax(a, axis=1)[:, None, :]
@@ -148,13 +261,14 @@ def _bound_at(xt: np.ndarray, w: np.ndarray, y: np.ndarray, p: float):
     return lower_bound(z, w, np.max(a, axis=1), u, np.inf), None
 
 
-def evaluate_lp(x: np.ndarray, w: np.ndarray | None, y: np.ndarray, p: float):
+def evaluate_lp(x: np.ndarray, w: np.ndarray | None, y: np.ndarray, p: float, backend: str,
+                threads: int):  # fmt: skip
     """Return ``f(y)`` and a subgradient (the least-norm one for ``p < inf``) for one problem."""
     if not np.isfinite(x).all():
         v.raise_nonfinite(x)
-    xt = np.ascontiguousarray(x.T, dtype=np.float64)[None]
-    n = xt.shape[-1]
+    n = x.shape[0]
     ww = np.ones((1, n)) if w is None else np.asarray(w, dtype=np.float64).reshape(1, n)
     yy = np.asarray(y, dtype=np.float64).reshape(1, -1)
-    bound, _ = _bound_at(xt, ww, yy, p)
+    pts = Points(np.ascontiguousarray(x)[None], ww, kernels(backend), threads)
+    bound, _ = _bound_at(pts, yy, p)
     return float(bound.objective[0]), np.asarray(bound.gradient[0])

@@ -12,7 +12,7 @@ coordinate-wise median (the start point, or ``init``). The step follows the subg
 After each epoch the exact Lp certificate at :math:`\bar m` (rounded to the points' dtype)
 gives the objective and a proven lower bound; the run stops at the first epoch whose gap
 is at most ``tol``, or after ``max_iter`` epochs. Problems of at most ``SAMPLE_ROWS``
-points go to the exact Lp solver, as for ``p = 2``.
+points go to the exact Lp solver (``runs_sgd``), as for ``p = 2``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
-from .._kernels import Solved
+from .._kernels import Solved, kernels
 from .._lp.coordinate_median import coordinate_median
+from .._lp.newton import Points
 from .._lp.norms import abs_power, p_norm
 from .._options import SolveOptions
 from .._result import CONVERGED, MAX_ITER, NONFINITE
-from .lp import _bound_at, _missing, solve_lp
+from .lp import _bound_at, _missing
 from .sgd import ALPHA, GAMMA
 from .sgd_route import SAMPLE_ROWS, exact_is_cheaper, refuse_omit
 
@@ -78,8 +79,7 @@ def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dt
     w = np.ldexp(w, -wexp) if abs(wexp) > 100 else w
     wexp = wexp if abs(wexp) > 100 else 0
     p, rng, b = options.p, options.random_state, options.rows_per_step
-    xt = np.ascontiguousarray(x.T)[None]
-    ww = w[None]
+    pts = Points(x[None], w[None], kernels(options.backend), options.threads)
     rows = np.sort(rng.integers(0, n, size=min(n, SAMPLE_ROWS)))
     start = coordinate_median(np.ascontiguousarray(x[rows].T)[None], w[rows][None], None)[0]
     m = start if y0 is None else np.array(y0, dtype=np.float64)
@@ -101,7 +101,7 @@ def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dt
             m = m - gamma0 / t**ALPHA * norm * g
             mbar += (m - mbar) / t
         y = mbar.astype(dtype).astype(np.float64)  # certified as returned
-        bound, optimal = _bound_at(xt, ww, y[None], p)
+        bound, optimal = _bound_at(pts, y[None], p)
         f = float(bound.objective[0])
         lb = max(lb, float(bound.lower_bound[0]))
         gap = 0.0 if optimal is not None and optimal[0] else (f - lb) / f if f > 0 else 0.0
@@ -116,9 +116,7 @@ def solve_sgd_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> So
     """Solve every problem of ``batch`` for ``options.p`` (not 2) by averaged SGD."""
     refuse_omit(options)
     P, n, d = batch.x.shape
-    if not runs_sgd(batch):
-        return solve_lp(batch, w, y0, options, tol)
-    missing = _missing(batch, options.nan_policy)
+    missing, _ = _missing(batch, options.nan_policy)
     wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=float)
     out = [np.zeros((P, d)), *(np.zeros(P) for _ in range(3))]
     counts = [np.zeros(P, dtype=np.int64), np.zeros(P, dtype=np.int64)]

@@ -40,6 +40,8 @@ def warm_paths(dtype) -> list[tuple[str, Callable[[], object]]]:
         ("sgd", lambda: solve(large, method="sgd", backend="numba")),
         ("gram", lambda: solve(models, method="gram", backend="numba")),
         ("online", lambda: OnlineGeometricMedian(backend="numba").partial_fit(large[:4096])),
+        ("Lp, one problem", lambda: solve(large, p=3, backend="numba")),
+        ("Lp, a batch", lambda: solve(batch, p=1.5, backend="numba")),
     ]
 
 

@@ -1,0 +1,103 @@
+"""One Dask problem ``(n, d)`` for ``1 < p < inf``: the Lp pass as one reduction per pass.
+
+The chunks are persisted once (:class:`~.dask.DaskPoints`, as for ``p = 2``); each pass maps
+the backend's ``lp_pass`` over them, one thread per task, and adds their sums on the driver
+in chunk order with compensation, as the kernel adds its own chunks: the certificate's
+rounding allowance holds whatever the number of chunks. Newton's driver
+(``geomedian._lp.newton``) then runs unchanged on the combined sums.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._contract import LP_F, LP_NEAREST_ROW
+from .._kernels import Solved, kernels
+from .._lp.coordinate_median import coordinate_median
+from .._lp.newton import Points, newton_median
+from .._numba import lp_pass as mirror
+from .._options import SolveOptions
+from .._result import GeometricMedianResult, make_result
+from .chunked import plain
+from .lp import START_ROWS, finish_lp, lp_method, near_radius
+
+__all__ = ["solve_lp_dask"]
+
+# The kernel's own way of adding chunks, run as plain Python (no compilation).
+_finish_chunks = plain(mirror.finish_chunks)
+_NONFINITE = (
+    "points must be finite: the Dask array holds NaN or inf (or its distances overflow "
+    "float64)"
+)
+
+
+def _chunk_lp(chunk, w, wscale, y, shift, near, p, backend):
+    # Arrays unpickled on a worker may sit at any byte offset: the kernels need them aligned.
+    chunk = np.require(chunk, requirements="CA")[None]
+    w = None if w is None else (np.asarray(w, np.float64) * wscale)[None]
+    shift = None if shift is None else shift[None]
+    rows, near = np.zeros(1, np.int64), None if near is None else np.array([near])
+    return kernels(backend).lp_pass(chunk, w, rows, y[None], shift, near, p, 1)[0]
+
+
+class DaskLpPass:
+    """The ``lp_pass`` of one persisted Dask problem (``DaskPoints``), as the kernels'."""
+
+    def __init__(self, src):
+        self.src = src
+        self.starts = np.cumsum([0, *src.lengths[:-1]]).astype(np.float64)
+
+    def lp_pass(self, x, w, rows, y, shift, near, p, threads) -> np.ndarray:
+        """Return the sums ``(1, size)`` of the whole problem at ``y[0]`` (``rows``: ``[0]``)."""
+        at = np.asarray(y[0], np.float64)
+        moved = None if shift is None else np.asarray(shift[0], np.float64)
+        src = self.src
+        radius = None if near is None else float(near[0])
+        parts = np.array(
+            src._map(_chunk_lp, wscale=src.wscale, y=at, shift=moved, near=radius, p=p,
+                     backend=src.backend)
+        )
+        found = parts[:, LP_NEAREST_ROW] >= 0
+        parts[found, LP_NEAREST_ROW] += self.starts[found]
+        if not np.isfinite(parts[:, LP_F]).all():  # the kernel lets NaN and inf through
+            raise ValueError(_NONFINITE)
+        out = np.empty(parts.shape[1])
+        _finish_chunks(out, parts, len(parts), self.src.d)
+        return out[None]
+
+
+def solve_lp_dask(src, dtype, init, options: SolveOptions) -> GeometricMedianResult:
+    """Solve one persisted Dask problem ``src`` (``DaskPoints``) for ``options.p`` != 2.
+
+    ``init``: the start point ``(1, d)``, or None (the coordinate-wise median of a sample).
+    """
+    p = options.p
+    if p == 1 or p == np.inf:
+        raise ValueError(
+            f"p={p} is not supported for one Dask problem: its exact solvers (a "
+            "coordinate-wise selection, a linear program) need the points in memory; pass a "
+            "NumPy array, or a 1 < p < inf"
+        )
+    xs, ws = src.sample(min(src.n, START_ROWS), np.random.default_rng(0))
+    xt = np.asarray(xs, dtype=np.float64).T[None]
+    if not np.isfinite(xt).all():
+        raise ValueError(_NONFINITE)
+    ws = np.ones((1, xt.shape[-1])) if ws is None else np.asarray(ws, np.float64)[None]
+    if init is None:
+        start = coordinate_median(xt, ws, None)
+        start = np.where(np.isfinite(start), start, 0.0)
+    else:
+        start = np.asarray(init, dtype=np.float64).reshape(1, src.d)
+    near = near_radius(xt, ws, start, p)
+    pts = Points(src.persisted[None], None, DaskLpPass(src), 1, near)
+    tol = options.tol_for(dtype)
+    method = lp_method(options, p)
+    y, f, lb, n_iter, n_passes, status, near_gap, spread = newton_median(
+        pts, start, p, tol, options.max_iter, method
+    )
+    # The kernels saw the weights times wscale, a power of two: f and lb scale back exactly.
+    wexp = -int(np.frexp(src.wscale)[1] - 1)
+    *out, spread = finish_lp(pts, dtype, y, f, lb, n_iter, n_passes, status, None, p, tol, wexp,
+                           near_gap, spread)  # fmt: skip
+    W = src.W / src.wscale  # in the caller's weights
+    return make_result(Solved(*out, spread / W), True, (), dtype, options, method)

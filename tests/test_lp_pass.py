@@ -1,0 +1,146 @@
+"""The Lp pass kernel (``lp_pass``): its sums against NumPy, the same bits on both backends.
+
+The sums are recomputed here from their definitions, in NumPy and float64, point by point:
+an independent reference for every slot of the contract's ``LP_*`` layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import geomedian
+from geomedian import _contract as c
+from geomedian._kernels import kernels
+
+
+def reference_sums(x, w, y, p, shift=None, near=np.inf):
+    """Return the pass sums of one problem ``x`` ``(n, d)`` at ``y``, from the definitions."""
+    n, d = x.shape
+    end = c.LP_HEAD + 6 * d + d * (d + 1) // 2
+    out = np.zeros(end + 2 * d)
+    out[c.LP_NEAREST] = np.inf
+    out[end : end + d] = np.inf
+    q = p / (p - 1)
+    blocks = [np.zeros(d) for _ in range(6)]
+    C = np.zeros((d, d))
+    for i in range(n):
+        wi = 1.0 if w is None else w[i]
+        if wi <= 0:
+            continue
+        z = y - x[i].astype(np.float64)
+        N = np.sum(np.abs(z) ** p) ** (1 / p)
+        out[c.LP_WEIGHT] += wi
+        if N < out[c.LP_NEAREST]:
+            out[c.LP_NEAREST], out[c.LP_NEAREST_ROW] = N, i
+        if N <= near:
+            out[c.LP_W_NEAR] += wi
+            out[c.LP_F_NEAR] += wi * N
+        nearer = np.abs(z) < out[end : end + d]
+        out[end : end + d][nearer] = np.abs(z)[nearer]
+        out[end + d :][nearer] = x[i][nearer]
+        if N == 0:
+            out[c.LP_ETA] += wi
+            continue
+        zs = z if shift is None else z + shift
+        Ns = np.sum(np.abs(zs) ** p) ** (1 / p)
+        a = np.abs(zs) / Ns
+        s = np.sign(zs) * a ** (p - 1)
+        u = wi * s
+        out[c.LP_F] += wi * N
+        out[c.LP_S] += u @ z
+        out[c.LP_A] += np.abs(u) @ np.abs(z)
+        out[c.LP_CURVATURE] += wi / N
+        out[c.LP_EXCESS] = max(out[c.LP_EXCESS], np.sum(np.abs(s) ** q) ** (1 / q))
+        cw = wi * (p - 1) / N
+        for k, term in enumerate(
+            (u, wi * z, wi * np.abs(z), np.abs(u), cw * np.maximum(a, c.LP_FLOOR) ** (p - 2))
+        ):
+            blocks[k] += term
+        if p < 2:
+            blocks[5] += np.where(z == 0, wi * N ** (1 - p), 0.0)
+        C += cw * np.outer(s, s)
+    out[c.LP_HEAD : c.LP_HEAD + 6 * d] = np.concatenate(blocks)
+    out[c.LP_HEAD + 6 * d : end] = C[np.tril_indices(d)]
+    return out
+
+
+def problems(rng, P, n, d, dtype):
+    x = rng.standard_normal((P, n, d)).astype(dtype)
+    x[0, 3] = x[0, 5]  # a duplicate
+    x[0, 7, 0] = 0.25  # a coordinate met by y below
+    w = rng.uniform(0.5, 2.0, (P, n))
+    w[0, 2] = 0.0
+    return x, w
+
+
+@pytest.mark.parametrize("p", [1.2, 1.5, 3.0, 4.5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sums_match_their_definitions(backend, rng, p, dtype):
+    x, w = problems(rng, 3, 40, 3, dtype)
+    y = rng.standard_normal((2, 3))
+    y[0, 0] = 0.25
+    y[1] = x[2, 9]  # a point at y
+    rows = np.array([0, 2])
+    got = kernels(backend).lp_pass(x, w, rows, y, None, None, p, 1)
+    for k, r in enumerate(rows):
+        want = reference_sums(x[r], w[r], y[k], p)
+        np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-14)
+    assert got[1, c.LP_NEAREST] == 0.0 and got[1, c.LP_NEAREST_ROW] == 9
+    assert got[1, c.LP_ETA] == w[2, 9]
+    d = 3
+    assert got[0, c.LP_HEAD + 5 * d] > 0 if p < 2 else got[0, c.LP_HEAD + 5 * d] == 0
+
+
+def test_shift_moves_the_duals_only(backend, rng):
+    x, w = problems(rng, 1, 30, 4, np.float64)
+    y = rng.standard_normal((1, 4))
+    shift = 1e-3 * rng.standard_normal((1, 4))
+    got = kernels(backend).lp_pass(x, w, np.array([0]), y, shift, None, 1.5, 1)[0]
+    np.testing.assert_allclose(got, reference_sums(x[0], w[0], y[0], 1.5, shift[0]), rtol=1e-12)
+
+
+def test_near_sums(backend, rng):
+    x, w = problems(rng, 1, 200, 3, np.float64)
+    y = np.zeros((1, 3))
+    got = kernels(backend).lp_pass(x, w, np.array([0]), y, None, np.array([1.2]), 3.0, 1)[0]
+    want = reference_sums(x[0], w[0], y[0], 3.0, near=1.2)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert 0 < got[c.LP_W_NEAR] < got[c.LP_WEIGHT]
+
+
+def test_unit_weights_and_many_chunks(backend, rng):
+    # More rows than one chunk and one block: the compensated chunk sums.
+    x = rng.standard_normal((1, 20000, 2))
+    y = np.array([[0.1, -0.2]])
+    got = kernels(backend).lp_pass(x, None, np.array([0]), y, None, None, 3.0, 1)[0]
+    np.testing.assert_allclose(got, reference_sums(x[0], None, y[0], 3.0), rtol=1e-11)
+
+
+@pytest.mark.parametrize("p", [1.5, 3.0, 2.7])
+def test_same_bits_on_both_backends_and_any_thread_count(rng, p):
+    if "cpp" not in geomedian.backends():
+        pytest.skip("the compiled core is not installed")
+    x, w = problems(rng, 4, 9000, 5, np.float64)
+    y = rng.standard_normal((4, 5))
+    rows = np.arange(4)
+    near = np.array([0.5, 1.0, 2.0, np.inf])
+    base = kernels("cpp").lp_pass(x, w, rows, y, None, near, p, 1)
+    for backend in ("cpp", "numba"):
+        for threads in (1, 2):
+            got = kernels(backend).lp_pass(x, w, rows, y, None, near, p, threads)
+            np.testing.assert_array_equal(got, base, err_msg=f"{backend}, {threads} threads")
+            one = kernels(backend).lp_pass(x, w, rows[2:3], y[2:3], None, near[2:3], p, threads)
+            np.testing.assert_array_equal(one[0], base[2], err_msg=f"{backend}, one problem")
+
+
+def test_bad_arguments(backend, rng):
+    x, w = problems(rng, 2, 10, 3, np.float64)
+    k = kernels(backend)
+    y = np.zeros((1, 3))
+    with pytest.raises(ValueError, match="rows"):
+        k.lp_pass(x, w, np.array([2]), y, None, None, 1.5, 1)
+    with pytest.raises(ValueError, match="1 < p"):
+        k.lp_pass(x, w, np.array([0]), y, None, None, 1.0, 1)
+    with pytest.raises(ValueError):
+        k.lp_pass(x, w, np.array([0]), np.zeros((1, 2)), None, None, 1.5, 1)
