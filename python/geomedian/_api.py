@@ -189,9 +189,10 @@ def solve(
         method with the exact Hessian and a line search; ``p = inf`` by linear programs
         (needs SciPy). Every answer carries the certificate above with the dual norm
         :math:`\lVert g \rVert_q`, :math:`1/p + 1/q = 1`, relative to :math:`f` (no
-        far-point frame). NumPy arrays in memory only, and batches of them (also a Dask
-        batch): one Dask problem, a memmap, ``method="sgd"`` and ``method="gram"`` take
-        ``p = 2`` only (a ``ValueError``). See the user guide, "Choosing p".
+        far-point frame). NumPy arrays (a memmap read in place) and batches of them (also
+        a Dask batch), by the exact solvers or ``method="sgd"``; one Dask problem takes
+        ``1 < p < inf``; ``method="gram"`` takes ``p = 2`` only (a ``ValueError``). See the
+        user guide, "Choosing p".
 
     Returns
     -------

@@ -47,16 +47,20 @@ def in_gram_space(points: Any, batch: v.Batch, y0, options: SolveOptions) -> boo
 
 
 def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: float):
-    """``p != 2``: in memory or a memmap, read in place (not SGD or the Gram path)."""
+    """``p != 2``: in memory or a memmap read in place, or by SGD (not the Gram path)."""
     from .lp import lp_method, refuse_lp, solve_lp
+    from .sgd_lp import runs_sgd, solve_sgd_lp
 
-    if options.sgd:
-        refuse_lp(options, "method='sgd'")
     if options.method_name == v.GRAM_METHOD:
         refuse_lp(options, "method='gram'")
-    out = solve_lp(batch, w, y0, options, tol)
     p = 1 if batch.dims[2] == 1 else options.p
-    return make_result(out, batch.single, batch.shape, batch.dtype, options, lp_method(options, p))
+    if options.sgd and runs_sgd(batch):
+        out, method = solve_sgd_lp(batch, w, y0, options, tol), "sgd"
+    else:
+        if options.sgd:  # few points: the exact solver stands in, as for p = 2
+            options = to_exact(batch, options)
+        out, method = solve_lp(batch, w, y0, options, tol), lp_method(options, p)
+    return make_result(out, batch.single, batch.shape, batch.dtype, options, method)
 
 
 def solve_arrays(

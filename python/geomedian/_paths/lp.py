@@ -3,8 +3,10 @@
 ``p = 1``: the coordinate-wise weighted median (exact, gap 0 where its weight sums are
 exact); ``1 < p < inf``: Newton from the coordinate-wise median (or ``init``);
 ``p = inf``: a linear program. Every answer carries the certificate of
-:mod:`.._lp.certificate`. The paths that read the data in pieces (memmap, Dask, SGD,
-``OnlineGeometricMedian``) and ``method="gram"`` solve ``p = 2`` only, and say so.
+:mod:`.._lp.certificate`. ``method="sgd"`` runs its own
+iteration (:mod:`.sgd_lp`), certified here; ``OnlineGeometricMedian`` takes its steps.
+A memmap is read in place; one Dask problem takes ``1 < p < inf``; ``method="gram"``
+solves ``p = 2`` only, and says so.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from .. import _validate as v
 from .._contract import NEAR_FACTOR, ROBUST_SAMPLE_ROWS
 from .._kernels import kernels
 from .._options import SGD_BATCH_SIZE, SolveOptions
-from .lp import refuse_lp
 
 __all__ = ["NotFittedError", "OnlineGeometricMedian"]
 
@@ -83,8 +82,12 @@ class OnlineGeometricMedian:
     backend : {"auto", "cpp", "numba"}
         Kernels to run, as in :func:`geomedian.solve`.
     p : float
-        The norm, as in :func:`geomedian.solve`: only ``p = 2`` (the geometric median) is
-        estimated from a stream; any other ``p`` is a ``ValueError`` at the next fit.
+        The norm, as in :func:`geomedian.solve` (``1 <= p <= inf``): the steps follow the
+        subgradient of the Lp objective, :math:`\sum_i w_i \operatorname{sign}(z_i)
+        (|z_i| / \lVert z_i \rVert_p)^{p-1}`, with the same schedule and frame (its scale
+        measured in the Euclidean norm). Read at every chunk: ``set_params(p=...)`` changes
+        the steps from the next chunk on, continuing from the current estimate; a bad
+        ``p`` is a ``ValueError`` there.
 
     Attributes
     ----------
@@ -242,7 +245,7 @@ class OnlineGeometricMedian:
             )
             sample_weight = weights
         # Checked at every chunk: set_params(p=...) applies from the next one.
-        refuse_lp(SolveOptions(p=self.p), "OnlineGeometricMedian (a stream)")
+        self._p = SolveOptions(p=self.p).p  # validated
         names = None
         if _labelled.is_labelled(X):
             X, sample_weight, labels = _labelled.unwrap(X, sample_weight, None, -1, name="X")
@@ -313,6 +316,7 @@ class OnlineGeometricMedian:
         # Imported on first use: the frame math is the Numba mirror's, run as plain Python,
         # and importing it loads numba, which `import geomedian` does not.
         from .sgd import run_blocks, sgd_frame
+        from .sgd_lp import run_lp_blocks
 
         b = self._batch
         k = kernels(self._backend)
@@ -333,7 +337,10 @@ class OnlineGeometricMedian:
             xc = np.ascontiguousarray(x[lo:hi])
             wc = None if w is None else np.ascontiguousarray(w[lo:hi])
             blocks = np.arange((hi - lo) // b, dtype=np.int64)
-            run_blocks(k, xc, wc, 1.0, blocks, b, norm, c, s, gamma0, self._state)
+            if self._p == 2:
+                run_blocks(k, xc, wc, 1.0, blocks, b, norm, c, s, gamma0, self._state)
+            else:
+                run_lp_blocks(xc, wc, blocks, b, norm, c, s, gamma0, self._state, self._p)
             self.n_steps_ += (hi - lo) // b
             self._remember(x[lo:hi])
             lo = hi
