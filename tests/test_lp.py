@@ -348,12 +348,63 @@ def test_online_estimator_takes_p_two_only(backend, rng):
         est.set_params(p=np.inf).partial_fit(x)
 
 
-def test_p_inf_without_scipy_says_so(backend, monkeypatch):
+def test_p_inf_needs_no_scipy(backend, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
-    with pytest.raises(ImportError, match=r"p=inf .* SciPy"):
-        geomedian.solve([[0.0, 1.0], [2.0, 0.0]], p=np.inf, backend=backend)
+    x = np.array([[0.0, 1.0], [2.0, 0.0], [1.0, 3.0]])
+    ref = geomedian.solve(x, p=np.inf, backend=backend)
+    for name in [m for m in sys.modules if m == "scipy" or m.startswith("scipy.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "scipy", None)  # import scipy now raises ImportError
+    res = geomedian.solve(x, p=np.inf, backend=backend)
+    assert res.converged and res.gap <= 1e-12
+    np.testing.assert_array_equal(res.median, ref.median)
+
+
+def _chebyshev_cases():
+    rng = np.random.default_rng(1616)
+    for k in range(40):
+        d = 1 + k % 6
+        n = int(rng.integers(1, 12))
+        if k % 4 == 0:  # ties: small integers
+            x = rng.integers(-3, 4, size=(n, d)).astype(float)
+        elif k % 4 == 1:  # duplicated points
+            x = np.repeat(rng.normal(size=(max(1, n // 3), d)), 3, axis=0)
+        elif k % 4 == 2:  # collinear
+            x = rng.normal(size=(n, 1)) * rng.normal(size=d) + rng.normal(size=d)
+        else:
+            x = rng.normal(size=(n, d))
+        w = rng.integers(1, 4, size=len(x)).astype(float) if k % 3 else None
+        yield x, w
+    yield np.ones((5, 3)), None  # all points equal
+
+
+@pytest.mark.parametrize("case", range(41))
+def test_chebyshev_against_linprog(backend, case):
+    x, w = list(_chebyshev_cases())[case]
+    res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    _, fstar = reference.lp_program(x, w, np.inf)
+    scale = max(1.0, abs(fstar))
+    assert res.converged and res.gap <= 1e-12
+    assert abs(res.objective - fstar) <= 1e-12 * scale
+    assert res.lower_bound <= fstar + 1e-12 * scale
+
+
+def test_chebyshev_programs_exact_by_hand():
+    from geomedian._lp.simplex import chebyshev_program
+
+    # Two points at -+(2, 1): f(y) >= ||x_1 - x_2||_inf = 4 (triangle inequality), reached
+    # between them; the duals are +-(1, 0), along the coordinate where they differ most.
+    y, u = chebyshev_program(np.array([[-2.0, -1.0], [2.0, 1.0]]), np.ones(2), np.zeros(2), np.inf)
+    assert abs(y[0]) <= 2.0 and np.max(np.abs(y - [-2, -1])) + np.max(np.abs(y - [2, 1])) == 4
+    np.testing.assert_array_equal(u, [[1.0, -1.0], [0.0, 0.0]])
+    # A box that binds: one point at 3 in d = 1, c = 0, box |y| <= 1: y = 1, f = 2.
+    y, u = chebyshev_program(np.array([[3.0]]), np.ones(1), np.zeros(1), 1.0)
+    np.testing.assert_array_equal(y, [1.0])
+    np.testing.assert_array_equal(u, [[-1.0]])
+    # A linear term pulls past the point: c = -2 against weight 1 at 0, box 5: y = 5.
+    y, _ = chebyshev_program(np.array([[0.0]]), np.ones(1), np.array([-2.0]), 5.0)
+    np.testing.assert_array_equal(y, [5.0])
 
 
 @pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])

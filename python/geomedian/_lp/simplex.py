@@ -1,0 +1,144 @@
+"""The l1 dual of a Chebyshev median's linear program, solved by a dense primal simplex.
+
+For centred points ``x`` ``(m, d)`` with weights ``w``, a linear term ``c`` and a box
+``|y_j| <= rho`` (``rho = inf``: no box, then ``c`` must be 0), the program
+
+    min_y  c . y + sum_i w_i ||y - x_i||_inf   subject to   |y_j| <= rho
+
+has the dual (variables ``a_ij, b_ij, s_i >= 0`` and, with a box, ``p_j, q_j >= 0``)
+
+    min  sum_ij (a_ij - b_ij) x_ij + rho sum_j (p_j + q_j)
+    s.t. sum_j (a_ij + b_ij) + s_i = w_i                  (row i: ||u_i||_1 <= w_i)
+         sum_i (a_ij - b_ij) + p_j - q_j = -c_j           (row m + j: the u_i balance)
+
+with ``u_i = a_i - b_i``. It is in standard form with a feasible basis at hand (the
+slacks ``s_i``, and ``p_j`` or ``q_j``; without a box, one point's ``a_j`` at level 0),
+so no first phase is needed. The simplex multipliers of rows ``m + j`` are the minimiser
+``y``. Entering columns follow Dantzig's rule, and Bland's smallest-index rule after a
+run of degenerate pivots (no cycling); ratio-test ties go to the smallest basic index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["chebyshev_program"]
+
+_DEGENERATE_RUN = 16  # degenerate pivots in a row before Bland's rule takes over
+
+
+def chebyshev_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
+    """Return ``(y, u)``, ``u`` ``(d, m)``, for centred points ``x`` ``(m, d)``, or ``None``.
+
+    ``None`` when the iteration cap is reached or no pivot is safe (rounding).
+    """
+    m, d = x.shape
+    boxed = rho != np.inf
+    R = m + d
+    N = 2 * m * d + m + (2 * d if boxed else 0)
+    T = np.zeros((R, N + 1))
+    rows = np.arange(m)[:, None]
+    a_cols = np.arange(m * d).reshape(m, d)
+    b_cols = a_cols + m * d
+    T[rows, a_cols] = 1.0
+    T[rows, b_cols] = 1.0
+    T[np.arange(m), 2 * m * d + np.arange(m)] = 1.0
+    T[m + np.arange(d)[None, :], a_cols] = 1.0
+    T[m + np.arange(d)[None, :], b_cols] = -1.0
+    T[:m, N] = w
+    T[m:, N] = -c
+    cost = np.zeros(N)
+    cost[: m * d] = x.ravel()
+    cost[m * d : 2 * m * d] = -x.ravel()
+    basis = np.concatenate([2 * m * d + np.arange(m), np.zeros(d, dtype=np.int64)])
+    if boxed:
+        p_cols = 2 * m * d + m + np.arange(d)
+        T[m + np.arange(d), p_cols] = 1.0
+        T[m + np.arange(d), p_cols + d] = -1.0
+        cost[2 * m * d + m :] = rho
+        # Start from each point's gradient at the centre, u_i = w_i sign(-x_ij) e_j on its
+        # largest coordinate: most of them stay there, so few pivots are left. Row i then
+        # holds its basic column with a 1, which row m + j loses by subtracting row i.
+        top = np.argmax(np.abs(x), axis=1)
+        sign = -np.sign(x[np.arange(m), top])
+        sign[w == 0] = 0.0
+        on = sign != 0
+        basis[:m] = np.where(on, a_cols[np.arange(m), top] + np.where(sign < 0, m * d, 0),
+                             basis[:m])  # fmt: skip
+        M = np.zeros((d, m))
+        M[top[on], np.flatnonzero(on)] = sign[on]
+        T[m:] -= M @ T[:m]
+        negative = T[m:, N] < 0
+        T[m:][negative] *= -1.0
+        basis[m:] = np.where(negative, p_cols + d, p_cols)
+    else:
+        if np.any(c != 0):
+            raise ValueError("a linear term needs a box")
+        basis[m:] = a_cols[int(np.argmax(w))]  # level 0 whichever point it is
+        for r in range(m, R):  # the slack rows are canonical already
+            _pivot(T, r, basis[r])
+
+    scale = max(float(np.max(np.abs(cost), initial=0.0)), np.finfo(float).tiny)
+    tol_cost = 64 * np.finfo(float).eps * scale * (1 + d)
+    tol_pivot = 1e-9
+    obj = cost - cost[basis] @ T[:, :N]
+    value = float(cost[basis] @ T[:, N])
+    run = 0
+    for _ in range(50 * (R + N)):
+        negative = obj < -tol_cost
+        if not negative.any():
+            break
+        e = int(np.argmax(negative)) if run >= _DEGENERATE_RUN else int(np.argmin(obj))
+        col = T[:, e]
+        ok = col > tol_pivot
+        if not ok.any():
+            return None  # unbounded: cannot happen for these programs but through rounding
+        ratio = np.full(R, np.inf)
+        ratio[ok] = T[ok, N] / col[ok]
+        best = ratio.min()
+        ties = np.flatnonzero(ratio <= best)
+        r = int(ties[np.argmin(basis[ties])])
+        _pivot(T, r, e)
+        obj -= obj[e] * T[r, :N]
+        basis[r] = e
+        np.maximum(T[:, N], 0.0, out=T[:, N])  # rounding below 0 on degenerate rows
+        new = float(cost[basis] @ T[:, N])
+        run = run + 1 if new >= value else 0
+        value = min(value, new)
+    else:
+        return None
+    B = np.zeros((R, R))
+    B[:, :] = _columns(x.shape, boxed, basis)
+    try:
+        pi = np.linalg.solve(B.T, cost[basis])
+    except np.linalg.LinAlgError:
+        return None
+    level = np.zeros(N)
+    level[basis] = T[:, N]
+    u = (level[: m * d] - level[m * d : 2 * m * d]).reshape(m, d).T
+    return pi[m:], u
+
+
+def _pivot(T: np.ndarray, r: int, e: int) -> None:
+    T[r] /= T[r, e]
+    col = T[:, e].copy()
+    col[r] = 0.0
+    T -= np.outer(col, T[r])
+
+
+def _columns(shape: tuple[int, int], boxed: bool, cols: np.ndarray) -> np.ndarray:
+    """The constraint matrix's columns ``cols`` ``(m + d, len(cols))``."""
+    m, d = shape
+    out = np.zeros((m + d, cols.size))
+    k = np.arange(cols.size)
+    ab = cols < 2 * m * d
+    i, j = np.divmod(cols[ab] % (m * d), d)
+    out[i, k[ab]] = 1.0
+    out[m + j, k[ab]] = np.where(cols[ab] < m * d, 1.0, -1.0)
+    s = (cols >= 2 * m * d) & (cols < 2 * m * d + m)
+    out[cols[s] - 2 * m * d, k[s]] = 1.0
+    if boxed:
+        pq = cols >= 2 * m * d + m
+        j = (cols[pq] - 2 * m * d - m) % d
+        out[m + j, k[pq]] = np.where(cols[pq] < 2 * m * d + m + d, 1.0, -1.0)
+    return out
