@@ -127,7 +127,7 @@ def _pivot(T: np.ndarray, r: int, e: int) -> None:
 
 
 def _columns(shape: tuple[int, int], boxed: bool, cols: np.ndarray) -> np.ndarray:
-    """The constraint matrix's columns ``cols`` ``(m + d, len(cols))``."""
+    """Return the constraint matrix's columns ``cols`` as an ``(m + d, len(cols))`` array."""
     m, d = shape
     out = np.zeros((m + d, cols.size))
     k = np.arange(cols.size)
