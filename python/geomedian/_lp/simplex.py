@@ -107,38 +107,23 @@ def chebyshev_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
         value = min(value, new)
     else:
         return None
-    B = np.zeros((R, R))
-    B[:, :] = _columns(x.shape, boxed, basis)
-    try:
-        pi = np.linalg.solve(B.T, cost[basis])
-    except np.linalg.LinAlgError:
-        return None
+    # The multipliers from the reduced costs of columns with a single 1 in their row
+    # (obj = cost - pi A): the slacks for rows i, then p_j, or one point's a_j.
+    pi_rows = -obj[2 * m * d : 2 * m * d + m]
+    if boxed:
+        y = rho - obj[2 * m * d + m : 2 * m * d + m + d]
+    else:
+        k = int(np.argmax(w))
+        y = x[k] - pi_rows[k] - obj[a_cols[k]]
     level = np.zeros(N)
     level[basis] = T[:, N]
     u = (level[: m * d] - level[m * d : 2 * m * d]).reshape(m, d).T
-    return pi[m:], u
+    return y, u
 
 
 def _pivot(T: np.ndarray, r: int, e: int) -> None:
     T[r] /= T[r, e]
     col = T[:, e].copy()
     col[r] = 0.0
-    T -= np.outer(col, T[r])
-
-
-def _columns(shape: tuple[int, int], boxed: bool, cols: np.ndarray) -> np.ndarray:
-    """Return the constraint matrix's columns ``cols`` as an ``(m + d, len(cols))`` array."""
-    m, d = shape
-    out = np.zeros((m + d, cols.size))
-    k = np.arange(cols.size)
-    ab = cols < 2 * m * d
-    i, j = np.divmod(cols[ab] % (m * d), d)
-    out[i, k[ab]] = 1.0
-    out[m + j, k[ab]] = np.where(cols[ab] < m * d, 1.0, -1.0)
-    s = (cols >= 2 * m * d) & (cols < 2 * m * d + m)
-    out[cols[s] - 2 * m * d, k[s]] = 1.0
-    if boxed:
-        pq = cols >= 2 * m * d + m
-        j = (cols[pq] - 2 * m * d - m) % d
-        out[m + j, k[pq]] = np.where(cols[pq] < 2 * m * d + m + d, 1.0, -1.0)
-    return out
+    rows = np.flatnonzero(col)  # the columns are sparse: few rows change
+    T[rows] -= col[rows, None] * T[r]
