@@ -89,6 +89,30 @@ def test_p1_weights_and_ties(backend):
     assert res.median[0] == 3.0 and res.gap == 0.0 and res.objective == 9.0
 
 
+@pytest.mark.parametrize("kind", ["ties", "real"])
+def test_p1_weighted_selection_is_the_sorted_answer(backend, rng, monkeypatch, kind):
+    from geomedian._lp import coordinate_median as cm
+
+    n = 3 * cm.SELECT_POINTS // 2
+    if kind == "ties":  # few values, integer weights, an exact half at some coordinates
+        x = rng.integers(0, 6, size=(n, 3)).astype(float)
+        w = rng.integers(0, 3, size=n).astype(float)
+        x[: n // 2 + 2, 2], x[n // 2 + 2 :, 2], w[:] = 0.0, 1.0, 1.0  # even count: midpoint
+    else:
+        x = rng.standard_exponential((n, 3))
+        w = rng.uniform(0.5, 2.0, size=n)
+    x[:4], w[:4] = np.nan, 0.0  # left out by NaN-omit
+    selected = geomedian.solve(x, w, p=1, nan_policy="omit", backend=backend)
+    monkeypatch.setattr(cm, "SELECT_POINTS", 10 * n)  # the sorted path
+    ordered = geomedian.solve(x, w, p=1, nan_policy="omit", backend=backend)
+    np.testing.assert_array_equal(selected.median, ordered.median)
+    expected = [reference.weighted_median(x[4:, j], w[4:]) for j in range(3)]
+    if kind == "ties":
+        expected[2] = 0.5
+    np.testing.assert_array_equal(selected.median, expected)
+    assert selected.converged and (kind == "real" or selected.gap == 0.0)
+
+
 def test_p1_is_numpy_median_and_nanmedian(backend, rng):
     x = rng.normal(size=(6, 7, 3))
     res = geomedian.solve(x, p=1, backend=backend)

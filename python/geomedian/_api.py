@@ -187,10 +187,10 @@ def solve(
         coordinate-wise median, exact (an even count of equal weights gives the midpoint
         of the two middle values, as ``np.median``); ``1 < p < inf`` is solved by Newton's
         method with the exact Hessian and a line search; ``p = inf`` by linear programs
-        (an exact simplex method, NumPy only). Every answer carries the certificate above with the dual norm
-        :math:`\lVert g \rVert_q`, :math:`1/p + 1/q = 1`, relative to :math:`f` (no
-        far-point frame). NumPy arrays in memory only, and batches of them (also a Dask
-        batch): one Dask problem, a memmap, ``method="sgd"`` and ``method="gram"`` take
+        (an exact simplex method, NumPy only). Every answer carries the certificate above
+        with the dual norm :math:`\lVert g \rVert_q`, :math:`1/p + 1/q = 1`, relative to
+        :math:`f` (no far-point frame). NumPy arrays in memory only, and batches of them
+        (also a Dask batch): one Dask problem, a memmap, ``method="sgd"`` and ``method="gram"`` take
         ``p = 2`` only (a ``ValueError``). See the user guide, "Choosing p".
 
     Returns

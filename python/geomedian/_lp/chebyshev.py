@@ -9,8 +9,9 @@ small problem, with no box) enter the linear program
 
     min sum_E w_i t_i + c . y'   subject to   -t_i <= y'_j - x_ij <= t_i,  |y'_j - y_j| <= rho,
 
-solved by the simplex method of :mod:`.simplex` on its dual. Its multipliers ``a_ij, b_ij >= 0`` give ``u_i = a_i - b_i`` with
-``||u_i||_1 <= w_i``; the linear points keep ``u_i = w_i sign e_j``. When the box is not
+solved by the simplex method of :mod:`.simplex` on its dual. Its multipliers
+``a_ij, b_ij >= 0`` give ``u_i = a_i - b_i`` with ``||u_i||_1 <= w_i``; the linear points
+keep ``u_i = w_i sign e_j``. When the box is not
 binding these balance (``sum_i u_i = 0``): the l1 dual certifies ``y'`` as a minimiser; the
 certificate checks it whatever the solver's tolerances. Otherwise ``y'`` (a decrease of f)
 is the next iterate. The start is Newton's Lp median for ``p = 16``.
