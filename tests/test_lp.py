@@ -415,20 +415,38 @@ def test_chebyshev_against_linprog(backend, case):
 
 
 def test_chebyshev_programs_exact_by_hand():
-    from geomedian._lp.simplex import chebyshev_program
+    from geomedian._lp.simplex import chebyshev_programs
+
+    def program(x, c, rho):
+        x = np.array(x, dtype=float)
+        y, u, solved = chebyshev_programs(x[None], np.ones((1, len(x))), np.array([c]), rho)
+        assert solved[0]
+        return y[0], u[0]
 
     # Two points at -+(2, 1): f(y) >= ||x_1 - x_2||_inf = 4 (triangle inequality), reached
     # between them; the duals are +-(1, 0), along the coordinate where they differ most.
-    y, u = chebyshev_program(np.array([[-2.0, -1.0], [2.0, 1.0]]), np.ones(2), np.zeros(2), np.inf)
-    assert abs(y[0]) <= 2.0 and np.max(np.abs(y - [-2, -1])) + np.max(np.abs(y - [2, 1])) == 4
+    y, u = program([[-2.0, -1.0], [2.0, 1.0]], [0.0, 0.0], np.inf)
+    assert np.max(np.abs(y - [-2, -1])) + np.max(np.abs(y - [2, 1])) == 4
     np.testing.assert_array_equal(u, [[1.0, -1.0], [0.0, 0.0]])
-    # A box that binds: one point at 3 in d = 1, c = 0, box |y| <= 1: y = 1, f = 2.
-    y, u = chebyshev_program(np.array([[3.0]]), np.ones(1), np.zeros(1), 1.0)
+    # A box that binds: one point at 3 in d = 1, box |y| <= 1: y = 1, u = -1.
+    y, u = program([[3.0]], [0.0], 1.0)
     np.testing.assert_array_equal(y, [1.0])
     np.testing.assert_array_equal(u, [[-1.0]])
     # A linear term pulls past the point: c = -2 against weight 1 at 0, box 5: y = 5.
-    y, _ = chebyshev_program(np.array([[0.0]]), np.ones(1), np.array([-2.0]), 5.0)
+    y, _ = program([[0.0]], [-2.0], 5.0)
     np.testing.assert_array_equal(y, [5.0])
+
+
+def test_chebyshev_batch_against_linprog(backend, rng):
+    # Small problems are pivoted together, many to a step.
+    x = rng.integers(-4, 5, size=(30, 7, 3)).astype(float)
+    x[::3] = rng.normal(size=(10, 7, 3))
+    w = rng.integers(1, 4, size=(30, 7)).astype(float)
+    res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    assert res.converged.all() and (res.gap <= 1e-12).all()
+    for k in range(30):
+        fstar = reference.lp_program(x[k], w[k], np.inf)[1]
+        assert abs(res.objective[k] - fstar) <= 1e-12 * max(1.0, fstar)
 
 
 @pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])

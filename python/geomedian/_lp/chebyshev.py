@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .certificate import Bound, lower_bound
-from .simplex import chebyshev_program
+from .simplex import chebyshev_programs
 
 __all__ = ["EXPLICIT_POINTS", "ROUNDS", "chebyshev_median"]
 
@@ -35,20 +35,15 @@ def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: fl
     """Solve the programs over the explicit points ``x`` ``(K, m, d)``: ``y'`` and the duals.
 
     ``K`` independent problems (weights ``w`` ``(K, m)``, linear terms ``c`` and centres
-    ``y`` ``(K, d)``), each by the simplex method on its l1 dual. ``(None, None)`` if any
-    of them is left unsolved.
+    ``y`` ``(K, d)``), by the simplex method on their l1 duals, pivoted together.
+    ``(None, None)`` if any of them is left unsolved (each is then solved alone).
     """
     # Centred at y: the tolerances then apply to the differences, which are small where
     # the data sit far from the origin.
     x = x - y[:, None, :]
-    K, m, d = x.shape
-    ynew = np.empty((K, d))
-    u = np.empty((K, d, m))
-    for k in range(K):
-        solved = chebyshev_program(x[k], w[k], c[k], rho)
-        if solved is None:
-            return None, None
-        ynew[k], u[k] = solved
+    ynew, u, solved = chebyshev_programs(x, w, c, rho)
+    if not solved.all():
+        return None, None
     l1 = np.sum(np.abs(u), axis=1)  # rounding may leave ||u_i||_1 a hair above w_i
     u = u * np.minimum(1.0, w / np.where(l1 > 0, l1, 1.0))[:, None, :]
     return y + ynew, u

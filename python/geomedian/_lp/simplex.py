@@ -22,16 +22,80 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["chebyshev_program"]
+__all__ = ["chebyshev_programs"]
 
 _DEGENERATE_RUN = 16  # degenerate pivots in a row before Bland's rule takes over
 
 
-def chebyshev_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
-    """Return ``(y, u)``, ``u`` ``(d, m)``, for centred points ``x`` ``(m, d)``, or ``None``.
+def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
+    """Solve ``K`` programs, centred points ``x`` ``(K, m, d)``, in step with each other.
 
-    ``None`` when the iteration cap is reached or no pivot is safe (rounding).
+    Return ``(y, u, solved)``: ``y`` ``(K, d)``, ``u`` ``(K, d, m)`` and where the program was
+    solved (not where the iteration cap was reached or no pivot was safe, by rounding).
+    Pivoting the ``K`` tableaus together costs one NumPy call per step for them all.
     """
+    K, m, d = x.shape
+    starts = [_start(x[k], w[k], c[k], rho) for k in range(K)]
+    T = np.stack([t for t, _, _ in starts])
+    cost = np.stack([t for _, t, _ in starts])
+    basis = np.stack([t for _, _, t in starts])
+    R, N = T.shape[1], T.shape[2] - 1
+    scale = np.maximum(np.max(np.abs(cost), axis=1), np.finfo(float).tiny)
+    tol_cost = 64 * np.finfo(float).eps * scale * (1 + d)
+    tol_pivot = 1e-9
+    cb = np.take_along_axis(cost, basis, axis=1)
+    obj = cost - np.einsum("kr,krn->kn", cb, T[:, :, :N])
+    value = np.einsum("kr,kr->k", cb, T[:, :, N])
+    run = np.zeros(K, dtype=np.int64)
+    live = np.ones(K, dtype=bool)
+    solved = np.zeros(K, dtype=bool)
+    for _ in range(50 * (R + N)):
+        negative = obj < -tol_cost[:, None]
+        done = live & ~negative.any(axis=1)
+        solved |= done
+        live &= ~done
+        if not live.any():
+            break
+        k = np.flatnonzero(live)
+        e = np.where(run[k] >= _DEGENERATE_RUN, np.argmax(negative[k], axis=1),
+                     np.argmin(obj[k], axis=1))  # fmt: skip
+        col = T[k, :, e]  # (L, R): fancy indices k, e around the slice
+        ok = col > tol_pivot
+        stuck = ~ok.any(axis=1)  # unbounded: not for these programs, but through rounding
+        if stuck.any():
+            live[k[stuck]] = False
+            k, e, col, ok = k[~stuck], e[~stuck], col[~stuck], ok[~stuck]
+            if k.size == 0:
+                continue
+        ratio = np.where(ok, T[k, :, N] / np.where(ok, col, 1.0), np.inf)
+        ties = ratio <= ratio.min(axis=1, keepdims=True)
+        r = np.argmin(np.where(ties, basis[k], np.iinfo(np.int64).max), axis=1)
+        if k.size == 1:  # in place, touching the rows that change
+            _pivot(T[k[0]], int(r[0]), int(e[0]))
+        else:
+            L = np.arange(k.size)
+            Tk = T[k]
+            Tk[L, r] /= Tk[L, r, e][:, None]
+            pc = Tk[L, :, e]
+            pc[L, r] = 0.0
+            Tk -= pc[:, :, None] * Tk[L, r][:, None, :]
+            T[k] = Tk
+        obj[k] -= obj[k, e][:, None] * T[k, r, :N]
+        basis[k, r] = e
+        rhs = np.maximum(T[k, :, N], 0.0)  # rounding below 0 on degenerate rows
+        T[k, :, N] = rhs
+        new = np.einsum("kr,kr->k", np.take_along_axis(cost[k], basis[k], axis=1), rhs)
+        run[k] = np.where(new >= value[k], run[k] + 1, 0)
+        value[k] = np.minimum(value[k], new)
+    y = np.zeros((K, d))
+    u = np.zeros((K, d, m))
+    for k in np.flatnonzero(solved):
+        y[k], u[k] = _read(T[k], obj[k], basis[k], x[k], w[k], rho)
+    return y, u, solved
+
+
+def _start(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
+    """Return the tableau ``(m + d, N + 1)`` in the starting basis, the costs and the basis."""
     m, d = x.shape
     boxed = rho != np.inf
     R = m + d
@@ -77,44 +141,21 @@ def chebyshev_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
         basis[m:] = a_cols[int(np.argmax(w))]  # level 0 whichever point it is
         for r in range(m, R):  # the slack rows are canonical already
             _pivot(T, r, basis[r])
+    return T, cost, basis
 
-    scale = max(float(np.max(np.abs(cost), initial=0.0)), np.finfo(float).tiny)
-    tol_cost = 64 * np.finfo(float).eps * scale * (1 + d)
-    tol_pivot = 1e-9
-    obj = cost - cost[basis] @ T[:, :N]
-    value = float(cost[basis] @ T[:, N])
-    run = 0
-    for _ in range(50 * (R + N)):
-        negative = obj < -tol_cost
-        if not negative.any():
-            break
-        e = int(np.argmax(negative)) if run >= _DEGENERATE_RUN else int(np.argmin(obj))
-        col = T[:, e]
-        ok = col > tol_pivot
-        if not ok.any():
-            return None  # unbounded: cannot happen for these programs but through rounding
-        ratio = np.full(R, np.inf)
-        ratio[ok] = T[ok, N] / col[ok]
-        best = ratio.min()
-        ties = np.flatnonzero(ratio <= best)
-        r = int(ties[np.argmin(basis[ties])])
-        _pivot(T, r, e)
-        obj -= obj[e] * T[r, :N]
-        basis[r] = e
-        np.maximum(T[:, N], 0.0, out=T[:, N])  # rounding below 0 on degenerate rows
-        new = float(cost[basis] @ T[:, N])
-        run = run + 1 if new >= value else 0
-        value = min(value, new)
-    else:
-        return None
+
+def _read(T, obj, basis, x, w, rho):
+    """Return ``(y, u)`` from an optimal tableau."""
+    m, d = x.shape
+    N = T.shape[1] - 1
     # The multipliers from the reduced costs of columns with a single 1 in their row
     # (obj = cost - pi A): the slacks for rows i, then p_j, or one point's a_j.
     pi_rows = -obj[2 * m * d : 2 * m * d + m]
-    if boxed:
+    if rho != np.inf:
         y = rho - obj[2 * m * d + m : 2 * m * d + m + d]
     else:
         k = int(np.argmax(w))
-        y = x[k] - pi_rows[k] - obj[a_cols[k]]
+        y = x[k] - pi_rows[k] - obj[k * d : (k + 1) * d]
     level = np.zeros(N)
     level[basis] = T[:, N]
     u = (level[: m * d] - level[m * d : 2 * m * d]).reshape(m, d).T
