@@ -36,9 +36,8 @@ def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
     """
     K, m, d = x.shape
     starts = [_start(x[k], w[k], c[k], rho) for k in range(K)]
-    T = np.stack([t for t, _, _ in starts])
-    cost = np.stack([t for _, t, _ in starts])
-    basis = np.stack([t for _, _, t in starts])
+    # One problem: views, not copies (its tableau can be large).
+    T, cost, basis = (np.stack(part) if K > 1 else part[0][None] for part in zip(*starts))
     R, N = T.shape[1], T.shape[2] - 1
     scale = np.maximum(np.max(np.abs(cost), axis=1), np.finfo(float).tiny)
     tol_cost = 64 * np.finfo(float).eps * scale * (1 + d)
