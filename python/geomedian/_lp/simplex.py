@@ -11,9 +11,9 @@ has the dual (variables ``a_ij, b_ij, s_i >= 0`` and, with a box, ``p_j, q_j >= 
     s.t. sum_j (a_ij + b_ij) + s_i = w_i                  (row i: ||u_i||_1 <= w_i)
          sum_i (a_ij - b_ij) + p_j - q_j = -c_j           (row m + j: the u_i balance)
 
-with ``u_i = a_i - b_i``. It is in standard form with a feasible basis at hand (the
-slacks ``s_i``, and ``p_j`` or ``q_j``; without a box, one point's ``a_j`` at level 0),
-so no first phase is needed. The simplex multipliers of rows ``m + j`` are the minimiser
+with ``u_i = a_i - b_i``. It is in standard form with a feasible basis at hand (with a
+box: each point's gradient at the centre or its slack, and ``p_j`` or ``q_j``; without: the
+slacks and one point's ``a_j`` at level 0), so no first phase is needed. The simplex multipliers of rows ``m + j`` are the minimiser
 ``y``. Entering columns follow Dantzig's rule, and Bland's smallest-index rule after a
 run of degenerate pivots (no cycling); ratio-test ties go to the smallest basic index.
 """
