@@ -13,9 +13,10 @@ has the dual (variables ``a_ij, b_ij, s_i >= 0`` and, with a box, ``p_j, q_j >= 
 
 with ``u_i = a_i - b_i``. It is in standard form with a feasible basis at hand (with a
 box: each point's gradient at the centre or its slack, and ``p_j`` or ``q_j``; without: the
-slacks and one point's ``a_j`` at level 0), so no first phase is needed. The simplex multipliers of rows ``m + j`` are the minimiser
-``y``. Entering columns follow Dantzig's rule, and Bland's smallest-index rule after a
-run of degenerate pivots (no cycling); ratio-test ties go to the smallest basic index.
+slacks and one point's ``a_j`` at level 0), so no first phase is needed. The simplex
+multipliers of rows ``m + j`` are the minimiser ``y``. Entering columns follow Dantzig's
+rule, and Bland's smallest-index rule after a run of degenerate pivots (no cycling);
+ratio-test ties go to the smallest basic index.
 """
 
 from __future__ import annotations
