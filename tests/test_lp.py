@@ -89,6 +89,30 @@ def test_p1_weights_and_ties(backend):
     assert res.median[0] == 3.0 and res.gap == 0.0 and res.objective == 9.0
 
 
+@pytest.mark.parametrize("kind", ["ties", "real"])
+def test_p1_weighted_selection_is_the_sorted_answer(backend, rng, monkeypatch, kind):
+    from geomedian._lp import coordinate_median as cm
+
+    n = 3 * cm.SELECT_POINTS // 2
+    if kind == "ties":  # few values, integer weights, an exact half at some coordinates
+        x = rng.integers(0, 6, size=(n, 3)).astype(float)
+        w = rng.integers(0, 3, size=n).astype(float)
+        x[: n // 2 + 2, 2], x[n // 2 + 2 :, 2], w[:] = 0.0, 1.0, 1.0  # even count: midpoint
+    else:
+        x = rng.standard_exponential((n, 3))
+        w = rng.uniform(0.5, 2.0, size=n)
+    x[:4], w[:4] = np.nan, 0.0  # left out by NaN-omit
+    selected = geomedian.solve(x, w, p=1, nan_policy="omit", backend=backend)
+    monkeypatch.setattr(cm, "SELECT_POINTS", 10 * n)  # the sorted path
+    ordered = geomedian.solve(x, w, p=1, nan_policy="omit", backend=backend)
+    np.testing.assert_array_equal(selected.median, ordered.median)
+    expected = [reference.weighted_median(x[4:, j], w[4:]) for j in range(3)]
+    if kind == "ties":
+        expected[2] = 0.5
+    np.testing.assert_array_equal(selected.median, expected)
+    assert selected.converged and (kind == "real" or selected.gap == 0.0)
+
+
 def test_p1_is_numpy_median_and_nanmedian(backend, rng):
     x = rng.normal(size=(6, 7, 3))
     res = geomedian.solve(x, p=1, backend=backend)
@@ -337,12 +361,81 @@ def test_online_estimator_p_two_is_the_default(backend, rng):
     np.testing.assert_array_equal(est.median_, ref.median_)
 
 
-def test_p_inf_without_scipy_says_so(backend, monkeypatch):
+def test_p_inf_needs_no_scipy(backend, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
-    with pytest.raises(ImportError, match=r"p=inf .* SciPy"):
-        geomedian.solve([[0.0, 1.0], [2.0, 0.0]], p=np.inf, backend=backend)
+    x = np.array([[0.0, 1.0], [2.0, 0.0], [1.0, 3.0]])
+    ref = geomedian.solve(x, p=np.inf, backend=backend)
+    for name in [m for m in sys.modules if m == "scipy" or m.startswith("scipy.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "scipy", None)  # import scipy now raises ImportError
+    res = geomedian.solve(x, p=np.inf, backend=backend)
+    assert res.converged and res.gap <= 1e-12
+    np.testing.assert_array_equal(res.median, ref.median)
+
+
+def _chebyshev_cases():
+    rng = np.random.default_rng(1616)
+    for k in range(40):
+        d = 1 + k % 6
+        n = int(rng.integers(1, 12))
+        if k % 4 == 0:  # ties: small integers
+            x = rng.integers(-3, 4, size=(n, d)).astype(float)
+        elif k % 4 == 1:  # duplicated points
+            x = np.repeat(rng.normal(size=(max(1, n // 3), d)), 3, axis=0)
+        elif k % 4 == 2:  # collinear
+            x = rng.normal(size=(n, 1)) * rng.normal(size=d) + rng.normal(size=d)
+        else:
+            x = rng.normal(size=(n, d))
+        w = rng.integers(1, 4, size=len(x)).astype(float) if k % 3 else None
+        yield x, w
+    yield np.ones((5, 3)), None  # all points equal
+
+
+@pytest.mark.parametrize("case", range(41))
+def test_chebyshev_against_linprog(backend, case):
+    x, w = list(_chebyshev_cases())[case]
+    res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    _, fstar = reference.lp_program(x, w, np.inf)
+    scale = max(1.0, abs(fstar))
+    assert res.converged and res.gap <= 1e-12
+    assert abs(res.objective - fstar) <= 1e-12 * scale
+    assert res.lower_bound <= fstar + 1e-12 * scale
+
+
+def test_chebyshev_programs_exact_by_hand():
+    from geomedian._lp.simplex import chebyshev_programs
+
+    def program(x, c, rho):
+        x = np.array(x, dtype=float)
+        y, u, solved = chebyshev_programs(x[None], np.ones((1, len(x))), np.array([c]), rho)
+        assert solved[0]
+        return y[0], u[0]
+
+    # Two points at -+(2, 1): f(y) >= ||x_1 - x_2||_inf = 4 (triangle inequality), reached
+    # between them; the duals are +-(1, 0), along the coordinate where they differ most.
+    y, u = program([[-2.0, -1.0], [2.0, 1.0]], [0.0, 0.0], np.inf)
+    assert np.max(np.abs(y - [-2, -1])) + np.max(np.abs(y - [2, 1])) == 4
+    np.testing.assert_array_equal(u, [[1.0, -1.0], [0.0, 0.0]])
+    # A box that binds: one point at 3 in d = 1, box |y| <= 1: y = 1, u = -1.
+    y, u = program([[3.0]], [0.0], 1.0)
+    np.testing.assert_array_equal(y, [1.0])
+    np.testing.assert_array_equal(u, [[-1.0]])
+    # A linear term pulls past the point: c = -2 against weight 1 at 0, box 5: y = 5.
+    y, _ = program([[0.0]], [-2.0], 5.0)
+    np.testing.assert_array_equal(y, [5.0])
+
+
+def test_chebyshev_batch_against_linprog(backend, rng):
+    # Small problems are pivoted together, many to a step.
+    x = rng.integers(-4, 5, size=(30, 7, 3)).astype(float)
+    x[::3] = rng.normal(size=(10, 7, 3))
+    w = rng.integers(1, 4, size=(30, 7)).astype(float)
+    res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    assert res.converged.all() and (res.gap <= 1e-12).all()
+    for k in range(30):
+        fstar = reference.lp_program(x[k], w[k], np.inf)[1]
+        assert abs(res.objective[k] - fstar) <= 1e-12 * max(1.0, fstar)
 
 
 @pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])
@@ -355,3 +448,16 @@ def test_huge_and_tiny_weights_scale_the_answer(backend, p):
         np.testing.assert_array_equal(res.median, ref.median)
         assert res.converged and res.objective == ref.objective * factor
         assert res.lower_bound == ref.lower_bound * factor and res.scale == ref.scale
+
+
+def test_chebyshev_trust_region_against_linprog(backend, rng, monkeypatch):
+    # More points than one program takes: boxed programs from a crash basis, round by round.
+    from geomedian._lp import chebyshev
+
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 24)
+    x = skewed(rng, 150)
+    w = rng.integers(1, 4, size=150).astype(float)
+    res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    fstar = reference.lp_program(x, w, np.inf)[1]
+    assert res.converged and res.n_iter > 1
+    assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)

@@ -187,12 +187,13 @@ def solve(
         coordinate-wise median, exact (an even count of equal weights gives the midpoint
         of the two middle values, as ``np.median``); ``1 < p < inf`` is solved by Newton's
         method with the exact Hessian and a line search; ``p = inf`` by linear programs
-        (needs SciPy). Every answer carries the certificate above with the dual norm
-        :math:`\lVert g \rVert_q`, :math:`1/p + 1/q = 1`, relative to :math:`f` (no
-        far-point frame). NumPy arrays (a memmap read in place) and batches of them (also
-        a Dask batch), by the exact solvers or ``method="sgd"``; one Dask problem takes
-        ``1 < p < inf``; ``method="gram"`` takes ``p = 2`` only (a ``ValueError``). See the
-        user guide, "Choosing p".
+        (an exact simplex method, NumPy only). Every answer carries the certificate above
+        with the dual norm :math:`\lVert g \rVert_q`, :math:`1/p + 1/q = 1`; for
+        ``1 < p < inf`` the gap is relative to the near points' spread, as for ``p = 2``.
+        NumPy arrays (a memmap read in place) and batches of them (also a Dask batch), by
+        the exact solvers or ``method="sgd"``; one Dask problem takes ``1 < p < inf``;
+        ``method="gram"`` takes ``p = 2`` only (a ``ValueError``). See the user guide,
+        "Choosing p".
 
     Returns
     -------

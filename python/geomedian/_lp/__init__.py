@@ -1,6 +1,6 @@
 """Minkowski (Lp) medians, ``1 <= p <= inf``: the solvers and their certificate.
 
-Pure NumPy (SciPy's HiGHS for ``p = inf``), shared by both backends, in the layout
+Pure NumPy, shared by both backends, in the layout
 ``(P, d, n)``: the sums over the points run along the contiguous last axis, where NumPy
 adds pairwise. ``p = 2`` never comes here (it is the geometric median of the kernels).
 
@@ -8,5 +8,6 @@ adds pairwise. ``p = 2`` never comes here (it is the geometric median of the ker
 - :mod:`.certificate`: the dual lower bound for every p;
 - :mod:`.coordinate_median`: ``p = 1``, exact, by selection;
 - :mod:`.newton`: ``1 < p < inf``, Newton with the exact Hessian;
-- :mod:`.chebyshev`: ``p = inf``, a linear program.
+- :mod:`.chebyshev`: ``p = inf``, linear programs;
+- :mod:`.simplex`: the exact simplex method for those programs (their l1 dual).
 """

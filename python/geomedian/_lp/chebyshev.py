@@ -9,8 +9,9 @@ small problem, with no box) enter the linear program
 
     min sum_E w_i t_i + c . y'   subject to   -t_i <= y'_j - x_ij <= t_i,  |y'_j - y_j| <= rho,
 
-solved by SciPy's HiGHS. Its multipliers ``a_ij, b_ij >= 0`` give ``u_i = a_i - b_i`` with
-``||u_i||_1 <= w_i``; the linear points keep ``u_i = w_i sign e_j``. When the box is not
+solved by the simplex method of :mod:`.simplex` on its dual. Its multipliers
+``a_ij, b_ij >= 0`` give ``u_i = a_i - b_i`` with ``||u_i||_1 <= w_i``; the linear points
+keep ``u_i = w_i sign e_j``. When the box is not
 binding these balance (``sum_i u_i = 0``): the l1 dual certifies ``y'`` as a minimiser; the
 certificate checks it whatever the solver's tolerances. Otherwise ``y'`` (a decrease of f)
 is the next iterate. The start is Newton's Lp median for ``p = 16``.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .certificate import Bound, lower_bound
+from .simplex import chebyshev_programs
 
 __all__ = ["EXPLICIT_POINTS", "ROUNDS", "chebyshev_median"]
 
@@ -33,50 +35,18 @@ def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: fl
     """Solve the programs over the explicit points ``x`` ``(K, m, d)``: ``y'`` and the duals.
 
     ``K`` independent problems (weights ``w`` ``(K, m)``, linear terms ``c`` and centres
-    ``y`` ``(K, d)``) are one program of ``K`` diagonal blocks: one call of the solver for
-    a batch of small problems, whose cost per call dominates each one's.
+    ``y`` ``(K, d)``), by the simplex method on their l1 duals, pivoted together.
+    ``(None, None)`` if any of them is left unsolved (each is then solved alone).
     """
-    try:
-        from scipy.optimize import linprog
-        from scipy.sparse import coo_matrix
-    except ImportError as err:
-        raise ImportError(
-            "p=inf solves linear programs with SciPy, which is not installed (pip install scipy)"
-        ) from err
-
-    # Centred at y: the solver's absolute tolerances then apply to the differences, which
-    # are small where the data sit far from the origin.
+    # Centred at y: the tolerances then apply to the differences, which are small where
+    # the data sit far from the origin.
     x = x - y[:, None, :]
-    K, m, d = x.shape
-    nv = d + m  # variables per block: y' - y, then t
-    rows = np.arange(K * m * d).reshape(K, m, d)
-    first = np.arange(K)[:, None, None] * nv
-    ycol = np.broadcast_to(first + np.arange(d), (K, m, d)).ravel()
-    tcol = np.broadcast_to(first + d + np.arange(m)[:, None], (K, m, d)).ravel()
-    rows = (rows + np.arange(K)[:, None, None] * m * d).ravel()  # block k: rows 2 k m d ...
-    ones = np.ones(K * m * d)
-    A = coo_matrix(
-        (
-            np.concatenate([ones, -ones, -ones, -ones]),
-            (np.concatenate([rows, rows, rows + m * d, rows + m * d]),
-             np.concatenate([ycol, tcol, ycol, tcol])),
-        ),
-        shape=(2 * K * m * d, K * nv),
-    ).tocsr()  # fmt: skip
-    b = np.concatenate([x.reshape(K, m * d), -x.reshape(K, m * d)], axis=1).ravel()
-    cost = np.concatenate([c, w], axis=1).ravel()
-    box = [(None, None) if rho == np.inf else (-rho, rho)] * d + [(0, None)] * m
-    res = linprog(
-        cost, A_ub=A, b_ub=b, bounds=box * K, method="highs",
-        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
-    )  # fmt: skip
-    if res.status != 0:
+    ynew, u, solved = chebyshev_programs(x, w, c, rho)
+    if not solved.all():
         return None, None
-    lam = -np.asarray(res.ineqlin.marginals).reshape(K, 2, m, d)
-    u = (lam[:, 0] - lam[:, 1]).transpose(0, 2, 1)  # (K, d, m)
     l1 = np.sum(np.abs(u), axis=1)  # rounding may leave ||u_i||_1 a hair above w_i
     u = u * np.minimum(1.0, w / np.where(l1 > 0, l1, 1.0))[:, None, :]
-    return y + res.x.reshape(K, nv)[:, :d], u
+    return y + ynew, u
 
 
 def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float):
