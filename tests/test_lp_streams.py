@@ -143,3 +143,16 @@ def test_online_lp_set_params_applies_from_the_next_chunk(backend, rng):
     assert est.get_params()["p"] == 1 and not np.array_equal(est.median_, before)
     with pytest.raises(ValueError, match="p must be >= 1"):
         est.set_params(p=0.5).partial_fit(x[:16])
+
+
+def test_sgd_gap_speaks_for_the_cloud(backend):
+    # One point at 1e200: the gap is relative to the near points' spread (scale ~1-3
+    # here), as for the exact solver, not to f ~1e200, where any point of the cloud passes.
+    rng = np.random.default_rng(7)
+    x = np.vstack([rng.normal(size=(3000, 3)), [[1e200, -1e200, 0.0]]])
+    res = geomedian.solve(x, p=1.5, method="sgd", backend=backend, random_state=0)
+    exact = geomedian.solve(x, p=1.5, backend=backend)
+    assert 1.0 < res.scale < 3.0
+    assert res.lower_bound <= exact.objective * (1 + 1e-12)
+    if res.converged:
+        assert np.max(np.abs(res.median - exact.median)) < 0.1

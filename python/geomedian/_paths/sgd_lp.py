@@ -22,11 +22,11 @@ import numpy as np
 from .. import _validate as v
 from .._kernels import Solved, kernels
 from .._lp.coordinate_median import coordinate_median
-from .._lp.newton import Points
+from .._lp.newton import Points, certified_gap
 from .._lp.norms import abs_power, p_norm
 from .._options import SolveOptions
 from .._result import CONVERGED, MAX_ITER, NONFINITE
-from .lp import _bound_at, _missing
+from .lp import _bound_at, _missing, near_radius
 from .sgd import ALPHA, GAMMA
 from .sgd_route import SAMPLE_ROWS, exact_is_cheaper, refuse_omit
 
@@ -81,8 +81,11 @@ def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dt
     p, rng, b = options.p, options.random_state, options.rows_per_step
     pts = Points(x[None], w[None], kernels(options.backend), options.threads)
     rows = np.sort(rng.integers(0, n, size=min(n, SAMPLE_ROWS)))
-    start = coordinate_median(np.ascontiguousarray(x[rows].T)[None], w[rows][None], None)[0]
+    sample = np.ascontiguousarray(x[rows].T, dtype=np.float64)[None]
+    start = coordinate_median(sample, w[rows][None], None)[0]
     m = start if y0 is None else np.array(y0, dtype=np.float64)
+    if 1 < p < np.inf:  # the far-point bound of the exact solver, from the same sample
+        pts = pts._replace(near=near_radius(sample, w[rows][None], start[None], p))
     dist = p_norm(x[rows] - m, p, axis=1)
     sigma = float(np.mean(dist))
     gamma0 = GAMMA * (sigma if 0 < sigma < np.inf else 1.0)
@@ -104,11 +107,15 @@ def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dt
         bound, optimal = _bound_at(pts, y[None], p)
         f = float(bound.objective[0])
         lb = max(lb, float(bound.lower_bound[0]))
-        gap = 0.0 if optimal is not None and optimal[0] else (f - lb) / f if f > 0 else 0.0
+        # 1 < p < inf: relative to the near points' spread F, as the exact solver's gap.
+        near_gap, spread = getattr(bound, "near_gap", [np.inf])[0], getattr(bound, "spread", [f])[0]
+        gap = float(certified_gap(np.array([f]), np.array([lb]), near_gap, spread)[0])
+        if optimal is not None and optimal[0]:
+            gap = 0.0
         if gap <= tol:
             status = CONVERGED
             break
-    scale = f / float(np.sum(w))
+    scale = float(spread) / float(np.sum(w))
     return y, np.ldexp(f, wexp), np.ldexp(lb, wexp), gap, epoch, 2 * epoch, status, scale
 
 
