@@ -241,6 +241,13 @@ def finish_chunks(out, parts, nc, d):
 
 
 @njit(cache=True, nogil=True)
+def finish_pass(out, parts, nc, d, p):
+    """Add the chunks' sums into out, and take the q-th root of the largest excess."""
+    finish_chunks(out, parts, nc, d)
+    out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
+
+
+@njit(cache=True, nogil=True)
 def lp_pass(x, w, d, y, shift, near, p, out):
     """Write the sums of one problem (x flat, rows of d; w empty: unit weights) at y."""
     n = x.shape[0] // d
@@ -250,8 +257,7 @@ def lp_pass(x, w, d, y, shift, near, p, out):
     parts = np.empty((nc, size))
     for k in range(nc):
         lp_rows(x, w, k * step, min(n, (k + 1) * step), d, y, shift, near, p, parts[k])
-    finish_chunks(out, parts, nc, d)
-    out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
+    finish_pass(out, parts, nc, d, p)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -264,8 +270,7 @@ def lp_pass_chunks(x, w, d, y, shift, near, p, out):
     parts = np.empty((nc, size))
     for k in prange(nc):
         lp_rows(x, w, k * step, min(n, (k + 1) * step), d, y, shift, near, p, parts[k])
-    finish_chunks(out, parts, nc, d)
-    out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
+    finish_pass(out, parts, nc, d, p)
 
 
 @njit(cache=True, nogil=True, parallel=True)

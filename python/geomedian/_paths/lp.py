@@ -155,14 +155,13 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
     xt = _transposed(pts) if p in (1, np.inf) else None
     step = 1 if xt is not None or y0 is not None else max(1, n // START_ROWS)
     sample = Points(x[:, ::step], w[:, ::step], None, 1)
+    xs = xt if xt is not None else _transposed(sample)
     start = coordinate_median(
-        xt if xt is not None else _transposed(sample),
-        sample.w if weighted else None,
-        None if (sample.w > 0).all() else sample.w == 0,
+        xs, sample.w if weighted else None, None if (sample.w > 0).all() else sample.w == 0
     )
     start = np.where(np.isfinite(start), start, 0.0)
     if xt is None:
-        pts = pts._replace(near=near_radius(_transposed(sample), sample.w, start, p))
+        pts = pts._replace(near=near_radius(xs, sample.w, start, p))
     n_iter = np.zeros(P, dtype=np.int64)
     n_passes = np.ones(P, dtype=np.int64)
     status = np.zeros(P, dtype=np.int32)
