@@ -24,14 +24,21 @@ import numpy as np
 from .certificate import Bound, lower_bound
 from .simplex import chebyshev_programs
 
-__all__ = ["EXPLICIT_POINTS", "ROUNDS", "chebyshev_median"]
+__all__ = [
+    "EXPLICIT_POINTS",
+    "ROUNDS",
+    "chebyshev_median",
+    "explicit_program",
+    "margins",
+    "trust_radius",
+]
 
 EXPLICIT_POINTS = 1024
 BLOCK_POINTS = 512  # points per program when small problems are solved together
 ROUNDS = 200
 
 
-def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: float):
+def explicit_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: float):
     """Solve the programs over the explicit points ``x`` ``(K, m, d)``: ``y'`` and the duals.
 
     ``K`` independent problems (weights ``w`` ``(K, m)``, linear terms ``c`` and centres
@@ -49,30 +56,51 @@ def _program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: fl
     return y + ynew, u
 
 
+def margins(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each point's largest coordinate of ``z = y - x`` ``(d, n)`` and its margin.
+
+    The margin: half the lead of the largest ``|z_ij|`` over the second (at most the
+    largest); a point stays linear in a box of that half-width. ``inf`` for weight zero.
+    """
+    d, n = z.shape
+    a = np.abs(z)
+    top = np.argmax(a, axis=0)
+    first = a[top, np.arange(n)]
+    a[top, np.arange(n)] = -1.0
+    second = np.max(a, axis=0) if d > 1 else np.zeros(n)
+    margin = np.minimum((first - second) * 0.5, first)
+    margin[w == 0] = np.inf
+    return top, margin
+
+
+def trust_radius(margin: np.ndarray) -> float:
+    """Return the box half-width that leaves at most ``EXPLICIT_POINTS`` points non-linear.
+
+    ``margin``: every point's margin, or any subset that holds the ``EXPLICIT_POINTS + 1``
+    smallest (more than that many in all).
+    """
+    return float(np.partition(margin, EXPLICIT_POINTS)[EXPLICIT_POINTS]) * (1 - 2**-20)
+
+
 def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float):
     """Solve one problem ``xt`` ``(d, n)`` from ``y``: the median, its bound, the LPs solved."""
     d, n = xt.shape
     bound = None
     for rounds in range(1, ROUNDS + 1):
         z = y[:, None] - xt
-        a = np.abs(z)
-        top = np.argmax(a, axis=0)
-        first = a[top, np.arange(n)]
-        a[top, np.arange(n)] = -1.0
-        second = np.max(a, axis=0) if d > 1 else np.zeros(n)
-        margin = np.minimum((first - second) * 0.5, first)
-        margin[w == 0] = np.inf
+        top, margin = margins(z, w)
         if n <= EXPLICIT_POINTS:
             rho, explicit = np.inf, np.ones(n, dtype=bool)
         else:
-            rho = float(np.partition(margin, EXPLICIT_POINTS)[EXPLICIT_POINTS]) * (1 - 2**-20)
+            rho = trust_radius(margin)
             explicit = margin <= rho
         u = np.zeros_like(xt)
         lin = ~explicit
         cols = np.flatnonzero(lin)
         u[top[cols], cols] = w[cols] * np.sign(z[top[cols], cols])
         c = np.sum(u, axis=-1)
-        ynew, ue = _program(xt[:, explicit].T[None], w[explicit][None], c[None], y[None], rho)
+        ynew, ue = explicit_program(xt[:, explicit].T[None], w[explicit][None], c[None], y[None],
+                                    rho)  # fmt: skip
         if ynew is None:
             break
         ynew, ue = ynew[0], ue[0]
@@ -109,7 +137,7 @@ def chebyshev_median(xt: np.ndarray, w: np.ndarray, y0: np.ndarray, tol: float):
     for lo in range(0, P, K):
         hi = min(P, lo + K)
         if K > 1:  # small problems: one program for the block, no trust region
-            yb, u = _program(xt[lo:hi].transpose(0, 2, 1), w[lo:hi], np.zeros((hi - lo, d)),
+            yb, u = explicit_program(xt[lo:hi].transpose(0, 2, 1), w[lo:hi], np.zeros((hi - lo, d)),
                              y0[lo:hi], np.inf)  # fmt: skip
             if yb is not None:
                 z = yb[:, :, None] - xt[lo:hi]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .certificate import ALLOWANCE, Bound, U
 
-__all__ = ["SELECT_POINTS", "coordinate_median", "coordinate_median_bound"]
+__all__ = ["SELECT_POINTS", "balance_bound", "coordinate_median", "coordinate_median_bound"]
 
 SELECT_POINTS = 4096  # from this many points, weighted problems select one at a time
 _SAMPLE = 1024
@@ -103,7 +103,6 @@ def coordinate_median_bound(
     exact) and the balance ``g`` is exactly zero. There ``f(y) - f* = 0``: the gap is 0,
     while the bound stays the rounded one (``f`` less its rounding allowance).
     """
-    d = xt.shape[1]
     z = y[:, :, None] - xt
     W = np.sum(w, axis=-1)
     if (w == 1).all():  # equal weights: counts, and no product per coordinate
@@ -114,9 +113,26 @@ def coordinate_median_bound(
         below = np.sum(np.where(z > 0, w[:, None, :], 0.0), axis=-1)
         above = np.sum(np.where(z < 0, w[:, None, :], 0.0), axis=-1)
         wz = w[:, None, :] * z
-    zbar = np.sum(wz, axis=-1) / W[:, None]  # y - xbar
+    M = np.sum(wz, axis=-1)
     np.abs(wz, out=wz)
-    B = np.sum(wz, axis=-1)
+    # Integer weights summing below 2**53 add exactly: a zero balance then proves y optimal.
+    exact = (w == np.round(w)).all(axis=-1) & (W < 2.0**53)
+    return balance_bound(W, below, above, M, np.sum(wz, axis=-1), exact)
+
+
+def balance_bound(
+    W: np.ndarray, below: np.ndarray, above: np.ndarray, M: np.ndarray, B: np.ndarray,
+    exact: np.ndarray,
+) -> tuple[Bound, np.ndarray]:  # fmt: skip
+    """Return the bound of :func:`coordinate_median_bound` from its sums, and where y is optimal.
+
+    Per problem ``W`` and whether its weights add exactly (``exact``); per coordinate
+    ``(P, d)`` the weight below ``y_j`` and above it, ``M = sum_i w_i z_ij`` and
+    ``B = sum_i w_i |z_ij|`` (``z = y - x``), each summed with the rounding of
+    :mod:`.certificate` (pairwise, or pairwise pieces added with compensation).
+    """
+    d = below.shape[-1]
+    zbar = M / W[:, None]  # y - xbar
     f = np.sum(B, axis=-1)
     g = below - above
     g = g - np.clip(g, -(W[:, None] - below - above), W[:, None] - below - above)
@@ -125,7 +141,5 @@ def coordinate_median_bound(
     )
     gnorm = np.max(np.abs(g), axis=-1) * (1.0 + ALLOWANCE)
     lb = (f - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + (2 * d + 8) * U)
-    # Integer weights summing below 2**53 add exactly: a zero balance then proves y optimal.
-    exact = (w == np.round(w)).all(axis=-1) & (W < 2.0**53)
     optimal = exact & (g == 0).all(axis=-1)
     return Bound(f, lb, g), optimal

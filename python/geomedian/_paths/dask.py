@@ -173,7 +173,7 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
     if options.p != 2:
         from .dask_lp import solve_lp_dask
 
-        return solve_lp_dask(src, dtype, init, options)
+        return solve_lp_dask(src, dtype, init, options, w)
     method_code = options.method_code
     first = None if init is None else init[0]
     y0, frame = start(src, kernels(options.backend), first, method_code, 1)

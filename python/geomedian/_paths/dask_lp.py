@@ -1,4 +1,4 @@
-"""One Dask problem ``(n, d)`` for ``1 < p < inf``: the Lp pass as one reduction per pass.
+"""One Dask problem ``(n, d)`` for ``p != 2``: the Lp pass as one reduction per pass.
 
 The chunks are persisted once (:class:`~.dask.DaskPoints`, as for ``p = 2``); each pass maps
 the backend's ``lp_pass`` over them, one thread per task, and adds their sums on the driver
@@ -13,12 +13,15 @@ import numpy as np
 
 from .._contract import LP_F, LP_NEAREST_ROW
 from .._kernels import Solved, kernels
+from .._lp.chebyshev import EXPLICIT_POINTS
 from .._lp.coordinate_median import coordinate_median
 from .._lp.newton import Points, newton_median
 from .._numba import lp_pass as mirror
 from .._options import SolveOptions
 from .._result import GeometricMedianResult, make_result
 from .chunked import plain
+from .dask_chebyshev import gather_points, solve_chebyshev_dask
+from .dask_coordinate_median import solve_coordinate_median_dask
 from .lp import START_ROWS, finish_lp, lp_method, near_radius
 
 __all__ = ["solve_lp_dask"]
@@ -66,18 +69,12 @@ class DaskLpPass:
         return out[None]
 
 
-def solve_lp_dask(src, dtype, init, options: SolveOptions) -> GeometricMedianResult:
-    """Solve one persisted Dask problem ``src`` (``DaskPoints``) for ``options.p`` != 2.
+def _newton_points(src, init, p: float):
+    """Return the ``Points`` of ``src`` for Newton's Lp median and its start ``(1, d)``.
 
-    ``init``: the start point ``(1, d)``, or None (the coordinate-wise median of a sample).
+    The start: ``init``, or the coordinate-wise median of a sample of ``START_ROWS`` rows,
+    from which the near radius is also found.
     """
-    p = options.p
-    if p == 1 or p == np.inf:
-        raise ValueError(
-            f"p={p} is not supported for one Dask problem: its exact solvers (a "
-            "coordinate-wise selection, a linear program) need the points in memory; pass a "
-            "NumPy array, or a 1 < p < inf"
-        )
     xs, ws = src.sample(min(src.n, START_ROWS), np.random.default_rng(0))
     xt = np.asarray(xs, dtype=np.float64).T[None]
     if not np.isfinite(xt).all():
@@ -89,7 +86,36 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions) -> GeometricMedianRes
     else:
         start = np.asarray(init, dtype=np.float64).reshape(1, src.d)
     near = near_radius(xt, ws, start, p)
-    pts = Points(src.persisted[None], None, DaskLpPass(src), 1, near)
+    return Points(src.persisted[None], None, DaskLpPass(src), 1, near), start
+
+
+def solve_lp_dask(src, dtype, init, options: SolveOptions, w=None) -> GeometricMedianResult:
+    """Solve one persisted Dask problem ``src`` (``DaskPoints``) for ``options.p`` != 2.
+
+    ``init``: the start point ``(1, d)``, or None (the coordinate-wise median of a sample);
+    ``w``: the caller's weights ``(1, n)``, or None. ``p = 1`` (and every ``p`` in one
+    dimension, where the median is the same) is solved exactly by counting passes
+    (:mod:`.dask_coordinate_median`); ``p = inf`` by the rounds of
+    :mod:`.dask_chebyshev` from Newton's median for ``p = 16``, or, for at most
+    ``EXPLICIT_POINTS`` rows (one program over them all), in memory.
+    """
+    p = 1 if src.d == 1 else options.p  # one coordinate: every norm is |z|, as in memory
+    if p == 1:
+        return solve_coordinate_median_dask(src, w, dtype, options)
+    if p == np.inf:
+        if src.n <= EXPLICIT_POINTS:
+            from .arrays import solve_arrays
+
+            x = gather_points(src)
+            laid_out = options.replace(axis=None, coord_axis=-1)
+            return solve_arrays(x, None if w is None else np.asarray(w).reshape(-1), laid_out)
+        passes = 0
+        if init is None:  # start near: Newton for a large p, as in memory
+            pts, start = _newton_points(src, None, 16.0)
+            solved = newton_median(pts, start, 16.0, 1e-3, 50)
+            init, passes = solved[0], 1 + int(solved[4][0])
+        return solve_chebyshev_dask(src, w, dtype, init, passes, options)
+    pts, start = _newton_points(src, init, p)
     tol = options.tol_for(dtype)
     method = lp_method(options, p)
     y, f, lb, n_iter, n_passes, status, near_gap, spread = newton_median(

@@ -208,12 +208,14 @@ def near_radius(xt: np.ndarray, w: np.ndarray, start: np.ndarray, p: float) -> n
 
 
 def finish_lp(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp,
-            near_gap=None, spread=None):  # fmt: skip
+            near_gap=None, spread=None, bound_at=None):  # fmt: skip
     """Return the outcomes of solved problems: ``y`` in ``dtype``, its f and certified gap.
 
     ``f``, ``lb``, ``near_gap`` and ``spread`` (``F``, the gap's unit; None: ``f``) are in
     the weights of ``pts`` (scaled by ``2**-wexp``), returned in the caller's (``spread``
     too); ``optimal``: where ``y`` is proven a minimiser (``p = 1``), or None.
+    ``bound_at(y)``: the ``(Bound, optimal)`` at ``y`` where the points are not ``pts.x``
+    in memory (one Dask problem, ``p = 1`` or ``inf``).
     """
     y = np.array(y, dtype=np.float64)
     rounded = y.astype(dtype).astype(np.float64)
@@ -221,7 +223,7 @@ def finish_lp(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p
         # The answer is returned in the points' dtype: its objective is that point's (the
         # bound, on f*, holds wherever it was found).
         y = rounded
-        bound, optimal = _bound_at(pts, y, p)
+        bound, optimal = _bound_at(pts, y, p) if bound_at is None else bound_at(y)
         f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
         if near_gap is not None:
             near_gap, spread = bound.near_gap, bound.spread
