@@ -1,8 +1,9 @@
 """Lp medians (``p != 2``) on the paths that read the points in place or in pieces.
 
 A memmap is read in place by the Lp pass; one Dask problem ``(n, d)`` maps the pass over its
-persisted chunks and adds their sums in order. Each answer is compared with the in-memory
-solve of the same points, and its certificate with an independent objective.
+persisted chunks and adds their sums in order (``p = 1`` and ``inf``: ``test_lp_dask.py``).
+Each answer is compared with the in-memory solve of the same points, and its certificate
+with an independent objective.
 """
 
 from __future__ import annotations
@@ -81,12 +82,10 @@ def test_one_dask_problem_float32_and_init(backend, rng):
     np.testing.assert_allclose(res.median, ref.median, rtol=1e-5, atol=1e-5)
 
 
-def test_one_dask_problem_refuses_what_it_cannot_do(backend, rng):
+def test_one_dask_problem_refuses_nonfinite_points(backend, rng):
+    # p = 1 and inf on one Dask problem: tests/test_lp_dask.py.
     da = pytest.importorskip("dask.array")
     x = skewed(rng, n=200)
-    for p in (1, np.inf):
-        with pytest.raises(ValueError, match="Dask problem"):
-            geomedian.solve(da.from_array(x, chunks=(50, 3)), p=p, backend=backend)
     for row in (np.array([np.nan, 1.0, 2.0]), np.full(3, np.nan), np.array([0, np.inf, 0])):
         x[17] = row
         with pytest.raises(ValueError, match="NaN or inf"):

@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import Solved
+from .._lp import chebyshev
 from .._lp.certificate import Bound, assemble, cancel_at_y
-from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, explicit_program, margins, trust_radius
+from .._lp.chebyshev import ROUNDS, explicit_program, margins, trust_radius
 from .._options import SolveOptions
 from .._result import make_result
 from .dask_coordinate_median import NONFINITE_MESSAGE, exact_sum
@@ -40,7 +41,7 @@ def _transposed(chunk, w, wexp):
 
 
 def _smallest(margin: np.ndarray) -> np.ndarray:
-    k = EXPLICIT_POINTS + 1
+    k = chebyshev.EXPLICIT_POINTS + 1
     return margin if margin.size <= k else np.partition(margin, k - 1)[:k]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._contract import LP_F, LP_NEAREST_ROW
 from .._kernels import Solved, kernels
-from .._lp.chebyshev import EXPLICIT_POINTS
+from .._lp import chebyshev
 from .._lp.coordinate_median import coordinate_median
 from .._lp.newton import Points, newton_median
 from .._numba import lp_pass as mirror
@@ -103,7 +103,7 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions, w=None) -> GeometricM
     if p == 1:
         return solve_coordinate_median_dask(src, w, dtype, options)
     if p == np.inf:
-        if src.n <= EXPLICIT_POINTS:
+        if src.n <= chebyshev.EXPLICIT_POINTS:
             from .arrays import solve_arrays
 
             x = gather_points(src)
