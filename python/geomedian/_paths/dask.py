@@ -93,7 +93,10 @@ class DaskPoints:
         if self.client is not None:
             x = self.client.persist(x)
             self.blocks = self.client.compute(list(x.to_delayed().ravel()))
-            self.w = [None] * len(wparts) if w is None else self.client.scatter(wparts)
+            # Unhashed keys: another solve with equal weight pieces (a retry after an
+            # error) gets its own, which the release of these cannot take away.
+            scattered = None if w is None else self.client.scatter(wparts, hash=False)
+            self.w = [None] * len(wparts) if w is None else scattered
         else:
             x = x.persist()
             self.blocks = list(x.to_delayed().ravel())
