@@ -12,6 +12,9 @@ Run from the project root::
 - every p against ``scipy.optimize.minimize(method="L-BFGS-B")`` with the exact gradient,
   on 100,000 x 4 (goal: geomedian at least 10x faster). L-BFGS-B's answer is not certified
   and, for p = 1 and inf (not differentiable), usually not optimal either;
+- ``p = 1`` and ``inf`` on the same 1,000,000 x 4 points as one Dask problem (chunks of
+  100,000 rows, the local threaded scheduler) against in memory, one run each: group
+  ``lp-dask-1e6x4-p<p>``, with the passes over the chunks in ``extra_info``;
 - one pass of the Lp kernel (``lp_pass``, every sum of a Newton step and its certificate)
   against one pass of the p = 2 kernel (``fused_pass``) on the same 1,000,000 x 4 points,
   per backend, 2 threads (goal: within 3x): group ``one-pass-1e6x4-<backend>``.
@@ -21,6 +24,7 @@ The solves run once (default backend); p = 1 and inf are NumPy code on both.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -58,6 +62,32 @@ def test_lp_one_large_problem(benchmark, large, p):
     res = benchmark.pedantic(geomedian.solve, (large,), {"p": p}, rounds=3)
     assert res.converged, res
     _passes(benchmark, res)
+
+
+@pytest.mark.parametrize("where", ["memory", "dask"])
+@pytest.mark.parametrize("p", [1, np.inf], ids=str)
+def test_lp_one_dask_problem(benchmark, large, p, where):
+    benchmark.group = f"lp-dask-1e6x4-p{p}"
+    x = large
+    if where == "dask":
+        da = pytest.importorskip("dask.array")
+        x = da.from_array(large, chunks=(100_000, 4))
+        benchmark.extra_info["chunks"] = x.numblocks[0]
+    with _threads(where):
+        res = benchmark.pedantic(geomedian.solve, (x,), {"p": p}, rounds=1)
+    assert res.converged, res
+    if p == 1:  # exact: np.median's point (an even count: the middle values' midpoint)
+        np.testing.assert_array_equal(res.median, np.median(large, axis=0))
+    benchmark.extra_info["objective"] = res.objective
+    _passes(benchmark, res)
+
+
+def _threads(where: str):
+    if where == "memory":
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="threads")
 
 
 @pytest.mark.parametrize("p", P_VALUES, ids=str)

@@ -1,16 +1,15 @@
 """``p = inf`` on one Dask problem: the trust-region programs of :mod:`.._lp.chebyshev`.
 
-The rounds are the in-memory ones (``chebyshev._one``), their reads of the points passes
-over the persisted chunks; only the points that enter the program come to the driver. From
-the start (``init``, or Newton's Lp median for ``p = 16`` by the Dask Lp pass):
-
-- a pass finds every point's margin at ``y``, and each chunk sends its
-  ``EXPLICIT_POINTS + 1`` smallest: the driver has the trust radius exactly;
-- a pass brings the points within it (their rows, weights and indices) to the driver, with
-  the sum of the other points' gradients at ``y`` (the program's linear term);
-- the driver solves the program (:func:`~.._lp.chebyshev.explicit_program`), and a pass at
-  its ``y'`` adds up the certificate's sums of the linear points (their gradients there)
-  and finds the next round's margins. The explicit points' sums come from their duals.
+The rounds are the in-memory ones (``chebyshev._one``), one pass over the persisted chunks
+each; only the points that enter the program come to the driver. A pass at ``y`` returns,
+per chunk, the certificate's sums of its points but those of the last program (their
+gradients at ``y`` as duals), and its ``EXPLICIT_POINTS + 1`` smallest margins with those
+points' rows: the driver then has the trust radius exactly, the points within it, and the
+program's linear term (the other points' gradients at ``y``: the chunks' sum, with the last
+program's points added and the new ones taken away on the driver). It solves the program
+(:func:`~.._lp.chebyshev.explicit_program`); the pass at its ``y'`` certifies it, the
+program's points entering with their duals, and starts the next round. The start is
+``init``, or Newton's Lp median for ``p = 16`` by the Dask Lp pass, as in memory.
 
 The certificate is the in-memory one (:func:`~.._lp.certificate.assemble`, ``converged``
 where its gap is at most ``tol``): each chunk's sums are pairwise, added across chunks
@@ -38,11 +37,6 @@ def _transposed(chunk, w, wexp):
     xt = np.ascontiguousarray(np.asarray(chunk, dtype=np.float64).T)
     ww = np.ones(xt.shape[1]) if w is None else np.ldexp(np.asarray(w, dtype=np.float64), -wexp)
     return xt, ww
-
-
-def _smallest(margin: np.ndarray) -> np.ndarray:
-    k = chebyshev.EXPLICIT_POINTS + 1
-    return margin if margin.size <= k else np.partition(margin, k - 1)[:k]
 
 
 def _gradients(z: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -75,41 +69,44 @@ def _excess(u: np.ndarray, w: np.ndarray) -> float:
     return float(np.max(np.where(w > 0, norms / np.where(w > 0, w, 1.0), 0.0), initial=0.0))
 
 
-def _chunk_margins(chunk, w, wexp, y):
-    xt, ww = _transposed(chunk, w, wexp)
-    if not np.isfinite(xt).all():
-        return None
-    return _smallest(margins(y[:, None] - xt, ww)[1])
+def _gradient_sums(z: np.ndarray, w: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Return :func:`certificate_sums` for the gradients as duals, ``top``: each largest ``|z|``.
+
+    Then ``u_i . z_i = w_i |z_i,top| = w_i N_i``: ``S`` and ``A`` are ``f``, the same sum.
+    """
+    m = z.shape[1]
+    ztop = z[top, np.arange(m)]
+    wn = w * np.abs(ztop)
+    u = np.zeros_like(z)
+    u[top, np.arange(m)] = w * np.sign(ztop)
+    wz = w * z
+    f = np.sum(wn)
+    head = [f, f, f, np.sum(np.where(ztop == 0, w, 0.0))]
+    return np.concatenate([head, np.sum(u, axis=-1), np.sum(wz, axis=-1),
+                           np.sum(np.abs(wz), axis=-1), np.sum(np.abs(u), axis=-1)])  # fmt: skip
 
 
-def _chunk_explicit(chunk, w, start, wexp, y, rho):
-    """Return the chunk's points within ``rho`` (indices, rows, weights) and the others' ``c``."""
-    xt, ww = _transposed(chunk, w, wexp)
-    z = y[:, None] - xt
-    top, margin = margins(z, ww)
-    # With no box (rho = inf: at most EXPLICIT_POINTS of positive weight) the points of
-    # weight zero stay out: their duals are 0 whatever the program.
-    explicit = (margin <= rho) & (margin < np.inf)
-    lin = np.flatnonzero(~explicit)
-    u = np.zeros_like(xt)
-    u[top[lin], lin] = ww[lin] * np.sign(z[top[lin], lin])
-    rows = np.flatnonzero(explicit)
-    return start + rows, xt[:, rows].T, ww[rows], np.sum(u, axis=-1)
+def _chunk_round(chunk, w, skip, start, wexp, y):
+    """Return the chunk's part of a round at ``y``.
 
-
-def _chunk_certificate(chunk, w, skip, wexp, y):
-    """Return the certificate's sums at ``y`` of the chunk's points but ``skip``.
-
-    Their gradients are their duals; also their largest ``||u_i||_1 / w_i``, and the
-    smallest margins of every point (the next round's).
+    The certificate's sums of its points but ``skip`` (local indices; their gradients as
+    duals) and their largest ``||u_i||_1 / w_i`` (1, or 0 for none away from ``y``); its
+    ``EXPLICIT_POINTS + 1`` smallest margins, and those points' global indices (from
+    ``start``), rows and weights; whether it is finite.
     """
     xt, ww = _transposed(chunk, w, wexp)
     z = y[:, None] - xt
-    keep = np.ones(xt.shape[1], dtype=bool)
-    keep[skip] = False
-    zk, wk = z[:, keep], ww[keep]
-    u = _gradients(zk, wk)
-    return certificate_sums(zk, wk, u), _excess(u, wk), _smallest(margins(z, ww)[1])
+    top, margin = margins(z, ww)
+    kept = ww
+    if len(skip):  # weight zero adds nothing to any sum
+        kept = ww.copy()
+        kept[skip] = 0.0
+    m = xt.shape[1]
+    excess = float(np.any((kept > 0) & (z[top, np.arange(m)] != 0)))
+    k = chebyshev.EXPLICIT_POINTS + 1
+    small = np.arange(m) if m <= k else np.argpartition(margin, k - 1)[:k]
+    return (_gradient_sums(z, kept, top), excess, margin[small], start + small,
+            xt[:, small].T, ww[small], np.isfinite(xt).all())  # fmt: skip
 
 
 class _Chebyshev:
@@ -139,29 +136,40 @@ class _Chebyshev:
         return assemble(np.array([f]), np.array([self.W]), np.array([S]), np.array([A]), g, M,
                         B, G, np.array([excess]), np.inf)  # fmt: skip
 
+    def _pass(self, y: np.ndarray, skip=None) -> list:
+        if skip is None:
+            skip = [[]] * len(self.starts)
+        self.passes += 1
+        parts = self.src._map(_chunk_round, skip, list(self.starts), wexp=self.wexp, y=y)
+        if not all(p[6] for p in parts):
+            raise ValueError(NONFINITE_MESSAGE)
+        return parts
+
     def bound_at(self, y: np.ndarray):
         """Return the ``(Bound, None)`` at ``y`` ``(1, d)`` from the gradients: one pass."""
-        self.passes += 1
-        parts = self.src._map(_chunk_certificate, [[]] * len(self.starts), wexp=self.wexp,
-                              y=y[0])  # fmt: skip
-        return self._bound(parts, cancel=True), None
+        return self._bound(self._pass(y[0]), cancel=True), None
 
     def run(self, y: np.ndarray, tol: float):
         """Return ``(y, Bound, rounds)`` from ``y`` ``(d,)``, as ``chebyshev._one``."""
-        src = self.src
-        small = src._map(_chunk_margins, wexp=self.wexp, y=y)
-        self.passes += 1
-        if any(m is None for m in small):
-            raise ValueError(NONFINITE_MESSAGE)
+        d = self.src.d
+        parts = self._pass(y)
         bound = None
+        last = np.empty((0, d)), np.empty(0)  # the last program's points and weights
         for rounds in range(1, ROUNDS + 1):
-            rho = trust_radius(np.concatenate(small))
-            out = src._map(_chunk_explicit, list(self.starts), wexp=self.wexp, y=y, rho=rho)
-            self.passes += 1
-            idx = np.concatenate([o[0] for o in out])
-            xe = np.concatenate([o[1] for o in out])
-            we = np.concatenate([o[2] for o in out])
-            c = exact_sum([o[3] for o in out])
+            margin = np.concatenate([p[2] for p in parts])
+            rho = trust_radius(margin)
+            # With no box (rho = inf: at most EXPLICIT_POINTS of positive weight) the
+            # points of weight zero stay out: their duals are 0 whatever the program.
+            chosen = (margin <= rho) & (margin < np.inf)
+            idx = np.concatenate([p[3] for p in parts])[chosen]
+            order = np.argsort(idx)  # in the points' order, as in memory
+            idx = idx[order]
+            xe = np.concatenate([p[4] for p in parts])[chosen][order]
+            we = np.concatenate([p[5] for p in parts])[chosen][order]
+            # The others' gradients at y: the chunks' sum (all but the last program's
+            # points), with those added and the new program's taken away.
+            g_rest = exact_sum([p[0][4 : 4 + d] for p in parts])
+            c = exact_sum([g_rest, _gradient_sum(y, *last), -_gradient_sum(y, xe, we)])
             ynew, ue = explicit_program(xe[None], we[None], c[None], y[None], rho)
             if ynew is None:
                 break
@@ -169,18 +177,21 @@ class _Chebyshev:
             edges = np.searchsorted(idx, self.starts)
             skip = [idx[a:b] - s for a, b, s in
                     zip(edges, [*edges[1:], idx.size], self.starts)]  # fmt: skip
-            parts = src._map(_chunk_certificate, skip, wexp=self.wexp, y=ynew)
-            self.passes += 1
+            parts = self._pass(ynew, skip)
             ze = ynew[:, None] - xe.T
             bound = self._bound(parts, (certificate_sums(ze, we, ue), _excess(ue, we)))
-            small = [p[2] for p in parts]
-            y = ynew
+            y, last = ynew, (xe, we)
             f, lb = bound.objective[0], bound.lower_bound[0]
             if f - lb <= tol * f or rho == np.inf:
                 return y, bound, rounds
         if bound is None:
             bound = self.bound_at(y[None])[0]
         return y, bound, ROUNDS
+
+
+def _gradient_sum(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Return the sum of the gradients ``w_i sign(z_ij) e_j`` at ``y`` of the rows ``x``."""
+    return np.sum(_gradients(y[:, None] - x.T, w), axis=-1)
 
 
 def gather_points(src) -> np.ndarray:
