@@ -191,7 +191,7 @@ def solve(
         with the dual norm :math:`\lVert g \rVert_q`, :math:`1/p + 1/q = 1`; for
         ``1 < p < inf`` the gap is relative to the near points' spread, as for ``p = 2``.
         NumPy arrays (a memmap read in place) and batches of them (also a Dask batch), by
-        the exact solvers or ``method="sgd"``; one Dask problem takes ``1 < p < inf``;
+        the exact solvers or ``method="sgd"``; one Dask problem takes every ``p``;
         ``method="gram"`` takes ``p = 2`` only (a ``ValueError``). See the user guide,
         "Choosing p".
 

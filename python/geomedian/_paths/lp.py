@@ -5,7 +5,7 @@ exact); ``1 < p < inf``: Newton from the coordinate-wise median (or ``init``);
 ``p = inf``: a linear program. Every answer carries the certificate of
 :mod:`.._lp.certificate`. ``method="sgd"`` runs its own
 iteration (:mod:`.sgd_lp`), certified here; ``OnlineGeometricMedian`` takes its steps.
-A memmap is read in place; one Dask problem takes ``1 < p < inf``; ``method="gram"``
+A memmap is read in place; one Dask problem takes every ``p`` (``dask_lp``); ``method="gram"``
 solves ``p = 2`` only, and says so.
 """
 
