@@ -1,10 +1,12 @@
 """One Dask problem ``(n, d)`` for ``p != 2``: the Lp pass as one reduction per pass.
 
-The chunks are persisted once (:class:`~.dask.DaskPoints`, as for ``p = 2``); each pass maps
-the backend's ``lp_pass`` over them, one thread per task, and adds their sums on the driver
-in chunk order with compensation, as the kernel adds its own chunks: the certificate's
-rounding allowance holds whatever the number of chunks. Newton's driver
-(``geomedian._lp.newton``) then runs unchanged on the combined sums.
+The chunks are persisted once (:class:`~.dask.DaskPoints`, as for ``p = 2``); for
+``1 < p < inf`` each pass maps the backend's ``lp_pass`` over them, one thread per task,
+and adds their sums on the driver in chunk order with compensation, as the kernel adds its
+own chunks: the certificate's rounding allowance holds whatever the number of chunks.
+Newton's driver (``geomedian._lp.newton``) then runs unchanged on the combined sums.
+``p = 1`` is :mod:`.dask_coordinate_median`; ``p = inf`` is :mod:`.dask_chebyshev`, from
+Newton's median for ``p = 16`` found here.
 """
 
 from __future__ import annotations
