@@ -112,14 +112,33 @@ def _chunk_buckets(chunk, w, first, wexp, xexp, lo, hi, pivots, stride, gather, 
         if gather[j]:
             parts.append((vi, wi))
             continue
-        i = np.searchsorted(piv, vi, side="left")
-        at = (np.take(piv, i, mode="clip") == vi) if piv.size else np.zeros(vi.size, bool)
-        bucket = 2 * i + at  # (piv[i-1], piv[i]) is 2 i, piv[i] itself 2 i + 1
-        counts = np.bincount(bucket, minlength=2 * piv.size + 1)
-        weights = (counts.astype(np.float64) if wi is None
-                   else np.bincount(bucket, weights=wi, minlength=2 * piv.size + 1))  # fmt: skip
-        parts.append((counts, weights, vi[first[j] :: stride[j]]))
+        parts.append((*_buckets(vi, wi, piv), vi[first[j] :: stride[j]]))
     return head, parts
+
+
+def _buckets(v: np.ndarray, w: np.ndarray | None, piv: np.ndarray):
+    """Return the count and weight of the values ``v`` in each bucket of the pivots ``piv``.
+
+    Buckets ``2 k``: between ``piv[k-1]`` and ``piv[k]`` (open); ``2 k + 1``: ``piv[k]``.
+    The values are ordered (faster than a search for each); the weights add up along that
+    order, exactly where they are integers.
+    """
+    if piv.size == 0:
+        return np.array([v.size]), np.array([float(v.size) if w is None else np.sum(w)])
+    if w is None:
+        sv, ws = np.sort(v), None
+    else:
+        order = np.argsort(v)
+        sv, ws = v[order], w[order]
+    edges = np.empty(2 * piv.size + 2, dtype=np.int64)
+    edges[0], edges[-1] = 0, sv.size
+    edges[1:-1:2] = np.searchsorted(sv, piv, side="left")
+    edges[2:-1:2] = np.searchsorted(sv, piv, side="right")
+    counts = np.diff(edges)
+    if ws is None:
+        return counts, counts.astype(np.float64)
+    total = np.concatenate([[0.0], np.cumsum(ws)])
+    return counts, total[edges[1:]] - total[edges[:-1]]
 
 
 def _chunk_next(chunk, w, wexp, xexp, after):
