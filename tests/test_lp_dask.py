@@ -201,3 +201,30 @@ def test_retry_after_an_error_on_a_client(dask_client, backend, rng):
             geomedian.solve(da.from_array(bad, chunks=(300, 3)), w, p=p, backend=backend)
         res = geomedian.solve(da.from_array(x, chunks=(300, 3)), w, p=p, backend=backend)
         assert res.converged
+
+
+def test_pinf_ties_at_the_radius(backend, rng, monkeypatch):
+    # Most points' two largest |y_j - x_ij| equal at the start: more of them than a chunk
+    # sends have margin 0 = rho, and all come to the driver's program, as in memory (whose
+    # box of width 0 then keeps y where it is: the same outcome, round for round).
+    import geomedian._paths.dask_chebyshev as dask_chebyshev
+
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 12)
+    sizes = []
+
+    def program(x, *args):
+        sizes.append(x.shape[1])
+        return chebyshev.explicit_program(x, *args)
+
+    monkeypatch.setattr(dask_chebyshev, "explicit_program", program)
+    a = rng.uniform(1, 3, 60) * rng.choice([-1, 1], 60)
+    x = np.stack([a, a * rng.choice([-1, 1], 60), rng.uniform(-0.5, 0.5, 60)], axis=1)
+    x = np.concatenate([x, rng.normal(size=(40, 3))])
+    ref = geomedian.solve(x, p=np.inf, init=np.zeros(3), backend=backend)
+    res = geomedian.solve(da.from_array(x, chunks=(20, 3)), p=np.inf, init=np.zeros(3),
+                          backend=backend)  # fmt: skip
+    assert sizes[0] == 60  # every tied point, though each chunk sends its 13 smallest
+    np.testing.assert_array_equal(res.median, ref.median)
+    assert (res.status, res.n_iter) == (ref.status, ref.n_iter)
+    np.testing.assert_allclose([res.objective, res.gap], [ref.objective, ref.gap], rtol=1e-12)
+    assert res.lower_bound <= ref.objective

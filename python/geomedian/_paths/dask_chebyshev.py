@@ -109,6 +109,14 @@ def _chunk_round(chunk, w, skip, start, wexp, y):
             xt[:, small].T, ww[small], np.isfinite(xt).all())  # fmt: skip
 
 
+def _chunk_within(chunk, w, start, wexp, y, rho):
+    """Return the global indices, rows and weights of the chunk's points within ``rho``."""
+    xt, ww = _transposed(chunk, w, wexp)
+    margin = margins(y[:, None] - xt, ww)[1]
+    rows = np.flatnonzero((margin <= rho) & (margin < np.inf))
+    return start + rows, xt[:, rows].T, ww[rows]
+
+
 class _Chebyshev:
     """The rounds of one Dask problem's Chebyshev median."""
 
@@ -161,11 +169,20 @@ class _Chebyshev:
             # With no box (rho = inf: at most EXPLICIT_POINTS of positive weight) the
             # points of weight zero stay out: their duals are 0 whatever the program.
             chosen = (margin <= rho) & (margin < np.inf)
-            idx = np.concatenate([p[3] for p in parts])[chosen]
-            order = np.argsort(idx)  # in the points' order, as in memory
-            idx = idx[order]
-            xe = np.concatenate([p[4] for p in parts])[chosen][order]
-            we = np.concatenate([p[5] for p in parts])[chosen][order]
+            k = chebyshev.EXPLICIT_POINTS + 1
+            if any(len(p[2]) == k and np.max(p[2]) <= rho for p in parts):
+                # A chunk holds more than k points within rho (ties at the radius, as
+                # rho = 0 where many points' two largest |z_ij| are equal): all of them.
+                within = self.src._map(_chunk_within, list(self.starts), wexp=self.wexp,
+                                       y=y, rho=rho)  # fmt: skip
+                self.passes += 1
+                idx, xe, we = (np.concatenate([p[i] for p in within]) for i in range(3))
+            else:
+                idx = np.concatenate([p[3] for p in parts])[chosen]
+                order = np.argsort(idx)  # in the points' order, as in memory
+                idx = idx[order]
+                xe = np.concatenate([p[4] for p in parts])[chosen][order]
+                we = np.concatenate([p[5] for p in parts])[chosen][order]
             # The others' gradients at y: the chunks' sum (all but the last program's
             # points), with those added and the new program's taken away.
             g_rest = exact_sum([p[0][4 : 4 + d] for p in parts])
