@@ -6,6 +6,7 @@
 #include "geomedian/packed_newton.hpp"
 
 #include "geomedian/certificate.hpp"
+#include "geomedian/lanes.hpp"
 #include "geomedian/newton.hpp"  // newton_pivot, newton_accept
 #include "geomedian/target_clones.hpp"
 
@@ -17,37 +18,6 @@ namespace {
 
 constexpr double eps = coincidence_radius;  // short, for the lane arithmetic below
 
-// One value per lane, and a per-lane condition (all bits set or clear) as the comparisons
-// of such vectors return. Kept in registers where arrays of doubles indexed in `omp simd`
-// loops are not, and where per-lane branches on bool arrays would leave the compiler
-// scalar code. L = 1 is plain double arithmetic: the same operations, so the same bits
-// per lane.
-template <int L>
-struct lanes_of {
-    typedef double type
-        __attribute__((vector_size(L * sizeof(double)), aligned(sizeof(double))));
-    typedef std::int64_t mask
-        __attribute__((vector_size(L * sizeof(double)), aligned(sizeof(double))));
-};
-template <int L>
-using lanes_v = typename lanes_of<L>::type;
-template <int L>
-using mask_v = typename lanes_of<L>::mask;
-
-template <int L>
-GEOMEDIAN_ALWAYS_INLINE lanes_v<L> load_lanes(const double* p) {
-    lanes_v<L> v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-template <int L>
-GEOMEDIAN_ALWAYS_INLINE void store_lanes(double* p, lanes_v<L> v) { std::memcpy(p, &v, sizeof v); }
-template <int L>
-GEOMEDIAN_ALWAYS_INLINE lanes_v<L> sqrt_lanes(lanes_v<L> a) {
-    lanes_v<L> r;
-    for (index_t l = 0; l < L; ++l) r[l] = std::sqrt(a[l]);  // one vector square root
-    return r;
-}
 template <int L>
 GEOMEDIAN_ALWAYS_INLINE lanes_v<L> abs_lanes(lanes_v<L> a) {
     return a < 0.0 ? -a : a;

@@ -36,7 +36,9 @@ def reference_sums(x, w, y, p, shift=None, near=np.inf):
         if N <= near:
             out[c.LP_W_NEAR] += wi
             out[c.LP_F_NEAR] += wi * N
-        nearer = np.abs(z) < out[end : end + d]
+        # The least |z_j|, the smaller x_ij on ties.
+        best, best_x = out[end : end + d], out[end + d :]
+        nearer = (np.abs(z) < best) | ((np.abs(z) == best) & (x[i] < best_x))
         out[end : end + d][nearer] = np.abs(z)[nearer]
         out[end + d :][nearer] = x[i][nearer]
         if N == 0:
@@ -68,7 +70,7 @@ def reference_sums(x, w, y, p, shift=None, near=np.inf):
 def problems(rng, P, n, d, dtype):
     x = rng.standard_normal((P, n, d)).astype(dtype)
     x[0, 3] = x[0, 5]  # a duplicate
-    x[0, 7, 0] = 0.25  # a coordinate met by y below
+    x[0, min(7, n - 1), 0] = 0.25  # a coordinate met by y below
     w = rng.uniform(0.5, 2.0, (P, n))
     w[0, 2] = 0.0
     return x, w
@@ -117,21 +119,64 @@ def test_unit_weights_and_many_chunks(backend, rng):
     np.testing.assert_allclose(got, reference_sums(x[0], None, y[0], 3.0), rtol=1e-11)
 
 
-@pytest.mark.parametrize("p", [1.5, 3.0, 2.7])
-def test_same_bits_on_both_backends_and_any_thread_count(rng, p):
+@pytest.mark.parametrize(
+    ("p", "d", "n", "dtype", "shifted"),
+    [
+        (1.5, 5, 9000, np.float64, False),
+        (3.0, 5, 9000, np.float64, True),
+        (2.7, 5, 9000, np.float64, False),
+        (1.5, 2, 20003, np.float32, True),  # many chunks, a tail of 3 rows in the last
+        (3.0, 11, 1500, np.float64, False),  # d past the compiled lengths: the run-time loop
+        (1.5, 11, 7, np.float64, True),  # fewer rows than lanes
+        (1.2, 3, 1030, np.float32, False),
+    ],
+)
+def test_same_bits_on_both_backends_and_any_thread_count(rng, p, d, n, dtype, shifted):
     if "cpp" not in geomedian.backends():
         pytest.skip("the compiled core is not installed")
-    x, w = problems(rng, 4, 9000, 5, np.float64)
-    y = rng.standard_normal((4, 5))
+    x, w = problems(rng, 4, n, d, dtype)
+    y = rng.standard_normal((4, d))
+    shift = 1e-3 * rng.standard_normal((4, d)) if shifted else None
     rows = np.arange(4)
     near = np.array([0.5, 1.0, 2.0, np.inf])
-    base = kernels("cpp").lp_pass(x, w, rows, y, None, near, p, 1)
+    base = kernels("cpp").lp_pass(x, w, rows, y, shift, near, p, 1)
     for backend in ("cpp", "numba"):
         for threads in (1, 2):
-            got = kernels(backend).lp_pass(x, w, rows, y, None, near, p, threads)
+            got = kernels(backend).lp_pass(x, w, rows, y, shift, near, p, threads)
             np.testing.assert_array_equal(got, base, err_msg=f"{backend}, {threads} threads")
-            one = kernels(backend).lp_pass(x, w, rows[2:3], y[2:3], None, near[2:3], p, threads)
+            one = kernels(backend).lp_pass(
+                x, w, rows[2:3], y[2:3], None if shift is None else shift[2:3], near[2:3], p,
+                threads,
+            )
             np.testing.assert_array_equal(one[0], base[2], err_msg=f"{backend}, one problem")
+
+
+def test_cube_root_is_within_an_ulp():
+    # The p = 3 and p = 1.5 roots: the four basic operations, against NumPy's cbrt.
+    from geomedian._numba.lp_pass import cube_root, cube_root_reductions
+
+    rng = np.random.default_rng(5)
+    for d in (1, 4, 8, 9, 64, 1000):
+        k = cube_root_reductions(d)
+        assert 8.0**k > d
+        t = np.concatenate([rng.uniform(1.0 - 1e-15, d, 2000), [1.0, float(d), 8.0, 0.999999]])
+        got = np.array([cube_root(v, k) for v in t])
+        assert np.all(np.abs(got - np.cbrt(t)) <= np.spacing(np.cbrt(t))), d
+    assert np.isfinite(cube_root(0.0, 1)) and np.isnan(cube_root(np.nan, 2))
+
+
+def test_nearest_coordinate_ties_keep_the_smaller_value(backend):
+    # Rows at y_0 - 1 and y_0 + 1 (in either order, across lanes and chunks): x_i0 = -1.
+    y = np.zeros((1, 2))
+    for order in (1, -1):
+        x = np.zeros((1, 9001, 2))
+        x[0, :, 0] = 5.0
+        x[0, :, 1] = np.linspace(3, 4, 9001)
+        x[0, 4, 0], x[0, 9000, 0] = order, -order
+        got = kernels(backend).lp_pass(x, None, np.array([0]), y, None, None, 3.0, 2)[0]
+        end = c.LP_HEAD + 6 * 2 + 3
+        assert got[end] == 1.0 and got[end + 2] == -1.0
+        assert got[end + 1] == 3.0 and got[end + 3] == 3.0
 
 
 def test_bad_arguments(backend, rng):

@@ -124,6 +124,15 @@ constexpr double newton_pivot = 1e-10;
 // The Lp pass (lp_pass.hpp, p < 2): the Hessian's a^(p-2) of a coordinate where y_j meets
 // x_ij is infinite; it is floored at this a (Newton then takes a safeguarded quasi-Newton step).
 constexpr double lp_floor = 0x1p-26;
+// The Lp pass's lanes: row b + l of each group of lp_lanes rows goes to lane l, whatever the
+// instruction set, so the sums have the same bits on every CPU and in the Numba mirror.
+constexpr index_t lp_lanes = 8;
+// The cube root of the Lp pass (p = 3 and 1.5) on [1, 8): the guess c0 + t (c1 - t c2)
+// (relative error under 1.6e-2, fitted to t^(1/3)), two Halley steps and one Newton step;
+// only the four basic operations, so both languages round it alike.
+constexpr double lp_cbrt_c0 = 0x1.86702f8ae8a41p-1;
+constexpr double lp_cbrt_c1 = 0x1.127caa2c34cbcp-2;
+constexpr double lp_cbrt_c2 = 0x1.e0bc06ca4a1d8p-7;  // subtracted
 
 // The Gram path's passes (gram_pass.hpp): a block of columns of every row is read into
 // about gram_block_bytes of float64 (L2-sized, so each tile of rows is read from cache),
@@ -197,6 +206,10 @@ void for_each_shared_value(Put&& put) {
     put("LP_F_NEAR", static_cast<index_t>(lp_slot::f_near));
     put("LP_HEAD", static_cast<index_t>(lp_slot::head));
     put("LP_FLOOR", lp_floor);
+    put("LP_LANES", lp_lanes);
+    put("LP_CBRT_C0", lp_cbrt_c0);
+    put("LP_CBRT_C1", lp_cbrt_c1);
+    put("LP_CBRT_C2", lp_cbrt_c2);
     put("GRAM_BLOCK_BYTES", gram_block_bytes);
     put("GRAM_STRIPES", gram_stripes);
     put("GRAM_TILE", gram_tile);

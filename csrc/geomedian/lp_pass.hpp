@@ -10,13 +10,20 @@
 //   H = sum_i c_i (diag(max(a_i, floor)^(p-2)) - s_i s_i^T),  c_i = w_i (p - 1) / N_i
 //
 // plus sum_i w_i / N_i (the Weiszfeld step's scale), the weight at y, the nearest point of
-// positive weight, the nearest coordinate x_ij to each y_j (where Newton creeps for p < 2), the largest ||u_i||_q / w_i as computed (the rounded duals' excess over
-// their weights) and, for p < 2, sum_i w_i N_i^(1-p) over the points with z_ij = 0 in each
-// coordinate (the pull that pins y_j there). The bound is assembled from these sums on the
-// Python side (the Lp certificate, derived in the docs): each sum is taken as in
-// certificate.hpp, at most block_rows rows per accumulator and the block totals added with
-// compensation, in the fixed chunks of parallel.hpp, so its rounding stays within the same
-// allowance whatever n and the thread count.
+// positive weight (the first row on ties), the nearest coordinate x_ij to each y_j (where
+// Newton creeps for p < 2; the smaller x_ij on ties), the largest ||u_i||_q / w_i as
+// computed (the rounded duals' excess over their weights) and, for p < 2,
+// sum_i w_i N_i^(1-p) over the points with z_ij = 0 in each coordinate (the pull that pins
+// y_j there). The bound is assembled from these sums on the Python side (the Lp
+// certificate, derived in the docs).
+//
+// Order of the additions: row b + l of each group of lp_lanes rows goes to lane l (the
+// lanes are one vector of the widest unit; their count is fixed, not the CPU's, so the
+// bits are the same on every CPU); each lane's accumulator takes at most block_rows of its
+// rows, whose total is added to the lane's with compensation; the lanes are added in lane
+// order with compensation, then the fixed chunks of parallel.hpp in chunk order. The
+// rounding of every sum stays within certificate.hpp's allowance whatever n and the thread
+// count.
 //
 // `shift` (or nullptr): the duals are taken at y + shift instead, the distances and the
 // products u_i . z_i still at y: a Newton step below y's resolution still moves the duals.
@@ -24,8 +31,9 @@
 // apart as well (w_near, f_near): the far-point bound of the Lp certificate.
 //
 // Each z_i is scaled by its largest entry before the powers: no overflow or underflow.
-// p = 1.5 and p = 3 take their powers as square roots and products (pow is the cost of a
-// pass otherwise). The loops are plain (no reassociation, no contraction: the file is
+// p = 1.5 and p = 3 take their powers as square roots and products and their p-th roots
+// by a cube root of the four basic operations (pow costs most of a pass otherwise); any
+// other p takes pow. The loops are plain (no reassociation, no contraction: the file is
 // compiled with -ffp-contract=off): the Numba mirror (lp_pass.py) gets the same bits.
 #pragma once
 

@@ -54,6 +54,12 @@ LP_W_NEAR = 9
 LP_F_NEAR = 10
 LP_HEAD = 11
 LP_FLOOR = 2.0**-26
+# The Lp pass's lanes (row b + l of a group goes to lane l) and its cube root's guess on
+# [1, 8) (a quadratic, then two Halley steps and one Newton step).
+LP_LANES = 8
+LP_CBRT_C0 = float.fromhex("0x1.86702f8ae8a41p-1")
+LP_CBRT_C1 = float.fromhex("0x1.127caa2c34cbcp-2")
+LP_CBRT_C2 = float.fromhex("0x1.e0bc06ca4a1d8p-7")  # subtracted
 
 COINCIDENCE_RADIUS = 2.0**-40
 
