@@ -77,13 +77,3 @@ def parallel_hessian(x, w, wscale, c, s, z, eps, out, partial):
     for k in range(1, nc):
         for q in range(m):
             out[q] += partial[k, q]
-
-
-# The C++ side runs the chunks over OpenMP threads or not; here one flag picks.
-@njit(cache=True, nogil=True)
-def run_hessian(parallel, x, w, wscale, c, s, z, eps, out, partial):
-    """Write the Hessian at z of the points x (n, d), chunk by chunk, into out."""
-    if parallel:
-        parallel_hessian(x, w, wscale, c, s, z, eps, out, partial)
-    else:
-        serial_hessian(x, w, wscale, c, s, z, eps, out, partial)

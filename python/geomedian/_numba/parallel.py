@@ -4,8 +4,11 @@ The chunk sums are added with compensation (``add_compensated``), so the error b
 ``certificate.hpp`` holds whatever the number of chunks.
 
 ``serial_*`` run a problem's chunks on the calling thread (one problem per thread in a
-batch); ``parallel_*`` spread them over Numba's threads (``prange``). Both add the same
-chunk sums in the same order, so results do not depend on the thread count.
+batch; C++ SerialPass); ``parallel_*`` spread them over Numba's threads (``prange``; C++
+OpenMPPass). Both add the same chunk sums in the same order, so results do not depend on
+the thread count. The callers pick one by the pass's type (``solver.py``) or the thread
+count (``bindings.py``), never by a flag inside a kernel: Numba compiles every branch of a
+function, and the parallel loops are the costliest code to compile.
 
 The row kernels take the points flattened (see ``fused_pass``): each entry point takes
 that view once per pass, not per chunk. ``reshape`` of a C-contiguous array is a view and
@@ -150,27 +153,3 @@ def parallel_nearest(x, w, c, s, z, best_i, best_d2):
         if best_d2[k] < best_d2[best]:
             best = k
     return best_i[best]
-
-
-# The C++ side expresses "serial or OpenMP" as two pass types; here one flag picks.
-@njit(cache=True, nogil=True)
-def run_moments(parallel, x, w, wscale, x0, out, scratch, partial):
-    if parallel:
-        parallel_moments(x, w, wscale, x0, out, partial)
-    else:
-        serial_moments(x, w, wscale, x0, out, scratch)
-
-
-@njit(cache=True, nogil=True)
-def run_sums(parallel, x, w, wscale, c, s, z, eps, near, out, scratch, partial):
-    if parallel:
-        parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial)
-    else:
-        serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch)
-
-
-@njit(cache=True, nogil=True)
-def run_nearest(parallel, x, w, c, s, z, best_i, best_d2):
-    if parallel:
-        return parallel_nearest(x, w, c, s, z, best_i, best_d2)
-    return serial_nearest(x, w, c, s, z)
