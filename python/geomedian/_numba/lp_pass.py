@@ -29,26 +29,27 @@ from .._contract import (
     LP_WEIGHT,
 )
 from .fused_pass import add_compensated, compensated_total
+from .jit_options import ENTRY, KERNEL
 from .parallel import chunk_rows, n_chunks
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_additive_end(d):
     return LP_HEAD + 6 * d + d * (d + 1) // 2
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def lp_sums_size(d):
     return lp_additive_end(d) + 2 * d
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_kind(p):
     """Return the kind of powers of p: 1 is p = 1.5, 2 is p = 3, 0 any other (pow)."""
     return 1 if p == 1.5 else (2 if p == 3.0 else 0)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def power_p(m, p, kind):
     if kind == 1:
         return m * math.sqrt(m)
@@ -57,7 +58,7 @@ def power_p(m, p, kind):
     return m**p
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def power_p1(a, p, kind):
     if kind == 1:
         return math.sqrt(a)
@@ -66,7 +67,7 @@ def power_p1(a, p, kind):
     return a ** (p - 1.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def power_p2(a, p, kind):
     if kind == 1:
         return 1.0 / math.sqrt(a)
@@ -75,7 +76,7 @@ def power_p2(a, p, kind):
     return a ** (p - 2.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def power_q(v, a, q, kind):
     # p = 3: s = a^2 to one rounding, so v a is v^1.5 to half an ulp (no square root).
     if kind == 1:
@@ -85,7 +86,7 @@ def power_q(v, a, q, kind):
     return v**q
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_geometry(z, d, p, kind, a, s):
     """Return ``N = ||z||_p``; ``a = |z| / N`` and ``s = sign(z) a^(p-1)`` into a and s."""
     big = 0.0  # NaN if any coordinate is: a NaN row never passes as one at y
@@ -112,12 +113,12 @@ def lp_geometry(z, d, p, kind, a, s):
     return big * root
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def additive(k, end):
     return k < end and k != LP_EXCESS and k != LP_NEAREST and k != LP_NEAREST_ROW
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def start_sums(out, d):
     end = lp_additive_end(d)
     for k in range(lp_sums_size(d)):
@@ -128,7 +129,7 @@ def start_sums(out, d):
         out[end + j] = np.inf
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def add_chunk(acc, err, part, d):
     end = lp_additive_end(d)
     for k in range(end):
@@ -144,7 +145,7 @@ def add_chunk(acc, err, part, d):
             acc[end + d + j] = part[end + d + j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     """Write the sums of rows [lo, hi) of one problem (x: flat, n rows of d) at y into out."""
     kind = lp_kind(p)
@@ -225,7 +226,7 @@ def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
             out[k] = compensated_total(out[k], err[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_chunks(out, parts, nc, d):
     """Add the chunks' sums ``parts`` into out in chunk order, with compensation."""
     size = lp_sums_size(d)
@@ -240,14 +241,14 @@ def finish_chunks(out, parts, nc, d):
                 out[k] = compensated_total(out[k], err[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_pass(out, parts, nc, d, p):
     """Add the chunks' sums into out, and take the q-th root of the largest excess."""
     finish_chunks(out, parts, nc, d)
     out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_pass(x, w, d, y, shift, near, p, out):
     """Write the sums of one problem (x flat, rows of d; w empty: unit weights) at y."""
     n = x.shape[0] // d
@@ -260,7 +261,7 @@ def lp_pass(x, w, d, y, shift, near, p, out):
     finish_pass(out, parts, nc, d, p)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def lp_pass_chunks(x, w, d, y, shift, near, p, out):
     """As lp_pass, the chunks over the threads (one large problem)."""
     n = x.shape[0] // d
@@ -273,7 +274,7 @@ def lp_pass_chunks(x, w, d, y, shift, near, p, out):
     finish_pass(out, parts, nc, d, p)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def lp_pass_problems(x, w, rows, y, shift, near, p, out):
     """Write the sums of problems ``rows`` of x (P, n, d) at y (m, d), over the threads."""
     P, _, d = x.shape
@@ -284,7 +285,7 @@ def lp_pass_problems(x, w, rows, y, shift, near, p, out):
         lp_pass(x[r].reshape(-1), wk, d, y[k], shift[k], near[k], p, out[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def run_lp_pass(parallel, x, w, rows, y, shift, near, p, out):
     """Write the Lp pass sums of problems ``rows``: over the problems, or one's chunks."""
     if rows.shape[0] == 1:

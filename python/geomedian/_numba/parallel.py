@@ -30,25 +30,26 @@ from .fused_pass import (
     nearest_row,
     sums_size,
 )
+from .jit_options import ENTRY, KERNEL
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def chunk_rows(d):
     return max(CHUNK_MIN_ROWS, CHUNK_COORDINATES // d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def n_chunks(n, d):
     return (n + chunk_rows(d) - 1) // chunk_rows(d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def pass_scratch_size(d):
     """One chunk's sums, then the error terms of accumulate_sums."""
     return max(sums_size(d), moments_size(d)) + sums_size(d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def accumulate_sums(acc, err, part, d):
     """Add chunk sums part into acc with compensation, the errors collected in err."""
     for k in range(sums_size(d)):
@@ -58,14 +59,14 @@ def accumulate_sums(acc, err, part, d):
             acc[k], err[k] = add_compensated(acc[k], err[k], part[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_sums(acc, err, d):
     for k in range(sums_size(d)):
         if k != SLOT_MAX_TERM:
             acc[k] = compensated_total(acc[k], err[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def accumulate_moments(acc, part, d):
     for k in range(moments_size(d)):
         if k == MOMENT_HALF_SPREAD:
@@ -74,7 +75,7 @@ def accumulate_moments(acc, part, d):
             acc[k] += part[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def serial_moments(x, w, wscale, x0, out, scratch):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -86,7 +87,7 @@ def serial_moments(x, w, wscale, x0, out, scratch):
             accumulate_moments(out, dst, d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -102,13 +103,13 @@ def serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch):
         finish_sums(out, err, d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def serial_nearest(x, w, c, s, z):
     n, d = x.shape
     return nearest_row(x.reshape(-1), d, w, 0, n, c, s, z)[0]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def parallel_moments(x, w, wscale, x0, out, partial):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -121,7 +122,7 @@ def parallel_moments(x, w, wscale, x0, out, partial):
         accumulate_moments(out, partial[k], d)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**ENTRY, parallel=True)
 def parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -140,7 +141,7 @@ def parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial):
         finish_sums(out, err, d)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def parallel_nearest(x, w, c, s, z, best_i, best_d2):
     n, d = x.shape
     x1 = x.reshape(-1)

@@ -47,6 +47,7 @@ from .fused_pass import (
     sums_size,
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_propose, gd_remember
+from .jit_options import ENTRY, KERNEL
 from .mad import problem_mads
 from .newton import NEWTON_SCRATCH_SIZE, newton_propose
 from .packed_newton import (
@@ -171,7 +172,7 @@ COUNT_ITER, COUNT_PASSES = 0, 1
 V_C, V_Z, V_ZT, V_G, V_GT, V_Z_PREV, V_G_PREV, V_NEWTON, V_X0, V_ANCHOR = range(10)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def workspace_size(d):
     """Return the doubles of a Workspace's buffer.
 
@@ -189,60 +190,60 @@ def workspace_size(d):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def workspace(buf, sample):
     """Return the Workspace on ``buf`` (workspace_size(d) doubles) and ``sample``."""
     return Workspace(buf, sample, np.zeros(2, dtype=np.int64))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def at(ws, k, d):
     """Return the k-th d-vector of the workspace (V_C, V_Z, ...; C++: Workspace::at)."""
     return ws.buf[k * d : (k + 1) * d]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def gd_of(ws, d):
     """Return the GD state (gradient_descent.py) of the workspace."""
     return ws.buf[10 * d : 10 * d + GD_STATE_SIZE]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def sums_a(ws, d):
     """Return the sums at the iterate (C++: Workspace::sums_a)."""
     o = 10 * d + GD_STATE_SIZE
     return ws.buf[o : o + sums_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def sums_b(ws, d):
     """Return the sums at the trial (C++: Workspace::sums_b)."""
     o = 10 * d + GD_STATE_SIZE + sums_size(d)
     return ws.buf[o : o + sums_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def moments_of(ws, d):
     """Return the moments' buffer (C++: Workspace::moments)."""
     o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d)
     return ws.buf[o : o + moments_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def scratch_of(ws, d):
     """Return the pass scratch, one chunk's sums (C++: Workspace::scratch)."""
     o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d) + moments_size(d)
     return ws.buf[o : o + pass_scratch_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def hessian_of(ws, d):
     """Return the Hessian and its factorisation's scratch (a stack array in C++)."""
     o = workspace_size(d) - NEWTON_SCRATCH_SIZE
     return ws.buf[o : o + NEWTON_SCRATCH_SIZE]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_buffers(n, d):
     """Return the small pass's per-thread buffers (SmallBuffers in C++).
 
@@ -447,13 +448,13 @@ def pass_hessian(pa, fr, inv, H):
     """
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def sample_size(n, d):
     """Doubles of the robust anchor's sample for problems of n rows (C++: Workspace::sample)."""
     return robust_sample_size(n) * (d + 3)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def sample_anchor(pr, pa, ws, m):
     """Compute m and rho of ``robust_frame.py`` over a sample of the problem's present rows.
 
@@ -478,7 +479,7 @@ def sample_anchor(pr, pa, ws, m):
     return robust_anchor(xs, wv, S, d, v, vw, m)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def make_frame(pr, pa, ws):
     """Fill the centre at(ws, V_C); return (frame status, FrameFit).
 
@@ -522,7 +523,7 @@ def make_frame(pr, pa, ws):
     return CONVERGED, FrameFit(s, W, eps, math.inf, half)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def no_far_points(S, W, reach):
     """Whether the classic certificate speaks at the scale of the data around the iterate.
 
@@ -533,7 +534,7 @@ def no_far_points(S, W, reach):
     return half_weight > 0 and S[SLOT_INV] > 0 and reach * S[SLOT_INV] <= NEAR_FACTOR * half_weight
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def frame_reach(c, s, z, x0d, d, half):
     """||y - x0|| + 2 sqrt(d) half in frame units, for the iterate z of the frame (c, s)."""
     q = 0.0
@@ -543,7 +544,7 @@ def frame_reach(c, s, z, x0d, d, half):
     return math.sqrt(q) + 2.0 * math.sqrt(d) * half * s
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def anchor_frame(pr, pa, ws, fit):
     """Anchor the frame at the robust centre m (far points may lurk); return (Anchor, fit).
 
@@ -581,14 +582,14 @@ def anchor_frame(pr, pa, ws, fit):
     return ANCHOR_MOVED, fit
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def unsolved(median, counts, why):
     """No answer (EMPTY, NONFINITE or RANGE): NaN everywhere, the counts as they stand."""
     median[:] = np.nan
     return np.nan, np.nan, np.nan, counts[COUNT_ITER], counts[COUNT_PASSES], why, np.nan
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def pass_at_iterate(pr, pa, ws, fit, lb, new_frame):
     """Return (cert, lb) of a pass at the iterate; lb replaced (a new frame) or the best."""
     d = pr.x.shape[1]
@@ -599,7 +600,7 @@ def pass_at_iterate(pr, pa, ws, fit, lb, new_frame):
     return cert, (cert.lb if new_frame else max(lb, cert.lb))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def vouches(ws, fit, sc, d):
     """Whether a certified gap at the iterate vouches for the location (C++: vouches).
 
@@ -612,7 +613,7 @@ def vouches(ws, fit, sc, d):
     return no_far_points(sums_a(ws, d), fit.W, frame_reach(c, fit.s, z, x0d, d, fit.half))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
     """Anchor the frame once; return (Anchor, fit, sc, cert, lb) (C++: anchor_iterate).
 
@@ -639,7 +640,7 @@ def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
     return a, fit, sc, cert, lb
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def recentre_frame(pr, pa, ws, fit, sc, lb):
     """Move the frame's centre onto the iterate; return (sc, cert, lb) of the pass there.
 
@@ -658,7 +659,7 @@ def recentre_frame(pr, pa, ws, fit, sc, lb):
     return sc, cert, lb
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def vertex_trial(x, k, c, s, z, zt):
     """Write data point k as the trial zt; return False when z already sits there."""
     moved = False
@@ -668,7 +669,7 @@ def vertex_trial(x, k, c, s, z, zt):
     return moved
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
     """Run the loop (C++: iterate); return (status, fit, cert, lb), RANGE for no answer.
 
@@ -774,7 +775,7 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
         sc = trial_done(sc, kind, accept, recentre, counts[COUNT_ITER])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status, scale).
 
@@ -846,7 +847,7 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     return objective, lower_bound, gap, n_iter, n_passes, status, cert.scale / (W * s)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def evaluate_at(x, w, wscale, y, pa, buf, grad):
     """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad.
 
@@ -874,7 +875,7 @@ def evaluate_at(x, w, wscale, y, pa, buf, grad):
     return True, f, lb
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_scratch(n, d, omit):
     """Return (SmallPass, Workspace) for problems of n rows, reused across a thread's problems."""
     su, sw, st, smu, sidx, lane = small_buffers(n, d)
@@ -882,21 +883,21 @@ def small_scratch(n, d, omit):
     return SmallPass(omit, su, sw, st, smu, sidx, lane, np.zeros(2, dtype=np.int64)), ws
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def serial_scratch(n, d):
     """Return (SerialPass, Workspace) for problems of n rows (scratch: the Workspace's)."""
     ws = workspace(np.empty(workspace_size(d)), np.empty(sample_size(n, d)))
     return SerialPass(scratch_of(ws, d)), ws
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def openmp_scratch(n, d):
     """Return (OpenMPPass, Workspace) for problems of n rows (every chunk's sums)."""
     ws = workspace(np.empty(workspace_size(d)), np.empty(sample_size(n, d)))
     return OpenMPPass(np.empty((n_chunks(n, d), pass_scratch_size(d)))), ws
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms):
     """Solve problem k of a batch into the k-th entries of ``results``.
 
@@ -914,7 +915,7 @@ def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads,
     store_mads(k, x, w, median, mads, terms)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def store_mads(k, x, w, median, mads, terms):
     """Problem k's deviations around its stored median, where asked for (``mad.py``).
 
@@ -925,13 +926,13 @@ def store_mads(k, x, w, median, mads, terms):
         problem_mads(x[k], w[0 if w.shape[0] == 1 else k], median[k], terms, mads, k)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def mad_terms(n, mads):
     """Return the scratch of ``store_mads`` for n rows (empty unless asked for)."""
     return np.empty((3, 0 if mads is None else n))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def skip_problems(lo, hi, results):
     """Mark problems lo..hi-1 as not solved because of an interrupt."""
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
@@ -942,7 +943,7 @@ def skip_problems(lo, hi, results):
         status[k] = INTERRUPTED
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def solve_within(x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads):
     """Few large problems, one after another, each pass by ``pa`` (OpenMPPass: threaded)."""
     P, n = x.shape[0], x.shape[1]
@@ -955,7 +956,7 @@ def solve_within(x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads)
             return
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms):
     """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
 
@@ -997,7 +998,7 @@ def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms)
         store_mads(k, x, w, median, mads, terms)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def solve_block(b, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms):
     """Problems b * BATCH_BLOCK ... of a batch outside packed Newton's lanes, one by one.
 
@@ -1015,7 +1016,7 @@ def solve_block(b, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mad
         solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def solve_block_packed(
     b, x, w, wscale, init, has_init, opt, pa, ws, pb, networks, stop, results, mads, terms
 ):
@@ -1064,7 +1065,7 @@ def solve_block_packed(
 # so a call compiles only the path and the pass it takes (Numba compiles every branch of a
 # function): the lanes of packed Newton (solve_block_packed) only where ``packs`` says a
 # batch takes them, the row passes only for problems too large for the small pass.
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def solve_batch_within(
     x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
@@ -1077,7 +1078,7 @@ def solve_batch_within(
     solve_within(x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def solve_batch_within_parallel(
     x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
@@ -1110,7 +1111,7 @@ def packs(n, d, method, has_init):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def solve_batch_serial(
     b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
@@ -1134,7 +1135,7 @@ def solve_batch_serial(
         solve_block(b, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def solve_batch_small(
     b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
@@ -1149,7 +1150,7 @@ def solve_batch_small(
         solve_block(b, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def solve_batch_small_packed(
     b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
