@@ -17,11 +17,11 @@ from .._stack import BLOCK_VALUES, convert, readable
 from . import gram_pass as gram
 from . import solver
 from .fused_pass import sums_size
-from .hessian_pass import hessian_size, run_hessian
+from .hessian_pass import hessian_size, parallel_hessian, serial_hessian
 from .interruptible import new_stop_flag, run_interruptible
 from .kernel_cache import cache_dir, warm_kernels
 from .lp_pass import lp_sums_size, run_lp_pass
-from .parallel import n_chunks, pass_scratch_size, run_sums
+from .parallel import n_chunks, parallel_sums, pass_scratch_size, serial_sums
 from .sgd import sgd_run
 from .thread_blocks import blocks_over_threads
 
@@ -98,26 +98,30 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
     n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
     status = np.empty(P, dtype=np.int32)
     scale = np.empty(P)
-    Pm = P if mads else 0
-    emad, smad, bcmad = np.empty(Pm), np.empty(Pm), np.empty(Pm)
-    count = np.empty(Pm, dtype=np.int64)
+    # None where not asked for: only the calls that ask compile the deviations.
+    mads_out = None
+    if mads:
+        mads_out = (np.empty(P), np.empty(P), np.empty(P), np.empty(P, dtype=np.int64))
     small = n * d <= SMALL_PROBLEM_SIZE
     within = not small and (P == 1 or threads == 1 or n * d >= (1 << 16))
     # A batch of one work item stays on the calling thread: starting threads costs more.
     one_item = not within and P <= solver.BATCH_BLOCK
     stop = new_stop_flag()
+    # Each entry point compiles its own pass only (solver.py): the threaded passes (C++
+    # OpenMPPass) only for a large problem solved over threads, the small pass only for
+    # small problems, packed Newton's lanes only for a batch that takes them.
     if within:
-        kernel = solver.solve_batch_within
-        flags = (threads > 1,)  # each pass over the threads (C++ OpenMPPass)
+        kernel = solver.solve_batch_within_parallel if threads > 1 else solver.solve_batch_within
+    elif not small:
+        kernel = solver.solve_batch_serial
+    elif solver.packs(n, d, method, init is not None):
+        kernel = solver.solve_batch_small_packed
     else:
-        # Only a batch that takes packed Newton's lanes compiles them.
-        packed = solver.packs(n, d, method, init is not None)
-        kernel = solver.solve_batch_serial_packed if packed else solver.solve_batch_serial
-        flags = ()
+        kernel = solver.solve_batch_small
     args = (
-        points, weights, wscale, init_, init is not None, method, tol, max_iter, *flags,
+        points, weights, wscale, init_, init is not None, method, tol, max_iter,
         bool(omit_nan), stop, median, objective, lower_bound, gap, n_iter, n_passes, status,
-        scale, emad, smad, bcmad, count,
+        scale, mads_out,
     )  # fmt: skip
 
     def run() -> None:
@@ -135,7 +139,7 @@ def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_n
         run_interruptible(run, stop)
     if mads:
         return (median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
-                emad, smad, bcmad, count)  # fmt: skip
+                *mads_out)  # fmt: skip
     return median, objective, lower_bound, gap, n_iter, n_passes, status, scale
 
 
@@ -233,17 +237,20 @@ def median_f32(points, method, tol, max_iter):
 def _evaluate(points, weights, wscale, y, threads, dtype):
     _check(points, dtype, 2)
     n, d = points.shape
-    nc = n_chunks(n, d)
     grad = np.empty(d)
+    # The pass (C++: SerialPass or OpenMPPass): only the one a call takes compiles.
+    if threads > 1:
+        pa = solver.OpenMPPass(np.empty((n_chunks(n, d), pass_scratch_size(d))))
+    else:
+        pa = solver.SerialPass(np.empty(pass_scratch_size(d)))
     with _threads(threads):
         ok, f, lb = solver.evaluate_at(
             points,
             np.empty(0) if weights is None else weights,
             wscale,
             y,
-            threads > 1,
+            pa,
             np.empty(solver.workspace_size(d)),
-            np.empty((nc, pass_scratch_size(d))),
             grad,
         )
     return (f, grad, lb) if ok else None
@@ -263,21 +270,16 @@ def _fused_pass(points, weights, wscale, y, s, threads, eps, near, dtype):
     _check(points, dtype, 2)
     n, d = points.shape
     out = np.empty(sums_size(d))
+    w = np.empty(0) if weights is None else weights
+    eps, near = float(eps), float(near)
+    # Serial or over the threads (C++ SerialPass, OpenMPPass): only the one taken compiles.
     with _threads(threads):
-        run_sums(
-            threads > 1,
-            points,
-            np.empty(0) if weights is None else weights,
-            wscale,
-            y,
-            s,
-            np.zeros(d),
-            float(eps),
-            float(near),
-            out,
-            np.empty(pass_scratch_size(d)),
-            np.empty((n_chunks(n, d), pass_scratch_size(d))),
-        )
+        if threads > 1:
+            partial = np.empty((n_chunks(n, d), pass_scratch_size(d)))
+            parallel_sums(points, w, wscale, y, s, np.zeros(d), eps, near, out, partial)
+        else:
+            scratch = np.empty(pass_scratch_size(d))
+            serial_sums(points, w, wscale, y, s, np.zeros(d), eps, near, out, scratch)
     return out
 
 
@@ -308,7 +310,8 @@ def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
     w = np.empty(0) if weights is None else weights
     partial = np.empty((n_chunks(n, d), hessian_size(d)))
     with _threads(threads):
-        run_hessian(threads > 1, points, w, wscale, y, s, np.zeros(d), float(eps), out, partial)
+        hessian = parallel_hessian if threads > 1 else serial_hessian  # only it compiles
+        hessian(points, w, wscale, y, s, np.zeros(d), float(eps), out, partial)
     return out
 
 

@@ -23,19 +23,20 @@ from .._contract import (
     SLOT_W_FAR,
     SUM_ROUNDING,
 )
+from .jit_options import KERNEL
 
 # C++ struct Certificate: f, LB, ||g||, gap_near (a bound on f - f*, +inf when not
 # applicable) and scale (F, the gap's normaliser), all in scaled units.
 Certificate = namedtuple("Certificate", ["f", "lb", "gnorm", "gap_near", "scale"])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def grad_rounding(d):
     """Return a bound on ||computed g - sum_i u_i|| / W: the sums' and the directions' rounding."""
     return SUM_ROUNDING + (d + 8) * 2.0**-53
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def certify(sums, d, W, g):
     """Fill g with the minimum-norm subgradient; return the Certificate (f, LB, ||g||, ...)."""
     rn2 = 0.0
@@ -69,13 +70,13 @@ def certify(sums, d, W, g):
     return Certificate(f, lb, gnorm, gap_near, scale)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def units_exponent(s, wscale):
     """Return e with s wscale = 2^e (both powers of two)."""
     return math.frexp(s)[1] + math.frexp(wscale)[1] - 2
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def in_units_up(v, s, wscale):
     """Return an objective of the frame's units in the caller's, v / (s wscale), rounded up."""
     e = units_exponent(s, wscale)
@@ -83,7 +84,7 @@ def in_units_up(v, s, wscale):
     return math.nextafter(q, math.inf) if math.ldexp(q, e) < v else q
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def in_units_down(v, s, wscale):
     """Return a bound of the frame's units in the caller's, v / (s wscale), rounded down."""
     e = units_exponent(s, wscale)
@@ -91,14 +92,14 @@ def in_units_down(v, s, wscale):
     return math.nextafter(q, -math.inf) if math.ldexp(q, e) > v else q
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def absolute_gap(cert, lb):
     """Return the certified f - f* at an iterate certified by cert, lb the best bound seen."""
     gap = cert.f - lb
     return cert.gap_near if cert.gap_near < gap else gap  # std::min's order
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def certified_gap(cert, lb):
     """Return the relative gap the stopping rule compares with tol: absolute_gap / F.
 
@@ -115,7 +116,7 @@ def certified_gap(cert, lb):
     return r if r > 0 else (0.0 if r <= 0 else math.inf)  # NaN (an overflowed sum): never
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def relative_gap(f, lb):
     """Return the classic relative gap (f - LB) / f, 0 when f == 0.
 

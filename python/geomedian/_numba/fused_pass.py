@@ -42,21 +42,22 @@ from .._contract import (
     SLOT_W_FAR,
 )
 from .float_bits import as_bits, from_bits
+from .jit_options import ENTRY, KERNEL
 
 # Reassociation lets LLVM vectorise the reductions; no finite-math flags, which would
 # break the NaN checks and the coincidence selects (same reasoning as -fno-math-errno only).
 HOT_LOOP_MATH = {"reassoc", "contract"}
 # error_model="numpy": a division by zero gives inf / NaN instead of raising, so the loops
 # carry no zero test (which keeps them scalar); the divisions divide by max(d_i, eps) > 0.
-HOT_KERNEL = {"cache": True, "nogil": True, "fastmath": HOT_LOOP_MATH, "error_model": "numpy"}
+HOT_KERNEL = {**KERNEL, "fastmath": HOT_LOOP_MATH, "error_model": "numpy"}
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def sums_size(d):
     return SLOT_HEAD + 2 * d
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def moments_size(d):
     return MOMENT_HEAD + d
 
@@ -70,7 +71,7 @@ S_F, S_INV, S_ETA, S_FC, S_WF, S_FN, N_SCALAR = range(7)
 # rounding error of every addition into s (TwoSum). Compiled without reassociation, which
 # would simplify the error term to 0, and not inlined by Numba (which would compile it
 # with the caller's flags): LLVM inlines it with its own instruction flags.
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def add_compensated(s, c, b):
     """Return (s + b, c plus the rounding error of s + b)."""
     t = s + b
@@ -78,13 +79,13 @@ def add_compensated(s, c, b):
     return t, c + ((s - (t - bb)) + (b - bb))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def compensated_total(s, c):
     """Return s + c rounded once (s itself once it overflowed)."""
     return s + c if math.isfinite(s) else s
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def add_block_vector(total, err, b):
     """Add each entry of b into total/err with compensation, then clear b."""
     for k in range(b.shape[0]):
@@ -92,7 +93,7 @@ def add_block_vector(total, err, b):
         b[k] = 0.0
 
 
-@njit(cache=True, nogil=True, fastmath=HOT_LOOP_MATH, inline="always")
+@njit(**KERNEL, fastmath=HOT_LOOP_MATH, inline="always")
 def row_terms(d2, wi, eps, near):
     """Return (d_i, w_i / d_i or 0 on the iterate, w_i on the iterate or 0, 1 if far or 0)."""
     dist = math.sqrt(d2)
@@ -102,13 +103,13 @@ def row_terms(d2, wi, eps, near):
     return dist, (1.0 - on) * wi / max(dist, eps), on * wi, far
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def block_rows_for(d):
     """Rows per block for d > 4: an 8 KiB buffer of centred rows (C++: block_rows_for)."""
     return max(1, min(BLOCK_ROWS, 1024 // d))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def store_scalars(out, total, err, mt_bits):
     """Write the scalar slots of out from their compensated sums (C++: ScalarSums::store).
 
@@ -205,7 +206,7 @@ def row_accumulate(rb, t, wi, R, M):
 # Without reassociation: the four rows below are added in row order, as four
 # row_accumulate calls would add them (with it, LLVM vectorises across the rows instead,
 # through gathers).
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(**KERNEL, fastmath={"contract"}, error_model="numpy")
 def block_accumulate(rbuf, t, wb, m, d, R, M):
     """row_accumulate for the m buffered rows of a block, in row order.
 
@@ -262,7 +263,7 @@ def lane_row(x, D, w, wscale, i, lane, c, s, z, eps, near, blk, mt):
         blk[N_SCALAR + D + 3, lane] += wi * r3
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def fold_lanes(total, err, blk):
     """Add each lane's group sums blk into total/err with compensation, then clear blk."""
     for k in range(blk.shape[0]):
@@ -273,7 +274,7 @@ def fold_lanes(total, err, blk):
             blk[k, lane] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lane_totals(total, err, mt, out):
     """Store the lanes' totals, added in lane order with compensation, into out."""
     nv = total.shape[0]
@@ -437,7 +438,7 @@ def moments(x, d, w, wscale, lo, hi, x0, out):
     out[MOMENT_HALF_SPREAD] = from_bits(spread)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def nearest_row(x, d, w, lo, hi, c, s, z):
     """Return (index, squared scaled distance) of the weighted row of [lo, hi) nearest to z.
 

@@ -11,11 +11,12 @@ import math
 from numba import njit
 
 from .._contract import ARMIJO_C, F_NOISE, SLOT_INV
+from .jit_options import KERNEL
 
 GD_HAS_PREV, GD_T, GD_T_SAFE, GD_STATE_SIZE = 0, 1, 2, 3
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gd_propose(st, z_prev, g_prev, sums, d, z, g, retry, z_next):
     inv = sums[SLOT_INV]
     if not inv > 0:
@@ -51,14 +52,14 @@ def gd_propose(st, z_prev, g_prev, sums, d, z, g, retry, z_next):
     return moved
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gd_accept(st, f, f_trial, gnorm):
     if st[GD_T] <= st[GD_T_SAFE]:
         return True  # majorize-minimize: f cannot rise but by rounding
     return f_trial <= f - ARMIJO_C * st[GD_T] * gnorm * gnorm + F_NOISE * f
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gd_remember(st, z_prev, g_prev, d, z, g):
     for j in range(d):
         z_prev[j] = z[j]

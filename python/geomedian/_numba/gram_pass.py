@@ -11,19 +11,20 @@ import numpy as np
 from numba import njit, prange
 
 from .._contract import GRAM_BLOCK_BYTES, GRAM_STRIPES, GRAM_TILE
+from .jit_options import ENTRY, KERNEL
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gram_padded_rows(n):
     return (n + GRAM_TILE - 1) // GRAM_TILE * GRAM_TILE
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gram_block_columns(n):
     return max(64, GRAM_BLOCK_BYTES // (8 * gram_padded_rows(n)) // 64 * 64)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def load_centred(rows, r, scale, lo, hi, b):
     """b[i m + q] = (x_i,lo+q - x_r,lo+q) * scale; padded rows zero."""
     m = hi - lo
@@ -36,7 +37,7 @@ def load_centred(rows, r, scale, lo, hi, b):
     b[n * m : gram_padded_rows(n) * m] = 0.0
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(**KERNEL, fastmath={"reassoc", "contract"})
 def add_gram(b, np_, m, G):
     """Add b b^T into G (np_ x np_, upper triangle by tiles of GRAM_TILE = 4 rows).
 
@@ -96,7 +97,7 @@ def add_gram(b, np_, m, G):
             G[g + 3 * np_ + 3] += a33
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def convex_offset(b, n, m, a, off):
     """Set ``off = a . b`` on one block of b = x - x_r (unscaled): y - x_r, unrounded."""
     off[:m] = 0.0
@@ -106,7 +107,7 @@ def convex_offset(b, n, m, a, off):
             off[q] += ai * b[i * m + q]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def load_offset(rows, r, lo, hi, a, b, off):
     """load_centred (scale 1) and convex_offset in one sweep, the same additions in order."""
     m = hi - lo
@@ -123,7 +124,7 @@ def load_offset(rows, r, lo, hi, a, b, off):
     b[n * m : gram_padded_rows(n) * m] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def certified_offset(b, n, m, a, vertex, rounded, y, ref, lo, off):
     """Set ``off``: the certified point's offset from the reference row (gram_pass.hpp).
 
@@ -138,7 +139,7 @@ def certified_offset(b, n, m, a, vertex, rounded, y, ref, lo, off):
         convex_offset(b, n, m, a, off)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def distance_squared(u, v, m, s):
     """Return sum_q ((u_q - v_q) s)^2 in GRAM_LANES = 4 partial sums, as the core adds them."""
     a0 = a1 = a2 = a3 = 0.0
@@ -159,7 +160,7 @@ def distance_squared(u, v, m, s):
     return g
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def dot(u, v, m):
     """Return sum_q u_q v_q in GRAM_LANES = 4 partial sums, as the core adds them."""
     a0 = a1 = a2 = a3 = 0.0
@@ -175,13 +176,13 @@ def dot(u, v, m):
     return g
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gram_block(rows, r, s, lo, hi, b, G):
     load_centred(rows, r, s, lo, hi, b)
     add_gram(b, gram_padded_rows(len(rows)), hi - lo, G)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def median_block(rows, r, s, a, vertex, rounded, lo, hi, b, off, y, d2):
     n = len(rows)
     m = hi - lo
@@ -202,7 +203,7 @@ def median_block(rows, r, s, a, vertex, rounded, lo, hi, b, off, y, d2):
         d2[i] += distance_squared(b[i * m : i * m + m], off, m, s)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def certificate_block(rows, r, a, vertex, rounded, y, t, ws, lo, hi, b, off, R, M, rr_rm):
     n = len(rows)
     m = hi - lo
@@ -224,14 +225,14 @@ def certificate_block(rows, r, a, vertex, rounded, y, t, ws, lo, hi, b, off, R, 
     rr_rm[1] += dot(R, M, m)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def stripe_blocks(k, d, mc):
     """Return the blocks [first, last) of stripe k."""
     nb = (d + mc - 1) // mc
     return k * nb // GRAM_STRIPES, (k + 1) * nb // GRAM_STRIPES
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**ENTRY, parallel=True)
 def gram_pass(rows, r, s, G):
     """G (n x n) = X_c X_c^T, X_c = (X - x_r) s: one read of the rows."""
     n = len(rows)
@@ -253,7 +254,7 @@ def gram_pass(rows, r, s, G):
             G[i, k] = G[k, i] = total[i * np_ + k]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**ENTRY, parallel=True)
 def gram_median_pass(rows, r, s, a, vertex, rounded, y, d2):
     """Set y = x_r + a (X - x_r) in y's dtype (row ``vertex`` itself if >= 0), and d2."""
     n = len(rows)
@@ -273,7 +274,7 @@ def gram_median_pass(rows, r, s, a, vertex, rounded, y, d2):
         d2 += parts[k]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**ENTRY, parallel=True)
 def gram_certificate_pass(rows, r, s, a, vertex, rounded, y, t, ws, out):
     """Set out = (||R||^2 s^2, R . M s), R = sum t_i (x_i - y), M = sum ws_i (x_i - y)."""
     n = len(rows)

@@ -16,15 +16,16 @@ import numpy as np
 from numba import njit, prange
 
 from .._contract import NEWTON_MAX_D
+from .jit_options import ENTRY, KERNEL
 from .parallel import chunk_rows, n_chunks
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def hessian_size(d):
     return d * (d + 1) // 2
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def hessian_rows(x, d, w, wscale, lo, hi, c, s, z, eps, out):
     """Write the Hessian at z of rows [lo, hi) of the flat points x into out (d <= 16)."""
     r = np.empty(NEWTON_MAX_D)
@@ -50,7 +51,7 @@ def hessian_rows(x, d, w, wscale, lo, hi, c, s, z, eps, out):
             out[j * (j + 1) // 2 + k] = (inv if j == k else 0.0) - C[j * (j + 1) // 2 + k]
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def serial_hessian(x, w, wscale, c, s, z, eps, out, partial):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -64,7 +65,7 @@ def serial_hessian(x, w, wscale, c, s, z, eps, out, partial):
             out[q] += partial[k, q]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**ENTRY, parallel=True)
 def parallel_hessian(x, w, wscale, c, s, z, eps, out, partial):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -77,13 +78,3 @@ def parallel_hessian(x, w, wscale, c, s, z, eps, out, partial):
     for k in range(1, nc):
         for q in range(m):
             out[q] += partial[k, q]
-
-
-# The C++ side runs the chunks over OpenMP threads or not; here one flag picks.
-@njit(cache=True, nogil=True)
-def run_hessian(parallel, x, w, wscale, c, s, z, eps, out, partial):
-    """Write the Hessian at z of the points x (n, d), chunk by chunk, into out."""
-    if parallel:
-        parallel_hessian(x, w, wscale, c, s, z, eps, out, partial)
-    else:
-        serial_hessian(x, w, wscale, c, s, z, eps, out, partial)

@@ -78,12 +78,16 @@ def entry_kernels() -> dict:
     from . import gram_pass, hessian_pass, lp_pass, parallel, sgd, solver
 
     return {
-        "solve (one problem, batches)": solver.solve_batch_serial,
-        "solve (small problems, packed Newton)": solver.solve_batch_serial_packed,
+        "solve (small problems)": solver.solve_batch_small,
+        "solve (batches of larger problems)": solver.solve_batch_serial,
+        "solve (small problems, packed Newton)": solver.solve_batch_small_packed,
         "solve (large problems)": solver.solve_batch_within,
+        "solve (large problems, threaded)": solver.solve_batch_within_parallel,
         "objective, gradient": solver.evaluate_at,
-        "fused pass": parallel.run_sums,
-        "hessian pass": hessian_pass.run_hessian,
+        "fused pass": parallel.serial_sums,
+        "fused pass, threaded": parallel.parallel_sums,
+        "hessian pass": hessian_pass.serial_hessian,
+        "hessian pass, threaded": hessian_pass.parallel_hessian,
         "sgd": sgd.sgd_run,
         "gram": gram_pass.gram_median_pass,
         "Lp pass": lp_pass.run_lp_pass,

@@ -33,20 +33,21 @@ from .._contract import (
     LP_WEIGHT,
 )
 from .fused_pass import add_compensated, compensated_total
+from .jit_options import ENTRY, KERNEL
 from .parallel import chunk_rows, n_chunks
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_additive_end(d):
     return LP_HEAD + 6 * d + d * (d + 1) // 2
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def lp_sums_size(d):
     return lp_additive_end(d) + 2 * d
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_kind(p):
     """Return the kind of powers of p: 1 is p = 1.5, 2 is p = 3, 0 any other (pow)."""
     return 1 if p == 1.5 else (2 if p == 3.0 else 0)
@@ -55,7 +56,7 @@ def lp_kind(p):
 ROOT_FLOOR = 2.0**-13  # sqrt(LP_FLOOR), exactly
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def cube_root(t, reductions):
     """Return ``t^(1/3)``: divisions by 8 to ``[1, 8)``, the guess, 2 Halley, 1 Newton step."""
     scale = 1.0
@@ -72,7 +73,7 @@ def cube_root(t, reductions):
     return r * scale
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def cube_root_reductions(d):
     k = 1
     top = 8.0
@@ -82,7 +83,7 @@ def cube_root_reductions(d):
     return k
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_geometry(z, d, p, kind, reductions, a, s):
     """Return ``N = ||z||_p``; ``a = |z| / N`` and ``s = sign(z) a^(p-1)`` into a and s."""
     big = 0.0  # NaN if any coordinate is: a NaN row never passes as one at y
@@ -123,18 +124,18 @@ def lp_geometry(z, d, p, kind, reductions, a, s):
     return 0.0 if zero else big * root
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def additive(k, end):
     return k < end and k != LP_EXCESS and k != LP_NEAREST and k != LP_NEAREST_ROW
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def closer(m, xv, cm, cx):
     """The nearest coordinate kept: the least ``|y_j - x_ij|``, the smaller ``x_ij`` on ties."""
     return m < cm or (m == cm and xv < cx)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def add_chunk(acc, err, part, d):
     end = lp_additive_end(d)
     for k in range(end):
@@ -150,7 +151,7 @@ def add_chunk(acc, err, part, d):
             acc[end + d + j] = part[end + d + j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lp_row(x, i, ln, wi, d, y, shift, near, p, q, kind, reductions, scratch, lanes):
     """Row i into lane ``ln`` of ``lanes`` (its weight wi: no term unless wi > 0)."""
     blk, excess, nearest, nearest_row, closest, closest_x = lanes
@@ -231,7 +232,7 @@ def lp_row(x, i, ln, wi, d, y, shift, near, p, q, kind, reductions, scratch, lan
             blk[p0 + j, ln] += wi * pull if (on and z[j] == 0.0) else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def fold_block(blk, sum_, err, end):
     """Add the block's sums into the lanes' compensated totals; the block starts afresh."""
     for k in range(end):
@@ -240,7 +241,7 @@ def fold_block(blk, sum_, err, end):
             blk[k, ln] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_lanes(sum_, err, lanes, d, out):
     """The lanes' totals into out: the sums in lane order with compensation, the extremes."""
     _, excess, nearest, nearest_row, closest, closest_x = lanes
@@ -274,7 +275,7 @@ def finish_lanes(sum_, err, lanes, d, out):
                 out[end + d + j] = closest_x[j, ln]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     """Write the sums of rows [lo, hi) of one problem (x: flat, n rows of d) at y into out.
 
@@ -315,7 +316,7 @@ def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     finish_lanes(sum_, err, lanes, d, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_chunks(out, parts, nc, d):
     """Add the chunks' sums ``parts`` into out in chunk order, with compensation."""
     size = lp_sums_size(d)
@@ -330,14 +331,14 @@ def finish_chunks(out, parts, nc, d):
                 out[k] = compensated_total(out[k], err[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_pass(out, parts, nc, d, p):
     """Add the chunks' sums into out, and take the q-th root of the largest excess."""
     finish_chunks(out, parts, nc, d)
     out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def lp_pass(x, w, d, y, shift, near, p, out):
     """Write the sums of one problem (x flat, rows of d; w empty: unit weights) at y."""
     n = x.shape[0] // d
@@ -350,7 +351,7 @@ def lp_pass(x, w, d, y, shift, near, p, out):
     finish_pass(out, parts, nc, d, p)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def lp_pass_chunks(x, w, d, y, shift, near, p, out):
     """As lp_pass, the chunks over the threads (one large problem)."""
     n = x.shape[0] // d
@@ -363,7 +364,7 @@ def lp_pass_chunks(x, w, d, y, shift, near, p, out):
     finish_pass(out, parts, nc, d, p)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def lp_pass_problems(x, w, rows, y, shift, near, p, out):
     """Write the sums of problems ``rows`` of x (P, n, d) at y (m, d), over the threads."""
     P, _, d = x.shape
@@ -374,7 +375,7 @@ def lp_pass_problems(x, w, rows, y, shift, near, p, out):
         lp_pass(x[r].reshape(-1), wk, d, y[k], shift[k], near[k], p, out[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def run_lp_pass(parallel, x, w, rows, y, shift, near, p, out):
     """Write the Lp pass sums of problems ``rows``: over the problems, or one's chunks."""
     if rows.shape[0] == 1:

@@ -18,10 +18,11 @@ import math
 import numpy as np
 from numba import njit
 
+from .jit_options import KERNEL
 from .small_pass import row_has_nan
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def median_of(v, k):
     """Return the median of v[:k] (k >= 1), reordering v: np.median's value."""
     h = k // 2
@@ -33,12 +34,12 @@ def median_of(v, k):
     return 0.5 * (lower + upper)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def ratio_or_zero(a, b):
     return 0.0 if b == 0.0 else a / b
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def problem_mads(x, w, m, terms, mads, k):
     """Problem k's MADs around its median ``m`` into ``mads`` (emad, smad, bcmad, count).
 

@@ -11,13 +11,14 @@ import math
 from numba import njit
 
 from .._contract import ARMIJO_C, F_NOISE, NEWTON_MAX_D, NEWTON_PIVOT
+from .jit_options import KERNEL
 
 HESSIAN_SIZE = NEWTON_MAX_D * (NEWTON_MAX_D + 1) // 2
 # H, then the factorisation's two rows of scratch (stack arrays in C++): no allocation per step.
 NEWTON_SCRATCH_SIZE = HESSIAN_SIZE + 2 * NEWTON_MAX_D
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def newton_direction(H, d, inv, g, p):
     ld = H[HESSIAN_SIZE : HESSIAN_SIZE + NEWTON_MAX_D]  # L_jk D_k of the current row
     rdiag = H[HESSIAN_SIZE + NEWTON_MAX_D : NEWTON_SCRATCH_SIZE]  # 1 / D_j
@@ -51,7 +52,7 @@ def newton_direction(H, d, inv, g, p):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def newton_propose(H, d, inv, z, g, p, z_next):
     """Return (moved, decrement g . p) for the trial z_next = z - p."""
     if not newton_direction(H, d, inv, g, p):
@@ -73,6 +74,6 @@ def newton_propose(H, d, inv, z, g, p, z_next):
     return moved, gp
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def newton_accept(f, f_trial, decrement):
     return f_trial <= f - ARMIJO_C * decrement + F_NOISE * f

@@ -77,6 +77,7 @@ from .._contract import (
 from .._contract import PACKED_PROBLEM_SIZE as PACKED_PROBLEM_SIZE
 from .certificate import relative_gap
 from .fused_pass import add_compensated, compensated_total, sums_size
+from .jit_options import KERNEL
 from .newton import newton_accept
 from .small_pass import row_has_nan
 
@@ -102,7 +103,7 @@ SCRATCH_ROWS = 5
 F_ALIVE, F_DONE, F_RECENTRE, F_ACTIVE, F_OK, F_MOVED, F_TAKE, F_SPLIT = 0, 1, 2, 3, 4, 5, 6, 7
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def sorting_network(n):
     """Return the comparator pairs (a, b), a < b, of a sorting network for n values.
 
@@ -136,7 +137,7 @@ def sorting_network(n):
     return pairs[:count].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def pack_buffers(n, d):
     """Return a pack's arrays (PackBuffers, PackOutcome and the kernel's stack in C++).
 
@@ -172,7 +173,7 @@ def pack_buffers(n, d):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def network_cache(n):
     """Return the sorting networks by row count, 0 ... n, each built when first used."""
     networks = List()
@@ -181,7 +182,7 @@ def network_cache(n):
     return networks
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def drop_unused_rows(buffers, m, networks):
     """Return the pack's buffers as a problem of the rows some lane uses (C++ use_rows).
 
@@ -217,7 +218,7 @@ def drop_unused_rows(buffers, m, networks):
     return used + (srt[:rows], network) + buffers[6:]  # noqa: RUF005
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def clear_lane(lane, u, w):
     """Fill the given lane with zeros of unit weight: a lane with nothing to solve.
 
@@ -230,7 +231,7 @@ def clear_lane(lane, u, w):
             u[j, q, lane] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def pack_problem(x, wrow, wscale, omit, lane, u, w):
     """Copy problem x (n, d) into the given lane; return its number of present rows.
 
@@ -260,7 +261,7 @@ def pack_problem(x, wrow, wscale, omit, lane, u, w):
     return m  # rows m .. n - 1 are padded by drop_unused_rows
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def fold_lane_rows(S, err, blk, skip):
     """Add rows of blk into S/err with compensation per lane (all but row skip), clear blk."""
     for a in range(blk.shape[0]):
@@ -271,7 +272,7 @@ def fold_lane_rows(S, err, blk, skip):
             blk[a, lane] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_lane_rows(S, err, skip):
     """compensated_total of the rows of S and err (all but row skip), into S."""
     for a in range(err.shape[0]):
@@ -281,7 +282,7 @@ def finish_lane_rows(S, err, skip):
             S[a, lane] = compensated_total(S[a, lane], err[a, lane])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
     """Fill S with the iteration sums of ``fused_pass`` at z (d, PACK) for every lane.
 
@@ -334,7 +335,7 @@ def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
             S[SLOT_HEAD + d + j, lane] = mu[j, lane] - W[lane] * z[j, lane]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lane_objective(u, w, z, f, far2):
     """Write the objective sum_q w_q ||u_q - z|| alone into f (PACK), as ``lane_sums`` does.
 
@@ -367,7 +368,7 @@ def lane_objective(u, w, z, f, far2):
             f[lane] = compensated_total(f[lane], err[lane])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lane_far2(d2s, w, far2):
     """Write into far2 (PACK) the largest ||u_q - z||^2 of a row of positive weight.
 
@@ -383,7 +384,7 @@ def lane_far2(d2s, w, far2):
             far2[lane] = d2w if d2w > far2[lane] else far2[lane]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lane_certify(S, d, W, scratch, C):
     """``certify`` per lane: f, the bound, ||g|| and the minimum-norm subgradient g into C.
 
@@ -414,7 +415,7 @@ def lane_certify(S, d, W, scratch, C):
         C[CERT_LB, lane] = (Sv + gm[lane] / W[lane] - slack) / (1.0 + C[CERT_GNORM, lane] / W[lane])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lane_hessian(u, d2s, t, inv, z, eps, r, v, H):
     """H = inv I - sum_q v_q r_q r_q^T at z, v_q = t_q / max(d_q^2, eps^2), per lane.
 
@@ -445,7 +446,7 @@ def lane_hessian(u, d2s, t, inv, z, eps, r, v, H):
                 H[jj + k, lane] = (inv[lane] if j == k else 0.0) - H[jj + k, lane]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lane_newton_direction(H, d, inv, g, p, ok, ld, rdiag, a):
     """``newton_direction`` per lane: H = L D L^T in place, then p = H^-1 g.
 
@@ -496,7 +497,7 @@ def lane_newton_direction(H, d, inv, g, p, ok, ld, rdiag, a):
             p[i, lane] = acc[lane]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def lane_start(u, w, srt, network, m, W, wtol, unit_weights, cum, z, split):
     """``small_start`` per lane: the coordinate-wise weighted lower median into z.
 
@@ -569,7 +570,7 @@ def lane_start(u, w, srt, network, m, W, wtol, unit_weights, cum, z, split):
                 split[lane] = split[lane] or first[lane] != last[lane]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**KERNEL, error_model="numpy")
 def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     """Solve the PACK problems of ``buffers`` (see ``pack_buffers``) in lock step.
 

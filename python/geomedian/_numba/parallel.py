@@ -4,8 +4,11 @@ The chunk sums are added with compensation (``add_compensated``), so the error b
 ``certificate.hpp`` holds whatever the number of chunks.
 
 ``serial_*`` run a problem's chunks on the calling thread (one problem per thread in a
-batch); ``parallel_*`` spread them over Numba's threads (``prange``). Both add the same
-chunk sums in the same order, so results do not depend on the thread count.
+batch; C++ SerialPass); ``parallel_*`` spread them over Numba's threads (``prange``; C++
+OpenMPPass). Both add the same chunk sums in the same order, so results do not depend on
+the thread count. The callers pick one by the pass's type (``solver.py``) or the thread
+count (``bindings.py``), never by a flag inside a kernel: Numba compiles every branch of a
+function, and the parallel loops are the costliest code to compile.
 
 The row kernels take the points flattened (see ``fused_pass``): each entry point takes
 that view once per pass, not per chunk. ``reshape`` of a C-contiguous array is a view and
@@ -27,25 +30,26 @@ from .fused_pass import (
     nearest_row,
     sums_size,
 )
+from .jit_options import ENTRY, KERNEL
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def chunk_rows(d):
     return max(CHUNK_MIN_ROWS, CHUNK_COORDINATES // d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def n_chunks(n, d):
     return (n + chunk_rows(d) - 1) // chunk_rows(d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def pass_scratch_size(d):
     """One chunk's sums, then the error terms of accumulate_sums."""
     return max(sums_size(d), moments_size(d)) + sums_size(d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def accumulate_sums(acc, err, part, d):
     """Add chunk sums part into acc with compensation, the errors collected in err."""
     for k in range(sums_size(d)):
@@ -55,14 +59,14 @@ def accumulate_sums(acc, err, part, d):
             acc[k], err[k] = add_compensated(acc[k], err[k], part[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def finish_sums(acc, err, d):
     for k in range(sums_size(d)):
         if k != SLOT_MAX_TERM:
             acc[k] = compensated_total(acc[k], err[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def accumulate_moments(acc, part, d):
     for k in range(moments_size(d)):
         if k == MOMENT_HALF_SPREAD:
@@ -71,7 +75,7 @@ def accumulate_moments(acc, part, d):
             acc[k] += part[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def serial_moments(x, w, wscale, x0, out, scratch):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -83,7 +87,7 @@ def serial_moments(x, w, wscale, x0, out, scratch):
             accumulate_moments(out, dst, d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -99,13 +103,13 @@ def serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch):
         finish_sums(out, err, d)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def serial_nearest(x, w, c, s, z):
     n, d = x.shape
     return nearest_row(x.reshape(-1), d, w, 0, n, c, s, z)[0]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def parallel_moments(x, w, wscale, x0, out, partial):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -118,7 +122,7 @@ def parallel_moments(x, w, wscale, x0, out, partial):
         accumulate_moments(out, partial[k], d)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**ENTRY, parallel=True)
 def parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -137,7 +141,7 @@ def parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial):
         finish_sums(out, err, d)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(**KERNEL, parallel=True)
 def parallel_nearest(x, w, c, s, z, best_i, best_d2):
     n, d = x.shape
     x1 = x.reshape(-1)
@@ -150,27 +154,3 @@ def parallel_nearest(x, w, c, s, z, best_i, best_d2):
         if best_d2[k] < best_d2[best]:
             best = k
     return best_i[best]
-
-
-# The C++ side expresses "serial or OpenMP" as two pass types; here one flag picks.
-@njit(cache=True, nogil=True)
-def run_moments(parallel, x, w, wscale, x0, out, scratch, partial):
-    if parallel:
-        parallel_moments(x, w, wscale, x0, out, partial)
-    else:
-        serial_moments(x, w, wscale, x0, out, scratch)
-
-
-@njit(cache=True, nogil=True)
-def run_sums(parallel, x, w, wscale, c, s, z, eps, near, out, scratch, partial):
-    if parallel:
-        parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial)
-    else:
-        serial_sums(x, w, wscale, c, s, z, eps, near, out, scratch)
-
-
-@njit(cache=True, nogil=True)
-def run_nearest(parallel, x, w, c, s, z, best_i, best_d2):
-    if parallel:
-        return parallel_nearest(x, w, c, s, z, best_i, best_d2)
-    return serial_nearest(x, w, c, s, z)

@@ -16,9 +16,10 @@ from .._contract import FRAME_DEPTH as FRAME_DEPTH
 from .._contract import FRAME_HEADROOM as FRAME_HEADROOM
 from .._contract import NEAR_FACTOR as NEAR_FACTOR
 from .._contract import ROBUST_SAMPLE_ROWS
+from .jit_options import KERNEL
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def weighted_lower_median(v, w, m):
     """Return min{v_k : sum_{v_i <= v_k} w_i >= W / 2} of v[:m]; reorders v and w together."""
     total = 0.0
@@ -63,7 +64,7 @@ def weighted_lower_median(v, w, m):
     return v[lo]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def scaled_distance(a, b, d):
     """Return ||a - b|| without overflow or underflow of the squares."""
     big = 0.0
@@ -78,18 +79,18 @@ def scaled_distance(a, b, d):
     return 2.0 * big * math.sqrt(q)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def robust_sample_size(n):
     return min(n, ROBUST_SAMPLE_ROWS)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def robust_sample_row(k, n):
     """Return the index of the k-th sampled row among n."""
     return k if n <= ROBUST_SAMPLE_ROWS else (k * n) // ROBUST_SAMPLE_ROWS
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def robust_anchor(xs, ws, S, d, v, vw, m):
     """Fill m (d) with the sample's coordinate-wise weighted lower median; return rho.
 

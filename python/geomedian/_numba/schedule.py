@@ -20,6 +20,7 @@ from numba import njit
 from .._contract import STALL_GAP, STALL_ITERATIONS
 from .fused_pass import SLOT_ETA, SLOT_INV, SLOT_MAX_TERM, SLOT_W_FAR
 from .gradient_descent import GD_T, GD_T_SAFE, gd_accept
+from .jit_options import KERNEL
 from .newton import newton_accept
 from .small_pass import NEWTON_MAX_D
 
@@ -33,13 +34,13 @@ Schedule = namedtuple(
 TRIAL_VERTEX, TRIAL_NEWTON, TRIAL_GD, TRIAL_WEISZFELD = 0, 1, 2, 3
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def schedule_start():
     """Return the schedule at the start of a solve (C++: ``Schedule{}``)."""
     return Schedule(False, -1, 0, 1, 8, -1, 0, 1, False, False)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def vertex_due(sc, S, n_iter):
     """Return (whether to look for the nearest data point now, sc); a probe is used up."""
     near_vertex = S[SLOT_MAX_TERM] > 0.5 * S[SLOT_INV] or S[SLOT_ETA] > 0
@@ -55,7 +56,7 @@ def vertex_due(sc, S, n_iter):
     return True, sc
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def vertex_backs_off(sc, n_iter):
     """Back off after a vertex that did not pay: 1, 2, 4, ... iterations to the next look."""
     return Schedule(
@@ -65,7 +66,7 @@ def vertex_backs_off(sc, n_iter):
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def vertex_new(sc, k, n_iter):
     """Return (whether the nearest point k is not the one tried last, sc)."""
     if k != sc.last_vertex:
@@ -77,7 +78,7 @@ def vertex_new(sc, k, n_iter):
     return False, vertex_backs_off(sc, n_iter)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def newton_due(sc, newton_method, d, S, n_iter):
     """Whether to try a Newton step: not beside far points (w_far > 0) nor on a data point."""
     return (
@@ -90,7 +91,7 @@ def newton_due(sc, newton_method, d, S, n_iter):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def newton_backs_off(sc, n_iter):
     """Back off after a Newton step that failed or was rejected: 1, 2, 4, ... iterations."""
     return Schedule(
@@ -100,7 +101,7 @@ def newton_backs_off(sc, n_iter):
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def trial_kind(vertex, newton, descent, w_far):
     """Return the TRIAL_* proposed; beside far points (w_far > 0) descent takes Weiszfeld."""
     if vertex:
@@ -110,7 +111,7 @@ def trial_kind(vertex, newton, descent, w_far):
     return TRIAL_GD if descent and w_far == 0 else TRIAL_WEISZFELD
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def trial_accepted(kind, gd, cert, ct, decrement, w_far, w_far_trial):
     """Whether to keep the trial (cert, w_far: at the iterate; ct, w_far_trial: at the trial)."""
     if kind == TRIAL_VERTEX:
@@ -134,13 +135,13 @@ def trial_accepted(kind, gd, cert, ct, decrement, w_far, w_far_trial):
     return accept
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def trial_remembered(kind):
     """Whether an accepted step updates GD's memory: gradient and Newton steps."""
     return kind == TRIAL_GD or kind == TRIAL_NEWTON
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def recentre_due(z, zt, d):
     """Whether the accepted step from z to zt shrank below 2^-40 |zt| (40 bits lost)."""
     step2 = 0.0
@@ -151,7 +152,7 @@ def recentre_due(z, zt, d):
     return step2 < 2.0**-80 * zn2
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def trial_done(sc, kind, accepted, recentre, n_iter):
     """Return the schedule after the trial's pass (accepted, or which step backs off)."""
     if accepted:
@@ -170,7 +171,7 @@ def trial_done(sc, kind, accepted, recentre, n_iter):
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def recentring(sc):
     """Return the schedule asking to move the frame's centre onto the iterate first."""
     return Schedule(
@@ -179,7 +180,7 @@ def recentring(sc):
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def recentred(sc, n_iter):
     """Return the schedule once the frame's centre moved onto the iterate at n_iter."""
     return Schedule(
@@ -188,7 +189,7 @@ def recentred(sc, n_iter):
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def stalled(sc, z, d, n_iter):
     """Whether a proposal that cannot move z ends the solve (else it recentres first)."""
     at_centre = True
@@ -201,13 +202,13 @@ def stalled(sc, z, d, n_iter):
 GapProgress = namedtuple("GapProgress", ["best", "at"])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gap_progress_start():
     """Return GapProgress{} (no gap seen yet)."""
     return GapProgress(math.inf, 0)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def gap_stalled(gp, gap, n_iter):
     """Return (whether a gap within STALL_GAP has not halved in STALL_ITERATIONS, gp)."""
     if gap <= 0.5 * gp.best:
@@ -215,7 +216,7 @@ def gap_stalled(gp, gap, n_iter):
     return gap <= STALL_GAP and n_iter - gp.at >= STALL_ITERATIONS, gp
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def anchoring(sc):
     """Return the schedule of a frame anchored robustly (anchor_frame), for good."""
     return Schedule(
@@ -224,7 +225,7 @@ def anchoring(sc):
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def anchor_reset(sc):
     """Return the schedule after anchoring: back-offs and memories gone, probes go on."""
     return Schedule(

@@ -13,8 +13,10 @@ import math
 import numpy as np
 from numba import njit
 
+from .jit_options import ENTRY
 
-@njit(cache=True, nogil=True)
+
+@njit(**ENTRY)
 def sgd_run(x, w, wscale, weighted, blocks, batch, norm, c, s, gamma0, alpha, eps, state):
     n, d = x.shape
     G = np.empty(d)

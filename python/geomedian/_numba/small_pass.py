@@ -39,6 +39,7 @@ from .._contract import (
 from .._contract import NEWTON_MAX_D as NEWTON_MAX_D
 from .._contract import SMALL_PROBLEM_SIZE as SMALL_PROBLEM_SIZE
 from .fused_pass import add_compensated, compensated_total
+from .jit_options import KERNEL
 
 # Rows of the lane scratch (the C++ kernels' lane arrays); row a's compensated sum per lane
 # (C++: LaneSums) in rows L_SUM + a and L_ERR + a.
@@ -50,17 +51,17 @@ LANE_ROWS = L_ERR + L_B
 GROUP_ROWS = BLOCK_ROWS * LANES
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def padded_rows(m):
     return (m + LANES - 1) // LANES * LANES
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def lane_sum(a):
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def lane_clear_sums(lane, a):
     """Start row a's compensated sums (C++: a fresh LaneSums)."""
     for k in range(LANES):
@@ -69,7 +70,7 @@ def lane_clear_sums(lane, a):
         lane[L_ERR + a, k] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def lane_fold(lane, a):
     """Add the group sums of row a into its compensated sums per lane, clear row a."""
     for k in range(LANES):
@@ -79,7 +80,7 @@ def lane_fold(lane, a):
         lane[a, k] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def lane_total(lane, a):
     """lane_sum of the lanes' compensated totals of row a (leaves them in row a)."""
     for k in range(LANES):
@@ -87,7 +88,7 @@ def lane_total(lane, a):
     return lane_sum(lane[a])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def lane_max(a):
     m = a[0]
     for k in range(1, LANES):
@@ -95,7 +96,7 @@ def lane_max(a):
     return m
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def row_has_nan(x, i):
     nan = False
     for j in range(x.shape[1]):
@@ -103,7 +104,7 @@ def row_has_nan(x, i):
     return nan
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_first_row(x, omit):
     """Index of the reference row x0 (the first present row), -1 if none."""
     for i in range(x.shape[0]):
@@ -112,7 +113,7 @@ def small_first_row(x, omit):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_copy(x, w, wscale, omit, i0, u, sw, idx):
     """Copy the present rows transposed; return (m, npad, count of inf in omitted rows)."""
     n, d = x.shape
@@ -137,7 +138,7 @@ def small_copy(x, w, wscale, omit, i0, u, sw, idx):
     return m, npad, inf_in_omitted
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_moments(u, sw, npad, big, d, lane, out):
     for k in range(LANES):
         lane[L_F, k] = 0.0  # W
@@ -163,7 +164,7 @@ def small_moments(u, sw, npad, big, d, lane, out):
     out[MOMENT_HALF_SPREAD] = lane_max(lane[L_ETA])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_load(u, sw, npad, d, c, s, lane, mu):
     for j in range(d):
         cj = c[j]
@@ -178,7 +179,7 @@ def small_load(u, sw, npad, d, c, s, lane, mu):
         mu[j] = lane_total(lane, L_A)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_reload(x, sidx, m, npad, c, s, u, sw, lane, mu):
     """Copy the present rows again and load them around a new centre c (SmallPass::reload)."""
     d = x.shape[1]
@@ -189,7 +190,7 @@ def small_reload(x, sidx, m, npad, c, s, u, sw, lane, mu):
     small_load(u, sw, npad, d, c, s, lane, mu)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_start(u, sw, W, m, npad, d, cum, lane, z):
     if m > START_MEDIAN_ROWS:
         for j in range(d):
@@ -230,7 +231,7 @@ def small_start(u, sw, W, m, npad, d, cum, lane, z):
         z[j] = lo
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def squared_distances(u, npad, d, z, d2):
     """||u_q - z||^2 of every row into d2, block by block (summed over j in nearest_row's order)."""
     for i in range(0, npad, LANES):
@@ -243,7 +244,7 @@ def squared_distances(u, npad, d, z, d2):
                 d2[i + k] += r * r
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, lane, out):
     squared_distances(u, npad, d, z, t)
     for a in range(L_FN + 1):
@@ -285,7 +286,7 @@ def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, lane, out):
         out[SLOT_HEAD + d + j] = mu[j] - W * zj
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_hessian(u, sw, inv, npad, d, z, eps, v, lane, H):
     """H = inv I - sum_{d_q > eps} v_q r_q r_q^T, v_q = w_q / d_q^3, packed lower triangle."""
     squared_distances(u, npad, d, z, v)
@@ -308,7 +309,7 @@ def small_hessian(u, sw, inv, npad, d, z, eps, v, lane, H):
             H[j * (j + 1) // 2 + kk] = (inv if j == kk else 0.0) - lane_sum(lane[L_A])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_nearest(u, sw, m, d, z):
     best = 0
     best_d2 = math.inf

@@ -19,7 +19,8 @@ problem, the options, the pass and the workspace (fixed for the solve), and the 
 the schedule and the certificate, which the steps return updated.
 
 Small problems (n d <= SMALL_PROBLEM_SIZE) use the passes of ``small_pass.py`` (the C++
-``SmallPass``), larger ones the chunked row passes; a flag picks, as the pass type does in C++.
+``SmallPass``), larger ones the chunked row passes (``SerialPass``, ``OpenMPPass``); the
+pass's type picks, as in C++ (``pass_kind.py``).
 
 Ctrl-C: the kernels cannot see Python's signals, so the bindings run them on a worker
 thread and set ``stop[0]`` when the main thread gets KeyboardInterrupt; the driver reads
@@ -46,6 +47,7 @@ from .fused_pass import (
     sums_size,
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_propose, gd_remember
+from .jit_options import ENTRY, KERNEL
 from .mad import problem_mads
 from .newton import NEWTON_SCRATCH_SIZE, newton_propose
 from .packed_newton import (
@@ -63,7 +65,17 @@ from .packed_newton import (
     pack_problem,
     packed_newton,
 )
-from .parallel import n_chunks, pass_scratch_size, run_moments, run_nearest, run_sums
+from .parallel import (
+    n_chunks,
+    parallel_moments,
+    parallel_nearest,
+    parallel_sums,
+    pass_scratch_size,
+    serial_moments,
+    serial_nearest,
+    serial_sums,
+)
+from .pass_kind import by_pass
 from .robust_frame import (
     FRAME_DEPTH,
     FRAME_HEADROOM,
@@ -139,17 +151,18 @@ Problem = namedtuple("Problem", ["x", "w", "wscale"])
 Options = namedtuple("Options", ["method", "tol", "max_iter", "omit"])
 # struct Frame (fused_pass.hpp): centre c, scale s, iterate z, coincidence and near radii.
 Frame = namedtuple("Frame", ["c", "s", "z", "eps", "near"])
-# The pass, one C++ type per solve (SmallPass, SerialPass, OpenMPPass), here flags: small
-# picks the small-problem pass, else the row passes over Numba's threads when parallel;
-# omit: SmallPass::omit. Its buffers: scratch (a Workspace's) and partial of the row passes
-# (their nearest-row search allocates its own, at most once per vertex trial); su, sw, st,
-# smu, sidx, lane of the small pass (small_buffers); rows = [m, npad], the rows present and
-# their padded count, set by make_frame (SmallPass::m and npad; the row passes: [n, 0]).
-Pass = namedtuple(
-    "Pass",
-    ["small", "parallel", "omit", "scratch", "partial", "su", "sw", "st", "smu", "sidx",
-     "lane", "rows"],
-)  # fmt: skip
+# The pass, one type per kind as in C++ (SmallPass, SerialPass, OpenMPPass): Numba compiles
+# a function once per type of its arguments, so a solve compiles its own pass's code only
+# (the pass_* functions below pick it by the pass's type, as the C++ overloads do).
+# SmallPass: omit (SmallPass::omit); su, sw, st, smu, sidx, lane (small_buffers); rows =
+# [m, npad], the rows present and their padded count, set by make_frame (SmallPass::m, npad).
+SmallPass = namedtuple("SmallPass", ["omit", "su", "sw", "st", "smu", "sidx", "lane", "rows"])
+# SerialPass: a problem's chunks on the calling thread; scratch, one chunk's sums (a
+# Workspace's).
+SerialPass = namedtuple("SerialPass", ["scratch"])
+# OpenMPPass: a problem's chunks over Numba's threads; partial, the chunks' sums (its
+# nearest-row search allocates its own, at most once per vertex trial).
+OpenMPPass = namedtuple("OpenMPPass", ["partial"])
 # struct Workspace: one buffer (workspace_size doubles, read through at() and the other
 # accessors below), the robust anchor's sample, and the solve's counts [n_iter, n_passes]
 # (C++: Outcome's).
@@ -159,7 +172,7 @@ COUNT_ITER, COUNT_PASSES = 0, 1
 V_C, V_Z, V_ZT, V_G, V_GT, V_Z_PREV, V_G_PREV, V_NEWTON, V_X0, V_ANCHOR = range(10)
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def workspace_size(d):
     """Return the doubles of a Workspace's buffer.
 
@@ -177,60 +190,60 @@ def workspace_size(d):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def workspace(buf, sample):
     """Return the Workspace on ``buf`` (workspace_size(d) doubles) and ``sample``."""
     return Workspace(buf, sample, np.zeros(2, dtype=np.int64))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def at(ws, k, d):
     """Return the k-th d-vector of the workspace (V_C, V_Z, ...; C++: Workspace::at)."""
     return ws.buf[k * d : (k + 1) * d]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def gd_of(ws, d):
     """Return the GD state (gradient_descent.py) of the workspace."""
     return ws.buf[10 * d : 10 * d + GD_STATE_SIZE]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def sums_a(ws, d):
     """Return the sums at the iterate (C++: Workspace::sums_a)."""
     o = 10 * d + GD_STATE_SIZE
     return ws.buf[o : o + sums_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def sums_b(ws, d):
     """Return the sums at the trial (C++: Workspace::sums_b)."""
     o = 10 * d + GD_STATE_SIZE + sums_size(d)
     return ws.buf[o : o + sums_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def moments_of(ws, d):
     """Return the moments' buffer (C++: Workspace::moments)."""
     o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d)
     return ws.buf[o : o + moments_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def scratch_of(ws, d):
     """Return the pass scratch, one chunk's sums (C++: Workspace::scratch)."""
     o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d) + moments_size(d)
     return ws.buf[o : o + pass_scratch_size(d)]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL, inline="always")
 def hessian_of(ws, d):
     """Return the Hessian and its factorisation's scratch (a stack array in C++)."""
     o = workspace_size(d) - NEWTON_SCRATCH_SIZE
     return ws.buf[o : o + NEWTON_SCRATCH_SIZE]
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def small_buffers(n, d):
     """Return the small pass's per-thread buffers (SmallBuffers in C++).
 
@@ -248,22 +261,208 @@ def small_buffers(n, d):
     )
 
 
-@njit(cache=True, nogil=True)
+# What the driver asks of its pass, per kind (C++: the pass's methods and the overloads on
+# the pass type in solver.hpp). Each stub's implementations follow it; by_pass compiles a
+# call as the one for the type of its argument pa. ROW_PASSES: the two row passes, which
+# read the caller's rows in place.
+ROW_PASSES = (SerialPass, OpenMPPass)
+
+
+def small_present_rows(pr, pa):
+    return pa.rows[0]
+
+
+def every_row(pr, pa):
+    return pr.x.shape[0]
+
+
+@by_pass({SmallPass: small_present_rows, **dict.fromkeys(ROW_PASSES, every_row)})
+def present_rows(pr, pa):
+    """Return the count of rows the robust anchor samples (C++: present_rows).
+
+    Every row for the row passes, the present ones (no NaN under omit) for the small pass.
+    """
+
+
+def small_present_row(pa, q):
+    return pa.sidx[q]
+
+
+def same_row(pa, q):
+    return q
+
+
+@by_pass({SmallPass: small_present_row, **dict.fromkeys(ROW_PASSES, same_row)})
+def present_row(pa, q):
+    """Return the row index of the q-th present row (C++: present_row)."""
+
+
+def small_pass_first_row(pr, pa):
+    i0 = small_first_row(pr.x, pa.omit)
+    if i0 < 0:
+        pa.rows[0] = pa.rows[1] = 0
+    return i0
+
+
+def row_zero(pr, pa):
+    return 0
+
+
+@by_pass({SmallPass: small_pass_first_row, **dict.fromkeys(ROW_PASSES, row_zero)})
+def first_row(pr, pa):
+    """Return the reference row x0 of the moments, -1 when none is present (C++: first_row).
+
+    The row passes read every row, so x0 is the first; the small pass may skip rows
+    (missing data).
+    """
+
+
+def small_pass_moments(pr, pa, i0, mom):
+    x = pr.x
+    d = x.shape[1]
+    m, npad, inf_in_omitted = small_copy(x, pr.w, pr.wscale, pa.omit, i0, pa.su, pa.sw, pa.sidx)
+    big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
+    small_moments(pa.su, pa.sw, npad, big, d, pa.lane, mom)
+    mom[MOMENT_NONFINITE] += inf_in_omitted  # inf is an error even in an omitted row
+    pa.rows[0] = m
+    pa.rows[1] = npad
+
+
+def serial_pass_moments(pr, pa, i0, mom):
+    serial_moments(pr.x, pr.w, pr.wscale, pr.x[i0], mom, pa.scratch)
+
+
+def openmp_pass_moments(pr, pa, i0, mom):
+    parallel_moments(pr.x, pr.w, pr.wscale, pr.x[i0], mom, pa.partial)
+
+
+@by_pass(
+    {SmallPass: small_pass_moments, SerialPass: serial_pass_moments,
+     OpenMPPass: openmp_pass_moments}
+)  # fmt: skip
+def pass_moments(pr, pa, i0, mom):
+    """Write the moments of the problem about row i0 into mom (C++: pass.moments(x0, mom)).
+
+    The small pass copies the problem into pa.su first (frame coordinates) and counts its
+    present rows into pa.rows.
+    """
+
+
+def small_frame_ready(pa, c, s):
+    small_load(pa.su, pa.sw, pa.rows[1], c.shape[0], c, s, pa.lane, pa.smu)
+
+
+def nothing_to_load(pa, c, s):
+    pass
+
+
+@by_pass({SmallPass: small_frame_ready, **dict.fromkeys(ROW_PASSES, nothing_to_load)})
+def frame_ready(pa, c, s):
+    """Once the frame (c, s) is known: the small pass loads the problem into it."""
+
+
+def small_frame_moved(pr, pa, c, s):
+    small_reload(pr.x, pa.sidx, pa.rows[0], pa.rows[1], c, s, pa.su, pa.sw, pa.lane, pa.smu)
+
+
+def nothing_to_move(pr, pa, c, s):
+    pass
+
+
+@by_pass({SmallPass: small_frame_moved, **dict.fromkeys(ROW_PASSES, nothing_to_move)})
+def frame_moved(pr, pa, c, s):
+    """After the centre moved: the small pass copies the problem into the new frame."""
+
+
+def small_default_start(pa, W, d, z):
+    small_start(pa.su, pa.sw, W, pa.rows[0], pa.rows[1], d, pa.st, pa.lane, z)
+
+
+def centre_start(pa, W, d, z):
+    for j in range(d):
+        z[j] = 0.0
+
+
+@by_pass({SmallPass: small_default_start, **dict.fromkeys(ROW_PASSES, centre_start)})
+def default_start(pa, W, d, z):
+    """Write the start without init to z (C++: default_start): the small pass's, else the centre."""
+
+
+def small_pass_sums(pr, pa, fr, W, out):
+    small_sums(
+        pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st,
+        pa.lane, out,
+    )  # fmt: skip
+
+
+def serial_pass_sums(pr, pa, fr, W, out):
+    serial_sums(pr.x, pr.w, pr.wscale, fr.c, fr.s, fr.z, fr.eps, fr.near, out, pa.scratch)
+
+
+def openmp_pass_sums(pr, pa, fr, W, out):
+    parallel_sums(pr.x, pr.w, pr.wscale, fr.c, fr.s, fr.z, fr.eps, fr.near, out, pa.partial)
+
+
+@by_pass({SmallPass: small_pass_sums, SerialPass: serial_pass_sums, OpenMPPass: openmp_pass_sums})
+def pass_sums(pr, pa, fr, W, out):
+    """Write the iteration sums at fr.z into out (C++: pass.sums(fr, out); W: SmallPass::W)."""
+
+
+def small_pass_nearest(pr, pa, fr):
+    return pa.sidx[small_nearest(pa.su, pa.sw, pa.rows[0], pr.x.shape[1], fr.z)]
+
+
+def serial_pass_nearest(pr, pa, fr):
+    return serial_nearest(pr.x, pr.w, fr.c, fr.s, fr.z)
+
+
+def openmp_pass_nearest(pr, pa, fr):
+    nc = pa.partial.shape[0]
+    best_i, best_d2 = np.empty(nc, dtype=np.int64), np.empty(nc)
+    return parallel_nearest(pr.x, pr.w, fr.c, fr.s, fr.z, best_i, best_d2)
+
+
+@by_pass(
+    {SmallPass: small_pass_nearest, SerialPass: serial_pass_nearest,
+     OpenMPPass: openmp_pass_nearest}
+)  # fmt: skip
+def pass_nearest(pr, pa, fr):
+    """Return the row of positive weight nearest to the iterate (C++: pass.nearest(fr))."""
+
+
+def small_pass_hessian(pa, fr, inv, H):
+    small_hessian(pa.su, pa.sw, inv, pa.rows[1], fr.z.shape[0], fr.z, fr.eps, pa.st, pa.lane, H)
+    return True
+
+
+def no_hessian(pa, fr, inv, H):
+    return False
+
+
+@by_pass({SmallPass: small_pass_hessian, **dict.fromkeys(ROW_PASSES, no_hessian)})
+def pass_hessian(pa, fr, inv, H):
+    """Write the Hessian at the iterate to H; return False where the pass forms none.
+
+    C++: pass_hessian. Only the small pass forms it: a d x d accumulation per row would
+    cost the row passes more than the passes its Newton steps save.
+    """
+
+
+@njit(**KERNEL)
 def sample_size(n, d):
     """Doubles of the robust anchor's sample for problems of n rows (C++: Workspace::sample)."""
     return robust_sample_size(n) * (d + 3)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def sample_anchor(pr, pa, ws, m):
     """Compute m and rho of ``robust_frame.py`` over a sample of the problem's present rows.
 
-    m into ``m``, rho returned. The present rows: every row for the row passes, sidx[:m]
-    for the small pass (pa.rows[0] of them).
+    m into ``m``, rho returned (present_rows, present_row).
     """
     x = pr.x
     d = x.shape[1]
-    rows = pa.rows[0]
+    rows = present_rows(pr, pa)
     S = robust_sample_size(rows)
     sample = ws.sample
     xs = sample[: S * d].reshape((S, d))
@@ -273,24 +472,14 @@ def sample_anchor(pr, pa, ws, m):
     weighted = pr.w.shape[0] > 0
     for k in range(S):
         q = robust_sample_row(k, rows)
-        i = pa.sidx[q] if pa.small else q
+        i = present_row(pa, q)
         for j in range(d):
             xs[k, j] = x[i, j]
         wv[k] = pr.w[i] if weighted else 1.0
     return robust_anchor(xs, wv, S, d, v, vw, m)
 
 
-@njit(cache=True, nogil=True)
-def default_start(pa, W, d, z):
-    """Write the start without init to z (C++: default_start): the small pass's, else the centre."""
-    if pa.small:
-        small_start(pa.su, pa.sw, W, pa.rows[0], pa.rows[1], d, pa.st, pa.lane, z)
-    else:
-        for j in range(d):
-            z[j] = 0.0
-
-
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def make_frame(pr, pa, ws):
     """Fill the centre at(ws, V_C); return (frame status, FrameFit).
 
@@ -298,26 +487,14 @@ def make_frame(pr, pa, ws):
     is copied into pa.su (frame coordinates) and its present rows counted into pa.rows.
     V_X0 receives the reference row x0 as float64 (C++: Workspace::reference_row).
     """
-    x, w, wscale = pr
+    x = pr.x
     d = x.shape[1]
     c, x0d, mom = at(ws, V_C, d), at(ws, V_X0, d), moments_of(ws, d)
-    m = x.shape[0]
-    npad = 0
     unset = FrameFit(1.0, 1.0, COINCIDENCE_RADIUS, math.inf, 0.0)
-    if pa.small:
-        i0 = small_first_row(x, pa.omit)
-        if i0 < 0:
-            pa.rows[0] = pa.rows[1] = 0
-            return EMPTY, unset
-        m, npad, inf_in_omitted = small_copy(x, w, wscale, pa.omit, i0, pa.su, pa.sw, pa.sidx)
-        big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
-        small_moments(pa.su, pa.sw, npad, big, d, pa.lane, mom)
-        mom[MOMENT_NONFINITE] += inf_in_omitted  # inf is an error even in an omitted row
-    else:
-        i0 = 0
-        run_moments(pa.parallel, x, w, wscale, x[0], mom, pa.scratch, pa.partial)
-    pa.rows[0] = m
-    pa.rows[1] = npad
+    i0 = first_row(pr, pa)
+    if i0 < 0:
+        return EMPTY, unset
+    pass_moments(pr, pa, i0, mom)
     if mom[MOMENT_NONFINITE] > 0:
         return NONFINITE, unset
     W = mom[MOMENT_WEIGHT]
@@ -342,12 +519,11 @@ def make_frame(pr, pa, ws):
     if not finite:
         for j in range(d):
             c[j] = x0d[j]
-    if pa.small:
-        small_load(pa.su, pa.sw, npad, d, c, s, pa.lane, pa.smu)
+    frame_ready(pa, c, s)
     return CONVERGED, FrameFit(s, W, eps, math.inf, half)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def no_far_points(S, W, reach):
     """Whether the classic certificate speaks at the scale of the data around the iterate.
 
@@ -358,7 +534,7 @@ def no_far_points(S, W, reach):
     return half_weight > 0 and S[SLOT_INV] > 0 and reach * S[SLOT_INV] <= NEAR_FACTOR * half_weight
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def frame_reach(c, s, z, x0d, d, half):
     """||y - x0|| + 2 sqrt(d) half in frame units, for the iterate z of the frame (c, s)."""
     q = 0.0
@@ -368,14 +544,7 @@ def frame_reach(c, s, z, x0d, d, half):
     return math.sqrt(q) + 2.0 * math.sqrt(d) * half * s
 
 
-@njit(cache=True, nogil=True)
-def frame_moved(pr, pa, c, s):
-    """After the centre moved: the small pass copies the problem into the new frame."""
-    if pa.small:
-        small_reload(pr.x, pa.sidx, pa.rows[0], pa.rows[1], c, s, pa.su, pa.sw, pa.lane, pa.smu)
-
-
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def anchor_frame(pr, pa, ws, fit):
     """Anchor the frame at the robust centre m (far points may lurk); return (Anchor, fit).
 
@@ -413,39 +582,14 @@ def anchor_frame(pr, pa, ws, fit):
     return ANCHOR_MOVED, fit
 
 
-@njit(cache=True, nogil=True, inline="always")
-def pass_sums(pr, pa, fr, W, out):
-    """Write the iteration sums at fr.z into out (C++: pass.sums(fr, out); W: SmallPass::W)."""
-    if pa.small:
-        small_sums(
-            pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st,
-            pa.lane, out,
-        )  # fmt: skip
-    else:
-        run_sums(
-            pa.parallel, pr.x, pr.w, pr.wscale, fr.c, fr.s, fr.z, fr.eps, fr.near, out,
-            pa.scratch, pa.partial,
-        )  # fmt: skip
-
-
-@njit(cache=True, nogil=True)
-def pass_nearest(pr, pa, fr):
-    """Return the row of positive weight nearest to the iterate (C++: pass.nearest(fr))."""
-    if pa.small:
-        return pa.sidx[small_nearest(pa.su, pa.sw, pa.rows[0], pr.x.shape[1], fr.z)]
-    nc = pa.partial.shape[0]
-    best_i, best_d2 = np.empty(nc, dtype=np.int64), np.empty(nc)
-    return run_nearest(pa.parallel, pr.x, pr.w, fr.c, fr.s, fr.z, best_i, best_d2)
-
-
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def unsolved(median, counts, why):
     """No answer (EMPTY, NONFINITE or RANGE): NaN everywhere, the counts as they stand."""
     median[:] = np.nan
     return np.nan, np.nan, np.nan, counts[COUNT_ITER], counts[COUNT_PASSES], why, np.nan
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def pass_at_iterate(pr, pa, ws, fit, lb, new_frame):
     """Return (cert, lb) of a pass at the iterate; lb replaced (a new frame) or the best."""
     d = pr.x.shape[1]
@@ -456,7 +600,7 @@ def pass_at_iterate(pr, pa, ws, fit, lb, new_frame):
     return cert, (cert.lb if new_frame else max(lb, cert.lb))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def vouches(ws, fit, sc, d):
     """Whether a certified gap at the iterate vouches for the location (C++: vouches).
 
@@ -469,7 +613,7 @@ def vouches(ws, fit, sc, d):
     return no_far_points(sums_a(ws, d), fit.W, frame_reach(c, fit.s, z, x0d, d, fit.half))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
     """Anchor the frame once; return (Anchor, fit, sc, cert, lb) (C++: anchor_iterate).
 
@@ -496,7 +640,7 @@ def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
     return a, fit, sc, cert, lb
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def recentre_frame(pr, pa, ws, fit, sc, lb):
     """Move the frame's centre onto the iterate; return (sc, cert, lb) of the pass there.
 
@@ -515,7 +659,7 @@ def recentre_frame(pr, pa, ws, fit, sc, lb):
     return sc, cert, lb
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def vertex_trial(x, k, c, s, z, zt):
     """Write data point k as the trial zt; return False when z already sits there."""
     moved = False
@@ -525,7 +669,7 @@ def vertex_trial(x, k, c, s, z, zt):
     return moved
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL, inline="always")
 def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
     """Run the loop (C++: iterate); return (status, fit, cert, lb), RANGE for no answer.
 
@@ -589,10 +733,11 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
                 vertex = vertex_trial(x, k, c, fit.s, z, zt)
         newton = False
         decrement = 0.0
-        # C++: pass_hessian, which only the small pass forms (its buffers read here: a call
-        # taking the whole Pass would count a reference to each of its arrays).
-        if not vertex and pa.small and newton_due(sc, opt.method == METHOD_NEWTON, d, S, n_iter):
-            small_hessian(pa.su, pa.sw, S[SLOT_INV], pa.rows[1], d, z, fit.eps, pa.st, pa.lane, H)
+        if (
+            not vertex
+            and newton_due(sc, opt.method == METHOD_NEWTON, d, S, n_iter)
+            and pass_hessian(pa, fz, S[SLOT_INV], H)
+        ):
             newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)
             if not newton:
                 sc = newton_backs_off(sc, n_iter)
@@ -630,7 +775,7 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
         sc = trial_done(sc, kind, accept, recentre, counts[COUNT_ITER])
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     """Solve one problem; return (objective, lower_bound, gap, n_iter, n_passes, status, scale).
 
@@ -702,16 +847,14 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     return objective, lower_bound, gap, n_iter, n_passes, status, cert.scale / (W * s)
 
 
-@njit(cache=True, nogil=True)
-def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
-    """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad."""
+@njit(**ENTRY)
+def evaluate_at(x, w, wscale, y, pa, buf, grad):
+    """Return (points finite, f(y), LB(y)) and write the minimum-norm subgradient to grad.
+
+    ``pa``: a SerialPass or an OpenMPPass for x, which the bindings pick by the threads.
+    """
     d = x.shape[1]
     ws = workspace(buf, np.empty(0))
-    su, sw, st, smu, sidx, lane = small_buffers(0, 0)
-    pa = Pass(
-        False, parallel, False, scratch_of(ws, d), partial, su, sw, st, smu, sidx, lane,
-        np.zeros(2, dtype=np.int64),
-    )  # fmt: skip
     pr = Problem(x, w, wscale)
     fs, fit = make_frame(pr, pa, ws)
     if fs != CONVERGED:
@@ -732,29 +875,36 @@ def evaluate_at(x, w, wscale, y, parallel, buf, partial, grad):
     return True, f, lb
 
 
-@njit(cache=True, nogil=True)
-def batch_scratch(n, d, chunks, small, parallel, omit):
-    """Return (Pass, Workspace) for problems of n rows, reused across a thread's problems.
-
-    ``chunks`` chunks of rows for the row passes; the small pass's buffers sized for (n, d)
-    where ``small``, else empty.
-    """
-    su, sw, st, smu, sidx, lane = small_buffers(n if small else 0, d if small else 0)
+@njit(**KERNEL)
+def small_scratch(n, d, omit):
+    """Return (SmallPass, Workspace) for problems of n rows, reused across a thread's problems."""
+    su, sw, st, smu, sidx, lane = small_buffers(n, d)
     ws = workspace(np.empty(workspace_size(d)), np.empty(sample_size(n, d)))
-    pa = Pass(
-        small, parallel, omit, scratch_of(ws, d), np.empty((chunks, pass_scratch_size(d))),
-        su, sw, st, smu, sidx, lane, np.zeros(2, dtype=np.int64),
-    )  # fmt: skip
-    return pa, ws
+    return SmallPass(omit, su, sw, st, smu, sidx, lane, np.zeros(2, dtype=np.int64)), ws
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**KERNEL)
+def serial_scratch(n, d):
+    """Return (SerialPass, Workspace) for problems of n rows (scratch: the Workspace's)."""
+    ws = workspace(np.empty(workspace_size(d)), np.empty(sample_size(n, d)))
+    return SerialPass(scratch_of(ws, d)), ws
+
+
+@njit(**KERNEL)
+def openmp_scratch(n, d):
+    """Return (OpenMPPass, Workspace) for problems of n rows (every chunk's sums)."""
+    ws = workspace(np.empty(workspace_size(d)), np.empty(sample_size(n, d)))
+    return OpenMPPass(np.empty((n_chunks(n, d), pass_scratch_size(d)))), ws
+
+
+@njit(**KERNEL, inline="always")
 def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms):
     """Solve problem k of a batch into the k-th entries of ``results``.
 
-    ``pa``, ``ws``: the scratch of ``batch_scratch``, reused across problems; ``results``:
+    ``pa``, ``ws``: a pass and its workspace (``small_scratch`` and the like), reused
+    across problems; ``results``:
     (median, objective, lower_bound, gap, n_iter, n_passes, status, scale), the batch's
-    output arrays; ``mads``: (emad, smad, bcmad, count), of length 0 unless asked for
+    output arrays; ``mads``: (emad, smad, bcmad, count), None unless asked for
     (``store_mads``), with ``terms`` their scratch.
     """
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
@@ -765,20 +915,24 @@ def solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads,
     store_mads(k, x, w, median, mads, terms)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def store_mads(k, x, w, median, mads, terms):
-    """Problem k's deviations around its stored median, where asked for (``mad.py``)."""
-    if mads[3].shape[0] > 0:
+    """Problem k's deviations around its stored median, where asked for (``mad.py``).
+
+    ``mads``: None where not asked for, a type of its own, so that only the calls that ask
+    compile the deviations.
+    """
+    if mads is not None:
         problem_mads(x[k], w[0 if w.shape[0] == 1 else k], median[k], terms, mads, k)
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def mad_terms(n, mads):
     """Return the scratch of ``store_mads`` for n rows (empty unless asked for)."""
-    return np.empty((3, n if mads[3].shape[0] > 0 else 0))
+    return np.empty((3, 0 if mads is None else n))
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def skip_problems(lo, hi, results):
     """Mark problems lo..hi-1 as not solved because of an interrupt."""
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
@@ -789,11 +943,10 @@ def skip_problems(lo, hi, results):
         status[k] = INTERRUPTED
 
 
-@njit(cache=True, nogil=True, inline="always")
-def solve_within(x, w, wscale, init, has_init, opt, parallel, stop, results, mads):
-    """Few large problems: one after another, each pass over Numba's threads if parallel."""
-    P, n, d = x.shape
-    pa, ws = batch_scratch(n, d, n_chunks(n, d), False, parallel, opt.omit)
+@njit(**KERNEL, inline="always")
+def solve_within(x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads):
+    """Few large problems, one after another, each pass by ``pa`` (OpenMPPass: threaded)."""
+    P, n = x.shape[0], x.shape[1]
     terms = mad_terms(n, mads)
     status = results[6]
     for k in range(P):
@@ -803,7 +956,7 @@ def solve_within(x, w, wscale, init, has_init, opt, parallel, stop, results, mad
             return
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms):
     """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
 
@@ -845,18 +998,16 @@ def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms)
         store_mads(k, x, w, median, mads, terms)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
+@njit(**KERNEL, inline="always")
+def solve_block(b, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms):
     """Problems b * BATCH_BLOCK ... of a batch outside packed Newton's lanes, one by one.
 
-    ``solve_block_packed`` without the lanes, for the batches ``packs`` leaves out of them.
+    ``solve_block_packed`` without the lanes, for the batches ``packs`` leaves out of them;
+    ``pa``, ``ws``, ``terms``: the scratch of the entry point, reused across its blocks.
     Inlined into its entry points: compiled on its own, its library would be optimised once
     more with the whole solver linked in, seconds of compilation (so is ``solve_one``).
     """
-    P, n, d = x.shape
-    small = n * d <= SMALL_PROBLEM_SIZE
-    pa, ws = batch_scratch(n, d, 1, small, False, opt.omit)
-    terms = mad_terms(n, mads)
+    P = x.shape[0]
     lo = b * BATCH_BLOCK
     for k in range(lo, min(P, lo + BATCH_BLOCK)):
         if stop[0] != 0:
@@ -865,8 +1016,10 @@ def solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads):
         solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def solve_block_packed(b, x, w, wscale, init, has_init, opt, stop, results, mads):
+@njit(**KERNEL, inline="always")
+def solve_block_packed(
+    b, x, w, wscale, init, has_init, opt, pa, ws, pb, networks, stop, results, mads, terms
+):
     """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused.
 
     Newton on small problems without start points runs PACK consecutive problems at a time
@@ -875,21 +1028,17 @@ def solve_block_packed(b, x, w, wscale, init, has_init, opt, stop, results, mads
     read once per pack. Which path a problem takes depends on n, d and the options only,
     so it gets the same bits alone or in a batch. ``solve_one``, a thin wrapper,
     is inlined into its callers by Numba: compiled on its own, its library would be
-    optimised once more with the whole driver linked in, seconds of compilation.
+    optimised once more with the whole driver linked in, seconds of compilation. ``pa``
+    (a SmallPass), ``ws``, ``pb`` (``pack_buffers``), ``networks``, ``terms``: the scratch
+    of the entry point, reused across its blocks.
     """
     P, n, d = x.shape
-    small = n * d <= SMALL_PROBLEM_SIZE
-    pa, ws = batch_scratch(n, d, 1, small, False, opt.omit)
     packed = (  # as packs(n, d, method, has_init), which picked this entry
-        small
-        and opt.method == METHOD_NEWTON
+        opt.method == METHOD_NEWTON
         and d <= NEWTON_MAX_D
         and not has_init
         and n * d <= PACKED_PROBLEM_SIZE
     )
-    pb = pack_buffers(n if packed else 0, d if packed else 0)
-    networks = network_cache(n if packed else 0)
-    terms = mad_terms(n, mads)
     certified = pb[15]
     lo = b * BATCH_BLOCK
     for k in range(lo, min(P, lo + BATCH_BLOCK)):
@@ -909,22 +1058,37 @@ def solve_block_packed(b, x, w, wscale, init, has_init, opt, stop, results, mads
         solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
-# The entry points take the outputs one by one, as C++ solve_batch's BatchOutcome. C++
-# solve_batch picks solve_within or the blocks (over OpenMP's threads); here the bindings
-# pick the entry point and spread the blocks over threads of their own, so a call compiles
-# only the path it takes (Numba compiles every branch of a function): the lanes of packed
-# Newton (solve_block_packed) only where ``packs`` says a batch takes them.
-@njit(cache=True, nogil=True)
+# The entry points take the outputs one by one, as C++ solve_batch's BatchOutcome, and
+# ``mads``: (emad, smad, bcmad, count) where asked for, else None (``store_mads``). C++
+# solve_batch picks solve_within or the blocks (over OpenMP's threads), and the pass type;
+# here the bindings pick the entry point and spread the blocks over threads of their own,
+# so a call compiles only the path and the pass it takes (Numba compiles every branch of a
+# function): the lanes of packed Newton (solve_block_packed) only where ``packs`` says a
+# batch takes them, the row passes only for problems too large for the small pass.
+@njit(**ENTRY)
 def solve_batch_within(
-    x, w, wscale, init, has_init, method, tol, max_iter, parallel, omit, stop,
-    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
-    emad, smad, bcmad, count,
+    x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
 ):  # fmt: skip
-    """Few large problems (C++ solve_batch's ``within`` branch): ``solve_within``."""
+    """Few large problems (C++ solve_batch's ``within`` branch), on the calling thread."""
+    n, d = x.shape[1], x.shape[2]
+    pa, ws = serial_scratch(n, d)
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
-    mads = (emad, smad, bcmad, count)
-    solve_within(x, w, wscale, init, has_init, Options(method, tol, max_iter, omit), parallel,
-                 stop, results, mads)  # fmt: skip
+    opt = Options(method, tol, max_iter, omit)
+    solve_within(x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads)
+
+
+@njit(**ENTRY)
+def solve_batch_within_parallel(
+    x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
+):  # fmt: skip
+    """``solve_batch_within`` with each pass over Numba's threads (an OpenMPPass)."""
+    n, d = x.shape[1], x.shape[2]
+    pa, ws = openmp_scratch(n, d)
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    opt = Options(method, tol, max_iter, omit)
+    solve_within(x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads)
 
 
 def n_blocks(P):
@@ -947,37 +1111,60 @@ def packs(n, d, method, has_init):
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(**ENTRY)
 def solve_batch_serial(
     b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
-    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
-    emad, smad, bcmad, count,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
 ):  # fmt: skip
     """Solve blocks b0 ... b1 - 1 of P problems x[k] (n x d) on the calling thread.
 
-    w has 1 or P rows (a row of length 0: unit weights). The bindings run ranges of blocks
-    on several threads at once (the kernel releases the GIL). Never enters Numba's threading
-    layer, which aborts in a child forked from a process that has used it (GNU OpenMP), as
-    C++ ``num_threads(1)`` regions never wake libgomp's pool. A parallel loop here would
-    compile the whole solver once more, and its index (unsigned in the loop's body) would
-    compile it a third time for that signature.
+    Problems too large for the small pass (n d > SMALL_PROBLEM_SIZE): the row passes on
+    one thread (a SerialPass). w has 1 or P rows (a row of length 0: unit weights). The
+    bindings run ranges of blocks on several threads at once (the kernel releases the
+    GIL). Never enters Numba's threading layer, which aborts in a child forked from a
+    process that has used it (GNU OpenMP), as C++ ``num_threads(1)`` regions never wake
+    libgomp's pool. A parallel loop here would compile the whole solver once more, and its
+    index (unsigned in the loop's body) would compile it a third time for that signature.
     """
+    n, d = x.shape[1], x.shape[2]
+    pa, ws = serial_scratch(n, d)
+    terms = mad_terms(n, mads)
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
-    mads = (emad, smad, bcmad, count)
     opt = Options(method, tol, max_iter, omit)
     for b in range(b0, b1):
-        solve_block(b, x, w, wscale, init, has_init, opt, stop, results, mads)
+        solve_block(b, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
-@njit(cache=True, nogil=True)
-def solve_batch_serial_packed(
+@njit(**ENTRY)
+def solve_batch_small(
     b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
-    median, objective, lower_bound, gap, n_iter, n_passes, status, scale,
-    emad, smad, bcmad, count,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
 ):  # fmt: skip
-    """``solve_batch_serial`` for the problems that ``packs`` (``solve_block_packed``)."""
+    """``solve_batch_serial`` for small problems (n d <= SMALL_PROBLEM_SIZE): a SmallPass."""
+    n, d = x.shape[1], x.shape[2]
+    pa, ws = small_scratch(n, d, omit)
+    terms = mad_terms(n, mads)
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
-    mads = (emad, smad, bcmad, count)
     opt = Options(method, tol, max_iter, omit)
     for b in range(b0, b1):
-        solve_block_packed(b, x, w, wscale, init, has_init, opt, stop, results, mads)
+        solve_block(b, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
+
+
+@njit(**ENTRY)
+def solve_batch_small_packed(
+    b0, b1, x, w, wscale, init, has_init, method, tol, max_iter, omit, stop,
+    median, objective, lower_bound, gap, n_iter, n_passes, status, scale, mads,
+):  # fmt: skip
+    """``solve_batch_small`` for the problems that ``packs`` (``solve_block_packed``)."""
+    n, d = x.shape[1], x.shape[2]
+    pa, ws = small_scratch(n, d, omit)
+    pb = pack_buffers(n, d)
+    networks = network_cache(n)
+    terms = mad_terms(n, mads)
+    results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
+    opt = Options(method, tol, max_iter, omit)
+    for b in range(b0, b1):
+        solve_block_packed(
+            b, x, w, wscale, init, has_init, opt, pa, ws, pb, networks, stop, results, mads,
+            terms,
+        )  # fmt: skip

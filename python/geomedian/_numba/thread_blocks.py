@@ -1,8 +1,9 @@
 """A batch's blocks of problems over threads of Python's own (C++: the OpenMP loop of solve_batch).
 
-The serial entry points (``solver.solve_batch_serial``) release the GIL, so Python threads
-run them at once on different blocks. A parallel Numba loop would do the same but compile
-the whole solver again inside it on the first call; these threads compile nothing. Each
+The block entry points (``solver.solve_batch_small`` and the like) release the GIL, so
+Python threads run them at once on different blocks. A parallel Numba loop would do the
+same but compile the whole solver again inside it on the first call; these threads compile
+nothing. Each
 thread takes the next range of blocks as it finishes one, so uneven problems balance; a
 problem's result depends on it alone, never on the thread that solved it.
 """

@@ -8,9 +8,10 @@ import math
 from numba import njit
 
 from .fused_pass import SLOT_ETA, SLOT_HEAD, SLOT_INV
+from .jit_options import KERNEL
 
 
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def weiszfeld_step(sums, d, z, z_next):
     """Write the step from z into z_next; return False when z is a fixed point."""
     inv = sums[SLOT_INV]
