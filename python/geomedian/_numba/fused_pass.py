@@ -142,6 +142,29 @@ def row_center(xi, c, s, z, rb):
     return compensated_total(total, err)
 
 
+# Without reassociation: each lane's squares and the lanes' pairwise total in C++'s order.
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def lane_center(xi, c, s, z, rb, lanes):
+    """row_center for a row of 8, 12 or 16 coordinates (C++: block_center_lanes).
+
+    The squares are summed in L = lanes.shape[0] lanes (4 or 8; coordinate j into lane
+    j mod L, in order of j), then the lanes pairwise: (l0 + l1) + (l2 + l3) for 4 lanes,
+    ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) for 8.
+    """
+    L = lanes.shape[0]
+    for lane in range(L):
+        a = 0.0
+        for j in range(lane, xi.shape[0], L):
+            r = (xi[j] - c[j]) * s - z[j]
+            rb[j] = r
+            a += r * r
+        lanes[lane] = a
+    low = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+    if L == 4:
+        return low
+    return low + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+
+
 @njit(**HOT_KERNEL, inline="always")
 def block_center(xb, ct, s, zt, rbuf):
     """row_center's r for a whole block of short rows (ct, zt: c and z once per row)."""
@@ -346,6 +369,10 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     # one short loop per row: such blocks are centred in one flat loop against c and z
     # repeated per row (C++ needs neither: its row length is a compile-time constant).
     short = d < 8
+    # Row lengths that C++ sums in lanes (compile-time lengths that are a multiple of 4):
+    # 8 lanes where 8 divide d (C++'s AVX-512 clone; 4 on the others, as in short_rows).
+    lanes = np.zeros(8 if d % 8 == 0 else 4)
+    in_lanes = d <= 16 and d % 4 == 0
     ct = np.empty(brows * d if short else 0)
     zt = np.empty(brows * d if short else 0)
     if short:
@@ -367,6 +394,9 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
             block_center(xb, ct, s, zt, rbuf)
             for k in range(mb):
                 d2[k] = row_norm2(rbuf[k * d : k * d + d])
+        elif in_lanes:
+            for k in range(mb):
+                d2[k] = lane_center(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d], lanes)
         else:
             for k in range(mb):
                 d2[k] = row_center(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d])
