@@ -26,7 +26,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "types.hpp"
@@ -123,90 +122,70 @@ GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
     }
 }
 
-// Short vectors of float64 as GCC vector types (packed_newton.cpp does the same): each clone
-// compiles them to its own registers (one AVX-512 register, two AVX2 ones, four SSE2 ones).
+// Four float64 lanes as a GCC vector type (packed_newton.cpp does the same with eight):
+// one AVX2 register, half an AVX-512 one, two SSE2 ones.
 typedef double vec4d __attribute__((vector_size(32)));
-typedef double vec8d __attribute__((vector_size(64)));
 typedef long long vec4i __attribute__((vector_size(32)));
-typedef long long vec8i __attribute__((vector_size(64)));
 
-// L consecutive coordinates widened to float64. Element by element, not by
+// Four consecutive coordinates widened to float64. Element by element, not by
 // __builtin_convertvector: GCC 12 splits that one into two half-width conversions.
-template <class V, int L, class T>
-GEOMEDIAN_ALWAYS_INLINE void load_lanes(const T* p, V& v) {
-    for (int l = 0; l < L; ++l) v[l] = static_cast<double>(p[l]);
+template <class T>
+GEOMEDIAN_ALWAYS_INLINE void load4(const T* p, vec4d& v) {
+    for (int l = 0; l < 4; ++l) v[l] = static_cast<double>(p[l]);
 }
 
-// One row of length D (a multiple of L) centred into rb, r = (x - c) s - z, and its squares
-// summed in L lanes: coordinate j into lane j mod L, in order of j.
-template <class V, int L, int D, class T>
-GEOMEDIAN_ALWAYS_INLINE void lane_row_squares(const T* __restrict xi, const V* cv, double s,
-                                              const V* zv, double* __restrict rb, V& acc) {
-    acc = V{};
-    for (int q = 0; q < D / L; ++q) {
-        V x;
-        load_lanes<V, L>(xi + L * q, x);
-        const V r = (x - cv[q]) * s - zv[q];
-        __builtin_memcpy(rb + L * q, &r, sizeof r);
+// One row of length D (a multiple of 4) centred into rb, r = (x - c) s - z, and its squares
+// summed in four lanes: coordinate j into lane j mod 4, in order of j.
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE void row_squares4(const T* __restrict xi, const vec4d* cv, double s,
+                                          const vec4d* zv, double* __restrict rb, vec4d& acc) {
+    acc = vec4d{};
+    for (int q = 0; q < D / 4; ++q) {
+        vec4d x;
+        load4(xi + 4 * q, x);
+        const vec4d r = (x - cv[q]) * s - zv[q];
+        __builtin_memcpy(rb + 4 * q, &r, sizeof r);
         acc += r * r;
     }
 }
 
-// The lane sums of one row added pairwise: (l0 + l1) + (l2 + l3) for 4 lanes,
-// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) for 8: the order of the transposes below.
-GEOMEDIAN_ALWAYS_INLINE double lane_total(const vec4d& p) { return (p[0] + p[1]) + (p[2] + p[3]); }
-GEOMEDIAN_ALWAYS_INLINE double lane_total(const vec8d& p) {
-    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-}
-
-// r and the squared distances of a block of m rows whose length D is a multiple of L, L rows
-// at a time: the L rows' lane sums are added pairwise by an L x L transpose (log2 L rounds of
-// shuffles and adds), which gives each row the sum lane_total gives it without a horizontal
-// sum per row (GCC adds a row's lanes one after the other: 8 dependent scalar additions at
-// d = 8, 16 for float32 rows, whose vectorisation doubles the lanes).
-template <int L, class T, int D>
-GEOMEDIAN_ALWAYS_INLINE void block_center_lanes(const T* __restrict xb, index_t m,
-                                                const double* __restrict c, double s,
-                                                const double* __restrict z,
-                                                double* __restrict rbuf, double* __restrict d2) {
-    static_assert(D % L == 0, "whole lanes per row");
-    typedef typename std::conditional<L == 8, vec8d, vec4d>::type V;
-    typedef typename std::conditional<L == 8, vec8i, vec4i>::type I;
-    V cv[D / L], zv[D / L];
-    for (int q = 0; q < D / L; ++q) {
-        __builtin_memcpy(&cv[q], c + L * q, sizeof(V));
-        __builtin_memcpy(&zv[q], z + L * q, sizeof(V));
+// r and the squared distances of a block of m rows whose length D is a multiple of 4, four
+// rows at a time: the four rows' lane sums are added pairwise by a 4 x 4 transpose (two
+// rounds of shuffles and adds), which gives row k the sum (l0 + l1) + (l2 + l3) of its
+// lanes without a horizontal sum per row (GCC adds a row's lanes one after the other: 8
+// dependent scalar additions per row at d = 16, and 16 for float32 rows, whose
+// vectorisation doubles the lanes: that made the float32 pass slower than the float64 one).
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE void block_center4(const T* __restrict xb, index_t m,
+                                           const double* __restrict c, double s,
+                                           const double* __restrict z,
+                                           double* __restrict rbuf, double* __restrict d2) {
+    static_assert(D % 4 == 0, "whole lanes per row");
+    vec4d cv[D / 4], zv[D / 4];
+    for (int q = 0; q < D / 4; ++q) {
+        __builtin_memcpy(&cv[q], c + 4 * q, sizeof(vec4d));
+        __builtin_memcpy(&zv[q], z + 4 * q, sizeof(vec4d));
     }
     index_t k = 0;
-    for (; k + L <= m; k += L) {
-        V p[L];
-        for (int u = 0; u < L; ++u)
-            lane_row_squares<V, L, D>(xb + (k + u) * D, cv, s, zv, rbuf + (k + u) * D, p[u]);
-        if constexpr (L == 4) {
-            const V a0 = __builtin_shuffle(p[0], p[1], I{0, 4, 2, 6}) +
-                         __builtin_shuffle(p[0], p[1], I{1, 5, 3, 7});
-            const V a1 = __builtin_shuffle(p[2], p[3], I{0, 4, 2, 6}) +
-                         __builtin_shuffle(p[2], p[3], I{1, 5, 3, 7});
-            const V t = __builtin_shuffle(a0, a1, I{0, 1, 4, 5}) +
-                        __builtin_shuffle(a0, a1, I{2, 3, 6, 7});
-            __builtin_memcpy(d2 + k, &t, sizeof t);
-        } else {
-            V a[4], b[2];
-            for (int u = 0; u < 4; ++u)
-                a[u] = __builtin_shuffle(p[2 * u], p[2 * u + 1], I{0, 8, 2, 10, 4, 12, 6, 14}) +
-                       __builtin_shuffle(p[2 * u], p[2 * u + 1], I{1, 9, 3, 11, 5, 13, 7, 15});
-            for (int u = 0; u < 2; ++u)
-                b[u] = __builtin_shuffle(a[2 * u], a[2 * u + 1], I{0, 1, 8, 9, 4, 5, 12, 13}) +
-                       __builtin_shuffle(a[2 * u], a[2 * u + 1], I{2, 3, 10, 11, 6, 7, 14, 15});
-            const V t = __builtin_shuffle(b[0], b[1], I{0, 1, 2, 3, 8, 9, 10, 11}) +
-                        __builtin_shuffle(b[0], b[1], I{4, 5, 6, 7, 12, 13, 14, 15});
-            __builtin_memcpy(d2 + k, &t, sizeof t);
-        }
+    for (; k + 4 <= m; k += 4) {
+        vec4d p0, p1, p2, p3;
+        row_squares4<T, D>(xb + k * D, cv, s, zv, rbuf + k * D, p0);
+        row_squares4<T, D>(xb + (k + 1) * D, cv, s, zv, rbuf + (k + 1) * D, p1);
+        row_squares4<T, D>(xb + (k + 2) * D, cv, s, zv, rbuf + (k + 2) * D, p2);
+        row_squares4<T, D>(xb + (k + 3) * D, cv, s, zv, rbuf + (k + 3) * D, p3);
+        // a0 = (p0 l0 + l1, p1 l0 + l1, p0 l2 + l3, p1 l2 + l3), a1 the same for p2, p3.
+        const vec4d a0 = __builtin_shuffle(p0, p1, vec4i{0, 4, 2, 6}) +
+                         __builtin_shuffle(p0, p1, vec4i{1, 5, 3, 7});
+        const vec4d a1 = __builtin_shuffle(p2, p3, vec4i{0, 4, 2, 6}) +
+                         __builtin_shuffle(p2, p3, vec4i{1, 5, 3, 7});
+        const vec4d t = __builtin_shuffle(a0, a1, vec4i{0, 1, 4, 5}) +
+                        __builtin_shuffle(a0, a1, vec4i{2, 3, 6, 7});
+        __builtin_memcpy(d2 + k, &t, sizeof t);
     }
     for (; k < m; ++k) {
-        V p;
-        lane_row_squares<V, L, D>(xb + k * D, cv, s, zv, rbuf + k * D, p);
-        d2[k] = lane_total(p);
+        vec4d p;
+        row_squares4<T, D>(xb + k * D, cv, s, zv, rbuf + k * D, p);
+        d2[k] = (p[0] + p[1]) + (p[2] + p[3]);
     }
 }
 
@@ -436,7 +415,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
     } else {
         // Blocks of rows, in three loops each: r and the squared distances (each row
         // vectorised along its length, r kept in a buffer that stays in L1; lengths that
-        // are a multiple of 4 in lanes, block_center_lanes), the per-row terms
+        // are a multiple of 4 in lanes, block_center4), the per-row terms
         // (vectorised across the block's rows: the square roots and reciprocals of many
         // rows overlap instead of each stalling its own row), then R and M from the
         // buffered r, so a row is converted and centred only once. A group of whole
@@ -484,17 +463,11 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             }
         } else {
             index_t pending = 0;
-            const bool wide = short_row_lanes() == 8;
             for (index_t b0 = lo; b0 < hi; b0 += brows) {
                 const index_t m = std::min(brows, hi - b0);
                 const T* __restrict xb = x + b0 * d;
-                if constexpr (D > 0 && D % 8 == 0) {
-                    if (wide)
-                        block_center_lanes<8, T, D>(xb, m, c, s, z, rbuf, d2);
-                    else
-                        block_center_lanes<4, T, D>(xb, m, c, s, z, rbuf, d2);
-                } else if constexpr (D > 0 && D % 4 == 0) {
-                    block_center_lanes<4, T, D>(xb, m, c, s, z, rbuf, d2);
+                if constexpr (D > 0 && D % 4 == 0) {
+                    block_center4<T, D>(xb, m, c, s, z, rbuf, d2);
                 } else {
                     for (index_t k = 0; k < m; ++k)
                         d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
