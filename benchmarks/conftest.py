@@ -221,13 +221,13 @@ def _ratio_summary(tr, rows: list[dict]) -> None:
     """Table for benchmarks/test_limits.py: each ratio of two alternated medians, its goal."""
     tr.write_sep("-", "one pass against the hardware's limits: ratios of alternated medians")
     tr.write_line(
-        f"{'ratio':<16} {'what':<28} {'dataset':<8} {'thr':>3} {'num ms':>8} {'den ms':>8} "
+        f"{'ratio':<20} {'what':<28} {'dataset':<8} {'thr':>3} {'num ms':>8} {'den ms':>8} "
         f"{'ratio':>6} {'goal':>5} {'met':>4}"
     )
     for r in sorted(rows, key=lambda r: (r["ratio_name"], r["dataset"], r["what"], r["threads"])):
         met = "yes" if r["ratio"] <= r["goal"] else "no"
         tr.write_line(
-            f"{r['ratio_name']:<16} {r['what']:<28} {r['dataset']:<8} {r['threads']:>3} "
+            f"{r['ratio_name']:<20} {r['what']:<28} {r['dataset']:<8} {r['threads']:>3} "
             f"{r['numerator_s'] * 1e3:>8.3f} {r['denominator_s'] * 1e3:>8.3f} "
             f"{r['ratio']:>6.2f} {r['goal']:>5.2f} {met:>4}"
         )
