@@ -155,6 +155,7 @@ GEOMEDIAN_ALWAYS_INLINE void row_squares4(const T* __restrict xi, const vec4d* c
 // lanes without a horizontal sum per row (GCC adds a row's lanes one after the other: 8
 // dependent scalar additions per row at d = 16, and 16 for float32 rows, whose
 // vectorisation doubles the lanes: that made the float32 pass slower than the float64 one).
+// Numba: center_lanes, the same order.
 template <class T, int D>
 GEOMEDIAN_ALWAYS_INLINE void block_center4(const T* __restrict xb, index_t m,
                                            const double* __restrict c, double s,
