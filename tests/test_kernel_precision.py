@@ -2,8 +2,9 @@
 
 Covers every loop shape of ``csrc/geomedian/fused_pass.hpp`` (rows across the vector for
 d <= 4, compile-time row lengths up to 16, those of them summed in four lanes (8, 12,
-16), run-time lengths beyond, rows longer than the row buffer), chunk and block edges (n around 64 and the block size), both dtypes, with
-and without weights, and a point sitting exactly on the iterate. The relative error of f,
+16), run-time lengths beyond, rows longer than the row buffer), chunk and block edges (n
+around 64 and the block size), both dtypes, with and without weights, and a point
+sitting exactly on the iterate. The relative error of f,
 the Weiszfeld denominator and the gradient R / inv stays at a few ulp of the sums: 1e-14
 with room to spare for the compiled kernels. Numba adds the rows of a chunk one after the
 other, whose rounding grows like sqrt(n) ulp: its bound gets that allowance on top.
