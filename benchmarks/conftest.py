@@ -217,12 +217,31 @@ def _call_summary(tr, rows: list[dict]) -> None:
         tr.write_line(f"{r['name']:<40} {r['median_s'] * 1e6:>9.1f} {ratio:>11}")
 
 
+def _ratio_summary(tr, rows: list[dict]) -> None:
+    """Table for benchmarks/test_limits.py: each ratio of two alternated medians, its goal."""
+    tr.write_sep("-", "one pass against the hardware's limits: ratios of alternated medians")
+    tr.write_line(
+        f"{'ratio':<20} {'what':<28} {'dataset':<8} {'thr':>3} {'num ms':>8} {'den ms':>8} "
+        f"{'ratio':>6} {'goal':>5} {'met':>4}"
+    )
+    for r in sorted(rows, key=lambda r: (r["ratio_name"], r["dataset"], r["what"], r["threads"])):
+        met = "yes" if r["ratio"] <= r["goal"] else "no"
+        tr.write_line(
+            f"{r['ratio_name']:<20} {r['what']:<28} {r['dataset']:<8} {r['threads']:>3} "
+            f"{r['numerator_s'] * 1e3:>8.3f} {r['denominator_s'] * 1e3:>8.3f} "
+            f"{r['ratio']:>6.2f} {r['goal']:>5.2f} {met:>4}"
+        )
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     passes = [r for r in RESULTS if r["kind"] == "pass"]
     solves = [r for r in RESULTS if r["kind"] == "solve"]
     bounds = [r for r in RESULTS if r["kind"] == "bound"]
     batches = [r for r in RESULTS if r["kind"] == "batch"]
     calls = [r for r in RESULTS if r["kind"] == "call"]
+    ratios = [r for r in RESULTS if r["kind"] == "ratio"]
+    if ratios:
+        _ratio_summary(terminalreporter, ratios)
     if batches:
         _batch_summary(terminalreporter, batches)
     if calls:

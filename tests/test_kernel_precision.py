@@ -1,9 +1,10 @@
 """Precision of one fused pass: every slot against a NumPy float64 computation.
 
 Covers every loop shape of ``csrc/geomedian/fused_pass.hpp`` (rows across the vector for
-d <= 4, compile-time row lengths up to 16, run-time lengths beyond, rows longer than the
-row buffer), chunk and block edges (n around 64 and the block size), both dtypes, with
-and without weights, and a point sitting exactly on the iterate. The relative error of f,
+d <= 4, compile-time row lengths up to 16, those of them summed in four lanes (8, 12,
+16), run-time lengths beyond, rows longer than the row buffer), chunk and block edges (n
+around 64 and the block size), both dtypes, with and without weights, and a point
+sitting exactly on the iterate. The relative error of f,
 the Weiszfeld denominator and the gradient R / inv stays at a few ulp of the sums: 1e-14
 with room to spare for the compiled kernels. Numba adds the rows of a chunk one after the
 other, whose rounding grows like sqrt(n) ulp: its bound gets that allowance on top.
@@ -16,7 +17,7 @@ import pytest
 
 from geomedian._backends import load_backend
 
-DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 13, 16, 17, 32, 100, 2500)
+DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 16, 17, 32, 100, 2500)
 SIZES = (1, 3, 63, 64, 65, 1000, 100003)
 RTOL = 1e-14
 

@@ -122,6 +122,74 @@ GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
     }
 }
 
+// Four float64 lanes as a GCC vector type (packed_newton.cpp does the same with eight):
+// one AVX2 register, half an AVX-512 one, two SSE2 ones.
+typedef double vec4d __attribute__((vector_size(32)));
+typedef long long vec4i __attribute__((vector_size(32)));
+
+// Four consecutive coordinates widened to float64. Element by element, not by
+// __builtin_convertvector: GCC 12 splits that one into two half-width conversions.
+template <class T>
+GEOMEDIAN_ALWAYS_INLINE void load4(const T* p, vec4d& v) {
+    for (int l = 0; l < 4; ++l) v[l] = static_cast<double>(p[l]);
+}
+
+// One row of length D (a multiple of 4) centred into rb, r = (x - c) s - z, and its squares
+// summed in four lanes: coordinate j into lane j mod 4, in order of j.
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE void row_squares4(const T* __restrict xi, const vec4d* cv, double s,
+                                          const vec4d* zv, double* __restrict rb, vec4d& acc) {
+    acc = vec4d{};
+    for (int q = 0; q < D / 4; ++q) {
+        vec4d x;
+        load4(xi + 4 * q, x);
+        const vec4d r = (x - cv[q]) * s - zv[q];
+        __builtin_memcpy(rb + 4 * q, &r, sizeof r);
+        acc += r * r;
+    }
+}
+
+// r and the squared distances of a block of m rows whose length D is a multiple of 4, four
+// rows at a time: the four rows' lane sums are added pairwise by a 4 x 4 transpose (two
+// rounds of shuffles and adds), which gives row k the sum (l0 + l1) + (l2 + l3) of its
+// lanes without a horizontal sum per row (GCC adds a row's lanes one after the other: 8
+// dependent scalar additions per row at d = 16, and 16 for float32 rows, whose
+// vectorisation doubles the lanes: that made the float32 pass slower than the float64 one).
+// Numba: center_lanes, the same order.
+template <class T, int D>
+GEOMEDIAN_ALWAYS_INLINE void block_center4(const T* __restrict xb, index_t m,
+                                           const double* __restrict c, double s,
+                                           const double* __restrict z,
+                                           double* __restrict rbuf, double* __restrict d2) {
+    static_assert(D % 4 == 0, "whole lanes per row");
+    vec4d cv[D / 4], zv[D / 4];
+    for (int q = 0; q < D / 4; ++q) {
+        __builtin_memcpy(&cv[q], c + 4 * q, sizeof(vec4d));
+        __builtin_memcpy(&zv[q], z + 4 * q, sizeof(vec4d));
+    }
+    index_t k = 0;
+    for (; k + 4 <= m; k += 4) {
+        vec4d p0, p1, p2, p3;
+        row_squares4<T, D>(xb + k * D, cv, s, zv, rbuf + k * D, p0);
+        row_squares4<T, D>(xb + (k + 1) * D, cv, s, zv, rbuf + (k + 1) * D, p1);
+        row_squares4<T, D>(xb + (k + 2) * D, cv, s, zv, rbuf + (k + 2) * D, p2);
+        row_squares4<T, D>(xb + (k + 3) * D, cv, s, zv, rbuf + (k + 3) * D, p3);
+        // a0 = (p0 l0 + l1, p1 l0 + l1, p0 l2 + l3, p1 l2 + l3), a1 the same for p2, p3.
+        const vec4d a0 = __builtin_shuffle(p0, p1, vec4i{0, 4, 2, 6}) +
+                         __builtin_shuffle(p0, p1, vec4i{1, 5, 3, 7});
+        const vec4d a1 = __builtin_shuffle(p2, p3, vec4i{0, 4, 2, 6}) +
+                         __builtin_shuffle(p2, p3, vec4i{1, 5, 3, 7});
+        const vec4d t = __builtin_shuffle(a0, a1, vec4i{0, 1, 4, 5}) +
+                        __builtin_shuffle(a0, a1, vec4i{2, 3, 6, 7});
+        __builtin_memcpy(d2 + k, &t, sizeof t);
+    }
+    for (; k < m; ++k) {
+        vec4d p;
+        row_squares4<T, D>(xb + k * D, cv, s, zv, rbuf + k * D, p);
+        d2[k] = (p[0] + p[1]) + (p[2] + p[3]);
+    }
+}
+
 // R += t r and M += w r for one buffered row; unweighted, M += r.
 template <int D, bool Weighted>
 GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, index_t d, double t,
@@ -347,9 +415,10 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         return;
     } else {
         // Blocks of rows, in three loops each: r and the squared distances (each row
-        // vectorised along its length, r kept in a buffer that stays in L1), the per-row
-        // terms (vectorised across the block's rows: the square roots and reciprocals of
-        // many rows overlap instead of each stalling its own row), then R and M from the
+        // vectorised along its length, r kept in a buffer that stays in L1; lengths that
+        // are a multiple of 4 in lanes, block_center4), the per-row terms
+        // (vectorised across the block's rows: the square roots and reciprocals of many
+        // rows overlap instead of each stalling its own row), then R and M from the
         // buffered r, so a row is converted and centred only once. A group of whole
         // blocks, at most block_rows rows, is summed from fresh accumulators (R, M, sb),
         // then added with compensation (fold).
@@ -398,8 +467,12 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             for (index_t b0 = lo; b0 < hi; b0 += brows) {
                 const index_t m = std::min(brows, hi - b0);
                 const T* __restrict xb = x + b0 * d;
-                for (index_t k = 0; k < m; ++k)
-                    d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
+                if constexpr (D > 0 && D % 4 == 0) {
+                    block_center4<T, D>(xb, m, c, s, z, rbuf, d2);
+                } else {
+                    for (index_t k = 0; k < m; ++k)
+                        d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
+                }
                 if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
                 block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
                 for (index_t k = 0; k < m; ++k)

@@ -143,6 +143,35 @@ def row_center(xi, c, s, z, rb):
     return compensated_total(total, err)
 
 
+# Without reassociation: each lane's squares and the lanes' pairwise total in C++'s order.
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def center_lanes(xi, c, s, z, rb):
+    """row_center for a row of 8, 12 or 16 coordinates (C++: block_center4).
+
+    The squares are summed in four lanes (coordinate j into lane j mod 4, in order of j),
+    then the lanes pairwise: (l0 + l1) + (l2 + l3).
+    """
+    d = xi.shape[0]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for j in range(0, d, 4):
+        r0 = (xi[j] - c[j]) * s - z[j]
+        r1 = (xi[j + 1] - c[j + 1]) * s - z[j + 1]
+        r2 = (xi[j + 2] - c[j + 2]) * s - z[j + 2]
+        r3 = (xi[j + 3] - c[j + 3]) * s - z[j + 3]
+        rb[j] = r0
+        rb[j + 1] = r1
+        rb[j + 2] = r2
+        rb[j + 3] = r3
+        a0 += r0 * r0
+        a1 += r1 * r1
+        a2 += r2 * r2
+        a3 += r3 * r3
+    return (a0 + a1) + (a2 + a3)
+
+
 @njit(**HOT_KERNEL, inline="always")
 def block_center(xb, ct, s, zt, rbuf):
     """row_center's r for a whole block of short rows (ct, zt: c and z once per row)."""
@@ -347,6 +376,8 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     # one short loop per row: such blocks are centred in one flat loop against c and z
     # repeated per row (C++ needs neither: its row length is a compile-time constant).
     short = d < 8
+    # Row lengths that C++ sums in four lanes: compile-time lengths that are a multiple of 4.
+    in_lanes = d <= 16 and d % 4 == 0
     ct = np.empty(brows * d if short else 0)
     zt = np.empty(brows * d if short else 0)
     if short:
@@ -368,6 +399,9 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
             block_center(xb, ct, s, zt, rbuf)
             for k in range(mb):
                 d2[k] = row_norm2(rbuf[k * d : k * d + d])
+        elif in_lanes:
+            for k in range(mb):
+                d2[k] = center_lanes(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d])
         else:
             for k in range(mb):
                 d2[k] = row_center(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d])
