@@ -15,15 +15,15 @@ from numba import njit, prange
 from .._contract import (
     BLOCK_ROWS,
     LP_A,
+    LP_CBRT_C0,
+    LP_CBRT_C1,
+    LP_CBRT_C2,
     LP_CURVATURE,
     LP_ETA,
     LP_EXCESS,
     LP_F,
     LP_F_NEAR,
     LP_FLOOR,
-    LP_CBRT_C0,
-    LP_CBRT_C1,
-    LP_CBRT_C2,
     LP_HEAD,
     LP_LANES,
     LP_NEAREST,
@@ -131,7 +131,7 @@ def additive(k, end):
 
 @njit(**KERNEL)
 def closer(m, xv, cm, cx):
-    """The nearest coordinate kept: the least ``|y_j - x_ij|``, the smaller ``x_ij`` on ties."""
+    """Return whether ``(m, xv)`` beats ``(cm, cx)``: the least ``|y_j - x_ij|``, then ``x_ij``."""
     return m < cm or (m == cm and xv < cx)
 
 
@@ -243,7 +243,7 @@ def fold_block(blk, sum_, err, end):
 
 @njit(**KERNEL)
 def finish_lanes(sum_, err, lanes, d, out):
-    """The lanes' totals into out: the sums in lane order with compensation, the extremes."""
+    """Write the lanes' totals into out: sums in lane order with compensation, extremes."""
     _, excess, nearest, nearest_row, closest, closest_x = lanes
     end = lp_additive_end(d)
     for k in range(end):
