@@ -123,7 +123,6 @@ inline void add_chunk(double* acc, double* err, const double* part, index_t d) {
     }
 }
 
-
 }  // namespace
 
 LpPowers lp_powers(double p) { return {p, p / (p - 1.0), p == 1.5 ? 1 : (p == 3.0 ? 2 : 0)}; }
