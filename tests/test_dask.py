@@ -49,6 +49,22 @@ def test_local_scheduler_and_float32(monkeypatch, backend, data):
     assert res.objective == pytest.approx(ref.objective, rel=1e-6)
 
 
+@pytest.mark.parametrize("p", [2.0, 1.0, 1.5, np.inf])
+def test_empty_chunks_are_left_out(dask_client, backend, data, p):
+    # A boolean filter leaves chunks of no rows; they hold nothing and change nothing.
+    x, w = data
+    x, w = x[:6000], w[:6000]
+    xd = da.from_array(x, chunks=(1500, 4))
+    keep = da.from_array(np.arange(6000) // 1500 != 1, chunks=1500)
+    xf, wf = xd[keep], da.from_array(w, chunks=1500)[keep]
+    assert 0 in xf.compute_chunk_sizes().chunks[0]
+    res = geomedian.solve(xf.compute_chunk_sizes(), wf.compute_chunk_sizes(), backend=backend, p=p)
+    mask = np.arange(6000) // 1500 != 1
+    ref = geomedian.solve(x[mask], w[mask], backend=backend, p=p)
+    assert res.converged
+    assert res.objective == pytest.approx(ref.objective, rel=1e-9)
+
+
 def test_progress_callback(dask_client, backend, data):
     seen = []
     xd = da.from_array(data[0], chunks=10_000)

@@ -86,20 +86,26 @@ class DaskPoints:
         self.backend = backend
         self.wscale = 1.0 if wscale is None else float(wscale[0])
         self.W = float(self.n) if w is None else float(np.sum(w[0]) * self.wscale)
-        self.lengths = [int(k) for k in x.chunks[0]]
-        edges = np.cumsum([0, *self.lengths])
-        wparts = [None if w is None else w[0, a:b] for a, b in zip(edges[:-1], edges[1:])]
+        lengths = [int(k) for k in x.chunks[0]]
+        edges = np.cumsum([0, *lengths])
+        # Chunks of no rows (a filter's leftovers) hold nothing to sum or sample: they are
+        # left out, so no kernel or sample ever sees an empty block.
+        kept = [i for i, k in enumerate(lengths) if k > 0]
+        self.lengths = [lengths[i] for i in kept]
+        wparts = [None if w is None else w[0, edges[i] : edges[i + 1]] for i in kept]
         self.client = _client()
         if self.client is not None:
             x = self.client.persist(x)
-            self.blocks = self.client.compute(list(x.to_delayed().ravel()))
+            delayed = x.to_delayed().ravel()
+            self.blocks = self.client.compute([delayed[i] for i in kept])
             # Unhashed keys: another solve with equal weight pieces (a retry after an
             # error) gets its own, which the release of these cannot take away.
             scattered = None if w is None else self.client.scatter(wparts, hash=False)
             self.w = [None] * len(wparts) if w is None else scattered
         else:
             x = x.persist()
-            self.blocks = list(x.to_delayed().ravel())
+            delayed = x.to_delayed().ravel()
+            self.blocks = [delayed[i] for i in kept]
             self.w = wparts
         self.persisted = x  # the chunks live as long as this object
 
