@@ -461,3 +461,20 @@ def test_chebyshev_trust_region_against_linprog(backend, rng, monkeypatch):
     fstar = reference.lp_program(x, w, np.inf)[1]
     assert res.converged and res.n_iter > 1
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
+
+
+def test_chebyshev_lattice_ties_certify(backend, rng, monkeypatch):
+    # Points on a lattice tie (margin 0) in numbers beyond one program: no box leaves them
+    # linear, and the trust region stalled at radius 0. Their repeats are merged instead.
+    from geomedian._lp import chebyshev
+
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 24)
+    x = rng.integers(0, 3, size=(300, 2)).astype(float)
+    res = geomedian.solve(x, p=np.inf, backend=backend)
+    fstar = reference.lp_program(x, None, np.inf)[1]
+    assert res.converged and res.gap <= 1e-10
+    assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
+    # Weights that do not sum exactly are not merged: the solve says it did not certify.
+    w = rng.uniform(0.5, 1.5, 300)
+    res = geomedian.solve(x, w, p=np.inf, backend=backend, max_iter=20)
+    assert res.lower_bound <= reference.lp_program(x, w, np.inf)[1] * (1 + 1e-12)

@@ -30,6 +30,7 @@ __all__ = [
     "chebyshev_median",
     "explicit_program",
     "margins",
+    "merged_duplicates",
     "trust_radius",
 ]
 
@@ -82,17 +83,39 @@ def trust_radius(margin: np.ndarray) -> float:
     return float(np.partition(margin, EXPLICIT_POINTS)[EXPLICIT_POINTS]) * (1 - 2**-20)
 
 
-def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float):
+def merged_duplicates(xt: np.ndarray, w: np.ndarray):
+    """Return ``(xt, w)`` with equal points merged into one of their summed weight, or None.
+
+    Only where the sums are exact (every weight the same power of two, as without
+    weights), so the merged problem has the same objective, not a rounded one; None where
+    that does not hold or no point repeats.
+    """
+    w0 = float(w[0])
+    if not (w0 > 0 and np.frexp(w0)[0] == 0.5 and (w == w0).all()):
+        return None
+    xu, counts = np.unique(xt.T, axis=0, return_counts=True)
+    if xu.shape[0] == xt.shape[1]:
+        return None
+    return np.ascontiguousarray(xu.T), counts * w0
+
+
+def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, rounds_before: int = 0):
     """Solve one problem ``xt`` ``(d, n)`` from ``y``: the median, its bound, the LPs solved."""
     d, n = xt.shape
     bound = None
-    for rounds in range(1, ROUNDS + 1):
+    for rounds in range(rounds_before + 1, ROUNDS + 1):
         z = y[:, None] - xt
         top, margin = margins(z, w)
         if n <= EXPLICIT_POINTS:
             rho, explicit = np.inf, np.ones(n, dtype=bool)
         else:
             rho = trust_radius(margin)
+            # More than EXPLICIT_POINTS points tie (margin 0: data on a lattice, repeated
+            # values) and no box leaves them linear. Where they repeat, one point of their
+            # summed weight stands for each value.
+            merged = merged_duplicates(xt, w) if rho <= 0 else None
+            if merged is not None:
+                return _one(*merged, y, tol, rounds - 1)
             explicit = margin <= rho
         u = np.zeros_like(xt)
         lin = ~explicit
