@@ -54,3 +54,22 @@ def test_fused_pass(benchmark, record, dataset, backend, threads, dtype):
         threads=threads,
         bytes_read=x.nbytes,
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_hessian_pass(benchmark, record, dataset, backend, threads):
+    """The Hessian pass of Newton steps over chunks (memmap, Dask), beside the fused pass.
+
+    Group ``hessian-<dataset>``: one ``hessian_pass_f64`` call at the mean; its ratio to the
+    fused pass is against ``pass-<dataset>`` of the same run. Checked by its trace,
+    ``(d - 1) inv``.
+    """
+    impl = load_backend(backend)
+    x, y = dataset.get("f64"), dataset.y
+    benchmark.group = f"hessian-{dataset.name}"
+    benchmark.extra_info.update(n=dataset.n, d=dataset.d, backend=backend, threads=threads)
+    H = benchmark(impl.hessian_pass_f64, x, None, 1.0, y, 1.0, threads)
+    d = dataset.d
+    trace = sum(H[j * (j + 1) // 2 + j] for j in range(d))
+    assert trace == pytest.approx((d - 1) * dataset.ref_inv, rel=1e-10)
+    record(benchmark, kind="hessian", dataset=dataset.name, backend=backend, threads=threads)

@@ -127,6 +127,10 @@ constexpr double lp_floor = 0x1p-26;
 // The Lp pass's lanes: row b + l of each group of lp_lanes rows goes to lane l, whatever the
 // instruction set, so the sums have the same bits on every CPU and in the Numba mirror.
 constexpr index_t lp_lanes = 8;
+// The Hessian pass's lanes (hessian_pass.hpp): row b + l of each group of hessian_lanes rows
+// goes to lane l; the lanes' sums are added in lane order at the end of a chunk. Fixed, not
+// the CPU's vector width, so every instruction set and the Numba mirror add alike.
+constexpr index_t hessian_lanes = 8;
 // The cube root of the Lp pass (p = 3 and 1.5) on [1, 8): the guess c0 + t (c1 - t c2)
 // (relative error under 1.6e-2, fitted to t^(1/3)), two Halley steps and one Newton step;
 // only the four basic operations, so both languages round it alike.
@@ -207,6 +211,7 @@ void for_each_shared_value(Put&& put) {
     put("LP_HEAD", static_cast<index_t>(lp_slot::head));
     put("LP_FLOOR", lp_floor);
     put("LP_LANES", lp_lanes);
+    put("HESSIAN_LANES", hessian_lanes);
     put("LP_CBRT_C0", lp_cbrt_c0);
     put("LP_CBRT_C1", lp_cbrt_c1);
     put("LP_CBRT_C2", lp_cbrt_c2);

@@ -13,8 +13,9 @@
 // packed lower triangle (H[j (j + 1) / 2 + k], k <= j), the layout newton.hpp factorises:
 // the terms of small_hessian, formed the same way. H is a sum over rows, so the chunks'
 // Hessians add up to the whole one; the rows are cut and added as in parallel.hpp (fixed
-// chunks, added in chunk order), so the result does not depend on the thread count. The
-// loops are plain (no reassociation): the Numba mirror (hessian_pass.py) gets the same bits.
+// chunks, added in chunk order), so the result does not depend on the thread count. Within
+// a chunk the rows are summed in fixed lanes, added in lane order, and no product is fused
+// into an addition: the Numba mirror (hessian_pass.py) gets the same bits.
 #pragma once
 
 #include <algorithm>
@@ -28,31 +29,14 @@ namespace geomedian {
 inline index_t hessian_size(index_t d) { return d * (d + 1) / 2; }
 
 // The Hessian at fr.z of rows [lo, hi), into out (hessian_size(d) doubles); d <= newton_max_d.
-template <class T>
-void hessian_rows(const T* x, const double* w, double wscale, index_t lo, index_t hi,
-                  index_t d, const Frame& fr, double* out) {
-    double r[newton_max_d];
-    double C[newton_max_d * (newton_max_d + 1) / 2] = {};
-    double inv = 0;
-    for (index_t i = lo; i < hi; ++i) {
-        double d2 = 0;
-        for (index_t j = 0; j < d; ++j) {
-            r[j] = (static_cast<double>(x[i * d + j]) - fr.c[j]) * fr.s - fr.z[j];
-            d2 += r[j] * r[j];
-        }
-        const double wi = w != nullptr ? w[i] * wscale : 1.0;
-        const double dist = std::sqrt(d2);
-        const double hit = dist <= fr.eps ? 1.0 : 0.0;
-        const double t = (1.0 - hit) * wi / std::max(dist, fr.eps);
-        const double v = t / std::max(d2, fr.eps * fr.eps);  // w_i / d_i^3, 0 on the iterate
-        inv += t;
-        for (index_t j = 0; j < d; ++j)
-            for (index_t k = 0; k <= j; ++k) C[j * (j + 1) / 2 + k] += v * r[j] * r[k];
-    }
-    for (index_t j = 0; j < d; ++j)
-        for (index_t k = 0; k <= j; ++k)
-            out[j * (j + 1) / 2 + k] = (j == k ? inv : 0.0) - C[j * (j + 1) / 2 + k];
-}
+// Row b + l of each group of hessian_lanes rows (contract.hpp) goes to lane l: each lane
+// keeps its own inv and C, so the d (d + 1) / 2 products of a row are one vector operation
+// over the group, and the lanes are added in lane order at the end. Instantiated per dtype,
+// row length and instruction set in hessian_pass.cpp.
+void hessian_rows(const double* x, const double* w, double wscale, index_t lo, index_t hi,
+                  index_t d, const Frame& fr, double* out);
+void hessian_rows(const float* x, const double* w, double wscale, index_t lo, index_t hi,
+                  index_t d, const Frame& fr, double* out);
 
 // The Hessian of the whole problem at fr.z, its chunks over `threads` OpenMP threads.
 template <class T>

@@ -60,6 +60,8 @@ LP_LANES = 8
 LP_CBRT_C0 = float.fromhex("0x1.86702f8ae8a41p-1")
 LP_CBRT_C1 = float.fromhex("0x1.127caa2c34cbcp-2")
 LP_CBRT_C2 = float.fromhex("0x1.e0bc06ca4a1d8p-7")  # subtracted
+# The Hessian pass's lanes: row b + l of each group goes to lane l, added in lane order.
+HESSIAN_LANES = 8
 
 COINCIDENCE_RADIUS = 2.0**-40
 

@@ -7,7 +7,8 @@ on each chunk beside the fused pass, so that a Newton iteration reads the data o
 
 packed lower triangle (H[j (j + 1) / 2 + k], k <= j), the layout ``newton.py`` factorises.
 Fixed chunks of rows added in chunk order (``parallel.py``), whatever the thread count;
-plain loops, no reassociation: the C++ kernel's bits.
+within a chunk the rows' fixed lanes, added in lane order, and no fused multiply-add:
+the C++ kernel's bits.
 """
 
 import math
@@ -15,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .._contract import NEWTON_MAX_D
+from .._contract import HESSIAN_LANES, NEWTON_MAX_D
 from .jit_options import ENTRY, KERNEL
 from .parallel import chunk_rows, n_chunks
 
@@ -27,28 +28,51 @@ def hessian_size(d):
 
 @njit(**KERNEL, error_model="numpy")
 def hessian_rows(x, d, w, wscale, lo, hi, c, s, z, eps, out):
-    """Write the Hessian at z of rows [lo, hi) of the flat points x into out (d <= 16)."""
-    r = np.empty(NEWTON_MAX_D)
-    C = np.zeros(hessian_size(d))
+    """Write the Hessian at z of rows [lo, hi) of the flat points x into out (d <= 16).
+
+    Row b + l of each group of ``HESSIAN_LANES`` rows goes to lane l; the lanes' sums are
+    added in lane order at the end, as the C++ kernel adds them.
+    """
+    L = HESSIAN_LANES
+    r = np.empty((NEWTON_MAX_D, L))
+    C = np.zeros((hessian_size(d), L))
+    inv = np.zeros(L)
+    d2 = np.empty(L)
+    v = np.empty(L)
+    vr = np.empty(L)
     weighted = w.shape[0] > 0
-    inv = 0.0
-    for i in range(lo, hi):
-        d2 = 0.0
+    for b in range(lo, hi, L):
+        m = min(L, hi - b)
+        d2[:] = 0.0
         for j in range(d):
-            r[j] = (x[i * d + j] - c[j]) * s - z[j]
-            d2 += r[j] * r[j]
-        wi = w[i] * wscale if weighted else 1.0
-        dist = math.sqrt(d2)
-        hit = 1.0 if dist <= eps else 0.0
-        t = (1.0 - hit) * wi / max(dist, eps)
-        v = t / max(d2, eps * eps)  # w_i / d_i^3, 0 on the iterate
-        inv += t
+            for lane in range(L):
+                i = b + min(lane, m - 1)  # lanes past the last row read it again, weight 0
+                r[j, lane] = (x[i * d + j] - c[j]) * s - z[j]
+                d2[lane] += r[j, lane] * r[j, lane]
+        for lane in range(L):
+            i = b + min(lane, m - 1)
+            wi = (w[i] * wscale if weighted else 1.0) if lane < m else 0.0
+            dist = math.sqrt(d2[lane])
+            hit = 1.0 if dist <= eps else 0.0
+            t = (1.0 - hit) * wi / max(dist, eps)
+            v[lane] = t / max(d2[lane], eps * eps)  # w_i / d_i^3, 0 on the iterate
+            inv[lane] += t
         for j in range(d):
+            for lane in range(L):
+                vr[lane] = v[lane] * r[j, lane]
             for k in range(j + 1):
-                C[j * (j + 1) // 2 + k] += v * r[j] * r[k]
+                for lane in range(L):
+                    C[j * (j + 1) // 2 + k, lane] += vr[lane] * r[k, lane]
+    inv_all = inv[0]
+    for lane in range(1, L):
+        inv_all += inv[lane]
     for j in range(d):
         for k in range(j + 1):
-            out[j * (j + 1) // 2 + k] = (inv if j == k else 0.0) - C[j * (j + 1) // 2 + k]
+            q = j * (j + 1) // 2 + k
+            acc = C[q, 0]
+            for lane in range(1, L):
+                acc += C[q, lane]
+            out[q] = (inv_all if j == k else 0.0) - acc
 
 
 @njit(**ENTRY)
