@@ -1,7 +1,8 @@
 """Lp medians, ``p != 2``: the batch validated as for ``p = 2``, solved by :mod:`.._lp`.
 
 ``p = 1``: the coordinate-wise weighted median (exact, gap 0 where its weight sums are
-exact); ``1 < p < inf``: Newton from the coordinate-wise median (or ``init``);
+exact); ``1 < p < inf``: Newton from the coordinate-wise median of a sample (on large
+problems from the sample's own Lp median, ``_sample_median``), or ``init``;
 ``p = inf``: a linear program. Every answer carries the certificate of
 :mod:`.._lp.certificate`. ``method="sgd"`` runs its own
 iteration (:mod:`.sgd_lp`), certified here; ``OnlineGeometricMedian`` takes its steps.
@@ -63,6 +64,8 @@ START_ROWS = 4096
 SAMPLE_TOL = 1e-6
 SAMPLE_ITER = 20
 SAMPLE_FRACTION = 8
+SAMPLE_WORK = 1 << 20
+POW_PASS_COST = 10
 
 
 def _missing(batch: v.Batch, policy: str) -> tuple[np.ndarray | None, np.ndarray]:
@@ -209,11 +212,14 @@ def _sample_median(pts: Points, start: np.ndarray, p: float) -> np.ndarray:
     It is within the sample's error of the median of all the points (about
     ``START_ROWS ** -0.5`` relative), where the coordinate-wise median is as far as the Lp
     median is from it: Newton's quadratic steps on all the points then begin closer (one
-    pass fewer, often), for a few passes over the sample. ``start`` itself for problems of
-    fewer than ``SAMPLE_FRACTION`` samples' rows.
+    pass fewer, often), for a few passes over the sample and their Python. ``start`` itself
+    for problems of fewer than ``SAMPLE_FRACTION`` samples' rows, or whose pass costs less
+    than that Python (below ``SAMPLE_WORK`` coordinates, counted ``POW_PASS_COST`` times
+    where the pass takes ``pow``: p other than 1.5 and 3).
     """
-    n = pts.x.shape[1]
-    if n < SAMPLE_FRACTION * START_ROWS:
+    _, n, d = pts.x.shape
+    work = n * d * (1 if p in (1.5, 3.0) else POW_PASS_COST)
+    if n < SAMPLE_FRACTION * START_ROWS or work < SAMPLE_WORK:
         return start
     step = n // START_ROWS
     x, w = (np.ascontiguousarray(a[:, ::step]) for a in (pts.x, pts.w))
