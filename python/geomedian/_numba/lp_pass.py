@@ -218,8 +218,8 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn):
 
 
 @njit(**KERNEL, error_model="numpy")
-def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, work, blk, excess,
-            nearest, nearest_row, closest, closest_x):
+def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, work, blk,
+            excess, nearest, nearest_row, closest, closest_x):
     """Rows ``t0 + r``, ``r < nr``, into lanes ``r % LP_LANES`` (t0 - lo: whole groups).
 
     lp_group of ``lp_rows.inc``, a tile at a time: the rows' geometry, then their sums.
@@ -299,8 +299,8 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, work, blk, 
             elif kind == 1:
                 h = 1.0 / max(abs(sj), ROOT_FLOOR)
                 qs += v * v * v
-            else:
-                h = max(aj, LP_FLOOR) ** (p - 2.0)
+            else:  # a^(p-2) = |s| / a, the Hessian's only (floor_h below)
+                h = floor_h if aj < LP_FLOOR else abs(sj) / aj
                 qs += v**q
             blk[(h0 + j) * L + ln] += c * h
             cs = c * sj
@@ -311,10 +311,14 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, work, blk, 
         if excess[ln] < qs:
             excess[ln] = qs
         if p < 2.0:  # the pull N^(1-p) of a point whose z_j = 0 (p < 2 only)
-            pull = 1.0 / math.sqrt(N) if kind == 1 else N ** (1.0 - p)
+            met = False
             for j in range(d):
-                if z[j, r] == 0.0:
-                    blk[(p0 + j) * L + ln] += wi * pull
+                met = met or z[j, r] == 0.0
+            if met:  # rare: pow only then
+                pull = 1.0 / math.sqrt(N) if kind == 1 else N ** (1.0 - p)
+                for j in range(d):
+                    if z[j, r] == 0.0:
+                        blk[(p0 + j) * L + ln] += wi * pull
 
 
 @njit(**KERNEL)
@@ -369,6 +373,7 @@ def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     kind = lp_kind(p)
     q = p / (p - 1.0)
     reductions = cube_root_reductions(d)
+    floor_h = LP_FLOOR ** (p - 2.0) if kind == 0 else 0.0  # a^(p-2), a floored
     end = lp_additive_end(d)
     L = LP_LANES
     blk = np.zeros(end * L)
@@ -386,11 +391,12 @@ def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
         g1 = min(full, g + group)
         for t0 in range(g, g1, TILE_ROWS):
             lp_tile(x, w, t0, min(TILE_ROWS, g1 - t0), d, y, shift, near, p, q, kind,
-                    reductions, work, blk, excess, nearest, nearest_row, closest, closest_x)
+                    reductions, floor_h, work, blk, excess, nearest, nearest_row, closest,
+                    closest_x)
         fold_block(blk, sum_, err, end)
     if full < hi:  # the last rows, fewer than LP_LANES, one per lane
-        lp_tile(x, w, full, hi - full, d, y, shift, near, p, q, kind, reductions, work, blk,
-                excess, nearest, nearest_row, closest, closest_x)
+        lp_tile(x, w, full, hi - full, d, y, shift, near, p, q, kind, reductions, floor_h,
+                work, blk, excess, nearest, nearest_row, closest, closest_x)
         fold_block(blk, sum_, err, end)
     finish_lanes(sum_, err, excess, nearest, nearest_row, closest, closest_x, d, out)
 
