@@ -129,6 +129,8 @@ def test_unit_weights_and_many_chunks(backend, rng):
         (3.0, 11, 1500, np.float64, False),  # d past the compiled lengths: the run-time loop
         (1.5, 11, 7, np.float64, True),  # fewer rows than lanes
         (1.2, 3, 1030, np.float32, False),
+        (3.0, 1, 2053, np.float32, True),  # one coordinate; tiles of rows, a partial last
+        (1.5, 4, 1024 + 128 + 8, np.float64, False),  # whole tiles, a tile of one group
     ],
 )
 def test_same_bits_on_both_backends_and_any_thread_count(rng, p, d, n, dtype, shifted):
@@ -149,6 +151,16 @@ def test_same_bits_on_both_backends_and_any_thread_count(rng, p, d, n, dtype, sh
                 threads,
             )
             np.testing.assert_array_equal(one[0], base[2], err_msg=f"{backend}, one problem")
+
+
+def test_unit_weights_are_weights_of_one(backend, rng):
+    # No weights (the unweighted path skips |u_i| / w_i): the bits of weights of 1.
+    x, _ = problems(rng, 2, 3000, 3, np.float64)
+    y = rng.standard_normal((2, 3))
+    for p in (1.5, 3.0, 1.2):
+        none = kernels(backend).lp_pass(x, None, np.arange(2), y, None, None, p, 1)
+        ones = kernels(backend).lp_pass(x, np.ones((2, 3000)), np.arange(2), y, None, None, p, 1)
+        np.testing.assert_array_equal(none, ones)
 
 
 def test_cube_root_is_within_an_ulp():

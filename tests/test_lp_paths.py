@@ -90,3 +90,69 @@ def test_one_dask_problem_refuses_nonfinite_points(backend, rng):
         x[17] = row
         with pytest.raises(ValueError, match="NaN or inf"):
             geomedian.solve(da.from_array(x, chunks=(50, 3)), p=1.5, backend=backend)
+
+
+@pytest.mark.parametrize("p", [1.5, 2.5])
+def test_unit_weights_are_not_read(backend, rng, p):
+    # Unit weights: the kernels are given none, and every sum has the same bits.
+    from geomedian._kernels import kernels
+    from geomedian._lp.newton import Points, evaluate
+
+    x = skewed(rng, n=1000)[None]
+    y = np.median(x[0], axis=0)[None] + 0.01
+    w = np.ones((1, 1000))
+    rows = np.array([0])
+    k = kernels(backend)
+    unread = evaluate(Points(x, w, k, 1, unit=True), rows, y, p)
+    read = evaluate(Points(x, w, k, 1), rows, y, p)
+    for a, b in zip(unread, read):
+        np.testing.assert_array_equal(a, b)
+    res = geomedian.solve(x[0], p=p, backend=backend)
+    ones = geomedian.solve(x[0], np.ones(1000), p=p, init=res.median, backend=backend)
+    again = geomedian.solve(x[0], p=p, init=res.median, backend=backend)
+    np.testing.assert_array_equal(ones.median, again.median)
+    assert ones.objective == again.objective and ones.lower_bound == again.lower_bound
+
+
+@pytest.mark.parametrize("p", [1.5, 3.0, 10.0])
+def test_large_problems_start_from_a_sample_median(backend, rng, p):
+    # A sample's Lp median is a closer start than its coordinate-wise median (all the
+    # points' f is lower there), and the solve from it is certified as any other.
+    from geomedian._kernels import kernels
+    from geomedian._lp.newton import Points
+    from geomedian._paths import lp
+
+    cost = 1 if p in (1.5, 3.0) else lp.POW_PASS_COST
+    n = max(lp.SAMPLE_FRACTION * lp.START_ROWS, -(-lp.SAMPLE_WORK // (3 * cost)))
+    x = skewed(rng, n=n)
+    sample = x[:: n // lp.START_ROWS]
+    start = np.median(sample, axis=0)[None]
+    pts = Points(x[None], np.ones((1, n)), kernels(backend), 1, unit=True)
+    y = lp._sample_median(pts, start, p)
+    assert reference.lp_objective(y[0], x, None, p) < reference.lp_objective(start[0], x, None, p)
+    small = pts._replace(x=x[None, :32767], w=np.ones((1, 32767)))  # few rows, or cheap
+    np.testing.assert_array_equal(lp._sample_median(small, start, p), start)
+    res = geomedian.solve(x, p=p, backend=backend)
+    ref = geomedian.solve(x, p=p, init=start[0], backend=backend)
+    assert_certified_like(res, ref, x, None, p)
+
+
+@pytest.mark.parametrize("policy", ["raise", "omit", "propagate"])
+def test_nonfinite_points_found_by_the_scan(backend, rng, policy):
+    # The scan looks at each problem's extremes first: NaN and inf show there.
+    x = skewed(rng, n=50)
+    x[7, 1] = np.inf
+    with pytest.raises(ValueError, match="got inf at row 7, column 1"):
+        geomedian.solve(x, p=1.5, nan_policy=policy, backend=backend)
+    x[7, 1] = np.nan
+    if policy == "raise":
+        with pytest.raises(ValueError, match="points contain NaN"):
+            geomedian.solve(x, p=1.5, nan_policy=policy, backend=backend)
+    else:
+        res = geomedian.solve(x, p=1.5, nan_policy=policy, backend=backend)
+        assert np.isnan(res.median).all() == (policy == "propagate")
+    big = x.copy()
+    big[7] = 1.0
+    big[3] = -(2.0**600)  # the largest |x_ij| from the least value: solved scaled
+    res = geomedian.solve(big, p=1.5, backend=backend)
+    assert res.converged and np.isfinite(res.objective)

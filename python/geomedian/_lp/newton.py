@@ -58,7 +58,8 @@ class Points(NamedTuple):
 
     ``x`` ``(P, n, d)`` (float32 or float64, C order), their weights ``w`` ``(P, n)`` (zero
     for a missing row: never read), the backend's kernels and threads, and each problem's
-    near radius ``(P,)`` (``near_radius``; None: every point is near).
+    near radius ``(P,)`` (``near_radius``; None: every point is near). ``unit``: every
+    weight is 1, and the kernels read none (the same sums, without a read of ``w``).
     """
 
     x: np.ndarray
@@ -66,6 +67,7 @@ class Points(NamedTuple):
     kernels: Any
     threads: int
     near: np.ndarray | None = None
+    unit: bool = False
 
 
 class _State(NamedTuple):
@@ -94,7 +96,8 @@ def evaluate(
     """
     P, d = y.shape
     near = None if pts.near is None else pts.near[rows]
-    sums = pts.kernels.lp_pass(pts.x, pts.w, rows, y, shift, near, p, pts.threads)
+    w = None if pts.unit else pts.w
+    sums = pts.kernels.lp_pass(pts.x, w, rows, y, shift, near, p, pts.threads)
 
     def block(k):
         return sums[:, LP_HEAD + k * d : LP_HEAD + (k + 1) * d]
@@ -336,8 +339,10 @@ def newton_median(
         status[active[stuck]] = 2
         moved = ~searching
         new = _try_points(pts, active, ynew, new, p, moved, n_passes)
-        if p < 2:  # where Newton creeps
-            new = _try_coordinates(pts, active, ynew, new, p, moved & flat, n_passes)
+        if p < 2:  # where Newton creeps, and the polished duals did not certify
+            lbn = np.maximum(lb[active], new.lower_bound)
+            open_ = certified_gap(new.objective, lbn, new.near_gap, new.spread) > tol
+            new = _try_coordinates(pts, active, ynew, new, p, moved & flat & open_, n_passes)
         y[active[moved]] = ynew[moved]
         f[active[moved]] = new.objective[moved]
         lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])

@@ -56,21 +56,27 @@ def lp_kind(p):
 ROOT_FLOOR = 2.0**-13  # sqrt(LP_FLOOR), exactly
 
 
-@njit(**ENTRY)
-def cube_root(t, reductions):
-    """Return ``t^(1/3)``: divisions by 8 to ``[1, 8)``, the guess, 2 Halley, 1 Newton step."""
-    scale = 1.0
-    for _ in range(reductions):
-        large = t >= 8.0
-        t = t * 0.125 if large else t
-        scale = scale * 2.0 if large else scale
+# Inlined into callers of either error model: its divisors are never 0 (t >= 0 or NaN).
+@njit(**KERNEL, inline="always")
+def cube_root_unit(t):
+    """Return ``t^(1/3)`` for t in ``[1, 8)``: the guess, 2 Halley steps, 1 Newton step."""
     r = LP_CBRT_C0 + t * (LP_CBRT_C1 - t * LP_CBRT_C2)
     for _ in range(2):
         r3 = r * r * r
         r = r * ((r3 + 2.0 * t) / (2.0 * r3 + t))
     r3 = r * r * r
-    r = r - (r3 - t) / (3.0 * (r * r))
-    return r * scale
+    return r - (r3 - t) / (3.0 * (r * r))
+
+
+@njit(**ENTRY)
+def cube_root(t, reductions):
+    """Return ``t^(1/3)``: divisions by 8 to ``[1, 8)``, then ``cube_root_unit``."""
+    scale = 1.0
+    for _ in range(reductions):
+        large = t >= 8.0
+        t = t * 0.125 if large else t
+        scale = scale * 2.0 if large else scale
+    return cube_root_unit(t) * scale
 
 
 @njit(**ENTRY)
@@ -151,10 +157,77 @@ def add_chunk(acc, err, part, d):
             acc[end + d + j] = part[end + d + j]
 
 
+# Rows per tile: the rows' geometry is computed a tile at a time, each step one loop over
+# the tile's rows (which LLVM vectorises: Numba's own vectoriser only takes whole loops),
+# then its sums added row by row into the rows' lanes. A multiple of LP_LANES that divides
+# a block of BLOCK_ROWS rows per lane.
+TILE_ROWS = 128
+# Rows of the tile's work array: big, its inverse, t, the cube root's scale, N, N of the
+# shifted z (unused); then z, the shifted z, a and s, d rows each.
+W_BIG, W_INV, W_T, W_SCALE, W_N, W_NS, W_HEAD = range(7)
+
+
 @njit(**KERNEL, error_model="numpy")
-def lp_row(x, i, ln, wi, d, y, shift, near, p, q, kind, reductions, scratch, lanes):
-    """Row i into lane ``ln`` of ``lanes`` (its weight wi: no term unless wi > 0)."""
-    blk, excess, nearest, nearest_row, closest, closest_x = lanes
+def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn):
+    """``lp_geometry`` of rows ``z[:, r]``, ``r < nr``: ``N`` into nn.
+
+    The same operations per row as ``lp_geometry``, in loops over the rows. Other p (pow)
+    take ``lp_geometry`` row by row: a vectorised pow (a vector math library) could round
+    otherwise than the C++ core's.
+    """
+    big = work[W_BIG]
+    inv = work[W_INV]
+    t = work[W_T]
+    sc = work[W_SCALE]
+    if kind == 0:
+        for r in range(nr):
+            nn[r] = lp_geometry(z[:, r], d, p, kind, reductions, a[:, r], s[:, r])
+        return
+    for r in range(nr):
+        big[r] = 0.0
+    for j in range(d):
+        for r in range(nr):
+            m = abs(z[j, r])
+            big[r] = m if (m > big[r] or m != m) else big[r]
+    for r in range(nr):
+        inv[r] = 1.0 / (1.0 if big[r] == 0.0 else big[r])
+        t[r] = 0.0
+        sc[r] = 1.0
+    for j in range(d):
+        for r in range(nr):
+            a[j, r] = z[j, r] * inv[r]
+            m = abs(a[j, r])
+            t[r] += m * m * m if kind == 2 else m * math.sqrt(m)
+    for _ in range(reductions):  # cube_root's divisions by 8
+        for r in range(nr):
+            large = t[r] >= 8.0
+            t[r] = t[r] * 0.125 if large else t[r]
+            sc[r] = sc[r] * 2.0 if large else sc[r]
+    for r in range(nr):
+        c = cube_root_unit(t[r]) * sc[r]
+        root = c if kind == 2 else c * c
+        root = 1.0 if big[r] == 0.0 else root
+        inv[r] = 1.0 / root
+        nn[r] = 0.0 if big[r] == 0.0 else big[r] * root
+    for j in range(d):
+        for r in range(nr):
+            rv = a[j, r]
+            a[j, r] = abs(rv) * inv[r]
+            sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
+            s[j, r] = sign * (a[j, r] * a[j, r] if kind == 2 else math.sqrt(a[j, r]))
+
+
+@njit(**KERNEL, error_model="numpy")
+def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, work, blk,
+            excess, nearest, nearest_row, closest, closest_x):
+    """Rows ``t0 + r``, ``r < nr``, into lanes ``r % LP_LANES`` (t0 - lo: whole groups).
+
+    lp_group of ``lp_rows.inc``, a tile at a time: the rows' geometry, then their sums.
+    Slot k of lane l is ``blk[k * LP_LANES + l]``. A row of weight ``w_i <= 0`` adds
+    nothing, and a row at y only its weight (the C++ kernel adds zeros there: the same bits,
+    its sums never being -0).
+    """
+    L = LP_LANES
     g0 = LP_HEAD
     m0 = g0 + d
     b0 = m0 + d
@@ -162,96 +235,111 @@ def lp_row(x, i, ln, wi, d, y, shift, near, p, q, kind, reductions, scratch, lan
     h0 = G0 + d
     p0 = h0 + d
     c0 = p0 + d
-    z = scratch[0]
-    zs = scratch[1]
-    a = scratch[2]
-    sv = scratch[3]
-    live = wi > 0.0
+    z = work[W_HEAD : W_HEAD + d]
+    zs = work[W_HEAD + d : W_HEAD + 2 * d]
+    a = work[W_HEAD + 2 * d : W_HEAD + 3 * d]
+    sv = work[W_HEAD + 3 * d : W_HEAD + 4 * d]
+    weighted = w.shape[0] > 0
     for j in range(d):
-        z[j] = y[j] - np.float64(x[i * d + j])
-    N = lp_geometry(z, d, p, kind, reductions, a, sv)
-    if shift.shape[0] > 0:
+        for r in range(nr):
+            z[j, r] = y[j] - np.float64(x[(t0 + r) * d + j])
+    lp_geometry_rows(z, nr, d, p, kind, reductions, a, sv, work, work[W_N])
+    if shift.shape[0] > 0:  # a and s at z + shift, N at z
         for j in range(d):
-            zs[j] = z[j] + shift[j]
-        lp_geometry(zs, d, p, kind, reductions, a, sv)
-    blk[LP_WEIGHT, ln] += wi if live else 0.0
-    for j in range(d):
-        m = abs(z[j])
-        xv = np.float64(x[i * d + j])
-        if live and closer(m, xv, closest[j, ln], closest_x[j, ln]):
-            closest[j, ln] = m
-            closest_x[j, ln] = xv
-    if live and N < nearest[ln]:
-        nearest[ln] = N
-        nearest_row[ln] = float(i)
-    close = live and N <= near
-    blk[LP_W_NEAR, ln] += wi if close else 0.0
-    blk[LP_F_NEAR, ln] += wi * N if close else 0.0
-    at = live and N == 0.0
-    on = live and not (N == 0.0)
-    blk[LP_ETA, ln] += wi if at else 0.0
-    iN = 1.0 / (N if on else 1.0)
-    blk[LP_F, ln] += wi * N if on else 0.0
-    blk[LP_CURVATURE, ln] += wi * iN if on else 0.0
-    c = wi * (p - 1.0) * iN
-    qs = 0.0
-    for j in range(d):
-        u = wi * sv[j]
-        wz = wi * z[j]
-        uz = u * z[j]
-        v = abs(u) / wi
-        blk[LP_S, ln] += uz if on else 0.0
-        blk[LP_A, ln] += abs(uz) if on else 0.0
-        blk[g0 + j, ln] += u if on else 0.0
-        blk[m0 + j, ln] += wz if on else 0.0
-        blk[b0 + j, ln] += abs(wz) if on else 0.0
-        blk[G0 + j, ln] += abs(u) if on else 0.0
-        # p = 3: s = a^2 to one rounding, so v a is v^1.5 to half an ulp (no square root).
-        if kind == 2:
-            h = max(a[j], LP_FLOOR)
-            qs += v * a[j]
-        elif kind == 1:
-            h = 1.0 / max(abs(sv[j]), ROOT_FLOOR)
-            qs += v * v * v
-        else:
-            h = max(a[j], LP_FLOOR) ** (p - 2.0)
-            qs += v**q
-        blk[h0 + j, ln] += c * h if on else 0.0
-        cs = c * sv[j]
-        for k in range(j + 1):
-            blk[c0 + j * (j + 1) // 2 + k, ln] += cs * sv[k] if on else 0.0
-    # ||u_i||_q^q / w_i^q: the q-th root of the largest is taken once, at the end.
-    if on and excess[ln] < qs:
-        excess[ln] = qs
-    if p < 2.0:  # the pull N^(1-p) of a point whose z_j = 0 (p < 2 only)
-        if kind == 1:
-            pull = 1.0 / math.sqrt(N if on else 1.0)
-        else:
-            pull = (N if on else 1.0) ** (1.0 - p)
+            for r in range(nr):
+                zs[j, r] = z[j, r] + shift[j]
+        lp_geometry_rows(zs, nr, d, p, kind, reductions, a, sv, work, work[W_NS])
+    nn = work[W_N]
+    for r in range(nr):
+        i = t0 + r
+        ln = r % L
+        wi = w[i] if weighted else 1.0
+        if not wi > 0.0:
+            continue
+        N = nn[r]
+        blk[LP_WEIGHT * L + ln] += wi
         for j in range(d):
-            blk[p0 + j, ln] += wi * pull if (on and z[j] == 0.0) else 0.0
+            m = abs(z[j, r])
+            xv = np.float64(x[i * d + j])
+            if closer(m, xv, closest[j * L + ln], closest_x[j * L + ln]):
+                closest[j * L + ln] = m
+                closest_x[j * L + ln] = xv
+        if N < nearest[ln]:
+            nearest[ln] = N
+            nearest_row[ln] = float(i)
+        if N <= near:
+            blk[LP_W_NEAR * L + ln] += wi
+            blk[LP_F_NEAR * L + ln] += wi * N
+        if N == 0.0:
+            blk[LP_ETA * L + ln] += wi
+            continue
+        iN = 1.0 / N
+        blk[LP_F * L + ln] += wi * N
+        blk[LP_CURVATURE * L + ln] += wi * iN
+        c = wi * (p - 1.0) * iN
+        qs = 0.0
+        for j in range(d):
+            sj = sv[j, r]
+            zj = z[j, r]
+            aj = a[j, r]
+            u = wi * sj
+            wz = wi * zj
+            uz = u * zj
+            v = abs(u) / wi if weighted else abs(u)  # w_i = 1: the same bits
+            blk[LP_S * L + ln] += uz
+            blk[LP_A * L + ln] += abs(uz)
+            blk[(g0 + j) * L + ln] += u
+            blk[(m0 + j) * L + ln] += wz
+            blk[(b0 + j) * L + ln] += abs(wz)
+            blk[(G0 + j) * L + ln] += abs(u)
+            # p = 3: s = a^2 to one rounding, so v a is v^1.5 to half an ulp (no square root).
+            if kind == 2:
+                h = max(aj, LP_FLOOR)
+                qs += v * aj
+            elif kind == 1:
+                h = 1.0 / max(abs(sj), ROOT_FLOOR)
+                qs += v * v * v
+            else:  # a^(p-2) = |s| / a, the Hessian's only (floor_h below)
+                h = floor_h if aj < LP_FLOOR else abs(sj) / aj
+                qs += v**q
+            blk[(h0 + j) * L + ln] += c * h
+            cs = c * sj
+            base = (c0 + j * (j + 1) // 2) * L + ln
+            for k in range(j + 1):
+                blk[base + k * L] += cs * sv[k, r]
+        # ||u_i||_q^q / w_i^q: the q-th root of the largest is taken once, at the end.
+        if excess[ln] < qs:
+            excess[ln] = qs
+        if p < 2.0:  # the pull N^(1-p) of a point whose z_j = 0 (p < 2 only)
+            met = False
+            for j in range(d):
+                met = met or z[j, r] == 0.0
+            if met:  # rare: pow only then
+                pull = 1.0 / math.sqrt(N) if kind == 1 else N ** (1.0 - p)
+                for j in range(d):
+                    if z[j, r] == 0.0:
+                        blk[(p0 + j) * L + ln] += wi * pull
 
 
 @njit(**KERNEL)
 def fold_block(blk, sum_, err, end):
     """Add the block's sums into the lanes' compensated totals; the block starts afresh."""
-    for k in range(end):
-        for ln in range(LP_LANES):
-            sum_[k, ln], err[k, ln] = add_compensated(sum_[k, ln], err[k, ln], blk[k, ln])
-            blk[k, ln] = 0.0
+    for k in range(end * LP_LANES):
+        sum_[k], err[k] = add_compensated(sum_[k], err[k], blk[k])
+        blk[k] = 0.0
 
 
 @njit(**KERNEL)
-def finish_lanes(sum_, err, lanes, d, out):
+def finish_lanes(sum_, err, excess, nearest, nearest_row, closest, closest_x, d, out):
     """Write the lanes' totals into out: sums in lane order with compensation, extremes."""
-    _, excess, nearest, nearest_row, closest, closest_x = lanes
+    L = LP_LANES
     end = lp_additive_end(d)
     for k in range(end):
         ts = 0.0
         tc = 0.0
-        for ln in range(LP_LANES):
-            ts, tc = add_compensated(ts, tc, sum_[k, ln])
-            ts, tc = add_compensated(ts, tc, err[k, ln])
+        for ln in range(L):
+            ts, tc = add_compensated(ts, tc, sum_[k * L + ln])
+            ts, tc = add_compensated(ts, tc, err[k * L + ln])
         out[k] = compensated_total(ts, tc)
     out[LP_EXCESS] = 0.0
     out[LP_NEAREST] = np.inf
@@ -259,7 +347,7 @@ def finish_lanes(sum_, err, lanes, d, out):
     for j in range(d):
         out[end + j] = np.inf
         out[end + d + j] = 0.0
-    for ln in range(LP_LANES):
+    for ln in range(L):
         if out[LP_EXCESS] < excess[ln]:
             out[LP_EXCESS] = excess[ln]
         n = nearest[ln]
@@ -270,9 +358,9 @@ def finish_lanes(sum_, err, lanes, d, out):
             out[LP_NEAREST] = n
             out[LP_NEAREST_ROW] = r
         for j in range(d):
-            if closer(closest[j, ln], closest_x[j, ln], out[end + j], out[end + d + j]):
-                out[end + j] = closest[j, ln]
-                out[end + d + j] = closest_x[j, ln]
+            if closer(closest[j * L + ln], closest_x[j * L + ln], out[end + j], out[end + d + j]):
+                out[end + j] = closest[j * L + ln]
+                out[end + d + j] = closest_x[j * L + ln]
 
 
 @njit(**KERNEL, error_model="numpy")
@@ -285,35 +373,32 @@ def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     kind = lp_kind(p)
     q = p / (p - 1.0)
     reductions = cube_root_reductions(d)
+    floor_h = LP_FLOOR ** (p - 2.0) if kind == 0 else 0.0  # a^(p-2), a floored
     end = lp_additive_end(d)
-    blk = np.zeros((end, LP_LANES))
-    sum_ = np.zeros((end, LP_LANES))
-    err = np.zeros((end, LP_LANES))
-    excess = np.zeros(LP_LANES)
-    nearest = np.full(LP_LANES, np.inf)
-    nearest_row = np.full(LP_LANES, -1.0)
-    closest = np.full((d, LP_LANES), np.inf)
-    closest_x = np.zeros((d, LP_LANES))
-    lanes = (blk, excess, nearest, nearest_row, closest, closest_x)
-    scratch = np.empty((4, d))
-    weighted = w.shape[0] > 0
-    full = lo + (hi - lo) // LP_LANES * LP_LANES
-    group = BLOCK_ROWS * LP_LANES
+    L = LP_LANES
+    blk = np.zeros(end * L)
+    sum_ = np.zeros(end * L)
+    err = np.zeros(end * L)
+    excess = np.zeros(L)
+    nearest = np.full(L, np.inf)
+    nearest_row = np.full(L, -1.0)
+    closest = np.full(d * L, np.inf)
+    closest_x = np.zeros(d * L)
+    work = np.empty((W_HEAD + 4 * d, TILE_ROWS))
+    full = lo + (hi - lo) // L * L
+    group = BLOCK_ROWS * L
     for g in range(lo, full, group):
         g1 = min(full, g + group)
-        for b in range(g, g1, LP_LANES):
-            for ln in range(LP_LANES):
-                wi = w[b + ln] if weighted else 1.0
-                lp_row(x, b + ln, ln, wi, d, y, shift, near, p, q, kind, reductions, scratch,
-                       lanes)
+        for t0 in range(g, g1, TILE_ROWS):
+            lp_tile(x, w, t0, min(TILE_ROWS, g1 - t0), d, y, shift, near, p, q, kind,
+                    reductions, floor_h, work, blk, excess, nearest, nearest_row, closest,
+                    closest_x)
         fold_block(blk, sum_, err, end)
     if full < hi:  # the last rows, fewer than LP_LANES, one per lane
-        for i in range(full, hi):
-            wi = w[i] if weighted else 1.0
-            lp_row(x, i, i - full, wi, d, y, shift, near, p, q, kind, reductions, scratch,
-                   lanes)
+        lp_tile(x, w, full, hi - full, d, y, shift, near, p, q, kind, reductions, floor_h,
+                work, blk, excess, nearest, nearest_row, closest, closest_x)
         fold_block(blk, sum_, err, end)
-    finish_lanes(sum_, err, lanes, d, out)
+    finish_lanes(sum_, err, excess, nearest, nearest_row, closest, closest_x, d, out)
 
 
 @njit(**KERNEL)
