@@ -382,8 +382,10 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     zt = np.empty(brows * d if short else 0)
     if short:
         for k in range(brows):
-            ct[k * d : k * d + d] = c
-            zt[k * d : k * d + d] = z
+            # Element by element, as parallel.parallel_moments says why.
+            for j in range(d):
+                ct[k * d + j] = c[j]
+                zt[k * d + j] = z[j]
     d2 = np.empty(brows)
     t = np.empty(brows)
     wb = np.ones(brows)

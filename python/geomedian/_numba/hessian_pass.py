@@ -83,7 +83,8 @@ def serial_hessian(x, w, wscale, c, s, z, eps, out, partial):
     m = hessian_size(d)
     for k in range(n_chunks(n, d)):
         hessian_rows(x1, d, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, partial[k])
-    out[:m] = partial[0, :m]
+    for q in range(m):  # element by element, as parallel.parallel_moments says why
+        out[q] = partial[0, q]
     for k in range(1, n_chunks(n, d)):
         for q in range(m):
             out[q] += partial[k, q]
@@ -98,7 +99,8 @@ def parallel_hessian(x, w, wscale, c, s, z, eps, out, partial):
     nc = n_chunks(n, d)
     for k in prange(nc):
         hessian_rows(x1, d, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, partial[k])
-    out[:m] = partial[0, :m]
+    for q in range(m):  # element by element, as parallel.parallel_moments says why
+        out[q] = partial[0, q]
     for k in range(1, nc):
         for q in range(m):
             out[q] += partial[k, q]

@@ -117,7 +117,10 @@ def parallel_moments(x, w, wscale, x0, out, partial):
     nc = n_chunks(n, d)
     for k in prange(nc):
         moments(x1, d, w, wscale, k * step, min(n, (k + 1) * step), x0, partial[k])
-    out[: moments_size(d)] = partial[0, : moments_size(d)]
+    # Element by element: an array assigned to a slice would compile NumPy's shape-mismatch
+    # error, whose message needs Numba's string formatting, for a copy.
+    for j in range(moments_size(d)):
+        out[j] = partial[0, j]
     for k in range(1, nc):
         accumulate_moments(out, partial[k], d)
 
@@ -132,7 +135,8 @@ def parallel_sums(x, w, wscale, c, s, z, eps, near, out, partial):
         fused_pass(
             x1, d, w, wscale, k * step, min(n, (k + 1) * step), c, s, z, eps, near, partial[k]
         )
-    out[: sums_size(d)] = partial[0, : sums_size(d)]
+    for j in range(sums_size(d)):  # as in parallel_moments
+        out[j] = partial[0, j]
     err = partial[0, partial.shape[1] - sums_size(d) :]  # chunk 0's error terms: free now
     err[:] = 0.0
     for k in range(1, nc):

@@ -15,7 +15,14 @@ from typing import Callable
 
 from numba.extending import overload
 
+from .jit_options import KERNEL
+
 __all__ = ["by_pass"]
+
+# An implementation is compiled as a kernel of its own and called, not inlined: Numba
+# compiles an inlined overload's implementation in full all the same (to check that it
+# compiles), then types and lowers its code once more at every call site.
+_IMPLEMENTATION = {key: value for key, value in KERNEL.items() if key != "cache"}
 
 
 def by_pass(implementations: dict) -> Callable:
@@ -23,15 +30,15 @@ def by_pass(implementations: dict) -> Callable:
 
     ``implementations`` maps a pass's named tuple class to a function with the stub's
     arguments (plain Python or ``@njit``, whose Python function is used). A pass type not
-    in the map is a typing error. The implementation is inlined where it is called, so
-    the pick adds no compiled layer of its own.
+    in the map is a typing error. Each implementation compiles once per signature, cached
+    with the kernels that call it.
     """
 
     def decorate(stub: Callable) -> Callable:
         where = list(inspect.signature(stub).parameters).index("pa")
         table = {kind: getattr(impl, "py_func", impl) for kind, impl in implementations.items()}
 
-        @overload(stub, inline="always", strict=False)
+        @overload(stub, strict=False, jit_options=_IMPLEMENTATION)
         def pick(*args):
             return table.get(getattr(args[where], "instance_class", None))
 
