@@ -43,7 +43,8 @@ def hessian_rows(x, d, w, wscale, lo, hi, c, s, z, eps, out):
     weighted = w.shape[0] > 0
     for b in range(lo, hi, L):
         m = min(L, hi - b)
-        d2[:] = 0.0
+        for lane in range(L):
+            d2[lane] = 0.0
         for j in range(d):
             for lane in range(L):
                 i = b + min(lane, m - 1)  # lanes past the last row read it again, weight 0
