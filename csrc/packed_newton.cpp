@@ -272,26 +272,30 @@ GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(lanes_v<L>* H, index_t d_runt
 // (omitted rows as +inf, after every present one). Run before the frame: the frame's map
 // (u - c) s is monotone and rounds each value alone, so the rank's value mapped is the
 // mapped values' rank, bit for bit. In E = float where the points are float32 (their raw
-// values are floats): the same comparisons on vectors half as wide. Every column goes
-// through the network at once: a comparator's d compare-exchanges are independent, where
-// one column alone waits on its own stores.
+// values are floats): the same comparisons on half the bytes, so two columns share a
+// vector as wide as the lanes' (C = 2 columns per group, side by side), and a comparator
+// costs half the vector operations. Every group goes through the network at once: a
+// comparator's compare-exchanges are independent, where one column alone waits on its
+// own stores.
 template <class E, int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void network_medians(PackBuffers& b, const index_t* m,
                                              lanes_v<L>* zraw) {
-    typedef E values __attribute__((vector_size(L * sizeof(E)), aligned(sizeof(E))));
-    const index_t n = b.n, d = D > 0 ? D : b.d;
+    constexpr index_t C = sizeof(double) / sizeof(E);
+    typedef E column __attribute__((vector_size(L * sizeof(E)), aligned(sizeof(E)), may_alias));
+    typedef E group
+        __attribute__((vector_size(C * L * sizeof(E)), aligned(sizeof(E)), may_alias));
+    const index_t n = b.n, d = D > 0 ? D : b.d, groups = (d + C - 1) / C;
     const double* __restrict u = b.u;
     const double* __restrict w = b.w;
     const lanes_v<L> zero = {}, inf = zero + HUGE_VAL;
-    // b.sorted's storage, read and written through memcpy only.
-    char* v = reinterpret_cast<char*>(b.sorted);
-    const auto at = [&](index_t j, index_t q) { return v + ((j * n + q) * L) * sizeof(E); };
-    for (index_t j = 0; j < d; ++j) {
+    // b.sorted's storage (room for d x n x L doubles), as groups x n x C x L values E.
+    E* v = reinterpret_cast<E*>(b.sorted);
+    const auto at = [&](index_t j, index_t q) { return v + ((j / C * n + q) * C + j % C) * L; };
+    for (index_t j = 0; j < groups * C; ++j) {  // a last group's missing column: +inf
         for (index_t q = 0; q < n; ++q) {
-            const index_t i = (j * n + q) * L;
-            const lanes_v<L> x = load_lanes<L>(w + q * L) > zero ? load_lanes<L>(u + i) : inf;
-            const values e = __builtin_convertvector(x, values);
-            std::memcpy(at(j, q), &e, sizeof e);
+            const lanes_v<L> x = j < d && load_lanes<L>(w + q * L) > zero
+                                     ? load_lanes<L>(u + (j * n + q) * L) : inf;
+            *reinterpret_cast<column*>(at(j, q)) = __builtin_convertvector(x, column);
         }
     }
     // Every lane with a full column asks for the same rank: its comparators suffice.
@@ -301,20 +305,18 @@ GEOMEDIAN_ALWAYS_INLINE void network_medians(PackBuffers& b, const index_t* m,
     const index_t* net = network.data();
     const std::size_t pairs = network.size();
     for (std::size_t c = 0; c < pairs; c += 2) {
-        for (index_t j = 0; j < d; ++j) {
-            values x, y;
-            std::memcpy(&x, at(j, net[c]), sizeof x);
-            std::memcpy(&y, at(j, net[c + 1]), sizeof y);
-            const values lo = x < y ? x : y, hi = x < y ? y : x;
-            std::memcpy(at(j, net[c]), &lo, sizeof lo);
-            std::memcpy(at(j, net[c + 1]), &hi, sizeof hi);
+        for (index_t g = 0; g < groups; ++g) {
+            group* pa = reinterpret_cast<group*>(at(g * C, net[c]));
+            group* pb = reinterpret_cast<group*>(at(g * C, net[c + 1]));
+            const group x = *pa, y = *pb;
+            *pa = x < y ? x : y;
+            *pb = x < y ? y : x;
         }
     }
     for (index_t j = 0; j < d; ++j) {
         for (index_t l = 0; l < L; ++l) {
             E e = 0;
-            if (m[l] <= start_median_rows)
-                std::memcpy(&e, at(j, (m[l] - 1) / 2) + l * sizeof(E), sizeof e);
+            if (m[l] <= start_median_rows) std::memcpy(&e, at(j, (m[l] - 1) / 2) + l, sizeof e);
             zraw[j][l] = static_cast<double>(e);
         }
     }
