@@ -1,6 +1,6 @@
-// The row loop of hessian_pass.hpp, in lanes, instantiated per dtype and compile-time row
-// length (d = 1..16, the lengths Newton takes) and, through target_clones, per
-// instruction-set level. A known length and a fixed lane count let the compiler keep each
+// The row loop of hessian_pass.hpp, in lanes, instantiated per dtype, per row length (d =
+// 1-4, 6, 8 and 16 at compile time, any other d <= 16 at run time) and, through
+// target_clones, per instruction-set level. A known length and a fixed lane count let the compiler keep each
 // lane group of the sums in one vector and unroll the triangle; the arithmetic is plain
 // scalar code per lane, so no generic vector type is lowered before the clones are made.
 #include "geomedian/hessian_pass.hpp"
