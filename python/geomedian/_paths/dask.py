@@ -94,19 +94,16 @@ class DaskPoints:
         self.lengths = [lengths[i] for i in kept]
         wparts = [None if w is None else w[0, edges[i] : edges[i + 1]] for i in kept]
         self.client = _client()
+        x = x.persist() if self.client is None else self.client.persist(x)
+        delayed = x.to_delayed().ravel()
+        self.blocks = [delayed[i] for i in kept]
+        self.w = wparts
         if self.client is not None:
-            x = self.client.persist(x)
-            delayed = x.to_delayed().ravel()
-            self.blocks = self.client.compute([delayed[i] for i in kept])
+            self.blocks = self.client.compute(self.blocks)
             # Unhashed keys: another solve with equal weight pieces (a retry after an
             # error) gets its own, which the release of these cannot take away.
-            scattered = None if w is None else self.client.scatter(wparts, hash=False)
-            self.w = [None] * len(wparts) if w is None else scattered
-        else:
-            x = x.persist()
-            delayed = x.to_delayed().ravel()
-            self.blocks = [delayed[i] for i in kept]
-            self.w = wparts
+            if w is not None:
+                self.w = self.client.scatter(wparts, hash=False)
         self.persisted = x  # the chunks live as long as this object
 
     def _map(self, fn, *args, **kwargs):
