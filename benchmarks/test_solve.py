@@ -6,7 +6,10 @@ Run from the project root (the default pytest options disable benchmarks)::
         --benchmark-min-rounds=5 --benchmark-columns=min,median,max,rounds -q
 
 Both methods ("gd", "weiszfeld") on both backends, grouped per dataset (``solve-<dataset>``),
-with default options (tol 1e-10 for float64, all cores). Each benchmark checks that the
+with default options (tol 1e-10 for float64, all cores); in the same group the same points
+read from a ``.npy`` file as a ``np.memmap`` (method ``memmap`` in the table: the chunked
+driver's Newton steps, each with the Hessian of its pass, certified by their
+second-order bound). Each benchmark checks that the
 solve converged to a certified gap <= 1e-10 and stores ``n_passes`` and ``n_iter`` in
 ``extra_info``, plus ``ms_per_pass`` (median solve time / n_passes) once timed; the
 terminal summary prints the same numbers as a table.
@@ -14,6 +17,7 @@ terminal summary prints the same numbers as a table.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import geomedian
@@ -51,5 +55,25 @@ def test_solve(benchmark, record, dataset, backend, method):
         n_passes=res.n_passes,
         n_iter=res.n_iter,
     )
+    if row is not None:
+        benchmark.extra_info["ms_per_pass"] = row["median_s"] / res.n_passes * 1e3
+
+
+def test_solve_memmap(benchmark, record, dataset, backend, tmp_path_factory):
+    path = tmp_path_factory.mktemp("memmap") / f"{dataset.name}.npy"
+    np.save(path, dataset.points)
+    x = np.load(path, mmap_mode="r")
+    benchmark.group = f"solve-{dataset.name}"
+    benchmark.extra_info.update(n=dataset.n, d=dataset.d, dtype="f64", backend=backend,
+                                method="memmap", threads=resolve_threads(None),
+                                bytes_per_pass=x.nbytes)  # fmt: skip
+
+    res = benchmark(geomedian.solve, x, backend=backend)
+
+    assert res.converged, res.message
+    assert res.gap <= 1e-10
+    benchmark.extra_info.update(n_passes=res.n_passes, n_iter=res.n_iter, gap=res.gap)
+    row = record(benchmark, kind="solve", dataset=dataset.name, dtype="f64", backend=backend,
+                 method="memmap", n_passes=res.n_passes, n_iter=res.n_iter)  # fmt: skip
     if row is not None:
         benchmark.extra_info["ms_per_pass"] = row["median_s"] / res.n_passes * 1e3

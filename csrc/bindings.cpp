@@ -327,7 +327,7 @@ carray<double> hessian_pass_sums(const carray<T>& points,
     const geomedian::Problem<T> p = problem_at(points, weights, wscale, y, threads);
     const index_t d = p.d;
     if (d > geomedian::newton_max_d) throw py::value_error("hessian_pass takes d <= 16");
-    carray<double> H(geomedian::hessian_size(d));
+    carray<double> H(geomedian::hessian_pass_size(d));
     std::vector<double> z(d, 0.0);
     {
         py::gil_scoped_release nogil;  // same reasoning as in solve()
@@ -594,8 +594,9 @@ constexpr const char* pass_doc =
     "y, scaled by s, with coincidence radius eps and near radius near (frame units)";
 constexpr const char* hessian_doc =
     "hessian_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps) -> "
-    "the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), of the rows "
-    "scaled by s in a frame centred on y (coincidence radius eps, frame units); d <= 16";
+    "the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), then "
+    "inv_sq = sum w_i / d_i^2, of the rows scaled by s in a frame centred on y (coincidence "
+    "radius eps, frame units); d <= 16";
 constexpr const char* lp_pass_doc =
     "lp_pass(points (P, n, d), weights (1 | P, n) | None, rows (m,) int64, y (m, d), "
     "shift (m, d) | None, near (m,) | None, p, threads) -> (m, size) the Lp pass sums of "

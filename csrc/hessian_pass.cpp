@@ -21,6 +21,7 @@ GEOMEDIAN_ALWAYS_INLINE void hessian_lanes_rows(const T* x, const double* w, dou
     const index_t d = D > 0 ? D : d_run;
     double C[Dmax * (Dmax + 1) / 2][L] = {};
     double inv[L] = {};
+    double inv_sq[L] = {};
     double r[Dmax][L];
     double v[L];
     for (index_t b = lo; b < hi; b += L) {
@@ -42,6 +43,7 @@ GEOMEDIAN_ALWAYS_INLINE void hessian_lanes_rows(const T* x, const double* w, dou
             const double t = (1.0 - hit) * wi / std::max(dist, fr.eps);
             v[l] = t / std::max(d2[l], fr.eps * fr.eps);  // w_i / d_i^3, 0 on the iterate
             inv[l] += t;
+            inv_sq[l] += v[l] * dist;  // w_i / d_i^2
         }
         for (index_t j = 0; j < d; ++j) {
             double vr[L];
@@ -50,8 +52,11 @@ GEOMEDIAN_ALWAYS_INLINE void hessian_lanes_rows(const T* x, const double* w, dou
                 for (index_t l = 0; l < L; ++l) C[j * (j + 1) / 2 + k][l] += vr[l] * r[k][l];
         }
     }
-    double inv_all = inv[0];
-    for (index_t l = 1; l < L; ++l) inv_all += inv[l];
+    double inv_all = inv[0], inv_sq_all = inv_sq[0];
+    for (index_t l = 1; l < L; ++l) {
+        inv_all += inv[l];
+        inv_sq_all += inv_sq[l];
+    }
     for (index_t j = 0; j < d; ++j)
         for (index_t k = 0; k <= j; ++k) {
             const index_t q = j * (j + 1) / 2 + k;
@@ -59,6 +64,7 @@ GEOMEDIAN_ALWAYS_INLINE void hessian_lanes_rows(const T* x, const double* w, dou
             for (index_t l = 1; l < L; ++l) c += C[q][l];
             out[q] = (j == k ? inv_all : 0.0) - c;
         }
+    out[hessian_size(d)] = inv_sq_all;
 }
 
 template <class T, bool Weighted>

@@ -89,7 +89,7 @@ CORPUS = _corpus()
 _UPPER: dict[str, mpmath.mpf] = {}
 
 
-@pytest.mark.parametrize("method", ["gd", "weiszfeld"])
+@pytest.mark.parametrize("method", ["newton", "gd", "weiszfeld"])
 @pytest.mark.parametrize("case", CORPUS)
 def test_certificate_is_honest(backend, method, case):
     x, w = CORPUS[case]
@@ -102,7 +102,7 @@ def test_certificate_is_honest(backend, method, case):
         assert_honest(res, x, wf, (1e-6 if f32 else 1e-10) if tol is None else tol, _UPPER[case])
 
 
-@pytest.mark.parametrize("method", ["gd", "weiszfeld"])
+@pytest.mark.parametrize("method", ["newton", "gd", "weiszfeld"])
 def test_batch_certificates_are_honest(backend, method):
     rng = np.random.default_rng(5)
     x = rng.normal(size=(12, 9, 2))

@@ -89,7 +89,12 @@ def expected(x, w=None, **kw) -> np.ndarray:
 def test_npy(tmp_path, points, backend):
     np.save(tmp_path / "x.npy", points)
     out = solve_json(tmp_path / "x.npy", "--backend", backend, separate=True)
-    np.testing.assert_allclose(out["median"], expected(points), rtol=1e-8, atol=1e-9)
+    # A .npy file is read in place: the chunked solver, whose Newton iterate may be certified
+    # by the pass that reached it. The promise is the objective's gap; the median is then
+    # within about sqrt(gap) of the data's spread of the optimum.
+    best = geomedian.solve(points, tol=0.0).objective
+    assert geomedian.objective(out["median"], points) <= best * (1 + 1e-10)
+    np.testing.assert_allclose(out["median"], expected(points), rtol=0, atol=1e-5 * np.ptp(points))
     assert out["backend"] == backend
     assert out["converged"] and out["gap"] <= 1e-10
     assert (out["n"], out["d"], out["columns"]) == (301, 3, ["0", "1", "2"])

@@ -216,4 +216,6 @@ def test_dask_unknown_chunk_sizes_are_named(backend):
     with pytest.raises(ValueError, match=r"unknown chunk sizes.*compute_chunk_sizes"):
         geomedian.solve(x, backend=backend)
     res = geomedian.solve(x.compute_chunk_sizes(), backend=backend)
-    np.testing.assert_allclose(res.median, geomedian.solve(x.compute()).median, atol=1e-8)
+    # Certified to the objective's tol (the Newton iterate by the pass that reached it).
+    best = geomedian.solve(x.compute(), tol=0.0).objective
+    assert res.converged and res.objective <= best * (1 + 1e-10)

@@ -11,8 +11,10 @@
 //   H = sum_i t_i (I - r_i r_i^T / d_i^2) = inv I - sum_{d_i > eps} (t_i / d_i^2) r_i r_i^T,
 //
 // packed lower triangle (H[j (j + 1) / 2 + k], k <= j), the layout newton.hpp factorises:
-// the terms of small_hessian, formed the same way. H is a sum over rows, so the chunks'
-// Hessians add up to the whole one; the rows are cut and added as in parallel.hpp (fixed
+// the terms of small_hessian, formed the same way. After it, inv_sq = sum_{d_i > eps}
+// w_i / d_i^2, for the bound that certifies a Newton iterate with the pass that reached it
+// (python/geomedian/_paths/newton_bound.py). H is a sum over rows, so the chunks' Hessians
+// add up to the whole one; the rows are cut and added as in parallel.hpp (fixed
 // chunks, added in chunk order), so the result does not depend on the thread count. Within
 // a chunk the rows are summed in fixed lanes, added in lane order, and no product is fused
 // into an addition: the Numba mirror (hessian_pass.py) gets the same bits.
@@ -27,10 +29,13 @@
 namespace geomedian {
 
 inline index_t hessian_size(index_t d) { return d * (d + 1) / 2; }
+// The pass's output: the triangle, then inv_sq.
+inline index_t hessian_pass_size(index_t d) { return hessian_size(d) + 1; }
 
-// The Hessian at fr.z of rows [lo, hi), into out (hessian_size(d) doubles); d <= newton_max_d.
+// The Hessian at fr.z of rows [lo, hi) and their inv_sq, into out (hessian_pass_size(d)
+// doubles); d <= newton_max_d.
 // Row b + l of each group of hessian_lanes rows (contract.hpp) goes to lane l: each lane
-// keeps its own inv and C, so the d (d + 1) / 2 products of a row are one vector operation
+// keeps its own inv, inv_sq and C, so the d (d + 1) / 2 products of a row are one vector operation
 // over the group, and the lanes are added in lane order at the end. Instantiated per dtype,
 // row length and instruction set in hessian_pass.cpp.
 void hessian_rows(const double* x, const double* w, double wscale, index_t lo, index_t hi,
@@ -38,10 +43,11 @@ void hessian_rows(const double* x, const double* w, double wscale, index_t lo, i
 void hessian_rows(const float* x, const double* w, double wscale, index_t lo, index_t hi,
                   index_t d, const Frame& fr, double* out);
 
-// The Hessian of the whole problem at fr.z, its chunks over `threads` OpenMP threads.
+// The Hessian and inv_sq of the whole problem at fr.z, its chunks over `threads` OpenMP threads.
 template <class T>
 void hessian_pass(const Problem<T>& p, const Frame& fr, int threads, double* out) {
-    const index_t step = chunk_rows(p.d), nc = (p.n + step - 1) / step, m = hessian_size(p.d);
+    const index_t step = chunk_rows(p.d), nc = (p.n + step - 1) / step,
+                  m = hessian_pass_size(p.d);
     std::vector<double> part(nc * m);
     double* parts = part.data();
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nc > 1)

@@ -106,7 +106,7 @@ class Kernels:
         return self.entry("fused_pass", x.dtype)(x, w, wscale, y, s, threads, eps, near)
 
     def hessian_pass(self, x, w, wscale, y, s, threads, eps) -> np.ndarray:
-        """Return the packed Hessian sums at ``y`` (``d (d + 1) / 2``, frame units)."""
+        """Return the packed Hessian at ``y`` (``d (d + 1) / 2``), then inv_sq (frame units)."""
         return self.entry("hessian_pass", x.dtype)(x, w, wscale, y, s, threads, eps)
 
     def lp_pass(self, x, w, rows, y, shift, near, p, threads) -> np.ndarray:

@@ -17,7 +17,7 @@ from .._stack import BLOCK_VALUES, convert, readable
 from . import gram_pass as gram
 from . import solver
 from .fused_pass import sums_size
-from .hessian_pass import hessian_size, parallel_hessian, serial_hessian
+from .hessian_pass import hessian_pass_size, parallel_hessian, serial_hessian
 from .interruptible import new_stop_flag, run_interruptible
 from .kernel_cache import cache_dir, warm_kernels
 from .lp_pass import lp_sums_size, run_lp_pass
@@ -306,9 +306,9 @@ def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
     n, d = points.shape
     if d > NEWTON_MAX_D:
         raise ValueError("hessian_pass takes d <= 16")
-    out = np.empty(hessian_size(d))
+    out = np.empty(hessian_pass_size(d))
     w = np.empty(0) if weights is None else weights
-    partial = np.empty((n_chunks(n, d), hessian_size(d)))
+    partial = np.empty((n_chunks(n, d), hessian_pass_size(d)))
     with _threads(threads):
         hessian = parallel_hessian if threads > 1 else serial_hessian  # only it compiles
         hessian(points, w, wscale, y, s, np.zeros(d), float(eps), out, partial)
@@ -318,8 +318,9 @@ def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
 def hessian_pass_f64(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS):
     """Mirror of ``_core.hessian_pass_f64``.
 
-    Returns the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), of
-    the rows scaled by s in a frame centred on y (coincidence radius eps); d <= 16.
+    Returns the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), then
+    inv_sq = sum w_i / d_i^2, of the rows scaled by s in a frame centred on y (coincidence
+    radius eps); d <= 16.
     """
     return _hessian_pass(points, weights, wscale, y, s, threads, eps, np.float64)
 

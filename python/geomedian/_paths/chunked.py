@@ -21,7 +21,9 @@ iteration is irrelevant here: each pass reads the whole data.
 Newton (d <= 16) needs the Hessian at the iterate, which the in-memory solver forms only
 in its small-problem pass. Here each chunk gives it beside its sums while it is at hand
 (``hessian_pass``, :func:`chunk_sums`), asked of every pass after which a Newton step could
-be due, so a Newton iteration still costs one read of the data.
+be due, so a Newton iteration still costs one read of the data. With the Hessian and the
+Newton step at hand, a second-order bound (``newton_bound.py``) certifies the iterate with
+the pass that reached it, where the classic one needs the pass at the next iterate.
 
 Each pass is one read of the data, so the solve starts from the answer on a subsample:
 the warm start of the in-memory path (``warm_start.py``, the same sample size, tolerance
@@ -69,6 +71,7 @@ from .._numba.gradient_descent import GD_HAS_PREV, GD_STATE_SIZE
 from .._numba.newton import NEWTON_SCRATCH_SIZE
 from .._numba.schedule import TRIAL_GD, TRIAL_VERTEX, TRIAL_WEISZFELD
 from .._result import CONVERGED, MAX_ITER, NONFINITE, RANGE, STALLED
+from .newton_bound import newton_bound
 from .warm_start import WARM_START_SEED, sample_size, solve_sample
 
 __all__ = [
@@ -512,6 +515,8 @@ def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress)
             it.recentre()
             continue
         trial = it.propose()
+        if certified_gap(it.cert, run.lb) <= tol:
+            continue  # the Newton step's bound certified the iterate: no trial pass
         if trial is None:
             if not stalled(run.sc, it.z, src.d, run.n_iter):
                 run.sc = recentring(run.sc)
@@ -554,9 +559,8 @@ class _Iteration:
         cert = certify(S, d, self.src.W, g)
         run.lb = max(run.lb, cert.lb)
         H = None
-        if hessian:
-            H = np.empty(NEWTON_SCRATCH_SIZE)  # newton_direction factorises it in place
-            H[: d * (d + 1) // 2] = S[sums_size(d) :]
+        if hessian:  # the triangle, then inv_sq (hessian_pass)
+            H = S[sums_size(d) :]
         return S[: sums_size(d)], g, cert, H
 
     def recentre(self):
@@ -589,10 +593,15 @@ class _Iteration:
         newton, decrement = False, 0.0
         # The Hessian came with the pass at y where a Newton step could be due (pass_hessian).
         if not vertex and self.H is not None and newton_due(run.sc, True, d, S, n_iter):
-            H = self.H.copy()
-            newton, decrement = newton_propose(H, d, S[SLOT_INV], self.z, self.g, np.empty(d), zt)
+            H = np.empty(NEWTON_SCRATCH_SIZE)  # newton_direction factorises it in place
+            H[: d * (d + 1) // 2] = self.H[: d * (d + 1) // 2]
+            p = np.empty(d)
+            newton, decrement = newton_propose(H, d, S[SLOT_INV], self.z, self.g, p, zt)
             if not newton:
                 run.sc = newton_backs_off(run.sc, n_iter)
+            else:  # the step's second-order bound (newton_bound.py), from H as formed
+                inv_sq = self.H[d * (d + 1) // 2]
+                run.lb = max(run.lb, newton_bound(S, self.H, inv_sq, p, self.src.W, self.src.n))
         kind = trial_kind(vertex, newton, self.descent, S[SLOT_W_FAR])
         moved = True
         if kind == TRIAL_GD:
