@@ -37,9 +37,12 @@
 //     gamma^2 term is below 2^-52 u. Together: |computed s - s| < 131 u T < 2^-45.9 T.
 // The terms carry their own rounding: d_i is the square root of the sum of d rounded
 // squares of the computed r_i (for d <= 16 in any order, to gamma_16; beyond, in segments
-// of block_rows coordinates added with compensation, to 132 u as above), and w_i d_i one
-// more product, so each w_i d_i is good to 68 u and f to 199 u f < 2^-45.3 f: well inside
-// sum_rounding = 512 u, for every d. (The directions in R are covered by grad_rounding.) Near
+// of block_rows coordinates added with compensation, to 132 u as above; for d <= 2 on
+// AVX-512 the squared sum times a reciprocal square root good to 5 u, and w_i / d_i that
+// root times w_i: fused_pass_rsqrt.cpp), and w_i d_i one more product, so each w_i d_i is
+// good to 68 u and f to 199 u f < 2^-45.3 f: well inside
+// sum_rounding = 512 u, for every d. (The directions in R are covered by grad_rounding: its
+// 512 u for the sums leave room for the few u more of a reciprocal square root.) Near
 // the optimum g -> 0 and the bound is S itself, but far from the data ||g|| -> W and LB is
 // the small difference of two large numbers, where that error would exceed LB itself (a
 // gradient-descent trial 1e17 away once "certified" a bound 10x above f*). So the bound

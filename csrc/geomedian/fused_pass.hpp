@@ -297,6 +297,37 @@ GEOMEDIAN_ALWAYS_INLINE void row_moments(const T* __restrict xi, index_t d,
     *spread_io = spread;
 }
 
+// The lanes' totals of short_rows, in lane order, with compensation (every slot at once: a
+// chain of 2 L dependent additions, not one per slot), into the pass's sums.
+template <int nv, int L>
+GEOMEDIAN_ALWAYS_INLINE void short_rows_totals(const double (&sum)[nv][L],
+                                               const double (&err)[nv][L],
+                                               const double (&mt)[L], double* out) {
+    double ts[nv] = {}, tc[nv] = {}, total[nv];
+    for (int l = 0; l < L; ++l) {
+#pragma omp simd
+        for (int k = 0; k < nv; ++k) {
+            add_compensated(ts[k], tc[k], sum[k][l]);
+            add_compensated(ts[k], tc[k], err[k][l]);
+        }
+    }
+    for (int k = 0; k < nv; ++k) total[k] = compensated_total(ts[k], tc[k]);
+    ScalarSums acc;
+    for (int k = 0; k < ScalarSums::count; ++k) acc.sum[k] = total[k];
+    for (int l = 0; l < L; ++l) acc.mt = mt[l] > acc.mt ? mt[l] : acc.mt;
+    acc.store(out);
+    std::copy(total + ScalarSums::count, total + nv, out + slot::head);
+}
+
+// short_rows for d <= 2 with eight lanes on AVX-512, each row's square root and division
+// replaced by one reciprocal square root (fused_pass_rsqrt.cpp): the same sums, in the same
+// lanes and blocks. False where it was not compiled (then short_rows runs). w: nullptr
+// for unit weights.
+bool short_rows_rsqrt(const double* x, const double* w, double wscale, index_t lo, index_t hi,
+                      index_t d, const Frame& fr, double* out);
+bool short_rows_rsqrt(const float* x, const double* w, double wscale, index_t lo, index_t hi,
+                      index_t d, const Frame& fr, double* out);
+
 // The d <= 4 loop: row b + l goes to lane l of L. Each lane's sums are plain sequential
 // sums over at most block_rows of its rows (a fixed order: without a reduction clause the
 // compiler may not reorder them), added per lane with compensation, the lanes at the end.
@@ -357,22 +388,7 @@ GEOMEDIAN_ALWAYS_INLINE void short_rows(const T* x, const double* w, double wsca
         for (index_t i = full; i < hi; ++i) row(i, static_cast<int>(i - full), blk);
         fold(blk);
     }
-    // The lanes' totals, in lane order, with compensation (every slot at once: a chain of
-    // 2 L dependent additions, not one per slot).
-    double ts[nv] = {}, tc[nv] = {}, total[nv];
-    for (int l = 0; l < L; ++l) {
-#pragma omp simd
-        for (int k = 0; k < nv; ++k) {
-            add_compensated(ts[k], tc[k], sum[k][l]);
-            add_compensated(ts[k], tc[k], err[k][l]);
-        }
-    }
-    for (int k = 0; k < nv; ++k) total[k] = compensated_total(ts[k], tc[k]);
-    ScalarSums acc;
-    for (int k = 0; k < ScalarSums::count; ++k) acc.sum[k] = total[k];
-    for (int l = 0; l < L; ++l) acc.mt = mt[l] > acc.mt ? mt[l] : acc.mt;
-    acc.store(out);
-    std::copy(total + ScalarSums::count, total + nv, out + slot::head);
+    short_rows_totals<nv, L>(sum, err, mt, out);
 }
 
 // The lanes of short_rows: 8 where the clone running is AVX-512's (a lane array per
@@ -408,9 +424,11 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
     const index_t d = D > 0 ? D : d_runtime;
     ScalarSums acc;
     if constexpr (D >= 1 && D <= 4) {
-        if (short_row_lanes() == 8)
+        if (short_row_lanes() == 8) {
+            if (D <= 2 && short_rows_rsqrt(x, Weighted ? w : nullptr, wscale, lo, hi, D, fr, out))
+                return;
             short_rows<T, D, Weighted, 8>(x, w, wscale, lo, hi, fr, out);
-        else
+        } else
             short_rows<T, D, Weighted, 4>(x, w, wscale, lo, hi, fr, out);
         return;
     } else {
