@@ -154,7 +154,7 @@ def test_same_bits_on_both_backends_and_any_thread_count(rng, p, d, n, dtype, sh
 
 
 def test_unit_weights_are_weights_of_one(backend, rng):
-    # No weights (the unweighted path skips |u_i| / w_i): the bits of weights of 1.
+    # No weights (the kernels read none): the bits of weights of 1.
     x, _ = problems(rng, 2, 3000, 3, np.float64)
     y = rng.standard_normal((2, 3))
     for p in (1.5, 3.0, 1.2):
@@ -163,18 +163,53 @@ def test_unit_weights_are_weights_of_one(backend, rng):
         np.testing.assert_array_equal(none, ones)
 
 
-def test_cube_root_is_within_an_ulp():
-    # The p = 3 and p = 1.5 roots: the four basic operations, against NumPy's cbrt.
-    from geomedian._numba.lp_pass import cube_root, cube_root_reductions
+def test_inverse_cube_root_is_within_two_ulps():
+    # The p = 3 and p = 1.5 roots: multiplications and additions only, against NumPy's cbrt.
+    from geomedian._numba.lp_pass import cube_root_reductions, inverse_cube_root
 
     rng = np.random.default_rng(5)
     for d in (1, 4, 8, 9, 64, 1000):
         k = cube_root_reductions(d)
         assert 8.0**k > d
         t = np.concatenate([rng.uniform(1.0 - 1e-15, d, 2000), [1.0, float(d), 8.0, 0.999999]])
-        got = np.array([cube_root(v, k) for v in t])
-        assert np.all(np.abs(got - np.cbrt(t)) <= np.spacing(np.cbrt(t))), d
-    assert np.isfinite(cube_root(0.0, 1)) and np.isnan(cube_root(np.nan, 2))
+        got = np.array([inverse_cube_root(v, k) for v in t])
+        want = 1.0 / np.cbrt(t.astype(np.longdouble))
+        assert np.all(np.abs(got - want) <= 2 * np.spacing(got)), d
+    assert np.isfinite(inverse_cube_root(1.0, 1)) and np.isnan(inverse_cube_root(np.nan, 2))
+
+
+@pytest.mark.parametrize("p", [1.002, 1.05, 1.2, 2.5, 4.5, 10.0, 40.0])
+def test_excess_bound_holds_for_general_p(backend, rng, p):
+    # p other than 1.5 and 3: the pass reports a bound on ||s_i||_q, not its measure. The
+    # kernel's arithmetic redone here (the same pow), ||s_i||_q in long double: within it.
+    d = 4
+    x = rng.standard_normal((1, 20000, d)) * np.exp(rng.uniform(-30, 30, (1, 20000, d)))
+    y = np.zeros((1, d))
+    bound = kernels(backend).lp_pass(x, None, np.zeros(1, np.int64), y, None, None, p, 1)[
+        0, c.LP_EXCESS
+    ]
+    q = p / (p - 1.0)
+    z = y[0] - x[0]
+    big = np.max(np.abs(z), axis=1, keepdims=True)
+    m = np.abs(z * (1.0 / big))
+    T = m**p
+    t = np.zeros(len(m))
+    for j in range(d):
+        t = t + T[:, j]
+    root = t ** (1.0 / p)
+    sv = (T / np.where(m > 0, m, 1.0)) * (root / t)[:, None]
+    norm = np.sum(sv.astype(np.longdouble) ** q, axis=1) ** (1 / np.longdouble(q))
+    assert 1.0 < bound < 1.0 + 2.0**-45
+    assert np.max(norm) <= bound
+
+
+def test_excess_is_measured_near_p_1(backend, rng):
+    # q > 512 (p < 1.002): a term that underflows could add 2^(q - 1074), so it is measured.
+    x, w = problems(rng, 1, 300, 3, np.float64)
+    y = rng.standard_normal((1, 3))
+    got = kernels(backend).lp_pass(x, w, np.zeros(1, np.int64), y, None, None, 1.001, 1)
+    want = reference_sums(x[0], w[0], y[0], 1.001)
+    assert abs(got[0, c.LP_EXCESS] - want[c.LP_EXCESS]) <= 64 * 2.0**-53
 
 
 def test_nearest_coordinate_ties_keep_the_smaller_value(backend):

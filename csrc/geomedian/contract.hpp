@@ -131,12 +131,12 @@ constexpr index_t lp_lanes = 8;
 // goes to lane l; the lanes' sums are added in lane order at the end of a chunk. Fixed, not
 // the CPU's vector width, so every instruction set and the Numba mirror add alike.
 constexpr index_t hessian_lanes = 8;
-// The cube root of the Lp pass (p = 3 and 1.5) on [1, 8): the guess c0 + t (c1 - t c2)
-// (relative error under 1.6e-2, fitted to t^(1/3)), two Halley steps and one Newton step;
-// only the four basic operations, so both languages round it alike.
-constexpr double lp_cbrt_c0 = 0x1.86702f8ae8a41p-1;
-constexpr double lp_cbrt_c1 = 0x1.127caa2c34cbcp-2;
-constexpr double lp_cbrt_c2 = 0x1.e0bc06ca4a1d8p-7;  // subtracted
+// The inverse cube root of the Lp pass (p = 3 and 1.5) on [1, 8): the guess
+// c0 + t (t c2 - c1) (relative error under 4.2e-2, fitted to t^(-1/3)), then steps of
+// multiplications and additions only (lp_rows.inc), so both languages round it alike.
+constexpr double lp_icbrt_c0 = 0x1.1d814a78cf2bep+0;
+constexpr double lp_icbrt_c1 = 0x1.5a0f12490265bp-3;  // subtracted
+constexpr double lp_icbrt_c2 = 0x1.83d464e0887c8p-7;
 
 // The Gram path's passes (gram_pass.hpp): a block of columns of every row is read into
 // about gram_block_bytes of float64 (L2-sized, so each tile of rows is read from cache),
@@ -212,9 +212,9 @@ void for_each_shared_value(Put&& put) {
     put("LP_FLOOR", lp_floor);
     put("LP_LANES", lp_lanes);
     put("HESSIAN_LANES", hessian_lanes);
-    put("LP_CBRT_C0", lp_cbrt_c0);
-    put("LP_CBRT_C1", lp_cbrt_c1);
-    put("LP_CBRT_C2", lp_cbrt_c2);
+    put("LP_ICBRT_C0", lp_icbrt_c0);
+    put("LP_ICBRT_C1", lp_icbrt_c1);
+    put("LP_ICBRT_C2", lp_icbrt_c2);
     put("GRAM_BLOCK_BYTES", gram_block_bytes);
     put("GRAM_STRIPES", gram_stripes);
     put("GRAM_TILE", gram_tile);

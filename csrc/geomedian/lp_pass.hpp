@@ -11,8 +11,9 @@
 //
 // plus sum_i w_i / N_i (the Weiszfeld step's scale), the weight at y, the nearest point of
 // positive weight (the first row on ties), the nearest coordinate x_ij to each y_j (where
-// Newton creeps for p < 2; the smaller x_ij on ties), the largest ||u_i||_q / w_i as
-// computed (the rounded duals' excess over their weights) and, for p < 2,
+// Newton creeps for p < 2; the smaller x_ij on ties), the largest ||s_i||_q as computed
+// (the rounded duals' excess over their weights, but for the one rounding of w_i s_i,
+// which the bound allows for) and, for p < 2,
 // sum_i w_i N_i^(1-p) over the points with z_ij = 0 in each coordinate (the pull that pins
 // y_j there). The bound is assembled from these sums on the Python side (the Lp
 // certificate, derived in the docs).
@@ -31,9 +32,9 @@
 // apart as well (w_near, f_near): the far-point bound of the Lp certificate.
 //
 // Each z_i is scaled by its largest entry before the powers: no overflow or underflow.
-// p = 1.5 and p = 3 take their powers as square roots and products and their p-th roots
-// by a cube root of the four basic operations (pow costs most of a pass otherwise); any
-// other p takes pow. The loops are plain (no reassociation, no contraction: the file is
+// p = 1.5 and p = 3 take their powers as square roots and products, their p-th roots and
+// 1 / N by an inverse cube root of multiplications and additions (pow costs most of a pass
+// otherwise; divisions and square roots most of the rest); any other p takes pow. The loops are plain (no reassociation, no contraction: the file is
 // compiled with -ffp-contract=off): the Numba mirror (lp_pass.py) gets the same bits.
 #pragma once
 

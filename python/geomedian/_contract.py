@@ -54,12 +54,12 @@ LP_W_NEAR = 9
 LP_F_NEAR = 10
 LP_HEAD = 11
 LP_FLOOR = 2.0**-26
-# The Lp pass's lanes (row b + l of a group goes to lane l) and its cube root's guess on
-# [1, 8) (a quadratic, then two Halley steps and one Newton step).
+# The Lp pass's lanes (row b + l of a group goes to lane l) and its inverse cube root's
+# guess on [1, 8) (a quadratic, then steps of multiplications and additions only).
 LP_LANES = 8
-LP_CBRT_C0 = float.fromhex("0x1.86702f8ae8a41p-1")
-LP_CBRT_C1 = float.fromhex("0x1.127caa2c34cbcp-2")
-LP_CBRT_C2 = float.fromhex("0x1.e0bc06ca4a1d8p-7")  # subtracted
+LP_ICBRT_C0 = float.fromhex("0x1.1d814a78cf2bep+0")
+LP_ICBRT_C1 = float.fromhex("0x1.5a0f12490265bp-3")  # subtracted
+LP_ICBRT_C2 = float.fromhex("0x1.83d464e0887c8p-7")
 # The Hessian pass's lanes: row b + l of each group goes to lane l, added in lane order.
 HESSIAN_LANES = 8
 

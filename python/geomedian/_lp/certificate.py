@@ -18,8 +18,9 @@ contiguous last axis, or the compiled pass's sums of at most ``BLOCK_ROWS`` rows
 compensation, whose error is far below ``512 u`` of the sum of the magnitudes
 (``u = 2**-53``); the bound gives up ``512 u`` of every
 magnitude it was computed from, and the measured excess of the computed
-:math:`\lVert u_i \rVert_q` over :math:`w_i` (plus ``(2 d + 8) u`` for the check's own
-rounding) divides it, so that the rounded duals are feasible.
+:math:`\lVert u_i \rVert_q` over :math:`w_i` (plus ``(2 d + 9) u`` for the check's own
+rounding: the compiled pass measures :math:`\lVert s_i \rVert_q`, and :math:`u_i = w_i s_i`
+rounds once more) divides it, so that the rounded duals are feasible.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def assemble(
     """
     d = g.shape[-1]
     zbar = M / W[:, None]  # y - xbar
-    delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 8) * U
+    delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 9) * U
     slack = ALLOWANCE * (
         A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
     )

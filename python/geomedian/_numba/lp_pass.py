@@ -15,9 +15,6 @@ from numba import njit, prange
 from .._contract import (
     BLOCK_ROWS,
     LP_A,
-    LP_CBRT_C0,
-    LP_CBRT_C1,
-    LP_CBRT_C2,
     LP_CURVATURE,
     LP_ETA,
     LP_EXCESS,
@@ -25,6 +22,9 @@ from .._contract import (
     LP_F_NEAR,
     LP_FLOOR,
     LP_HEAD,
+    LP_ICBRT_C0,
+    LP_ICBRT_C1,
+    LP_ICBRT_C2,
     LP_LANES,
     LP_NEAREST,
     LP_NEAREST_ROW,
@@ -54,29 +54,30 @@ def lp_kind(p):
 
 
 ROOT_FLOOR = 2.0**-13  # sqrt(LP_FLOOR), exactly
+BOUNDED_Q = 512.0  # the largest q whose excess is bounded, not measured
 
 
-# Inlined into callers of either error model: its divisors are never 0 (t >= 0 or NaN).
+# Inlined into callers of either error model: no division.
 @njit(**KERNEL, inline="always")
-def cube_root_unit(t):
-    """Return ``t^(1/3)`` for t in ``[1, 8)``: the guess, 2 Halley steps, 1 Newton step."""
-    r = LP_CBRT_C0 + t * (LP_CBRT_C1 - t * LP_CBRT_C2)
+def inverse_cube_root_unit(t):
+    """Return ``t^(-1/3)`` for t in ``[1, 8)``: the guess, 2 cubic steps, 1 Newton step."""
+    y = LP_ICBRT_C0 + t * (t * LP_ICBRT_C2 - LP_ICBRT_C1)
     for _ in range(2):
-        r3 = r * r * r
-        r = r * ((r3 + 2.0 * t) / (2.0 * r3 + t))
-    r3 = r * r * r
-    return r - (r3 - t) / (3.0 * (r * r))
+        e = 1.0 - t * y * y * y
+        y = y + y * (e * (1.0 / 3.0 + e * (2.0 / 9.0)))
+    e = 1.0 - t * y * y * y
+    return y + y * (e * (1.0 / 3.0))
 
 
 @njit(**ENTRY)
-def cube_root(t, reductions):
-    """Return ``t^(1/3)``: divisions by 8 to ``[1, 8)``, then ``cube_root_unit``."""
+def inverse_cube_root(t, reductions):
+    """Return ``t^(-1/3)``: divisions by 8 to ``[1, 8)``, then ``inverse_cube_root_unit``."""
     scale = 1.0
     for _ in range(reductions):
         large = t >= 8.0
         t = t * 0.125 if large else t
-        scale = scale * 2.0 if large else scale
-    return cube_root_unit(t) * scale
+        scale = scale * 0.5 if large else scale
+    return inverse_cube_root_unit(t) * scale
 
 
 @njit(**ENTRY)
@@ -90,8 +91,13 @@ def cube_root_reductions(d):
 
 
 @njit(**KERNEL)
-def lp_geometry(z, d, p, kind, reductions, a, s):
-    """Return ``N = ||z||_p``; ``a = |z| / N`` and ``s = sign(z) a^(p-1)`` into a and s."""
+def lp_geometry(z, d, p, kind, reductions, a, s, inverse):
+    """Return ``N = ||z||_p``; ``a = |z| / N``, ``s = sign(z) a^(p-1)`` into a and s.
+
+    ``1 / N`` into ``inverse[0]`` (any value where N = 0). For p = 3 and 1.5 the root comes
+    as ``c = t^(-1/3)`` of ``t = sum |r_j|^p`` (``r = z / max|z|``): ``1 / root`` is c
+    (p = 3) or ``c^2`` (p = 1.5), and s of p = 1.5 is ``sign(r_j) sqrt|r_j| c``.
+    """
     big = 0.0  # NaN if any coordinate is: a NaN row never passes as one at y
     for j in range(d):
         m = abs(z[j])
@@ -105,28 +111,38 @@ def lp_geometry(z, d, p, kind, reductions, a, s):
         if kind == 2:
             t += m * m * m
         elif kind == 1:
-            t += m * math.sqrt(m)
-        else:
-            t += m**p
+            s[j] = math.sqrt(m)
+            t += m * s[j]
+        else:  # m^p, kept in s until s comes
+            s[j] = m**p
+            t += s[j]
+    ratio = 0.0  # p other than 1.5 and 3: a^(p-1) = (m^p / m) root^(1-p) = (m^p / m) root / t
     if kind == 2:
-        root = cube_root(t, reductions)
+        inv = inverse_cube_root(1.0 if zero else t, reductions)
+        root = t * inv * inv
     elif kind == 1:
-        c = cube_root(t, reductions)
-        root = c * c
+        c = inverse_cube_root(1.0 if zero else t, reductions)
+        root = t * c
+        inv = c * c
+        for j in range(d):
+            r = a[j]
+            sign = 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
+            s[j] = sign * (s[j] * c)
     else:
         root = t ** (1.0 / p)
-    root = 1.0 if zero else root
-    inv = 1.0 / root
+        root = 1.0 if zero else root
+        inv = 1.0 / root
+        ratio = root / (1.0 if zero else t)
     for j in range(d):
         r = a[j]
         a[j] = abs(r) * inv
         sign = 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
         if kind == 2:
             s[j] = sign * (a[j] * a[j])
-        elif kind == 1:
-            s[j] = sign * math.sqrt(a[j])
-        else:
-            s[j] = sign * a[j] ** (p - 1.0)
+        elif kind == 0:
+            m = abs(r)
+            s[j] = sign * ((s[j] / (m if m > 0.0 else 1.0)) * ratio)
+    inverse[0] = 1.0 / (1.0 if zero else big * root) if kind == 0 else scale * inv
     return 0.0 if zero else big * root
 
 
@@ -162,14 +178,14 @@ def add_chunk(acc, err, part, d):
 # then its sums added row by row into the rows' lanes. A multiple of LP_LANES that divides
 # a block of BLOCK_ROWS rows per lane.
 TILE_ROWS = 128
-# Rows of the tile's work array: big, its inverse, t, the cube root's scale, N, N of the
-# shifted z (unused); then z, the shifted z, a and s, d rows each.
-W_BIG, W_INV, W_T, W_SCALE, W_N, W_NS, W_HEAD = range(7)
+# Rows of the tile's work array: big, its inverse, t, the inverse cube root's scale, N and
+# 1 / N, N and 1 / N of the shifted z (unused); then z, the shifted z, a and s, d rows each.
+W_BIG, W_INV, W_T, W_SCALE, W_N, W_IN, W_NS, W_INS, W_HEAD = range(9)
 
 
 @njit(**KERNEL, error_model="numpy")
-def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn):
-    """``lp_geometry`` of rows ``z[:, r]``, ``r < nr``: ``N`` into nn.
+def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
+    """``lp_geometry`` of rows ``z[:, r]``, ``r < nr``: ``N`` into nn, ``1 / N`` into ni.
 
     The same operations per row as ``lp_geometry``, in loops over the rows. Other p (pow)
     take ``lp_geometry`` row by row: a vectorised pow (a vector math library) could round
@@ -181,7 +197,7 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn):
     sc = work[W_SCALE]
     if kind == 0:
         for r in range(nr):
-            nn[r] = lp_geometry(z[:, r], d, p, kind, reductions, a[:, r], s[:, r])
+            nn[r] = lp_geometry(z[:, r], d, p, kind, reductions, a[:, r], s[:, r], ni[r:])
         return
     for r in range(nr):
         big[r] = 0.0
@@ -197,24 +213,42 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn):
         for r in range(nr):
             a[j, r] = z[j, r] * inv[r]
             m = abs(a[j, r])
-            t[r] += m * m * m if kind == 2 else m * math.sqrt(m)
-    for _ in range(reductions):  # cube_root's divisions by 8
+            if kind == 2:
+                t[r] += m * m * m
+            else:
+                s[j, r] = math.sqrt(m)
+                t[r] += m * s[j, r]
+    for r in range(nr):  # ni: the scale 1 / big until the root's inverse comes
+        ni[r] = inv[r]
+        nn[r] = t[r]
+        t[r] = 1.0 if big[r] == 0.0 else t[r]
+    for _ in range(reductions):  # inverse_cube_root's divisions by 8
         for r in range(nr):
             large = t[r] >= 8.0
             t[r] = t[r] * 0.125 if large else t[r]
-            sc[r] = sc[r] * 2.0 if large else sc[r]
+            sc[r] = sc[r] * 0.5 if large else sc[r]
     for r in range(nr):
-        c = cube_root_unit(t[r]) * sc[r]
-        root = c if kind == 2 else c * c
-        root = 1.0 if big[r] == 0.0 else root
-        inv[r] = 1.0 / root
+        c = inverse_cube_root_unit(t[r]) * sc[r]
+        tr = nn[r]
+        root = tr * c * c if kind == 2 else tr * c
+        iv = c if kind == 2 else c * c
+        inv[r] = iv
+        t[r] = c
+        ni[r] = ni[r] * iv
         nn[r] = 0.0 if big[r] == 0.0 else big[r] * root
+    if kind == 1:
+        for j in range(d):
+            for r in range(nr):
+                rv = a[j, r]
+                sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
+                s[j, r] = sign * (s[j, r] * t[r])
     for j in range(d):
         for r in range(nr):
             rv = a[j, r]
             a[j, r] = abs(rv) * inv[r]
-            sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
-            s[j, r] = sign * (a[j, r] * a[j, r] if kind == 2 else math.sqrt(a[j, r]))
+            if kind == 2:
+                sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
+                s[j, r] = sign * (a[j, r] * a[j, r])
 
 
 @njit(**KERNEL, error_model="numpy")
@@ -243,13 +277,14 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
     for j in range(d):
         for r in range(nr):
             z[j, r] = y[j] - np.float64(x[(t0 + r) * d + j])
-    lp_geometry_rows(z, nr, d, p, kind, reductions, a, sv, work, work[W_N])
+    lp_geometry_rows(z, nr, d, p, kind, reductions, a, sv, work, work[W_N], work[W_IN])
     if shift.shape[0] > 0:  # a and s at z + shift, N at z
         for j in range(d):
             for r in range(nr):
                 zs[j, r] = z[j, r] + shift[j]
-        lp_geometry_rows(zs, nr, d, p, kind, reductions, a, sv, work, work[W_NS])
+        lp_geometry_rows(zs, nr, d, p, kind, reductions, a, sv, work, work[W_NS], work[W_INS])
     nn = work[W_N]
+    ni = work[W_IN]
     for r in range(nr):
         i = t0 + r
         ln = r % L
@@ -273,7 +308,7 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
         if N == 0.0:
             blk[LP_ETA * L + ln] += wi
             continue
-        iN = 1.0 / N
+        iN = ni[r]
         blk[LP_F * L + ln] += wi * N
         blk[LP_CURVATURE * L + ln] += wi * iN
         c = wi * (p - 1.0) * iN
@@ -285,7 +320,7 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
             u = wi * sj
             wz = wi * zj
             uz = u * zj
-            v = abs(u) / wi if weighted else abs(u)  # w_i = 1: the same bits
+            v = abs(sj)
             blk[LP_S * L + ln] += uz
             blk[LP_A * L + ln] += abs(uz)
             blk[(g0 + j) * L + ln] += u
@@ -299,16 +334,17 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
             elif kind == 1:
                 h = 1.0 / max(abs(sj), ROOT_FLOOR)
                 qs += v * v * v
-            else:  # a^(p-2) = |s| / a, the Hessian's only (floor_h below)
-                h = floor_h if aj < LP_FLOOR else abs(sj) / aj
-                qs += v**q
+            else:  # a^(p-2) = |s| / a (floor_h below); ||s||_q is bounded a priori
+                h = floor_h if aj < LP_FLOOR else v / aj  # up to BOUNDED_Q
+                if q > BOUNDED_Q:
+                    qs += v**q
             blk[(h0 + j) * L + ln] += c * h
             cs = c * sj
             base = (c0 + j * (j + 1) // 2) * L + ln
             for k in range(j + 1):
                 blk[base + k * L] += cs * sv[k, r]
-        # ||u_i||_q^q / w_i^q: the q-th root of the largest is taken once, at the end.
-        if excess[ln] < qs:
+        # ||s_i||_q^q: the q-th root of the largest is taken once, at the end.
+        if (kind != 0 or q > BOUNDED_Q) and excess[ln] < qs:
             excess[ln] = qs
         if p < 2.0:  # the pull N^(1-p) of a point whose z_j = 0 (p < 2 only)
             met = False
@@ -417,10 +453,27 @@ def finish_chunks(out, parts, nc, d):
 
 
 @njit(**KERNEL)
+def lp_excess_bound(d, q):
+    """Return the largest ``||s_i||_q`` of p other than 1.5 and 3: bounded, not measured.
+
+    pow within 2 ulps (4 u) of the power, the sum t of the d terms ``m_j^p``, the root
+    ``t^(1/p)`` and ``s_j = (m_j^p / m_j) (root / t)`` (three roundings) bound
+    ``||s_i||_q^q`` by ``(1 + 4 u)^(2 q) (1 + u)^(3 q) / ((1 - 4 u)(1 - u)^(d - 1))``. A
+    term ``m_j^p`` that underflows adds at most ``2^(q - 1074)``: negligible up to
+    ``q = BOUNDED_Q`` (p >= 1.002); beyond it the excess is measured.
+    """
+    return 1.0 + 1.02 * (11.0 + (d + 3.0) / q) * 2.0**-53
+
+
+@njit(**KERNEL)
 def finish_pass(out, parts, nc, d, p):
-    """Add the chunks' sums into out, and take the q-th root of the largest excess."""
+    """Add the chunks' sums into out; the q-th root of the largest excess, or its bound."""
     finish_chunks(out, parts, nc, d)
-    out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / (p / (p - 1.0)))
+    q = p / (p - 1.0)
+    if lp_kind(p) == 0 and q <= BOUNDED_Q:
+        out[LP_EXCESS] = lp_excess_bound(d, q)
+    else:
+        out[LP_EXCESS] = out[LP_EXCESS] ** (1.0 / q)
 
 
 @njit(**KERNEL)
