@@ -212,7 +212,8 @@ py::tuple solve_stack(const py::array& stack, const std::optional<carray<double>
                                            offset.has_value(),
                                            static_cast<T>(scale.value_or(1.0)),
                                            static_cast<T>(offset.value_or(0.0)),
-                                           geomedian::stack_reader_for<T>(source)};
+                                           geomedian::stack_reader_for<T>(source),
+                                           geomedian::stack_packer_for<T>(source)};
     geomedian::Batch<T> batch{nullptr,
                               P,
                               n,

@@ -202,31 +202,41 @@ GEOMEDIAN_ALWAYS_INLINE void lane_certify(const LaneSums<L>& S, index_t d_runtim
 }
 
 // H = inv I - sum_q v_q r_q r_q^T at z with v_q = t_q / d_q^2 from the last lane_sums at z;
-// packed lower triangle, H[j (j + 1) / 2 + k].
+// packed lower triangle, H[j (j + 1) / 2 + k]. Each row's v and residuals are formed once,
+// then H is summed a row j of the triangle at a time over the rows q: its j + 1 sums stay
+// in registers, where all d (d + 1) / 2 at once (55 at 10 bands) went through memory, a
+// load and a store per term. Each sum still adds v_q r_qj r_qk over q in order.
 template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, lanes_v<L> inv, const lanes_v<L>* z,
                                           lanes_v<L>* H) {
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
-    constexpr index_t Tmax = Dmax * (Dmax + 1) / 2;
     const index_t n = b.n, d = D > 0 ? D : b.d;
     const double* __restrict u = b.u;
     const double* __restrict d2 = b.d2;
     const double* __restrict t = b.t;
-    lanes_v<L> acc[Tmax];
-    for (index_t jk = 0; jk < d * (d + 1) / 2; ++jk) acc[jk] = lanes_v<L>{};
+    double* __restrict v = b.rows_at_z;
+    double* __restrict r = v + n * L;
     const lanes_v<L> floor2 = lanes_v<L>{} + eps * eps;
     for (index_t q = 0; q < n; ++q) {
         const lanes_v<L> d2v = load_lanes<L>(d2 + q * L);
-        const lanes_v<L> v = load_lanes<L>(t + q * L) / (d2v > floor2 ? d2v : floor2);
-        lanes_v<L> r[Dmax];
-        for (index_t j = 0; j < d; ++j) r[j] = load_lanes<L>(u + (j * n + q) * L) - z[j];
-        for (index_t j = 0, jk = 0; j < d; ++j) {
-            const lanes_v<L> rv = v * r[j];
-            for (index_t k = 0; k <= j; ++k, ++jk) acc[jk] += rv * r[k];
-        }
+        store_lanes<L>(v + q * L, load_lanes<L>(t + q * L) / (d2v > floor2 ? d2v : floor2));
     }
-    for (index_t j = 0, jk = 0; j < d; ++j) {
-        for (index_t k = 0; k <= j; ++k, ++jk) H[jk] = (j == k ? inv : lanes_v<L>{}) - acc[jk];
+    for (index_t j = 0; j < d; ++j)
+        for (index_t q = 0; q < n; ++q)
+            store_lanes<L>(r + (j * n + q) * L, load_lanes<L>(u + (j * n + q) * L) - z[j]);
+#pragma GCC unroll 16
+    for (index_t j = 0; j < d; ++j) {
+        lanes_v<L> acc[Dmax];
+#pragma GCC unroll 16
+        for (index_t k = 0; k <= j; ++k) acc[k] = lanes_v<L>{};
+        for (index_t q = 0; q < n; ++q) {
+            const lanes_v<L> rv = load_lanes<L>(v + q * L) * load_lanes<L>(r + (j * n + q) * L);
+#pragma GCC unroll 16
+            for (index_t k = 0; k <= j; ++k) acc[k] += rv * load_lanes<L>(r + (k * n + q) * L);
+        }
+#pragma GCC unroll 16
+        for (index_t k = 0; k <= j; ++k)
+            H[j * (j + 1) / 2 + k] = (j == k ? inv : lanes_v<L>{}) - acc[k];
     }
 }
 
@@ -276,7 +286,8 @@ GEOMEDIAN_ALWAYS_INLINE void lane_newton_direction(lanes_v<L>* H, index_t d_runt
 // vector as wide as the lanes' (C = 2 columns per group, side by side), and a comparator
 // costs half the vector operations. Every group goes through the network at once: a
 // comparator's compare-exchanges are independent, where one column alone waits on its
-// own stores.
+// own stores; a row's groups lie side by side, so a comparator's are at fixed offsets
+// from its two rows.
 template <class E, int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void network_medians(PackBuffers& b, const index_t* m,
                                              lanes_v<L>* zraw) {
@@ -288,9 +299,9 @@ GEOMEDIAN_ALWAYS_INLINE void network_medians(PackBuffers& b, const index_t* m,
     const double* __restrict u = b.u;
     const double* __restrict w = b.w;
     const lanes_v<L> zero = {}, inf = zero + HUGE_VAL;
-    // b.sorted's storage (room for d x n x L doubles), as groups x n x C x L values E.
+    // b.sorted's storage (room for d x n x L doubles), as n x groups x C x L values E.
     E* v = reinterpret_cast<E*>(b.sorted);
-    const auto at = [&](index_t j, index_t q) { return v + ((j / C * n + q) * C + j % C) * L; };
+    const auto at = [&](index_t j, index_t q) { return v + ((q * groups + j / C) * C + j % C) * L; };
     for (index_t j = 0; j < groups * C; ++j) {  // a last group's missing column: +inf
         for (index_t q = 0; q < n; ++q) {
             const lanes_v<L> x = j < d && load_lanes<L>(w + q * L) > zero
@@ -305,12 +316,12 @@ GEOMEDIAN_ALWAYS_INLINE void network_medians(PackBuffers& b, const index_t* m,
     const index_t* net = network.data();
     const std::size_t pairs = network.size();
     for (std::size_t c = 0; c < pairs; c += 2) {
+        group* pa = reinterpret_cast<group*>(at(0, net[c]));
+        group* pb = reinterpret_cast<group*>(at(0, net[c + 1]));
         for (index_t g = 0; g < groups; ++g) {
-            group* pa = reinterpret_cast<group*>(at(g * C, net[c]));
-            group* pb = reinterpret_cast<group*>(at(g * C, net[c + 1]));
-            const group x = *pa, y = *pb;
-            *pa = x < y ? x : y;
-            *pb = x < y ? y : x;
+            const group x = pa[g], y = pb[g];
+            pa[g] = x < y ? x : y;
+            pb[g] = x < y ? y : x;
         }
     }
     for (index_t j = 0; j < d; ++j) {
@@ -463,10 +474,26 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     bool any_median = false;
     for (index_t l = 0; l < L; ++l) any_median |= m[l] <= start_median_rows;
     if (opt.unit_weights && any_median) {
-        if (opt.to_float)
-            network_medians<float, D, L>(b, m, zraw);
-        else
-            network_medians<double, D, L>(b, m, zraw);
+        // d known for the 9-12 bands of a multispectral pixel, as lane_sums_d: each
+        // comparator's groups at fixed offsets.
+        if constexpr (D > 0) {
+            if (opt.to_float)
+                network_medians<float, D, L>(b, m, zraw);
+            else
+                network_medians<double, D, L>(b, m, zraw);
+        } else {
+            switch (d * 2 + (opt.to_float ? 1 : 0)) {
+                case 19: network_medians<float, 9, L>(b, m, zraw); break;
+                case 21: network_medians<float, 10, L>(b, m, zraw); break;
+                case 23: network_medians<float, 11, L>(b, m, zraw); break;
+                case 25: network_medians<float, 12, L>(b, m, zraw); break;
+                default:
+                    if (opt.to_float)
+                        network_medians<float, 0, L>(b, m, zraw);
+                    else
+                        network_medians<double, 0, L>(b, m, zraw);
+            }
+        }
     }
     // small_load: u <- (u - c) s, mu = sum_q w_q u_q.
     for (index_t j = 0; j < d; ++j) {

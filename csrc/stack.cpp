@@ -2,8 +2,13 @@
 // offset must round twice, as NumPy's two operations do.
 #include "geomedian/stack.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
 #include <type_traits>
+
+#include "geomedian/packed_newton.hpp"
+#include "geomedian/target_clones.hpp"
 
 namespace geomedian {
 namespace {
@@ -62,7 +67,156 @@ void read_problem(const StackReader<T>& r, index_t k, T* out) {
     }
 }
 
+// A value's class from its bits, as integer operations the compiler vectorises (a
+// floating-point compare under trapping math stays a branch per value).
+template <class T>
+struct ValueBits {
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    static constexpr Bits exponent =
+        static_cast<Bits>(sizeof(T) == 4 ? 0x7f800000u : 0x7ff0000000000000u);
+    static constexpr Bits magnitude = std::numeric_limits<Bits>::max() >> 1;
+    static GEOMEDIAN_ALWAYS_INLINE Bits of(T t) {
+        Bits bits;
+        std::memcpy(&bits, &t, sizeof bits);
+        return bits & magnitude;
+    }
+    static GEOMEDIAN_ALWAYS_INLINE bool nan(Bits a) { return a > exponent; }
+    static GEOMEDIAN_ALWAYS_INLINE bool inf(Bits a) { return a == exponent; }
+};
+
+// present_rows on problem x as read: its present rows into rows[], their count returned
+// (0: the general driver takes the problem). `nan_row` is scratch for n flags, each as
+// wide as a value, so that the test of a band's values is a plain vector loop.
+template <class T, class S, bool Scale, bool Offset, bool Nodata>
+GEOMEDIAN_ALWAYS_INLINE index_t stack_present_rows(const S* __restrict x, index_t n, index_t d,
+                                                   index_t sn, index_t sd, T scale, T offset,
+                                                   S nodata, bool omit,
+                                                   typename ValueBits<T>::Bits* __restrict nan_row,
+                                                   index_t* __restrict rows) {
+    using VB = ValueBits<T>;
+    using Bits = typename VB::Bits;
+    Bits inf = 0;
+    for (index_t i = 0; i < n; ++i) nan_row[i] = 0;
+    if (sn == 1) {  // a (band, time) stack: along time, every band in turn
+        for (index_t j = 0; j < d; ++j) {
+            const S* __restrict xj = x + j * sd;
+            for (index_t i = 0; i < n; ++i) {
+                const Bits a = VB::of(value_of<T, S, Scale, Offset, Nodata>(xj[i], scale, offset, nodata));
+                nan_row[i] |= static_cast<Bits>(VB::nan(a));
+                inf |= static_cast<Bits>(VB::inf(a));
+            }
+        }
+    } else {
+        for (index_t i = 0; i < n; ++i) {
+            Bits nan = 0;
+            for (index_t j = 0; j < d; ++j) {
+                const Bits a = VB::of(
+                    value_of<T, S, Scale, Offset, Nodata>(x[i * sn + j * sd], scale, offset, nodata));
+                nan |= static_cast<Bits>(VB::nan(a));
+                inf |= static_cast<Bits>(VB::inf(a));
+            }
+            nan_row[i] = nan;
+        }
+    }
+    index_t m = 0;
+    for (index_t i = 0; i < n; ++i) {
+        rows[m] = i;
+        m += nan_row[i] == 0;
+    }
+    if (inf != 0) return 0;
+    if (!omit) return m < n ? 0 : n;
+    return m;
+}
+
+// lay_out_lanes (packed_newton.cpp) on problems read from the stack: present_rows on the
+// values as read_problem converts them, then each line of the layout written whole.
+template <class T, class S, bool Scale, bool Offset, bool Nodata>
+GEOMEDIAN_ALWAYS_INLINE void pack_values(const StackReader<T>& r, index_t k0,
+                                         const Problem<T>* probs, index_t count, bool omit,
+                                         PackBuffers& b, index_t* m) {
+    const index_t L = b.lanes, n = r.n, d = r.d, sn = r.sn, sd = r.sd, cap = b.capacity;
+    const S nodata = r.has_nodata ? static_cast<S>(r.nodata) : S{};
+    const T scale = r.scale, offset = r.offset;
+    typename ValueBits<T>::Bits nan_row[packed_problem_size];
+    index_t* __restrict present = b.present.data();
+    const S* x[pack];
+    index_t rows = 1;
+    for (index_t l = 0; l < L; ++l) {
+        m[l] = 0;
+        if (l >= count) continue;
+        x[l] = static_cast<const S*>(r.x) + (k0 + l) * r.sp;
+        m[l] = stack_present_rows<T, S, Scale, Offset, Nodata>(
+            x[l], n, d, sn, sd, scale, offset, nodata, omit, nan_row, present + l * cap);
+        rows = std::max(rows, m[l]);
+    }
+    b.use_rows(rows);
+    double* __restrict u = b.u;
+    double* __restrict w = b.w;
+    // A lane with nothing to solve: zeros of unit weight.
+    index_t live[pack], lanes = 0;
+    for (index_t l = 0; l < L; ++l) {
+        if (m[l] > 0) {
+            live[lanes++] = l;
+            continue;
+        }
+        for (index_t q = 0; q < rows; ++q) {
+            w[q * L + l] = 1.0;
+            for (index_t j = 0; j < d; ++j) u[(j * rows + q) * L + l] = 0.0;
+        }
+    }
+    // A present row holds no nodata: its values convert without the test.
+    for (index_t q = 0; q < rows; ++q) {
+        const S* xq[pack];
+        for (index_t a = 0; a < lanes; ++a) {
+            const index_t l = live[a];
+            const Problem<T>& p = probs[l];
+            const index_t i = present[l * cap + (q < m[l] ? q : 0)];
+            xq[a] = x[l] + i * sn;
+            w[q * L + l] = q >= m[l] ? 0.0 : p.w != nullptr ? p.w[i] * p.wscale : 1.0;
+        }
+        for (index_t j = 0; j < d; ++j) {
+            double* __restrict uq = u + (j * rows + q) * L;
+            for (index_t a = 0; a < lanes; ++a)
+                uq[live[a]] = static_cast<double>(
+                    value_of<T, S, Scale, Offset, false>(xq[a][j * sd], scale, offset, nodata));
+        }
+    }
+}
+
+template <class T, class S>
+GEOMEDIAN_CLONES void pack_problems(const StackReader<T>& r, index_t k0, const Problem<T>* probs,
+                                    index_t count, bool omit, PackBuffers& b, index_t* m) {
+    const int steps = (r.has_scale ? 4 : 0) | (r.has_offset ? 2 : 0) | (r.has_nodata ? 1 : 0);
+    switch (steps) {
+        case 0: return pack_values<T, S, false, false, false>(r, k0, probs, count, omit, b, m);
+        case 1: return pack_values<T, S, false, false, true>(r, k0, probs, count, omit, b, m);
+        case 2: return pack_values<T, S, false, true, false>(r, k0, probs, count, omit, b, m);
+        case 3: return pack_values<T, S, false, true, true>(r, k0, probs, count, omit, b, m);
+        case 4: return pack_values<T, S, true, false, false>(r, k0, probs, count, omit, b, m);
+        case 5: return pack_values<T, S, true, false, true>(r, k0, probs, count, omit, b, m);
+        case 6: return pack_values<T, S, true, true, false>(r, k0, probs, count, omit, b, m);
+        default: return pack_values<T, S, true, true, true>(r, k0, probs, count, omit, b, m);
+    }
+}
+
 }  // namespace
+
+template <class T>
+auto stack_packer_for(SourceType s)
+    -> void (*)(const StackReader<T>&, index_t, const Problem<T>*, index_t, bool, PackBuffers&,
+                index_t*) {
+    switch (s) {
+        case SourceType::i8: return &pack_problems<T, std::int8_t>;
+        case SourceType::u8: return &pack_problems<T, std::uint8_t>;
+        case SourceType::i16: return &pack_problems<T, std::int16_t>;
+        case SourceType::u16: return &pack_problems<T, std::uint16_t>;
+        case SourceType::i32: return &pack_problems<T, std::int32_t>;
+        case SourceType::u32: return &pack_problems<T, std::uint32_t>;
+        case SourceType::f32: return &pack_problems<T, float>;
+        case SourceType::f64: return &pack_problems<T, double>;
+    }
+    return nullptr;
+}
 
 template <class T>
 auto stack_reader_for(SourceType s) -> void (*)(const StackReader<T>&, index_t, T*) {
@@ -81,5 +235,11 @@ auto stack_reader_for(SourceType s) -> void (*)(const StackReader<T>&, index_t, 
 
 template auto stack_reader_for<float>(SourceType) -> void (*)(const StackReader<float>&, index_t, float*);
 template auto stack_reader_for<double>(SourceType) -> void (*)(const StackReader<double>&, index_t, double*);
+template auto stack_packer_for<float>(SourceType)
+    -> void (*)(const StackReader<float>&, index_t, const Problem<float>*, index_t, bool,
+                PackBuffers&, index_t*);
+template auto stack_packer_for<double>(SourceType)
+    -> void (*)(const StackReader<double>&, index_t, const Problem<double>*, index_t, bool,
+                PackBuffers&, index_t*);
 
 }  // namespace geomedian

@@ -157,3 +157,36 @@ def test_inf_and_start_points_on_a_stack(backend, rng):
     want = geomedian.solve(copy, init=init, backend=backend)
     np.testing.assert_array_equal(got.median, want.median)
     np.testing.assert_array_equal(got.n_iter, want.n_iter)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16, np.int16])
+@pytest.mark.parametrize("omit", [True, False])
+def test_full_packs_read_from_the_stack(backend, rng, dtype, omit):
+    """Whole packs of problems are read from the stack straight into the solver's lanes:
+    rows missing in some problems only, a NaN or nodata value in one coordinate, inf,
+    empty problems and scaling give the converted copy's answers, bit for bit."""
+    P, n, d = 27, 15, 4  # three full packs and a partial one
+    if np.dtype(dtype).kind == "f":
+        raw = rng.normal(50.0, 20.0, (P, d, n)).astype(dtype)
+        raw[0, :, 3] = np.nan
+        raw[5, 2, 9] = np.nan
+        raw[9, 1, 4] = np.inf
+        raw[12, :, 2] = -np.inf
+        nodata, scale, offset = None, None, None
+    else:
+        raw = rng.integers(1, 120, (P, d, n)).astype(dtype)
+        nodata, scale, offset = 0, 2.75e-5, -0.2
+    raw[2] = 0 if nodata is not None else np.nan  # an empty problem
+    raw[17, :, : n // 2] = 0 if nodata is not None else np.nan  # half the rows missing
+    raw[20, 3, 1::3] = 0 if nodata is not None else np.nan  # a coordinate of some rows
+    if nodata is not None:
+        raw[6, 0, 11] = 0
+    raw = raw.transpose(0, 2, 1)  # (P, n, d), coordinates outermost as a (band, time) stack
+    k = kernels(backend)
+    target = compute_dtype(np.dtype(dtype))
+    got = k.solve_stack(raw, None, None, None, 2, 1e-6, 100, 2, omit, target, mads=True,
+                        nodata=nodata, scale=scale, offset=offset)  # fmt: skip
+    x = convert(raw, target, nodata, scale, offset)
+    want = k.solve_mads(x, None, None, None, 2, 1e-6, 100, 2, omit)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

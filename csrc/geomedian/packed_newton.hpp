@@ -124,14 +124,22 @@ struct PackBuffers {
     double* t;       // n x L: w / d of the last pass
     double* sorted;  // d x n x L: the coordinates again, sorted for the median start; from
                      // the first pass on, its first n x L: ||u - z||^2 at the start z
+    double* rows_at_z;  // (d + 1) x n x L: the Hessian's weights v and residuals u - z
     PackBuffers(index_t n_, index_t d_, bool unit_weights)
-        : n(n_), d(d_), capacity(n_), buf((2 * d_ + 3) * n_ * pack),
+        : n(n_), d(d_), capacity(n_), buf((3 * d_ + 4) * n_ * pack + pack),
           present(static_cast<std::size_t>(pack * n_)), unit_weights(unit_weights),
           network(unit_weights ? sorting_network(n_) : std::vector<index_t>{}),
           median_network(unit_weights ? selection_network(network, n_, (n_ - 1) / 2)
                                       : std::vector<index_t>{}),
-          u(buf.data()), w(u + d_ * n_ * pack), d2(w + n_ * pack), t(d2 + n_ * pack),
-          sorted(t + n_ * pack) {}
+          u(vector_aligned(buf.data())), w(u + d_ * n_ * pack), d2(w + n_ * pack),
+          t(d2 + n_ * pack), sorted(t + n_ * pack), rows_at_z(sorted + d_ * n_ * pack) {}
+    // The first of `pack` doubles at an address that is a multiple of a pack's bytes: each
+    // line of the layout then lies in one cache line, where the allocator's 16-byte
+    // alignment split most of them in two (a split load or store costs two).
+    static double* vector_aligned(double* p) {
+        const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p), line = pack * sizeof(double);
+        return p + (line - a % line) % line / sizeof(double);
+    }
 
     // Lays the buffers out for problems of `rows` rows (rows <= capacity) and takes the
     // networks for that many rows; the values are written after (pack_lanes).
@@ -172,7 +180,7 @@ struct PackOptions {
 // the frame's units, the frame's scale and total weight (scaled), the counts, and whether
 // it was certified (then no point lies beyond the near radius: F = f, and the outcome's
 // scale F / (W s) is f / (W s) in the caller's units).
-struct PackOutcome {
+struct alignas(pack * sizeof(double)) PackOutcome {
     double median[newton_max_d * pack];
     double f[pack], lb[pack], s[pack], W[pack];
     index_t n_iter[pack], n_passes[pack];

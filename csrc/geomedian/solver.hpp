@@ -597,24 +597,31 @@ double wscale_of(const Batch<T>& b, index_t k) {
     return b.w == nullptr ? 1.0 : b.wscale[b.w_rows == 1 ? 0 : k];
 }
 
+// Problem k without its values (x is null): its weights, their scale and its size.
+template <class T>
+Problem<T> weights_of(const Batch<T>& b, index_t k) {
+    const double* w = b.w == nullptr ? nullptr : b.w + (b.w_rows == 1 ? 0 : k) * b.n;
+    return {nullptr, w, wscale_of(b, k), b.n, b.d};
+}
+
 // Problem k; read into `rows` (n x d, the thread's) where the batch reads a stack, so it
 // holds until the next problem_of on that scratch.
 template <class T>
 Problem<T> problem_of(const Batch<T>& b, index_t k, T* rows) {
-    const T* x = rows;
+    Problem<T> p = weights_of(b, k);
+    p.x = rows;
     if (b.stack != nullptr)
         b.stack->read(*b.stack, k, rows);
     else
-        x = b.x + k * b.n * b.d;
-    const double* w = b.w == nullptr ? nullptr : b.w + (b.w_rows == 1 ? 0 : k) * b.n;
-    return {x, w, wscale_of(b, k), b.n, b.d};
+        p.x = b.x + k * b.n * b.d;
+    return p;
 }
 
-// The scratch problem_of reads a stack's problems into, one per thread: room for a
-// pack's problems (pack_lanes reads them together).
+// The scratch problem_of reads a stack's problem into, one per thread (the packed path
+// reads a stack straight into its lanes: StackReader::pack).
 template <class T>
 std::vector<T> stack_rows(const Batch<T>& b) {
-    return std::vector<T>(b.stack != nullptr ? static_cast<std::size_t>(pack * b.n * b.d) : 0);
+    return std::vector<T>(b.stack != nullptr ? static_cast<std::size_t>(b.n * b.d) : 0);
 }
 
 inline void store(const BatchOutcome& bo, index_t k, const Outcome& o) {
@@ -752,10 +759,12 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         const auto solve_packed = [&](index_t k0, index_t count) {
             index_t m[pack];
             Problem<T> probs[pack];
-            for (index_t l = 0; l < count; ++l)
-                probs[l] = problem_of(b, k0 + l, rows.data() + l * b.n * b.d);
-            pack_lanes(probs, count, opt.omit_nan, pb, m);
-            if (b.stack == nullptr) {  // a stack's problems are read as they are packed
+            if (b.stack != nullptr) {  // read straight into the lanes, no scratch copy
+                for (index_t l = 0; l < count; ++l) probs[l] = weights_of(b, k0 + l);
+                b.stack->pack(*b.stack, k0, probs, count, opt.omit_nan, pb, m);
+            } else {
+                for (index_t l = 0; l < count; ++l) probs[l] = problem_of(b, k0 + l, rows.data());
+                pack_lanes(probs, count, opt.omit_nan, pb, m);
                 for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
                     prefetch_problem(problem_of(b, k, rows.data()));  // the next pack's
             }

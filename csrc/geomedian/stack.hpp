@@ -5,7 +5,8 @@
 // where given, each rounded, never fused), and a value equal to `nodata` (compared in the
 // source dtype) becomes NaN: the same bits as the caller's array converted in one copy.
 // A stack of satellite images is read once, in the threads, instead of being copied
-// (and for integers converted) whole before the solve.
+// (and for integers converted) whole before the solve. The packed solver's problems are
+// read straight into its lanes (pack), without the scratch copy.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,8 @@
 #include "types.hpp"
 
 namespace geomedian {
+
+struct PackBuffers;  // packed_newton.hpp
 
 enum class SourceType : int { i8, u8, i16, u16, i32, u32, f32, f64 };
 
@@ -27,10 +30,18 @@ struct StackReader {
     T scale, offset;
     // Writes problem k as n x d row-major values into out.
     void (*read)(const StackReader&, index_t k, T* out);
+    // pack_lanes on problems k0 .. k0 + count - 1 as `read` would give them (weights
+    // from probs[l], whose x is not read): the same layout, values and counts m.
+    void (*pack)(const StackReader&, index_t k0, const Problem<T>* probs, index_t count,
+                 bool omit, PackBuffers& b, index_t* m);
 };
 
 // The reader for a source dtype, or nullptr for none this build converts.
 template <class T>
 auto stack_reader_for(SourceType s) -> void (*)(const StackReader<T>&, index_t, T*);
+template <class T>
+auto stack_packer_for(SourceType s)
+    -> void (*)(const StackReader<T>&, index_t, const Problem<T>*, index_t, bool, PackBuffers&,
+                index_t*);
 
 }  // namespace geomedian
