@@ -47,7 +47,7 @@ from .fused_pass import (
     sums_size,
 )
 from .gradient_descent import GD_HAS_PREV, GD_STATE_SIZE, gd_propose, gd_remember
-from .jit_options import ENTRY, KERNEL
+from .jit_options import ENTRY, KERNEL, one_signature
 from .mad import problem_mads
 from .newton import NEWTON_SCRATCH_SIZE, newton_propose
 from .packed_newton import (
@@ -196,47 +196,47 @@ def workspace(buf, sample):
     return Workspace(buf, sample, np.zeros(2, dtype=np.int64))
 
 
-@njit(**KERNEL, inline="always")
+@one_signature
 def at(ws, k, d):
     """Return the k-th d-vector of the workspace (V_C, V_Z, ...; C++: Workspace::at)."""
     return ws.buf[k * d : (k + 1) * d]
 
 
-@njit(**KERNEL, inline="always")
+@one_signature
 def gd_of(ws, d):
     """Return the GD state (gradient_descent.py) of the workspace."""
     return ws.buf[10 * d : 10 * d + GD_STATE_SIZE]
 
 
-@njit(**KERNEL, inline="always")
+@one_signature
 def sums_a(ws, d):
     """Return the sums at the iterate (C++: Workspace::sums_a)."""
     o = 10 * d + GD_STATE_SIZE
     return ws.buf[o : o + sums_size(d)]
 
 
-@njit(**KERNEL, inline="always")
+@one_signature
 def sums_b(ws, d):
     """Return the sums at the trial (C++: Workspace::sums_b)."""
     o = 10 * d + GD_STATE_SIZE + sums_size(d)
     return ws.buf[o : o + sums_size(d)]
 
 
-@njit(**KERNEL, inline="always")
+@one_signature
 def moments_of(ws, d):
     """Return the moments' buffer (C++: Workspace::moments)."""
     o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d)
     return ws.buf[o : o + moments_size(d)]
 
 
-@njit(**KERNEL, inline="always")
+@one_signature
 def scratch_of(ws, d):
     """Return the pass scratch, one chunk's sums (C++: Workspace::scratch)."""
     o = 10 * d + GD_STATE_SIZE + 2 * sums_size(d) + moments_size(d)
     return ws.buf[o : o + pass_scratch_size(d)]
 
 
-@njit(**KERNEL, inline="always")
+@one_signature
 def hessian_of(ws, d):
     """Return the Hessian and its factorisation's scratch (a stack array in C++)."""
     o = workspace_size(d) - NEWTON_SCRATCH_SIZE
