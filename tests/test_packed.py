@@ -145,6 +145,34 @@ def test_max_iter_one(backend):
     assert_alone_equals_batch(x, backend, max_iter=1, tol=1e-14)
 
 
+@pytest.mark.parametrize("d", [3, 10])
+def test_symmetric_pairs_at_every_distance(backend, d):
+    # Pairs c +- v (exact in float64) have the optimum c and f* = sum 2 w ||v||, whatever
+    # the scales: rows from 2^-12 to 4 away from it. Odd problems add the row c itself, so
+    # their start (the coordinate-wise median) sits on a row: that lane is given back at its
+    # first pass beside lanes that go on, and its answer is the vertex c.
+    rng = np.random.default_rng([20261206, d])
+    P, K = 16, 12
+    scales = 2.0 ** np.array([-12, -6, -2, 0, 2])
+    c = np.where(np.arange(d) % 2 == 0, 0.5, -0.25)
+    directions = np.round(rng.standard_normal((P, K, d)) * 2.0**12) / 2.0**12
+    v = directions * rng.choice(scales, size=(P, K, 1))
+    x = np.concatenate([c + v, c - v, np.broadcast_to(c, (P, 1, d))], axis=1)
+    assert np.array_equal(x[:, :K] - c, c - x[:, K : 2 * K])  # exact pairs
+    w = np.concatenate([np.tile(rng.uniform(0.5, 2.0, (P, K)), 2), np.ones((P, 1))], axis=1)
+    w[::2, -1] = 0.0  # even problems: no row at c
+    res = geomedian.solve(x, w, backend=backend)
+    assert res.converged.all() and (res.gap <= 1e-10).all()
+    for k in range(P):
+        f_star = reference.objective(c, x[k], w[k])
+        assert res.lower_bound[k] <= f_star * (1 + 1e-14), k
+        f = reference.objective(res.median[k], x[k], w[k])
+        assert res.objective[k] == pytest.approx(f, rel=1e-13), k
+        if k % 2:
+            np.testing.assert_array_equal(res.median[k], c)
+    assert_alone_equals_batch(x, backend, w)
+
+
 @pytest.mark.parametrize("shape", [(10, 1, 4), (10, 31, 1), (9, 171, 6)], ids=str)
 def test_edge_shapes(backend, shape):
     # n = 1 (the answer is the point), d = 1 (a weighted median), and n d = 1026, just
