@@ -229,9 +229,18 @@ GEOMEDIAN_V4 void terms_rsqrt(const double* d2, const double* wb, index_t m, con
                                     : _mm512_maskz_mov_pd(live, one);
         _mm512_mask_storeu_pd(t + k, live, add_terms(row_terms(d2v, fr), wv, fr, blk, mtv));
     }
-    for (int k = 0; k < ScalarSums::count; ++k) b[k] += _mm512_reduce_add_pd(blk[k]);
-    const double top = _mm512_reduce_max_pd(mtv);
-    max_term = top > max_term ? top : max_term;
+    alignas(64) double lanes[ScalarSums::count + 1][L];
+    for (int k = 0; k < ScalarSums::count; ++k) _mm512_store_pd(lanes[k], blk[k]);
+    _mm512_store_pd(lanes[ScalarSums::count], mtv);
+    for (int k = 0; k < ScalarSums::count; ++k) {
+        double sum = 0;
+        for (int l = 0; l < L; ++l) sum += lanes[k][l];
+        b[k] += sum;
+    }
+    for (int l = 0; l < L; ++l) {
+        const double top = lanes[ScalarSums::count][l];
+        max_term = top > max_term ? top : max_term;
+    }
 }
 
 }  // namespace
