@@ -42,8 +42,14 @@
 // root times w_i: fused_pass_rsqrt.cpp), and w_i d_i one more product, so each w_i d_i is
 // good to 68 u and f to 199 u f < 2^-45.3 f: well inside
 // sum_rounding = 512 u, for every d. (The directions in R are covered by grad_rounding: its
-// 512 u for the sums leave room for the few u more of a reciprocal square root.) Near
-// the optimum g -> 0 and the bound is S itself, but far from the data ||g|| -> W and LB is
+// 512 u for the sums leave room for the few u more of a reciprocal square root.) On AVX-512
+// the rows of every d > 2 take that reciprocal square root too (the blocks' terms:
+// fused_pass_rsqrt.cpp): d_i = d2 y with y within 5 u of 1 / sqrt(d2), so d_i is good to
+// 66 + 5 + 1 = 72 u beyond d = 16 (the square sum's 132 u halved, y, the product), each
+// w_i d_i to 73 u and f to 204 u f < 2^-45.3 f; the directions w_i y r_i lose the same
+// 6 u against w_i r_i / d_i, which the 381 u that the sums leave of grad_rounding's 512 u
+// cover. Near the optimum g -> 0 and the bound is S itself, but far from the data
+// ||g|| -> W and LB is
 // the small difference of two large numbers, where that error would exceed LB itself (a
 // gradient-descent trial 1e17 away once "certified" a bound 10x above f*). So the bound
 // gives up sum_rounding of the magnitudes it was computed from, which costs a relative gap

@@ -319,7 +319,7 @@ GEOMEDIAN_ALWAYS_INLINE void short_rows_totals(const double (&sum)[nv][L],
     std::copy(total + ScalarSums::count, total + nv, out + slot::head);
 }
 
-// short_rows for d <= 2 with eight lanes on AVX-512, each row's square root and division
+// short_rows for d <= 4 with eight lanes on AVX-512, each row's square root and division
 // replaced by one reciprocal square root (fused_pass_rsqrt.cpp): the same sums, in the same
 // lanes and blocks. False where it was not compiled (then short_rows runs). w: nullptr
 // for unit weights.
@@ -327,6 +327,9 @@ bool short_rows_rsqrt(const double* x, const double* w, double wscale, index_t l
                       index_t d, const Frame& fr, double* out);
 bool short_rows_rsqrt(const float* x, const double* w, double wscale, index_t lo, index_t hi,
                       index_t d, const Frame& fr, double* out);
+// block_terms likewise, for the blocks of longer rows (wb: nullptr for unit weights).
+bool block_terms_rsqrt(const double* d2, const double* wb, index_t m, const Frame& fr, double* t,
+                       double* b, double& max_term);
 
 // The d <= 4 loop: row b + l goes to lane l of L. Each lane's sums are plain sequential
 // sums over at most block_rows of its rows (a fixed order: without a reduction clause the
@@ -425,7 +428,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
     ScalarSums acc;
     if constexpr (D >= 1 && D <= 4) {
         if (short_row_lanes() == 8) {
-            if (D <= 2 && short_rows_rsqrt(x, Weighted ? w : nullptr, wscale, lo, hi, D, fr, out))
+            if (short_rows_rsqrt(x, Weighted ? w : nullptr, wscale, lo, hi, D, fr, out))
                 return;
             short_rows<T, D, Weighted, 8>(x, w, wscale, lo, hi, fr, out);
         } else
@@ -459,6 +462,12 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             std::fill(sb, sb + ScalarSums::count, 0.0);
             add_block_vector(rm_sum, rm_err, rm, 2 * d);
         };
+        // The rows' terms: on AVX-512 by a reciprocal square root (fused_pass_rsqrt.cpp).
+        const bool rsqrt = short_row_lanes() == 8;
+        auto terms = [&](index_t m) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+            if (!(rsqrt && block_terms_rsqrt(d2, Weighted ? wb : nullptr, m, fr, t, sb, acc.mt)))
+                block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
+        };
         if (D == 0 && d > runtime_buffer) {  // a constant false for compile-time lengths
             // Rows longer than the buffer: one at a time, in buffer-sized segments, each
             // segment centred once for the distance and again for the accumulation.
@@ -471,7 +480,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
                                                      c + j0, s, z + j0, rbuf));
                 d2[0] = compensated_total(sq, sq_err);
                 if constexpr (Weighted) block_weights(w + i, wscale, 1, wb);
-                block_terms<Weighted>(d2, wb, 1, eps, near, t, sb, acc.mt);
+                terms(1);
                 for (index_t j0 = 0; j0 < d; j0 += runtime_buffer) {
                     const index_t len = std::min(runtime_buffer, d - j0);
                     row_center<T, 0>(xi + j0, len, c + j0, s, z + j0, rbuf);
@@ -492,7 +501,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
                         d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
                 }
                 if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
-                block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
+                terms(m);
                 for (index_t k = 0; k < m; ++k)
                     row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0,
                                                 R, M);

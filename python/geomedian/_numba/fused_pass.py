@@ -19,8 +19,8 @@ has the bits of f.
 Moments: W = sum w_i, count of non-finite coordinates, max |x_ij - x_0j| / 2 and
 sum_i w_i (x_i - x_0) / 2. An empty weight row means unit weights.
 
-d_i and w_i / d_i come from a square root and a division here; the compiled pass for
-d <= 2 on AVX-512 forms them from a reciprocal square root refined to 5 ulp instead
+d_i and w_i / d_i come from a square root and a division here; the compiled pass on
+AVX-512 forms them from a reciprocal square root refined to 5 ulp instead, at every d
 (``fused_pass_rsqrt.cpp``), within the same rounding allowance of the certificate.
 """
 
