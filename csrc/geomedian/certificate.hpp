@@ -49,11 +49,10 @@
 // w_i d_i to 73 u and f to 204 u f < 2^-45.3 f; the directions w_i y r_i lose the same
 // 6 u against w_i r_i / d_i, which the 381 u that the sums leave of grad_rounding's 512 u
 // cover. Near the optimum g -> 0 and the bound is S itself, but far from the data
-// ||g|| -> W and LB is
-// the small difference of two large numbers, where that error would exceed LB itself (a
-// gradient-descent trial 1e17 away once "certified" a bound 10x above f*). So the bound
-// gives up sum_rounding of the magnitudes it was computed from, which costs a relative gap
-// of about 6e-14 at the optimum and keeps it a bound everywhere.
+// ||g|| -> W and LB is the small difference of two large numbers, where that error would
+// exceed LB itself (a gradient-descent trial 1e17 away once "certified" a bound 10x above
+// f*). So the bound gives up sum_rounding of the magnitudes it was computed from, which
+// costs a relative gap of about 6e-14 at the optimum and keeps it a bound everywhere.
 //
 // Far points. When a few points lie far away (a fill value of 1e37, one row at 1e20), f is
 // made of their distances, LB too, and (f - LB) / f is tiny wherever the iterate sits in
