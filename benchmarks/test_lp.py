@@ -155,7 +155,7 @@ def test_lp_against_lbfgsb(benchmark, p):
 
 
 @pytest.mark.parametrize("backend", ["cpp", "numba"])
-@pytest.mark.parametrize("p", [1.5, 2, 3, 2.5], ids=str)
+@pytest.mark.parametrize("p", [1.5, 2, 3, 2.5, 10, 1.05], ids=str)
 def test_one_pass(benchmark, large, backend, p):
     if backend not in geomedian.backends():
         pytest.skip(f"backend {backend!r} is not installed")

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -128,15 +130,24 @@ inline void add_chunk(double* acc, double* err, const double* part, index_t d) {
 }  // namespace
 
 // The largest ||s_i||_q for p other than 1.5 and 3, bounded a priori rather than measured
-// (d powers per row fewer): with pow within 2 ulps (4 u relative) of the power, the
-// terms m_j^p, their sum t, root = t^(1/p) and s_j = ((m_j^p / m_j) (root / t)) (three
-// roundings) give ||s_i||_q^q <= (1 + 4 u)^(2 q) (1 + u)^(3 q) / ((1 - 4 u)(1 - u)^(d - 1)),
-// whose q-th root is below 1 + 1.02 (11 + (d + 3) / q) u (the Lp certificate, in the docs).
-// A term m_j^p that underflows adds at most 2^(q - 1074) to ||s_i||_q^q: negligible up to
-// q = lp_bounded_q (p >= 1.002); beyond it the excess is measured.
+// (d powers per row fewer; the Lp certificate, in the docs). A term T_j = m_j^p of
+// pow_fast (or std::pow, within 2 ulps) is within (A + B |log2 T_j|) u of it (A, B:
+// lp_pow_ulps, lp_pow_log_ulps), the root t^(1/p) of their sum t (d - 1 roundings) within
+// (A + (B + 1) log2(d) / p) u (1/p rounded too), and s_j = (T_j / m_j)(root / t) rounds
+// three times. Then ||s_i||_q^q = (root / t)^q sum_j T_j^q / m_j^q up to those roundings,
+// = sum_j m_j^p (1 + e_j)^q / t, against t = sum_j m_j^p (1 + e_j): the errors enter
+// weighted by m_j^p / t, whose mean of |log2 m_j^p| is at most log2(d) (an entropy; t >= 1
+// up to rounding). Its q-th root is below 1 + 1.02 (3 + A (2 + 1/q) + (2 B + 1) ceil(log2 d)
+// + (d - 1) / q) u. A term that underflows adds at most 2^(q - 1074) to ||s_i||_q^q:
+// negligible up to q = lp_bounded_q (p >= 1.002); beyond it the excess is measured.
 namespace {
 double lp_excess_bound(index_t d, double q) {
-    return 1.0 + 1.02 * (11.0 + (static_cast<double>(d) + 3.0) / q) * 0x1p-53;
+    double log_d = 0.0;  // ceil(log2 d)
+    for (index_t top = 1; top < d; top *= 2) log_d += 1.0;
+    return 1.0 + 1.02 *
+                     (3.0 + lp_pow_ulps * (2.0 + 1.0 / q) + (2.0 * lp_pow_log_ulps + 1.0) * log_d +
+                      (static_cast<double>(d) - 1.0) / q) *
+                     0x1p-53;
 }
 }  // namespace
 

@@ -7,7 +7,7 @@ import pytest
 
 import geomedian
 
-P_ALL = [1, 1.2, 3.0, np.inf]
+P_ALL = [1, 1.2, 2.5, 3.0, np.inf]
 
 
 @pytest.mark.parametrize("p", P_ALL)

@@ -137,6 +137,52 @@ constexpr index_t hessian_lanes = 8;
 constexpr double lp_icbrt_c0 = 0x1.1d814a78cf2bep+0;
 constexpr double lp_icbrt_c1 = 0x1.5a0f12490265bp-3;  // subtracted
 constexpr double lp_icbrt_c2 = 0x1.83d464e0887c8p-7;
+// The Lp pass's powers a^b of p other than 1.5 and 3 (pow_fast of lp_rows.inc):
+// 2^(b log2 a) of multiplications, additions and bit operations only, so both languages
+// round them alike. a = z 2^k with z in [lp_log2_split, 2 lp_log2_split) from a's bits;
+// log2 z = f P(f), f = z - 1, P(f) = c0 - f (c1 - f (c2 - ...)) of the magnitudes
+// lp_log2_c0..c20 (fitted to log2(1 + f) / f for relative error, the odd ones
+// subtracted); 2^y = 2^n (1 + g R(g)), n the integer nearest y, g = y - n in [-1/2, 1/2],
+// R(g) = e1 + g (e2 + ...) of lp_exp2_e1..e11 (fitted to (2^g - 1) / g), 2^n written
+// as bits. Where a is normal and |y| <= lp_pow_limit (a normal result) its relative error
+// is within (lp_pow_ulps + lp_pow_log_ulps |log2 a^b|) u, u = 2^-53 (tests/test_lp_pow.py;
+// lp_pow_ulps also covers std::pow, which takes the other lanes).
+constexpr double lp_log2_split = 0x1.6a09e667f3bcdp-1;  // sqrt(1/2)
+constexpr double lp_log2_c0 = 0x1.71547652b82fep+0;
+constexpr double lp_log2_c1 = 0x1.71547652b8303p-1;
+constexpr double lp_log2_c2 = 0x1.ec709dc3a0364p-2;
+constexpr double lp_log2_c3 = 0x1.71547652b6906p-2;
+constexpr double lp_log2_c4 = 0x1.2776c50f0334cp-2;
+constexpr double lp_log2_c5 = 0x1.ec709dc5f6f29p-3;
+constexpr double lp_log2_c6 = 0x1.a61762a192f44p-3;
+constexpr double lp_log2_c7 = 0x1.7154758d2a3d3p-3;
+constexpr double lp_log2_c8 = 0x1.484b147053a37p-3;
+constexpr double lp_log2_c9 = 0x1.2776e858de1d5p-3;
+constexpr double lp_log2_c10 = 0x1.0c9a95cc33af8p-3;
+constexpr double lp_log2_c11 = 0x1.ec6950fd6fdabp-4;
+constexpr double lp_log2_c12 = 0x1.c6849c39f15fdp-4;
+constexpr double lp_log2_c13 = 0x1.a68767fa9ec17p-4;
+constexpr double lp_log2_c14 = 0x1.8afe634e1be8dp-4;
+constexpr double lp_log2_c15 = 0x1.6dc9b3b9f5253p-4;
+constexpr double lp_log2_c16 = 0x1.4edc4d3980443p-4;
+constexpr double lp_log2_c17 = 0x1.51475a6bac289p-4;
+constexpr double lp_log2_c18 = 0x1.81a23334b358fp-4;
+constexpr double lp_log2_c19 = 0x1.5e13154ec84f7p-4;
+constexpr double lp_log2_c20 = 0x1.2d4105d5df91cp-5;
+constexpr double lp_exp2_e1 = 0x1.62e42fefa39efp-1;
+constexpr double lp_exp2_e2 = 0x1.ebfbdff82c598p-3;
+constexpr double lp_exp2_e3 = 0x1.c6b08d704a0c2p-5;
+constexpr double lp_exp2_e4 = 0x1.3b2ab6fba1ddap-7;
+constexpr double lp_exp2_e5 = 0x1.5d87fe78a5276p-10;
+constexpr double lp_exp2_e6 = 0x1.430913096fd9fp-13;
+constexpr double lp_exp2_e7 = 0x1.ffcbfc670dcd4p-17;
+constexpr double lp_exp2_e8 = 0x1.62bfd47773353p-20;
+constexpr double lp_exp2_e9 = 0x1.b524fae627834p-24;
+constexpr double lp_exp2_e10 = 0x1.e6063f7217bc6p-28;
+constexpr double lp_exp2_e11 = 0x1.e9d3fe3952179p-32;
+constexpr double lp_pow_limit = 1020.0;
+constexpr double lp_pow_ulps = 4.0;
+constexpr double lp_pow_log_ulps = 4.0;
 
 // The Gram path's passes (gram_pass.hpp): a block of columns of every row is read into
 // about gram_block_bytes of float64 (L2-sized, so each tile of rows is read from cache),
@@ -215,6 +261,42 @@ void for_each_shared_value(Put&& put) {
     put("LP_ICBRT_C0", lp_icbrt_c0);
     put("LP_ICBRT_C1", lp_icbrt_c1);
     put("LP_ICBRT_C2", lp_icbrt_c2);
+    put("LP_LOG2_SPLIT", lp_log2_split);
+    put("LP_LOG2_C0", lp_log2_c0);
+    put("LP_LOG2_C1", lp_log2_c1);
+    put("LP_LOG2_C2", lp_log2_c2);
+    put("LP_LOG2_C3", lp_log2_c3);
+    put("LP_LOG2_C4", lp_log2_c4);
+    put("LP_LOG2_C5", lp_log2_c5);
+    put("LP_LOG2_C6", lp_log2_c6);
+    put("LP_LOG2_C7", lp_log2_c7);
+    put("LP_LOG2_C8", lp_log2_c8);
+    put("LP_LOG2_C9", lp_log2_c9);
+    put("LP_LOG2_C10", lp_log2_c10);
+    put("LP_LOG2_C11", lp_log2_c11);
+    put("LP_LOG2_C12", lp_log2_c12);
+    put("LP_LOG2_C13", lp_log2_c13);
+    put("LP_LOG2_C14", lp_log2_c14);
+    put("LP_LOG2_C15", lp_log2_c15);
+    put("LP_LOG2_C16", lp_log2_c16);
+    put("LP_LOG2_C17", lp_log2_c17);
+    put("LP_LOG2_C18", lp_log2_c18);
+    put("LP_LOG2_C19", lp_log2_c19);
+    put("LP_LOG2_C20", lp_log2_c20);
+    put("LP_EXP2_E1", lp_exp2_e1);
+    put("LP_EXP2_E2", lp_exp2_e2);
+    put("LP_EXP2_E3", lp_exp2_e3);
+    put("LP_EXP2_E4", lp_exp2_e4);
+    put("LP_EXP2_E5", lp_exp2_e5);
+    put("LP_EXP2_E6", lp_exp2_e6);
+    put("LP_EXP2_E7", lp_exp2_e7);
+    put("LP_EXP2_E8", lp_exp2_e8);
+    put("LP_EXP2_E9", lp_exp2_e9);
+    put("LP_EXP2_E10", lp_exp2_e10);
+    put("LP_EXP2_E11", lp_exp2_e11);
+    put("LP_POW_LIMIT", lp_pow_limit);
+    put("LP_POW_ULPS", lp_pow_ulps);
+    put("LP_POW_LOG_ULPS", lp_pow_log_ulps);
     put("GRAM_BLOCK_BYTES", gram_block_bytes);
     put("GRAM_STRIPES", gram_stripes);
     put("GRAM_TILE", gram_tile);

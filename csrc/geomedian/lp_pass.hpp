@@ -34,7 +34,9 @@
 // Each z_i is scaled by its largest entry before the powers: no overflow or underflow.
 // p = 1.5 and p = 3 take their powers as square roots and products, their p-th roots and
 // 1 / N by an inverse cube root of multiplications and additions (pow costs most of a pass
-// otherwise; divisions and square roots most of the rest); any other p takes pow. The loops are plain (no reassociation, no contraction: the file is
+// otherwise; divisions and square roots most of the rest); any other p takes its powers as
+// 2^(b log2 a) of polynomials and bits (pow_fast, lp_rows.inc; std::pow outside its
+// range). The loops are plain (no reassociation, no contraction: the file is
 // compiled with -ffp-contract=off): the Numba mirror (lp_pass.py) gets the same bits.
 #pragma once
 
@@ -47,7 +49,7 @@ namespace geomedian {
 constexpr index_t lp_additive_end(index_t d) { return lp_slot::head + 6 * d + d * (d + 1) / 2; }
 constexpr index_t lp_sums_size(index_t d) { return lp_additive_end(d) + 2 * d; }
 
-// The powers of one p: kind 1 is p = 1.5, kind 2 is p = 3, kind 0 any other (pow).
+// The powers of one p: kind 1 is p = 1.5, kind 2 is p = 3, kind 0 any other (pow_fast).
 struct LpPowers {
     double p;
     double q;

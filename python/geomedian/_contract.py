@@ -60,6 +60,45 @@ LP_LANES = 8
 LP_ICBRT_C0 = float.fromhex("0x1.1d814a78cf2bep+0")
 LP_ICBRT_C1 = float.fromhex("0x1.5a0f12490265bp-3")  # subtracted
 LP_ICBRT_C2 = float.fromhex("0x1.83d464e0887c8p-7")
+# ... and its powers of other p (2^(b log2 a): the split of the mantissa, the magnitudes of
+# log2(1 + f) / f's coefficients, the odd ones subtracted, (2^g - 1) / g's, the range of
+# y = b log2 a taken, the relative error bound in u: contract.hpp).
+LP_LOG2_SPLIT = float.fromhex("0x1.6a09e667f3bcdp-1")
+LP_LOG2_C0 = float.fromhex("0x1.71547652b82fep+0")
+LP_LOG2_C1 = float.fromhex("0x1.71547652b8303p-1")
+LP_LOG2_C2 = float.fromhex("0x1.ec709dc3a0364p-2")
+LP_LOG2_C3 = float.fromhex("0x1.71547652b6906p-2")
+LP_LOG2_C4 = float.fromhex("0x1.2776c50f0334cp-2")
+LP_LOG2_C5 = float.fromhex("0x1.ec709dc5f6f29p-3")
+LP_LOG2_C6 = float.fromhex("0x1.a61762a192f44p-3")
+LP_LOG2_C7 = float.fromhex("0x1.7154758d2a3d3p-3")
+LP_LOG2_C8 = float.fromhex("0x1.484b147053a37p-3")
+LP_LOG2_C9 = float.fromhex("0x1.2776e858de1d5p-3")
+LP_LOG2_C10 = float.fromhex("0x1.0c9a95cc33af8p-3")
+LP_LOG2_C11 = float.fromhex("0x1.ec6950fd6fdabp-4")
+LP_LOG2_C12 = float.fromhex("0x1.c6849c39f15fdp-4")
+LP_LOG2_C13 = float.fromhex("0x1.a68767fa9ec17p-4")
+LP_LOG2_C14 = float.fromhex("0x1.8afe634e1be8dp-4")
+LP_LOG2_C15 = float.fromhex("0x1.6dc9b3b9f5253p-4")
+LP_LOG2_C16 = float.fromhex("0x1.4edc4d3980443p-4")
+LP_LOG2_C17 = float.fromhex("0x1.51475a6bac289p-4")
+LP_LOG2_C18 = float.fromhex("0x1.81a23334b358fp-4")
+LP_LOG2_C19 = float.fromhex("0x1.5e13154ec84f7p-4")
+LP_LOG2_C20 = float.fromhex("0x1.2d4105d5df91cp-5")
+LP_EXP2_E1 = float.fromhex("0x1.62e42fefa39efp-1")
+LP_EXP2_E2 = float.fromhex("0x1.ebfbdff82c598p-3")
+LP_EXP2_E3 = float.fromhex("0x1.c6b08d704a0c2p-5")
+LP_EXP2_E4 = float.fromhex("0x1.3b2ab6fba1ddap-7")
+LP_EXP2_E5 = float.fromhex("0x1.5d87fe78a5276p-10")
+LP_EXP2_E6 = float.fromhex("0x1.430913096fd9fp-13")
+LP_EXP2_E7 = float.fromhex("0x1.ffcbfc670dcd4p-17")
+LP_EXP2_E8 = float.fromhex("0x1.62bfd47773353p-20")
+LP_EXP2_E9 = float.fromhex("0x1.b524fae627834p-24")
+LP_EXP2_E10 = float.fromhex("0x1.e6063f7217bc6p-28")
+LP_EXP2_E11 = float.fromhex("0x1.e9d3fe3952179p-32")
+LP_POW_LIMIT = 1020.0
+LP_POW_ULPS = 4.0
+LP_POW_LOG_ULPS = 4.0
 # The Hessian pass's lanes: row b + l of each group goes to lane l, added in lane order.
 HESSIAN_LANES = 8
 

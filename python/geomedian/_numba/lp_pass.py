@@ -8,6 +8,7 @@ chunks in chunk order: the C++ kernel's additions, in its order, so the same bit
 """
 
 import math
+import sys
 
 import numpy as np
 from numba import njit, prange
@@ -18,6 +19,17 @@ from .._contract import (
     LP_CURVATURE,
     LP_ETA,
     LP_EXCESS,
+    LP_EXP2_E1,
+    LP_EXP2_E2,
+    LP_EXP2_E3,
+    LP_EXP2_E4,
+    LP_EXP2_E5,
+    LP_EXP2_E6,
+    LP_EXP2_E7,
+    LP_EXP2_E8,
+    LP_EXP2_E9,
+    LP_EXP2_E10,
+    LP_EXP2_E11,
     LP_F,
     LP_F_NEAR,
     LP_FLOOR,
@@ -26,12 +38,38 @@ from .._contract import (
     LP_ICBRT_C1,
     LP_ICBRT_C2,
     LP_LANES,
+    LP_LOG2_C0,
+    LP_LOG2_C1,
+    LP_LOG2_C2,
+    LP_LOG2_C3,
+    LP_LOG2_C4,
+    LP_LOG2_C5,
+    LP_LOG2_C6,
+    LP_LOG2_C7,
+    LP_LOG2_C8,
+    LP_LOG2_C9,
+    LP_LOG2_C10,
+    LP_LOG2_C11,
+    LP_LOG2_C12,
+    LP_LOG2_C13,
+    LP_LOG2_C14,
+    LP_LOG2_C15,
+    LP_LOG2_C16,
+    LP_LOG2_C17,
+    LP_LOG2_C18,
+    LP_LOG2_C19,
+    LP_LOG2_C20,
+    LP_LOG2_SPLIT,
     LP_NEAREST,
     LP_NEAREST_ROW,
+    LP_POW_LIMIT,
+    LP_POW_LOG_ULPS,
+    LP_POW_ULPS,
     LP_S,
     LP_W_NEAR,
     LP_WEIGHT,
 )
+from .float_bits import as_bits, from_bits
 from .fused_pass import add_compensated, compensated_total
 from .jit_options import ENTRY, KERNEL
 from .parallel import chunk_rows, n_chunks
@@ -49,7 +87,7 @@ def lp_sums_size(d):
 
 @njit(**KERNEL)
 def lp_kind(p):
-    """Return the kind of powers of p: 1 is p = 1.5, 2 is p = 3, 0 any other (pow)."""
+    """Return the kind of powers of p: 1 is p = 1.5, 2 is p = 3, 0 any other (pow_fast)."""
     return 1 if p == 1.5 else (2 if p == 3.0 else 0)
 
 
@@ -80,6 +118,86 @@ def inverse_cube_root(t, reductions):
     return inverse_cube_root_unit(t) * scale
 
 
+MAGIC = 1.5 * 2.0**52  # y + MAGIC rounds y to an integer (|y| < 2^51)
+MAGIC_BITS = int(np.float64(MAGIC).view(np.int64))
+MAGIC_EXPONENT = MAGIC + 1023.0
+SPLIT_BITS = int(np.float64(LP_LOG2_SPLIT).view(np.int64))
+BIAS = 1023 << 52
+SMALLEST_NORMAL = 2.0**-1022
+LARGEST = sys.float_info.max
+
+
+# Inlined into callers of either error model: no division.
+@njit(**KERNEL, inline="always")
+def pow_fast(a, b):
+    """Return ``a^b`` (b > 0) as ``2^(b log2 a)``, NaN where the exact path must take it.
+
+    pow_fast of ``lp_rows.inc`` but for its fallback (``settle_powers``): the exponent k of
+    ``a = z 2^k`` and z from a's bits, ``log2 z = f P(f)`` (``f = z - 1``),
+    ``y = b (k + f P(f))``, ``2^y = (1 + g R(g)) 2^n`` with n the integer nearest y and
+    ``g = y - n``, ``2^n`` written as bits. Outside the proven range (a zero, subnormal,
+    infinite or NaN; ``|y| > LP_POW_LIMIT``) NaN, or 0 for ``a = 0``; those lanes go through
+    a neutral ``a = 1``, so no integer overflows (Numba's are undefined).
+    """
+    normal = (a >= SMALLEST_NORMAL) & (a <= LARGEST)
+    bits = as_bits(a if normal else 1.0)
+    kb = (bits - SPLIT_BITS + BIAS) >> 52  # k + 1023
+    z = from_bits(bits - (kb << 52) + BIAS)
+    k = from_bits(kb + MAGIC_BITS) - MAGIC_EXPONENT
+    f = z - 1.0
+    P = LP_LOG2_C20
+    P = LP_LOG2_C19 - f * P
+    P = LP_LOG2_C18 - f * P
+    P = LP_LOG2_C17 - f * P
+    P = LP_LOG2_C16 - f * P
+    P = LP_LOG2_C15 - f * P
+    P = LP_LOG2_C14 - f * P
+    P = LP_LOG2_C13 - f * P
+    P = LP_LOG2_C12 - f * P
+    P = LP_LOG2_C11 - f * P
+    P = LP_LOG2_C10 - f * P
+    P = LP_LOG2_C9 - f * P
+    P = LP_LOG2_C8 - f * P
+    P = LP_LOG2_C7 - f * P
+    P = LP_LOG2_C6 - f * P
+    P = LP_LOG2_C5 - f * P
+    P = LP_LOG2_C4 - f * P
+    P = LP_LOG2_C3 - f * P
+    P = LP_LOG2_C2 - f * P
+    P = LP_LOG2_C1 - f * P
+    P = LP_LOG2_C0 - f * P
+    y = b * (k + f * P)
+    fast = normal & (y >= -LP_POW_LIMIT) & (y <= LP_POW_LIMIT)
+    yy = y if fast else 0.0
+    shifted = yy + MAGIC
+    g = yy - (shifted - MAGIC)
+    R = LP_EXP2_E11
+    R = LP_EXP2_E10 + g * R
+    R = LP_EXP2_E9 + g * R
+    R = LP_EXP2_E8 + g * R
+    R = LP_EXP2_E7 + g * R
+    R = LP_EXP2_E6 + g * R
+    R = LP_EXP2_E5 + g * R
+    R = LP_EXP2_E4 + g * R
+    R = LP_EXP2_E3 + g * R
+    R = LP_EXP2_E2 + g * R
+    R = LP_EXP2_E1 + g * R
+    n = as_bits(shifted) - MAGIC_BITS  # the integer nearest y
+    two_n = from_bits((n + 1023) << 52)
+    return (1.0 + g * R) * two_n if fast else (0.0 if a == 0.0 else np.nan)
+
+
+@njit(**ENTRY)
+def powers(a, b):
+    """Return ``a^b`` of every entry of a (b > 0), as the Lp pass takes them (tests)."""
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        out[i] = pow_fast(a[i], b)
+        if out[i] != out[i]:
+            out[i] = a[i] ** b
+    return out
+
+
 @njit(**ENTRY)
 def cube_root_reductions(d):
     k = 1
@@ -88,62 +206,6 @@ def cube_root_reductions(d):
         top *= 8.0
         k += 1
     return k
-
-
-@njit(**KERNEL)
-def lp_geometry(z, d, p, kind, reductions, a, s, inverse):
-    """Return ``N = ||z||_p``; ``a = |z| / N``, ``s = sign(z) a^(p-1)`` into a and s.
-
-    ``1 / N`` into ``inverse[0]`` (any value where N = 0). For p = 3 and 1.5 the root comes
-    as ``c = t^(-1/3)`` of ``t = sum |r_j|^p`` (``r = z / max|z|``): ``1 / root`` is c
-    (p = 3) or ``c^2`` (p = 1.5), and s of p = 1.5 is ``sign(r_j) sqrt|r_j| c``.
-    """
-    big = 0.0  # NaN if any coordinate is: a NaN row never passes as one at y
-    for j in range(d):
-        m = abs(z[j])
-        big = m if (m > big or m != m) else big
-    zero = big == 0.0
-    scale = 1.0 / (1.0 if zero else big)
-    t = 0.0
-    for j in range(d):
-        a[j] = z[j] * scale
-        m = abs(a[j])
-        if kind == 2:
-            t += m * m * m
-        elif kind == 1:
-            s[j] = math.sqrt(m)
-            t += m * s[j]
-        else:  # m^p, kept in s until s comes
-            s[j] = m**p
-            t += s[j]
-    ratio = 0.0  # p other than 1.5 and 3: a^(p-1) = (m^p / m) root^(1-p) = (m^p / m) root / t
-    if kind == 2:
-        inv = inverse_cube_root(1.0 if zero else t, reductions)
-        root = t * inv * inv
-    elif kind == 1:
-        c = inverse_cube_root(1.0 if zero else t, reductions)
-        root = t * c
-        inv = c * c
-        for j in range(d):
-            r = a[j]
-            sign = 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
-            s[j] = sign * (s[j] * c)
-    else:
-        root = t ** (1.0 / p)
-        root = 1.0 if zero else root
-        inv = 1.0 / root
-        ratio = root / (1.0 if zero else t)
-    for j in range(d):
-        r = a[j]
-        a[j] = abs(r) * inv
-        sign = 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
-        if kind == 2:
-            s[j] = sign * (a[j] * a[j])
-        elif kind == 0:
-            m = abs(r)
-            s[j] = sign * ((s[j] / (m if m > 0.0 else 1.0)) * ratio)
-    inverse[0] = 1.0 / (1.0 if zero else big * root) if kind == 0 else scale * inv
-    return 0.0 if zero else big * root
 
 
 @njit(**KERNEL)
@@ -178,27 +240,36 @@ def add_chunk(acc, err, part, d):
 # then its sums added row by row into the rows' lanes. A multiple of LP_LANES that divides
 # a block of BLOCK_ROWS rows per lane.
 TILE_ROWS = 128
-# Rows of the tile's work array: big, its inverse, t, the inverse cube root's scale, N and
-# 1 / N, N and 1 / N of the shifted z (unused); then z, the shifted z, a and s, d rows each.
+# Rows of the tile's work array: big, its inverse, t, the inverse cube root's scale (the
+# root, for other p), N and 1 / N, N and 1 / N of the shifted z (unused); then z, the
+# shifted z, a and s, d rows each.
 W_BIG, W_INV, W_T, W_SCALE, W_N, W_IN, W_NS, W_INS, W_HEAD = range(9)
+
+
+@njit(**KERNEL)
+def settle_powers(v, base, b, rows):
+    """Return v with ``base^b`` (pow) where pow_fast left NaN: the exact path, rarely taken."""
+    for r in range(rows):
+        if v[r] != v[r]:
+            v[r] = base[r] ** b
+    return v
 
 
 @njit(**KERNEL, error_model="numpy")
 def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
-    """``lp_geometry`` of rows ``z[:, r]``, ``r < nr``: ``N`` into nn, ``1 / N`` into ni.
+    """lp_geometry of ``lp_rows.inc`` for rows ``z[:, r]``, ``r < nr``: N into nn, 1 / N into ni.
 
-    The same operations per row as ``lp_geometry``, in loops over the rows. Other p (pow)
-    take ``lp_geometry`` row by row: a vectorised pow (a vector math library) could round
-    otherwise than the C++ core's.
+    ``N = ||z||_p``; ``a = |z| / N`` and ``s = sign(z) a^(p-1)`` into a and s. For p = 3 and
+    1.5 the root comes as ``c = t^(-1/3)`` of ``t = sum |r_j|^p`` (``r = z / max|z|``):
+    ``1 / root`` is c (p = 3) or ``c^2`` (p = 1.5), and s of p = 1.5 is
+    ``sign(r_j) sqrt|r_j| c``; any other p takes pow_fast (its exact fallback after each
+    loop, where it left NaN) and ``s = sign(r_j) (|r_j|^p / |r_j|) (root / t)``. The same
+    operations per row as the C++ kernel's per lane, in loops over the rows.
     """
     big = work[W_BIG]
     inv = work[W_INV]
     t = work[W_T]
     sc = work[W_SCALE]
-    if kind == 0:
-        for r in range(nr):
-            nn[r] = lp_geometry(z[:, r], d, p, kind, reductions, a[:, r], s[:, r], ni[r:])
-        return
     for r in range(nr):
         big[r] = 0.0
     for j in range(d):
@@ -209,6 +280,9 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
         inv[r] = 1.0 / (1.0 if big[r] == 0.0 else big[r])
         t[r] = 0.0
         sc[r] = 1.0
+    if kind == 0:
+        lp_powers_rows(nr, d, p, a, s, big, inv, t, sc, z, nn, ni)
+        return
     for j in range(d):
         for r in range(nr):
             a[j, r] = z[j, r] * inv[r]
@@ -249,6 +323,44 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
             if kind == 2:
                 sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
                 s[j, r] = sign * (a[j, r] * a[j, r])
+
+
+@njit(**KERNEL, error_model="numpy")
+def lp_powers_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
+    """lp_geometry_rows of p other than 1.5 and 3 (pow_fast), after big and its inverse."""
+    slow = False
+    for j in range(d):
+        for r in range(nr):
+            a[j, r] = z[j, r] * inv[r]
+            s[j, r] = pow_fast(abs(a[j, r]), p)  # m^p, kept in s until s comes
+            slow |= s[j, r] != s[j, r]
+    if slow:
+        for j in range(d):
+            settle_powers(s[j], np.abs(a[j]), p, nr)
+    for j in range(d):
+        for r in range(nr):
+            t[r] += s[j, r]
+    b = 1.0 / p
+    slow = False
+    for r in range(nr):
+        root[r] = pow_fast(t[r], b)
+        slow |= root[r] != root[r]
+    if slow:
+        settle_powers(root, t, b, nr)
+    for r in range(nr):  # a^(p-1) = (m^p / m) root^(1-p), root^(1-p) = root / t
+        zero = big[r] == 0.0
+        rt = 1.0 if zero else root[r]
+        inv[r] = 1.0 / rt
+        t[r] = rt / (1.0 if zero else t[r])
+        ni[r] = 1.0 / (1.0 if zero else big[r] * rt)
+        nn[r] = 0.0 if zero else big[r] * rt
+    for j in range(d):
+        for r in range(nr):
+            rv = a[j, r]
+            m = abs(rv)
+            a[j, r] = m * inv[r]
+            sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
+            s[j, r] = sign * ((s[j, r] / (m if m > 0.0 else 1.0)) * t[r])
 
 
 @njit(**KERNEL, error_model="numpy")
@@ -456,13 +568,24 @@ def finish_chunks(out, parts, nc, d):
 def lp_excess_bound(d, q):
     """Return the largest ``||s_i||_q`` of p other than 1.5 and 3: bounded, not measured.
 
-    pow within 2 ulps (4 u) of the power, the sum t of the d terms ``m_j^p``, the root
-    ``t^(1/p)`` and ``s_j = (m_j^p / m_j) (root / t)`` (three roundings) bound
-    ``||s_i||_q^q`` by ``(1 + 4 u)^(2 q) (1 + u)^(3 q) / ((1 - 4 u)(1 - u)^(d - 1))``. A
-    term ``m_j^p`` that underflows adds at most ``2^(q - 1074)``: negligible up to
+    A term ``T_j = m_j^p`` within ``(A + B |log2 T_j|) u`` (pow_fast, or pow within 2 ulps;
+    ``LP_POW_ULPS``, ``LP_POW_LOG_ULPS``), the root of their sum t within
+    ``(A + (B + 1) log2(d) / p) u``, ``s_j = (T_j / m_j)(root / t)`` (three roundings):
+    ``||s_i||_q^q = sum_j m_j^p (1 + e_j)^q / t`` up to those, the errors weighted by
+    ``m_j^p / t`` (a mean of ``|log2 m_j^p|`` at most ``log2 d``). Its q-th root is below
+    ``1 + 1.02 (3 + A (2 + 1/q) + (2 B + 1) ceil(log2 d) + (d - 1) / q) u``. A term
+    ``m_j^p`` that underflows adds at most ``2^(q - 1074)``: negligible up to
     ``q = BOUNDED_Q`` (p >= 1.002); beyond it the excess is measured.
     """
-    return 1.0 + 1.02 * (11.0 + (d + 3.0) / q) * 2.0**-53
+    log_d = 0.0  # ceil(log2 d)
+    top = 1
+    while top < d:
+        top *= 2
+        log_d += 1.0
+    return 1.0 + 1.02 * (
+        3.0 + LP_POW_ULPS * (2.0 + 1.0 / q) + (2.0 * LP_POW_LOG_ULPS + 1.0) * log_d
+        + (d - 1.0) / q
+    ) * 2.0**-53
 
 
 @njit(**KERNEL)
