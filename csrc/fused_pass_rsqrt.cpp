@@ -6,13 +6,13 @@
 //
 // At d <= 4 the pass is bound by the square root and the division of every row; at d = 16
 // they are a third of a cached row's cost. Here y = 1 / sqrt(a), a = max(d2, eps^2), starts
-// from the 14-bit estimate of vrsqrt14pd and takes two Newton steps
-// y <- y (3/2 - (a / 2) y^2): the relative error
-// 2^-14 becomes about 1.5 (2^-14)^2 = 2^-27.4, then 1.5 (2^-27.4)^2 < u / 2, plus the
-// rounding of the last step's four operations, so y is within 5 u of 1 / sqrt(a). Then
-// dist = d2 y (one more rounding) and t = w y, against the 1 u of a correctly rounded
-// square root and quotient: the terms of the sums stay well inside the allowance of
-// certificate.hpp (each w_i d_i to 73 u, the directions to grad_rounding).
+// from the 14-bit estimate of vrsqrt14pd and takes two Newton steps y <- y (3/2 - (a / 2)
+// y^2): the relative error 2^-14 becomes about 1.5 (2^-14)^2 = 2^-27.4, then
+// 1.5 (2^-27.4)^2 < u / 2, plus the rounding of the last step's four operations, so y is
+// within 5 u of 1 / sqrt(a). Then dist = d2 y (one more rounding) and t = w y, against the
+// 1 u of a correctly rounded square root and quotient: the terms of the sums stay well
+// inside the allowance of certificate.hpp (each w_i d_i to 73 u, the directions to
+// grad_rounding).
 //
 // Rows within eps of the iterate (d2 <= eps^2), rows whose d2 lies beyond 2^900 (where
 // y^2 would lose digits to underflow) and NaN take the exact square root instead, by a
