@@ -69,7 +69,7 @@ from .._numba import certificate, gradient_descent, newton, robust_frame, schedu
 from .._numba.fused_pass import sums_size
 from .._numba.gradient_descent import GD_HAS_PREV, GD_STATE_SIZE
 from .._numba.newton import NEWTON_SCRATCH_SIZE
-from .._numba.schedule import TRIAL_GD, TRIAL_VERTEX, TRIAL_WEISZFELD
+from .._numba.schedule import TRIAL_GD, TRIAL_WEISZFELD
 from .._result import CONVERGED, MAX_ITER, NONFINITE, RANGE, STALLED
 from .newton_bound import newton_bound
 from .warm_start import WARM_START_SEED, sample_size, solve_sample
@@ -132,6 +132,7 @@ anchor_reset = plain(schedule.anchor_reset)
 anchoring = plain(schedule.anchoring)
 gap_progress_start = plain(schedule.gap_progress_start)
 gap_stalled = plain(schedule.gap_stalled)
+majorize_only = plain(schedule.majorize_only)
 newton_backs_off = plain(schedule.newton_backs_off)
 newton_due = plain(schedule.newton_due)
 recentre_due = plain(schedule.recentre_due)
@@ -602,7 +603,7 @@ class _Iteration:
             else:  # the step's second-order bound (newton_bound.py), from H as formed
                 inv_sq = self.H[d * (d + 1) // 2]
                 run.lb = max(run.lb, newton_bound(S, self.H, inv_sq, p, self.src.W, self.src.n))
-        kind = trial_kind(vertex, newton, self.descent, S[SLOT_W_FAR])
+        kind = trial_kind(vertex, newton, self.descent, majorize_only(S))
         moved = True
         if kind == TRIAL_GD:
             moved = gd_propose(self.gd, self.z_prev, self.g_prev, S, d, self.z, self.g,
@@ -617,8 +618,9 @@ class _Iteration:
     def take(self, kind, zt, yt, decrement) -> bool:
         """Run the pass at the trial and take the step or not; return whether taken."""
         run, d = self.run, self.d
-        # The Hessian at the trial, where a Newton step could be due from it.
-        hessian = self.newton and kind != TRIAL_VERTEX and run.n_iter + 1 >= run.sc.next_newton
+        # The Hessian at the trial, where a Newton step could be due from it (from a vertex
+        # too: newton_due steps from a data point for the others).
+        hessian = self.newton and run.n_iter + 1 >= run.sc.next_newton
         St, gt, ct, Ht = self.pass_at(yt, hessian)
         accept = trial_accepted(kind, self.gd, self.cert, ct, decrement, self.S[SLOT_W_FAR],
                                 St[SLOT_W_FAR])  # fmt: skip
