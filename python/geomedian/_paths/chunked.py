@@ -489,16 +489,12 @@ class _Run:
     n_iter: int = 0
     n_passes: int = 0
     lb: float = -math.inf
-    reported: bool = False  # iteration 0 went to progress
     sc: Any = field(default_factory=lambda: anchoring(schedule_start()))
 
 
 def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress):
     it = _Iteration(src, frame, run, method_code)
     unit = frame.s * src.wscale
-    if progress is not None and not run.reported:
-        run.reported = True
-        progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
     floor = gap_progress_start()
     while True:
         gap = certified_gap(it.cert, run.lb)
@@ -524,8 +520,14 @@ def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress)
                 continue
             status = STALLED
             break
+        # Each iterate goes to progress as it is left, with every bound found there: the
+        # Newton step's (propose) can certify it with no further step, and the last report
+        # is the answer's gap.
+        f, cert = it.cert.f / unit, it.cert
         if it.take(*trial) and progress is not None:
-            progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
+            progress(run.n_iter - 1, f, certified_gap(cert, run.lb))
+    if progress is not None:
+        progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
     return it.outcome(status, tol)
 
 
