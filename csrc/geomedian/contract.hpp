@@ -112,6 +112,10 @@ constexpr double sum_rounding = 0x1p-44;
 // allowance on f, relative, that a trial may exceed it by (gradient_descent.hpp).
 constexpr double armijo_c = 1e-4;
 constexpr double f_noise = 8 * std::numeric_limits<double>::epsilon();
+// Beside far points, that allowance (f_noise f, f made of the far points' distances) must
+// stay below far_noise_share of the near points' share f_N for gradient and Newton trials
+// (schedule.hpp, majorize_only): else f's rounding hides their Armijo test.
+constexpr double far_noise_share = 0x1p-30;
 // The stall at the certificate's rounding floor (schedule.hpp, gap_stalled): a gap within
 // stall_gap that has not halved in stall_iterations accepted iterations stops the solve
 // (a tol below the floor, e.g. 0, would otherwise run out max_iter). Above every default tol.
@@ -240,6 +244,7 @@ void for_each_shared_value(Put&& put) {
     put("SUM_ROUNDING", sum_rounding);
     put("ARMIJO_C", armijo_c);
     put("F_NOISE", f_noise);
+    put("FAR_NOISE_SHARE", far_noise_share);
     put("STALL_GAP", stall_gap);
     put("STALL_ITERATIONS", stall_iterations);
     put("NEWTON_PIVOT", newton_pivot);

@@ -12,10 +12,12 @@
 //     term between them, which the first test cannot see). The nearest data point itself
 //     is the trial; the same point twice, or a rejected one, backs the test off for 1, 2,
 //     4, ... iterations;
-//   - else a Newton step, where one is due (newton_due) and the Hessian gives one; a failed
-//     or rejected Newton step backs off likewise and the gradient step comes instead;
-//   - else gradient descent, or a Weiszfeld step (method weiszfeld, or beside far points,
-//     where f's rounding hides the Armijo test and only majorize-minimize steps are safe).
+//   - else a Newton step, where one is due (newton_due; on a data point too, for the
+//     others) and the Hessian gives one; a failed or rejected Newton step backs off
+//     likewise and the gradient step comes instead;
+//   - else gradient descent, or a Weiszfeld step (method weiszfeld, or beside far points
+//     whose distances make f's rounding hide the Armijo test: majorize_only, where only
+//     majorize-minimize steps are safe).
 // The trial's pass decides (trial_accepted). An accepted step that shrank below 2^-40 of
 // the iterate's length asks to move the frame's centre onto the iterate (recentre_due);
 // a proposal that cannot move stalls the solve only once the frame sits on the iterate
@@ -73,14 +75,29 @@ inline bool vertex_new(Schedule& sc, index_t k, index_t n_iter) {
     return false;
 }
 
+// Whether only majorize-minimize steps are safe: beside far points (w_far > 0) whose
+// distances make f so large that its rounding allowance (f_noise f) is not far below the
+// near points' share f_N. The Armijo tests of gradient and Newton trials then compare
+// rounding noise and accept nearly any step. Far points that leave f_N its digits (rows a
+// few thousand times the near ones' spread away: the robust frame calls far whatever lies
+// beyond near_factor times the median distance) do not hide it, and a cluster of near
+// points with a pair close beside the optimum needs second-order steps to reach it.
+inline bool majorize_only(const double* S) {
+    return S[slot::w_far] > 0 && !(f_noise * S[slot::f] <= far_noise_share * S[slot::f_near]);
+}
+
 // Whether to try a Newton step (the caller then forms the Hessian, where its pass can).
-// Not beside far points (w_far > 0): f's rounding then hides Newton's Armijo test, and the
-// model (near points' curvature, the far points' constant pull) sends steps far off; nor
-// on a data point (eta > 0), where f is not smooth.
+// Not where only majorize-minimize steps are safe (majorize_only): the model (near points'
+// curvature, the far points' constant pull) would send steps far off unchecked. On a data
+// point (eta > 0) too: the gradient g (the minimum-norm subgradient) and the Hessian leave
+// the coincident points out, their weight having cancelled what it could of the others'
+// pull, so the step is Newton's for the others. Beside a point (a pair of points) much
+// closer to the iterate than the rest, Weiszfeld and the safe gradient step only move by
+// a share of the distance to it per iteration, where Newton leaves it in one step.
 inline bool newton_due(const Schedule& sc, bool newton_method, index_t d, const double* S,
                        index_t n_iter) {
-    return !sc.retry && newton_method && d <= newton_max_d && S[slot::eta] == 0 &&
-           S[slot::w_far] == 0 && n_iter >= sc.next_newton;
+    return !sc.retry && newton_method && d <= newton_max_d && !majorize_only(S) &&
+           n_iter >= sc.next_newton;
 }
 
 // A Newton step that failed (no step) or was rejected: the gradient step comes next, and
@@ -91,13 +108,13 @@ inline void newton_backs_off(Schedule& sc, index_t n_iter) {
 }
 
 // The trial proposed: the vertex or the Newton step where there is one, else gradient
-// descent (gd and newton) or Weiszfeld. Beside far points (w_far > 0: weight beyond the
-// near radius) descent takes Weiszfeld steps only: majorize-minimize, they decrease f
-// whatever its rounding.
-inline Trial trial_kind(bool vertex, bool newton, bool descent, double w_far) {
+// descent (gd and newton) or Weiszfeld. Where f's rounding hides the near points
+// (majorize: majorize_only) descent takes Weiszfeld steps only: majorize-minimize, they
+// decrease f whatever its rounding.
+inline Trial trial_kind(bool vertex, bool newton, bool descent, bool majorize) {
     if (vertex) return Trial::vertex;
     if (newton) return Trial::newton;
-    return descent && w_far == 0 ? Trial::gd : Trial::weiszfeld;
+    return descent && !majorize ? Trial::gd : Trial::weiszfeld;
 }
 
 // Whether to keep the trial, from the certificate and the weight beyond the near radius at

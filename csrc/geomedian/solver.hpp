@@ -421,7 +421,7 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
             if (!newton) newton_backs_off(sc, n_iter);
         }
         const bool descent = it.opt.method != Method::weiszfeld;
-        const Trial kind = trial_kind(vertex, newton, descent, S[slot::w_far]);
+        const Trial kind = trial_kind(vertex, newton, descent, majorize_only(S));
         bool moved = true;
         if (kind == Trial::gd)
             moved = gd_propose(it.gd, S, d, it.z, it.g, sc.retry, it.zt);

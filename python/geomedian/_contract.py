@@ -129,6 +129,7 @@ SUM_ROUNDING = 2.0**-44
 
 ARMIJO_C = 1e-4
 F_NOISE = 8 * 2.0**-52  # 8 ulps of 1: the rounding allowance on f, relative
+FAR_NOISE_SHARE = 2.0**-30  # beside far points: f_noise f below this share of f_N
 STALL_GAP = 2.0**-36
 STALL_ITERATIONS = 32
 NEWTON_PIVOT = 1e-10

@@ -17,8 +17,8 @@ from collections import namedtuple
 
 from numba import njit
 
-from .._contract import STALL_GAP, STALL_ITERATIONS
-from .fused_pass import SLOT_ETA, SLOT_INV, SLOT_MAX_TERM, SLOT_W_FAR
+from .._contract import F_NOISE, FAR_NOISE_SHARE, STALL_GAP, STALL_ITERATIONS
+from .fused_pass import SLOT_ETA, SLOT_F, SLOT_F_NEAR, SLOT_INV, SLOT_MAX_TERM, SLOT_W_FAR
 from .gradient_descent import GD_T, GD_T_SAFE, gd_accept
 from .jit_options import KERNEL
 from .newton import newton_accept
@@ -79,14 +79,22 @@ def vertex_new(sc, k, n_iter):
 
 
 @njit(**KERNEL, inline="always")
+def majorize_only(S):
+    """Whether only majorize-minimize steps are safe: far points hide f_N in f's rounding."""
+    return S[SLOT_W_FAR] > 0 and not (F_NOISE * S[SLOT_F] <= FAR_NOISE_SHARE * S[SLOT_F_NEAR])
+
+
+@njit(**KERNEL, inline="always")
 def newton_due(sc, newton_method, d, S, n_iter):
-    """Whether to try a Newton step: not beside far points (w_far > 0) nor on a data point."""
+    """Whether to try a Newton step: not where only majorize-minimize steps are safe.
+
+    On a data point too: g and the Hessian leave the coincident points out (schedule.hpp).
+    """
     return (
         not sc.retry
         and newton_method
         and d <= NEWTON_MAX_D
-        and S[SLOT_ETA] == 0
-        and S[SLOT_W_FAR] == 0
+        and not majorize_only(S)
         and n_iter >= sc.next_newton
     )
 
@@ -102,13 +110,13 @@ def newton_backs_off(sc, n_iter):
 
 
 @njit(**KERNEL)
-def trial_kind(vertex, newton, descent, w_far):
-    """Return the TRIAL_* proposed; beside far points (w_far > 0) descent takes Weiszfeld."""
+def trial_kind(vertex, newton, descent, majorize):
+    """Return the TRIAL_* proposed; where ``majorize`` (majorize_only) descent takes Weiszfeld."""
     if vertex:
         return TRIAL_VERTEX
     if newton:
         return TRIAL_NEWTON
-    return TRIAL_GD if descent and w_far == 0 else TRIAL_WEISZFELD
+    return TRIAL_GD if descent and not majorize else TRIAL_WEISZFELD
 
 
 @njit(**KERNEL, inline="always")

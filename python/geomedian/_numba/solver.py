@@ -92,6 +92,7 @@ from .schedule import (
     anchoring,
     gap_progress_start,
     gap_stalled,
+    majorize_only,
     newton_backs_off,
     newton_due,
     recentre_due,
@@ -741,7 +742,7 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
             newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)
             if not newton:
                 sc = newton_backs_off(sc, n_iter)
-        kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD, S[SLOT_W_FAR])
+        kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD, majorize_only(S))
         moved = True
         if kind == TRIAL_GD:
             moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, sc.retry, zt)

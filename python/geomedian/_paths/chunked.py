@@ -69,7 +69,7 @@ from .._numba import certificate, gradient_descent, newton, robust_frame, schedu
 from .._numba.fused_pass import sums_size
 from .._numba.gradient_descent import GD_HAS_PREV, GD_STATE_SIZE
 from .._numba.newton import NEWTON_SCRATCH_SIZE
-from .._numba.schedule import TRIAL_GD, TRIAL_VERTEX, TRIAL_WEISZFELD
+from .._numba.schedule import TRIAL_GD, TRIAL_WEISZFELD
 from .._result import CONVERGED, MAX_ITER, NONFINITE, RANGE, STALLED
 from .newton_bound import newton_bound
 from .warm_start import WARM_START_SEED, sample_size, solve_sample
@@ -132,6 +132,7 @@ anchor_reset = plain(schedule.anchor_reset)
 anchoring = plain(schedule.anchoring)
 gap_progress_start = plain(schedule.gap_progress_start)
 gap_stalled = plain(schedule.gap_stalled)
+majorize_only = plain(schedule.majorize_only)
 newton_backs_off = plain(schedule.newton_backs_off)
 newton_due = plain(schedule.newton_due)
 recentre_due = plain(schedule.recentre_due)
@@ -488,16 +489,12 @@ class _Run:
     n_iter: int = 0
     n_passes: int = 0
     lb: float = -math.inf
-    reported: bool = False  # iteration 0 went to progress
     sc: Any = field(default_factory=lambda: anchoring(schedule_start()))
 
 
 def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress):
     it = _Iteration(src, frame, run, method_code)
     unit = frame.s * src.wscale
-    if progress is not None and not run.reported:
-        run.reported = True
-        progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
     floor = gap_progress_start()
     while True:
         gap = certified_gap(it.cert, run.lb)
@@ -523,8 +520,14 @@ def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress)
                 continue
             status = STALLED
             break
+        # Each iterate goes to progress as it is left, with every bound found there: the
+        # Newton step's (propose) can certify it with no further step, and the last report
+        # is the answer's gap.
+        f, cert = it.cert.f / unit, it.cert
         if it.take(*trial) and progress is not None:
-            progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
+            progress(run.n_iter - 1, f, certified_gap(cert, run.lb))
+    if progress is not None:
+        progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
     return it.outcome(status, tol)
 
 
@@ -602,7 +605,7 @@ class _Iteration:
             else:  # the step's second-order bound (newton_bound.py), from H as formed
                 inv_sq = self.H[d * (d + 1) // 2]
                 run.lb = max(run.lb, newton_bound(S, self.H, inv_sq, p, self.src.W, self.src.n))
-        kind = trial_kind(vertex, newton, self.descent, S[SLOT_W_FAR])
+        kind = trial_kind(vertex, newton, self.descent, majorize_only(S))
         moved = True
         if kind == TRIAL_GD:
             moved = gd_propose(self.gd, self.z_prev, self.g_prev, S, d, self.z, self.g,
@@ -617,8 +620,9 @@ class _Iteration:
     def take(self, kind, zt, yt, decrement) -> bool:
         """Run the pass at the trial and take the step or not; return whether taken."""
         run, d = self.run, self.d
-        # The Hessian at the trial, where a Newton step could be due from it.
-        hessian = self.newton and kind != TRIAL_VERTEX and run.n_iter + 1 >= run.sc.next_newton
+        # The Hessian at the trial, where a Newton step could be due from it (from a vertex
+        # too: newton_due steps from a data point for the others).
+        hessian = self.newton and run.n_iter + 1 >= run.sc.next_newton
         St, gt, ct, Ht = self.pass_at(yt, hessian)
         accept = trial_accepted(kind, self.gd, self.cert, ct, decrement, self.S[SLOT_W_FAR],
                                 St[SLOT_W_FAR])  # fmt: skip
