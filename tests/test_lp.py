@@ -463,6 +463,20 @@ def test_chebyshev_trust_region_against_linprog(backend, rng, monkeypatch):
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
 
 
+def test_chebyshev_starts_within_a_radius(backend, monkeypatch):
+    # Each round moves at most the trust radius, which shrinks as the points crowd: from
+    # the p = 16 median alone this cloud took 13 rounds; from the p = 256 median after it,
+    # the first box holds the minimiser.
+    from geomedian._lp import chebyshev
+
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 64)
+    x = np.random.default_rng(7).standard_exponential((3000, 8)) * np.linspace(1.0, 3.0, 8)
+    res = geomedian.solve(x, p=np.inf, backend=backend)
+    fstar = reference.lp_program(x, None, np.inf)[1]
+    assert res.converged and res.n_iter <= 2
+    assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
+
+
 def test_chebyshev_lattice_ties_certify(backend, rng, monkeypatch):
     # Points on a lattice tie (margin 0) in numbers beyond one program: no box leaves them
     # linear, and the trust region stalled at radius 0. Their repeats are merged instead.
