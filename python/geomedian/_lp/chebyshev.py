@@ -45,10 +45,12 @@ __all__ = [
 EXPLICIT_POINTS = 1024
 BLOCK_POINTS = 512  # points per program when small problems are solved together
 ROUNDS = 200
-# The start's Newton solves, (p, tol, max_iter) each from the last: p = 16 from afar, where
-# Newton converges in a few steps, then p = 256, whose median is within about a radius of the
-# Chebyshev median (tol 1e-6: its last steps are below a radius).
-START = ((16.0, 1e-3, 50), (256.0, 1e-6, 20))
+# The start's Newton solves, (p, tol, max_iter, max_passes) each from the last: p = 16 from
+# afar, where Newton converges in a few steps, then p = 256, whose median is within about a
+# radius of the Chebyshev median (tol 1e-6: its last steps are below a radius). Where one
+# coordinate dominates, p = 256 is nearly not smooth: its line searches halve step after
+# step, and the passes are capped (there a box holds the p = 16 median's distance anyway).
+START = ((16.0, 1e-3, 50, np.inf), (256.0, 1e-6, 20, 8))
 # Rows of a sample that the first may be solved on: it only brings the second within
 # Newton's reach, and a sample's error (about START_ROWS ** -0.5 of the spread) is of the
 # order of the p = 16 median's distance from the Chebyshev median.
@@ -63,9 +65,9 @@ def newton_start(pts, y: np.ndarray, sample=None):
     """
     pts = pts._replace(near=None)
     passes = 0
-    for k, (p, tol, max_iter) in enumerate(START):
+    for k, (p, tol, max_iter, max_passes) in enumerate(START):
         on = sample._replace(near=None) if k == 0 and sample is not None else pts
-        solved = newton_median(on, y, p, tol, max_iter)
+        solved = newton_median(on, y, p, tol, max_iter, max_passes=max_passes)
         y = np.where(np.isfinite(solved[0]).all(axis=1, keepdims=True), solved[0], y)
         passes = passes + (solved[4] if on is pts else 0)
     return y, passes
