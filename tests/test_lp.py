@@ -477,21 +477,6 @@ def test_chebyshev_starts_within_a_radius(backend, monkeypatch):
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
 
 
-def test_chebyshev_start_from_a_sample(backend, monkeypatch):
-    # Past twice START_ROWS rows the p = 16 solve of the start runs on every k-th row: the
-    # same minimum, certified in one round, with fewer passes over all the points.
-    from geomedian._paths import lp
-
-    x = np.random.default_rng(8).standard_exponential((40_000, 4)) * np.linspace(1.0, 3.0, 4)
-    res = geomedian.solve(x, p=np.inf, backend=backend)
-    monkeypatch.setattr(lp, "START_SAMPLE", 10**9)
-    full = geomedian.solve(x, p=np.inf, backend=backend)
-    assert res.converged and full.converged and res.n_iter == full.n_iter == 1
-    assert res.n_passes < full.n_passes
-    assert abs(res.objective - full.objective) <= 1e-12 * full.objective
-    assert max(res.lower_bound, full.lower_bound) <= min(res.objective, full.objective)
-
-
 def test_chebyshev_lattice_ties_certify(backend, rng, monkeypatch):
     # Points on a lattice tie (margin 0) in numbers beyond one program: no box leaves them
     # linear, and the trust region stalled at radius 0. Their repeats are merged instead.

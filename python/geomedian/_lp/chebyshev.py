@@ -49,27 +49,21 @@ ROUNDS = 200
 # afar, where Newton converges in a few steps, then p = 256, whose median is within about a
 # radius of the Chebyshev median (tol 1e-6: its last steps are below a radius). Where one
 # coordinate dominates, p = 256 is nearly not smooth: its line searches halve step after
-# step, and the passes are capped (there a box holds the p = 16 median's distance anyway).
+# step, and its passes are capped (there the radius is wide, and the p = 16 median near).
 START = ((16.0, 1e-3, 50, np.inf), (256.0, 1e-6, 20, 8))
-# Rows of a sample that the first may be solved on: it only brings the second within
-# Newton's reach, and a sample's error (about START_ROWS ** -0.5 of the spread) is of the
-# order of the p = 16 median's distance from the Chebyshev median.
-START_ROWS = 1 << 14
 
 
-def newton_start(pts, y: np.ndarray, sample=None):
+def newton_start(pts, y: np.ndarray):
     """Return the start ``(P, d)`` from ``y`` and the passes over ``pts`` (``Points``) it took.
 
-    ``sample``: ``Points`` of a sample of the rows, for the first solve (not counted), or
-    None. Only the point matters, not its certificate: the near radius is not used.
+    Only the point matters, not its certificate: the near radius is not used.
     """
     pts = pts._replace(near=None)
     passes = 0
-    for k, (p, tol, max_iter, max_passes) in enumerate(START):
-        on = sample._replace(near=None) if k == 0 and sample is not None else pts
-        solved = newton_median(on, y, p, tol, max_iter, max_passes=max_passes)
+    for p, tol, max_iter, max_passes in START:
+        solved = newton_median(pts, y, p, tol, max_iter, max_passes=max_passes)
         y = np.where(np.isfinite(solved[0]).all(axis=1, keepdims=True), solved[0], y)
-        passes = passes + (solved[4] if on is pts else 0)
+        passes = passes + solved[4]
     return y, passes
 
 

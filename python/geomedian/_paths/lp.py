@@ -19,7 +19,6 @@ from .._contract import NEAR_FACTOR
 from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
 from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median, newton_start
-from .._lp.chebyshev import START_ROWS as START_SAMPLE
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
 from .._lp.newton import Points, certified_gap, evaluate, newton_median
 from .._lp.norms import p_norm
@@ -187,12 +186,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         n_passes += 1
     elif p == np.inf:
         if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for large p
-            step = n // START_SAMPLE
-            sample = None
-            if step > 1:  # the first Newton solve on every step-th row
-                sample = pts._replace(x=np.ascontiguousarray(pts.x[:, ::step]),
-                                      w=np.ascontiguousarray(pts.w[:, ::step]))  # fmt: skip
-            y0, passes = newton_start(pts, start, sample)
+            y0, passes = newton_start(pts, start)
             n_passes += passes
         y, bound, n_iter = chebyshev_median(xt, w, start if y0 is None else y0, tol)
         n_passes += n_iter
