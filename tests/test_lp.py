@@ -463,6 +463,36 @@ def test_chebyshev_trust_region_against_linprog(backend, rng, monkeypatch):
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
 
 
+def test_chebyshev_starts_within_a_radius(backend, monkeypatch):
+    # Each round moves at most the trust radius, which shrinks as the points crowd: from
+    # the p = 16 median alone this cloud took 13 rounds; from the p = 256 median after it,
+    # the first box holds the minimiser.
+    from geomedian._lp import chebyshev
+
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 64)
+    x = np.random.default_rng(7).standard_exponential((3000, 8)) * np.linspace(1.0, 3.0, 8)
+    res = geomedian.solve(x, p=np.inf, backend=backend)
+    fstar = reference.lp_program(x, None, np.inf)[1]
+    assert res.converged and res.n_iter <= 2
+    assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
+
+
+def test_newton_stops_at_max_passes(backend):
+    # One coordinate dominates: at p = 256 the line searches halve for many passes. The cap
+    # leaves the problem uncertified (status 1), after no more steps than it allows.
+    from geomedian._kernels import kernels
+    from geomedian._lp.newton import Points, newton_median
+
+    x = np.random.default_rng(11).normal(size=(1, 5000, 5)) * [1e-3, 1, 1e3, 1, 1]
+    pts = Points(x, np.ones((1, 5000)), kernels(backend), 1)
+    y0 = np.median(x[0], axis=0)[None] + 50.0
+    free = newton_median(pts, y0, 256.0, 1e-6, 20)
+    capped = newton_median(pts, y0, 256.0, 1e-6, 20, max_passes=4)
+    assert free[4][0] > 8 and capped[5][0] == 1
+    assert capped[3][0] < free[3][0] and capped[4][0] < free[4][0]
+    assert capped[1][0] < newton_median(pts, y0, 256.0, 1e-6, 0)[1][0]  # it moved
+
+
 def test_chebyshev_lattice_ties_certify(backend, rng, monkeypatch):
     # Points on a lattice tie (margin 0) in numbers beyond one program: no box leaves them
     # linear, and the trust region stalled at radius 0. Their repeats are merged instead.

@@ -14,7 +14,13 @@ solved by the simplex method of :mod:`.simplex` on its dual. Its multipliers
 keep ``u_i = w_i sign e_j``. When the box is not
 binding these balance (``sum_i u_i = 0``): the l1 dual certifies ``y'`` as a minimiser; the
 certificate checks it whatever the solver's tolerances. Otherwise ``y'`` (a decrease of f)
-is the next iterate. The start is Newton's Lp median for ``p = 16``.
+is the next iterate.
+
+Each round moves ``y`` by at most ``rho``, which shrinks as the points crowd (about
+``EXPLICIT_POINTS / n`` of their spread): the start must lie within a few ``rho`` of the
+minimiser. It is Newton's Lp median for ``p = 16`` and then for ``p = 256``
+(:func:`newton_start`): the Lp median nears the Chebyshev one as p grows, and Newton's
+passes over the points cost less than rounds.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .certificate import Bound, lower_bound
+from .newton import newton_median
 from .simplex import chebyshev_programs
 
 __all__ = [
@@ -31,12 +38,33 @@ __all__ = [
     "explicit_program",
     "margins",
     "merged_duplicates",
+    "newton_start",
     "trust_radius",
 ]
 
 EXPLICIT_POINTS = 1024
 BLOCK_POINTS = 512  # points per program when small problems are solved together
 ROUNDS = 200
+# The start's Newton solves, (p, tol, max_iter, max_passes) each from the last: p = 16 from
+# afar, where Newton converges in a few steps, then p = 256, whose median is within about a
+# radius of the Chebyshev median (tol 1e-6: its last steps are below a radius). Where one
+# coordinate dominates, p = 256 is nearly not smooth: its line searches halve step after
+# step, and its passes are capped (there the radius is wide, and the p = 16 median near).
+START = ((16.0, 1e-3, 50, np.inf), (256.0, 1e-6, 20, 8))
+
+
+def newton_start(pts, y: np.ndarray):
+    """Return the start ``(P, d)`` from ``y`` and the passes over ``pts`` (``Points``) it took.
+
+    Only the point matters, not its certificate: the near radius is not used.
+    """
+    pts = pts._replace(near=None)
+    passes = 0
+    for p, tol, max_iter, max_passes in START:
+        solved = newton_median(pts, y, p, tol, max_iter, max_passes=max_passes)
+        y = np.where(np.isfinite(solved[0]).all(axis=1, keepdims=True), solved[0], y)
+        passes = passes + solved[4]
+    return y, passes
 
 
 def explicit_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: float):

@@ -261,12 +261,19 @@ def _direction(s: _State, method: str = "newton") -> np.ndarray:
 
 
 def newton_median(
-    pts: Points, y0: np.ndarray, p: float, tol: float, max_iter: int, method: str = "newton"
+    pts: Points,
+    y0: np.ndarray,
+    p: float,
+    tol: float,
+    max_iter: int,
+    method: str = "newton",
+    max_passes: float = np.inf,
 ):
     """Solve every problem of ``pts`` from ``y0`` ``(P, d)``; return the state per problem.
 
     ``method``: the step, ``"newton"``, ``"weiszfeld"`` or ``"gd"`` (see ``_direction``),
-    each safeguarded by the same line search.
+    each safeguarded by the same line search. A problem whose passes reach ``max_passes``
+    takes no further step (its status stays 1, as at ``max_iter``).
 
     Returns ``(y, f, lb, n_iter, n_passes, status, near_gap, spread)`` with status 0
     (certified), 1 (``max_iter``) or 2 (no decrease found: floating-point resolution); the
@@ -285,7 +292,7 @@ def newton_median(
     for _ in range(max_iter):
         done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
-        active = np.flatnonzero((status == 1) & ~done)
+        active = np.flatnonzero((status == 1) & ~done & (n_passes < max_passes))
         if active.size == 0:
             break
         sub = _take(state, active)

@@ -9,7 +9,8 @@ program's linear term (the other points' gradients at ``y``: the chunks' sum, wi
 program's points added and the new ones taken away on the driver). It solves the program
 (:func:`~.._lp.chebyshev.explicit_program`); the pass at its ``y'`` certifies it, the
 program's points entering with their duals, and starts the next round. The start is
-``init``, or Newton's Lp median for ``p = 16`` by the Dask Lp pass, as in memory.
+``init``, or Newton's Lp medians for ``p = 16`` and ``256`` by the Dask Lp pass, as in
+memory.
 
 The certificate is the in-memory one (:func:`~.._lp.certificate.assemble`, ``converged``
 where its gap is at most ``tol``): each chunk's sums are pairwise, added across chunks

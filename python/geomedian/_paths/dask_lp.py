@@ -6,7 +6,7 @@ and adds their sums on the driver in chunk order with compensation, as the kerne
 own chunks: the certificate's rounding allowance holds whatever the number of chunks.
 Newton's driver (``geomedian._lp.newton``) then runs unchanged on the combined sums.
 ``p = 1`` is :mod:`.dask_coordinate_median`; ``p = inf`` is :mod:`.dask_chebyshev`, from
-Newton's median for ``p = 16`` found here.
+Newton's medians for ``p = 16`` and ``256`` found here.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions, w=None) -> GeometricM
     ``w``: the caller's weights ``(1, n)``, or None. ``p = 1`` (and every ``p`` in one
     dimension, where the median is the same) is solved exactly by counting passes
     (:mod:`.dask_coordinate_median`); ``p = inf`` by the rounds of
-    :mod:`.dask_chebyshev` from Newton's median for ``p = 16``, or, for at most
+    :mod:`.dask_chebyshev` from Newton's medians for ``p = 16`` and ``256``, or, for at most
     ``EXPLICIT_POINTS`` rows (one program over them all), in memory.
     """
     p = 1 if src.d == 1 else options.p  # one coordinate: every norm is |z|, as in memory
@@ -114,8 +114,8 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions, w=None) -> GeometricM
         passes = 0
         if init is None:  # start near: Newton for a large p, as in memory
             pts, start = _newton_points(src, None, 16.0)
-            solved = newton_median(pts, start, 16.0, 1e-3, 50)
-            init, passes = solved[0], 1 + int(solved[4][0])
+            init, passes = chebyshev.newton_start(pts, start)
+            passes = 1 + int(passes[0])
         return solve_chebyshev_dask(src, w, dtype, init, passes, options)
     pts, start = _newton_points(src, init, p)
     tol = options.tol_for(dtype)

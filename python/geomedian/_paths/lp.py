@@ -18,7 +18,7 @@ from .. import _validate as v
 from .._contract import NEAR_FACTOR
 from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
-from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median
+from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median, newton_start
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
 from .._lp.newton import Points, certified_gap, evaluate, newton_median
 from .._lp.norms import p_norm
@@ -185,10 +185,9 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         f, lb = bound.objective, bound.lower_bound
         n_passes += 1
     elif p == np.inf:
-        if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for a large p
-            near16 = near_radius(xt, w, start, 16.0)
-            solved = newton_median(pts._replace(near=near16), start, 16.0, 1e-3, 50)
-            y0, n_passes = solved[0], n_passes + solved[4]
+        if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for large p
+            y0, passes = newton_start(pts, start)
+            n_passes += passes
         y, bound, n_iter = chebyshev_median(xt, w, start if y0 is None else y0, tol)
         n_passes += n_iter
         f, lb = bound.objective, bound.lower_bound
