@@ -154,20 +154,34 @@ double lp_excess_bound(index_t d, double q) {
 LpPowers lp_powers(double p) { return {p, p / (p - 1.0), p == 1.5 ? 1 : (p == 3.0 ? 2 : 0)}; }
 
 // The row kernel per instruction-set level (lp_rows.inc explains why not target_clones).
-namespace lp_base {
-#include "lp_rows.inc"
-}  // namespace lp_base
+// Each level specialises d <= lp_fixed_dims. Eight lanes of every d up to 8 fit AVX-512's
+// 32 registers; on AVX2's 16 (each lane vector two registers) and on the baseline's SSE2
+// (four, and its 64-bit selects scalar) the longer rows spill throughout, and GCC's
+// register allocation of them took most of the project's build time, so AVX2 specialises
+// d <= 4 and the baseline (CPUs from before 2013) none.
 #if defined(GEOMEDIAN_TARGET_CLONES) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define GEOMEDIAN_LP_LEVELS 1
+#endif
+namespace lp_base {
+#if defined(GEOMEDIAN_LP_LEVELS)
+constexpr int lp_fixed_dims = 0;
+#else
+constexpr int lp_fixed_dims = 8;  // the only level: the compiler's target (-march)
+#endif
+#include "lp_rows.inc"
+}  // namespace lp_base
+#if defined(GEOMEDIAN_LP_LEVELS)
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 namespace lp_v3 {
+constexpr int lp_fixed_dims = 4;
 #include "lp_rows.inc"
 }  // namespace lp_v3
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
 namespace lp_v4 {
+constexpr int lp_fixed_dims = 8;
 #include "lp_rows.inc"
 }  // namespace lp_v4
 #pragma GCC pop_options

@@ -211,6 +211,9 @@ GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, lanes_v<L> inv, const 
                                           lanes_v<L>* H) {
     constexpr index_t Dmax = D > 0 ? D : newton_max_d;
     const index_t n = b.n, d = D > 0 ? D : b.d;
+    // The packed path takes d <= newton_max_d only (solver.hpp): told so, GCC no longer
+    // unrolls the triangle's rows past Dmax into writes beyond H.
+    if (d > Dmax) __builtin_unreachable();
     const double* __restrict u = b.u;
     const double* __restrict d2 = b.d2;
     const double* __restrict t = b.t;
