@@ -504,7 +504,26 @@ def test_chebyshev_lattice_ties_certify(backend, rng, monkeypatch):
     fstar = reference.lp_program(x, None, np.inf)[1]
     assert res.converged and res.gap <= 1e-10
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
-    # Weights that do not sum exactly are not merged: the solve says it did not certify.
+    # Weights that do not sum exactly are not merged: the box of radius 0 holds y where it
+    # is, every round would repeat the last, and the solve stops at once as stalled.
     w = rng.uniform(0.5, 1.5, 300)
-    res = geomedian.solve(x, w, p=np.inf, backend=backend, max_iter=20)
+    res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    assert not res.converged and res.status == 2 and res.n_iter <= 2
     assert res.lower_bound <= reference.lp_program(x, w, np.inf)[1] * (1 + 1e-12)
+
+
+def test_chebyshev_max_iter_counts_programs(backend, monkeypatch):
+    # From a far start with few explicit points per program, the rounds take many
+    # programs; max_iter caps them (status 1), and the bound still holds.
+    from geomedian._lp import chebyshev
+
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 12)
+    x = np.random.default_rng(5).standard_exponential((80, 3)) * [1.0, 2.0, 3.0]
+    y0 = np.array([5.0, -3.0, 1.0])
+    fstar = reference.lp_program(x, None, np.inf)[1]
+    free = geomedian.solve(x, p=np.inf, init=y0, backend=backend)
+    assert free.converged and free.n_iter > 3
+    for max_iter in (1, 3):
+        res = geomedian.solve(x, p=np.inf, init=y0, backend=backend, max_iter=max_iter)
+        assert res.n_iter == max_iter and res.status == 1 and not res.converged
+        assert res.lower_bound <= fstar * (1 + 1e-12) <= res.objective * (1 + 2e-12)

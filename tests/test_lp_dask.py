@@ -138,6 +138,25 @@ def test_pinf_several_rounds(backend, rng, monkeypatch, wkind):
         assert res.n_iter > 1
 
 
+def test_pinf_max_iter_and_stall(backend, rng, monkeypatch):
+    # max_iter counts the programs, as in memory; on a lattice with inexact weights the
+    # box of radius 0 holds y and the rounds stop as stalled instead of repeating.
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 12)
+    x = skewed(rng, 80)
+    y0 = np.array([5.0, -3.0, 1.0])
+    ref = geomedian.solve(x, p=np.inf, init=y0, backend=backend, max_iter=2)
+    res = geomedian.solve(da.from_array(x, chunks=(13, 3)), p=np.inf, init=y0,
+                          backend=backend, max_iter=2)  # fmt: skip
+    assert res.n_iter == ref.n_iter == 2 and res.status == ref.status == 1
+    assert res.lower_bound <= reference.lp_program(x, None, np.inf)[1] * (1 + 1e-12)
+    monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 24)
+    x = rng.integers(0, 3, size=(300, 2)).astype(float)
+    w = rng.uniform(0.5, 1.5, 300)
+    res = geomedian.solve(da.from_array(x, chunks=(40, 2)), w, p=np.inf, backend=backend)
+    assert not res.converged and res.status == 2 and res.n_iter <= 2
+    assert res.lower_bound <= reference.lp_program(x, w, np.inf)[1] * (1 + 1e-12)
+
+
 def test_pinf_few_rows_solved_in_memory(backend, rng):
     x = skewed(rng, 40)
     w = weights_of("float", rng, len(x))

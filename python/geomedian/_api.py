@@ -156,7 +156,8 @@ def solve(
         (a relative gap of about ``6e-14``; ``0``, say) the solve stops as stalled
         (status 2) once a gap under ``2**-36`` has not halved in 32 iterations.
     max_iter : int, optional
-        Maximum accepted iterations per problem (default 1000).
+        Maximum accepted iterations per problem (default 1000); for ``p=np.inf`` the
+        linear programs solved.
     init : array_like, shape (d,) or broadcastable to (..., d), optional
         Start points. Default: the coordinate-wise weighted median for small problems
         (``n d <= 8192`` and at most 64 points), the weighted mean otherwise.

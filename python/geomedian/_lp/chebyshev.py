@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._contract import STATUS_CONVERGED, STATUS_MAX_ITER, STATUS_STALLED
 from .certificate import Bound, lower_bound
 from .newton import newton_median
 from .simplex import chebyshev_programs
 
 __all__ = [
     "EXPLICIT_POINTS",
-    "ROUNDS",
     "chebyshev_median",
     "explicit_program",
     "margins",
@@ -44,7 +44,6 @@ __all__ = [
 
 EXPLICIT_POINTS = 1024
 BLOCK_POINTS = 512  # points per program when small problems are solved together
-ROUNDS = 200
 # The start's Newton solves, (p, tol, max_iter, max_passes) each from the last: p = 16 from
 # afar, where Newton converges in a few steps, then p = 256, whose median is within about a
 # radius of the Chebyshev median (tol 1e-6: its last steps are below a radius). Where one
@@ -127,11 +126,19 @@ def merged_duplicates(xt: np.ndarray, w: np.ndarray):
     return np.ascontiguousarray(xu.T), counts * w0
 
 
-def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, rounds_before: int = 0):
-    """Solve one problem ``xt`` ``(d, n)`` from ``y``: the median, its bound, the LPs solved."""
+def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: int,
+         rounds_before: int = 0):  # fmt: skip
+    """Solve one problem ``xt`` ``(d, n)`` from ``y`` in at most ``max_rounds`` programs.
+
+    Return ``(y, Bound, programs solved, status)``: ``STATUS_CONVERGED`` where the last
+    program certified its answer (or was not boxed: optimal up to rounding),
+    ``STATUS_MAX_ITER`` where the rounds ran out, ``STATUS_STALLED`` where a program failed
+    or left ``y`` where it was: the next round would be the same program again.
+    """
     d, n = xt.shape
-    bound = None
-    for rounds in range(rounds_before + 1, ROUNDS + 1):
+    bound, status, rounds = None, STATUS_MAX_ITER, rounds_before
+    while rounds < max_rounds:
+        rounds += 1
         z = y[:, None] - xt
         top, margin = margins(z, w)
         if n <= EXPLICIT_POINTS:
@@ -143,7 +150,7 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, rounds_before
             # summed weight stands for each value.
             merged = merged_duplicates(xt, w) if rho <= 0 else None
             if merged is not None:
-                return _one(*merged, y, tol, rounds - 1)
+                return _one(*merged, y, tol, max_rounds, rounds - 1)
             explicit = margin <= rho
         u = np.zeros_like(xt)
         lin = ~explicit
@@ -153,6 +160,7 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, rounds_before
         ynew, ue = explicit_program(xt[:, explicit].T[None], w[explicit][None], c[None], y[None],
                                     rho)  # fmt: skip
         if ynew is None:
+            status = STATUS_STALLED
             break
         ynew, ue = ynew[0], ue[0]
         u[:, explicit] = ue
@@ -161,29 +169,37 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, rounds_before
             zn = ynew[:, None] - xt[:, lin]
             topn = np.argmax(np.abs(zn), axis=0)
             u[topn, cols] = w[cols] * np.sign(zn[topn, np.arange(cols.size)])
+        moved = not np.array_equal(ynew, y)
         y = ynew
         zy = y[:, None] - xt
         bound = lower_bound(zy[None], w[None], np.max(np.abs(zy), axis=0)[None], u[None], np.inf,
                             cancel=False)  # fmt: skip
         f, lb = bound.objective[0], bound.lower_bound[0]
         if f - lb <= tol * f or rho == np.inf:
-            return y, bound, rounds
+            return y, bound, rounds, STATUS_CONVERGED
+        if not moved:  # a round is a function of y alone: the same program again
+            status = STATUS_STALLED
+            break
     if bound is None:
         zy = y[:, None] - xt
         N = np.max(np.abs(zy), axis=0)
         bound = lower_bound(zy[None], w[None], N[None], np.zeros((1, d, n)), np.inf, cancel=False)
-    return y, bound, ROUNDS
+    return y, bound, rounds, status
 
 
-def chebyshev_median(xt: np.ndarray, w: np.ndarray, y0: np.ndarray, tol: float):
+def chebyshev_median(
+    xt: np.ndarray, w: np.ndarray, y0: np.ndarray, tol: float, max_rounds: int
+):
     """Solve every problem of ``xt`` ``(P, d, n)`` from ``y0`` ``(P, d)``.
 
-    Return ``(medians, Bound, linear programs solved per problem)``.
+    Return ``(medians, Bound, linear programs solved, status)``, the last two per problem
+    (``max_rounds`` programs at most each; the status as :func:`_one`'s).
     """
     P, d, n = xt.shape
     y = y0.copy()
     parts = []
     rounds = np.zeros(P, dtype=np.int64)
+    status = np.full(P, STATUS_CONVERGED, dtype=np.int32)
     K = max(1, BLOCK_POINTS // n) if n <= EXPLICIT_POINTS else 1
     for lo in range(0, P, K):
         hi = min(P, lo + K)
@@ -197,6 +213,6 @@ def chebyshev_median(xt: np.ndarray, w: np.ndarray, y0: np.ndarray, tol: float):
                 parts.append(lower_bound(z, w[lo:hi], N, u, np.inf, cancel=False))
                 continue
         for k in range(lo, hi):  # one at a time (also where the block's program failed)
-            y[k], bound, rounds[k] = _one(xt[k], w[k], y0[k], tol)
+            y[k], bound, rounds[k], status[k] = _one(xt[k], w[k], y0[k], tol, max_rounds)
             parts.append(bound)
-    return y, Bound(*(np.concatenate(f) for f in zip(*parts))), rounds
+    return y, Bound(*(np.concatenate(f) for f in zip(*parts))), rounds, status

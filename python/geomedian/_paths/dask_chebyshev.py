@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._contract import STATUS_CONVERGED, STATUS_MAX_ITER, STATUS_STALLED
 from .._kernels import Solved
 from .._lp import chebyshev
 from .._lp.certificate import Bound, assemble, cancel_at_y
-from .._lp.chebyshev import ROUNDS, explicit_program, margins, trust_radius
+from .._lp.chebyshev import explicit_program, margins, trust_radius
 from .._options import SolveOptions
 from .._result import make_result
 from .dask_coordinate_median import NONFINITE_MESSAGE, exact_sum
@@ -158,13 +159,18 @@ class _Chebyshev:
         """Return the ``(Bound, None)`` at ``y`` ``(1, d)`` from the gradients: one pass."""
         return self._bound(self._pass(y[0]), cancel=True), None
 
-    def run(self, y: np.ndarray, tol: float):
-        """Return ``(y, Bound, rounds)`` from ``y`` ``(d,)``, as ``chebyshev._one``."""
+    def run(self, y: np.ndarray, tol: float, max_rounds: int):
+        """Return ``(y, Bound, rounds, status)`` from ``y`` ``(d,)``, as ``chebyshev._one``.
+
+        Where a round leaves ``y`` in place the next would solve the same program (up to
+        the rounding of its linear term): stalled, as in memory.
+        """
         d = self.src.d
         parts = self._pass(y)
-        bound = None
+        bound, status, rounds = None, STATUS_MAX_ITER, 0
         last = np.empty((0, d)), np.empty(0)  # the last program's points and weights
-        for rounds in range(1, ROUNDS + 1):
+        while rounds < max_rounds:
+            rounds += 1
             margin = np.concatenate([p[2] for p in parts])
             rho = trust_radius(margin)
             # With no box (rho = inf: at most EXPLICIT_POINTS of positive weight) the
@@ -190,8 +196,10 @@ class _Chebyshev:
             c = exact_sum([g_rest, _gradient_sum(y, *last), -_gradient_sum(y, xe, we)])
             ynew, ue = explicit_program(xe[None], we[None], c[None], y[None], rho)
             if ynew is None:
+                status = STATUS_STALLED
                 break
             ynew, ue = ynew[0], ue[0]
+            moved = not np.array_equal(ynew, y)
             edges = np.searchsorted(idx, self.starts)
             skip = [idx[a:b] - s for a, b, s in
                     zip(edges, [*edges[1:], idx.size], self.starts)]  # fmt: skip
@@ -201,10 +209,13 @@ class _Chebyshev:
             y, last = ynew, (xe, we)
             f, lb = bound.objective[0], bound.lower_bound[0]
             if f - lb <= tol * f or rho == np.inf:
-                return y, bound, rounds
+                return y, bound, rounds, STATUS_CONVERGED
+            if not moved:
+                status = STATUS_STALLED
+                break
         if bound is None:
             bound = self.bound_at(y[None])[0]
-        return y, bound, ROUNDS
+        return y, bound, rounds, status
 
 
 def _gradient_sum(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -228,10 +239,13 @@ def solve_chebyshev_dask(src, w, dtype, y0, passes: int, options: SolveOptions):
     """
     run = _Chebyshev(src, None if w is None else np.asarray(w, dtype=np.float64).reshape(src.n))
     tol = options.tol_for(dtype)
-    y, bound, rounds = run.run(np.asarray(y0, dtype=np.float64).reshape(src.d), tol)
+    y, bound, rounds, status = run.run(
+        np.asarray(y0, dtype=np.float64).reshape(src.d), tol, options.max_iter
+    )
     y, f, lb, gap, n_iter, _, status, spread = finish_lp(
         None, dtype, y[None], bound.objective, bound.lower_bound, np.array([rounds]),
-        np.zeros(1, np.int64), np.zeros(1, np.int32), None, np.inf, tol, np.array([run.wexp]),
+        np.zeros(1, np.int64), np.array([status], np.int32), None, np.inf, tol,
+        np.array([run.wexp]),
         bound_at=run.bound_at,
     )  # fmt: skip
     W = np.ldexp(run.W, run.wexp)

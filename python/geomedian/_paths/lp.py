@@ -18,7 +18,7 @@ from .. import _validate as v
 from .._contract import NEAR_FACTOR
 from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
-from .._lp.chebyshev import EXPLICIT_POINTS, ROUNDS, chebyshev_median, newton_start
+from .._lp.chebyshev import EXPLICIT_POINTS, chebyshev_median, newton_start
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
 from .._lp.newton import Points, certified_gap, evaluate, newton_median
 from .._lp.norms import p_norm
@@ -188,7 +188,9 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for large p
             y0, passes = newton_start(pts, start)
             n_passes += passes
-        y, bound, n_iter = chebyshev_median(xt, w, start if y0 is None else y0, tol)
+        y, bound, n_iter, status = chebyshev_median(
+            xt, w, start if y0 is None else y0, tol, options.max_iter
+        )
         n_passes += n_iter
         f, lb = bound.objective, bound.lower_bound
     else:
@@ -268,8 +270,8 @@ def finish_lp(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p
     if p == 1:
         gap[optimal] = 0.0  # a proven minimiser: f(y) = f*
         status = np.where(gap <= tol, CONVERGED, MAX_ITER).astype(np.int32)
-    elif p == np.inf:  # programs left to solve, or none better: float64's resolution of y
-        status = np.where(gap <= tol, CONVERGED, np.where(n_iter < ROUNDS, STALLED, MAX_ITER))
+    elif p == np.inf:  # optimal up to float64's resolution of y, or stopped by the rounds
+        status = np.where(gap <= tol, CONVERGED, np.where(status == CONVERGED, STALLED, status))
         status = status.astype(np.int32)
     else:  # rounded to float32 beyond tol: the resolution of the returned dtype
         status = np.where((status == CONVERGED) & (gap > tol), STALLED, status).astype(np.int32)
