@@ -457,7 +457,8 @@ def test_chebyshev_trust_region_against_linprog(backend, rng, monkeypatch):
     monkeypatch.setattr(chebyshev, "EXPLICIT_POINTS", 24)
     x = skewed(rng, 150)
     w = rng.integers(1, 4, size=150).astype(float)
-    res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    # From a corner of the cloud: Newton's start (p = 16, 256) would leave one round.
+    res = geomedian.solve(x, w, p=np.inf, init=x.min(axis=0), backend=backend)
     fstar = reference.lp_program(x, w, np.inf)[1]
     assert res.converged and res.n_iter > 1
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
@@ -504,12 +505,16 @@ def test_chebyshev_lattice_ties_certify(backend, rng, monkeypatch):
     fstar = reference.lp_program(x, None, np.inf)[1]
     assert res.converged and res.gap <= 1e-10
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
-    # Weights that do not sum exactly are not merged: the box of radius 0 holds y where it
-    # is, every round would repeat the last, and the solve stops at once as stalled.
+    # Weights that do not sum exactly are not merged. More points tie than a program takes
+    # (2 x 24): at the optimum the gradient's duals, those of the points at y cancelling,
+    # certify it; elsewhere the solve stops as stalled at once, not after max_iter rounds.
     w = rng.uniform(0.5, 1.5, 300)
+    fstar = reference.lp_program(x, w, np.inf)[1]
     res = geomedian.solve(x, w, p=np.inf, backend=backend)
+    assert res.converged and abs(res.objective - fstar) <= 1e-10 * fstar
+    res = geomedian.solve(x, w, p=np.inf, init=[0.5, 0.5], backend=backend)
     assert not res.converged and res.status == 2 and res.n_iter <= 2
-    assert res.lower_bound <= reference.lp_program(x, w, np.inf)[1] * (1 + 1e-12)
+    assert res.lower_bound <= fstar * (1 + 1e-12)
 
 
 def test_chebyshev_max_iter_counts_programs(backend, monkeypatch):
@@ -527,3 +532,31 @@ def test_chebyshev_max_iter_counts_programs(backend, monkeypatch):
         res = geomedian.solve(x, p=np.inf, init=y0, backend=backend, max_iter=max_iter)
         assert res.n_iter == max_iter and res.status == 1 and not res.converged
         assert res.lower_bound <= fstar * (1 + 1e-12) <= res.objective * (1 + 2e-12)
+
+
+def test_chebyshev_programs_fit_the_tableau_budget(backend, monkeypatch):
+    # A program over m points in d coordinates is a dense tableau of ~2 m^2 d entries:
+    # with a budget of 2**14 entries, d = 8 allows 32 points per program (16 at least).
+    from geomedian._lp import chebyshev
+
+    monkeypatch.setattr(chebyshev, "TABLEAU_ENTRIES", 2**14)
+    assert chebyshev.program_points(8) == 32 and chebyshev.program_points(10**6) == 16
+    sizes = []
+
+    def program(x, *args):
+        K, m, d = x.shape  # K programs solved together
+        sizes.append(K * 2 * m * m * d)
+        return explicit(x, *args)
+
+    explicit = chebyshev.explicit_program
+    monkeypatch.setattr(chebyshev, "explicit_program", program)
+    rng = np.random.default_rng(9)
+    x = rng.standard_exponential((100, 8)) * np.linspace(1.0, 3.0, 8)
+    res = geomedian.solve(x, p=np.inf, backend=backend)
+    fstar = reference.lp_program(x, None, np.inf)[1]
+    assert res.converged and abs(res.objective - fstar) <= 1e-10 * fstar
+    assert res.lower_bound <= fstar * (1 + 1e-12) and max(sizes) <= 2**14
+    sizes.clear()
+    small = rng.normal(size=(6, 20, 8))  # small problems, solved a block at a time
+    res = geomedian.solve(small, p=np.inf, backend=backend)
+    assert res.converged.all() and max(sizes) <= 2**14 and len(sizes) == 3

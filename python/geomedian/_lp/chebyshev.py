@@ -4,7 +4,7 @@
 point whose largest coordinate ``|y_j - x_ij|`` leads the second by more than ``2 rho`` (and
 is above ``rho``) contributes the linear term ``w_i sign(y_j - x_ij) (y'_j - x_ij)`` for
 every ``y'`` with ``||y' - y||_inf <= rho``; those terms are added up into one vector. The
-other points (at most ``EXPLICIT_POINTS``, by the choice of ``rho``; all of them in a
+other points (at most ``program_points(d)``, by the choice of ``rho``; all of them in a
 small problem, with no box) enter the linear program
 
     min sum_E w_i t_i + c . y'   subject to   -t_i <= y'_j - x_ij <= t_i,  |y'_j - y_j| <= rho,
@@ -17,13 +17,15 @@ certificate checks it whatever the solver's tolerances. Otherwise ``y'`` (a decr
 is the next iterate.
 
 Each round moves ``y`` by at most ``rho``, which shrinks as the points crowd (about
-``EXPLICIT_POINTS / n`` of their spread): the start must lie within a few ``rho`` of the
+``program_points(d) / n`` of their spread): the start must lie within a few ``rho`` of the
 minimiser. It is Newton's Lp median for ``p = 16`` and then for ``p = 256``
 (:func:`newton_start`): the Lp median nears the Chebyshev one as p grows, and Newton's
 passes over the points cost less than rounds.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -34,16 +36,25 @@ from .simplex import chebyshev_programs
 
 __all__ = [
     "EXPLICIT_POINTS",
+    "FLAT_ROUNDS",
+    "TABLEAU_ENTRIES",
+    "Stalls",
     "chebyshev_median",
     "explicit_program",
     "margins",
     "merged_duplicates",
     "newton_start",
+    "program_points",
+    "tie_radius",
     "trust_radius",
 ]
 
 EXPLICIT_POINTS = 1024
 BLOCK_POINTS = 512  # points per program when small problems are solved together
+# A program over m points in d coordinates is a dense tableau of about 2 m^2 d entries:
+# beyond d = 32 fewer points per program (and more rounds) keep it within this many.
+TABLEAU_ENTRIES = 2**26
+FLAT_ROUNDS = 64  # a creep down to rounding (2**-52 by halvings) has room
 # The start's Newton solves, (p, tol, max_iter, max_passes) each from the last: p = 16 from
 # afar, where Newton converges in a few steps, then p = 256, whose median is within about a
 # radius of the Chebyshev median (tol 1e-6: its last steps are below a radius). Where one
@@ -64,6 +75,11 @@ def newton_start(pts, y: np.ndarray):
         y = np.where(np.isfinite(solved[0]).all(axis=1, keepdims=True), solved[0], y)
         passes = passes + solved[4]
     return y, passes
+
+
+def program_points(d: int) -> int:
+    """Return the most points one program over ``d`` coordinates takes."""
+    return max(16, min(EXPLICIT_POINTS, math.isqrt(TABLEAU_ENTRIES // (2 * d))))
 
 
 def explicit_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: float):
@@ -101,13 +117,40 @@ def margins(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return top, margin
 
 
-def trust_radius(margin: np.ndarray) -> float:
-    """Return the box half-width that leaves at most ``EXPLICIT_POINTS`` points non-linear.
+def trust_radius(margin: np.ndarray, k: int) -> float:
+    """Return the box half-width that leaves at most ``k`` points non-linear.
 
-    ``margin``: every point's margin, or any subset that holds the ``EXPLICIT_POINTS + 1``
-    smallest (more than that many in all).
+    ``margin``: every point's margin, or any subset that holds the ``k + 1`` smallest (more
+    than that many in all).
     """
-    return float(np.partition(margin, EXPLICIT_POINTS)[EXPLICIT_POINTS]) * (1 - 2**-20)
+    return float(np.partition(margin, k)[k]) * (1 - 2**-20)
+
+
+class Stalls:
+    """Tell when the rounds stop short of a certificate (stalled).
+
+    A round that leaves ``y`` where it was: the next would solve the same program again.
+    ``FLAT_ROUNDS`` rounds in a row that decrease f by at most ``tol f``: ``y`` creeping
+    along a switch (boxes shrinking to the rounding of the programs' answers around ties).
+    """
+
+    def __init__(self, tol: float) -> None:
+        self.tol, self.f, self.flat = tol, np.inf, 0
+
+    def __call__(self, moved: bool, f: float) -> bool:
+        self.flat = self.flat + 1 if self.f - f <= self.tol * f else 0
+        self.f = f
+        return not moved or self.flat >= FLAT_ROUNDS
+
+
+def tie_radius(margin: np.ndarray) -> float:
+    """Return the box half-width that leaves every point but the tied ones linear.
+
+    The ties (margin 0) and nothing else enter its program; ``inf`` where no point of
+    positive weight lies beyond them. ``margin``: any subset holding the smallest positive.
+    """
+    beyond = margin[(margin > 0) & (margin < np.inf)]
+    return float(np.min(beyond)) * (1 - 2**-20) if beyond.size else np.inf
 
 
 def merged_duplicates(xt: np.ndarray, w: np.ndarray):
@@ -132,25 +175,34 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: i
 
     Return ``(y, Bound, programs solved, status)``: ``STATUS_CONVERGED`` where the last
     program certified its answer (or was not boxed: optimal up to rounding),
-    ``STATUS_MAX_ITER`` where the rounds ran out, ``STATUS_STALLED`` where a program failed
-    or left ``y`` where it was: the next round would be the same program again.
+    ``STATUS_MAX_ITER`` where the rounds ran out, ``STATUS_STALLED`` where a program failed,
+    more points tie than two programs' worth, or :class:`Stalls` says so.
     """
     d, n = xt.shape
+    k = program_points(d)
+    stalls = Stalls(tol)
     bound, status, rounds = None, STATUS_MAX_ITER, rounds_before
     while rounds < max_rounds:
         rounds += 1
         z = y[:, None] - xt
         top, margin = margins(z, w)
-        if n <= EXPLICIT_POINTS:
+        if n <= k:
             rho, explicit = np.inf, np.ones(n, dtype=bool)
         else:
-            rho = trust_radius(margin)
-            # More than EXPLICIT_POINTS points tie (margin 0: data on a lattice, repeated
-            # values) and no box leaves them linear. Where they repeat, one point of their
-            # summed weight stands for each value.
+            rho = trust_radius(margin, k)
+            # More than k points tie (margin 0: data on a lattice, repeated values) and no
+            # box leaves them linear. Where they repeat, one point of their summed weight
+            # stands for each value; otherwise, up to 2k of them, they alone enter a program
+            # in the box up to the nearest other switch; beyond that the program would not
+            # fit, and the solve stops here.
             merged = merged_duplicates(xt, w) if rho <= 0 else None
             if merged is not None:
                 return _one(*merged, y, tol, max_rounds, rounds - 1)
+            if rho <= 0:
+                rho = tie_radius(margin)
+                if rho == np.inf or np.count_nonzero(margin <= 0) > 2 * k:
+                    status = STATUS_STALLED
+                    break
             explicit = margin <= rho
         u = np.zeros_like(xt)
         lin = ~explicit
@@ -177,13 +229,16 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: i
         f, lb = bound.objective[0], bound.lower_bound[0]
         if f - lb <= tol * f or rho == np.inf:
             return y, bound, rounds, STATUS_CONVERGED
-        if not moved:  # a round is a function of y alone: the same program again
+        if stalls(moved, f):
             status = STATUS_STALLED
             break
-    if bound is None:
+    if bound is None:  # no program solved: the gradient's duals at y, as on Dask
         zy = y[:, None] - xt
-        N = np.max(np.abs(zy), axis=0)
-        bound = lower_bound(zy[None], w[None], N[None], np.zeros((1, d, n)), np.inf, cancel=False)
+        top, _ = margins(zy, w)
+        u = np.zeros_like(xt)
+        u[top, np.arange(n)] = w * np.sign(zy[top, np.arange(n)])
+        bound = lower_bound(zy[None], w[None], np.max(np.abs(zy), axis=0)[None], u[None],
+                            np.inf)  # fmt: skip
     return y, bound, rounds, status
 
 
@@ -200,7 +255,9 @@ def chebyshev_median(
     parts = []
     rounds = np.zeros(P, dtype=np.int64)
     status = np.full(P, STATUS_CONVERGED, dtype=np.int32)
-    K = max(1, BLOCK_POINTS // n) if n <= EXPLICIT_POINTS else 1
+    K = 1
+    if n <= program_points(d):  # as many as the points and the tableau's entries allow
+        K = max(1, min(BLOCK_POINTS // n, TABLEAU_ENTRIES // (2 * n * n * d)))
     for lo in range(0, P, K):
         hi = min(P, lo + K)
         if K > 1:  # small problems: one program for the block, no trust region

@@ -3,7 +3,7 @@
 The rounds are the in-memory ones (``chebyshev._one``), one pass over the persisted chunks
 each; only the points that enter the program come to the driver. A pass at ``y`` returns,
 per chunk, the certificate's sums of its points but those of the last program (their
-gradients at ``y`` as duals), and its ``EXPLICIT_POINTS + 1`` smallest margins with those
+gradients at ``y`` as duals), and its ``program_points(d) + 1`` smallest margins with those
 points' rows: the driver then has the trust radius exactly, the points within it, and the
 program's linear term (the other points' gradients at ``y``: the chunks' sum, with the last
 program's points added and the new ones taken away on the driver). It solves the program
@@ -14,7 +14,7 @@ memory.
 
 The certificate is the in-memory one (:func:`~.._lp.certificate.assemble`, ``converged``
 where its gap is at most ``tol``): each chunk's sums are pairwise, added across chunks
-exactly rounded. A problem of at most ``EXPLICIT_POINTS`` rows is one program over all its
+exactly rounded. A problem of at most ``program_points(d)`` rows is one program over all its
 points: it is brought to the driver and solved in memory.
 """
 
@@ -26,7 +26,7 @@ from .._contract import STATUS_CONVERGED, STATUS_MAX_ITER, STATUS_STALLED
 from .._kernels import Solved
 from .._lp import chebyshev
 from .._lp.certificate import Bound, assemble, cancel_at_y
-from .._lp.chebyshev import explicit_program, margins, trust_radius
+from .._lp.chebyshev import explicit_program, margins, tie_radius, trust_radius
 from .._options import SolveOptions
 from .._result import make_result
 from .dask_coordinate_median import NONFINITE_MESSAGE, exact_sum
@@ -93,7 +93,7 @@ def _chunk_round(chunk, w, skip, start, wexp, y):
 
     The certificate's sums of its points but ``skip`` (local indices; their gradients as
     duals) and their largest ``||u_i||_1 / w_i`` (1, or 0 for none away from ``y``); its
-    ``EXPLICIT_POINTS + 1`` smallest margins, and those points' global indices (from
+    ``program_points(d) + 1`` smallest margins, and those points' global indices (from
     ``start``), rows and weights; whether it is finite.
     """
     xt, ww = _transposed(chunk, w, wexp)
@@ -103,20 +103,23 @@ def _chunk_round(chunk, w, skip, start, wexp, y):
     if len(skip):  # weight zero adds nothing to any sum
         kept = ww.copy()
         kept[skip] = 0.0
-    m = xt.shape[1]
+    d, m = xt.shape
     excess = float(np.any((kept > 0) & (z[top, np.arange(m)] != 0)))
-    k = chebyshev.EXPLICIT_POINTS + 1
+    k = chebyshev.program_points(d) + 1
     small = np.arange(m) if m <= k else np.argpartition(margin, k - 1)[:k]
     return (_gradient_sums(z, kept, top), excess, margin[small], start + small,
             xt[:, small].T, ww[small], np.isfinite(xt).all())  # fmt: skip
 
 
 def _chunk_within(chunk, w, start, wexp, y, rho):
-    """Return the global indices, rows and weights of the chunk's points within ``rho``."""
+    """Return the global indices, rows and weights of the chunk's points within ``rho``.
+
+    Also the box half-width up to the chunk's nearest switch beyond them (``tie_radius``).
+    """
     xt, ww = _transposed(chunk, w, wexp)
     margin = margins(y[:, None] - xt, ww)[1]
     rows = np.flatnonzero((margin <= rho) & (margin < np.inf))
-    return start + rows, xt[:, rows].T, ww[rows]
+    return start + rows, xt[:, rows].T, ww[rows], tie_radius(margin[margin > rho])
 
 
 class _Chebyshev:
@@ -162,34 +165,45 @@ class _Chebyshev:
     def run(self, y: np.ndarray, tol: float, max_rounds: int):
         """Return ``(y, Bound, rounds, status)`` from ``y`` ``(d,)``, as ``chebyshev._one``.
 
-        Where a round leaves ``y`` in place the next would solve the same program (up to
-        the rounding of its linear term): stalled, as in memory.
+        Stalled where ``chebyshev.Stalls`` says so (a round that leaves ``y`` in place would
+        be followed by the same program, up to the rounding of its linear term), as in
+        memory.
         """
         d = self.src.d
+        k = chebyshev.program_points(d)
+        stalls = chebyshev.Stalls(tol)
         parts = self._pass(y)
         bound, status, rounds = None, STATUS_MAX_ITER, 0
         last = np.empty((0, d)), np.empty(0)  # the last program's points and weights
         while rounds < max_rounds:
             rounds += 1
             margin = np.concatenate([p[2] for p in parts])
-            rho = trust_radius(margin)
-            # With no box (rho = inf: at most EXPLICIT_POINTS of positive weight) the
-            # points of weight zero stay out: their duals are 0 whatever the program.
+            rho = trust_radius(margin, k)
+            # With no box (rho = inf: at most k of positive weight) the points of weight
+            # zero stay out: their duals are 0 whatever the program.
             chosen = (margin <= rho) & (margin < np.inf)
-            k = chebyshev.EXPLICIT_POINTS + 1
-            if any(len(p[2]) == k and np.max(p[2]) <= rho for p in parts):
+            # Each chunk sends its k + 1 smallest margins: all its points within rho, and
+            # its smallest beyond, unless more than k of them lie within.
+            beyond = tie_radius(margin[margin > rho])
+            if any(len(p[2]) == k + 1 and np.max(p[2]) <= rho for p in parts):
                 # A chunk holds more than k points within rho (ties at the radius, as
                 # rho = 0 where many points' two largest |z_ij| are equal): all of them.
                 within = self.src._map(_chunk_within, list(self.starts), wexp=self.wexp,
                                        y=y, rho=rho)  # fmt: skip
                 self.passes += 1
                 idx, xe, we = (np.concatenate([p[i] for p in within]) for i in range(3))
+                beyond = min(p[3] for p in within)
             else:
                 idx = np.concatenate([p[3] for p in parts])[chosen]
                 order = np.argsort(idx)  # in the points' order, as in memory
                 idx = idx[order]
                 xe = np.concatenate([p[4] for p in parts])[chosen][order]
                 we = np.concatenate([p[5] for p in parts])[chosen][order]
+            if rho <= 0:  # the ties alone, in the box up to the nearest other switch
+                rho = beyond
+                if rho == np.inf or idx.size > 2 * k:
+                    status = STATUS_STALLED
+                    break
             # The others' gradients at y: the chunks' sum (all but the last program's
             # points), with those added and the new program's taken away.
             g_rest = exact_sum([p[0][4 : 4 + d] for p in parts])
@@ -210,7 +224,7 @@ class _Chebyshev:
             f, lb = bound.objective[0], bound.lower_bound[0]
             if f - lb <= tol * f or rho == np.inf:
                 return y, bound, rounds, STATUS_CONVERGED
-            if not moved:
+            if stalls(moved, f):
                 status = STATUS_STALLED
                 break
         if bound is None:

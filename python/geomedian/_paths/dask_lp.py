@@ -99,13 +99,13 @@ def solve_lp_dask(src, dtype, init, options: SolveOptions, w=None) -> GeometricM
     dimension, where the median is the same) is solved exactly by counting passes
     (:mod:`.dask_coordinate_median`); ``p = inf`` by the rounds of
     :mod:`.dask_chebyshev` from Newton's medians for ``p = 16`` and ``256``, or, for at most
-    ``EXPLICIT_POINTS`` rows (one program over them all), in memory.
+    ``program_points(d)`` rows (one program over them all), in memory.
     """
     p = 1 if src.d == 1 else options.p  # one coordinate: every norm is |z|, as in memory
     if p == 1:
         return solve_coordinate_median_dask(src, w, dtype, options)
     if p == np.inf:
-        if src.n <= chebyshev.EXPLICIT_POINTS:
+        if src.n <= chebyshev.program_points(src.d):
             from .arrays import solve_arrays
 
             x = gather_points(src)

@@ -18,7 +18,7 @@ from .. import _validate as v
 from .._contract import NEAR_FACTOR
 from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
-from .._lp.chebyshev import EXPLICIT_POINTS, chebyshev_median, newton_start
+from .._lp.chebyshev import chebyshev_median, newton_start, program_points
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
 from .._lp.newton import Points, certified_gap, evaluate, newton_median
 from .._lp.norms import p_norm
@@ -149,7 +149,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
     solved scaled by a power of two, a copy (f is homogeneous in them): the certificate's
     sums of products then stay within float64's range.
     """
-    P, n, _ = x.shape
+    P, n, d = x.shape
     xexp = int(np.frexp(top)[1]) if top > 0 else 0
     xexp = xexp if abs(xexp) > 500 else 0
     if xexp:
@@ -185,7 +185,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         f, lb = bound.objective, bound.lower_bound
         n_passes += 1
     elif p == np.inf:
-        if y0 is None and n > EXPLICIT_POINTS:  # start near: Newton for large p
+        if y0 is None and n > program_points(d):  # start near: Newton for large p
             y0, passes = newton_start(pts, start)
             n_passes += passes
         y, bound, n_iter, status = chebyshev_median(
