@@ -19,11 +19,12 @@ relative gap is <= tol: Hessian, Newton step, a pass at the trial point, accepte
 ``newton_accept``; finally the rounded answer is certified.
 
 A lane leaves that path (a Weiszfeld step that does not descend, in rounding; a Newton step
-that cannot be formed or is rejected; the iterate near a data point; the step below the frame's resolution; no certificate after
-PACKED_MAX_ITER iterations or max_iter; a non-finite or empty problem; a point beyond the
-near radius, below) by giving its problem back: the caller solves it from scratch with the
-general driver. Every operation of a lane reads that lane only, so a problem's bits do not
-depend on its neighbours, nor on the batch size or thread count.
+that cannot be formed or is rejected; the iterate near a data point; the step below the
+frame's resolution; no certificate after PACKED_MAX_ITER iterations or max_iter; a
+non-finite or empty problem; a point beyond the near radius, below) by giving its problem
+back: the caller solves it from scratch with the general driver. Every operation of a lane
+reads that lane only, so a problem's bits do not depend on its neighbours, nor on the batch
+size or thread count.
 
 Far points: the classic relative gap (f - LB) / f is the general driver's rule only where
 no point of positive weight lies beyond the near radius R = NEAR_FACTOR rho of the answer
