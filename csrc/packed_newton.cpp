@@ -429,6 +429,28 @@ GEOMEDIAN_ALWAYS_INLINE void lay_out_lanes(const Problem<T>* probs, index_t coun
     }
 }
 
+// Moves the lanes of `take` to the trial point zt, with its sums and certificate.
+template <int D, int L>
+GEOMEDIAN_ALWAYS_INLINE void take_trial(mask_v<L> take, index_t d_runtime, const lanes_v<L>* zt,
+                                        const LaneSums<L>& St, const LaneCertificate<L>& Ct,
+                                        lanes_v<L>* z, LaneSums<L>& S, LaneCertificate<L>& C) {
+    const index_t d = D > 0 ? D : d_runtime;
+    for (index_t j = 0; j < d; ++j) {
+        z[j] = take ? zt[j] : z[j];
+        S.R[j] = take ? St.R[j] : S.R[j];
+        S.M[j] = take ? St.M[j] : S.M[j];
+        C.g[j] = take ? Ct.g[j] : C.g[j];
+    }
+    S.f = take ? St.f : S.f;
+    S.inv = take ? St.inv : S.inv;
+    S.eta = take ? St.eta : S.eta;
+    S.fc = take ? St.fc : S.fc;
+    S.mt = take ? St.mt : S.mt;
+    C.f = take ? Ct.f : C.f;
+    C.lb = take ? Ct.lb : C.lb;
+    C.gnorm = take ? Ct.gnorm : C.gnorm;
+}
+
 template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
                                              const PackOptions& opt, PackOutcome& out) {
@@ -531,6 +553,36 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         out.n_iter[l] = 0;
         out.n_passes[l] = 2;  // moments, start
     }
+    // One Weiszfeld step z + R / inv before Newton's (the sums at the start hold R and
+    // inv): from the coordinate-wise median some lanes of a pack take three Newton steps
+    // where most take two, and the pack runs as long as its slowest lane; the step brings
+    // the slowest in, for one pass and no Hessian. It descends (a lane where it does not,
+    // in rounding, is given back, since the buffers then hold the pass at zt), and its
+    // bound counts as the trial points' do. Only lanes that would step: not certified,
+    // not near a data point.
+    {
+        bool weiszfeld[L], any = false;
+        for (index_t l = 0; l < L; ++l) {
+            weiszfeld[l] = alive[l] && relative_gap(C.f[l], lb[l]) > tol && S.eta[l] == 0 &&
+                           S.mt[l] <= 0.5 * S.inv[l];
+            any |= weiszfeld[l];
+        }
+        if (any) {
+            const Mask wm = mask_of<L>(weiszfeld);
+            for (index_t j = 0; j < d; ++j) zt[j] = wm ? z[j] + S.R[j] / S.inv : z[j];
+            lane_sums_d<D, L>(b, mu, W, zt, St);
+            lane_certify<D, L>(St, d, W, Ct);
+            bool took[L];
+            for (index_t l = 0; l < L; ++l) {
+                took[l] = weiszfeld[l] && Ct.f[l] <= C.f[l];
+                if (!weiszfeld[l]) continue;
+                lb[l] = std::max(lb[l], Ct.lb[l]);
+                ++out.n_passes[l];
+                alive[l] = took[l];
+            }
+            take_trial<D, L>(mask_of<L>(took), d, zt, St, Ct, z, S, C);
+        }
+    }
     const index_t iter_cap = std::min(opt.max_iter, packed_max_iter);
     const double reach_d = 2.0 * std::sqrt(static_cast<double>(d));
     for (;;) {
@@ -607,21 +659,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         // Lanes that stepped take the trial point's sums; the others are finished with.
         bool stepped[L];
         for (index_t l = 0; l < L; ++l) stepped[l] = active[l] && alive[l];
-        const Mask take = mask_of<L>(stepped);
-        for (index_t j = 0; j < d; ++j) {
-            z[j] = take ? zt[j] : z[j];
-            S.R[j] = take ? St.R[j] : S.R[j];
-            S.M[j] = take ? St.M[j] : S.M[j];
-            C.g[j] = take ? Ct.g[j] : C.g[j];
-        }
-        S.f = take ? St.f : S.f;
-        S.inv = take ? St.inv : S.inv;
-        S.eta = take ? St.eta : S.eta;
-        S.fc = take ? St.fc : S.fc;
-        S.mt = take ? St.mt : S.mt;
-        C.f = take ? Ct.f : C.f;
-        C.lb = take ? Ct.lb : C.lb;
-        C.gnorm = take ? Ct.gnorm : C.gnorm;
+        take_trial<D, L>(mask_of<L>(stepped), d, zt, St, Ct, z, S, C);
     }
 
     // The answer in the caller's coordinates and dtype; where rounding moved it, the

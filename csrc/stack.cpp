@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "geomedian/lanes.hpp"
 #include "geomedian/packed_newton.hpp"
 #include "geomedian/target_clones.hpp"
 
@@ -97,7 +98,24 @@ GEOMEDIAN_ALWAYS_INLINE index_t stack_present_rows(const S* __restrict x, index_
     using Bits = typename VB::Bits;
     Bits inf = 0;
     for (index_t i = 0; i < n; ++i) nan_row[i] = 0;
-    if (sn == 1) {  // a (band, time) stack: along time, every band in turn
+    if constexpr (std::is_integral_v<S> && !Scale && !Offset) {
+        // An integer converts to a finite value (every source integer is below the float
+        // types' largest): NaN exactly where it equals nodata, never inf. Compared in the
+        // source dtype, a test the compiler vectorises, where the conversion and the
+        // select on floats stayed a scalar loop.
+        if constexpr (Nodata) {
+            if (sn == 1) {
+                for (index_t j = 0; j < d; ++j) {
+                    const S* __restrict xj = x + j * sd;
+                    for (index_t i = 0; i < n; ++i) nan_row[i] |= static_cast<Bits>(xj[i] == nodata);
+                }
+            } else {
+                for (index_t i = 0; i < n; ++i)
+                    for (index_t j = 0; j < d; ++j)
+                        nan_row[i] |= static_cast<Bits>(x[i * sn + j * sd] == nodata);
+            }
+        }
+    } else if (sn == 1) {  // a (band, time) stack: along time, every band in turn
         for (index_t j = 0; j < d; ++j) {
             const S* __restrict xj = x + j * sd;
             for (index_t i = 0; i < n; ++i) {
@@ -173,6 +191,16 @@ GEOMEDIAN_ALWAYS_INLINE void pack_values(const StackReader<T>& r, index_t k0,
             const index_t i = present[l * cap + (q < m[l] ? q : 0)];
             xq[a] = x[l] + i * sn;
             w[q * L + l] = q >= m[l] ? 0.0 : p.w != nullptr ? p.w[i] * p.wscale : 1.0;
+        }
+        if (lanes == pack) {  // every lane live (the common case): each line as one vector
+            for (index_t j = 0; j < d; ++j) {
+                lanes_v<pack> v;
+                for (index_t l = 0; l < pack; ++l)
+                    v[l] = static_cast<double>(
+                        value_of<T, S, Scale, Offset, false>(xq[l][j * sd], scale, offset, nodata));
+                store_lanes<pack>(u + (j * rows + q) * pack, v);
+            }
+            continue;
         }
         for (index_t j = 0; j < d; ++j) {
             double* __restrict uq = u + (j * rows + q) * L;

@@ -165,12 +165,17 @@ def test_inf_and_start_points_on_a_stack(backend, rng):
     np.testing.assert_array_equal(got.n_iter, want.n_iter)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16, np.int16])
+@pytest.mark.parametrize(
+    "dtype,scaled",
+    [(np.float32, False), (np.float64, False), (np.uint16, True), (np.int16, True),
+     (np.uint16, False), (np.int16, False)],
+)  # fmt: skip
 @pytest.mark.parametrize("omit", [True, False])
-def test_full_packs_read_from_the_stack(backend, rng, dtype, omit):
+def test_full_packs_read_from_the_stack(backend, rng, dtype, scaled, omit):
     """Whole packs of problems are read from the stack straight into the solver's lanes:
     rows missing in some problems only, a NaN or nodata value in one coordinate, inf,
-    empty problems and scaling give the converted copy's answers, bit for bit."""
+    empty problems and scaling give the converted copy's answers, bit for bit. Integers
+    unscaled: nodata is found by comparing the integers themselves."""
     P, n, d = 27, 15, 4  # three full packs and a partial one
     if np.dtype(dtype).kind == "f":
         raw = rng.normal(50.0, 20.0, (P, d, n)).astype(dtype)
@@ -181,7 +186,7 @@ def test_full_packs_read_from_the_stack(backend, rng, dtype, omit):
         nodata, scale, offset = None, None, None
     else:
         raw = rng.integers(1, 120, (P, d, n)).astype(dtype)
-        nodata, scale, offset = 0, 2.75e-5, -0.2
+        nodata, scale, offset = (0, 2.75e-5, -0.2) if scaled else (0, None, None)
     raw[2] = 0 if nodata is not None else np.nan  # an empty problem
     raw[17, :, : n // 2] = 0 if nodata is not None else np.nan  # half the rows missing
     raw[20, 3, 1::3] = 0 if nodata is not None else np.nan  # a coordinate of some rows

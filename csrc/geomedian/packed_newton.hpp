@@ -11,13 +11,15 @@
 //
 //   frame (c, s) and copy u = (x - c) s as the small pass; start at the coordinate-wise
 //   weighted lower median (small_start's rule; the weighted mean for m > start_median_rows);
-//   then until the certified relative gap is <= tol: Hessian, Newton step, a pass at the
-//   trial point, accepted by newton_accept; finally the rounded answer is certified.
+//   one Weiszfeld step from there (a pass, kept where it descends); then until the
+//   certified relative gap is <= tol: Hessian, Newton step, a pass at the trial point,
+//   accepted by newton_accept; finally the rounded answer is certified.
 //
-// A lane leaves that path (a Newton step that cannot be formed or is rejected; the iterate
-// near a data point; the step below the frame's resolution; no certificate after
-// packed_max_iter iterations or max_iter; a non-finite or empty problem; a point beyond the
-// near radius, below) by giving its problem back: the caller solves it from scratch with
+// A lane leaves that path (a Weiszfeld step that does not descend, in rounding; a Newton
+// step that cannot be formed or is rejected; the iterate near a data point; the step
+// below the frame's resolution; no certificate after packed_max_iter iterations or
+// max_iter; a non-finite or empty problem; a point beyond the near radius, below) by
+// giving its problem back: the caller solves it from scratch with
 // the general driver. Every operation of a lane reads that lane only, so a problem's bits
 // do not depend on its neighbours, nor on the batch size or thread count.
 //

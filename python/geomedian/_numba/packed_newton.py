@@ -13,16 +13,18 @@ problems in the lanes every operation is vertical over the pack and no sum cross
 
 The packed solver runs the common path of ``solver.py``'s driver, in lock step: frame
 (c, s) and copy u = (x - c) s as the small pass; start at the coordinate-wise weighted
-lower median (``small_start``'s rule; the weighted mean for m > START_MEDIAN_ROWS); then
-until the certified relative gap is <= tol: Hessian, Newton step, a pass at the trial
-point, accepted by ``newton_accept``; finally the rounded answer is certified.
+lower median (``small_start``'s rule; the weighted mean for m > START_MEDIAN_ROWS); one
+Weiszfeld step from there (a pass, kept where it descends); then until the certified
+relative gap is <= tol: Hessian, Newton step, a pass at the trial point, accepted by
+``newton_accept``; finally the rounded answer is certified.
 
-A lane leaves that path (a Newton step that cannot be formed or is rejected; the iterate
-near a data point; the step below the frame's resolution; no certificate after
-PACKED_MAX_ITER iterations or max_iter; a non-finite or empty problem; a point beyond the
-near radius, below) by giving its problem back: the caller solves it from scratch with the
-general driver. Every operation of a lane reads that lane only, so a problem's bits do not
-depend on its neighbours, nor on the batch size or thread count.
+A lane leaves that path (a Weiszfeld step that does not descend, in rounding; a Newton step
+that cannot be formed or is rejected; the iterate near a data point; the step below the
+frame's resolution; no certificate after PACKED_MAX_ITER iterations or max_iter; a
+non-finite or empty problem; a point beyond the near radius, below) by giving its problem
+back: the caller solves it from scratch with the general driver. Every operation of a lane
+reads that lane only, so a problem's bits do not depend on its neighbours, nor on the batch
+size or thread count.
 
 Far points: the classic relative gap (f - LB) / f is the general driver's rule only where
 no point of positive weight lies beyond the near radius R = NEAR_FACTOR rho of the answer
@@ -571,6 +573,20 @@ def lane_start(u, w, srt, network, m, W, wtol, unit_weights, cum, z, split):
 
 
 @njit(**KERNEL, error_model="numpy")
+def take_trial(take, d, zt, St, Ct, z, S, C):
+    """Move the lanes of ``take`` to the trial point zt, with its sums and certificate."""
+    for j in range(d):
+        for lane in range(PACK):
+            z[j, lane] = zt[j, lane] if take[lane] else z[j, lane]
+    for a in range(SLOT_HEAD + 2 * d):
+        for lane in range(PACK):
+            S[a, lane] = St[a, lane] if take[lane] else S[a, lane]
+    for a in range(CERT_G + d):
+        for lane in range(PACK):
+            C[a, lane] = Ct[a, lane] if take[lane] else C[a, lane]
+
+
+@njit(**KERNEL, error_model="numpy")
 def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     """Solve the PACK problems of ``buffers`` (see ``pack_buffers``) in lock step.
 
@@ -689,6 +705,35 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         lb[lane] = C[CERT_LB, lane]
         n_iter[lane] = 0
         n_passes[lane] = 2  # moments, start
+    # One Weiszfeld step z + R / inv before Newton's, in the lanes that would step (the
+    # C++ kernel says why); a lane where it does not descend is given back.
+    any_lane = False
+    for lane in range(PACK):
+        active[lane] = (
+            alive[lane]
+            and relative_gap(C[CERT_F, lane], lb[lane]) > tol
+            and S[SLOT_ETA, lane] == 0
+            and S[SLOT_MAX_TERM, lane] <= 0.5 * S[SLOT_INV, lane]
+        )
+        any_lane |= active[lane]
+    if any_lane:
+        for j in range(d):
+            for lane in range(PACK):
+                zt[j, lane] = (
+                    z[j, lane] + S[SLOT_HEAD + j, lane] / S[SLOT_INV, lane]
+                    if active[lane]
+                    else z[j, lane]
+                )
+        lane_sums(u, w, mu, W, zt, eps, d2s, t, St)
+        lane_certify(St, d, W, scratch, Ct)
+        for lane in range(PACK):
+            take[lane] = active[lane] and Ct[CERT_F, lane] <= C[CERT_F, lane]
+            if not active[lane]:
+                continue
+            lb[lane] = max(lb[lane], Ct[CERT_LB, lane])
+            n_passes[lane] += 1
+            alive[lane] = take[lane]
+        take_trial(take, d, zt, St, Ct, z, S, C)
     iter_cap = min(max_iter, PACKED_MAX_ITER)
     while True:
         any_lane = False
@@ -760,15 +805,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         # Lanes that stepped take the trial point's sums; the others are finished with.
         for lane in range(PACK):
             take[lane] = active[lane] and alive[lane]
-        for j in range(d):
-            for lane in range(PACK):
-                z[j, lane] = zt[j, lane] if take[lane] else z[j, lane]
-        for a in range(SLOT_HEAD + 2 * d):
-            for lane in range(PACK):
-                S[a, lane] = St[a, lane] if take[lane] else S[a, lane]
-        for a in range(CERT_G + d):
-            for lane in range(PACK):
-                C[a, lane] = Ct[a, lane] if take[lane] else C[a, lane]
+        take_trial(take, d, zt, St, Ct, z, S, C)
 
     # The answer in the caller's coordinates and dtype; where rounding moved it, the
     # rounded point itself is certified (solve_problem's last step).
