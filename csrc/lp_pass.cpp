@@ -162,11 +162,20 @@ LpPowers lp_powers(double p) { return {p, p / (p - 1.0), p == 1.5 ? 1 : (p == 3.
 #if defined(GEOMEDIAN_TARGET_CLONES) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define GEOMEDIAN_LP_LEVELS 1
 #endif
+// Each level also sets lp_pow_block, the vectors whose powers pow_fast takes side by side:
+// enough independent chains of multiplications and additions to cover their latency on
+// both floating-point units, in registers (32 of AVX-512, 16 of AVX2, SSE2's 16 halved).
 namespace lp_base {
 #if defined(GEOMEDIAN_LP_LEVELS)
 constexpr int lp_fixed_dims = 0;
+constexpr int lp_pow_block = 2;
 #else
 constexpr int lp_fixed_dims = 8;  // the only level: the compiler's target (-march)
+#if defined(__AVX512F__)
+constexpr int lp_pow_block = 8;
+#else
+constexpr int lp_pow_block = 4;
+#endif
 #endif
 #include "lp_rows.inc"
 }  // namespace lp_base
@@ -175,6 +184,7 @@ constexpr int lp_fixed_dims = 8;  // the only level: the compiler's target (-mar
 #pragma GCC target("arch=x86-64-v3")
 namespace lp_v3 {
 constexpr int lp_fixed_dims = 4;
+constexpr int lp_pow_block = 4;
 #include "lp_rows.inc"
 }  // namespace lp_v3
 #pragma GCC pop_options
@@ -182,6 +192,7 @@ constexpr int lp_fixed_dims = 4;
 #pragma GCC target("arch=x86-64-v4")
 namespace lp_v4 {
 constexpr int lp_fixed_dims = 8;
+constexpr int lp_pow_block = 8;
 #include "lp_rows.inc"
 }  // namespace lp_v4
 #pragma GCC pop_options

@@ -327,7 +327,12 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
 
 @njit(**KERNEL, error_model="numpy")
 def lp_powers_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
-    """lp_geometry_rows of p other than 1.5 and 3 (pow_fast), after big and its inverse."""
+    """lp_geometry_rows of p other than 1.5 and 3 (pow_fast), after big and its inverse.
+
+    ``lp_powers_rows`` of ``lp_rows.inc``: all the terms ``m^p`` first, then all the roots,
+    each a loop over the rows whose iterations are independent chains of multiplications
+    and additions (the C++ kernel takes lp_pow_block vectors side by side in ``pow_rows``).
+    """
     slow = False
     for j in range(d):
         for r in range(nr):
