@@ -201,7 +201,7 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: i
             if rho <= 0:
                 rho = tie_radius(margin)
                 if rho == np.inf or np.count_nonzero(margin <= 0) > 2 * k:
-                    status = STATUS_STALLED
+                    status, rounds = STATUS_STALLED, rounds - 1  # no program solved
                     break
             explicit = margin <= rho
         u = np.zeros_like(xt)

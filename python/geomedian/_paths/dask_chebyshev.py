@@ -202,7 +202,7 @@ class _Chebyshev:
             if rho <= 0:  # the ties alone, in the box up to the nearest other switch
                 rho = beyond
                 if rho == np.inf or idx.size > 2 * k:
-                    status = STATUS_STALLED
+                    status, rounds = STATUS_STALLED, rounds - 1  # no program solved
                     break
             # The others' gradients at y: the chunks' sum (all but the last program's
             # points), with those added and the new program's taken away.
