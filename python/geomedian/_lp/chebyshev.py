@@ -41,6 +41,7 @@ __all__ = [
     "Stalls",
     "chebyshev_median",
     "explicit_program",
+    "gradient_duals",
     "margins",
     "merged_duplicates",
     "newton_start",
@@ -98,6 +99,15 @@ def explicit_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray,
     l1 = np.sum(np.abs(u), axis=1)  # rounding may leave ||u_i||_1 a hair above w_i
     u = u * np.minimum(1.0, w / np.where(l1 > 0, l1, 1.0))[:, None, :]
     return y + ynew, u
+
+
+def gradient_duals(z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Return the duals ``u`` ``(d, m)``: ``w_i sign(z_ij)`` at each point's largest ``|z_ij|``."""
+    m = z.shape[1]
+    top = np.argmax(np.abs(z), axis=0)
+    u = np.zeros_like(z)
+    u[top, np.arange(m)] = w * np.sign(z[top, np.arange(m)])
+    return u
 
 
 def margins(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,11 +244,8 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: i
             break
     if bound is None:  # no program solved: the gradient's duals at y, as on Dask
         zy = y[:, None] - xt
-        top, _ = margins(zy, w)
-        u = np.zeros_like(xt)
-        u[top, np.arange(n)] = w * np.sign(zy[top, np.arange(n)])
-        bound = lower_bound(zy[None], w[None], np.max(np.abs(zy), axis=0)[None], u[None],
-                            np.inf)  # fmt: skip
+        bound = lower_bound(zy[None], w[None], np.max(np.abs(zy), axis=0)[None],
+                            gradient_duals(zy, w)[None], np.inf)  # fmt: skip
     return y, bound, rounds, status
 
 

@@ -26,7 +26,13 @@ from .._contract import STATUS_CONVERGED, STATUS_MAX_ITER, STATUS_STALLED
 from .._kernels import Solved
 from .._lp import chebyshev
 from .._lp.certificate import Bound, assemble, cancel_at_y
-from .._lp.chebyshev import explicit_program, margins, tie_radius, trust_radius
+from .._lp.chebyshev import (
+    explicit_program,
+    gradient_duals,
+    margins,
+    tie_radius,
+    trust_radius,
+)
 from .._options import SolveOptions
 from .._result import make_result
 from .dask_coordinate_median import NONFINITE_MESSAGE, exact_sum
@@ -39,15 +45,6 @@ def _transposed(chunk, w, wexp):
     xt = np.ascontiguousarray(np.asarray(chunk, dtype=np.float64).T)
     ww = np.ones(xt.shape[1]) if w is None else np.ldexp(np.asarray(w, dtype=np.float64), -wexp)
     return xt, ww
-
-
-def _gradients(z: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Return the duals ``u`` ``(d, m)``: ``w_i sign(z_ij)`` at each point's largest ``|z_ij|``."""
-    m = z.shape[1]
-    top = np.argmax(np.abs(z), axis=0)
-    u = np.zeros_like(z)
-    u[top, np.arange(m)] = w * np.sign(z[top, np.arange(m)])
-    return u
 
 
 def certificate_sums(z: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -234,7 +231,7 @@ class _Chebyshev:
 
 def _gradient_sum(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Return the sum of the gradients ``w_i sign(z_ij) e_j`` at ``y`` of the rows ``x``."""
-    return np.sum(_gradients(y[:, None] - x.T, w), axis=-1)
+    return np.sum(gradient_duals(y[:, None] - x.T, w), axis=-1)
 
 
 def gather_points(src) -> np.ndarray:
