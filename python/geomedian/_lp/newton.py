@@ -51,6 +51,7 @@ _ARMIJO = 1e-4
 _F_NOISE = 8 * 2.0**-52  # f's rounding, relative (as F_NOISE of the p = 2 solver)
 _HALVINGS = 60
 _FLAT_ROUNDS = 16
+_SECANT_RHO = 1.5  # see _secant_step
 
 
 class Points(NamedTuple):
@@ -169,15 +170,21 @@ def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
-    """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``."""
+    r"""Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``.
+
+    One power per coordinate: :math:`|r|^p = |r|^{p-1} |r|` and
+    :math:`a^{p-1} = |r|^{p-1} / (\sum |r|^p)^{(p-1)/p}` for :math:`r = z / \max |z|`.
+    """
     z = y[:, :, None] - xt
-    big = np.max(np.abs(z), axis=1, keepdims=True)
-    r = z / np.where(big > 0, big, 1.0)
-    ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
+    m = np.abs(z)
+    big = np.max(m, axis=1, keepdims=True)
+    m /= np.where(big > 0, big, 1.0)
+    m1 = abs_power(m, p - 1.0)
+    ap = np.sum(m1 * m, axis=1, keepdims=True)  # in [1, d], or 0 at y
     ap = np.where(ap > 0, ap, 1.0)
     N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
-    a = np.abs(r) / ap ** (1.0 / p)
-    return z, N, a, np.sign(r) * abs_power(a, p - 1.0)
+    a = m / ap ** (1.0 / p)
+    return z, N, a, np.sign(z) * (m1 / ap ** ((p - 1.0) / p))
 
 
 def polished_bound(
@@ -194,8 +201,10 @@ def polished_bound(
     - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
       differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move;
     - where that is not within ``tol`` and the points are in memory, the gradient's duals
-      with each ``g_j`` taken from the point whose ``|u_ij|`` is smallest (it weighs least
-      in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly changes), each ``u_i`` then
+      with each ``g_j`` taken from the point whose ``|u_ij|`` is smallest among those
+      with ``z_ij`` of the sign of ``g_j``: ``|u_ij|`` then shrinks (near ``p = 1``, where
+      even a tiny ``z_ij`` has ``|u_ij|`` near 1, a share of the other sign would add to
+      its q-norm), and ``z_ij`` is near 0, so ``S`` hardly changes; each ``u_i`` then
       scaled back to its weight.
     """
     shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
@@ -209,7 +218,8 @@ def polished_bound(
     z, N, a, s = _directions(xt, y[left], p)
     u = w[:, None, :] * s
     g = np.sum(u, axis=-1)
-    cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0), a, np.inf)
+    side = np.sign(z) == np.sign(g)[..., None]
+    cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0) & side, a, np.inf)
     k = np.argmin(cost, axis=-1)  # (P, d)
     P, d = g.shape
     pi, ji = np.meshgrid(np.arange(P), np.arange(d), indexing="ij")
@@ -289,6 +299,7 @@ def newton_median(
     status = np.ones(P, dtype=np.int32)
     flats = np.zeros(P, dtype=np.int64)
     mark = np.full(P, np.inf)
+    first = np.ones(P)  # each problem's first trial step (see _secant_step)
     for _ in range(max_iter):
         done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
@@ -298,7 +309,7 @@ def newton_median(
         sub = _take(state, active)
         direction = _direction(sub, method)
         slope = np.sum(direction * sub.gradient, axis=1)
-        t = np.ones(active.size)
+        t = first[active].copy()
         searching = np.ones(active.size, dtype=bool)
         new = sub
         ynew = y[active].copy()
@@ -324,6 +335,8 @@ def newton_median(
             new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
             searching[acc] = False
             t[idx[~ok]] *= 0.5
+        if method == "newton":
+            first[active] = _secant_step(sub, new, direction, t, ~searching)
         # Near the optimum (no decrease worth tol left, or none at all) and not yet
         # certified: polish the duals.
         flat = searching | (sub.objective - new.objective <= tol * sub.objective)
@@ -360,6 +373,25 @@ def newton_median(
     done = certified_gap(f, lb, near_gap, spread) <= tol
     status[done] = 0
     return y, f, lb, n_iter, n_passes, status, near_gap, spread
+
+
+def _secant_step(sub: _State, new: _State, direction, t, accepted) -> np.ndarray:
+    r"""Return the next first trial step: shorter where the Hessian understates the curvature.
+
+    Along the accepted step :math:`s = t \delta`, the gradient changed by
+    :math:`\rho\, s^T H s` (:math:`\rho = 1` for a quadratic). Near ``p = 1`` the Hessian
+    at ``y`` misses the curvature of the data values ``y`` crosses on its way (each a
+    spike of :math:`|t|^{p-2}`, absent at ``y`` itself): Newton's full step then overshoots
+    at every iteration, and the line search pays a pass to halve it. Where
+    :math:`\rho > 3/2` the next search starts at :math:`1 / \rho`; elsewhere at 1
+    (quadratic convergence, where :math:`\rho \to 1`, is left alone).
+    """
+    s = t[:, None] * direction
+    Hs = np.einsum("pij,pj->pi", sub.hessian, s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.sum(s * (new.gradient - sub.gradient), axis=1) / np.sum(s * Hs, axis=1)
+    short = accepted & np.isfinite(rho) & (rho > _SECANT_RHO)
+    return np.where(short, np.maximum(1.0 / np.where(short, rho, 1.0), 2.0**-10), 1.0)
 
 
 def _try_points(pts, active, ynew, new, p, moved, n_passes):
