@@ -201,11 +201,12 @@ def polished_bound(
     - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
       differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move;
     - where that is not within ``tol`` and the points are in memory, the gradient's duals
-      with each ``g_j`` taken from the point whose ``|u_ij|`` is smallest among those
-      with ``z_ij`` of the sign of ``g_j``: ``|u_ij|`` then shrinks (near ``p = 1``, where
-      even a tiny ``z_ij`` has ``|u_ij|`` near 1, a share of the other sign would add to
-      its q-norm), and ``z_ij`` is near 0, so ``S`` hardly changes; each ``u_i`` then
-      scaled back to its weight.
+      with each ``g_j`` taken from one point whose ``|u_ij|`` is smallest (it weighs least
+      in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly changes), each ``u_i`` then
+      scaled back to its weight; that point taken twice, the better bound kept: among
+      all, and among those with ``z_ij`` of the sign of ``g_j`` or 0, whose ``|u_ij|``
+      then shrinks (near ``p = 1`` even a tiny ``z_ij`` has ``|u_ij|`` near 1: a share
+      of the other sign adds to its q-norm).
     """
     shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
     better = np.maximum(state.lower_bound, shifted)
@@ -218,15 +219,19 @@ def polished_bound(
     z, N, a, s = _directions(xt, y[left], p)
     u = w[:, None, :] * s
     g = np.sum(u, axis=-1)
-    side = np.sign(z) == np.sign(g)[..., None]
-    cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0) & side, a, np.inf)
-    k = np.argmin(cost, axis=-1)  # (P, d)
+    live = (w[:, None, :] > 0) & (N[:, None, :] > 0)
     P, d = g.shape
     pi, ji = np.meshgrid(np.arange(P), np.arange(d), indexing="ij")
-    np.subtract.at(u, (pi, ji, k), g)
-    norms = p_norm(u, dual_exponent(p), axis=1)
-    u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
-    better[left] = np.maximum(better[left], lower_bound(z, w, N, u, p).lower_bound)
+    for side in ((np.sign(z) == np.sign(g)[..., None]) | (z == 0), True):
+        k = np.argmin(np.where(live & side, a, np.inf), axis=-1)  # (P, d)
+        v = u.copy()
+        np.subtract.at(v, (pi, ji, k), g)
+        norms = p_norm(v, dual_exponent(p), axis=1)
+        v *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
+        better[left] = np.maximum(better[left], lower_bound(z, w, N, v, p).lower_bound)
+        gap = certified_gap(f[left], better[left], state.near_gap[left], state.spread[left])
+        if (gap <= tol).all():
+            break
     return better
 
 
