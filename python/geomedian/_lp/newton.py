@@ -188,7 +188,13 @@ def _directions(xt: np.ndarray, y: np.ndarray, p: float):
 
 
 def polished_bound(
-    pts: Points, rows: np.ndarray, y: np.ndarray, p: float, state: _State, tol: float
+    pts: Points,
+    rows: np.ndarray,
+    y: np.ndarray,
+    p: float,
+    state: _State,
+    tol: float,
+    shifted: bool = True,
 ) -> np.ndarray:
     """Return a better bound at ``y`` (``state``: there) from other duals: one or two passes.
 
@@ -207,9 +213,13 @@ def polished_bound(
       all, and among those with ``z_ij`` of the sign of ``g_j`` or 0, whose ``|u_ij|``
       then shrinks (near ``p = 1`` even a tiny ``z_ij`` has ``|u_ij|`` near 1: a share
       of the other sign adds to its q-norm).
+
+    ``shifted=False``: the second choice alone (see _polish_pays).
     """
-    shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
-    better = np.maximum(state.lower_bound, shifted)
+    better = state.lower_bound
+    if shifted:
+        shift = _direction(state)
+        better = np.maximum(better, evaluate(pts, rows, y, p, shift=shift).lower_bound)
     f = state.objective
     left = np.flatnonzero(certified_gap(f, better, state.near_gap, state.spread) > tol)
     if left.size == 0 or not isinstance(pts.x, np.ndarray):  # in memory only
@@ -305,6 +315,10 @@ def newton_median(
     flats = np.zeros(P, dtype=np.int64)
     mark = np.full(P, np.inf)
     first = np.ones(P)  # each problem's first trial step (see _secant_step)
+    own = np.full(P, np.inf)  # the gap of the gradient's duals at y
+    early = p < 2 and isinstance(pts.x, np.ndarray)  # see _polish_pays
+    if early:
+        wbar = state.weight / np.maximum(np.count_nonzero(pts.w > 0, axis=1), 1)
     for _ in range(max_iter):
         done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
@@ -354,6 +368,16 @@ def newton_median(
             better = polished_bound(pts, where, yp, p, _take(new, idx), tol)
             n_passes[where] += 1
             lb[where] = np.maximum(lb[where], better)
+        gap = certified_gap(new.objective, new.lower_bound, new.near_gap, new.spread)
+        if early:
+            pays = ~flat & ~searching & _polish_pays(new, gap, own[active], wbar[active], p, tol)
+            if pays.any():
+                idx = np.flatnonzero(pays)
+                where = active[idx]
+                better = polished_bound(pts, where, ynew[idx], p, _take(new, idx), tol, False)
+                n_passes[where] += 1
+                lb[where] = np.maximum(lb[where], better)
+        own[active[~searching]] = gap[~searching]
         # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
         # (float64's resolution of y: the steps and the duals reach no further).
         now = certified_gap(f[active], lb[active], near_gap[active], spread[active])
@@ -397,6 +421,33 @@ def _secant_step(sub: _State, new: _State, direction, t, accepted) -> np.ndarray
         rho = np.sum(s * (new.gradient - sub.gradient), axis=1) / np.sum(s * Hs, axis=1)
     short = accepted & np.isfinite(rho) & (rho > _SECANT_RHO)
     return np.where(short, np.maximum(1.0 / np.where(short, rho, 1.0), 2.0**-10), 1.0)
+
+
+def _polish_pays(s: _State, gap, before, wbar, p: float, tol: float) -> np.ndarray:
+    r"""Return where polished_bound's second duals are worth their pass now (``p < 2``).
+
+    The gradient's duals certify within :math:`\lVert g \rVert`; near ``p = 1`` the
+    gradient hardly shrinks once ``y`` is among the data values, while ``f`` keeps
+    converging: the polished duals then certify passes earlier. Their pass is taken where
+    the next Newton pass is not expected to certify (its gap, at the last rate, above
+    ``tol``) and the polished gap is expected within ``2 tol``: :math:`f - f^*` about
+    Newton's decrement :math:`-g \cdot \delta / 2`, plus the change of ``S`` as each
+    :math:`g_j` moves to a point near :math:`y_j` (at most ``closest_gap`` away), plus
+    what scaling that point back costs where :math:`|g_j|` (in units of the mean weight
+    ``wbar``) overshoots its :math:`|u_{ij}| \approx (\text{closest\_gap} / \bar N)^{p-1}`
+    (its excess q-norm, times its weight and twice :math:`\bar N = f / W`).
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        slow = gap * (gap / before) > tol
+        mean = (s.objective / s.weight)[:, None]
+        u = (s.closest_gap / np.where(mean > 0, mean, 1.0)) ** (p - 1.0)
+        share = np.abs(s.gradient) / wbar[:, None]
+        q = dual_exponent(p)
+        excess = np.sum(np.maximum(np.maximum(share - u, 0.0) ** q - u**q, 0.0), axis=1) / q
+    decrement = -np.sum(_direction(s) * s.gradient, axis=1) / 2.0
+    moved = np.sum(np.abs(s.gradient) * s.closest_gap, axis=1)
+    expected = decrement + moved + 2.0 * excess * wbar * mean[:, 0]
+    return (gap > tol) & slow & (expected <= 2.0 * tol * s.spread)
 
 
 def _try_points(pts, active, ynew, new, p, moved, n_passes):
