@@ -24,6 +24,7 @@ creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -110,7 +111,7 @@ def evaluate(
         block(2), block(3), sums[:, LP_EXCESS], p,
     )  # fmt: skip
     lower = np.zeros((P, d, d))
-    j, k = np.tril_indices(d)
+    j, k = _lower(d)
     end = LP_HEAD + 6 * d + j.size
     lower[:, j, k] = sums[:, LP_HEAD + 6 * d : end]
     H = -(lower + np.transpose(np.tril(lower, -1), (0, 2, 1)))
@@ -132,6 +133,11 @@ def evaluate(
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
                   sums[:, LP_NEAREST], pinned, closest, closest_gap,
                   sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread)  # fmt: skip
+
+
+@functools.cache
+def _lower(d: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(d)
 
 
 def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
@@ -226,6 +232,7 @@ def polished_bound(
         return better
     xt = np.ascontiguousarray(pts.x[rows[left]].transpose(0, 2, 1), dtype=np.float64)
     w = pts.w[rows[left]]
+    xt[np.broadcast_to(w[:, None, :] == 0, xt.shape)] = 0.0  # a NaN row (omitted) reads as 0
     z, N, a, s = _directions(xt, y[left], p)
     u = w[:, None, :] * s
     g = np.sum(u, axis=-1)
@@ -354,7 +361,7 @@ def newton_median(
             new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
             searching[acc] = False
             t[idx[~ok]] *= 0.5
-        if method == "newton":
+        if method == "newton" and p < 2:  # see _secant_step
             first[active] = _secant_step(sub, new, direction, t, ~searching)
         # Near the optimum (no decrease worth tol left, or none at all) and not yet
         # certified: polish the duals.
@@ -370,7 +377,10 @@ def newton_median(
             lb[where] = np.maximum(lb[where], better)
         gap = certified_gap(new.objective, new.lower_bound, new.near_gap, new.spread)
         if early:
-            pays = ~flat & ~searching & _polish_pays(new, gap, own[active], wbar[active], p, tol)
+            # Where the last step was cut short by the secant (the curvature of the data
+            # values near y: p near 1), the gradient is slow to certify.
+            pays = ~flat & ~searching & (first[active] < 1.0)
+            pays &= _polish_pays(new, gap, own[active], wbar[active], p, tol)
             if pays.any():
                 idx = np.flatnonzero(pays)
                 where = active[idx]
@@ -413,10 +423,11 @@ def _secant_step(sub: _State, new: _State, direction, t, accepted) -> np.ndarray
     spike of :math:`|t|^{p-2}`, absent at ``y`` itself): Newton's full step then overshoots
     at every iteration, and the line search pays a pass to halve it. Where
     :math:`\rho > 3/2` the next search starts at :math:`1 / \rho`; elsewhere at 1
-    (quadratic convergence, where :math:`\rho \to 1`, is left alone).
+    (quadratic convergence, where :math:`\rho \to 1`, is left alone). Newton's
+    method, ``p < 2`` only.
     """
     s = t[:, None] * direction
-    Hs = np.einsum("pij,pj->pi", sub.hessian, s)
+    Hs = (sub.hessian @ s[:, :, None])[:, :, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.sum(s * (new.gradient - sub.gradient), axis=1) / np.sum(s * Hs, axis=1)
     short = accepted & np.isfinite(rho) & (rho > _SECANT_RHO)

@@ -237,8 +237,11 @@ def near_radius(xt: np.ndarray, w: np.ndarray, start: np.ndarray, p: float) -> n
     median is 0 (every point is near).
     """
     dist = p_norm(xt - start[:, :, None], p, axis=1)
-    with np.errstate(all="ignore"):
-        rho = np.nanmedian(np.where(w > 0, dist, np.nan), axis=-1)
+    if (w > 0).all():
+        rho = np.median(dist, axis=-1)
+    else:
+        with np.errstate(all="ignore"):
+            rho = np.nanmedian(np.where(w > 0, dist, np.nan), axis=-1)
     return np.where(rho > 0, NEAR_FACTOR * rho, np.inf)
 
 
