@@ -222,7 +222,7 @@ def polished_bound(
 
     ``shifted=False``: the second choice alone (see _polish_pays).
     """
-    better = state.lower_bound
+    better = state.lower_bound.copy()
     if shifted:
         shift = _direction(state)
         better = np.maximum(better, evaluate(pts, rows, y, p, shift=shift).lower_bound)
@@ -375,8 +375,8 @@ def newton_median(
             better = polished_bound(pts, where, yp, p, _take(new, idx), tol)
             n_passes[where] += 1
             lb[where] = np.maximum(lb[where], better)
-        gap = certified_gap(new.objective, new.lower_bound, new.near_gap, new.spread)
         if early:
+            gap = certified_gap(new.objective, new.lower_bound, new.near_gap, new.spread)
             # Where the last step was cut short by the secant (the curvature of the data
             # values near y: p near 1), the gradient is slow to certify.
             pays = ~flat & ~searching & (first[active] < 1.0)
@@ -387,7 +387,7 @@ def newton_median(
                 better = polished_bound(pts, where, ynew[idx], p, _take(new, idx), tol, False)
                 n_passes[where] += 1
                 lb[where] = np.maximum(lb[where], better)
-        own[active[~searching]] = gap[~searching]
+            own[active[~searching]] = gap[~searching]
         # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
         # (float64's resolution of y: the steps and the duals reach no further).
         now = certified_gap(f[active], lb[active], near_gap[active], spread[active])
