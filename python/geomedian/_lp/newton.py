@@ -239,11 +239,15 @@ def polished_bound(
     live = (w[:, None, :] > 0) & (N[:, None, :] > 0)
     P, d = g.shape
     pi, ji = np.meshgrid(np.arange(P), np.arange(d), indexing="ij")
+    q = dual_exponent(p)
+    base = p_norm(u, q, axis=1)  # the points' norms but for the d moved ones
     for side in ((np.sign(z) == np.sign(g)[..., None]) | (z == 0), True):
         k = np.argmin(np.where(live & side, a, np.inf), axis=-1)  # (P, d)
         v = u.copy()
         np.subtract.at(v, (pi, ji, k), g)
-        norms = p_norm(v, dual_exponent(p), axis=1)
+        norms = base.copy()
+        norms[pi, k] = p_norm(np.take_along_axis(v, k[:, None, :], axis=2), q, axis=1)
+        # Any scale is feasible once measured: lower_bound measures the scaled duals.
         v *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
         better[left] = np.maximum(better[left], lower_bound(z, w, N, v, p).lower_bound)
         gap = certified_gap(f[left], better[left], state.near_gap[left], state.spread[left])
