@@ -24,6 +24,7 @@ creeps towards it, so such coordinates are also tried at :math:`x_{ij}` itself.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,6 +52,7 @@ _ARMIJO = 1e-4
 _F_NOISE = 8 * 2.0**-52  # f's rounding, relative (as F_NOISE of the p = 2 solver)
 _HALVINGS = 60
 _FLAT_ROUNDS = 16
+_SECANT_RHO = 1.5  # see _secant_step
 
 
 class Points(NamedTuple):
@@ -109,7 +111,7 @@ def evaluate(
         block(2), block(3), sums[:, LP_EXCESS], p,
     )  # fmt: skip
     lower = np.zeros((P, d, d))
-    j, k = np.tril_indices(d)
+    j, k = _lower(d)
     end = LP_HEAD + 6 * d + j.size
     lower[:, j, k] = sums[:, LP_HEAD + 6 * d : end]
     H = -(lower + np.transpose(np.tril(lower, -1), (0, 2, 1)))
@@ -131,6 +133,11 @@ def evaluate(
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
                   sums[:, LP_NEAREST], pinned, closest, closest_gap,
                   sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread)  # fmt: skip
+
+
+@functools.cache
+def _lower(d: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(d)
 
 
 def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
@@ -169,19 +176,31 @@ def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
-    """Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``."""
+    r"""Return ``z = y - x``, ``N_i = ||z_i||_p``, ``a_i = |z_i| / N_i`` and ``s_i``.
+
+    One power per coordinate: :math:`|r|^p = |r|^{p-1} |r|` and
+    :math:`a^{p-1} = |r|^{p-1} / (\sum |r|^p)^{(p-1)/p}` for :math:`r = z / \max |z|`.
+    """
     z = y[:, :, None] - xt
-    big = np.max(np.abs(z), axis=1, keepdims=True)
-    r = z / np.where(big > 0, big, 1.0)
-    ap = np.sum(abs_power(r, p), axis=1, keepdims=True)  # in [1, d], or 0 at y
+    m = np.abs(z)
+    big = np.max(m, axis=1, keepdims=True)
+    m /= np.where(big > 0, big, 1.0)
+    m1 = abs_power(m, p - 1.0)
+    ap = np.sum(m1 * m, axis=1, keepdims=True)  # in [1, d], or 0 at y
     ap = np.where(ap > 0, ap, 1.0)
     N = big[:, 0, :] * ap[:, 0, :] ** (1.0 / p)
-    a = np.abs(r) / ap ** (1.0 / p)
-    return z, N, a, np.sign(r) * abs_power(a, p - 1.0)
+    a = m / ap ** (1.0 / p)
+    return z, N, a, np.sign(z) * (m1 / ap ** ((p - 1.0) / p))
 
 
 def polished_bound(
-    pts: Points, rows: np.ndarray, y: np.ndarray, p: float, state: _State, tol: float
+    pts: Points,
+    rows: np.ndarray,
+    y: np.ndarray,
+    p: float,
+    state: _State,
+    tol: float,
+    shifted: bool = True,
 ) -> np.ndarray:
     """Return a better bound at ``y`` (``state``: there) from other duals: one or two passes.
 
@@ -194,29 +213,46 @@ def polished_bound(
     - the duals at ``y + delta``, Newton's step ``delta`` below ``y``'s resolution: the
       differences ``z_i + delta`` are formed exactly enough where ``y`` itself cannot move;
     - where that is not within ``tol`` and the points are in memory, the gradient's duals
-      with each ``g_j`` taken from the point whose ``|u_ij|`` is smallest (it weighs least
+      with each ``g_j`` taken from one point whose ``|u_ij|`` is smallest (it weighs least
       in the q-norm, and ``z_ij`` is near 0, so ``S`` hardly changes), each ``u_i`` then
-      scaled back to its weight.
+      scaled back to its weight; that point taken twice, the better bound kept: among
+      all, and among those with ``z_ij`` of the sign of ``g_j`` or 0, whose ``|u_ij|``
+      then shrinks (near ``p = 1`` even a tiny ``z_ij`` has ``|u_ij|`` near 1: a share
+      of the other sign adds to its q-norm).
+
+    ``shifted=False``: the second choice alone (see _polish_pays).
     """
-    shifted = evaluate(pts, rows, y, p, shift=_direction(state)).lower_bound
-    better = np.maximum(state.lower_bound, shifted)
+    better = state.lower_bound.copy()
+    if shifted:
+        shift = _direction(state)
+        better = np.maximum(better, evaluate(pts, rows, y, p, shift=shift).lower_bound)
     f = state.objective
     left = np.flatnonzero(certified_gap(f, better, state.near_gap, state.spread) > tol)
     if left.size == 0 or not isinstance(pts.x, np.ndarray):  # in memory only
         return better
     xt = np.ascontiguousarray(pts.x[rows[left]].transpose(0, 2, 1), dtype=np.float64)
     w = pts.w[rows[left]]
+    xt[np.broadcast_to(w[:, None, :] == 0, xt.shape)] = 0.0  # a NaN row (omitted) reads as 0
     z, N, a, s = _directions(xt, y[left], p)
     u = w[:, None, :] * s
     g = np.sum(u, axis=-1)
-    cost = np.where((w[:, None, :] > 0) & (N[:, None, :] > 0), a, np.inf)
-    k = np.argmin(cost, axis=-1)  # (P, d)
+    live = (w[:, None, :] > 0) & (N[:, None, :] > 0)
     P, d = g.shape
     pi, ji = np.meshgrid(np.arange(P), np.arange(d), indexing="ij")
-    np.subtract.at(u, (pi, ji, k), g)
-    norms = p_norm(u, dual_exponent(p), axis=1)
-    u *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
-    better[left] = np.maximum(better[left], lower_bound(z, w, N, u, p).lower_bound)
+    q = dual_exponent(p)
+    base = p_norm(u, q, axis=1)  # the points' norms but for the d moved ones
+    for side in ((np.sign(z) == np.sign(g)[..., None]) | (z == 0), True):
+        k = np.argmin(np.where(live & side, a, np.inf), axis=-1)  # (P, d)
+        v = u.copy()
+        np.subtract.at(v, (pi, ji, k), g)
+        norms = base.copy()
+        norms[pi, k] = p_norm(np.take_along_axis(v, k[:, None, :], axis=2), q, axis=1)
+        # Any scale is feasible once measured: lower_bound measures the scaled duals.
+        v *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
+        better[left] = np.maximum(better[left], lower_bound(z, w, N, v, p).lower_bound)
+        gap = certified_gap(f[left], better[left], state.near_gap[left], state.spread[left])
+        if (gap <= tol).all():
+            break
     return better
 
 
@@ -289,6 +325,11 @@ def newton_median(
     status = np.ones(P, dtype=np.int32)
     flats = np.zeros(P, dtype=np.int64)
     mark = np.full(P, np.inf)
+    first = np.ones(P)  # each problem's first trial step (see _secant_step)
+    own = np.full(P, np.inf)  # the gap of the gradient's duals at y
+    early = p < 2 and isinstance(pts.x, np.ndarray)  # see _polish_pays
+    if early:
+        wbar = state.weight / np.maximum(np.count_nonzero(pts.w > 0, axis=1), 1)
     for _ in range(max_iter):
         done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
@@ -298,7 +339,7 @@ def newton_median(
         sub = _take(state, active)
         direction = _direction(sub, method)
         slope = np.sum(direction * sub.gradient, axis=1)
-        t = np.ones(active.size)
+        t = first[active].copy()
         searching = np.ones(active.size, dtype=bool)
         new = sub
         ynew = y[active].copy()
@@ -324,6 +365,8 @@ def newton_median(
             new = _put(new, acc, _take(tr, np.flatnonzero(ok)))
             searching[acc] = False
             t[idx[~ok]] *= 0.5
+        if method == "newton" and p < 2:  # see _secant_step
+            first[active] = _secant_step(sub, new, direction, t, ~searching)
         # Near the optimum (no decrease worth tol left, or none at all) and not yet
         # certified: polish the duals.
         flat = searching | (sub.objective - new.objective <= tol * sub.objective)
@@ -336,6 +379,19 @@ def newton_median(
             better = polished_bound(pts, where, yp, p, _take(new, idx), tol)
             n_passes[where] += 1
             lb[where] = np.maximum(lb[where], better)
+        if early:
+            gap = certified_gap(new.objective, new.lower_bound, new.near_gap, new.spread)
+            # Where the last step was cut short by the secant (the curvature of the data
+            # values near y: p near 1), the gradient is slow to certify.
+            pays = ~flat & ~searching & (first[active] < 1.0)
+            pays &= _polish_pays(new, gap, own[active], wbar[active], p, tol)
+            if pays.any():
+                idx = np.flatnonzero(pays)
+                where = active[idx]
+                better = polished_bound(pts, where, ynew[idx], p, _take(new, idx), tol, False)
+                n_passes[where] += 1
+                lb[where] = np.maximum(lb[where], better)
+            own[active[~searching]] = gap[~searching]
         # No decrease left to find, or _FLAT_ROUNDS iterations that did not halve the gap
         # (float64's resolution of y: the steps and the duals reach no further).
         now = certified_gap(f[active], lb[active], near_gap[active], spread[active])
@@ -360,6 +416,53 @@ def newton_median(
     done = certified_gap(f, lb, near_gap, spread) <= tol
     status[done] = 0
     return y, f, lb, n_iter, n_passes, status, near_gap, spread
+
+
+def _secant_step(sub: _State, new: _State, direction, t, accepted) -> np.ndarray:
+    r"""Return the next first trial step: shorter where the Hessian understates the curvature.
+
+    Along the accepted step :math:`s = t \delta`, the gradient changed by
+    :math:`\rho\, s^T H s` (:math:`\rho = 1` for a quadratic). Near ``p = 1`` the Hessian
+    at ``y`` misses the curvature of the data values ``y`` crosses on its way (each a
+    spike of :math:`|t|^{p-2}`, absent at ``y`` itself): Newton's full step then overshoots
+    at every iteration, and the line search pays a pass to halve it. Where
+    :math:`\rho > 3/2` the next search starts at :math:`1 / \rho`; elsewhere at 1
+    (quadratic convergence, where :math:`\rho \to 1`, is left alone). Newton's
+    method, ``p < 2`` only.
+    """
+    s = t[:, None] * direction
+    Hs = (sub.hessian @ s[:, :, None])[:, :, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.sum(s * (new.gradient - sub.gradient), axis=1) / np.sum(s * Hs, axis=1)
+    short = accepted & np.isfinite(rho) & (rho > _SECANT_RHO)
+    return np.where(short, np.maximum(1.0 / np.where(short, rho, 1.0), 2.0**-10), 1.0)
+
+
+def _polish_pays(s: _State, gap, before, wbar, p: float, tol: float) -> np.ndarray:
+    r"""Return where polished_bound's second duals are worth their pass now (``p < 2``).
+
+    The gradient's duals certify within :math:`\lVert g \rVert`; near ``p = 1`` the
+    gradient hardly shrinks once ``y`` is among the data values, while ``f`` keeps
+    converging: the polished duals then certify passes earlier. Their pass is taken where
+    the next Newton pass is not expected to certify (its gap, at the last rate, above
+    ``tol``) and the polished gap is expected within ``2 tol``: :math:`f - f^*` about
+    Newton's decrement :math:`-g \cdot \delta / 2`, plus the change of ``S`` as each
+    :math:`g_j` moves to a point near :math:`y_j` (at most ``closest_gap`` away), plus
+    what scaling that point back costs where :math:`|g_j|` (in units of the mean weight
+    ``wbar``) overshoots its :math:`|u_{ij}| \approx (\text{closest\_gap} / \bar N)^{p-1}`
+    (its excess q-norm, times its weight and twice :math:`\bar N = f / W`).
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        slow = gap * (gap / before) > tol
+        mean = (s.objective / s.weight)[:, None]
+        u = (s.closest_gap / np.where(mean > 0, mean, 1.0)) ** (p - 1.0)
+        share = np.abs(s.gradient) / wbar[:, None]
+        q = dual_exponent(p)
+        excess = np.sum(np.maximum(np.maximum(share - u, 0.0) ** q - u**q, 0.0), axis=1) / q
+    decrement = -np.sum(_direction(s) * s.gradient, axis=1) / 2.0
+    moved = np.sum(np.abs(s.gradient) * s.closest_gap, axis=1)
+    expected = decrement + moved + 2.0 * excess * wbar * mean[:, 0]
+    return (gap > tol) & slow & (expected <= 2.0 * tol * s.spread)
 
 
 def _try_points(pts, active, ynew, new, p, moved, n_passes):
