@@ -201,6 +201,7 @@ py::tuple solve_stack(const py::array& stack, const std::optional<carray<double>
     }
     const bool has_nodata = nodata && nodata_occurs(source, *nodata);
     const geomedian::StackReader<T> reader{stack.data(),
+                                           item,
                                            n,
                                            d,
                                            strides[0],

@@ -91,6 +91,7 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
         for (index_t j = 0; j < d; ++j) R[j] = zero;
         lanes_v<L> f = {}, inv = {}, eta = {}, fc = {};
         for (index_t q = q0; q < std::min(n, q0 + block_rows); ++q) {
+            b.ahead.ask(2);  // the next pack's values, a little at a time
             lanes_v<L> r[Dmax];
             const lanes_v<L> d2 = row_residuals<D, L>(b, q, z, r);
             const lanes_v<L> dist = sqrt_lanes<L>(d2), wi = load_lanes<L>(w + q * L);

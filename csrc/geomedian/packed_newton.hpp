@@ -54,6 +54,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "prefetch.hpp"
 #include "robust_frame.hpp"
 #include "small_pass.hpp"
 
@@ -127,6 +128,7 @@ struct PackBuffers {
     double* sorted;  // d x n x L: the coordinates again, sorted for the median start; from
                      // the first pass on, its first n x L: ||u - z||^2 at the start z
     double* rows_at_z;  // (d + 1) x n x L: the Hessian's weights v and residuals u - z
+    Ahead ahead;        // the next pack's values, asked for a few lines per row of a pass
     PackBuffers(index_t n_, index_t d_, bool unit_weights)
         : n(n_), d(d_), capacity(n_), buf((3 * d_ + 4) * n_ * pack + pack),
           present(static_cast<std::size_t>(pack * n_)), unit_weights(unit_weights),
@@ -200,22 +202,15 @@ struct PackMads {
 // frame.
 void packed_newton(PackBuffers& b, const index_t* m, const PackOptions& opt, PackOutcome& out);
 
-// Asks for problem p's values (and weights) to be brought into cache, for the next pack
-// while this one is solved: packing it then does not wait on memory.
+// `count` problems from a to b (a batch's, in order) as one span of memory to ask for ahead
+// of their use, as stack_span.
 template <class T>
-inline void prefetch_problem(const Problem<T>& p) {
-#if defined(__GNUC__)
-    const char* x = reinterpret_cast<const char*>(p.x);
-    const std::size_t bytes = static_cast<std::size_t>(p.n * p.d) * sizeof(T);
-    for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(x + o);
-    if (p.w != nullptr) {
-        const char* w = reinterpret_cast<const char*>(p.w);
-        for (std::size_t o = 0; o < static_cast<std::size_t>(p.n) * sizeof(double); o += 64)
-            __builtin_prefetch(w + o);
-    }
-#else
-    (void)p;
-#endif
+inline Ahead problems_span(const Problem<T>& a, const Problem<T>& b, index_t count) {
+    const char* first = reinterpret_cast<const char*>(a.x);
+    const char* last = reinterpret_cast<const char*>(b.x + b.n * b.d);
+    const auto bytes = static_cast<std::size_t>(count * a.n * a.d) * sizeof(T);
+    if (count <= 0 || last < first || static_cast<std::size_t>(last - first) > 4 * bytes) return {};
+    return {first, static_cast<std::size_t>(last - first)};
 }
 
 // Whether all k values are finite (exponent bits not all set): one sweep over a problem's

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <vector>
 
+#include "prefetch.hpp"
 #include "types.hpp"
 
 namespace geomedian {
@@ -43,17 +44,13 @@ void sgd_run(const Problem<T>& p, const std::int64_t* blocks, index_t n_blocks, 
     double t = state[0];
     for (index_t k = 0; k < n_blocks; ++k) {
         const index_t lo = blocks[k] * batch, hi = std::min(p.n, lo + batch);
-#if defined(__GNUC__) || defined(__clang__)
         // Blocks come in a random order, so the hardware cannot guess the next one: ask
-        // for it a few steps ahead (an epoch over 10^7 x 2: 0.30 s -> 0.19 s). Values are
-        // unchanged; the Numba mirror has no prefetch.
+        // for it a few steps ahead. Values are unchanged; the Numba mirror has no prefetch.
         if (k + prefetch_ahead < n_blocks) {
             const index_t a = blocks[k + prefetch_ahead] * batch;
-            const char* first = reinterpret_cast<const char*>(p.x + a * d);
-            const char* last = reinterpret_cast<const char*>(p.x + std::min(p.n, a + batch) * d);
-            for (const char* q = first; q < last; q += 64) __builtin_prefetch(q);
+            prefetch_span(p.x + a * d,
+                          static_cast<std::size_t>((std::min(p.n, a + batch) - a) * d) * sizeof(T));
         }
-#endif
         std::fill(G.begin(), G.end(), 0.0);
         for (index_t i = lo; i < hi; ++i) {
             const T* xi = p.x + i * d;

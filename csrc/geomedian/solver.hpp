@@ -759,14 +759,18 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
         const auto solve_packed = [&](index_t k0, index_t count) {
             index_t m[pack];
             Problem<T> probs[pack];
+            const index_t next = std::min(k0 + 2 * count, b.P);  // the next pack's end
             if (b.stack != nullptr) {  // read straight into the lanes, no scratch copy
                 for (index_t l = 0; l < count; ++l) probs[l] = weights_of(b, k0 + l);
                 b.stack->pack(*b.stack, k0, probs, count, opt.omit_nan, pb, m);
+                pb.ahead = stack_span(*b.stack, k0 + count, next);
             } else {
                 for (index_t l = 0; l < count; ++l) probs[l] = problem_of(b, k0 + l, rows.data());
                 pack_lanes(probs, count, opt.omit_nan, pb, m);
-                for (index_t k = k0 + count; k < std::min(k0 + 2 * count, b.P); ++k)
-                    prefetch_problem(problem_of(b, k, rows.data()));  // the next pack's
+                pb.ahead = next > k0 + count ? problems_span(problem_of(b, k0 + count, rows.data()),
+                                                             problem_of(b, next - 1, rows.data()),
+                                                             next - k0 - count)
+                                             : Ahead{};
             }
             if (bo.mad != nullptr)  // the coordinates as packed, before the frames move them
                 pb.raw.assign(pb.u, pb.u + pb.d * pb.n * pb.lanes);

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "prefetch.hpp"
 #include "types.hpp"
 
 namespace geomedian {
@@ -22,6 +23,7 @@ enum class SourceType : int { i8, u8, i16, u16, i32, u32, f32, f64 };
 template <class T>
 struct StackReader {
     const void* x;
+    index_t item;  // bytes per value
     index_t n, d;
     index_t sp, sn, sd;  // strides in elements: problem, point, coordinate
     bool has_nodata;     // nodata holds a value of the source dtype
@@ -35,6 +37,19 @@ struct StackReader {
     void (*pack)(const StackReader&, index_t k0, const Problem<T>* probs, index_t count,
                  bool omit, PackBuffers& b, index_t* m);
 };
+
+// Problems k0 .. k1 - 1 as one span of memory to ask for ahead of their use (prefetch.hpp),
+// or an empty span where their values are spread over more than four times their bytes.
+template <class T>
+inline Ahead stack_span(const StackReader<T>& r, index_t k0, index_t k1) {
+    if (k1 <= k0) return {};
+    index_t lo = 0, hi = 0;  // the extent in values, from problem k0's first
+    for (const index_t step : {(k1 - 1 - k0) * r.sp, (r.n - 1) * r.sn, (r.d - 1) * r.sd})
+        (step < 0 ? lo : hi) += step;
+    if (hi - lo + 1 > 4 * (k1 - k0) * r.n * r.d) return {};
+    return {static_cast<const char*>(r.x) + (k0 * r.sp + lo) * r.item,
+            static_cast<std::size_t>((hi - lo + 1) * r.item)};
+}
 
 // The reader for a source dtype, or nullptr for none this build converts.
 template <class T>
