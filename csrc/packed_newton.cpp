@@ -8,6 +8,7 @@
 #include "geomedian/certificate.hpp"
 #include "geomedian/lanes.hpp"
 #include "geomedian/newton.hpp"  // newton_pivot, newton_accept
+#include "geomedian/powers_of_two.hpp"
 #include "geomedian/target_clones.hpp"
 
 #include <cstdint>
@@ -142,6 +143,101 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums_d(PackBuffers& b, const lanes_v<L>* mu, l
     }
 }
 
+// make_frame's centre per lane, from the moments of small_moments with x0 = row 0:
+// c_j = x0_j + 2 S_j / W with S_j = sum_q w_q (u_qj / 2 - x0_j / 2) in row order, and
+// half = the largest |u_qj / 2 - x0_j / 2|. A row at a time, each coordinate's sum in its
+// own register: summed a coordinate at a time, every term waited on the one before it.
+// The same sums in the same order either way (the maximum is exact).
+template <int D, int L>
+GEOMEDIAN_ALWAYS_INLINE void lane_moments(const PackBuffers& b, lanes_v<L> W, lanes_v<L>* c,
+                                          lanes_v<L>& half) {
+    constexpr index_t Dmax = D > 0 ? D : newton_max_d;
+    const index_t n = b.n, d = D > 0 ? D : b.d;
+    const double* __restrict u = b.u;
+    const double* __restrict w = b.w;
+    lanes_v<L> x0[Dmax], S[Dmax], top[Dmax];
+    for (index_t j = 0; j < d; ++j) {
+        x0[j] = load_lanes<L>(u + j * n * L);
+        S[j] = top[j] = lanes_v<L>{};
+    }
+    for (index_t q = 0; q < n; ++q) {
+        const lanes_v<L> wq = load_lanes<L>(w + q * L);
+        for (index_t j = 0; j < d; ++j) {
+            const lanes_v<L> h = 0.5 * load_lanes<L>(u + (j * n + q) * L) - 0.5 * x0[j];
+            const lanes_v<L> ah = abs_lanes<L>(h);
+            top[j] = ah > top[j] ? ah : top[j];
+            S[j] += wq * h;
+        }
+    }
+    half = lanes_v<L>{};
+    for (index_t j = 0; j < d; ++j) {
+        half = top[j] > half ? top[j] : half;
+        c[j] = x0[j] + 2.0 * (S[j] / W);
+    }
+}
+
+// small_load per lane: u <- (u - c) s and mu = sum_q w_q u_q, summed in blocks of
+// block_rows rows added with compensation as lane_sums; a row at a time, as lane_moments.
+template <int D, int L>
+GEOMEDIAN_ALWAYS_INLINE void lane_load(PackBuffers& b, const lanes_v<L>* c, lanes_v<L> s,
+                                       lanes_v<L>* mu) {
+    constexpr index_t Dmax = D > 0 ? D : newton_max_d;
+    const index_t n = b.n, d = D > 0 ? D : b.d;
+    double* __restrict u = b.u;
+    const double* __restrict w = b.w;
+    lanes_v<L> mu_s[Dmax], mu_e[Dmax];
+    for (index_t j = 0; j < d; ++j) mu_s[j] = mu_e[j] = lanes_v<L>{};
+    for (index_t q0 = 0; q0 < n; q0 += block_rows) {
+        lanes_v<L> acc[Dmax];
+        for (index_t j = 0; j < d; ++j) acc[j] = lanes_v<L>{};
+        for (index_t q = q0; q < std::min(n, q0 + block_rows); ++q) {
+            const lanes_v<L> wq = load_lanes<L>(w + q * L);
+            for (index_t j = 0; j < d; ++j) {
+                double* uq = u + (j * n + q) * L;
+                const lanes_v<L> v = (load_lanes<L>(uq) - c[j]) * s;
+                store_lanes<L>(uq, v);
+                acc[j] += wq * v;
+            }
+        }
+        for (index_t j = 0; j < d; ++j) add_compensated(mu_s[j], mu_e[j], acc[j]);
+    }
+    for (index_t j = 0; j < d; ++j) mu[j] = lanes_total<L>(mu_s[j], mu_e[j]);
+}
+
+// lane_moments and lane_load with d known for the 9-12 bands of a multispectral pixel, as
+// lane_sums_d: the sums in registers.
+template <int D, int L>
+GEOMEDIAN_ALWAYS_INLINE void lane_moments_d(const PackBuffers& b, lanes_v<L> W, lanes_v<L>* c,
+                                            lanes_v<L>& half) {
+    if constexpr (D > 0) {
+        lane_moments<D, L>(b, W, c, half);
+    } else {
+        switch (b.d) {
+            case 9: return lane_moments<9, L>(b, W, c, half);
+            case 10: return lane_moments<10, L>(b, W, c, half);
+            case 11: return lane_moments<11, L>(b, W, c, half);
+            case 12: return lane_moments<12, L>(b, W, c, half);
+            default: return lane_moments<0, L>(b, W, c, half);
+        }
+    }
+}
+
+template <int D, int L>
+GEOMEDIAN_ALWAYS_INLINE void lane_load_d(PackBuffers& b, const lanes_v<L>* c, lanes_v<L> s,
+                                         lanes_v<L>* mu) {
+    if constexpr (D > 0) {
+        lane_load<D, L>(b, c, s, mu);
+    } else {
+        switch (b.d) {
+            case 9: return lane_load<9, L>(b, c, s, mu);
+            case 10: return lane_load<10, L>(b, c, s, mu);
+            case 11: return lane_load<11, L>(b, c, s, mu);
+            case 12: return lane_load<12, L>(b, c, s, mu);
+            default: return lane_load<0, L>(b, c, s, mu);
+        }
+    }
+}
+
 // f = sum_q w_q ||u_q - z|| alone, as lane_sums computes it; far2 = the largest
 // ||u_q - z||^2 of a row of positive weight.
 template <int D, int L>
@@ -204,9 +300,9 @@ GEOMEDIAN_ALWAYS_INLINE void lane_certify(const LaneSums<L>& S, index_t d_runtim
 
 // H = inv I - sum_q v_q r_q r_q^T at z with v_q = t_q / d_q^2 from the last lane_sums at z;
 // packed lower triangle, H[j (j + 1) / 2 + k]. Each row's v and residuals are formed once,
-// then H is summed a row j of the triangle at a time over the rows q: its j + 1 sums stay
-// in registers, where all d (d + 1) / 2 at once (55 at 10 bands) went through memory, a
-// load and a store per term. Each sum still adds v_q r_qj r_qk over q in order.
+// then H is summed two rows of the triangle at a time over the rows q: their sums stay in
+// registers, where all d (d + 1) / 2 at once (55 at 10 bands) went through memory, a load
+// and a store per term. Each sum adds v_q r_qj r_qk over q in order.
 template <int D, int L>
 GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, lanes_v<L> inv, const lanes_v<L>* z,
                                           lanes_v<L>* H) {
@@ -228,19 +324,31 @@ GEOMEDIAN_ALWAYS_INLINE void lane_hessian(PackBuffers& b, lanes_v<L> inv, const 
     for (index_t j = 0; j < d; ++j)
         for (index_t q = 0; q < n; ++q)
             store_lanes<L>(r + (j * n + q) * L, load_lanes<L>(u + (j * n + q) * L) - z[j]);
+    // Rows j and i = d - 1 - j of the triangle at once: d + 1 sums per row q, each its own
+    // chain, and row i's loads serve row j. A short row alone waited on its few sums'
+    // latency. (i == j: the middle row of an odd d.)
 #pragma GCC unroll 16
-    for (index_t j = 0; j < d; ++j) {
-        lanes_v<L> acc[Dmax];
+    for (index_t j = 0; j < (d + 1) / 2; ++j) {
+        const index_t i = d - 1 - j;
+        lanes_v<L> acc_j[Dmax], acc_i[Dmax];
 #pragma GCC unroll 16
-        for (index_t k = 0; k <= j; ++k) acc[k] = lanes_v<L>{};
+        for (index_t k = 0; k <= i; ++k) acc_j[k] = acc_i[k] = lanes_v<L>{};
         for (index_t q = 0; q < n; ++q) {
-            const lanes_v<L> rv = load_lanes<L>(v + q * L) * load_lanes<L>(r + (j * n + q) * L);
+            const lanes_v<L> vq = load_lanes<L>(v + q * L);
+            const lanes_v<L> rv_j = vq * load_lanes<L>(r + (j * n + q) * L);
+            const lanes_v<L> rv_i = vq * load_lanes<L>(r + (i * n + q) * L);
 #pragma GCC unroll 16
-            for (index_t k = 0; k <= j; ++k) acc[k] += rv * load_lanes<L>(r + (k * n + q) * L);
+            for (index_t k = 0; k <= i; ++k) {
+                const lanes_v<L> rk = load_lanes<L>(r + (k * n + q) * L);
+                acc_i[k] += rv_i * rk;
+                if (k <= j && j < i) acc_j[k] += rv_j * rk;
+            }
         }
 #pragma GCC unroll 16
-        for (index_t k = 0; k <= j; ++k)
-            H[j * (j + 1) / 2 + k] = (j == k ? inv : lanes_v<L>{}) - acc[k];
+        for (index_t k = 0; k <= i; ++k) {
+            H[i * (i + 1) / 2 + k] = (i == k ? inv : lanes_v<L>{}) - acc_i[k];
+            if (k <= j && j < i) H[j * (j + 1) / 2 + k] = (j == k ? inv : lanes_v<L>{}) - acc_j[k];
+        }
     }
 }
 
@@ -473,28 +581,16 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     }
 
     // The frame, as make_frame with the moments of small_moments: x0 is row 0.
-    V W = {}, half = {}, s;
+    V W = {}, half, s;
     for (index_t q = 0; q < n; ++q) W += load_lanes<L>(w + q * L);
-    for (index_t j = 0; j < d; ++j) {
-        const double* uj = u + j * n * L;
-        const V x0 = load_lanes<L>(uj);
-        V S = {};
-        for (index_t q = 0; q < n; ++q) {
-            const V h = 0.5 * load_lanes<L>(uj + q * L) - 0.5 * x0;
-            const V ah = abs_lanes<L>(h);
-            half = ah > half ? ah : half;
-            S += load_lanes<L>(w + q * L) * h;
-        }
-        c[j] = x0 + 2.0 * (S / W);
-    }
+    lane_moments_d<D, L>(b, W, c, half);
     Mask finite = zero == zero;
     for (index_t j = 0; j < d; ++j) finite &= abs_lanes<L>(c[j]) <= std::numeric_limits<double>::max();
     for (index_t j = 0; j < d; ++j) c[j] = finite ? c[j] : load_lanes<L>(u + j * n * L);
     for (index_t l = 0; l < L; ++l) {
         alive[l] = alive[l] && W[l] > 0;
-        int e = 0;
-        std::frexp(half[l], &e);
-        s[l] = half[l] > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
+        const int e = binary_exponent(half[l]);
+        s[l] = half[l] > 0 ? scaled_by(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
     }
     V zraw[Dmax];
     bool any_median = false;
@@ -521,21 +617,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
             }
         }
     }
-    // small_load: u <- (u - c) s, mu = sum_q w_q u_q.
-    for (index_t j = 0; j < d; ++j) {
-        double* uj = u + j * n * L;
-        V mu_s = {}, mu_e = {};
-        for (index_t q0 = 0; q0 < n; q0 += block_rows) {
-            V acc = {};
-            for (index_t q = q0; q < std::min(n, q0 + block_rows); ++q) {
-                const V v = (load_lanes<L>(uj + q * L) - c[j]) * s;
-                store_lanes<L>(uj + q * L, v);
-                acc += load_lanes<L>(w + q * L) * v;
-            }
-            add_compensated(mu_s, mu_e, acc);
-        }
-        mu[j] = lanes_total<L>(mu_s, mu_e);
-    }
+    lane_load_d<D, L>(b, c, s, mu);
 
     // The rounding of weighted sums of n terms that robust_anchor's choices may differ by
     // (its quickselect's partial sums and their differences, at most n rounds): none with

@@ -88,6 +88,7 @@
 #include <cmath>
 
 #include "fused_pass.hpp"
+#include "powers_of_two.hpp"
 
 namespace geomedian {
 
@@ -145,20 +146,17 @@ inline Certificate certify(const double* sums, index_t d, double W, double* g) {
 // it is exact unless it lands among the subnormals (subnormal weights or coordinates);
 // there the directed rounding keeps the bound below the optimum and the objective above it.
 inline int units_exponent(double s, double wscale) {
-    int es = 0, ew = 0;
-    std::frexp(s, &es);
-    std::frexp(wscale, &ew);
-    return es + ew - 2;  // s wscale = 2^e
+    return binary_exponent(s) + binary_exponent(wscale) - 2;  // s wscale = 2^e
 }
 inline double in_units_up(double v, double s, double wscale) {
     const int e = units_exponent(s, wscale);
-    const double q = std::ldexp(v, -e);
-    return std::ldexp(q, e) < v ? std::nextafter(q, HUGE_VAL) : q;
+    const double q = scaled_by(v, -e);
+    return scaled_by(q, e) < v ? std::nextafter(q, HUGE_VAL) : q;
 }
 inline double in_units_down(double v, double s, double wscale) {
     const int e = units_exponent(s, wscale);
-    const double q = std::ldexp(v, -e);
-    return std::ldexp(q, e) > v ? std::nextafter(q, -HUGE_VAL) : q;
+    const double q = scaled_by(v, -e);
+    return scaled_by(q, e) > v ? std::nextafter(q, -HUGE_VAL) : q;
 }
 
 // The certified absolute gap at an iterate whose certificate is c, given the best classic

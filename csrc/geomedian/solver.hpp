@@ -42,6 +42,7 @@
 #include "newton.hpp"
 #include "packed_newton.hpp"
 #include "parallel.hpp"
+#include "powers_of_two.hpp"
 #include "robust_frame.hpp"
 #include "schedule.hpp"
 #include "small_pass.hpp"
@@ -174,9 +175,8 @@ FrameStatus make_frame(const Problem<T>& p, Pass& pass, Workspace& ws, double* c
     // Only omitted rows can leave no weight: the caller rejects all-zero weight rows.
     if (!(fit->W > 0)) return FrameStatus::empty;
     fit->half = mom[moment::half_spread];
-    int e = 0;
-    std::frexp(fit->half, &e);  // spread = 2 half < 2^(e+1)
-    fit->s = fit->half > 0 ? std::ldexp(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
+    const int e = binary_exponent(fit->half);  // spread = 2 half < 2^(e+1)
+    fit->s = fit->half > 0 ? scaled_by(1.0, std::clamp(-(e + 1), -1022, 1022)) : 1.0;
     // A spread below 2^-1022 (subnormal coordinates) keeps its digits in the frame (x - c
     // and the scaling are exact), but spans less than 1 there: the coincidence radius
     // shrinks with it, to stay as far below the spread as for any other data.

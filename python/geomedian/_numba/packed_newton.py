@@ -285,6 +285,61 @@ def finish_lane_rows(S, err, skip):
 
 
 @njit(**KERNEL, error_model="numpy")
+def lane_moments(u, w, W, c, half):
+    """Write make_frame's centre per lane into c (d, PACK), from small_moments' sums.
+
+    x0 is row 0: c_j = x0_j + 2 S_j / W with S_j = sum_q w_q (u_qj / 2 - x0_j / 2) in row
+    order, and half (PACK) is the largest |u_qj / 2 - x0_j / 2|. A row at a time, as C++
+    (which keeps each coordinate's sum in a register of its own).
+    """
+    d, n, _ = u.shape
+    acc = np.zeros((d, PACK))
+    top = np.zeros((d, PACK))
+    for q in range(n):
+        for j in range(d):
+            for lane in range(PACK):
+                h = 0.5 * u[j, q, lane] - 0.5 * u[j, 0, lane]
+                a = abs(h)
+                top[j, lane] = a if a > top[j, lane] else top[j, lane]
+                acc[j, lane] += w[q, lane] * h
+    for lane in range(PACK):
+        half[lane] = 0.0
+    for j in range(d):
+        for lane in range(PACK):
+            half[lane] = top[j, lane] if top[j, lane] > half[lane] else half[lane]
+            c[j, lane] = u[j, 0, lane] + 2.0 * (acc[j, lane] / W[lane])
+
+
+@njit(**KERNEL)
+def lane_load(u, w, c, s, mu):
+    """small_load per lane: u <- (u - c) s, and mu (d, PACK) = sum_q w_q u_q.
+
+    Summed in blocks of BLOCK_ROWS rows added with compensation, as ``lane_sums``; a row at
+    a time, as ``lane_moments``.
+    """
+    d, n, _ = u.shape
+    acc = np.zeros((d, PACK))
+    err = np.zeros((d, PACK))
+    for j in range(d):
+        for lane in range(PACK):
+            mu[j, lane] = 0.0
+    for q0 in range(0, n, BLOCK_ROWS):
+        for q in range(q0, min(n, q0 + BLOCK_ROWS)):
+            for j in range(d):
+                for lane in range(PACK):
+                    v = (u[j, q, lane] - c[j, lane]) * s[lane]
+                    u[j, q, lane] = v
+                    acc[j, lane] += w[q, lane] * v
+        for j in range(d):
+            for lane in range(PACK):
+                mu[j, lane], err[j, lane] = add_compensated(mu[j, lane], err[j, lane], acc[j, lane])
+                acc[j, lane] = 0.0
+    for j in range(d):
+        for lane in range(PACK):
+            mu[j, lane] = compensated_total(mu[j, lane], err[j, lane])
+
+
+@njit(**KERNEL, error_model="numpy")
 def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
     """Fill S with the iteration sums of ``fused_pass`` at z (d, PACK) for every lane.
 
@@ -643,23 +698,12 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         recentre[lane] = False
         certified[lane] = False
         W[lane] = 0.0
-        half[lane] = 0.0
 
     # The frame, as make_frame with the moments of small_moments: x0 is row 0.
     for q in range(n):
         for lane in range(PACK):
             W[lane] += w[q, lane]
-    acc = scratch[0]
-    for j in range(d):
-        for lane in range(PACK):
-            acc[lane] = 0.0
-        for q in range(n):
-            for lane in range(PACK):
-                h = 0.5 * u[j, q, lane] - 0.5 * u[j, 0, lane]
-                half[lane] = abs(h) if abs(h) > half[lane] else half[lane]
-                acc[lane] += w[q, lane] * h
-        for lane in range(PACK):
-            c[j, lane] = u[j, 0, lane] + 2.0 * (acc[lane] / W[lane])
+    lane_moments(u, w, W, c, half)
     for lane in range(PACK):
         alive[lane] = alive[lane] and W[lane] > 0
         e = math.frexp(half[lane])[1]  # spread = 2 half < 2^(e+1)
@@ -670,24 +714,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         if not finite:
             for j in range(d):
                 c[j, lane] = u[j, 0, lane]
-    # small_load: u <- (u - c) s, mu = sum_q w_q u_q (in blocks, as lane_sums).
-    mu_err = np.zeros(PACK)
-    for j in range(d):
-        for lane in range(PACK):
-            mu[j, lane] = 0.0
-            mu_err[lane] = 0.0
-        for q0 in range(0, n, BLOCK_ROWS):
-            for lane in range(PACK):
-                acc[lane] = 0.0
-            for q in range(q0, min(n, q0 + BLOCK_ROWS)):
-                for lane in range(PACK):
-                    v = (u[j, q, lane] - c[j, lane]) * s[lane]
-                    u[j, q, lane] = v
-                    acc[lane] += w[q, lane] * v
-            for lane in range(PACK):
-                mu[j, lane], mu_err[lane] = add_compensated(mu[j, lane], mu_err[lane], acc[lane])
-        for lane in range(PACK):
-            mu[j, lane] = compensated_total(mu[j, lane], mu_err[lane])
+    lane_load(u, w, c, s, mu)
 
     # The rounding of weighted sums of n terms that robust_anchor's choices may differ by
     # (its quickselect's partial sums and their differences, at most n rounds): none with
