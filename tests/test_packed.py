@@ -185,3 +185,22 @@ def test_edge_shapes(backend, shape):
     if shape[2] == 1:
         np.testing.assert_allclose(res.median[:, 0], np.median(x[..., 0], axis=1), atol=1e-12)
     assert_alone_equals_batch(x, backend)
+
+
+def test_buffers_kept_between_calls_change_nothing(backend):
+    """A thread keeps its pack buffers from one call to the next (a hot loop of single
+    problems): calls of other shapes, with weights or fewer rows in use, in between leave
+    every answer's bits as the batch gave them."""
+    rng = np.random.default_rng(41)
+    x = rng.normal(size=(24, 12, 5))
+    x[3, 2:9] = np.nan  # omitted rows: fewer rows in use
+    x[17, :11] = np.nan  # one row left
+    batch = geomedian.solve(x, backend=backend, nan_policy="omit", threads=1)
+    others = [rng.normal(size=(9, 12, 5)), rng.normal(size=(8, 30, 5)), rng.normal(size=(8, 12, 4))]
+    w = rng.random((8, 12))
+    for k in range(len(x)):
+        geomedian.solve(others[k % 3], backend=backend, threads=1)
+        geomedian.solve(others[0][:8], w, backend=backend, threads=1)  # weighted: no networks
+        one = geomedian.solve(x[k], backend=backend, nan_policy="omit", threads=1)
+        np.testing.assert_array_equal(one.median, batch.median[k], err_msg=f"problem {k}")
+        assert (one.objective, one.lower_bound) == (batch.objective[k], batch.lower_bound[k])

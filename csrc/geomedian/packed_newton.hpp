@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -172,6 +173,18 @@ struct PackBuffers {
   private:
     index_t prev_rows = 0;
 };
+
+// This thread's PackBuffers for a batch of problems of n rows and d coordinates, kept from
+// its last batch of that shape, as they are kept from one pack to the next within a batch:
+// a hot loop of single small problems allocated them, zeroed them and built their sorting
+// networks per call. A packed problem has at most packed_problem_size values, so a thread
+// keeps a few hundred kilobytes at most.
+inline PackBuffers& thread_pack_buffers(index_t n, index_t d, bool unit_weights) {
+    thread_local std::unique_ptr<PackBuffers> kept;
+    if (!kept || kept->capacity != n || kept->d != d || kept->unit_weights != unit_weights)
+        kept = std::make_unique<PackBuffers>(n, d, unit_weights);
+    return *kept;
+}
 
 struct PackOptions {
     double tol;

@@ -751,7 +751,7 @@ void solve_batch(const Batch<T>& b, const Options& opt, int threads, const Inter
             return;
         }
         const PackOptions popt{opt.tol, opt.max_iter, std::is_same_v<T, float>, b.w == nullptr};
-        PackBuffers pb(b.n, b.d, popt.unit_weights);
+        PackBuffers& pb = thread_pack_buffers(b.n, b.d, popt.unit_weights);
         PackOutcome po;
         PackMads pm;
         // Problems k0 .. k0 + count - 1 in the first lanes (count <= pb.lanes); the ones the
