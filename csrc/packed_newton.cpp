@@ -125,20 +125,20 @@ GEOMEDIAN_ALWAYS_INLINE void lane_sums(PackBuffers& b, const lanes_v<L>* mu, lan
     }
 }
 
-// lane_sums, with d known for the 9-12 bands of a multispectral pixel: a row's residuals
-// and the sums R in registers.
-template <int D, int L>
-GEOMEDIAN_ALWAYS_INLINE void lane_sums_d(PackBuffers& b, const lanes_v<L>* mu, lanes_v<L> W,
-                                         const lanes_v<L>* z, LaneSums<L>& S) {
+// f(std::integral_constant<int, K>{}) with K = D where d is known at compile time; else
+// K = d for the 9-12 bands of a multispectral pixel, whose row loops then keep a row's
+// residuals and their sums in registers, and K = 0 (d at run time) for the others.
+template <int D, class F>
+GEOMEDIAN_ALWAYS_INLINE void with_bands(index_t d, F&& f) {
     if constexpr (D > 0) {
-        lane_sums<D, L>(b, mu, W, z, S);
+        f(std::integral_constant<int, D>{});
     } else {
-        switch (b.d) {
-            case 9: return lane_sums<9, L>(b, mu, W, z, S);
-            case 10: return lane_sums<10, L>(b, mu, W, z, S);
-            case 11: return lane_sums<11, L>(b, mu, W, z, S);
-            case 12: return lane_sums<12, L>(b, mu, W, z, S);
-            default: return lane_sums<0, L>(b, mu, W, z, S);
+        switch (d) {
+            case 9: return f(std::integral_constant<int, 9>{});
+            case 10: return f(std::integral_constant<int, 10>{});
+            case 11: return f(std::integral_constant<int, 11>{});
+            case 12: return f(std::integral_constant<int, 12>{});
+            default: return f(std::integral_constant<int, 0>{});
         }
     }
 }
@@ -202,40 +202,6 @@ GEOMEDIAN_ALWAYS_INLINE void lane_load(PackBuffers& b, const lanes_v<L>* c, lane
         for (index_t j = 0; j < d; ++j) add_compensated(mu_s[j], mu_e[j], acc[j]);
     }
     for (index_t j = 0; j < d; ++j) mu[j] = lanes_total<L>(mu_s[j], mu_e[j]);
-}
-
-// lane_moments and lane_load with d known for the 9-12 bands of a multispectral pixel, as
-// lane_sums_d: the sums in registers.
-template <int D, int L>
-GEOMEDIAN_ALWAYS_INLINE void lane_moments_d(const PackBuffers& b, lanes_v<L> W, lanes_v<L>* c,
-                                            lanes_v<L>& half) {
-    if constexpr (D > 0) {
-        lane_moments<D, L>(b, W, c, half);
-    } else {
-        switch (b.d) {
-            case 9: return lane_moments<9, L>(b, W, c, half);
-            case 10: return lane_moments<10, L>(b, W, c, half);
-            case 11: return lane_moments<11, L>(b, W, c, half);
-            case 12: return lane_moments<12, L>(b, W, c, half);
-            default: return lane_moments<0, L>(b, W, c, half);
-        }
-    }
-}
-
-template <int D, int L>
-GEOMEDIAN_ALWAYS_INLINE void lane_load_d(PackBuffers& b, const lanes_v<L>* c, lanes_v<L> s,
-                                         lanes_v<L>* mu) {
-    if constexpr (D > 0) {
-        lane_load<D, L>(b, c, s, mu);
-    } else {
-        switch (b.d) {
-            case 9: return lane_load<9, L>(b, c, s, mu);
-            case 10: return lane_load<10, L>(b, c, s, mu);
-            case 11: return lane_load<11, L>(b, c, s, mu);
-            case 12: return lane_load<12, L>(b, c, s, mu);
-            default: return lane_load<0, L>(b, c, s, mu);
-        }
-    }
 }
 
 // f = sum_q w_q ||u_q - z|| alone, as lane_sums computes it; far2 = the largest
@@ -583,7 +549,9 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     // The frame, as make_frame with the moments of small_moments: x0 is row 0.
     V W = {}, half, s;
     for (index_t q = 0; q < n; ++q) W += load_lanes<L>(w + q * L);
-    lane_moments_d<D, L>(b, W, c, half);
+    with_bands<D>(d, [&](auto k) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+        lane_moments<decltype(k)::value, L>(b, W, c, half);
+    });
     Mask finite = zero == zero;
     for (index_t j = 0; j < d; ++j) finite &= abs_lanes<L>(c[j]) <= std::numeric_limits<double>::max();
     for (index_t j = 0; j < d; ++j) c[j] = finite ? c[j] : load_lanes<L>(u + j * n * L);
@@ -596,7 +564,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     bool any_median = false;
     for (index_t l = 0; l < L; ++l) any_median |= m[l] <= start_median_rows;
     if (opt.unit_weights && any_median) {
-        // d known for the 9-12 bands of a multispectral pixel, as lane_sums_d: each
+        // d known for the 9-12 bands of a multispectral pixel, as with_bands: each
         // comparator's groups at fixed offsets.
         if constexpr (D > 0) {
             if (opt.to_float)
@@ -617,7 +585,14 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
             }
         }
     }
-    lane_load_d<D, L>(b, c, s, mu);
+    with_bands<D>(d, [&](auto k) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+        lane_load<decltype(k)::value, L>(b, c, s, mu);
+    });
+    const auto sums_at = [&](const V* at, LaneSums<L>& sums) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+        with_bands<D>(d, [&](auto k) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+            lane_sums<decltype(k)::value, L>(b, mu, W, at, sums);
+        });
+    };
 
     // The rounding of weighted sums of n terms that robust_anchor's choices may differ by
     // (its quickselect's partial sums and their differences, at most n rounds): none with
@@ -628,7 +603,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
     lane_start<D, L>(b, m, W, wtol, opt.unit_weights, zraw, c, s, z, split);
     LaneSums<L> S, St;
     LaneCertificate<L> C, Ct;
-    lane_sums_d<D, L>(b, mu, W, z, S);
+    sums_at(z, S);
     std::memcpy(b.sorted, b.d2, sizeof(double) * n * L);  // ||u - m||^2 where the start is m
     lane_certify<D, L>(S, d, W, C);
     V lb = C.lb;
@@ -653,7 +628,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         if (any) {
             const Mask wm = mask_of<L>(weiszfeld);
             for (index_t j = 0; j < d; ++j) zt[j] = wm ? z[j] + S.R[j] / S.inv : z[j];
-            lane_sums_d<D, L>(b, mu, W, zt, St);
+            sums_at(zt, St);
             lane_certify<D, L>(St, d, W, Ct);
             bool took[L];
             for (index_t l = 0; l < L; ++l) {
@@ -683,19 +658,9 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         }
         if (!any) break;
 
-        if constexpr (D > 0) {
-            lane_hessian<D, L>(b, S.inv, z, H);
-        } else {
-            // The Hessian's d (d + 1) / 2 sums of a multispectral pixel (9-12 bands) with
-            // d known, as lane_sums_d: fixed places, most of them in registers.
-            switch (d) {
-                case 9: lane_hessian<9, L>(b, S.inv, z, H); break;
-                case 10: lane_hessian<10, L>(b, S.inv, z, H); break;
-                case 11: lane_hessian<11, L>(b, S.inv, z, H); break;
-                case 12: lane_hessian<12, L>(b, S.inv, z, H); break;
-                default: lane_hessian<0, L>(b, S.inv, z, H);
-            }
-        }
+        with_bands<D>(d, [&](auto k) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+            lane_hessian<decltype(k)::value, L>(b, S.inv, z, H);
+        });
         const Mask act = mask_of<L>(active);
         Mask ok = act;
         lane_newton_direction<D, L>(H, d, S.inv, C.g, p, ok);
@@ -721,7 +686,7 @@ GEOMEDIAN_ALWAYS_INLINE void packed_newton_d(PackBuffers& b, const index_t* m,
         }
         if (!any) break;
 
-        lane_sums_d<D, L>(b, mu, W, zt, St);
+        sums_at(zt, St);
         lane_certify<D, L>(St, d, W, Ct);
         V step2 = {}, ztn2 = {};
         for (index_t j = 0; j < d; ++j) {

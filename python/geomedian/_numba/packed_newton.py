@@ -285,16 +285,19 @@ def finish_lane_rows(S, err, skip):
 
 
 @njit(**KERNEL, error_model="numpy")
-def lane_moments(u, w, W, c, half):
+def lane_moments(u, w, W, c, half, acc, top):
     """Write make_frame's centre per lane into c (d, PACK), from small_moments' sums.
 
     x0 is row 0: c_j = x0_j + 2 S_j / W with S_j = sum_q w_q (u_qj / 2 - x0_j / 2) in row
     order, and half (PACK) is the largest |u_qj / 2 - x0_j / 2|. A row at a time, as C++
-    (which keeps each coordinate's sum in a register of its own).
+    (which keeps each coordinate's sum in a register of its own); acc and top are (d, PACK)
+    scratch for S and the largest |...| per coordinate.
     """
     d, n, _ = u.shape
-    acc = np.zeros((d, PACK))
-    top = np.zeros((d, PACK))
+    for j in range(d):
+        for lane in range(PACK):
+            acc[j, lane] = 0.0
+            top[j, lane] = 0.0
     for q in range(n):
         for j in range(d):
             for lane in range(PACK):
@@ -311,18 +314,19 @@ def lane_moments(u, w, W, c, half):
 
 
 @njit(**KERNEL)
-def lane_load(u, w, c, s, mu):
+def lane_load(u, w, c, s, mu, acc, err):
     """small_load per lane: u <- (u - c) s, and mu (d, PACK) = sum_q w_q u_q.
 
     Summed in blocks of BLOCK_ROWS rows added with compensation, as ``lane_sums``; a row at
-    a time, as ``lane_moments``.
+    a time, as ``lane_moments``. acc and err are (d, PACK) scratch for a block's sums and
+    the compensation.
     """
     d, n, _ = u.shape
-    acc = np.zeros((d, PACK))
-    err = np.zeros((d, PACK))
     for j in range(d):
         for lane in range(PACK):
             mu[j, lane] = 0.0
+            acc[j, lane] = 0.0
+            err[j, lane] = 0.0
     for q0 in range(0, n, BLOCK_ROWS):
         for q in range(q0, min(n, q0 + BLOCK_ROWS)):
             for j in range(d):
@@ -703,7 +707,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     for q in range(n):
         for lane in range(PACK):
             W[lane] += w[q, lane]
-    lane_moments(u, w, W, c, half)
+    lane_moments(u, w, W, c, half, vec[V_LD], vec[V_RDIAG])  # scratch until the first step
     for lane in range(PACK):
         alive[lane] = alive[lane] and W[lane] > 0
         e = math.frexp(half[lane])[1]  # spread = 2 half < 2^(e+1)
@@ -714,7 +718,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         if not finite:
             for j in range(d):
                 c[j, lane] = u[j, 0, lane]
-    lane_load(u, w, c, s, mu)
+    lane_load(u, w, c, s, mu, vec[V_LD], vec[V_RDIAG])
 
     # The rounding of weighted sums of n terms that robust_anchor's choices may differ by
     # (its quickselect's partial sums and their differences, at most n rounds): none with
