@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from isolated import last_json_line, run_script
 
 import geomedian
@@ -196,3 +198,62 @@ def test_full_packs_read_from_the_stack(backend, rng, dtype, scaled, omit):
     k = kernels(backend)
     target = compute_dtype(np.dtype(dtype))
     assert_stack_read_as_copy(k, raw, target, omit, nodata, scale, offset)
+
+
+@st.composite
+def any_stack(draw):
+    """A (P, n, d) stack of any readable dtype and layout, its values anywhere in the dtype.
+
+    Packs of 8 problems and partial ones; integers up to the dtype's extremes, floats with
+    NaN, inf and huge values; nodata drawn from the values, the extremes or between two
+    integers; scale and offset of either sign, tiny or huge (the conversion may overflow).
+    """
+    dtype = np.dtype(draw(st.sampled_from(STACK_DTYPES)))
+    P, n, d = draw(st.integers(1, 19)), draw(st.integers(1, 30)), draw(st.integers(1, 12))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if dtype.kind == "f":
+        x = rng.normal(0.0, draw(st.sampled_from([1.0, 1e3, 1e30])), (P, d, n)).astype(dtype)
+        special = [np.nan, np.inf, -np.inf, np.finfo(dtype).max, 0.0]
+    else:
+        info = np.iinfo(dtype)
+        low, high = draw(st.sampled_from([(0, 3), (-100, 120), (info.min, info.max)]))
+        x = rng.integers(max(low, info.min), min(high, info.max), (P, d, n), endpoint=True)
+        x = x.astype(dtype)
+        special = [info.min, info.max, 0]
+    # Sprinkle special values: whole rows, single coordinates, whole problems.
+    for _ in range(draw(st.integers(0, 6))):
+        v = draw(st.sampled_from(special))
+        k, j, i = rng.integers(P), rng.integers(d), rng.integers(n)
+        where = draw(st.sampled_from(["value", "row", "problem"]))
+        if where == "value":
+            x[k, j, i] = v
+        elif where == "row":
+            x[k, :, i] = v
+        else:
+            x[k] = v
+    nodata = draw(st.sampled_from([None, "value", "extreme", 0.5]))
+    if nodata == "value":
+        nodata = x.flat[int(rng.integers(x.size))].item()
+    elif nodata == "extreme":
+        nodata = special[int(rng.integers(len(special)))]
+        nodata = float(nodata) if dtype.kind == "f" else int(nodata)
+    scale = draw(st.sampled_from([None, 2.75e-5, -0.5, 1e30]))
+    offset = draw(st.sampled_from([None, -0.2, 1e3]))
+    if draw(st.booleans()):
+        raw = x.transpose(0, 2, 1)  # (P, n, d), coordinates outermost: a (band, time) stack
+    else:
+        raw = np.ascontiguousarray(x.transpose(0, 2, 1))
+    return raw, nodata, scale, offset
+
+
+@given(any_stack(), st.booleans())
+def test_any_stack_reads_as_its_converted_copy(backend, case, omit):
+    """Whatever the dtype, layout, values, nodata, scale and offset, solving a stack as it
+    lies gives the bits of solving its converted copy, MADs and counts included, and
+    leaves the caller's array untouched."""
+    raw, nodata, scale, offset = case
+    k = kernels(backend)
+    before = raw.copy()
+    with np.errstate(over="ignore", invalid="ignore"):  # huge scales overflow in both
+        assert_stack_read_as_copy(k, raw, compute_dtype(raw.dtype), omit, nodata, scale, offset)
+    np.testing.assert_array_equal(raw, before)
