@@ -109,7 +109,7 @@ def inverse_cube_root_unit(t):
 
 @njit(**ENTRY)
 def inverse_cube_root(t, reductions):
-    """Return ``t^(-1/3)``: divisions by 8 to ``[1, 8)``, then ``inverse_cube_root_unit``."""
+    """Return ``t^(-1/3)`` (inverse_cube_roots of one value): divisions by 8, then the unit's."""
     scale = 1.0
     for _ in range(reductions):
         large = t >= 8.0
@@ -257,7 +257,7 @@ def settle_powers(v, base, b, rows):
 
 @njit(**KERNEL, error_model="numpy")
 def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
-    """lp_geometry of ``lp_rows.inc`` for rows ``z[:, r]``, ``r < nr``: N into nn, 1 / N into ni.
+    """lp_geometry_rows of ``lp_rows.inc``, rows ``z[:, r]`` (``r < nr``): N into nn, 1 / N into ni.
 
     ``N = ||z||_p``; ``a = |z| / N`` and ``s = sign(z) a^(p-1)`` into a and s. For p = 3 and
     1.5 the root comes as ``c = t^(-1/3)`` of ``t = sum |r_j|^p`` (``r = z / max|z|``):
@@ -296,7 +296,7 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
         ni[r] = inv[r]
         nn[r] = t[r]
         t[r] = 1.0 if big[r] == 0.0 else t[r]
-    for _ in range(reductions):  # inverse_cube_root's divisions by 8
+    for _ in range(reductions):  # inverse_cube_roots' divisions by 8
         for r in range(nr):
             large = t[r] >= 8.0
             t[r] = t[r] * 0.125 if large else t[r]
