@@ -71,3 +71,40 @@ def test_sigint_raises_keyboardinterrupt_within_a_second(backend, case):
     out = last_json_line(proc)
     assert out["latency"] < 1.0, out
     assert out["next_converged"], out
+
+
+# The worker that runs the Numba kernels for the main thread (so that Ctrl-C reaches the
+# caller) is one thread for the process: OpenMP gives every thread that opens a parallel
+# region a team of its own, and a new worker per call started a new team each time.
+def test_main_thread_kernels_run_on_one_worker_thread():
+    pytest.importorskip("numba")
+    import threading
+
+    import numpy as np
+
+    from geomedian._numba.interruptible import new_stop_flag, run_interruptible
+
+    seen = []
+    for _ in range(3):
+        run_interruptible(lambda: seen.append(threading.get_ident()), new_stop_flag())
+    assert len(set(seen)) == 1 and seen[0] != threading.get_ident()
+
+    def fail():
+        raise ValueError("from the kernel")
+
+    with pytest.raises(ValueError, match="from the kernel"):
+        run_interruptible(fail, new_stop_flag())
+    run_interruptible(lambda: seen.append(threading.get_ident()), new_stop_flag())
+    assert seen[-1] == seen[0]  # the worker outlives a kernel that raised
+
+    # Off the main thread no signal can arrive: the kernel runs on the calling thread.
+    other = []
+
+    def caller():
+        run_interruptible(lambda: other.append(threading.get_ident()), np.zeros(1, np.int32))
+        other.append(threading.get_ident())
+
+    t = threading.Thread(target=caller)
+    t.start()
+    t.join()
+    assert other[0] == other[1]

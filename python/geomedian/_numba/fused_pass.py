@@ -22,6 +22,14 @@ sum_i w_i (x_i - x_0) / 2. An empty weight row means unit weights.
 d_i and w_i / d_i come from a square root and a division here; the compiled pass on
 AVX-512 forms them from a reciprocal square root refined to 5 ulp instead, at every d
 (``fused_pass_rsqrt.cpp``), within the same rounding allowance of the certificate.
+
+Rows of d <= 4 are where the two sides differ in form. C++ puts row i into lane i mod L of
+sum arrays held in registers (``short_rows``); LLVM as Numba drives it does not vectorise
+a loop that updates such arrays, and that pass ran scalar, 5x slower. Here each block of
+BLOCK_ROWS rows is summed by scalar reductions, which LLVM vectorises across the rows
+(``short_block``): no accumulator sums more than BLOCK_ROWS rows on either side, so both
+meet the certificate's error bound; the bits differ, as they already do where C++ takes
+the reciprocal square root.
 """
 
 import math
@@ -31,7 +39,6 @@ from numba import njit
 
 from .._contract import (
     BLOCK_ROWS,
-    LANES,
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
     MOMENT_NONFINITE,
@@ -267,95 +274,85 @@ def block_accumulate(rbuf, t, wb, m, d, R, M):
 
 
 @njit(**HOT_KERNEL, inline="always")
-def lane_row(x, D, w, wscale, i, lane, c, s, z, eps, near, blk, mt):
-    """Add row i's terms to lane ``lane`` of the group sums blk (C++: short_rows' row)."""
-    weighted = w.shape[0] > 0
-    r0 = (x[i * D] - c[0]) * s - z[0]
-    r1 = (x[i * D + 1] - c[1]) * s - z[1] if D > 1 else 0.0
-    r2 = (x[i * D + 2] - c[2]) * s - z[2] if D > 2 else 0.0
-    r3 = (x[i * D + 3] - c[3]) * s - z[3] if D > 3 else 0.0
-    wi = w[i] * wscale if weighted else 1.0
-    dist, t, on, far = row_terms(r0 * r0 + r1 * r1 + r2 * r2 + r3 * r3, wi, eps, near)
-    blk[S_F, lane] += wi * dist
-    blk[S_INV, lane] += t
-    blk[S_ETA, lane] += on
-    blk[S_FC, lane] += on * dist
-    mt[lane] = max(as_bits(t), mt[lane])
-    blk[S_WF, lane] += far * wi
-    blk[S_FN, lane] += (1.0 - far) * wi * dist
-    blk[N_SCALAR, lane] += t * r0
-    blk[N_SCALAR + D, lane] += wi * r0
-    if D > 1:
-        blk[N_SCALAR + 1, lane] += t * r1
-        blk[N_SCALAR + D + 1, lane] += wi * r1
-    if D > 2:
-        blk[N_SCALAR + 2, lane] += t * r2
-        blk[N_SCALAR + D + 2, lane] += wi * r2
-    if D > 3:
-        blk[N_SCALAR + 3, lane] += t * r3
-        blk[N_SCALAR + D + 3, lane] += wi * r3
+def short_block(xb, D, wb, wscale, m, c, s, z, eps, near, b, mt_bits):
+    """Write the sums of the m <= BLOCK_ROWS rows of xb (1 <= D <= 4) into b; return max_term bits.
 
-
-@njit(**KERNEL)
-def fold_lanes(total, err, blk):
-    """Add each lane's group sums blk into total/err with compensation, then clear blk."""
-    for k in range(blk.shape[0]):
-        for lane in range(blk.shape[1]):
-            total[k, lane], err[k, lane] = add_compensated(
-                total[k, lane], err[k, lane], blk[k, lane]
-            )
-            blk[k, lane] = 0.0
-
-
-@njit(**KERNEL)
-def lane_totals(total, err, mt, out):
-    """Store the lanes' totals, added in lane order with compensation, into out."""
-    nv = total.shape[0]
-    d = (nv - N_SCALAR) // 2
-    sums = np.empty(nv)
-    for k in range(nv):
-        ts = 0.0
-        tc = 0.0
-        for lane in range(total.shape[1]):
-            ts, tc = add_compensated(ts, tc, total[k, lane])
-            ts, tc = add_compensated(ts, tc, err[k, lane])
-        sums[k] = compensated_total(ts, tc)
-    mt_bits = mt[0]
-    for lane in range(1, mt.shape[0]):
-        mt_bits = max(mt_bits, mt[lane])
-    store_scalars(out, sums, np.zeros(N_SCALAR), mt_bits)
-    for k in range(2 * d):
-        out[SLOT_HEAD + k] = sums[N_SCALAR + k]
+    Every sum is a scalar reduction over the block (``b`` in ``sums_size`` order from the
+    scalar sums on: those, then R, then M), which LLVM vectorises across the rows under
+    reassociation. Coordinates beyond D are folded away (D is a literal here).
+    """
+    weighted = wb.shape[0] > 0
+    c0, z0 = c[0], z[0]
+    c1, z1 = (c[1], z[1]) if D > 1 else (0.0, 0.0)
+    c2, z2 = (c[2], z[2]) if D > 2 else (0.0, 0.0)
+    c3, z3 = (c[3], z[3]) if D > 3 else (0.0, 0.0)
+    f = inv = eta = fc = wf = fn = 0.0
+    R0 = R1 = R2 = R3 = M0 = M1 = M2 = M3 = 0.0
+    r1 = r2 = r3 = 0.0
+    for i in range(m):
+        wi = wb[i] * wscale if weighted else 1.0
+        r0 = (xb[i * D] - c0) * s - z0
+        d2 = r0 * r0
+        if D > 1:
+            r1 = (xb[i * D + 1] - c1) * s - z1
+            d2 += r1 * r1
+        if D > 2:
+            r2 = (xb[i * D + 2] - c2) * s - z2
+            d2 += r2 * r2
+        if D > 3:
+            r3 = (xb[i * D + 3] - c3) * s - z3
+            d2 += r3 * r3
+        dist, t, on, far = row_terms(d2, wi, eps, near)
+        f += wi * dist
+        inv += t
+        eta += on
+        fc += on * dist
+        mt_bits = max(as_bits(t), mt_bits)
+        wf += far * wi
+        fn += (1.0 - far) * wi * dist
+        R0 += t * r0
+        M0 += wi * r0
+        if D > 1:
+            R1 += t * r1
+            M1 += wi * r1
+        if D > 2:
+            R2 += t * r2
+            M2 += wi * r2
+        if D > 3:
+            R3 += t * r3
+            M3 += wi * r3
+    b[S_F], b[S_INV], b[S_ETA], b[S_FC], b[S_WF], b[S_FN] = f, inv, eta, fc, wf, fn
+    R = (R0, R1, R2, R3)
+    M = (M0, M1, M2, M3)
+    for j in range(D):
+        b[N_SCALAR + j] = R[j]
+        b[N_SCALAR + D + j] = M[j]
+    return mt_bits
 
 
 @njit(**HOT_KERNEL, inline="always")
-def fused_pass_rows(x, D, w, wscale, m, c, s, z, eps, near, out):
-    """Sum rows for 1 <= d <= 4: rows in LANES lanes (C++: short_rows).
+def short_rows(x, D, w, wscale, m, c, s, z, eps, near, out):
+    """Sum rows for 1 <= d <= 4 (C++: short_rows), block by block of BLOCK_ROWS rows.
 
     D must be a literal at the call (Numba inlines this function), so that, as for the
-    C++ template, row i is x[i D], ..., x[i D + D - 1] with the stride known and the
-    unused coordinates folded away. Row b + l goes to lane l; each lane sums at most
-    BLOCK_ROWS of its rows in order, then adds that with compensation (fold_lanes), and
-    the lanes are added at the end (lane_totals). C++ takes 4 lanes below AVX-512.
+    C++ template, row i is x[i D], ..., x[i D + D - 1] with the stride known. Each block's
+    sums (short_block; the module docstring says why blocks, not lanes) are added with
+    compensation, in block order.
     """
     nv = N_SCALAR + 2 * D
-    blk = np.zeros((nv, LANES))
-    total = np.zeros((nv, LANES))
-    err = np.zeros((nv, LANES))
-    mt = np.zeros(LANES, np.int64)  # bits of max_term per lane (float_bits)
-    full = m // LANES * LANES
-    group = BLOCK_ROWS * LANES
-    # Groups of whole lane rows, then the last rows, fewer than LANES, one per lane (one
-    # call site of lane_row: each is inlined, once per literal D).
-    g0 = 0
-    while g0 < m:
-        g1 = min(full, g0 + group) if g0 < full else m
-        for b in range(g0, g1, LANES):
-            for lane in range(min(LANES, g1 - b)):
-                lane_row(x, D, w, wscale, b + lane, lane, c, s, z, eps, near, blk, mt)
-        fold_lanes(total, err, blk)
-        g0 = g1
-    lane_totals(total, err, mt, out)
+    b = np.zeros(nv)
+    total = np.zeros(nv)
+    err = np.zeros(nv)
+    mt = 0  # bits of max_term (float_bits)
+    weighted = w.shape[0] > 0
+    for b0 in range(0, m, BLOCK_ROWS):
+        b1 = min(m, b0 + BLOCK_ROWS)
+        wb = w[b0:b1] if weighted else w
+        mt = short_block(x[b0 * D : b1 * D], D, wb, wscale, b1 - b0, c, s, z, eps, near, b, mt)
+        add_block_vector(total, err, b)
+    store_scalars(out, total, err, mt)
+    for k in range(2 * D):
+        out[SLOT_HEAD + k] = compensated_total(total[N_SCALAR + k], err[N_SCALAR + k])
 
 
 @njit(**HOT_KERNEL)
@@ -440,15 +437,45 @@ def fused_pass(x, d, w, wscale, lo, hi, c, s, z, eps, near, out):
     ws = w[lo:hi] if w.shape[0] > 0 else w
     m = hi - lo
     if d == 1:
-        fused_pass_rows(xs, 1, ws, wscale, m, c, s, z, eps, near, out)
+        short_rows(xs, 1, ws, wscale, m, c, s, z, eps, near, out)
     elif d == 2:
-        fused_pass_rows(xs, 2, ws, wscale, m, c, s, z, eps, near, out)
+        short_rows(xs, 2, ws, wscale, m, c, s, z, eps, near, out)
     elif d == 3:
-        fused_pass_rows(xs, 3, ws, wscale, m, c, s, z, eps, near, out)
+        short_rows(xs, 3, ws, wscale, m, c, s, z, eps, near, out)
     elif d == 4:
-        fused_pass_rows(xs, 4, ws, wscale, m, c, s, z, eps, near, out)
+        short_rows(xs, 4, ws, wscale, m, c, s, z, eps, near, out)
     else:
         fused_pass_blocks(xs, d, ws, wscale, m, c, s, z, eps, near, out)
+
+
+@njit(**HOT_KERNEL, inline="always")
+def short_moments(xs, D, ws, wscale, m, x0, out):
+    """Moments of 1 <= D <= 4 coordinates (a literal): scalar reductions, as in C++."""
+    weighted = ws.shape[0] > 0
+    W = bad = S0 = S1 = S2 = S3 = 0.0
+    spread = 0  # bits of the half spread (float_bits: |h| >= +0)
+    for i in range(m):
+        wi = ws[i] * wscale if weighted else 1.0
+        W += wi
+        for j in range(D):
+            v = xs[i * D + j]
+            bad += 0.0 if math.isfinite(v) else 1.0
+            h = 0.5 * v - 0.5 * x0[j]
+            spread = max(as_bits(abs(h)), spread)
+            if j == 0:
+                S0 += wi * h
+            elif j == 1:
+                S1 += wi * h
+            elif j == 2:
+                S2 += wi * h
+            else:
+                S3 += wi * h
+    S = (S0, S1, S2, S3)
+    for j in range(D):
+        out[MOMENT_HEAD + j] = S[j]
+    out[MOMENT_WEIGHT] = W
+    out[MOMENT_NONFINITE] = bad
+    out[MOMENT_HALF_SPREAD] = from_bits(spread)
 
 
 @njit(**HOT_KERNEL)
@@ -457,13 +484,26 @@ def moments(x, d, w, wscale, lo, hi, x0, out):
     xs = x[lo * d : hi * d]
     weighted = w.shape[0] > 0
     ws = w[lo:hi] if weighted else w
+    m = hi - lo
+    if d == 1:
+        short_moments(xs, 1, ws, wscale, m, x0, out)
+        return
+    if d == 2:
+        short_moments(xs, 2, ws, wscale, m, x0, out)
+        return
+    if d == 3:
+        short_moments(xs, 3, ws, wscale, m, x0, out)
+        return
+    if d == 4:
+        short_moments(xs, 4, ws, wscale, m, x0, out)
+        return
     W = 0.0
     bad = 0.0
     spread = 0  # bits of the half spread (float_bits: |h| >= +0)
     S = out[MOMENT_HEAD : MOMENT_HEAD + d]
     for j in range(d):
         S[j] = 0.0
-    for i in range(hi - lo):
+    for i in range(m):
         wi = ws[i] * wscale if weighted else 1.0
         W += wi
         xi = xs[i * d : i * d + d]
