@@ -77,13 +77,20 @@ def test_batch_certifies(backend, d, low):
         check(res, k, c, w[k], v[k], max_iter=8)
 
 
+# Gradient descent's path beside the close pair turns on the last bits of the gradient, and
+# the two backends sum it in different orders (the same error bound): 5-18 iterations in
+# C++, up to 28 in Numba (one problem of 64; 19 the next most). The bug this guards
+# against ran to max_iter.
+GD_ITERATIONS = 32
+
+
 @pytest.mark.parametrize("method", ["newton", "gd"])
 @pytest.mark.parametrize(("d", "low"), CONFIGS)
 def test_one_problem_certifies(backend, d, low, method):
     x, w, c, v = close_pairs(d, low)
     for k in range(P):
         res = geomedian.solve(x[k], w[k], backend=backend, method=method)
-        check(res, None, c, w[k], v[k], max_iter=8 if method == "newton" else 24)
+        check(res, None, c, w[k], v[k], max_iter=8 if method == "newton" else GD_ITERATIONS)
 
 
 @pytest.mark.parametrize(("d", "low"), CONFIGS)

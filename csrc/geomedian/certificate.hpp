@@ -22,7 +22,8 @@
 // (T = s for the non-negative ones), u = 2^-53, whatever n, d, the thread count and the
 // compiler's vectorisation:
 //  1. No accumulator sums more than block_rows = 128 rows: a lane of short_rows or a group
-//     of blocks (fused_pass.hpp), a lane of small_pass.cpp, a lane of packed_newton.cpp.
+//     of blocks (fused_pass.hpp), a lane of small_pass.cpp, a lane of packed_newton.cpp
+//     (in the Numba mirror, short_rows and the small pass: a block of consecutive rows).
 //     Adding k numbers in any order (any reduction tree, as vectorised reductions build)
 //     errs by at most gamma_{k-1} times the sum of their magnitudes, gamma_k = k u / (1 - k u)
 //     (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., sec. 4.2): at most

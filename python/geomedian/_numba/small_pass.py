@@ -4,17 +4,21 @@ A problem of at most ``SMALL_PROBLEM_SIZE`` coordinates is copied once, transpos
 per-thread buffer ``u`` (d x stride): the rows without NaN when NaN is omitted, padded to
 whole blocks of ``LANES`` rows that repeat the first present row with weight 0. After the
 frame is known, ``u <- (u - c) s`` in place and ``mu = sum_q w_q u_q``; every pass then
-reads ``u`` block by block, each lane keeping its own partial sums added in a fixed order
-(``lane_sum``), and ``M = mu - W z``. The start point is the coordinate-wise weighted lower
+reads ``u`` and ``M = mu - W z``. The start point is the coordinate-wise weighted lower
 median ``min {u_qj : sum_{r: u_rj <= u_qj} w_r >= W / 2}`` for ``m <= START_MEDIAN_ROWS``.
-``lane`` is a (LANE_ROWS, LANES) scratch array holding the lane accumulators. The sums the
-certificate reads (``small_sums``, and ``mu`` for M) are taken per lane over groups of at
-most ``BLOCK_ROWS`` rows of the lane, added per lane with compensation (``lane_fold``) and
-the lanes' totals by ``lane_sum`` (C++: LaneSums).
+
+The sums the certificate reads (``small_sums``, and ``mu`` for M) are taken over blocks of
+``BLOCK_ROWS`` consecutive rows, each block from fresh accumulators, and the blocks are
+added with compensation. C++ sums row q into lane q mod LANES of arrays in registers
+(LaneSums); as for the pass over rows of d <= 4 (``fused_pass.py``), Numba's LLVM leaves
+such lane loops scalar, so here each block is one reduction that LLVM vectorises across
+the rows. Either way no accumulator sums more than BLOCK_ROWS rows: the same error bound,
+other bits.
 """
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .._contract import (
@@ -38,62 +42,20 @@ from .._contract import (
 # Re-exported (redundant aliases): solver.py and schedule.py read them here.
 from .._contract import NEWTON_MAX_D as NEWTON_MAX_D
 from .._contract import SMALL_PROBLEM_SIZE as SMALL_PROBLEM_SIZE
-from .fused_pass import add_compensated, compensated_total
+from .float_bits import as_bits, from_bits
+from .fused_pass import HOT_LOOP_MATH, add_compensated, compensated_total, row_terms
 from .jit_options import KERNEL
 
-# Rows of the lane scratch (the C++ kernels' lane arrays); row a's compensated sum per lane
-# (C++: LaneSums) in rows L_SUM + a and L_ERR + a.
-L_F, L_INV, L_ETA, L_FC, L_MT, L_WF, L_FN, L_A, L_B = 0, 1, 2, 3, 4, 5, 6, 7, 8
-L_SUM = 9
-L_ERR = L_SUM + L_B
-LANE_ROWS = L_ERR + L_B
-# Rows of a group: BLOCK_ROWS in each lane.
-GROUP_ROWS = BLOCK_ROWS * LANES
+# Rows of the lane scratch of small_start: its two sums per lane.
+L_A, L_B = 0, 1
+LANE_ROWS = 2
+# A pass's terms and sums: the hot loops' flags (fused_pass.py says why).
+HOT_KERNEL = {**KERNEL, "fastmath": HOT_LOOP_MATH, "error_model": "numpy"}
 
 
 @njit(**KERNEL, inline="always")
 def padded_rows(m):
     return (m + LANES - 1) // LANES * LANES
-
-
-@njit(**KERNEL, inline="always")
-def lane_sum(a):
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
-
-
-@njit(**KERNEL, inline="always")
-def lane_clear_sums(lane, a):
-    """Start row a's compensated sums (C++: a fresh LaneSums)."""
-    for k in range(LANES):
-        lane[a, k] = 0.0
-        lane[L_SUM + a, k] = 0.0
-        lane[L_ERR + a, k] = 0.0
-
-
-@njit(**KERNEL, inline="always")
-def lane_fold(lane, a):
-    """Add the group sums of row a into its compensated sums per lane, clear row a."""
-    for k in range(LANES):
-        lane[L_SUM + a, k], lane[L_ERR + a, k] = add_compensated(
-            lane[L_SUM + a, k], lane[L_ERR + a, k], lane[a, k]
-        )
-        lane[a, k] = 0.0
-
-
-@njit(**KERNEL, inline="always")
-def lane_total(lane, a):
-    """lane_sum of the lanes' compensated totals of row a (leaves them in row a)."""
-    for k in range(LANES):
-        lane[a, k] = compensated_total(lane[L_SUM + a, k], lane[L_ERR + a, k])
-    return lane_sum(lane[a])
-
-
-@njit(**KERNEL, inline="always")
-def lane_max(a):
-    m = a[0]
-    for k in range(1, LANES):
-        m = a[k] if a[k] > m else m
-    return m
 
 
 @njit(**KERNEL)
@@ -138,56 +100,56 @@ def small_copy(x, w, wscale, omit, i0, u, sw, idx):
     return m, npad, inf_in_omitted
 
 
-@njit(**KERNEL)
-def small_moments(u, sw, npad, big, d, lane, out):
-    for k in range(LANES):
-        lane[L_F, k] = 0.0  # W
-        lane[L_INV, k] = 0.0  # bad
-        lane[L_ETA, k] = 0.0  # spread
-    for i in range(0, npad, LANES):
-        for k in range(LANES):
-            lane[L_F, k] += sw[i + k]
+@njit(**HOT_KERNEL)
+def small_moments(u, sw, npad, big, d, out):
+    W = 0.0
+    for q in range(npad):
+        W += sw[q]
+    bad = 0.0
+    spread = 0  # bits of the half spread (float_bits: |h| >= +0)
     for j in range(d):
-        x0 = u[j, 0]
-        for k in range(LANES):
-            lane[L_A, k] = 0.0
-        for i in range(0, npad, LANES):
-            for k in range(LANES):
-                v = u[j, i + k]
-                lane[L_INV, k] += 1.0 if not abs(v) <= big else 0.0
-                h = 0.5 * v - 0.5 * x0
-                lane[L_ETA, k] = abs(h) if abs(h) > lane[L_ETA, k] else lane[L_ETA, k]
-                lane[L_A, k] += sw[i + k] * h
-        out[MOMENT_HEAD + j] = lane_sum(lane[L_A])
-    out[MOMENT_WEIGHT] = lane_sum(lane[L_F])
-    out[MOMENT_NONFINITE] = lane_sum(lane[L_INV])
-    out[MOMENT_HALF_SPREAD] = lane_max(lane[L_ETA])
+        uj = u[j, :npad]
+        x0 = uj[0]
+        S = 0.0
+        for q in range(npad):
+            v = uj[q]
+            bad += 1.0 if not abs(v) <= big else 0.0
+            h = 0.5 * v - 0.5 * x0
+            spread = max(as_bits(abs(h)), spread)
+            S += sw[q] * h
+        out[MOMENT_HEAD + j] = S
+    out[MOMENT_WEIGHT] = W
+    out[MOMENT_NONFINITE] = bad
+    out[MOMENT_HALF_SPREAD] = from_bits(spread)
 
 
-@njit(**KERNEL)
-def small_load(u, sw, npad, d, c, s, lane, mu):
+@njit(**HOT_KERNEL)
+def small_load(u, sw, npad, d, c, s, mu):
     for j in range(d):
         cj = c[j]
-        lane_clear_sums(lane, L_A)
-        for g0 in range(0, npad, GROUP_ROWS):
-            for i in range(g0, min(npad, g0 + GROUP_ROWS), LANES):
-                for k in range(LANES):
-                    v = (u[j, i + k] - cj) * s
-                    u[j, i + k] = v
-                    lane[L_A, k] += sw[i + k] * v
-            lane_fold(lane, L_A)
-        mu[j] = lane_total(lane, L_A)
+        total = 0.0
+        err = 0.0
+        for b0 in range(0, npad, BLOCK_ROWS):
+            ub = u[j, b0 : min(npad, b0 + BLOCK_ROWS)]
+            wb = sw[b0 : b0 + ub.shape[0]]
+            a = 0.0
+            for q in range(ub.shape[0]):
+                v = (ub[q] - cj) * s
+                ub[q] = v
+                a += wb[q] * v
+            total, err = add_compensated(total, err, a)
+        mu[j] = compensated_total(total, err)
 
 
 @njit(**KERNEL)
-def small_reload(x, sidx, m, npad, c, s, u, sw, lane, mu):
+def small_reload(x, sidx, m, npad, c, s, u, sw, mu):
     """Copy the present rows again and load them around a new centre c (SmallPass::reload)."""
     d = x.shape[1]
     for q in range(npad):
         i = sidx[q if q < m else 0]
         for j in range(d):
             u[j, q] = x[i, j]
-    small_load(u, sw, npad, d, c, s, lane, mu)
+    small_load(u, sw, npad, d, c, s, mu)
 
 
 @njit(**KERNEL)
@@ -231,82 +193,77 @@ def small_start(u, sw, W, m, npad, d, cum, lane, z):
         z[j] = lo
 
 
-@njit(**KERNEL)
+@njit(**HOT_KERNEL)
 def squared_distances(u, npad, d, z, d2):
-    """||u_q - z||^2 of every row into d2, block by block (summed over j in nearest_row's order)."""
-    for i in range(0, npad, LANES):
-        for k in range(LANES):
-            d2[i + k] = 0.0
+    """||u_q - z||^2 of every row into d2 (summed over j in nearest_row's order)."""
+    for q in range(npad):
+        d2[q] = 0.0
+    for j in range(d):
+        zj = z[j]
+        uj = u[j, :npad]
+        for q in range(npad):
+            r = uj[q] - zj
+            d2[q] += r * r
+
+
+@njit(**HOT_KERNEL)
+def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, out):
+    squared_distances(u, npad, d, z, t)
+    total = np.zeros(SLOT_HEAD + d)
+    err = np.zeros(SLOT_HEAD + d)
+    mt = 0  # bits of max_term (float_bits)
+    for b0 in range(0, npad, BLOCK_ROWS):
+        tb = t[b0 : min(npad, b0 + BLOCK_ROWS)]
+        wb = sw[b0 : b0 + tb.shape[0]]
+        f = inv = eta = fc = wf = fn = 0.0
+        for q in range(tb.shape[0]):
+            wi = wb[q]
+            dist, ti, on, far = row_terms(tb[q], wi, eps, near)
+            f += wi * dist
+            inv += ti
+            eta += on
+            fc += on * dist
+            mt = max(as_bits(ti), mt)
+            wf += far * wi
+            fn += (1.0 - far) * wi * dist
+            tb[q] = ti
+        for k, v in ((SLOT_F, f), (SLOT_INV, inv), (SLOT_ETA, eta), (SLOT_F_COINC, fc),
+                     (SLOT_W_FAR, wf), (SLOT_F_NEAR, fn)):  # fmt: skip
+            total[k], err[k] = add_compensated(total[k], err[k], v)
         for j in range(d):
             zj = z[j]
-            for k in range(LANES):
-                r = u[j, i + k] - zj
-                d2[i + k] += r * r
-
-
-@njit(**KERNEL)
-def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, lane, out):
-    squared_distances(u, npad, d, z, t)
-    for a in range(L_FN + 1):
-        lane_clear_sums(lane, a)
-    for g0 in range(0, npad, GROUP_ROWS):
-        for i in range(g0, min(npad, g0 + GROUP_ROWS), LANES):
-            for k in range(LANES):
-                dist = math.sqrt(t[i + k])
-                wi = sw[i + k]
-                on = 1.0 if dist <= eps else 0.0
-                far = 1.0 if dist > near else 0.0
-                ti = (1.0 - on) * wi / max(dist, eps)
-                lane[L_F, k] += wi * dist
-                lane[L_INV, k] += ti
-                lane[L_ETA, k] += on * wi
-                lane[L_FC, k] += on * wi * dist
-                lane[L_MT, k] = ti if ti > lane[L_MT, k] else lane[L_MT, k]
-                lane[L_WF, k] += far * wi
-                lane[L_FN, k] += (1.0 - far) * wi * dist
-                t[i + k] = ti
-        for a in (L_F, L_INV, L_ETA, L_FC, L_WF, L_FN):
-            lane_fold(lane, a)
-    out[SLOT_F] = lane_total(lane, L_F)
-    out[SLOT_INV] = lane_total(lane, L_INV)
-    out[SLOT_ETA] = lane_total(lane, L_ETA)
-    out[SLOT_F_COINC] = lane_total(lane, L_FC)
-    out[SLOT_MAX_TERM] = lane_max(lane[L_MT])
-    out[SLOT_W_FAR] = lane_total(lane, L_WF)
-    out[SLOT_F_NEAR] = lane_total(lane, L_FN)
+            ub = u[j, b0 : b0 + tb.shape[0]]
+            a = 0.0
+            for q in range(tb.shape[0]):
+                a += tb[q] * (ub[q] - zj)
+            total[SLOT_HEAD + j], err[SLOT_HEAD + j] = add_compensated(
+                total[SLOT_HEAD + j], err[SLOT_HEAD + j], a
+            )
+    for k in range(SLOT_HEAD + d):
+        out[k] = compensated_total(total[k], err[k])
+    out[SLOT_MAX_TERM] = from_bits(mt)
     for j in range(d):
-        zj = z[j]
-        lane_clear_sums(lane, L_A)
-        for g0 in range(0, npad, GROUP_ROWS):
-            for i in range(g0, min(npad, g0 + GROUP_ROWS), LANES):
-                for k in range(LANES):
-                    lane[L_A, k] += t[i + k] * (u[j, i + k] - zj)
-            lane_fold(lane, L_A)
-        out[SLOT_HEAD + j] = lane_total(lane, L_A)
-        out[SLOT_HEAD + d + j] = mu[j] - W * zj
+        out[SLOT_HEAD + d + j] = mu[j] - W * z[j]
 
 
-@njit(**KERNEL)
-def small_hessian(u, sw, inv, npad, d, z, eps, v, lane, H):
+@njit(**HOT_KERNEL)
+def small_hessian(u, sw, inv, npad, d, z, eps, v, H):
     """H = inv I - sum_{d_q > eps} v_q r_q r_q^T, v_q = w_q / d_q^3, packed lower triangle."""
     squared_distances(u, npad, d, z, v)
-    for i in range(0, npad, LANES):
-        for k in range(LANES):
-            d2 = v[i + k]
-            dist = math.sqrt(d2)
-            on = 1.0 if dist <= eps else 0.0
-            ti = (1.0 - on) * sw[i + k] / max(dist, eps)
-            v[i + k] = ti / max(d2, eps * eps)
+    for q in range(npad):
+        d2 = v[q]
+        ti = row_terms(d2, sw[q], eps, math.inf)[1]
+        v[q] = ti / max(d2, eps * eps)
     for j in range(d):
         zj = z[j]
+        uj = u[j, :npad]
         for kk in range(j + 1):
             zk = z[kk]
-            for k in range(LANES):
-                lane[L_A, k] = 0.0
-            for i in range(0, npad, LANES):
-                for k in range(LANES):
-                    lane[L_A, k] += v[i + k] * (u[j, i + k] - zj) * (u[kk, i + k] - zk)
-            H[j * (j + 1) // 2 + kk] = (inv if j == kk else 0.0) - lane_sum(lane[L_A])
+            uk = u[kk, :npad]
+            a = 0.0
+            for q in range(npad):
+                a += v[q] * (uj[q] - zj) * (uk[q] - zk)
+            H[j * (j + 1) // 2 + kk] = (inv if j == kk else 0.0) - a
 
 
 @njit(**KERNEL)

@@ -249,7 +249,7 @@ def small_buffers(n, d):
     """Return the small pass's per-thread buffers (SmallBuffers in C++).
 
     su (d, stride) the copy, sw (stride) its weights, st (stride) scratch, smu (d)
-    sum_q w_q u_q, sidx (n) the present rows, lane (LANE_ROWS, LANES) lane accumulators.
+    sum_q w_q u_q, sidx (n) the present rows, lane (LANE_ROWS, LANES) the start's lane sums.
     """
     stride = padded_rows(n)
     return (
@@ -323,7 +323,7 @@ def small_pass_moments(pr, pa, i0, mom):
     d = x.shape[1]
     m, npad, inf_in_omitted = small_copy(x, pr.w, pr.wscale, pa.omit, i0, pa.su, pa.sw, pa.sidx)
     big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
-    small_moments(pa.su, pa.sw, npad, big, d, pa.lane, mom)
+    small_moments(pa.su, pa.sw, npad, big, d, mom)
     mom[MOMENT_NONFINITE] += inf_in_omitted  # inf is an error even in an omitted row
     pa.rows[0] = m
     pa.rows[1] = npad
@@ -350,7 +350,7 @@ def pass_moments(pr, pa, i0, mom):
 
 
 def small_frame_ready(pa, c, s):
-    small_load(pa.su, pa.sw, pa.rows[1], c.shape[0], c, s, pa.lane, pa.smu)
+    small_load(pa.su, pa.sw, pa.rows[1], c.shape[0], c, s, pa.smu)
 
 
 def nothing_to_load(pa, c, s):
@@ -363,7 +363,7 @@ def frame_ready(pa, c, s):
 
 
 def small_frame_moved(pr, pa, c, s):
-    small_reload(pr.x, pa.sidx, pa.rows[0], pa.rows[1], c, s, pa.su, pa.sw, pa.lane, pa.smu)
+    small_reload(pr.x, pa.sidx, pa.rows[0], pa.rows[1], c, s, pa.su, pa.sw, pa.smu)
 
 
 def nothing_to_move(pr, pa, c, s):
@@ -391,8 +391,7 @@ def default_start(pa, W, d, z):
 
 def small_pass_sums(pr, pa, fr, W, out):
     small_sums(
-        pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st,
-        pa.lane, out,
+        pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st, out
     )  # fmt: skip
 
 
@@ -432,7 +431,7 @@ def pass_nearest(pr, pa, fr):
 
 
 def small_pass_hessian(pa, fr, inv, H):
-    small_hessian(pa.su, pa.sw, inv, pa.rows[1], fr.z.shape[0], fr.z, fr.eps, pa.st, pa.lane, H)
+    small_hessian(pa.su, pa.sw, inv, pa.rows[1], fr.z.shape[0], fr.z, fr.eps, pa.st, H)
     return True
 
 
