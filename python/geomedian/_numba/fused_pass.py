@@ -114,6 +114,44 @@ def row_terms(d2, wi, eps, near):
     return dist, (1.0 - on) * wi / max(dist, eps), on * wi, far
 
 
+@njit(**KERNEL, fastmath=HOT_LOOP_MATH, inline="always")
+def add_row_terms(acc, d2, wi, eps, near):
+    """Return (t_i, acc with row i's terms added).
+
+    acc: the scalar sums S_F ... S_FN, then max_term's bits (float_bits), as a tuple that
+    the loops carry in registers.
+    """
+    dist, t, on, far = row_terms(d2, wi, eps, near)
+    f, inv, eta, fc, wf, fn, mt_bits = acc
+    return t, (
+        f + wi * dist,
+        inv + t,
+        eta + on,
+        fc + on * dist,
+        wf + far * wi,
+        fn + (1.0 - far) * wi * dist,
+        max(as_bits(t), mt_bits),
+    )
+
+
+@njit(**KERNEL, inline="always")
+def no_terms(mt_bits):
+    """Return add_row_terms' accumulators before the first row of a block."""
+    return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, mt_bits)
+
+
+@njit(**KERNEL, inline="always")
+def add_scalar_sums(sb, acc):
+    """Add a block's scalar sums (add_row_terms' acc) into sb; return max_term's bits."""
+    sb[S_F] += acc[0]
+    sb[S_INV] += acc[1]
+    sb[S_ETA] += acc[2]
+    sb[S_FC] += acc[3]
+    sb[S_WF] += acc[4]
+    sb[S_FN] += acc[5]
+    return acc[6]
+
+
 @njit(**KERNEL)
 def block_rows_for(d):
     """Rows per block for d > 4: an 8 KiB buffer of centred rows (C++: block_rows_for)."""
@@ -210,29 +248,10 @@ def block_terms(d2, wb, m, eps, near, t, sb, mt_bits):
 
     The maximum runs on bit patterns (float_bits), the only form LLVM vectorises.
     """
-    bf = 0.0
-    binv = 0.0
-    beta = 0.0
-    bfc = 0.0
-    bwf = 0.0
-    bfn = 0.0
+    acc = no_terms(mt_bits)
     for k in range(m):
-        dist, tk, on, far = row_terms(d2[k], wb[k], eps, near)
-        t[k] = tk
-        bf += wb[k] * dist
-        binv += tk
-        beta += on
-        bfc += on * dist
-        mt_bits = max(as_bits(tk), mt_bits)
-        bwf += far * wb[k]
-        bfn += (1.0 - far) * wb[k] * dist
-    sb[S_F] += bf
-    sb[S_INV] += binv
-    sb[S_ETA] += beta
-    sb[S_FC] += bfc
-    sb[S_WF] += bwf
-    sb[S_FN] += bfn
-    return mt_bits
+        t[k], acc = add_row_terms(acc, d2[k], wb[k], eps, near)
+    return add_scalar_sums(sb, acc)
 
 
 @njit(**HOT_KERNEL, inline="always")
@@ -275,7 +294,7 @@ def block_accumulate(rbuf, t, wb, m, d, R, M):
 
 @njit(**HOT_KERNEL, inline="always")
 def short_block(xb, D, wb, wscale, m, c, s, z, eps, near, b, mt_bits):
-    """Write the sums of the m <= BLOCK_ROWS rows of xb (1 <= D <= 4) into b; return max_term bits.
+    """Add the sums of the m <= BLOCK_ROWS rows of xb (1 <= D <= 4) into b; return max_term bits.
 
     Every sum is a scalar reduction over the block (``b`` in ``sums_size`` order from the
     scalar sums on: those, then R, then M), which LLVM vectorises across the rows under
@@ -286,7 +305,7 @@ def short_block(xb, D, wb, wscale, m, c, s, z, eps, near, b, mt_bits):
     c1, z1 = (c[1], z[1]) if D > 1 else (0.0, 0.0)
     c2, z2 = (c[2], z[2]) if D > 2 else (0.0, 0.0)
     c3, z3 = (c[3], z[3]) if D > 3 else (0.0, 0.0)
-    f = inv = eta = fc = wf = fn = 0.0
+    acc = no_terms(mt_bits)
     R0 = R1 = R2 = R3 = M0 = M1 = M2 = M3 = 0.0
     r1 = r2 = r3 = 0.0
     for i in range(m):
@@ -302,14 +321,7 @@ def short_block(xb, D, wb, wscale, m, c, s, z, eps, near, b, mt_bits):
         if D > 3:
             r3 = (xb[i * D + 3] - c3) * s - z3
             d2 += r3 * r3
-        dist, t, on, far = row_terms(d2, wi, eps, near)
-        f += wi * dist
-        inv += t
-        eta += on
-        fc += on * dist
-        mt_bits = max(as_bits(t), mt_bits)
-        wf += far * wi
-        fn += (1.0 - far) * wi * dist
+        t, acc = add_row_terms(acc, d2, wi, eps, near)
         R0 += t * r0
         M0 += wi * r0
         if D > 1:
@@ -321,12 +333,12 @@ def short_block(xb, D, wb, wscale, m, c, s, z, eps, near, b, mt_bits):
         if D > 3:
             R3 += t * r3
             M3 += wi * r3
-    b[S_F], b[S_INV], b[S_ETA], b[S_FC], b[S_WF], b[S_FN] = f, inv, eta, fc, wf, fn
+    mt_bits = add_scalar_sums(b, acc)
     R = (R0, R1, R2, R3)
     M = (M0, M1, M2, M3)
     for j in range(D):
-        b[N_SCALAR + j] = R[j]
-        b[N_SCALAR + D + j] = M[j]
+        b[N_SCALAR + j] += R[j]
+        b[N_SCALAR + D + j] += M[j]
     return mt_bits
 
 

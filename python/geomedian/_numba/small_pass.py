@@ -28,14 +28,7 @@ from .._contract import (
     MOMENT_HEAD,
     MOMENT_NONFINITE,
     MOMENT_WEIGHT,
-    SLOT_ETA,
-    SLOT_F,
-    SLOT_F_COINC,
-    SLOT_F_NEAR,
     SLOT_HEAD,
-    SLOT_INV,
-    SLOT_MAX_TERM,
-    SLOT_W_FAR,
     START_MEDIAN_ROWS,
 )
 
@@ -43,7 +36,18 @@ from .._contract import (
 from .._contract import NEWTON_MAX_D as NEWTON_MAX_D
 from .._contract import SMALL_PROBLEM_SIZE as SMALL_PROBLEM_SIZE
 from .float_bits import as_bits, from_bits
-from .fused_pass import HOT_LOOP_MATH, add_compensated, compensated_total, row_terms
+from .fused_pass import (
+    HOT_LOOP_MATH,
+    N_SCALAR,
+    add_block_vector,
+    add_compensated,
+    add_row_terms,
+    add_scalar_sums,
+    compensated_total,
+    no_terms,
+    row_terms,
+    store_scalars,
+)
 from .jit_options import KERNEL
 
 # Rows of the lane scratch of small_start: its two sums per lane.
@@ -209,40 +213,30 @@ def squared_distances(u, npad, d, z, d2):
 @njit(**HOT_KERNEL)
 def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, out):
     squared_distances(u, npad, d, z, t)
-    total = np.zeros(SLOT_HEAD + d)
-    err = np.zeros(SLOT_HEAD + d)
+    # A block's sums in fused_pass's order (ScalarSums, then R), their compensated totals.
+    nv = N_SCALAR + d
+    b = np.zeros(nv)
+    total = np.zeros(nv)
+    err = np.zeros(nv)
     mt = 0  # bits of max_term (float_bits)
     for b0 in range(0, npad, BLOCK_ROWS):
         tb = t[b0 : min(npad, b0 + BLOCK_ROWS)]
         wb = sw[b0 : b0 + tb.shape[0]]
-        f = inv = eta = fc = wf = fn = 0.0
+        acc = no_terms(mt)
         for q in range(tb.shape[0]):
-            wi = wb[q]
-            dist, ti, on, far = row_terms(tb[q], wi, eps, near)
-            f += wi * dist
-            inv += ti
-            eta += on
-            fc += on * dist
-            mt = max(as_bits(ti), mt)
-            wf += far * wi
-            fn += (1.0 - far) * wi * dist
-            tb[q] = ti
-        for k, v in ((SLOT_F, f), (SLOT_INV, inv), (SLOT_ETA, eta), (SLOT_F_COINC, fc),
-                     (SLOT_W_FAR, wf), (SLOT_F_NEAR, fn)):  # fmt: skip
-            total[k], err[k] = add_compensated(total[k], err[k], v)
+            tb[q], acc = add_row_terms(acc, tb[q], wb[q], eps, near)
+        mt = add_scalar_sums(b, acc)
         for j in range(d):
             zj = z[j]
             ub = u[j, b0 : b0 + tb.shape[0]]
             a = 0.0
             for q in range(tb.shape[0]):
                 a += tb[q] * (ub[q] - zj)
-            total[SLOT_HEAD + j], err[SLOT_HEAD + j] = add_compensated(
-                total[SLOT_HEAD + j], err[SLOT_HEAD + j], a
-            )
-    for k in range(SLOT_HEAD + d):
-        out[k] = compensated_total(total[k], err[k])
-    out[SLOT_MAX_TERM] = from_bits(mt)
+            b[N_SCALAR + j] = a
+        add_block_vector(total, err, b)
+    store_scalars(out, total, err, mt)
     for j in range(d):
+        out[SLOT_HEAD + j] = compensated_total(total[N_SCALAR + j], err[N_SCALAR + j])
         out[SLOT_HEAD + d + j] = mu[j] - W * z[j]
 
 
