@@ -464,6 +464,25 @@ def test_chebyshev_trust_region_against_linprog(backend, rng, monkeypatch):
     assert abs(res.objective - fstar) <= 1e-10 * fstar and res.lower_bound <= fstar * (1 + 1e-12)
 
 
+def test_chebyshev_mid_size_against_linprog(backend, rng):
+    # 600 points: programs of 256 of them in a trust region, where one program over all 600
+    # costs 15-30x more; on a weighted lattice, where such rounds stall on the ties, one
+    # program over all the points after SMALL_PROBLEM_ROUNDS of them.
+    from geomedian._lp import chebyshev
+
+    lattice = rng.integers(0, 4, (600, 4)).astype(float)
+    rounds = chebyshev.SMALL_PROBLEM_ROUNDS
+    cases = [(skewed(rng, 600), None, range(1, rounds)),
+             (lattice, rng.uniform(0.5, 2.0, 600), [rounds + 1])]  # fmt: skip
+    for x, w, programs in cases:
+        res = geomedian.solve(x, w, p=np.inf, backend=backend)
+        fstar = reference.lp_program(x, np.ones(600) if w is None else w, np.inf)[1]
+        assert res.converged, res
+        assert abs(res.objective - fstar) <= 1e-10 * fstar
+        assert res.lower_bound <= fstar * (1 + 1e-12)
+        assert res.n_iter in programs, res
+
+
 def test_chebyshev_starts_within_a_radius(backend, monkeypatch):
     # Each round moves at most the trust radius, which shrinks as the points crowd: from
     # the p = 16 median alone this cloud took 13 rounds; from the p = 256 median after it,

@@ -4,7 +4,7 @@
 point whose largest coordinate ``|y_j - x_ij|`` leads the second by more than ``2 rho`` (and
 is above ``rho``) contributes the linear term ``w_i sign(y_j - x_ij) (y'_j - x_ij)`` for
 every ``y'`` with ``||y' - y||_inf <= rho``; those terms are added up into one vector. The
-other points (at most ``program_points(d)``, by the choice of ``rho``; all of them in a
+other points (at most ``program_points(d, n)``, by the choice of ``rho``; all of them in a
 small problem, with no box) enter the linear program
 
     min sum_E w_i t_i + c . y'   subject to   -t_i <= y'_j - x_ij <= t_i,  |y'_j - y_j| <= rho,
@@ -17,7 +17,7 @@ certificate checks it whatever the solver's tolerances. Otherwise ``y'`` (a decr
 is the next iterate.
 
 Each round moves ``y`` by at most ``rho``, which shrinks as the points crowd (about
-``program_points(d) / n`` of their spread): the start must lie within a few ``rho`` of the
+``program_points(d, n) / n`` of their spread): the start must lie within a few ``rho`` of the
 minimiser. It is Newton's Lp median for ``p = 16`` and then for ``p = 256``
 (:func:`newton_start`): the Lp median nears the Chebyshev one as p grows, and Newton's
 passes over the points cost less than rounds.
@@ -51,6 +51,13 @@ __all__ = [
 ]
 
 EXPLICIT_POINTS = 1024
+# The dense simplex costs about the cube of its points: a problem of n points takes programs
+# of about sqrt(n) of them (at least this many, at most program_points(d)), and rounds of a
+# pass over the n points for the rest. Up to the full size, where such rounds do not
+# certify within SMALL_PROBLEM_ROUNDS (ties on a lattice, with weights), one program over
+# all the points solves it exactly.
+SMALL_PROGRAM = 256
+SMALL_PROBLEM_ROUNDS = 8
 BLOCK_POINTS = 512  # points per program when small problems are solved together
 # A program over m points in d coordinates is a dense tableau of about 2 m^2 d entries:
 # beyond d = 32 fewer points per program (and more rounds) keep it within this many.
@@ -78,9 +85,13 @@ def newton_start(pts, y: np.ndarray):
     return y, passes
 
 
-def program_points(d: int) -> int:
-    """Return the most points one program over ``d`` coordinates takes."""
-    return max(16, min(EXPLICIT_POINTS, math.isqrt(TABLEAU_ENTRIES // (2 * d))))
+def program_points(d: int, n: int | None = None) -> int:
+    """Return the most points one program over ``d`` coordinates takes.
+
+    ``n``: the problem's points; then the points its programs take (see SMALL_PROGRAM).
+    """
+    most = max(16, min(EXPLICIT_POINTS, math.isqrt(TABLEAU_ENTRIES // (2 * d))))
+    return most if n is None else min(most, max(SMALL_PROGRAM, math.isqrt(n)))
 
 
 def explicit_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray, rho: float):
@@ -180,8 +191,10 @@ def merged_duplicates(xt: np.ndarray, w: np.ndarray):
 
 
 def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: int,
-         rounds_before: int = 0):  # fmt: skip
+         rounds_before: int = 0, k: int | None = None):  # fmt: skip
     """Solve one problem ``xt`` ``(d, n)`` from ``y`` in at most ``max_rounds`` programs.
+
+    ``k``: the points a program takes (default ``program_points(d, n)``).
 
     Return ``(y, Bound, programs solved, status)``: ``STATUS_CONVERGED`` where the last
     program certified its answer (or was not boxed: optimal up to rounding),
@@ -189,7 +202,7 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: i
     more points tie than two programs' worth, or :class:`Stalls` says so.
     """
     d, n = xt.shape
-    k = program_points(d)
+    k = program_points(d, n) if k is None else k
     stalls = Stalls(tol)
     bound, status, rounds = None, STATUS_MAX_ITER, rounds_before
     while rounds < max_rounds:
@@ -249,6 +262,22 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: i
     return y, bound, rounds, status
 
 
+def _small_or_one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: int):
+    """Solve as :func:`_one`; a problem that fits one program, in it where rounds do not do.
+
+    That is, where SMALL_PROBLEM_ROUNDS rounds of smaller programs leave it uncertified:
+    one program over all its points, centred where the rounds left it.
+    """
+    d, n = xt.shape
+    most = program_points(d)
+    if not program_points(d, n) < n <= most:
+        return _one(xt, w, y, tol, max_rounds)
+    y, bound, rounds, status = _one(xt, w, y, tol, min(max_rounds, SMALL_PROBLEM_ROUNDS))
+    if status == STATUS_CONVERGED or rounds >= max_rounds:
+        return y, bound, rounds, status
+    return _one(xt, w, y, tol, max_rounds, rounds, k=most)
+
+
 def chebyshev_median(
     xt: np.ndarray, w: np.ndarray, y0: np.ndarray, tol: float, max_rounds: int
 ):
@@ -263,7 +292,7 @@ def chebyshev_median(
     rounds = np.zeros(P, dtype=np.int64)
     status = np.full(P, STATUS_CONVERGED, dtype=np.int32)
     K = 1
-    if n <= program_points(d):  # as many as the points and the tableau's entries allow
+    if n <= program_points(d, n):  # as many as the points and the tableau's entries allow
         K = max(1, min(BLOCK_POINTS // n, TABLEAU_ENTRIES // (2 * n * n * d)))
     for lo in range(0, P, K):
         hi = min(P, lo + K)
@@ -277,6 +306,6 @@ def chebyshev_median(
                 parts.append(lower_bound(z, w[lo:hi], N, u, np.inf, cancel=False))
                 continue
         for k in range(lo, hi):  # one at a time (also where the block's program failed)
-            y[k], bound, rounds[k], status[k] = _one(xt[k], w[k], y0[k], tol, max_rounds)
+            y[k], bound, rounds[k], status[k] = _small_or_one(xt[k], w[k], y0[k], tol, max_rounds)
             parts.append(bound)
     return y, Bound(*(np.concatenate(f) for f in zip(*parts))), rounds, status

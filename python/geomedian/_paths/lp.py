@@ -187,7 +187,7 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         f, lb = bound.objective, bound.lower_bound
         n_passes += 1
     elif p == np.inf:
-        if y0 is None and n > program_points(d):  # start near: Newton for large p
+        if y0 is None and n > program_points(d, n):  # start near: Newton for large p
             y0, passes = newton_start(pts, start)
             n_passes += passes
         y, bound, n_iter, status = chebyshev_median(
