@@ -77,10 +77,9 @@ def test_batch_certifies(backend, d, low):
         check(res, k, c, w[k], v[k], max_iter=8)
 
 
-# Gradient descent's path beside the close pair turns on the last bits of the gradient, and
-# the two backends sum it in different orders (the same error bound): 5-18 iterations in
-# C++, up to 28 in Numba (one problem of 64; 19 the next most). The bug this guards
-# against ran to max_iter.
+# Gradient descent's path beside the close pair turns on the last bits of the gradient,
+# which the two backends sum in different orders (the same error bound), so their counts
+# differ by several iterations here and there. The bug this guards against ran to max_iter.
 GD_ITERATIONS = 32
 
 

@@ -25,7 +25,7 @@ AVX-512 forms them from a reciprocal square root refined to 5 ulp instead, at ev
 
 Rows of d <= 4 are where the two sides differ in form. C++ puts row i into lane i mod L of
 sum arrays held in registers (``short_rows``); LLVM as Numba drives it does not vectorise
-a loop that updates such arrays, and that pass ran scalar, 5x slower. Here each block of
+a loop that updates such arrays, and that pass ran scalar. Here each block of
 BLOCK_ROWS rows is summed by scalar reductions, which LLVM vectorises across the rows
 (``short_block``): no accumulator sums more than BLOCK_ROWS rows on either side, so both
 meet the certificate's error bound; the bits differ, as they already do where C++ takes

@@ -8,8 +8,8 @@ iteration driver reads once per iteration (``solver.solve_problem``, where the C
 calls ``interrupt()``), waits for the kernel to wind down and re-raises.
 
 The worker is one thread for the life of the process, not one per call: OpenMP gives each
-thread that opens a parallel region a team of its own, so a new thread per call started a
-new team every time (about 2 ms a call, as much as six passes over 1,000,000 x 2 points).
+thread that opens a parallel region a team of its own, so a new thread per call would start
+a new team every time.
 """
 
 from __future__ import annotations
