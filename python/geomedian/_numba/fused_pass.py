@@ -490,25 +490,10 @@ def short_moments(xs, D, ws, wscale, m, x0, out):
     out[MOMENT_HALF_SPREAD] = from_bits(spread)
 
 
-@njit(**HOT_KERNEL)
-def moments(x, d, w, wscale, lo, hi, x0, out):
-    """Moments of rows [lo, hi) of the flat points x (as fused_pass) into out."""
-    xs = x[lo * d : hi * d]
-    weighted = w.shape[0] > 0
-    ws = w[lo:hi] if weighted else w
-    m = hi - lo
-    if d == 1:
-        short_moments(xs, 1, ws, wscale, m, x0, out)
-        return
-    if d == 2:
-        short_moments(xs, 2, ws, wscale, m, x0, out)
-        return
-    if d == 3:
-        short_moments(xs, 3, ws, wscale, m, x0, out)
-        return
-    if d == 4:
-        short_moments(xs, 4, ws, wscale, m, x0, out)
-        return
+@njit(**HOT_KERNEL, inline="always")
+def long_moments(xs, d, ws, wscale, m, x0, out):
+    """Moments of rows of d > 4 coordinates, a row at a time."""
+    weighted = ws.shape[0] > 0
     W = 0.0
     bad = 0.0
     spread = 0  # bits of the half spread (float_bits: |h| >= +0)
@@ -528,6 +513,25 @@ def moments(x, d, w, wscale, lo, hi, x0, out):
     out[MOMENT_WEIGHT] = W
     out[MOMENT_NONFINITE] = bad
     out[MOMENT_HALF_SPREAD] = from_bits(spread)
+
+
+@njit(**HOT_KERNEL)
+def moments(x, d, w, wscale, lo, hi, x0, out):
+    """Moments of rows [lo, hi) of the flat points x (as fused_pass) into out."""
+    xs = x[lo * d : hi * d]
+    weighted = w.shape[0] > 0
+    ws = w[lo:hi] if weighted else w
+    m = hi - lo
+    if d == 1:
+        short_moments(xs, 1, ws, wscale, m, x0, out)
+    elif d == 2:
+        short_moments(xs, 2, ws, wscale, m, x0, out)
+    elif d == 3:
+        short_moments(xs, 3, ws, wscale, m, x0, out)
+    elif d == 4:
+        short_moments(xs, 4, ws, wscale, m, x0, out)
+    else:
+        long_moments(xs, d, ws, wscale, m, x0, out)
 
 
 @njit(**KERNEL)
