@@ -18,7 +18,6 @@ other bits.
 
 import math
 
-import numpy as np
 from numba import njit
 
 from .._contract import (
@@ -37,7 +36,7 @@ from .._contract import NEWTON_MAX_D as NEWTON_MAX_D
 from .._contract import SMALL_PROBLEM_SIZE as SMALL_PROBLEM_SIZE
 from .float_bits import as_bits, from_bits
 from .fused_pass import (
-    HOT_LOOP_MATH,
+    HOT_KERNEL,
     N_SCALAR,
     add_block_vector,
     add_compensated,
@@ -50,11 +49,17 @@ from .fused_pass import (
 )
 from .jit_options import KERNEL
 
-# Rows of the lane scratch of small_start: its two sums per lane.
+# Rows of the scratch ``lane`` (small_scratch_width columns): small_start's two sums per
+# lane; small_sums' block sums, their compensated totals and those totals' errors.
 L_A, L_B = 0, 1
-LANE_ROWS = 2
-# A pass's terms and sums: the hot loops' flags (fused_pass.py says why).
-HOT_KERNEL = {**KERNEL, "fastmath": HOT_LOOP_MATH, "error_model": "numpy"}
+L_BLOCK, L_TOTAL, L_ERR = 0, 1, 2
+LANE_ROWS = 3
+
+
+@njit(**KERNEL, inline="always")
+def small_scratch_width(d):
+    """Columns of the scratch ``lane``: LANES, or small_sums' N_SCALAR + d sums."""
+    return max(LANES, N_SCALAR + d)
 
 
 @njit(**KERNEL, inline="always")
@@ -211,13 +216,15 @@ def squared_distances(u, npad, d, z, d2):
 
 
 @njit(**HOT_KERNEL)
-def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, out):
+def small_sums(u, sw, mu, W, npad, d, z, eps, near, t, lane, out):
     squared_distances(u, npad, d, z, t)
     # A block's sums in fused_pass's order (ScalarSums, then R), their compensated totals.
     nv = N_SCALAR + d
-    b = np.zeros(nv)
-    total = np.zeros(nv)
-    err = np.zeros(nv)
+    b = lane[L_BLOCK, :nv]
+    total = lane[L_TOTAL, :nv]
+    err = lane[L_ERR, :nv]
+    for k in range(nv):
+        b[k] = total[k] = err[k] = 0.0
     mt = 0  # bits of max_term (float_bits)
     for b0 in range(0, npad, BLOCK_ROWS):
         tb = t[b0 : min(npad, b0 + BLOCK_ROWS)]

@@ -109,7 +109,6 @@ from .schedule import (
 )
 from .small_pass import (
     LANE_ROWS,
-    LANES,
     NEWTON_MAX_D,
     SMALL_PROBLEM_SIZE,
     padded_rows,
@@ -120,6 +119,7 @@ from .small_pass import (
     small_moments,
     small_nearest,
     small_reload,
+    small_scratch_width,
     small_start,
     small_sums,
 )
@@ -249,7 +249,8 @@ def small_buffers(n, d):
     """Return the small pass's per-thread buffers (SmallBuffers in C++).
 
     su (d, stride) the copy, sw (stride) its weights, st (stride) scratch, smu (d)
-    sum_q w_q u_q, sidx (n) the present rows, lane (LANE_ROWS, LANES) the start's lane sums.
+    sum_q w_q u_q, sidx (n) the present rows, lane (LANE_ROWS, small_scratch_width(d))
+    the start's lane sums, then the pass's.
     """
     stride = padded_rows(n)
     return (
@@ -258,7 +259,7 @@ def small_buffers(n, d):
         np.empty(stride),
         np.empty(d),
         np.empty(n, dtype=np.int64),
-        np.empty((LANE_ROWS, LANES)),
+        np.empty((LANE_ROWS, small_scratch_width(d))),
     )
 
 
@@ -391,7 +392,8 @@ def default_start(pa, W, d, z):
 
 def small_pass_sums(pr, pa, fr, W, out):
     small_sums(
-        pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st, out
+        pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st,
+        pa.lane, out,
     )  # fmt: skip
 
 
