@@ -129,11 +129,14 @@ if backend == "numba":
     from geomedian._numba import bindings
     bindings.BLOCK_VALUES = 1 << 14  # blocks made small here
 rng = np.random.default_rng(12345)
-stack = rng.integers(1, 10_000, (40, 40, 4, 64)).astype(np.uint16)
+# Large enough that a thread's fixed scratch (the Numba backend's packs of problems: a few
+# hundred KiB here) stays well below a quarter of the converted copy.
+stack = rng.integers(1, 10_000, (80, 80, 4, 64)).astype(np.uint16)
 stack[..., ::5] = 0
 peaks = {}
 for call in (geomedian.solve, geomedian.geomad):
     kw = {"nan_policy": "omit"} if call is geomedian.solve else {}
+    kw["threads"] = 2  # the scratch is per thread; the copy it would be is not
     # Untraced first: Numba compiles the threaded batch on its first use.
     call(stack, axis=-1, coord_axis=-2, nodata=0, backend=backend, **kw)
     tracemalloc.start()

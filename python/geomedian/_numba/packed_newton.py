@@ -1,10 +1,16 @@
 """Mirror of ``csrc/geomedian/packed_newton.hpp`` and ``csrc/packed_newton.cpp``.
 
-Newton's method on ``PACK`` small problems at once, one problem per lane.
+Newton's method on a pack of small problems at once, one problem per lane.
 
-The compiled core arranges three steps otherwise, with the same values: it lays out a pack
-a row of all its problems at a time (``pack_lanes``; here ``pack_problem`` per lane), it
-sorts the start's columns before the frame, as floats for float32 points (here after it,
+C++ packs ``PACK`` problems, one vector register of doubles. Here a pack is as wide as a
+batch's block of problems (``solver.pack_width``: up to BATCH_BLOCK lanes, a multiple of
+PACK): LLVM as Numba drives it unrolls a loop over PACK lanes into scalar code, and
+vectorises a loop over a run-time number of lanes. Every loop over the lanes is a loop
+over ``npk``, the lanes of the arrays it is given. A lane's operations are the same at any
+width, so a problem's bits do not depend on it.
+
+The compiled core arranges three steps otherwise, with the same values: it sorts the
+start's columns before the frame, as floats for float32 points (here after it,
 as doubles: the frame's map is monotone and rounds each value alone, so the medians are
 the same bits), and it computes geomad's MADs in the lanes (see ``mad.py``). Solved one at a
 time (``small_pass.py``, rows in the lanes) every pass ends in horizontal sums and the
@@ -37,11 +43,11 @@ threshold or weighted sums that robust_anchor might round to another median (giv
 where the start is the mean, a sufficient test at the answer bounds ||m - z|| by counts
 along each coordinate, and gives back the lanes it cannot settle.
 
-Layout: ``u[j, q, lane]`` (d, n, PACK) is coordinate j of row q of lane lane's problem, ``w``,
-``d2``, ``t`` are (n, PACK); the present rows of a problem come first, in order, then its
+Layout: ``u[j, q, lane]`` (d, n, npk) is coordinate j of row q of lane lane's problem, ``w``,
+``d2``, ``t`` are (n, npk); the present rows of a problem come first, in order, then its
 omitted (NaN) rows, which repeat the first present row with weight 0 (they add exactly 0
 to every sum, and the median start sees only a duplicate of row 0). Every loop over
-``lane in range(PACK)`` is innermost, so LLVM can vectorise it. No fast-math flags: the
+``lane in range(npk)`` is innermost, so LLVM can vectorise it. No fast-math flags: the
 selects on NaN and on the coincidence radius rely on IEEE comparisons; error_model="numpy"
 so a lane's division by zero (a lane with nothing to solve, a zero pivot) gives inf or NaN
 in that lane instead of raising.
@@ -63,7 +69,6 @@ from .._contract import (
     NEAR_FACTOR,
     NEAR_MARGIN,
     NEWTON_PIVOT,
-    PACK,
     PACKED_MAX_ITER,
     SLOT_ETA,
     SLOT_F,
@@ -81,7 +86,6 @@ from .certificate import relative_gap
 from .fused_pass import add_compensated, compensated_total, sums_size
 from .jit_options import KERNEL
 from .newton import newton_accept
-from .small_pass import row_has_nan
 
 # A lane's certificate (LaneCertificate in C++): f, the bound, ||g||, then g (d entries).
 CERT_F, CERT_LB, CERT_GNORM, CERT_G = 0, 1, 2, 3
@@ -140,38 +144,40 @@ def sorting_network(n):
 
 
 @njit(**KERNEL)
-def pack_buffers(n, d):
+def pack_buffers(n, d, width):
     """Return a pack's arrays (PackBuffers, PackOutcome and the kernel's stack in C++).
 
-    Allocated once per thread for the batch's n and d, reused by every pack:
+    Allocated once per thread for the batch's n and d, reused by every pack of ``width``
+    lanes (C++: PACK):
 
-    - u (d, n, PACK) coordinates, raw, then in each lane's frame; w (n, PACK) weights;
-      d2, t (n, PACK) ||u - z||^2 and w / ||u - z|| of the last pass; srt (n, PACK) one
-      coordinate of the rows, for the median start, then ||u - z||^2 at the start z;
+    - u (d, n, width) coordinates, raw, then in each lane's frame; w (n, width) weights;
+      d2, t (n, width) ||u - z||^2 and w / ||u - z|| of the last pass; srt (n, d width)
+      the coordinates, for the median start, then in its first width columns
+      ||u - z||^2 at the start z;
       network, ``sorting_network(n)``;
-    - m (PACK) present rows per lane (0: nothing to solve);
-    - the kernel's state: vec (9, d, PACK) rows V_*, lanes (10, PACK) rows S_*, flags
-      (7, PACK) rows F_*, sums (2, sums_size(d), PACK) the sums at z and at the trial
-      point, cert (2, CERT_G + d, PACK) their certificates, H (d (d + 1) / 2, PACK);
-    - the outcome per lane: n_iter, n_passes (PACK) and certified (PACK).
+    - m (width) present rows per lane (0: nothing to solve);
+    - the kernel's state: vec (9, d, width) rows V_*, lanes (10, width) rows S_*, flags
+      (7, width) rows F_*, sums (2, sums_size(d), width) the sums at z and at the trial
+      point, cert (2, CERT_G + d, width) their certificates, H (d (d + 1) / 2, width);
+    - the outcome per lane: n_iter, n_passes (width) and certified (width).
     """
     return (
-        np.zeros((d, n, PACK)),
-        np.zeros((n, PACK)),
-        np.empty((n, PACK)),
-        np.empty((n, PACK)),
-        np.empty((n, PACK)),
+        np.zeros((d, n, width)),
+        np.zeros((n, width)),
+        np.empty((n, width)),
+        np.empty((n, width)),
+        np.empty((n, d * width)),
         sorting_network(n),
-        np.zeros(PACK, dtype=np.int64),
-        np.empty((V_R + 1, d, PACK)),
-        np.empty((S_SCRATCH + SCRATCH_ROWS, PACK)),
-        np.empty((F_SPLIT + 1, PACK), dtype=np.bool_),
-        np.empty((2, sums_size(d), PACK)),
-        np.empty((2, CERT_G + d, PACK)),
-        np.empty((d * (d + 1) // 2, PACK)),
-        np.empty(PACK, dtype=np.int64),
-        np.empty(PACK, dtype=np.int64),
-        np.empty(PACK, dtype=np.bool_),
+        np.zeros(width, dtype=np.int64),
+        np.empty((V_R + 1, d, width)),
+        np.empty((S_SCRATCH + SCRATCH_ROWS, width)),
+        np.empty((F_SPLIT + 1, width), dtype=np.bool_),
+        np.empty((2, sums_size(d), width)),
+        np.empty((2, CERT_G + d, width)),
+        np.empty((d * (d + 1) // 2, width)),
+        np.empty(width, dtype=np.int64),
+        np.empty(width, dtype=np.int64),
+        np.empty(width, dtype=np.bool_),
     )
 
 
@@ -185,91 +191,85 @@ def network_cache(n):
 
 
 @njit(**KERNEL)
-def drop_unused_rows(buffers, m, networks):
-    """Return the pack's buffers as a problem of the rows some lane uses (C++ use_rows).
+def pack_lanes(x, w, wscale, omit, k0, count, buffers, networks):
+    """Lay out problems k0 ... k0 + count - 1 of x (P, n, d) in the first lanes.
 
-    Every lane's present rows come first, so the rows beyond the largest count ``m`` would
-    be padding in every lane: the coordinates' columns are moved down in place (u keeps its
-    storage), the row arrays are cut, the network is the one for that many rows, and only
-    then is each lane padded to that count (row 0 again, weight 0). Padding adds exactly 0
-    to every sum: a problem's bits do not depend on its neighbours.
+    Return the pack's buffers as ``packed_newton`` takes them: a problem of the rows some
+    lane uses (C++ pack_lanes, with use_rows). ``w`` has 1 or P rows (of length 0: unit
+    weights), ``wscale`` as many entries; m (``buffers[6]``) gets each lane's present rows.
+
+    A lane gets its problem's present rows in order (all of them unless ``omit``, else
+    those without NaN) with weights w wscale, then, up to the largest count of any lane,
+    its first present row again with weight 0: padding that adds exactly 0 to every sum, so
+    a problem's bits do not depend on its neighbours. A lane with nothing to solve (past
+    ``count``, no present row, or an inf, or a NaN in a present row, which the general
+    driver must report) gets zeros of unit weight and m = 0: finite values, so the
+    lock-step arithmetic on it stays cheap and raises nothing. The rows are found first;
+    then the coordinates go a row of every lane at a time, so that the writes run along
+    the lanes (a problem at a time they would jump by the width of the pack). The row
+    arrays are cut to that many rows, and the network is the one for that many rows.
     """
-    u, w, d2s, t, srt, network = buffers[:6]
+    u, pw, d2s, t, srt, network = buffers[:6]
+    m = buffers[6]
     d, n, lanes = u.shape
+    big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
+    present = np.zeros((lanes, n), dtype=np.int64)  # each lane's rows in order, then padding
     rows = 1
-    for lane in range(lanes):
+    for lane in range(count):
+        xk = x[k0 + lane]
+        bad = False
+        mk = 0
+        for i in range(n):
+            nan = False
+            inf = False
+            for j in range(d):
+                v = float(xk[i, j])
+                nan |= v != v
+                inf |= abs(v) > big
+            if omit and nan:
+                bad |= inf
+                continue
+            bad |= nan or inf
+            present[lane, mk] = i
+            mk += 1
+        m[lane] = 0 if bad else mk
         rows = max(rows, m[lane])
-    flat = u.reshape(d * n * lanes)
+    for lane in range(count, lanes):
+        m[lane] = 0
+    for lane in range(count):
+        for q in range(m[lane], rows):
+            present[lane, q] = present[lane, 0]
     if rows < n:
-        for j in range(1, d):
-            for i in range(rows * lanes):
-                flat[j * rows * lanes + i] = flat[j * n * lanes + i]
         if networks[rows].shape[0] == 0 and rows > 1:
             networks[rows] = sorting_network(rows)
         network = networks[rows]
-    uu = flat[: d * rows * lanes].reshape((d, rows, lanes))
-    for lane in range(lanes):
-        if m[lane] == 0:
-            continue  # cleared: zeros of unit weight in every row
-        for q in range(m[lane], rows):
-            w[q, lane] = 0.0
-            for j in range(d):
-                uu[j, q, lane] = uu[j, 0, lane]
-    used = (uu, w[:rows], d2s[:rows], t[:rows])
+    uu = u.reshape(d * n * lanes)[: d * rows * lanes].reshape((d, rows, lanes))
+    weighted = w.shape[1] > 0
+    for q in range(rows):
+        for j in range(d):
+            for lane in range(count):
+                uu[j, q, lane] = float(x[k0 + lane, present[lane, q], j])
+            for lane in range(lanes):
+                uu[j, q, lane] = uu[j, q, lane] if m[lane] > 0 else 0.0
+        for lane in range(count):
+            row = 0 if w.shape[0] == 1 else k0 + lane
+            wq = w[row, present[lane, q]] * wscale[row] if weighted else 1.0
+            pw[q, lane] = wq if q < m[lane] else 0.0
+        for lane in range(lanes):
+            pw[q, lane] = pw[q, lane] if m[lane] > 0 else 1.0
+    used = (uu, pw[:rows], d2s[:rows], t[:rows])
     # Concatenated: a tuple display with starred parts does not compile in Numba.
     return used + (srt[:rows], network) + buffers[6:]  # noqa: RUF005
 
 
 @njit(**KERNEL)
-def clear_lane(lane, u, w):
-    """Fill the given lane with zeros of unit weight: a lane with nothing to solve.
-
-    Finite values, so the lock-step arithmetic on it stays cheap and raises nothing.
-    """
-    d, n, _ = u.shape
-    for q in range(n):
-        w[q, lane] = 1.0
-        for j in range(d):
-            u[j, q, lane] = 0.0
-
-
-@njit(**KERNEL)
-def pack_problem(x, wrow, wscale, omit, lane, u, w):
-    """Copy problem x (n, d) into the given lane; return its number of present rows.
-
-    0 when the general driver must take it (no present row; NaN or inf it must report). The
-    rows after the present ones are left for ``drop_unused_rows`` to pad.
-    ``wrow`` holds the problem's n weights, or none (length 0) for unit weights.
-    """
-    n, d = x.shape
-    big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
-    weighted = wrow.shape[0] > 0
-    bad = False
-    m = 0
-    for i in range(n):
-        if omit and row_has_nan(x, i):
-            for j in range(d):
-                bad |= math.isinf(x[i, j])
-            continue
-        for j in range(d):
-            v = float(x[i, j])
-            bad |= not abs(v) <= big
-            u[j, m, lane] = v
-        w[m, lane] = wrow[i] * wscale if weighted else 1.0
-        m += 1
-    if bad or m == 0:
-        clear_lane(lane, u, w)
-        return 0
-    return m  # rows m .. n - 1 are padded by drop_unused_rows
-
-
-@njit(**KERNEL)
 def fold_lane_rows(S, err, blk, skip):
     """Add rows of blk into S/err with compensation per lane (all but row skip), clear blk."""
+    npk = S.shape[1]
     for a in range(blk.shape[0]):
         if a == skip:
             continue
-        for lane in range(PACK):
+        for lane in range(npk):
             S[a, lane], err[a, lane] = add_compensated(S[a, lane], err[a, lane], blk[a, lane])
             blk[a, lane] = 0.0
 
@@ -277,10 +277,11 @@ def fold_lane_rows(S, err, blk, skip):
 @njit(**KERNEL)
 def finish_lane_rows(S, err, skip):
     """compensated_total of the rows of S and err (all but row skip), into S."""
+    npk = S.shape[1]
     for a in range(err.shape[0]):
         if a == skip:
             continue
-        for lane in range(PACK):
+        for lane in range(npk):
             S[a, lane] = compensated_total(S[a, lane], err[a, lane])
 
 
@@ -293,22 +294,22 @@ def lane_moments(u, w, W, c, half, acc, top):
     (which keeps each coordinate's sum in a register of its own); acc and top are (d, PACK)
     scratch for S and the largest |...| per coordinate.
     """
-    d, n, _ = u.shape
+    d, n, npk = u.shape
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             acc[j, lane] = 0.0
             top[j, lane] = 0.0
     for q in range(n):
         for j in range(d):
-            for lane in range(PACK):
+            for lane in range(npk):
                 h = 0.5 * u[j, q, lane] - 0.5 * u[j, 0, lane]
                 a = abs(h)
                 top[j, lane] = a if a > top[j, lane] else top[j, lane]
                 acc[j, lane] += w[q, lane] * h
-    for lane in range(PACK):
+    for lane in range(npk):
         half[lane] = 0.0
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             half[lane] = top[j, lane] if top[j, lane] > half[lane] else half[lane]
             c[j, lane] = u[j, 0, lane] + 2.0 * (acc[j, lane] / W[lane])
 
@@ -321,25 +322,25 @@ def lane_load(u, w, c, s, mu, acc, err):
     a time, as ``lane_moments``. acc and err are (d, PACK) scratch for a block's sums and
     the compensation.
     """
-    d, n, _ = u.shape
+    d, n, npk = u.shape
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             mu[j, lane] = 0.0
             acc[j, lane] = 0.0
             err[j, lane] = 0.0
     for q0 in range(0, n, BLOCK_ROWS):
         for q in range(q0, min(n, q0 + BLOCK_ROWS)):
             for j in range(d):
-                for lane in range(PACK):
+                for lane in range(npk):
                     v = (u[j, q, lane] - c[j, lane]) * s[lane]
                     u[j, q, lane] = v
                     acc[j, lane] += w[q, lane] * v
         for j in range(d):
-            for lane in range(PACK):
+            for lane in range(npk):
                 mu[j, lane], err[j, lane] = add_compensated(mu[j, lane], err[j, lane], acc[j, lane])
                 acc[j, lane] = 0.0
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             mu[j, lane] = compensated_total(mu[j, lane], err[j, lane])
 
 
@@ -355,23 +356,23 @@ def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
     adding it to zero with compensation gives, bit for bit (and with a single block no
     buffer is needed).
     """
-    d, n, _ = u.shape
+    d, n, npk = u.shape
     nb = SLOT_HEAD + d  # the rows of S summed over the rows of the problem
-    blk = np.zeros((nb if n > BLOCK_ROWS else 0, PACK))
-    err = np.zeros((nb if n > BLOCK_ROWS else 0, PACK))
+    blk = np.zeros((nb if n > BLOCK_ROWS else 0, npk))
+    err = np.zeros((nb if n > BLOCK_ROWS else 0, npk))
     for a in range(SLOT_HEAD + d):
-        for lane in range(PACK):
+        for lane in range(npk):
             S[a, lane] = 0.0
     for q0 in range(0, n, BLOCK_ROWS):
         A = S if q0 == 0 else blk
         for q in range(q0, min(n, q0 + BLOCK_ROWS)):
-            for lane in range(PACK):
+            for lane in range(npk):
                 d2s[q, lane] = 0.0
             for j in range(d):
-                for lane in range(PACK):
+                for lane in range(npk):
                     r = u[j, q, lane] - z[j, lane]
                     d2s[q, lane] += r * r
-            for lane in range(PACK):
+            for lane in range(npk):
                 dist = math.sqrt(d2s[q, lane])
                 wi = w[q, lane]
                 on = 1.0 if dist <= eps else 0.0
@@ -385,14 +386,14 @@ def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
                 S[SLOT_MAX_TERM, lane] = ti if ti > mt else mt
                 t[q, lane] = ti
             for j in range(d):
-                for lane in range(PACK):
+                for lane in range(npk):
                     A[SLOT_HEAD + j, lane] += t[q, lane] * (u[j, q, lane] - z[j, lane])
         if q0 > 0:
             fold_lane_rows(S, err, blk, SLOT_MAX_TERM)
     if n > BLOCK_ROWS:
         finish_lane_rows(S, err, SLOT_MAX_TERM)
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             S[SLOT_HEAD + d + j, lane] = mu[j, lane] - W[lane] * z[j, lane]
 
 
@@ -402,16 +403,16 @@ def lane_objective(u, w, z, f, far2):
 
     And into far2 (PACK) the largest ||u_q - z||^2 of a row of positive weight.
     """
-    d, n, _ = u.shape
-    blk = np.zeros(PACK)
-    err = np.zeros(PACK)
-    for lane in range(PACK):
+    d, n, npk = u.shape
+    blk = np.zeros(npk)
+    err = np.zeros(npk)
+    for lane in range(npk):
         f[lane] = 0.0
         far2[lane] = 0.0
     for q0 in range(0, n, BLOCK_ROWS):
         A = f if q0 == 0 else blk
         for q in range(q0, min(n, q0 + BLOCK_ROWS)):
-            for lane in range(PACK):
+            for lane in range(npk):
                 d2 = 0.0
                 for j in range(d):
                     r = u[j, q, lane] - z[j, lane]
@@ -421,11 +422,11 @@ def lane_objective(u, w, z, f, far2):
                 d2w = d2 if wq > 0.0 else 0.0  # one select per step: see lane_far2
                 far2[lane] = d2w if d2w > far2[lane] else far2[lane]
         if q0 > 0:
-            for lane in range(PACK):
+            for lane in range(npk):
                 f[lane], err[lane] = add_compensated(f[lane], err[lane], blk[lane])
                 blk[lane] = 0.0
     if n > BLOCK_ROWS:
-        for lane in range(PACK):
+        for lane in range(npk):
             f[lane] = compensated_total(f[lane], err[lane])
 
 
@@ -436,11 +437,11 @@ def lane_far2(d2s, w, far2):
     From d2s of the last ``lane_sums`` at z. Selects on single comparisons, as C++ (where
     GCC 12 turns a select on two comparisons into a branch per lane).
     """
-    n = d2s.shape[0]
-    for lane in range(PACK):
+    n, npk = d2s.shape
+    for lane in range(npk):
         far2[lane] = 0.0
     for q in range(n):
-        for lane in range(PACK):
+        for lane in range(npk):
             d2w = d2s[q, lane] if w[q, lane] > 0.0 else 0.0
             far2[lane] = d2w if d2w > far2[lane] else far2[lane]
 
@@ -451,25 +452,26 @@ def lane_certify(S, d, W, scratch, C):
 
     ``scratch`` is (3, PACK): ||R||^2, g . M and the factor keeping g.
     """
+    npk = W.shape[0]
     rn2 = scratch[0]
     gm = scratch[1]
     keep = scratch[2]
-    for lane in range(PACK):
+    for lane in range(npk):
         rn2[lane] = 0.0
         gm[lane] = 0.0
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             rn2[lane] += S[SLOT_HEAD + j, lane] * S[SLOT_HEAD + j, lane]
-    for lane in range(PACK):
+    for lane in range(npk):
         rn = math.sqrt(rn2[lane])
         keep[lane] = 1.0 - S[SLOT_ETA, lane] / rn if rn > S[SLOT_ETA, lane] else 0.0
         C[CERT_GNORM, lane] = rn * keep[lane]
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             g = -S[SLOT_HEAD + j, lane] * keep[lane] if keep[lane] > 0 else 0.0
             C[CERT_G + j, lane] = g
             gm[lane] += g * S[SLOT_HEAD + d + j, lane]
-    for lane in range(PACK):
+    for lane in range(npk):
         Sv = S[SLOT_F, lane] - 2.0 * S[SLOT_F_COINC, lane]
         slack = SUM_ROUNDING * (abs(Sv) + abs(gm[lane]) / W[lane])
         C[CERT_F, lane] = S[SLOT_F, lane]
@@ -477,33 +479,35 @@ def lane_certify(S, d, W, scratch, C):
 
 
 @njit(**KERNEL, error_model="numpy")
-def lane_hessian(u, d2s, t, inv, z, eps, r, v, H):
+def lane_hessian(u, d2s, t, inv, z, eps, r, vr, v, H):
     """H = inv I - sum_q v_q r_q r_q^T at z, v_q = t_q / max(d_q^2, eps^2), per lane.
 
     t and d2s from the last ``lane_sums`` at z; packed lower triangle,
-    ``H[j (j + 1) / 2 + k, lane]``; ``r`` (d, PACK) and ``v`` (PACK) scratch for a row.
+    ``H[j (j + 1) / 2 + k, lane]``; ``r`` and ``vr`` (d, lanes) and ``v`` (lanes) scratch
+    for a row: each term is (v_q r_qj) r_qk, v_q r_qj formed once per row.
     """
-    d, n, _ = u.shape
+    d, n, npk = u.shape
     floor2 = eps * eps
     for jk in range(d * (d + 1) // 2):
-        for lane in range(PACK):
+        for lane in range(npk):
             H[jk, lane] = 0.0
     for q in range(n):
-        for lane in range(PACK):
+        for lane in range(npk):
             d2 = d2s[q, lane]
             v[lane] = t[q, lane] / (d2 if d2 > floor2 else floor2)
         for j in range(d):
-            for lane in range(PACK):
+            for lane in range(npk):
                 r[j, lane] = u[j, q, lane] - z[j, lane]
+                vr[j, lane] = v[lane] * r[j, lane]
         for j in range(d):
             jj = j * (j + 1) // 2
             for k in range(j + 1):
-                for lane in range(PACK):
-                    H[jj + k, lane] += v[lane] * r[j, lane] * r[k, lane]
+                for lane in range(npk):
+                    H[jj + k, lane] += vr[j, lane] * r[k, lane]
     for j in range(d):
         jj = j * (j + 1) // 2
         for k in range(j + 1):
-            for lane in range(PACK):
+            for lane in range(npk):
                 H[jj + k, lane] = (inv[lane] if j == k else 0.0) - H[jj + k, lane]
 
 
@@ -514,47 +518,48 @@ def lane_newton_direction(H, d, inv, g, p, ok, ld, rdiag, a):
     ok[lane] is cleared where a pivot is not above NEWTON_PIVOT inv (or not finite); g and p
     are (d, PACK); ld, rdiag (d, PACK) and a (2, PACK) scratch.
     """
+    npk = inv.shape[0]
     piv = a[0]
     acc = a[1]
     for j in range(d):
         jj = j * (j + 1) // 2
-        for lane in range(PACK):
+        for lane in range(npk):
             piv[lane] = H[jj + j, lane]
         for k in range(j):
             kk = k * (k + 1) // 2
-            for lane in range(PACK):
+            for lane in range(npk):
                 ld[k, lane] = H[jj + k, lane] * H[kk + k, lane]
                 piv[lane] -= H[jj + k, lane] * ld[k, lane]
-        for lane in range(PACK):
+        for lane in range(npk):
             ok[lane] = ok[lane] and piv[lane] > NEWTON_PIVOT * inv[lane]
             H[jj + j, lane] = piv[lane]
             rdiag[j, lane] = 1.0 / piv[lane]
         for i in range(j + 1, d):
             ii = i * (i + 1) // 2
-            for lane in range(PACK):
+            for lane in range(npk):
                 acc[lane] = H[ii + j, lane]
             for k in range(j):
-                for lane in range(PACK):
+                for lane in range(npk):
                     acc[lane] -= H[ii + k, lane] * ld[k, lane]
-            for lane in range(PACK):
+            for lane in range(npk):
                 H[ii + j, lane] = acc[lane] * rdiag[j, lane]
     for i in range(d):  # L q = g
         ii = i * (i + 1) // 2
-        for lane in range(PACK):
+        for lane in range(npk):
             acc[lane] = g[i, lane]
         for k in range(i):
-            for lane in range(PACK):
+            for lane in range(npk):
                 acc[lane] -= H[ii + k, lane] * p[k, lane]
-        for lane in range(PACK):
+        for lane in range(npk):
             p[i, lane] = acc[lane]
     for i in range(d - 1, -1, -1):  # L^T p = D^-1 q
-        for lane in range(PACK):
+        for lane in range(npk):
             acc[lane] = p[i, lane] * rdiag[i, lane]
         for k in range(i + 1, d):
             kk = k * (k + 1) // 2
-            for lane in range(PACK):
+            for lane in range(npk):
                 acc[lane] -= H[kk + i, lane] * p[k, lane]
-        for lane in range(PACK):
+        for lane in range(npk):
             p[i, lane] = acc[lane]
 
 
@@ -569,55 +574,60 @@ def lane_start(u, w, srt, network, m, W, wtol, unit_weights, cum, z, split):
     repeating row 0 with weight 0 as the small pass's padding. Counting, split[lane] is set
     where the minimum for W / 2 - wtol differs from the one for W / 2 + wtol in some
     column: there robust_anchor's median (its sums rounded otherwise) may not be this
-    start. ``cum`` is (5, PACK) scratch. C++ runs all d columns through the network at
-    once (independent chains) and, when every lane's column is full, only the comparators
-    that place the median (``selection_network``); the value at the median's position is
-    the same.
+    start. ``srt`` is (n, d lanes) and ``cum`` (5, lanes) scratch. Both sides run all d
+    columns through the network at once; C++, when every lane's column is full, only the
+    comparators that place the median (``selection_network``): the value at the median's
+    position is the same.
     """
-    d, n, _ = u.shape
+    d, n, npk = u.shape
     half = cum[0]
     best = cum[1]
     count = cum[2]
     first = cum[3]
     last = cum[4]
     any_lane = False
-    for lane in range(PACK):
+    for lane in range(npk):
         half[lane] = 0.5 * W[lane] if m[lane] <= START_MEDIAN_ROWS else math.inf  # never reached
         any_lane |= m[lane] <= START_MEDIAN_ROWS
-    for j in range(d):
-        if not any_lane:
-            for lane in range(PACK):
-                z[j, lane] = 0.0
-        elif unit_weights:
-            for q in range(n):
-                for lane in range(PACK):
-                    srt[q, lane] = u[j, q, lane] if w[q, lane] > 0.0 else math.inf
-            for c in range(network.shape[0]):
-                a = network[c, 0]
-                b = network[c, 1]
-                for lane in range(PACK):
-                    x = srt[a, lane]
-                    y = srt[b, lane]
-                    srt[a, lane] = x if x < y else y
-                    srt[b, lane] = y if x < y else x
-            for lane in range(PACK):
+    if any_lane and unit_weights:
+        # Every column at once: row q of srt holds coordinate j of lane l at j npk + l, so
+        # each comparator is one loop over all d npk values.
+        for q in range(n):
+            for j in range(d):
+                for lane in range(npk):
+                    srt[q, j * npk + lane] = u[j, q, lane] if w[q, lane] > 0.0 else math.inf
+        for c in range(network.shape[0]):
+            a = network[c, 0]
+            b = network[c, 1]
+            for e in range(d * npk):
+                x = srt[a, e]
+                y = srt[b, e]
+                srt[a, e] = x if x < y else y
+                srt[b, e] = y if x < y else x
+        for j in range(d):
+            for lane in range(npk):
                 # max(m - 1, 0): C++'s (m - 1) / 2 truncates to 0 on an empty lane.
                 rank = max(m[lane] - 1, 0) // 2
-                z[j, lane] = srt[rank, lane] if m[lane] <= START_MEDIAN_ROWS else 0.0
+                z[j, lane] = srt[rank, j * npk + lane] if m[lane] <= START_MEDIAN_ROWS else 0.0
+        return
+    for j in range(d):
+        if not any_lane:
+            for lane in range(npk):
+                z[j, lane] = 0.0
         else:
-            for lane in range(PACK):
+            for lane in range(npk):
                 best[lane] = math.inf
                 first[lane] = math.inf
                 last[lane] = math.inf
             # C++ counts four candidate rows at once (independent chains); the counts and
             # so the minimum are the same one row at a time.
             for q in range(n):
-                for lane in range(PACK):
+                for lane in range(npk):
                     count[lane] = 0.0
                 for rr in range(n):
-                    for lane in range(PACK):
+                    for lane in range(npk):
                         count[lane] += w[rr, lane] if u[j, rr, lane] <= u[j, q, lane] else 0.0
-                for lane in range(PACK):
+                for lane in range(npk):
                     uq = u[j, q, lane]
                     c = count[lane]
                     at = uq if c >= half[lane] else math.inf
@@ -626,7 +636,7 @@ def lane_start(u, w, srt, network, m, W, wtol, unit_weights, cum, z, split):
                     best[lane] = at if at < best[lane] else best[lane]
                     first[lane] = at_lo if at_lo < first[lane] else first[lane]
                     last[lane] = at_hi if at_hi < last[lane] else last[lane]
-            for lane in range(PACK):
+            for lane in range(npk):
                 z[j, lane] = 0.0 if best[lane] == math.inf else best[lane]
                 split[lane] = split[lane] or first[lane] != last[lane]
 
@@ -634,14 +644,15 @@ def lane_start(u, w, srt, network, m, W, wtol, unit_weights, cum, z, split):
 @njit(**KERNEL, error_model="numpy")
 def take_trial(take, d, zt, St, Ct, z, S, C):
     """Move the lanes of ``take`` to the trial point zt, with its sums and certificate."""
+    npk = take.shape[0]
     for j in range(d):
-        for lane in range(PACK):
+        for lane in range(npk):
             z[j, lane] = zt[j, lane] if take[lane] else z[j, lane]
     for a in range(SLOT_HEAD + 2 * d):
-        for lane in range(PACK):
+        for lane in range(npk):
             S[a, lane] = St[a, lane] if take[lane] else S[a, lane]
     for a in range(CERT_G + d):
-        for lane in range(PACK):
+        for lane in range(npk):
             C[a, lane] = Ct[a, lane] if take[lane] else C[a, lane]
 
 
@@ -661,7 +672,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         u, w, d2s, t, srt, network, m, vec, lanes, flags, sums, cert, H,
         n_iter, n_passes, certified,
     ) = buffers  # fmt: skip
-    d, n, _ = u.shape
+    d, n, npk = u.shape
     c = vec[V_C]
     z = vec[V_Z]
     zt = vec[V_ZT]
@@ -696,7 +707,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     St = sums[1]
     C = cert[0]
     Ct = cert[1]
-    for lane in range(PACK):
+    for lane in range(npk):
         alive[lane] = m[lane] > 0
         done[lane] = False
         recentre[lane] = False
@@ -705,10 +716,10 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
 
     # The frame, as make_frame with the moments of small_moments: x0 is row 0.
     for q in range(n):
-        for lane in range(PACK):
+        for lane in range(npk):
             W[lane] += w[q, lane]
     lane_moments(u, w, W, c, half, vec[V_LD], vec[V_RDIAG])  # scratch until the first step
-    for lane in range(PACK):
+    for lane in range(npk):
         alive[lane] = alive[lane] and W[lane] > 0
         e = math.frexp(half[lane])[1]  # spread = 2 half < 2^(e+1)
         s[lane] = math.ldexp(1.0, min(max(-(e + 1), -1022), 1022)) if half[lane] > 0 else 1.0
@@ -723,23 +734,23 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     # The rounding of weighted sums of n terms that robust_anchor's choices may differ by
     # (its quickselect's partial sums and their differences, at most n rounds): none with
     # unit weights, whose sums are exact.
-    for lane in range(PACK):
+    for lane in range(npk):
         wtol[lane] = 0.0 if unit_weights else W[lane] * (float((n + 2) * (n + 2)) * 2.0**-50)
         split[lane] = False
     lane_start(u, w, srt, network, m, W, wtol, unit_weights, scratch, z, split)
     lane_sums(u, w, mu, W, z, eps, d2s, t, S)
     for q in range(n):  # ||u - m||^2 where the start is m
-        for lane in range(PACK):
+        for lane in range(npk):
             srt[q, lane] = d2s[q, lane]
     lane_certify(S, d, W, scratch, C)
-    for lane in range(PACK):
+    for lane in range(npk):
         lb[lane] = C[CERT_LB, lane]
         n_iter[lane] = 0
         n_passes[lane] = 2  # moments, start
     # One Weiszfeld step z + R / inv before Newton's, in the lanes that would step (the
     # C++ kernel says why); a lane where it does not descend is given back.
     any_lane = False
-    for lane in range(PACK):
+    for lane in range(npk):
         active[lane] = (
             alive[lane]
             and relative_gap(C[CERT_F, lane], lb[lane]) > tol
@@ -749,7 +760,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         any_lane |= active[lane]
     if any_lane:
         for j in range(d):
-            for lane in range(PACK):
+            for lane in range(npk):
                 zt[j, lane] = (
                     z[j, lane] + S[SLOT_HEAD + j, lane] / S[SLOT_INV, lane]
                     if active[lane]
@@ -757,7 +768,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
                 )
         lane_sums(u, w, mu, W, zt, eps, d2s, t, St)
         lane_certify(St, d, W, scratch, Ct)
-        for lane in range(PACK):
+        for lane in range(npk):
             take[lane] = active[lane] and Ct[CERT_F, lane] <= C[CERT_F, lane]
             if not active[lane]:
                 continue
@@ -768,7 +779,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     iter_cap = min(max_iter, PACKED_MAX_ITER)
     while True:
         any_lane = False
-        for lane in range(PACK):
+        for lane in range(npk):
             if alive[lane] and not done[lane]:
                 if relative_gap(C[CERT_F, lane], lb[lane]) <= tol:
                     done[lane] = True
@@ -784,28 +795,28 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         if not any_lane:
             break
 
-        lane_hessian(u, d2s, t, S[SLOT_INV], z, eps, vec[V_R], scratch[0], H)
-        for lane in range(PACK):
+        lane_hessian(u, d2s, t, S[SLOT_INV], z, eps, vec[V_R], vec[V_LD], scratch[0], H)
+        for lane in range(npk):
             ok[lane] = active[lane]
         g = C[CERT_G : CERT_G + d]
         lane_newton_direction(H, d, S[SLOT_INV], g, p, ok, vec[V_LD], vec[V_RDIAG], scratch)
         # newton_propose: the step must descend and stay within reach of the data.
-        for lane in range(PACK):
+        for lane in range(npk):
             pn2[lane] = 0.0
             zn2[lane] = 0.0
             gp[lane] = 0.0
             moved[lane] = False
         for j in range(d):
-            for lane in range(PACK):
+            for lane in range(npk):
                 pn2[lane] += p[j, lane] * p[j, lane]
                 zn2[lane] += z[j, lane] * z[j, lane]
                 gp[lane] += g[j, lane] * p[j, lane]
         for j in range(d):
-            for lane in range(PACK):
+            for lane in range(npk):
                 zt[j, lane] = z[j, lane] - p[j, lane] if active[lane] else z[j, lane]
                 moved[lane] = moved[lane] or zt[j, lane] != z[j, lane]
         any_lane = False
-        for lane in range(PACK):
+        for lane in range(npk):
             reach = math.sqrt(zn2[lane]) + 2.0 * math.sqrt(float(d))
             if active[lane] and not (
                 ok[lane] and gp[lane] > 0 and pn2[lane] <= reach * reach and moved[lane]
@@ -818,7 +829,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
 
         lane_sums(u, w, mu, W, zt, eps, d2s, t, St)
         lane_certify(St, d, W, scratch, Ct)
-        for lane in range(PACK):
+        for lane in range(npk):
             if not active[lane]:
                 continue
             lb[lane] = max(lb[lane], Ct[CERT_LB, lane])
@@ -834,14 +845,14 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
             n_iter[lane] += 1
             n_passes[lane] += 1
         # Lanes that stepped take the trial point's sums; the others are finished with.
-        for lane in range(PACK):
+        for lane in range(npk):
             take[lane] = active[lane] and alive[lane]
         take_trial(take, d, zt, St, Ct, z, S, C)
 
     # The answer in the caller's coordinates and dtype; where rounding moved it, the
     # rounded point itself is certified (solve_problem's last step).
     recheck = False
-    for lane in range(PACK):
+    for lane in range(npk):
         moved2 = 0.0
         for j in range(d):
             y = c[j, lane] + z[j, lane] / s[lane]
@@ -858,7 +869,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         # The bound holds wherever it was found: only f at the rounded point is new.
         far2_rounded = scratch[0]
         lane_objective(u, w, zt, Ct[CERT_F], far2_rounded)
-        for lane in range(PACK):
+        for lane in range(npk):
             if not moved[lane]:
                 continue
             C[CERT_F, lane] = Ct[CERT_F, lane]
@@ -872,18 +883,18 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     # weight below W / 2 - wtol settles it. Such a rho is at most 2^7 / s, so s >= 2^-990
     # keeps R finite.
     hi2 = scratch[2]
-    for lane in range(PACK):
+    for lane in range(npk):
         tau[lane] = math.sqrt(far2[lane]) * (1.0 / NEAR_FACTOR)
     # Where the start is m (and not split): the weight ``upto`` of the rows up to
     # tau + NEAR_MARGIN from it, on ||u - m||^2 of the first pass. Below W / 2 - wtol it
     # proves rho >= tau / s; only a row within NEAR_MARGIN of tau can make that differ from
     # the exact count, and then the lane is given back.
-    for lane in range(PACK):
+    for lane in range(npk):
         upto[lane] = 0.0
         hi = tau[lane] + NEAR_MARGIN
         hi2[lane] = hi * hi
     for q in range(n):
-        for lane in range(PACK):
+        for lane in range(npk):
             upto[lane] += w[q, lane] if srt[q, lane] <= hi2[lane] else 0.0
     # Where the start is the mean (m > START_MEDIAN_ROWS rows), m is not at hand: a
     # sufficient test at the iterate z instead. With r = (W / 2) / inv / sqrt(d) (inv <=
@@ -892,7 +903,7 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
     # = r sqrt(d); then a row within tau of m lies within tau + delta of z, and fewer than
     # W / 2 of those prove rho >= tau / s. Failing it, the lane is given back.
     any_mean = False
-    for lane in range(PACK):
+    for lane in range(npk):
         lowmax[lane] = 0.0
         highmin[lane] = math.inf
         within[lane] = math.inf
@@ -901,29 +912,29 @@ def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
         lowc = scratch[0]
         highc = scratch[1]
         reach2 = scratch[2]
-        for lane in range(PACK):
+        for lane in range(npk):
             r[lane] = 0.5 * W[lane] / S[SLOT_INV, lane] * (1.0 / math.sqrt(float(d)))
         for j in range(d):
-            for lane in range(PACK):
+            for lane in range(npk):
                 lowc[lane] = 0.0
                 highc[lane] = 0.0
             for q in range(n):
-                for lane in range(PACK):
+                for lane in range(npk):
                     uq = u[j, q, lane]
                     wq = w[q, lane]
                     lowc[lane] += wq if uq < z[j, lane] - r[lane] + NEAR_MARGIN else 0.0
                     highc[lane] += wq if uq <= z[j, lane] + r[lane] - NEAR_MARGIN else 0.0
-            for lane in range(PACK):
+            for lane in range(npk):
                 lowmax[lane] = lowc[lane] if lowc[lane] > lowmax[lane] else lowmax[lane]
                 highmin[lane] = highc[lane] if highc[lane] < highmin[lane] else highmin[lane]
-        for lane in range(PACK):
+        for lane in range(npk):
             reach = tau[lane] + r[lane] * (math.sqrt(float(d)) * (1.0 + 2.0**-40)) + NEAR_MARGIN
             reach2[lane] = reach * reach
             within[lane] = 0.0
         for q in range(n):
-            for lane in range(PACK):
+            for lane in range(npk):
                 within[lane] += w[q, lane] if d2s[q, lane] < reach2[lane] else 0.0
-    for lane in range(PACK):
+    for lane in range(npk):
         need_lo = 0.5 * W[lane] - wtol[lane]
         need_hi = 0.5 * W[lane] + wtol[lane]
         near = far2[lane] > 0.0 and s[lane] >= 2.0**-990

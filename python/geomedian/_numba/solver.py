@@ -52,17 +52,14 @@ from .mad import problem_mads
 from .newton import NEWTON_SCRATCH_SIZE, newton_propose
 from .packed_newton import (
     CERT_F,
-    PACK,
     PACKED_PROBLEM_SIZE,
     S_LB,
     S_S,
     S_W,
     V_MEDIAN,
-    clear_lane,
-    drop_unused_rows,
     network_cache,
     pack_buffers,
-    pack_problem,
+    pack_lanes,
     packed_newton,
 )
 from .parallel import (
@@ -129,9 +126,32 @@ from .weiszfeld import weiszfeld_step
 CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
 METHOD_WEISZFELD, METHOD_GD, METHOD_NEWTON = 0, 1, 2
 
-from .._contract import COINCIDENCE_RADIUS  # noqa: E402
+from .._contract import COINCIDENCE_RADIUS, PACK  # noqa: E402
 
 BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
+
+
+# The most bytes of a pack's arrays that grow with its width: a core's L2 cache.
+PACK_BYTES = 1 << 20
+
+
+@njit(**KERNEL)
+def pack_width(count, n, d):
+    """Return the lanes of each pack for a batch of ``count`` problems of n x d.
+
+    C++ runs its packs PACK wide, a vector register; LLVM as Numba drives it leaves a loop
+    over PACK lanes scalar, and vectorises one over a run-time count. Here a pack is
+    PACK times a power of two: up to BATCH_BLOCK (a block's problems in one pack), no wider
+    than the batch needs (a single problem, the hot loop, keeps PACK lanes), and at most
+    PACK_BYTES of coordinates, sorted columns and row sums. Each lane reads and writes its
+    own problem only, so a problem's bits do not depend on the width.
+    """
+    most = min(BATCH_BLOCK, PACK_BYTES // (8 * n * (2 * d + 3)))
+    width = PACK
+    while width < count and 2 * width <= most:
+        width *= 2
+    return width
+
 
 # A problem's frame (C++ struct FrameFit): scale s, total weight W, and in frame units the
 # coincidence radius eps and the near radius (certificate.py; +inf: every point is near);
@@ -960,26 +980,19 @@ def solve_within(x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads)
 
 @njit(**KERNEL)
 def solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms):
-    """Solve problems k0 ... k0 + count - 1 (count <= PACK) in the lanes of ``packed_newton``.
+    """Solve problems k0 ... k0 + count - 1 in the lanes of ``packed_newton``.
 
-    ``pb``: ``pack_buffers(n, d)``. The certified problems are stored as ``solve_problem``
-    stores its outcome (objective in the caller's units: f / (s wscale); scale f / (W s):
-    F = f, no point beyond R); the others are left to the caller, by pb's ``certified``
-    flags.
+    ``pb``: ``pack_buffers(n, d, width)``, width >= count. The certified problems are stored
+    as ``solve_problem`` stores its outcome (objective in the caller's units: f / (s
+    wscale); scale f / (W s): F = f, no point beyond R); the others are left to the caller,
+    by pb's ``certified`` flags.
     """
     d = x.shape[2]
     median, objective, lower_bound, gap, n_iter, n_passes, status, scale = results
-    u, pw, m, vec, lanes, cert = pb[0], pb[1], pb[6], pb[7], pb[8], pb[11]
+    vec, lanes, cert = pb[7], pb[8], pb[11]
     pack_iter, pack_passes, certified = pb[13], pb[14], pb[15]
-    for lane in range(PACK):
-        if lane < count:
-            row = 0 if w.shape[0] == 1 else k0 + lane
-            m[lane] = pack_problem(x[k0 + lane], w[row], wscale[row], opt.omit, lane, u, pw)
-        else:
-            m[lane] = 0
-            clear_lane(lane, u, pw)
+    used = pack_lanes(x, w, wscale, opt.omit, k0, count, pb, networks)
     unit_weights = w.shape[1] == 0
-    used = drop_unused_rows(pb, m, networks)
     packed_newton(used, opt.tol, opt.max_iter, x.itemsize == 4, unit_weights, COINCIDENCE_RADIUS)
     for lane in range(count):
         if not certified[lane]:
@@ -1024,8 +1037,8 @@ def solve_block_packed(
 ):
     """Problems b * BATCH_BLOCK ... of a batch, serially on one thread, with scratch reused.
 
-    Newton on small problems without start points runs PACK consecutive problems at a time
-    in the lanes (``packed_newton.py``; BATCH_BLOCK is a multiple of PACK), giving back to
+    Newton on small problems without start points runs the block's problems in the lanes
+    of packs (``packed_newton.py``, ``pack_width``), giving back to
     ``solve_one`` the few it cannot certify on Newton's common path; the interrupt flag is
     read once per pack. Which path a problem takes depends on n, d and the options only,
     so it gets the same bits alone or in a batch. ``solve_one``, a thin wrapper,
@@ -1042,22 +1055,23 @@ def solve_block_packed(
         and n * d <= PACKED_PROBLEM_SIZE
     )
     certified = pb[15]
+    width = certified.shape[0]  # divides BATCH_BLOCK (pack_width)
     lo = b * BATCH_BLOCK
-    for k in range(lo, min(P, lo + BATCH_BLOCK)):
-        lane = (k - lo) % PACK
-        if packed and lane == 0:
+    hi = min(P, lo + BATCH_BLOCK)
+    for k0 in range(lo, hi, width):
+        count = min(width, hi - k0)
+        if packed:
             if stop[0] != 0:
                 certified[:] = False  # each is marked as not solved below
             else:
-                solve_pack(
-                    k, min(PACK, P - k), x, w, wscale, opt, pb, networks, results, mads, terms
-                )
-        if packed and certified[lane]:
-            continue
-        if stop[0] != 0:
-            skip_problems(k, k + 1, results)
-            continue
-        solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
+                solve_pack(k0, count, x, w, wscale, opt, pb, networks, results, mads, terms)
+        for k in range(k0, k0 + count):
+            if packed and certified[k - k0]:
+                continue
+            if stop[0] != 0:
+                skip_problems(k, k + 1, results)
+                continue
+            solve_one(k, x, w, wscale, init, has_init, opt, pa, ws, stop, results, mads, terms)
 
 
 # The entry points take the outputs one by one, as C++ solve_batch's BatchOutcome, and
@@ -1160,7 +1174,7 @@ def solve_batch_small_packed(
     """``solve_batch_small`` for the problems that ``packs`` (``solve_block_packed``)."""
     n, d = x.shape[1], x.shape[2]
     pa, ws = small_scratch(n, d, omit)
-    pb = pack_buffers(n, d)
+    pb = pack_buffers(n, d, pack_width(x.shape[0], n, d))
     networks = network_cache(n)
     terms = mad_terms(n, mads)
     results = (median, objective, lower_bound, gap, n_iter, n_passes, status, scale)
