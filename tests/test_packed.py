@@ -69,6 +69,18 @@ def test_omitted_rows_alone_equals_batch(backend):
     assert_alone_equals_batch(x, backend, nan_policy="omit")
 
 
+def test_blocks_of_packs_alone_equal_batch(backend):
+    # 150 problems: the Numba backend packs a block of 64 at once (a partial last block,
+    # lanes of fewer rows than others), the compiled core eight at a time; alone, a problem
+    # has a pack of its own. Its bits are the same everywhere.
+    x = pixels(150, seed=7)
+    rng = np.random.default_rng(8)
+    x[rng.random(x.shape[:2]) < 0.05] = np.nan
+    w = rng.uniform(0.1, 3.0, x.shape[:2])
+    assert_alone_equals_batch(x, backend, w, nan_policy="omit")
+    assert_alone_equals_batch(np.where(np.isnan(x), 0.5, x), backend)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_packed_results_are_certified_and_match_reference(backend, weighted):
     x = pixels(13, seed=5)

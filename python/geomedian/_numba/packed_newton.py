@@ -215,8 +215,18 @@ def pack_lanes(x, w, wscale, omit, k0, count, buffers, networks):
     big = 1.7976931348623157e308 if x.itemsize == 8 else 3.4028234663852886e38
     present = np.zeros((lanes, n), dtype=np.int64)  # each lane's rows in order, then padding
     rows = 1
+    every_row = True  # every lane of the pack has all n rows: the rows need no index
     for lane in range(count):
         xk = x[k0 + lane]
+        finite = True
+        for i in range(n):
+            for j in range(d):
+                finite &= abs(float(xk[i, j])) <= big
+        if finite:
+            m[lane] = n
+            rows = n
+            continue
+        every_row = False
         bad = False
         mk = 0
         for i in range(n):
@@ -236,27 +246,41 @@ def pack_lanes(x, w, wscale, omit, k0, count, buffers, networks):
         rows = max(rows, m[lane])
     for lane in range(count, lanes):
         m[lane] = 0
-    for lane in range(count):
-        for q in range(m[lane], rows):
-            present[lane, q] = present[lane, 0]
     if rows < n:
         if networks[rows].shape[0] == 0 and rows > 1:
             networks[rows] = sorting_network(rows)
         network = networks[rows]
     uu = u.reshape(d * n * lanes)[: d * rows * lanes].reshape((d, rows, lanes))
     weighted = w.shape[1] > 0
-    for q in range(rows):
-        for j in range(d):
+    if every_row:
+        for q in range(rows):
+            for j in range(d):
+                for lane in range(count):
+                    uu[j, q, lane] = float(x[k0 + lane, q, j])
             for lane in range(count):
-                uu[j, q, lane] = float(x[k0 + lane, present[lane, q], j])
-            for lane in range(lanes):
-                uu[j, q, lane] = uu[j, q, lane] if m[lane] > 0 else 0.0
+                row = 0 if w.shape[0] == 1 else k0 + lane
+                pw[q, lane] = w[row, q] * wscale[row] if weighted else 1.0
+    else:
         for lane in range(count):
-            row = 0 if w.shape[0] == 1 else k0 + lane
-            wq = w[row, present[lane, q]] * wscale[row] if weighted else 1.0
-            pw[q, lane] = wq if q < m[lane] else 0.0
-        for lane in range(lanes):
-            pw[q, lane] = pw[q, lane] if m[lane] > 0 else 1.0
+            if m[lane] == n:
+                for q in range(n):
+                    present[lane, q] = q
+            for q in range(m[lane], rows):
+                present[lane, q] = present[lane, 0]
+        for q in range(rows):
+            for j in range(d):
+                for lane in range(count):
+                    uu[j, q, lane] = float(x[k0 + lane, present[lane, q], j])
+            for lane in range(count):
+                row = 0 if w.shape[0] == 1 else k0 + lane
+                wq = w[row, present[lane, q]] * wscale[row] if weighted else 1.0
+                pw[q, lane] = wq if q < m[lane] else 0.0
+    for lane in range(lanes):
+        if m[lane] == 0:
+            for q in range(rows):
+                pw[q, lane] = 1.0
+                for j in range(d):
+                    uu[j, q, lane] = 0.0
     used = (uu, pw[:rows], d2s[:rows], t[:rows])
     # Concatenated: a tuple display with starred parts does not compile in Numba.
     return used + (srt[:rows], network) + buffers[6:]  # noqa: RUF005
