@@ -162,23 +162,39 @@ def pack_buffers(n, d, width):
     - the outcome per lane: n_iter, n_passes (width) and certified (width).
     """
     return (
-        np.zeros((d, n, width)),
-        np.zeros((n, width)),
-        np.empty((n, width)),
-        np.empty((n, width)),
-        np.empty((n, d * width)),
+        aligned_doubles(d * n * width).reshape((d, n, width)),
+        aligned_doubles(n * width).reshape((n, width)),
+        aligned_doubles(n * width).reshape((n, width)),
+        aligned_doubles(n * width).reshape((n, width)),
+        aligned_doubles(n * d * width).reshape((n, d * width)),
         sorting_network(n),
         np.zeros(width, dtype=np.int64),
-        np.empty((V_R + 1, d, width)),
-        np.empty((S_SCRATCH + SCRATCH_ROWS, width)),
+        aligned_doubles((V_R + 1) * d * width).reshape((V_R + 1, d, width)),
+        aligned_doubles((S_SCRATCH + SCRATCH_ROWS) * width).reshape(
+            (S_SCRATCH + SCRATCH_ROWS, width)
+        ),
         np.empty((F_SPLIT + 1, width), dtype=np.bool_),
-        np.empty((2, sums_size(d), width)),
-        np.empty((2, CERT_G + d, width)),
-        np.empty((d * (d + 1) // 2, width)),
+        aligned_doubles(2 * sums_size(d) * width).reshape((2, sums_size(d), width)),
+        aligned_doubles(2 * (CERT_G + d) * width).reshape((2, CERT_G + d, width)),
+        aligned_doubles(d * (d + 1) // 2 * width).reshape((d * (d + 1) // 2, width)),
         np.empty(width, dtype=np.int64),
         np.empty(width, dtype=np.int64),
         np.empty(width, dtype=np.bool_),
     )
+
+
+# Doubles per cache line: every row of a pack's arrays (a multiple of PACK doubles) then
+# starts a line, as C++ PackBuffers::vector_aligned; the allocator aligns to 16 bytes, and
+# vectors that straddle two lines cost two loads.
+LINE_DOUBLES = 8
+
+
+@njit(**KERNEL)
+def aligned_doubles(size):
+    """Return ``size`` zeros (float64) starting at a cache line."""
+    buf = np.zeros(size + LINE_DOUBLES)
+    skip = (-(buf.ctypes.data // 8)) % LINE_DOUBLES
+    return buf[skip : skip + size]
 
 
 @njit(**KERNEL)
