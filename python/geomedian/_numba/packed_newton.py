@@ -234,31 +234,26 @@ def pack_lanes(x, w, wscale, omit, k0, count, buffers, networks):
     every_row = True  # every lane of the pack has all n rows: the rows need no index
     for lane in range(count):
         xk = x[k0 + lane]
-        finite = True
-        for i in range(n):
-            for j in range(d):
-                finite &= abs(float(xk[i, j])) <= big
-        if finite:
-            m[lane] = n
-            rows = n
-            continue
-        every_row = False
         bad = False
         mk = 0
         for i in range(n):
-            nan = False
-            inf = False
+            finite = True
             for j in range(d):
-                v = float(xk[i, j])
-                nan |= v != v
-                inf |= abs(v) > big
-            if omit and nan:
-                bad |= inf
-                continue
-            bad |= nan or inf
+                finite &= abs(float(xk[i, j])) <= big
+            if not finite:  # NaN (omitted, or an error) or inf (an error)
+                nan = False
+                inf = False
+                for j in range(d):
+                    v = float(xk[i, j])
+                    nan |= v != v
+                    inf |= abs(v) > big
+                bad |= inf or not omit
+                if nan:
+                    continue
             present[lane, mk] = i
             mk += 1
         m[lane] = 0 if bad else mk
+        every_row &= m[lane] == n
         rows = max(rows, m[lane])
     for lane in range(count, lanes):
         m[lane] = 0
