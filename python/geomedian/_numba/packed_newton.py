@@ -236,22 +236,16 @@ def pack_lanes(x, w, wscale, omit, k0, count, buffers, networks):
         xk = x[k0 + lane]
         bad = False
         mk = 0
-        for i in range(n):
-            finite = True
+        for i in range(n):  # without branches: missing rows fall at random
+            nan = False
+            inf = False
             for j in range(d):
-                finite &= abs(float(xk[i, j])) <= big
-            if not finite:  # NaN (omitted, or an error) or inf (an error)
-                nan = False
-                inf = False
-                for j in range(d):
-                    v = float(xk[i, j])
-                    nan |= v != v
-                    inf |= abs(v) > big
-                bad |= inf or not omit
-                if nan:
-                    continue
+                v = float(xk[i, j])
+                nan |= v != v
+                inf |= abs(v) > big
+            bad |= inf | (nan & (not omit))
             present[lane, mk] = i
-            mk += 1
+            mk += 1 - int(nan)
         m[lane] = 0 if bad else mk
         every_row &= m[lane] == n
         rows = max(rows, m[lane])
@@ -272,16 +266,24 @@ def pack_lanes(x, w, wscale, omit, k0, count, buffers, networks):
                 row = 0 if w.shape[0] == 1 else k0 + lane
                 pw[q, lane] = w[row, q] * wscale[row] if weighted else 1.0
     else:
+        # Each lane's rows gathered first, a row at a time, into srt (scratch until the
+        # start), then laid out as above; rows past a lane's count repeat its first row.
+        rows_of = srt.reshape(n * d * lanes)
         for lane in range(count):
             if m[lane] == n:
                 for q in range(n):
                     present[lane, q] = q
             for q in range(m[lane], rows):
                 present[lane, q] = present[lane, 0]
+            xk = x[k0 + lane]
+            for q in range(rows):
+                i = present[lane, q]
+                for j in range(d):
+                    rows_of[(lane * n + q) * d + j] = float(xk[i, j])
         for q in range(rows):
             for j in range(d):
                 for lane in range(count):
-                    uu[j, q, lane] = float(x[k0 + lane, present[lane, q], j])
+                    uu[j, q, lane] = rows_of[(lane * n + q) * d + j]
             for lane in range(count):
                 row = 0 if w.shape[0] == 1 else k0 + lane
                 wq = w[row, present[lane, q]] * wscale[row] if weighted else 1.0
