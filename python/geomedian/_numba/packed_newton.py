@@ -324,11 +324,11 @@ def finish_lane_rows(S, err, skip):
 
 @njit(**KERNEL, error_model="numpy")
 def lane_moments(u, w, W, c, half, acc, top):
-    """Write make_frame's centre per lane into c (d, PACK), from small_moments' sums.
+    """Write make_frame's centre per lane into c (d, npk), from small_moments' sums.
 
     x0 is row 0: c_j = x0_j + 2 S_j / W with S_j = sum_q w_q (u_qj / 2 - x0_j / 2) in row
-    order, and half (PACK) is the largest |u_qj / 2 - x0_j / 2|. A row at a time, as C++
-    (which keeps each coordinate's sum in a register of its own); acc and top are (d, PACK)
+    order, and half (npk) is the largest |u_qj / 2 - x0_j / 2|. A row at a time, as C++
+    (which keeps each coordinate's sum in a register of its own); acc and top are (d, npk)
     scratch for S and the largest |...| per coordinate.
     """
     d, n, npk = u.shape
@@ -353,10 +353,10 @@ def lane_moments(u, w, W, c, half, acc, top):
 
 @njit(**KERNEL)
 def lane_load(u, w, c, s, mu, acc, err):
-    """small_load per lane: u <- (u - c) s, and mu (d, PACK) = sum_q w_q u_q.
+    """small_load per lane: u <- (u - c) s, and mu (d, npk) = sum_q w_q u_q.
 
     Summed in blocks of BLOCK_ROWS rows added with compensation, as ``lane_sums``; a row at
-    a time, as ``lane_moments``. acc and err are (d, PACK) scratch for a block's sums and
+    a time, as ``lane_moments``. acc and err are (d, npk) scratch for a block's sums and
     the compensation.
     """
     d, n, npk = u.shape
@@ -383,7 +383,7 @@ def lane_load(u, w, c, s, mu, acc, err):
 
 @njit(**KERNEL, error_model="numpy")
 def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
-    """Fill S with the iteration sums of ``fused_pass`` at z (d, PACK) for every lane.
+    """Fill S with the iteration sums of ``fused_pass`` at z (d, npk) for every lane.
 
     f = sum w_q d_q, inv = sum t_q (t_q = w_q / d_q, 0 within eps of the iterate),
     eta and f_coinc the weight and f of the rows within eps, max_term = max t_q,
@@ -436,9 +436,9 @@ def lane_sums(u, w, mu, W, z, eps, d2s, t, S):
 
 @njit(**KERNEL, error_model="numpy")
 def lane_objective(u, w, z, f, far2):
-    """Write the objective sum_q w_q ||u_q - z|| alone into f (PACK), as ``lane_sums`` does.
+    """Write the objective sum_q w_q ||u_q - z|| alone into f (npk), as ``lane_sums`` does.
 
-    And into far2 (PACK) the largest ||u_q - z||^2 of a row of positive weight.
+    And into far2 (npk) the largest ||u_q - z||^2 of a row of positive weight.
     """
     d, n, npk = u.shape
     blk = np.zeros(npk)
@@ -469,7 +469,7 @@ def lane_objective(u, w, z, f, far2):
 
 @njit(**KERNEL, error_model="numpy")
 def lane_far2(d2s, w, far2):
-    """Write into far2 (PACK) the largest ||u_q - z||^2 of a row of positive weight.
+    """Write into far2 (npk) the largest ||u_q - z||^2 of a row of positive weight.
 
     From d2s of the last ``lane_sums`` at z. Selects on single comparisons, as C++ (where
     GCC 12 turns a select on two comparisons into a branch per lane).
@@ -487,7 +487,7 @@ def lane_far2(d2s, w, far2):
 def lane_certify(S, d, W, scratch, C):
     """``certify`` per lane: f, the bound, ||g|| and the minimum-norm subgradient g into C.
 
-    ``scratch`` is (3, PACK): ||R||^2, g . M and the factor keeping g.
+    ``scratch`` is (3, npk): ||R||^2, g . M and the factor keeping g.
     """
     npk = W.shape[0]
     rn2 = scratch[0]
@@ -553,7 +553,7 @@ def lane_newton_direction(H, d, inv, g, p, ok, ld, rdiag, a):
     """``newton_direction`` per lane: H = L D L^T in place, then p = H^-1 g.
 
     ok[lane] is cleared where a pivot is not above NEWTON_PIVOT inv (or not finite); g and p
-    are (d, PACK); ld, rdiag (d, PACK) and a (2, PACK) scratch.
+    are (d, npk); ld, rdiag (d, npk) and a (2, npk) scratch.
     """
     npk = inv.shape[0]
     piv = a[0]
@@ -695,7 +695,7 @@ def take_trial(take, d, zt, St, Ct, z, S, C):
 
 @njit(**KERNEL, error_model="numpy")
 def packed_newton(buffers, tol, max_iter, to_float, unit_weights, eps):
-    """Solve the PACK problems of ``buffers`` (see ``pack_buffers``) in lock step.
+    """Solve the problems in the lanes of ``buffers`` (see ``pack_buffers``) in lock step.
 
     u and w as laid out above (raw coordinates, scaled weights), m[lane] present rows of that
     lane (0: nothing to solve); u is moved into each lane's frame. Leaves per lane the answer
