@@ -521,6 +521,27 @@ void sgd(const carray<T>& points, const std::optional<carray<double>>& weights, 
                        geomedian::coincidence_radius, st);
 }
 
+// The robust anchor (m, rho) of sample rows, for the frames of the paths that read their
+// data in chunks (the chunked driver, SGD, the online estimator).
+py::tuple robust_anchor(const carray<double>& sample, const carray<double>& weights) {
+    if (sample.ndim() != 2 || sample.shape(0) < 1 || sample.shape(1) < 1)
+        throw py::value_error("sample must be a non-empty (S, d) array");
+    if (weights.ndim() != 1 || weights.shape(0) != sample.shape(0))
+        throw py::value_error("weights must be (S,)");
+    const index_t S = sample.shape(0), d = sample.shape(1);
+    const double* xs = sample.data();
+    const double* ws = weights.data();
+    py::array_t<double> m(d);
+    double* mp = m.mutable_data();
+    double rho;
+    {
+        py::gil_scoped_release nogil;  // same reasoning as in solve()
+        std::vector<double> scratch(2 * S);
+        geomedian::robust_anchor(xs, ws, S, d, scratch.data(), scratch.data() + S, mp, &rho);
+    }
+    return py::make_tuple(m, rho);
+}
+
 // Benchmark-only (benchmarks/test_roofline.py): the bounds a pass is compared against.
 template <class T>
 double roofline_read(const carray<T>& points, int threads) {
@@ -608,6 +629,10 @@ constexpr const char* sgd_doc =
     "c (d,), s, gamma0, alpha, state (1 + 2 d,)) -> None: averaged SGD over the row blocks "
     "[b batch, (b + 1) batch) in the order given, in the frame (x - c) s; state [t, m, mbar] "
     "is updated in place";
+constexpr const char* robust_anchor_doc =
+    "robust_anchor(sample (S, d), weights (S,)) -> (m (d,), rho): m the coordinate-wise "
+    "weighted lower median of the sample rows, rho the weighted lower median of their "
+    "distances to m";
 constexpr const char* gram_doc =
     "gram_pass(rows (n of (d,)), r, s, threads) -> G (n, n): G = X_c X_c^T for "
     "X_c = (X - x_r) s, float64";
@@ -677,6 +702,8 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.def("roofline_arith", &roofline_arith, py::arg("block").noconvert(), py::arg("y").noconvert(),
           py::arg("repeats"), py::arg("threads"),
           "Benchmark-only: repeats sweeps of distance, sqrt and division over a cached block.");
+    m.def("robust_anchor", &robust_anchor, py::arg("sample").noconvert(),
+          py::arg("weights").noconvert(), robust_anchor_doc);
     m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
     m.def("openmp_max_threads", &geomedian::openmp_max_threads,
           "omp_get_max_threads() of the calling thread (OMP_NUM_THREADS, threadpoolctl's "

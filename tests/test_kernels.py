@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
+import reference
 from pybind_signature import parameters
 
 from geomedian._backends import load_backend
@@ -25,6 +26,7 @@ def test_backends_export_the_same_kernels():
             mirror = list(inspect.signature(getattr(numba, name)).parameters)
             assert compiled == mirror, name
     assert core.small_problem_size == numba.small_problem_size
+    assert parameters(core.robust_anchor) == list(inspect.signature(numba.robust_anchor).parameters)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -41,3 +43,31 @@ def test_dispatch_and_named_outcomes(backend, dtype):
     assert ev.gradient.shape == (2,)
     median, status = k.median(x[0], 2, 1e-6, 100)
     assert status == 0 and np.allclose(median, out.median[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 7, 300, 1024])
+def test_robust_anchor_is_the_documented_one(backend, n):
+    """The sample's anchor (m, rho) as documented, ties and weights included; inputs kept."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, 3))
+    x[: n // 3] = x[0]  # a third of the rows on one point: ties in every coordinate
+    w = rng.integers(1, 4, n).astype(np.float64)
+    x0, w0 = x.copy(), w.copy()
+    m, rho = Kernels(backend).robust_anchor(x, w)
+    ref_m, ref_rho = reference.robust_anchor(x[:n], w)
+    assert np.array_equal(m, ref_m)
+    assert rho == pytest.approx(ref_rho, rel=1e-15, abs=0.0)
+    assert np.array_equal(x, x0) and np.array_equal(w, w0)
+    m1, rho1 = Kernels(backend).robust_anchor(x, None)
+    assert np.array_equal(m1, reference.robust_anchor(x)[0]) and rho1 >= 0
+
+
+def test_robust_anchor_refuses_bad_arrays(backend):
+    module = load_backend(backend)
+    x = np.zeros((4, 2))
+    with pytest.raises(TypeError, match="sample"):
+        module.robust_anchor(x.astype(np.float32), np.ones(4))
+    with pytest.raises(ValueError, match="weights"):
+        module.robust_anchor(x, np.ones(3))
+    with pytest.raises(ValueError, match="sample"):
+        module.robust_anchor(np.zeros((0, 2)), np.ones(0))

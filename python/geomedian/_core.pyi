@@ -255,6 +255,9 @@ def roofline_read_f32(points: _F32, threads: int) -> float:
 def roofline_arith(block: _F64, y: _F64, repeats: int, threads: int) -> float:
     """Benchmark-only: repeated sweeps of distance, sqrt and division over a cached block."""
 
+def robust_anchor(sample: _F64, weights: _F64) -> tuple[_F64, float]:
+    """Return ``(m, rho)``: the rows' weighted lower median, that of their distances to m."""
+
 def build_info() -> _BuildInfo:
     """Compiler, OpenMP and SIMD facts of this build."""
 

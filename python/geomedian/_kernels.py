@@ -132,6 +132,17 @@ class Kernels:
         entry = self.entry("gram_certificate_pass", rows[0].dtype)
         return entry(rows, r, s, a, vertex, y, t, ws, threads)
 
+    def robust_anchor(self, xs, ws) -> tuple[np.ndarray, float]:
+        """Return ``(m, rho)`` of sample rows ``xs`` (finite), weights ``ws`` (None: unit).
+
+        m: the coordinate-wise weighted lower median; rho: the weighted lower median of the
+        rows' distances to m (the frame's robust anchor, as the in-memory solver forms it).
+        """
+        xs = np.ascontiguousarray(xs, dtype=np.float64)
+        ws = np.ones(xs.shape[0]) if ws is None else np.ascontiguousarray(ws, dtype=np.float64)
+        m, rho = self.module.robust_anchor(xs, ws)
+        return m, float(rho)
+
     def sgd(self, x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state) -> None:
         """Averaged SGD over row blocks, updating ``state`` in place."""
         self.entry("sgd", x.dtype)(x, w, wscale, blocks, batch, norm, c, s, gamma0, alpha, state)

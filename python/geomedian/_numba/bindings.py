@@ -22,6 +22,7 @@ from .interruptible import new_stop_flag, run_interruptible
 from .kernel_cache import cache_dir, warm_kernels
 from .lp_pass import lp_sums_size, run_lp_pass
 from .parallel import n_chunks, parallel_sums, pass_scratch_size, serial_sums
+from .robust_frame import sample_rows_anchor
 from .sgd import sgd_run
 from .thread_blocks import blocks_over_threads
 
@@ -43,6 +44,7 @@ __all__ = [
     "lp_pass_f64",
     "median_f32",
     "median_f64",
+    "robust_anchor",
     "sgd_f32",
     "sgd_f64",
     "small_problem_size",
@@ -486,6 +488,21 @@ def gram_certificate_pass_f64(rows, r, s, a, vertex, y, t, ws, threads):
 def gram_certificate_pass_f32(rows, r, s, a, vertex, y, t, ws, threads):
     """Mirror of ``_core.gram_certificate_pass_f32``."""
     return _gram_certificate_pass(rows, r, s, a, vertex, y, t, ws, threads, np.float32)
+
+
+def robust_anchor(sample, weights):
+    for name, a, ndim in (("sample", sample, 2), ("weights", weights, 1)):
+        if not (isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == ndim
+                and a.flags.c_contiguous):  # fmt: skip
+            raise TypeError(f"{name} must be a C-contiguous {ndim}-D float64 array")
+    S, d = sample.shape
+    if S < 1 or d < 1:
+        raise ValueError("sample must be a non-empty (S, d) array")
+    if weights.shape[0] != S:
+        raise ValueError("weights must be (S,)")
+    m = np.empty(d)
+    rho = sample_rows_anchor(sample, weights, m)
+    return m, float(rho)
 
 
 def build_info() -> dict:

@@ -9,6 +9,7 @@ radius above ``2**-FRAME_DEPTH``.
 
 import math
 
+import numpy as np
 from numba import njit
 
 # The aliased names are re-exported: solver.py and _paths read them here.
@@ -16,7 +17,7 @@ from .._contract import FRAME_DEPTH as FRAME_DEPTH
 from .._contract import FRAME_HEADROOM as FRAME_HEADROOM
 from .._contract import NEAR_FACTOR as NEAR_FACTOR
 from .._contract import ROBUST_SAMPLE_ROWS
-from .jit_options import KERNEL
+from .jit_options import ENTRY, KERNEL
 
 
 @njit(**KERNEL)
@@ -105,3 +106,10 @@ def robust_anchor(xs, ws, S, d, v, vw, m):
         v[k] = scaled_distance(xs[k], m, d)
         vw[k] = ws[k]
     return weighted_lower_median(v, vw, S)
+
+
+@njit(**ENTRY)
+def sample_rows_anchor(xs, ws, m):
+    """robust_anchor of the sample rows xs (S, d) with weights ws (S,), m into m; return rho."""
+    S, d = xs.shape
+    return robust_anchor(xs, ws, S, d, np.empty(S), np.empty(S), m)

@@ -79,7 +79,6 @@ __all__ = [
     "ChunkedOutcome",
     "ChunkedPoints",
     "Frame",
-    "anchor",
     "anchor_rows",
     "chunk_sums",
     "combine_parts",
@@ -121,7 +120,6 @@ in_units_up = plain(certificate.in_units_up)
 gd_propose = plain(gradient_descent.gd_propose)
 gd_remember = plain(gradient_descent.gd_remember)
 newton_propose = plain(newton.newton_propose)
-robust_anchor = plain(robust_frame.robust_anchor)
 robust_sample_row = plain(robust_frame.robust_sample_row)
 robust_sample_size = plain(robust_frame.robust_sample_size)
 scaled_distance = plain(robust_frame.scaled_distance)
@@ -253,16 +251,6 @@ def sample_runs(n: int, rows: int, rng: np.random.Generator) -> list[tuple[int, 
 def anchor_rows(n: int) -> np.ndarray:
     """Return the rows the robust anchor samples: those of the in-memory solver."""
     return np.array([robust_sample_row(k, n) for k in range(robust_sample_size(n))], dtype=np.int64)
-
-
-def anchor(xs: np.ndarray, ws: np.ndarray | None) -> tuple[np.ndarray, float]:
-    """Return ``(m, rho)`` of ``robust_frame.py`` for sample rows ``xs`` (finite) and weights."""
-    xs = np.ascontiguousarray(xs, dtype=np.float64)
-    S, d = xs.shape
-    wv = np.ones(S) if ws is None else np.ascontiguousarray(ws, dtype=np.float64)
-    m = np.empty(d)
-    rho = robust_anchor(xs, wv.copy(), S, d, np.empty(S), np.empty(S), m)
-    return m, float(rho)
 
 
 def row_distances(xs: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -410,7 +398,7 @@ def start(src: ChunkedPoints, k: Kernels, init, method_code: int, threads: int):
     d = src.d
     if not np.isfinite(xa).all():
         return np.full(d, math.nan), Frame(np.zeros(d), 1.0, status=NONFINITE)
-    m, rho = anchor(xa, wa)
+    m, rho = k.robust_anchor(xa, wa)
     rows = sample_size(src.n) if init is None else 0
     xs, ws = src.sample(rows if rows else min(src.n, SPREAD_ROWS), rng)
     if not np.isfinite(xs).all():

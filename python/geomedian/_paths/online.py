@@ -330,7 +330,7 @@ class OnlineGeometricMedian:
         lo = 0
         while lo < full * b:
             if self._frame is None:
-                self._frame = sgd_frame(x[lo : lo + b], None)
+                self._frame = sgd_frame(k, x[lo : lo + b], None)
             c, s, gamma0 = self._frame
             # Up to the next check (a multiple of b rows into the stream).
             hi = min(full * b, lo + self._next_check - self._consumed)
@@ -372,16 +372,17 @@ class OnlineGeometricMedian:
         ``SCALE_DRIFT`` either way (first rows unlike the rest), starts over from where
         it is with the sample's scale.
         """
-        from .chunked import anchor, row_distances
+        from .chunked import row_distances
         from .sgd import sgd_frame
 
-        m, rho = anchor(self._sample, None)
+        k = kernels(self._backend)
+        m, rho = k.robust_anchor(self._sample, None)
         R = NEAR_FACTOR * rho
         if not (R > 0 and np.isfinite(R)):
             return  # more than half the sample on one point: nothing to judge by
         estimate = self.median_
         inside = row_distances(estimate[None], m)[0] <= R
-        frame = sgd_frame(self._sample, estimate if inside else None)
+        frame = sgd_frame(k, self._sample, estimate if inside else None)
         drift = _step_scale(frame) / _step_scale(self._frame)
         if inside and 1 / SCALE_DRIFT <= drift <= SCALE_DRIFT:
             return

@@ -51,7 +51,6 @@ from .chunked import (
     ChunkedOutcome,
     Frame,
     Progress,
-    anchor,
     certified,
     certify,
     failed,
@@ -74,7 +73,7 @@ KERNEL_HEADROOM = 1 << 12
 
 
 def sgd_frames(
-    sample: np.ndarray, weights: np.ndarray | None, init: np.ndarray | None
+    k: Kernels, sample: np.ndarray, weights: np.ndarray | None, init: np.ndarray | None
 ) -> tuple[np.ndarray, float, float, Frame]:
     """Return the iteration's frame ``(c, s)``, its first step ``gamma0`` and the certificate's.
 
@@ -83,7 +82,7 @@ def sgd_frames(
     and status RANGE when the sample spans more than float64 can hold.
     """
     sample = np.asarray(sample, dtype=np.float64)
-    m, rho = anchor(sample, weights)
+    m, rho = k.robust_anchor(sample, weights)
     R = NEAR_FACTOR * rho
     c = m if init is None else np.array(init, dtype=np.float64)
     if R > 0 and math.isfinite(R) and row_distances(c[None], m)[0] > R:
@@ -101,9 +100,11 @@ def sgd_frames(
     return c, s, gamma0, fit_frame(c, half, R)
 
 
-def sgd_frame(sample: np.ndarray, init: np.ndarray | None) -> tuple[np.ndarray, float, float]:
+def sgd_frame(
+    k: Kernels, sample: np.ndarray, init: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
     """Return the iteration's frame ``(c, s)`` and first step ``gamma0`` for unit weights."""
-    c, s, gamma0, _ = sgd_frames(sample, None, init)
+    c, s, gamma0, _ = sgd_frames(k, sample, None, init)
     return c, s, gamma0
 
 
@@ -160,7 +161,7 @@ def solve_sgd(
     xs = np.asarray(xs, dtype=np.float64)
     if not np.isfinite(xs).all():
         return failed(d, NONFINITE)
-    c, s, gamma0, frame = sgd_frames(xs, ws, init)
+    c, s, gamma0, frame = sgd_frames(k, xs, ws, init)
     if frame.status != CONVERGED:
         return failed(d, frame.status)
     n_blocks = -(-n // batch_size)
