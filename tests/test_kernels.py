@@ -71,3 +71,27 @@ def test_robust_anchor_refuses_bad_arrays(backend):
         module.robust_anchor(x, np.ones(3))
     with pytest.raises(ValueError, match="sample"):
         module.robust_anchor(np.zeros((0, 2)), np.ones(0))
+
+
+def test_numba_kernels_see_read_only_inputs(monkeypatch):
+    """Writable and read-only arrays reach a Numba kernel alike, read-only, without a copy.
+
+    Numba compiles a kernel anew for each writability of its arguments: one kind for all
+    inputs means one compilation for arrays from memory maps and from NumPy alike.
+    """
+    pytest.importorskip("numba")
+    bindings = load_backend("numba")
+    seen = []
+
+    def kernel(points, w, wscale, y, *rest):
+        seen.append((points.flags.writeable, w.flags.writeable, y.flags.writeable))
+        seen.append(np.shares_memory(points, x) or np.shares_memory(points, ro))
+
+    monkeypatch.setattr(bindings, "serial_sums", kernel)
+    x = np.ones((5, 2))
+    ro = x.copy()
+    ro.flags.writeable = False
+    for a in (x, ro):
+        bindings.fused_pass_f64(a, np.ones(5), 1.0, np.zeros(2), 1.0, 1)
+    assert seen == [(False, False, False), True] * 2
+    assert x.flags.writeable  # the caller's array itself is left as it was

@@ -80,21 +80,40 @@ class _threads:
         numba.set_num_threads(self.saved)
 
 
-def _check(points: np.ndarray, dtype: type, ndim: int) -> None:
+def _check(points: np.ndarray, dtype: type, ndim: int) -> np.ndarray:
+    """Check points as the core's ``noconvert()`` does; return them read-only (_read_only)."""
     if not isinstance(points, np.ndarray) or points.dtype != dtype or points.ndim != ndim:
         raise TypeError(f"points must be a C-contiguous {ndim}-D {np.dtype(dtype)} array")
     if not points.flags.c_contiguous:
         raise TypeError("points must be C-contiguous")
+    return _read_only(points)
+
+
+def _read_only(a):
+    """Return a read-only view of the array a (None stays None): no copy.
+
+    Numba compiles a kernel anew for each writability of its array arguments, and arrays
+    come read-only from memory maps, ``np.load(mmap_mode="r")`` and other libraries. The
+    kernels only read their inputs, so every input is passed read-only: one compilation
+    serves both kinds, and a kernel that tried to write to a caller's array would not
+    compile.
+    """
+    if a is None:
+        return None
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads, dtype):
-    _check(points, dtype, 3)
+    points = _check(points, dtype, 3)
     P, n, d = points.shape
     if weights is None:
         weights, wscale = np.empty((1, 0)), np.ones(1)
+    weights, wscale = _read_only(weights), _read_only(wscale)
     # Without a start point the kernel reads no row of init; one zero row keeps every
     # index in bounds all the same.
-    init_ = np.zeros((1, d)) if init is None else init
+    init_ = _read_only(np.zeros((1, d)) if init is None else init)
     median = np.empty((P, d))
     objective, lower_bound, gap = np.empty(P), np.empty(P), np.empty(P)
     n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
@@ -219,7 +238,7 @@ def solve_stack_f32(stack, weights, wscale, init, method, tol, max_iter, threads
 
 
 def _median(points, method, tol, max_iter, dtype):
-    _check(points, dtype, 2)
+    points = _check(points, dtype, 2)
     if points.shape[0] < 1 or points.shape[1] < 1:
         raise ValueError("points must have n, d >= 1")
     out = _solve(points[None], None, None, None, method, tol, max_iter, 1, False, False, dtype)
@@ -237,7 +256,7 @@ def median_f32(points, method, tol, max_iter):
 
 
 def _evaluate(points, weights, wscale, y, threads, dtype):
-    _check(points, dtype, 2)
+    points = _check(points, dtype, 2)
     n, d = points.shape
     grad = np.empty(d)
     # The pass (C++: SerialPass or OpenMPPass): only the one a call takes compiles.
@@ -248,9 +267,9 @@ def _evaluate(points, weights, wscale, y, threads, dtype):
     with _threads(threads):
         ok, f, lb = solver.evaluate_at(
             points,
-            np.empty(0) if weights is None else weights,
+            _read_only(np.empty(0) if weights is None else weights),
             wscale,
-            y,
+            _read_only(y),
             pa,
             np.empty(solver.workspace_size(d)),
             grad,
@@ -269,10 +288,11 @@ def evaluate_f32(points, weights, wscale, y, threads):
 
 
 def _fused_pass(points, weights, wscale, y, s, threads, eps, near, dtype):
-    _check(points, dtype, 2)
+    points = _check(points, dtype, 2)
     n, d = points.shape
     out = np.empty(sums_size(d))
-    w = np.empty(0) if weights is None else weights
+    w = _read_only(np.empty(0) if weights is None else weights)
+    y = _read_only(y)
     eps, near = float(eps), float(near)
     # Serial or over the threads (C++ SerialPass, OpenMPPass): only the one taken compiles.
     with _threads(threads):
@@ -304,12 +324,13 @@ def fused_pass_f32(
 
 
 def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
-    _check(points, dtype, 2)
+    points = _check(points, dtype, 2)
     n, d = points.shape
     if d > NEWTON_MAX_D:
         raise ValueError("hessian_pass takes d <= 16")
     out = np.empty(hessian_pass_size(d))
-    w = np.empty(0) if weights is None else weights
+    w = _read_only(np.empty(0) if weights is None else weights)
+    y = _read_only(y)
     partial = np.empty((n_chunks(n, d), hessian_pass_size(d)))
     with _threads(threads):
         hessian = parallel_hessian if threads > 1 else serial_hessian  # only it compiles
@@ -333,7 +354,7 @@ def hessian_pass_f32(points, weights, wscale, y, s, threads, eps=solver.COINCIDE
 
 
 def _lp_pass(points, weights, rows, y, shift, near, p, threads, dtype):
-    _check(points, dtype, 3)
+    points = _check(points, dtype, 3)
     P, _, d = points.shape
     if not (p > 1.0 and np.isfinite(p)):
         raise ValueError("lp_pass takes 1 < p < inf")
@@ -347,7 +368,7 @@ def _lp_pass(points, weights, rows, y, shift, near, p, threads, dtype):
         raise ValueError("y and shift must be (m, d) arrays, m = len(rows)")
     if near is not None and near.shape != (m,):
         raise ValueError("near must be an (m,) array")
-    w = np.empty((1, 0)) if weights is None else weights
+    w = _read_only(np.empty((1, 0)) if weights is None else weights)
     out = np.empty((m, lp_sums_size(d)))
     if m:
         with _threads(threads):
@@ -373,7 +394,7 @@ def lp_pass_f32(points, weights, rows, y, shift, near, p, threads):
 
 
 def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, state, dtype):
-    _check(points, dtype, 2)
+    points = _check(points, dtype, 2)
     n, d = points.shape
     if state.dtype != np.float64 or state.shape != (1 + 2 * d,):
         raise ValueError("state must be a (1 + 2 d,) array")
@@ -383,7 +404,7 @@ def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, stat
         raise ValueError("block index out of range")
     sgd_run(
         points,
-        np.empty(0) if weights is None else weights,
+        _read_only(np.empty(0) if weights is None else weights),
         wscale,
         weights is not None,
         blocks,

@@ -7,7 +7,10 @@ what compiles is what those calls need, and Numba caches it on disk, so a later 
 
 from __future__ import annotations
 
+import importlib.util
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -17,7 +20,7 @@ __all__ = ["warm_paths", "warmup"]
 
 def warm_paths(dtype) -> list[tuple[str, Callable[[], object]]]:
     """Return ``(name, call)`` for each path, on data of ``dtype``."""
-    from .. import OnlineGeometricMedian, gradient, objective, solve
+    from .. import OnlineGeometricMedian, geomad, gradient, objective, solve
 
     rng = np.random.default_rng(0)
     small = rng.standard_normal((50, 3)).astype(dtype)
@@ -42,7 +45,32 @@ def warm_paths(dtype) -> list[tuple[str, Callable[[], object]]]:
         ("online", lambda: OnlineGeometricMedian(backend="numba").partial_fit(large[:4096])),
         ("Lp, one problem", lambda: solve(large, p=3, backend="numba")),
         ("Lp, a batch", lambda: solve(batch, p=1.5, backend="numba")),
-    ]
+        ("a memory map", lambda: _solve_memmap(large)),
+        ("geomad", lambda: geomad(batch.reshape(2, 64, 20, 6), backend="numba")),
+    ] + ([("dask", lambda: _solve_dask(large))] if importlib.util.find_spec("dask") else [])
+
+
+def _solve_memmap(x: np.ndarray):
+    """Solve x read back as a memory map: the chunked driver's passes, Newton's Hessian."""
+    from .. import solve
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "points.npy"
+        np.save(path, x)
+        mm = np.load(path, mmap_mode="r")
+        try:
+            return solve(mm, backend="numba")
+        finally:
+            del mm  # the file's mapping closes before its directory goes
+
+
+def _solve_dask(x: np.ndarray):
+    """Solve x as a Dask array of two chunks: the one-thread passes of every chunk."""
+    import dask.array as da
+
+    from .. import solve
+
+    return solve(da.from_array(x, chunks=(x.shape[0] // 2, x.shape[1])), backend="numba")
 
 
 def warmup(report: Callable[[str], None] = print) -> float:
