@@ -36,6 +36,9 @@ def warm_paths(dtype) -> list[tuple[str, Callable[[], object]]]:
         ("one problem", lambda: solve(small, backend="numba")),
         ("weights", lambda: solve(small, w, backend="numba")),
         ("one large problem", lambda: solve(large, backend="numba")),
+        # One thread (threads=1, a one-core machine, each chunk of a Dask solve): the
+        # passes of the calling thread, compiled apart from the threaded ones.
+        ("large, one thread", lambda: solve(large, threads=1, backend="numba")),
         ("a batch", lambda: solve(batch, backend="numba")),
         ("missing rows", lambda: solve(holes, nan_policy="omit", backend="numba")),
         ("objective", lambda: objective(y, small, backend="numba")),
