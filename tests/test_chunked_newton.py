@@ -49,6 +49,24 @@ def test_hessian_pass_backends_agree_to_the_bit(d, dtype):
         assert np.array_equal(a, getattr(mirror, name)(x, weights, 0.5, y, 0.5, threads))
 
 
+@pytest.mark.parametrize("d", [2, 7, 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hessian_pass_backends_agree_to_the_bit_over_many_chunks(d, dtype):
+    # Nine whole chunks and a short one whose last block of groups is partial (the Numba
+    # kernel's blocks read the last row again past it, with weight 0), on 1 and 2 threads.
+    pytest.importorskip("geomedian._core")
+    rng = np.random.default_rng(100 + d)
+    step = max(64, 32768 // d)  # chunk_rows (parallel.hpp)
+    x = (3.0 * rng.standard_normal((9 * step + 77, d))).astype(dtype)
+    w = rng.uniform(0.0, 2.0, x.shape[0])
+    y = np.full(d, 0.25)
+    core, mirror = load_backend("cpp"), load_backend("numba")
+    name = "hessian_pass_f32" if dtype == np.float32 else "hessian_pass_f64"
+    for weights, threads in ((None, 2), (w, 1), (w, 2)):
+        a = getattr(core, name)(x, weights, 0.5, y, 0.5, threads)
+        assert np.array_equal(a, getattr(mirror, name)(x, weights, 0.5, y, 0.5, threads))
+
+
 def test_memmap_newton_saves_passes(backend, tmp_path):
     x = np.random.default_rng(4).standard_normal((100_000, 3)) * [1.0, 2.0, 0.5] + 3.0
     np.save(tmp_path / "x.npy", x)
