@@ -512,6 +512,7 @@ def gram_certificate_pass_f32(rows, r, s, a, vertex, y, t, ws, threads):
 
 
 def robust_anchor(sample, weights):
+    """Mirror of ``_core.robust_anchor``: (m, rho) of the sample rows with their weights."""
     for name, a, ndim in (("sample", sample, 2), ("weights", weights, 1)):
         if not (isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == ndim
                 and a.flags.c_contiguous):  # fmt: skip
