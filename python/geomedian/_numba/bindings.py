@@ -98,22 +98,33 @@ def _read_only(a):
     serves both kinds, and a kernel that tried to write to a caller's array would not
     compile.
     """
-    if a is None:
-        return None
+    if a is None or not a.flags.writeable:
+        return a
     v = a.view()
     v.flags.writeable = False
     return v
+
+
+def _frozen(a):
+    """Return the array a, made read-only in place: for the arrays made here, no view."""
+    a.flags.writeable = False
+    return a
+
+
+# The stand-ins for no weights (unit weights), read-only and shared: of a batch, of rows.
+NO_WEIGHTS, UNIT_SCALE = _frozen(np.empty((1, 0))), _frozen(np.ones(1))
+NO_ROW_WEIGHTS = _frozen(np.empty(0))
 
 
 def _solve(points, weights, wscale, init, method, tol, max_iter, threads, omit_nan, mads, dtype):
     points = _check(points, dtype, 3)
     P, n, d = points.shape
     if weights is None:
-        weights, wscale = np.empty((1, 0)), np.ones(1)
+        weights, wscale = NO_WEIGHTS, UNIT_SCALE
     weights, wscale = _read_only(weights), _read_only(wscale)
     # Without a start point the kernel reads no row of init; one zero row keeps every
     # index in bounds all the same.
-    init_ = _read_only(np.zeros((1, d)) if init is None else init)
+    init_ = _frozen(np.zeros((1, d))) if init is None else _read_only(init)
     median = np.empty((P, d))
     objective, lower_bound, gap = np.empty(P), np.empty(P), np.empty(P)
     n_iter, n_passes = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
@@ -267,7 +278,7 @@ def _evaluate(points, weights, wscale, y, threads, dtype):
     with _threads(threads):
         ok, f, lb = solver.evaluate_at(
             points,
-            _read_only(np.empty(0) if weights is None else weights),
+            NO_ROW_WEIGHTS if weights is None else _read_only(weights),
             wscale,
             _read_only(y),
             pa,
@@ -291,7 +302,7 @@ def _fused_pass(points, weights, wscale, y, s, threads, eps, near, dtype):
     points = _check(points, dtype, 2)
     n, d = points.shape
     out = np.empty(sums_size(d))
-    w = _read_only(np.empty(0) if weights is None else weights)
+    w = NO_ROW_WEIGHTS if weights is None else _read_only(weights)
     y = _read_only(y)
     eps, near = float(eps), float(near)
     # Serial or over the threads (C++ SerialPass, OpenMPPass): only the one taken compiles.
@@ -329,7 +340,7 @@ def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
     if d > NEWTON_MAX_D:
         raise ValueError("hessian_pass takes d <= 16")
     out = np.empty(hessian_pass_size(d))
-    w = _read_only(np.empty(0) if weights is None else weights)
+    w = NO_ROW_WEIGHTS if weights is None else _read_only(weights)
     y = _read_only(y)
     partial = np.empty((n_chunks(n, d), hessian_pass_size(d)))
     with _threads(threads):
@@ -368,7 +379,7 @@ def _lp_pass(points, weights, rows, y, shift, near, p, threads, dtype):
         raise ValueError("y and shift must be (m, d) arrays, m = len(rows)")
     if near is not None and near.shape != (m,):
         raise ValueError("near must be an (m,) array")
-    w = _read_only(np.empty((1, 0)) if weights is None else weights)
+    w = NO_WEIGHTS if weights is None else _read_only(weights)
     out = np.empty((m, lp_sums_size(d)))
     if m:
         with _threads(threads):
@@ -404,7 +415,7 @@ def _sgd(points, weights, wscale, blocks, batch, norm, c, s, gamma0, alpha, stat
         raise ValueError("block index out of range")
     sgd_run(
         points,
-        _read_only(np.empty(0) if weights is None else weights),
+        NO_ROW_WEIGHTS if weights is None else _read_only(weights),
         wscale,
         weights is not None,
         blocks,
