@@ -3,18 +3,17 @@
 A compile is Numba's ``"numba:compile"`` event, which fires on a cache miss only, never
 for a load from the on-disk cache. When one (with the compiles nested in it) lasts longer
 than ``NOTICE_SECONDS``, ``NOTICE`` is printed, once per process, while the user waits.
-``GEOMEDIAN_COMPILE_NOTICE=0`` silences it.
+``GEOMEDIAN_COMPILE_NOTICE=0`` silences it: the package then registers no listener.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 
 from numba.core import event
 
-__all__ = ["NOTICE", "NOTICE_SECONDS", "install"]
+__all__ = ["NOTICE", "NOTICE_SECONDS", "CompileNotice"]
 
 NOTICE_SECONDS = 1.0
 NOTICE = (
@@ -23,7 +22,7 @@ NOTICE = (
 )
 
 
-class _CompileNotice(event.Listener):
+class CompileNotice(event.Listener):
     """Arms a timer at the outermost compile's start, disarms it at its end."""
 
     def __init__(self) -> None:
@@ -53,14 +52,3 @@ class _CompileNotice(event.Listener):
                 return
             self.printed = True
         print(NOTICE, file=sys.stderr, flush=True)
-
-
-_installed: list[_CompileNotice] = []
-
-
-def install() -> None:
-    """Listen for compiles (once per process) unless ``GEOMEDIAN_COMPILE_NOTICE=0``."""
-    if _installed or os.environ.get("GEOMEDIAN_COMPILE_NOTICE", "1") == "0":
-        return
-    _installed.append(_CompileNotice())
-    event.register("numba:compile", _installed[0])
