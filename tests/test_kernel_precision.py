@@ -17,7 +17,9 @@ import pytest
 
 from geomedian._backends import load_backend
 
-DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 16, 17, 32, 100, 2500)
+# Rows of run-time length in the compiled core's blocks: 17-256, four rows a sweep or more;
+# 300, six; 700, two (the plain row loop); 2500, rows longer than the block buffer.
+DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 16, 17, 32, 100, 300, 700, 2500)
 SIZES = (1, 3, 63, 64, 65, 1000, 100003)
 RTOL = 1e-14
 

@@ -273,10 +273,11 @@ def row_accumulate(rb, t, wi, R, M):
 def block_accumulate(rbuf, t, wb, m, d, R, M):
     """row_accumulate for the m buffered rows of a block, in row order.
 
-    C++ calls row_accumulate per row and keeps R and M in registers for every d up to
-    16. Numba knows d only at run time, so R and M live in memory, and one row at a time
-    waits on the previous row's stores to R and M; four rows per sweep wait a quarter
-    as often and add the same terms in the same order.
+    C++ calls row_accumulate per row where d is a compile-time constant (up to 16), with
+    R and M in registers, and this for run-time lengths. Numba knows d only at run time,
+    so R and M live in memory, and one row at a time waits on the previous row's stores
+    to R and M; four rows per sweep wait a quarter as often and add the same terms in
+    the same order.
     """
     k = 0
     while k + 4 <= m:
