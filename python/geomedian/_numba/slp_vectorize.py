@@ -3,8 +3,8 @@
 Numba runs LLVM's loop vectoriser but not its SLP (superword) vectoriser unless
 ``NUMBA_SLP_VECTORIZE=1`` is set before Numba is imported, for every function the process
 compiles. The kernels here write a few independent lanes by hand where C++ uses vector
-types (the four lanes of a row's squares in ``fused_pass.center_lanes``, the packed
-solver's lanes): without SLP each lane is scalar code. Numba reads the setting
+types (the four lanes of a row's squares in ``fused_pass.center_lanes``): without SLP
+each lane is scalar code. Numba reads the setting
 (``numba.core.config.SLP_VECTORIZE``) each time it builds an optimisation pipeline, and
 compiles under one global lock, inside which it fires the ``"numba:compile"`` event. So
 this listener turns SLP on from the start of a compile of a function defined here (and the
