@@ -34,12 +34,12 @@ RECORD = """
     event.register("numba:compile", Record())
 
     @njit
-    def users_helper(x):
+    def callee(x):
         return x * 2.0
 
     # A function defined as if in this package: its module name is what the listener reads.
-    ns = {"__name__": "geomedian._numba.probe", "users_helper": users_helper}
-    exec("def package_kernel(x):\\n    return users_helper(x) + 1.0\\n", ns)
+    ns = {"__name__": "geomedian._numba.probe", "callee": callee}
+    exec("def package_kernel(x):\\n    return callee(x) + 1.0\\n", ns)
     package_kernel = njit(ns["package_kernel"])
 
     @njit
@@ -68,10 +68,11 @@ def _record(tmp_path, **env: str) -> dict:
 def test_only_the_package_kernels_compile_with_slp(tmp_path):
     out = _record(tmp_path)
     seen = dict((name, slp) for name, slp in out["seen"])
-    assert seen == {"users_caller": 0, "package_kernel": 1, "users_helper": 1, "users_alone": 0}
-    # Compiles nest: the user's caller, then the kernel it calls, then the kernel's callee.
+    assert seen == {"users_caller": 0, "package_kernel": 1, "callee": 1, "users_alone": 0}
+    # Compiles nest: the user's caller, then the kernel it calls, then the kernel's callee,
+    # which compiles as part of the kernel.
     assert [name for name, _ in out["seen"]][:3] == ["users_caller", "package_kernel",
-                                                      "users_helper"]  # fmt: skip
+                                                      "callee"]  # fmt: skip
     assert out["after"] == 0
 
 
