@@ -7,6 +7,7 @@ import pytest
 
 import geomedian
 from geomedian._backends import load_backend
+from geomedian._contract import CHUNK_COORDINATES, CHUNK_MIN_ROWS
 
 
 def _packed(H: np.ndarray) -> np.ndarray:
@@ -56,7 +57,7 @@ def test_hessian_pass_backends_agree_to_the_bit_over_many_chunks(d, dtype):
     # kernel's blocks read the last row again past it, with weight 0), on 1 and 2 threads.
     pytest.importorskip("geomedian._core")
     rng = np.random.default_rng(100 + d)
-    step = max(64, 32768 // d)  # chunk_rows (parallel.hpp)
+    step = max(CHUNK_MIN_ROWS, CHUNK_COORDINATES // d)  # chunk_rows (parallel.hpp)
     x = (3.0 * rng.standard_normal((9 * step + 77, d))).astype(dtype)
     w = rng.uniform(0.0, 2.0, x.shape[0])
     y = np.full(d, 0.25)
