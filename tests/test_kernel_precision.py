@@ -2,7 +2,7 @@
 
 Covers every loop shape of ``csrc/geomedian/fused_pass.hpp`` (rows across the vector for
 d <= 4, compile-time row lengths up to 16, those of them summed in four lanes (8, 12,
-16), run-time lengths beyond, rows longer than the row buffer), chunk and block edges (n
+16), run-time lengths beyond, buffered or read twice), chunk and block edges (n
 around 64 and the block size), both dtypes, with and without weights, and a point
 sitting exactly on the iterate. The relative error of f,
 the Weiszfeld denominator and the gradient R / inv stays at a few ulp of the sums: 1e-14
@@ -17,9 +17,10 @@ import pytest
 
 from geomedian._backends import load_backend
 
-# Rows of run-time length in the compiled core's blocks: 17-256, four rows a sweep or more;
-# 300, six; 700, two (the plain row loop); 2500, rows longer than the block buffer.
-DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 16, 17, 32, 100, 300, 700, 2500)
+# Rows of run-time length: up to 128 (BUFFERED_ROW_MAX) buffered, four rows a sweep or more;
+# beyond, formed again from the rows, in blocks of 124 rows (129), 52 (300), 20 (700) and
+# 4 (2500).
+DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 16, 17, 32, 100, 128, 129, 300, 700, 2500)
 SIZES = (1, 3, 63, 64, 65, 1000, 100003)
 RTOL = 1e-14
 

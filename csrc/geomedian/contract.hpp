@@ -66,6 +66,11 @@ constexpr index_t chunk_coordinates = 32768;
 // every sum whatever n and d (certificate.hpp). Rows of d > 4 are also walked in blocks of
 // at most this many rows (fused_pass.hpp).
 constexpr index_t block_rows = 128;
+// A pass buffers the centred coordinates of rows up to this length; longer rows are read
+// twice from cache instead (fused_pass.hpp), in blocks of about this many bytes of rows
+// (4 to block_rows rows).
+constexpr index_t buffered_row_max = 128;
+constexpr index_t long_row_block_bytes = 131072;
 
 // At most this many coordinates (n * d) take the small-problem pass (small_pass.hpp): the
 // copy (64 KiB of float64) stays in L1/L2 for the whole solve.
@@ -229,6 +234,8 @@ void for_each_shared_value(Put&& put) {
     put("CHUNK_MIN_ROWS", chunk_min_rows);
     put("CHUNK_COORDINATES", chunk_coordinates);
     put("BLOCK_ROWS", block_rows);
+    put("BUFFERED_ROW_MAX", buffered_row_max);
+    put("LONG_ROW_BLOCK_BYTES", long_row_block_bytes);
     put("SMALL_PROBLEM_SIZE", small_problem_size);
     put("LANES", lanes);
     put("START_MEDIAN_ROWS", start_median_rows);

@@ -54,15 +54,17 @@ inline index_t sums_size(index_t d) { return slot::head + 2 * d; }
 
 inline index_t moments_size(index_t d) { return moment::head + d; }
 
-// Rows of d > 4 are walked in blocks: `block_rows` (contract.hpp) rows at most, and a buffer
-// of their centred coordinates r that stays in L1: 8 KiB, as the Numba mirror's, for
-// compile-time lengths and run-time ones up to 256; 16 KiB for longer rows, so that a block
-// holds the four rows block_accumulate sweeps at once up to 512.
-constexpr index_t runtime_buffer = 2048;
-constexpr index_t block_rows_for(int D) { return std::min<index_t>(block_rows, 1024 / D); }
-inline index_t runtime_block_rows(index_t d) {
-    const index_t buffer = d <= runtime_buffer / 8 ? runtime_buffer / 2 : runtime_buffer;
-    return std::max<index_t>(1, std::min<index_t>(block_rows, buffer / d));
+// Rows of d > 4 are walked in blocks of rows. Up to buffered_row_max coordinates
+// (contract.hpp) a block's centred coordinates r go to a buffer of 8 KiB that stays in L1
+// (block_rows_for), formed once for the row's squared length and R and M. Longer rows keep
+// no buffer: each row's r is formed once for its squared length and again, from the rows
+// still in cache, for R and M (the buffer's store per coordinate, not the read, bounded
+// those rows' pass), in blocks of about long_row_block_bytes of rows (four at least: the
+// rows of one sweep of block_accumulate).
+constexpr index_t block_rows_for(index_t d) { return std::min<index_t>(block_rows, 1024 / d); }
+inline index_t long_block_rows(index_t d, index_t itemsize) {
+    const index_t fit = long_row_block_bytes / (d * itemsize) / 4 * 4;
+    return std::min<index_t>(block_rows, std::max<index_t>(4, fit));
 }
 
 // Compensated summation (Neumaier; Ogita, Rump and Oishi's Sum2): s + c is a running sum
@@ -85,12 +87,40 @@ GEOMEDIAN_ALWAYS_INLINE double compensated_total(double s, double c) {
     return std::isfinite(s) ? s + c : s;
 }
 
-// r = (x - c) s - z of one row into rb, and its squared length. The restrict qualifiers
-// tell the compiler that rb never aliases the points (for float64 it could, as far as it
-// knows). A run-time length is walked in segments of block_rows coordinates, each summed
-// from a fresh accumulator and added with compensation (a square sum good to 131 u for any
-// d: certificate.hpp); a segment in blocks of 8 (one AVX-512 register of float64) plus a
-// scalar tail with its own sum.
+// The squared length of r = (x - c) s - z for a row of run-time length d, walked in segments
+// of block_rows coordinates, each summed from a fresh accumulator and added with
+// compensation (a square sum good to 131 u for any d: certificate.hpp); a segment in blocks
+// of 8 (one AVX-512 register of float64) plus a scalar tail with its own sum. Store: r goes
+// to rb as well. The restrict qualifiers tell the compiler that rb never aliases the
+// points (for float64 it could, as far as it knows).
+template <class T, bool Store>
+GEOMEDIAN_ALWAYS_INLINE double centred_segments(const T* __restrict xi, index_t d,
+                                                const double* __restrict c, double s,
+                                                const double* __restrict z,
+                                                double* __restrict rb) {
+    double sum = 0, err = 0;
+    for (index_t j0 = 0; j0 < d; j0 += block_rows) {
+        const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
+        double a = 0;
+#pragma omp simd reduction(+ : a)
+        for (index_t j = j0; j < full; ++j) {
+            const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            if constexpr (Store) rb[j] = r;
+            a += r * r;
+        }
+        double tail = 0;
+        for (index_t j = full; j < j1; ++j) {
+            const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            if constexpr (Store) rb[j] = r;
+            tail += r * r;
+        }
+        add_compensated(sum, err, a + tail);
+    }
+    return compensated_total(sum, err);
+}
+
+// r of one row into rb, and its squared length: a compile-time length D in one vectorised
+// loop, a run-time one (D = 0) in segments. Numba: row_center.
 template <class T, int D>
 GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
                                           const double* __restrict c, double s,
@@ -104,24 +134,17 @@ GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
         }
         return a;
     } else {
-        double sum = 0, err = 0;
-        for (index_t j0 = 0; j0 < d; j0 += block_rows) {
-            const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
-            double a = 0;
-#pragma omp simd reduction(+ : a)
-            for (index_t j = j0; j < full; ++j) {
-                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-                a += rb[j] * rb[j];
-            }
-            double tail = 0;
-            for (index_t j = full; j < j1; ++j) {
-                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-                tail += rb[j] * rb[j];
-            }
-            add_compensated(sum, err, a + tail);
-        }
-        return compensated_total(sum, err);
+        return centred_segments<T, true>(xi, d, c, s, z, rb);
     }
+}
+
+// row_center's squared length for a row of run-time length d, r not stored: the same
+// segments, the same operations. Numba: row_distance2.
+template <class T>
+GEOMEDIAN_ALWAYS_INLINE double row_distance2(const T* __restrict xi, index_t d,
+                                             const double* __restrict c, double s,
+                                             const double* __restrict z) {
+    return centred_segments<T, false>(xi, d, c, s, z, nullptr);
 }
 
 // Four float64 lanes as a GCC vector type (packed_newton.cpp does the same with eight):
@@ -204,32 +227,55 @@ GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, index_t
     }
 }
 
-// row_accumulate for the m buffered rows of a block of run-time length d, four rows per
+// Where block_accumulate finds r_j of the row at offset o of a block: in the buffer of
+// centred rows, or formed again from the rows exactly as row_distance2 formed it (rows
+// longer than buffered_row_max). Numba: buffered_r, centred_r.
+struct BufferedRows {
+    const double* r;
+    GEOMEDIAN_ALWAYS_INLINE double operator()(index_t o, index_t j) const { return r[o + j]; }
+};
+template <class T>
+struct CentredRows {
+    const T* x;
+    const double* c;
+    double s;
+    const double* z;
+    GEOMEDIAN_ALWAYS_INLINE double operator()(index_t o, index_t j) const {
+        return (static_cast<double>(x[o + j]) - c[j]) * s - z[j];
+    }
+};
+
+// R += t r and M += w r for the m rows of a block of run-time length d, four rows per
 // sweep. With d known only at run time R and M live in memory, and a row at a time waited
 // on the previous row's stores to them; four rows per sweep wait a quarter as often and add
 // the same terms in the same (row) order. Numba: block_accumulate.
-template <bool Weighted>
-GEOMEDIAN_ALWAYS_INLINE void block_accumulate(const double* __restrict rbuf,
-                                              const double* __restrict t,
+template <bool Weighted, class Rows>
+GEOMEDIAN_ALWAYS_INLINE void block_accumulate(const Rows& rows, const double* __restrict t,
                                               const double* __restrict wb, index_t m, index_t d,
                                               double* __restrict R, double* __restrict M) {
     index_t k = 0;
     for (; k + 4 <= m; k += 4) {
-        const double* __restrict r0 = rbuf + k * d;
-        const double* __restrict r1 = r0 + d;
-        const double* __restrict r2 = r1 + d;
-        const double* __restrict r3 = r2 + d;
+        const index_t o0 = k * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
         const double t0 = t[k], t1 = t[k + 1], t2 = t[k + 2], t3 = t[k + 3];
         const double w0 = Weighted ? wb[k] : 1.0, w1 = Weighted ? wb[k + 1] : 1.0,
                      w2 = Weighted ? wb[k + 2] : 1.0, w3 = Weighted ? wb[k + 3] : 1.0;
 #pragma omp simd
         for (index_t j = 0; j < d; ++j) {
-            R[j] = R[j] + t0 * r0[j] + t1 * r1[j] + t2 * r2[j] + t3 * r3[j];
-            M[j] = M[j] + w0 * r0[j] + w1 * r1[j] + w2 * r2[j] + w3 * r3[j];
+            const double r0 = rows(o0, j), r1 = rows(o1, j), r2 = rows(o2, j), r3 = rows(o3, j);
+            R[j] = R[j] + t0 * r0 + t1 * r1 + t2 * r2 + t3 * r3;
+            M[j] = M[j] + w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3;
         }
     }
-    for (; k < m; ++k)
-        row_accumulate<0, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R, M);
+    for (; k < m; ++k) {
+        const index_t o = k * d;
+        const double tk = t[k], wk = Weighted ? wb[k] : 1.0;
+#pragma omp simd
+        for (index_t j = 0; j < d; ++j) {
+            const double r = rows(o, j);
+            R[j] += tk * r;
+            M[j] += Weighted ? wk * r : r;
+        }
+    }
 }
 
 GEOMEDIAN_ALWAYS_INLINE void block_weights(const double* w, double wscale, index_t m,
@@ -465,19 +511,20 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             short_rows<T, D, Weighted, 4>(x, w, wscale, lo, hi, fr, out);
         return;
     } else {
-        // Blocks of rows, in three loops each: r and the squared distances (each row
-        // vectorised along its length, r kept in a buffer that stays in L1; lengths that
-        // are a multiple of 4 in lanes, block_center4), the per-row terms
-        // (vectorised across the block's rows: the square roots and reciprocals of many
-        // rows overlap instead of each stalling its own row), then R and M from the
-        // buffered r, so a row is converted and centred only once. A group of whole
-        // blocks, at most block_rows rows, is summed from fresh accumulators (R, M, sb),
-        // then added with compensation (fold).
-        constexpr index_t rows = D > 0 ? block_rows_for(D) : 1;
-        const index_t brows = D > 0 ? rows : runtime_block_rows(d);
+        // Blocks of rows, in three loops each: the squared distances (each row vectorised
+        // along its length; lengths that are a multiple of 4 in lanes, block_center4), the
+        // per-row terms (vectorised across the block's rows: the square roots and
+        // reciprocals of many rows overlap instead of each stalling its own row), then R
+        // and M, from the buffered r (rows up to buffered_row_max) or from the rows again.
+        // A group of whole blocks, at most block_rows rows, is summed from fresh
+        // accumulators (R, M, sb), then added with compensation.
+        const bool buffered = D > 0 || d <= buffered_row_max;
+        constexpr index_t rows = D > 0 ? block_rows_for(D) : block_rows;
+        const index_t brows =
+            D > 0 ? rows : buffered ? block_rows_for(d) : long_block_rows(d, sizeof(T));
         const index_t group_rows = block_rows / brows * brows;
         alignas(64) double d2[block_rows], wb[block_rows], t[block_rows];
-        alignas(64) double rbuf[D > 0 ? rows * D : runtime_buffer];
+        alignas(64) double rbuf[D > 0 ? rows * D : 1024];
         // The group's R and M (2 d entries), then their compensated sums, then the errors.
         alignas(64) double rm_fixed[D > 0 ? 6 * D : 1] = {};
         std::vector<double> rm_runtime(D > 0 ? 0 : 6 * d, 0.0);
@@ -487,66 +534,38 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         double* __restrict rm_sum = rm + 2 * d;
         double* __restrict rm_err = rm + 4 * d;
         double sb[ScalarSums::count] = {};
-        auto fold = [&] {
-            acc.add_block(sb);
-            std::fill(sb, sb + ScalarSums::count, 0.0);
-            add_block_vector(rm_sum, rm_err, rm, 2 * d);
-        };
         // The rows' terms: on AVX-512 by a reciprocal square root (fused_pass_rsqrt.cpp).
         const bool rsqrt = short_row_lanes() == 8;
-        auto terms = [&](index_t m) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+        index_t pending = 0;
+        for (index_t b0 = lo; b0 < hi; b0 += brows) {
+            const index_t m = std::min(brows, hi - b0);
+            const T* __restrict xb = x + b0 * d;
+            if constexpr (D > 0 && D % 4 == 0) {
+                block_center4<T, D>(xb, m, c, s, z, rbuf, d2);
+            } else if (buffered) {
+                for (index_t k = 0; k < m; ++k)
+                    d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
+            } else {
+                for (index_t k = 0; k < m; ++k) d2[k] = row_distance2(xb + k * d, d, c, s, z);
+            }
+            if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
             if (!(rsqrt && block_terms_rsqrt(d2, Weighted ? wb : nullptr, m, fr, t, sb, acc.mt)))
                 block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
-        };
-        if (D == 0 && d > runtime_buffer) {  // a constant false for compile-time lengths
-            // Rows longer than the buffer: one at a time, in buffer-sized segments, each
-            // segment centred once for the distance and again for the accumulation.
-            for (index_t i = lo; i < hi; ++i) {
-                const T* xi = x + i * d;
-                double sq = 0, sq_err = 0;
-                for (index_t j0 = 0; j0 < d; j0 += runtime_buffer)
-                    add_compensated(sq, sq_err,
-                                    row_center<T, 0>(xi + j0, std::min(runtime_buffer, d - j0),
-                                                     c + j0, s, z + j0, rbuf));
-                d2[0] = compensated_total(sq, sq_err);
-                if constexpr (Weighted) block_weights(w + i, wscale, 1, wb);
-                terms(1);
-                for (index_t j0 = 0; j0 < d; j0 += runtime_buffer) {
-                    const index_t len = std::min(runtime_buffer, d - j0);
-                    row_center<T, 0>(xi + j0, len, c + j0, s, z + j0, rbuf);
-                    row_accumulate<0, Weighted>(rbuf, len, t[0], Weighted ? wb[0] : 1.0, R + j0,
-                                                M + j0);
-                }
-                if ((i - lo + 1) % block_rows == 0 || i + 1 == hi) fold();
+            // Compile-time lengths keep R and M in registers.
+            if constexpr (D > 0) {
+                for (index_t k = 0; k < m; ++k)
+                    row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R, M);
+            } else if (buffered) {
+                block_accumulate<Weighted>(BufferedRows{rbuf}, t, wb, m, d, R, M);
+            } else {
+                block_accumulate<Weighted>(CentredRows<T>{xb, c, s, z}, t, wb, m, d, R, M);
             }
-        } else {
-            index_t pending = 0;
-            for (index_t b0 = lo; b0 < hi; b0 += brows) {
-                const index_t m = std::min(brows, hi - b0);
-                const T* __restrict xb = x + b0 * d;
-                if constexpr (D > 0 && D % 4 == 0) {
-                    block_center4<T, D>(xb, m, c, s, z, rbuf, d2);
-                } else {
-                    for (index_t k = 0; k < m; ++k)
-                        d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
-                }
-                if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
-                terms(m);
-                // Compile-time lengths keep R and M in registers; blocks of fewer than four
-                // rows (d > runtime_buffer / 4) keep the plain loop, which ran rows of 600
-                // and 1,000 coordinates faster than block_accumulate's.
-                if (D == 0 && brows >= 4) {
-                    block_accumulate<Weighted>(rbuf, t, wb, m, d, R, M);
-                } else {
-                    for (index_t k = 0; k < m; ++k)
-                        row_accumulate<D, Weighted>(rbuf + k * d, d, t[k],
-                                                    Weighted ? wb[k] : 1.0, R, M);
-                }
-                pending += m;
-                if (pending == group_rows || b0 + m == hi) {
-                    fold();
-                    pending = 0;
-                }
+            pending += m;
+            if (pending == group_rows || b0 + m == hi) {
+                acc.add_block(sb);
+                std::fill(sb, sb + ScalarSums::count, 0.0);
+                add_block_vector(rm_sum, rm_err, rm, 2 * d);
+                pending = 0;
             }
         }
         for (index_t k = 0; k < 2 * d; ++k)

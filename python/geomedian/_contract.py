@@ -109,6 +109,10 @@ CHUNK_MIN_ROWS = 64
 CHUNK_COORDINATES = 32768
 # Rows per accumulator of a pass; beyond, partial sums are added with compensation.
 BLOCK_ROWS = 128
+# A pass buffers the centred rows up to this length; longer rows are read twice from cache,
+# in blocks of about this many bytes (4 to BLOCK_ROWS rows).
+BUFFERED_ROW_MAX = 128
+LONG_ROW_BLOCK_BYTES = 131072
 
 SMALL_PROBLEM_SIZE = 8192
 LANES = 8

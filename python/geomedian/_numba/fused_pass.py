@@ -39,6 +39,8 @@ from numba import njit
 
 from .._contract import (
     BLOCK_ROWS,
+    BUFFERED_ROW_MAX,
+    LONG_ROW_BLOCK_BYTES,
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
     MOMENT_NONFINITE,
@@ -154,8 +156,18 @@ def add_scalar_sums(sb, acc):
 
 @njit(**KERNEL)
 def block_rows_for(d):
-    """Rows per block for d > 4: an 8 KiB buffer of centred rows (C++: block_rows_for)."""
+    """Rows per block up to BUFFERED_ROW_MAX: an 8 KiB buffer of centred rows."""
     return max(1, min(BLOCK_ROWS, 1024 // d))
+
+
+@njit(**KERNEL)
+def long_block_rows(d, itemsize):
+    """Rows per block beyond BUFFERED_ROW_MAX: about LONG_ROW_BLOCK_BYTES of rows, at least 4.
+
+    Such rows keep no buffer: r is formed again from the block's rows, still in cache
+    (``row_distance2``, ``block_accumulate``).
+    """
+    return min(BLOCK_ROWS, max(4, LONG_ROW_BLOCK_BYTES // (d * itemsize) // 4 * 4))
 
 
 @njit(**KERNEL)
@@ -178,7 +190,7 @@ def row_center(xi, c, s, z, rb):
     """Write r = (x_i - c) s - z into rb and return its squared length (xi: one row).
 
     In segments of BLOCK_ROWS coordinates added with compensation, as C++ sums a row of
-    run-time length.
+    run-time length (``centred_segments``, storing r).
     """
     d = xi.shape[0]
     total = 0.0
@@ -192,6 +204,27 @@ def row_center(xi, c, s, z, rb):
         for j in range(m):
             rs[j] = (xs[j] - cs[j]) * s - zs[j]
             a += rs[j] * rs[j]
+        total, err = add_compensated(total, err, a)
+    return compensated_total(total, err)
+
+
+@njit(**HOT_KERNEL, inline="always")
+def row_distance2(xi, c, s, z):
+    """row_center's squared length without storing r: the same segments and operations.
+
+    C++: ``centred_segments`` without its store (one template there, a buffer argument
+    it never writes; here no buffer is passed).
+    """
+    d = xi.shape[0]
+    total = 0.0
+    err = 0.0
+    for j0 in range(0, d, BLOCK_ROWS):
+        m = min(d - j0, BLOCK_ROWS)
+        xs, cs, zs = xi[j0 : j0 + m], c[j0 : j0 + m], z[j0 : j0 + m]
+        a = 0.0
+        for j in range(m):
+            r = (xs[j] - cs[j]) * s - zs[j]
+            a += r * r
         total, err = add_compensated(total, err, a)
     return compensated_total(total, err)
 
@@ -258,42 +291,52 @@ def block_terms(d2, wb, m, eps, near, t, sb, mt_bits):
     return add_scalar_sums(sb, acc)
 
 
-@njit(**HOT_KERNEL, inline="always")
-def row_accumulate(rb, t, wi, R, M):
-    """R += t r and M += w r for one buffered row."""
-    for j in range(rb.shape[0]):
-        R[j] += t * rb[j]
-        M[j] += wi * rb[j]
+@njit(**KERNEL, fastmath={"contract"}, inline="always")
+def row_value(rows, o, j, centred, c, s, z):
+    """r_j of the row at offset o of a block (C++: BufferedRows, CentredRows).
+
+    From the buffer of centred rows, or formed again from the rows exactly as
+    row_distance2 formed it (``centred``: rows longer than BUFFERED_ROW_MAX).
+    """
+    if centred:
+        return (rows[o + j] - c[j]) * s - z[j]
+    return rows[o + j]
 
 
-# Without reassociation: the four rows below are added in row order, as four
-# row_accumulate calls would add them (with it, LLVM vectorises across the rows instead,
-# through gathers).
+# Without reassociation: the four rows below are added in row order, as a row at a time
+# would add them (with it, LLVM vectorises across the rows instead, through gathers).
 @njit(**KERNEL, fastmath={"contract"}, error_model="numpy")
-def block_accumulate(rbuf, t, wb, m, d, R, M):
-    """row_accumulate for the m buffered rows of a block, in row order.
+def block_accumulate(rows, centred, c, s, z, t, wb, m, d, R, M):
+    """R += t r and M += w r for the m rows of a block, in row order (see row_value).
 
-    C++ calls row_accumulate per row where d is a compile-time constant (up to 16), with
-    R and M in registers, and this for run-time lengths. Numba knows d only at run time,
-    so R and M live in memory, and one row at a time waits on the previous row's stores
-    to R and M; four rows per sweep wait a quarter as often and add the same terms in
-    the same order.
+    C++ keeps R and M in registers where d is a compile-time constant (up to 16), and
+    calls this for run-time lengths. Numba knows d only at run time, so R and M live in
+    memory, and one row at a time waits on the previous row's stores to R and M; four
+    rows per sweep wait a quarter as often and add the same terms in the same order.
     """
     k = 0
     while k + 4 <= m:
-        o = k * d
-        r0 = rbuf[o : o + d]
-        r1 = rbuf[o + d : o + 2 * d]
-        r2 = rbuf[o + 2 * d : o + 3 * d]
-        r3 = rbuf[o + 3 * d : o + 4 * d]
+        o0 = k * d
+        o1 = o0 + d
+        o2 = o1 + d
+        o3 = o2 + d
         t0, t1, t2, t3 = t[k], t[k + 1], t[k + 2], t[k + 3]
         w0, w1, w2, w3 = wb[k], wb[k + 1], wb[k + 2], wb[k + 3]
         for j in range(d):
-            R[j] = R[j] + t0 * r0[j] + t1 * r1[j] + t2 * r2[j] + t3 * r3[j]
-            M[j] = M[j] + w0 * r0[j] + w1 * r1[j] + w2 * r2[j] + w3 * r3[j]
+            r0 = row_value(rows, o0, j, centred, c, s, z)
+            r1 = row_value(rows, o1, j, centred, c, s, z)
+            r2 = row_value(rows, o2, j, centred, c, s, z)
+            r3 = row_value(rows, o3, j, centred, c, s, z)
+            R[j] = R[j] + t0 * r0 + t1 * r1 + t2 * r2 + t3 * r3
+            M[j] = M[j] + w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3
         k += 4
     while k < m:
-        row_accumulate(rbuf[k * d : k * d + d], t[k], wb[k], R, M)
+        o = k * d
+        tk, wk = t[k], wb[k]
+        for j in range(d):
+            r = row_value(rows, o, j, centred, c, s, z)
+            R[j] += tk * r
+            M[j] += wk * r
         k += 1
 
 
@@ -376,8 +419,9 @@ def short_rows(x, D, w, wscale, m, c, s, z, eps, near, out):
 def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     """Sum rows for d > 4 in blocks of rows, as in C++.
 
-    Each row is centred once into a buffer (with its squared length), then the per-row
-    terms are taken across the block, then R and M from the buffer. Whole blocks, at most
+    Up to BUFFERED_ROW_MAX coordinates each row is centred once into a buffer (with its
+    squared length), then the per-row terms are taken across the block, then R and M from
+    the buffer; longer rows are centred again from the block's rows. Whole blocks, at most
     BLOCK_ROWS rows, are summed from fresh accumulators (the group's), then added with
     compensation. C++ keeps both shapes in one template (fused_pass_rows); here the
     small-d one is inlined once per literal d and this one is compiled once.
@@ -387,9 +431,10 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
     rm = np.zeros(6 * d)
     R = rm[:d]
     M = rm[d : 2 * d]
-    brows = block_rows_for(d)
+    buffered = d <= BUFFERED_ROW_MAX
+    brows = block_rows_for(d) if buffered else long_block_rows(d, x.itemsize)
     group_rows = BLOCK_ROWS // brows * brows
-    rbuf = np.empty(brows * d)
+    rbuf = np.empty(brows * d if buffered else 0)
     # Rows shorter than an AVX-512 register of float64 leave the loop of row_center scalar,
     # one short loop per row: such blocks are centred in one flat loop against c and z
     # repeated per row (C++ needs neither: its row length is a compile-time constant).
@@ -422,13 +467,19 @@ def fused_pass_blocks(x, d, w, wscale, m, c, s, z, eps, near, out):
         elif in_lanes:
             for k in range(mb):
                 d2[k] = center_lanes(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d])
-        else:
+        elif buffered:
             for k in range(mb):
                 d2[k] = row_center(xb[k * d : k * d + d], c, s, z, rbuf[k * d : k * d + d])
+        else:
+            for k in range(mb):
+                d2[k] = row_distance2(xb[k * d : k * d + d], c, s, z)
         if weighted:
             block_weights(w[b0 : b0 + mb], wscale, wb)
         mt = block_terms(d2, wb, mb, eps, near, t, sb, mt)
-        block_accumulate(rbuf, t, wb, mb, d, R, M)
+        if buffered:
+            block_accumulate(rbuf, False, c, s, z, t, wb, mb, d, R, M)
+        else:
+            block_accumulate(xb, True, c, s, z, t, wb, mb, d, R, M)
         pending += mb
         if pending == group_rows or b0 + mb == m:
             add_block_vector(total, err, sb)
