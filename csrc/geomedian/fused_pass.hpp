@@ -58,9 +58,9 @@ inline index_t moments_size(index_t d) { return moment::head + d; }
 // (contract.hpp) a block's centred coordinates r go to a buffer of 8 KiB that stays in L1
 // (block_rows_for), formed once for the row's squared length and R and M. Longer rows keep
 // no buffer: each row's r is formed once for its squared length and again, from the rows
-// still in cache, for R and M (the buffer's store per coordinate, not the read, bounded
-// those rows' pass), in blocks of about long_row_block_bytes of rows (four at least: the
-// rows of one sweep of block_accumulate).
+// still in cache, for R and M (the buffer's store per coordinate and its second sweep cost
+// those rows more than their read), in blocks of about long_row_block_bytes of rows (four
+// at least: the rows of one sweep of block_accumulate).
 constexpr index_t block_rows_for(index_t d) { return std::min<index_t>(block_rows, 1024 / d); }
 inline index_t long_block_rows(index_t d, index_t itemsize) {
     const index_t fit = long_row_block_bytes / (d * itemsize) / 4 * 4;
