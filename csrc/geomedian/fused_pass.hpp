@@ -61,7 +61,10 @@ inline index_t moments_size(index_t d) { return moment::head + d; }
 // still in cache, for R and M (the buffer's store per coordinate and its second sweep cost
 // those rows more than their read), in blocks of about long_row_block_bytes of rows (four
 // at least: the rows of one sweep of block_accumulate).
-constexpr index_t block_rows_for(index_t d) { return std::min<index_t>(block_rows, 1024 / d); }
+constexpr index_t row_buffer = 1024;  // doubles: 8 KiB
+constexpr index_t block_rows_for(index_t d) {
+    return std::min<index_t>(block_rows, row_buffer / d);
+}
 inline index_t long_block_rows(index_t d, index_t itemsize) {
     const index_t fit = long_row_block_bytes / (d * itemsize) / 4 * 4;
     return std::min<index_t>(block_rows, std::max<index_t>(4, fit));
@@ -215,13 +218,12 @@ GEOMEDIAN_ALWAYS_INLINE void block_center4(const T* __restrict xb, index_t m,
     }
 }
 
-// R += t r and M += w r for one buffered row; unweighted, M += r.
+// R += t r and M += w r for one buffered row of compile-time length D; unweighted, M += r.
 template <int D, bool Weighted>
-GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, index_t d, double t,
-                                            double wi, double* __restrict R,
-                                            double* __restrict M) {
+GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, double t, double wi,
+                                            double* __restrict R, double* __restrict M) {
 #pragma omp simd
-    for (index_t j = 0; j < (D > 0 ? D : d); ++j) {
+    for (int j = 0; j < D; ++j) {
         R[j] += t * rb[j];
         M[j] += Weighted ? wi * rb[j] : rb[j];
     }
@@ -229,7 +231,7 @@ GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, index_t
 
 // Where block_accumulate finds r_j of the row at offset o of a block: in the buffer of
 // centred rows, or formed again from the rows exactly as row_distance2 formed it (rows
-// longer than buffered_row_max). Numba: buffered_r, centred_r.
+// longer than buffered_row_max). Numba: row_value.
 struct BufferedRows {
     const double* r;
     GEOMEDIAN_ALWAYS_INLINE double operator()(index_t o, index_t j) const { return r[o + j]; }
@@ -517,14 +519,14 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         // reciprocals of many rows overlap instead of each stalling its own row), then R
         // and M, from the buffered r (rows up to buffered_row_max) or from the rows again.
         // A group of whole blocks, at most block_rows rows, is summed from fresh
-        // accumulators (R, M, sb), then added with compensation.
+        // accumulators (R, M, sb), then added with compensation (fold).
         const bool buffered = D > 0 || d <= buffered_row_max;
         constexpr index_t rows = D > 0 ? block_rows_for(D) : block_rows;
         const index_t brows =
             D > 0 ? rows : buffered ? block_rows_for(d) : long_block_rows(d, sizeof(T));
         const index_t group_rows = block_rows / brows * brows;
         alignas(64) double d2[block_rows], wb[block_rows], t[block_rows];
-        alignas(64) double rbuf[D > 0 ? rows * D : 1024];
+        alignas(64) double rbuf[D > 0 ? rows * D : row_buffer];
         // The group's R and M (2 d entries), then their compensated sums, then the errors.
         alignas(64) double rm_fixed[D > 0 ? 6 * D : 1] = {};
         std::vector<double> rm_runtime(D > 0 ? 0 : 6 * d, 0.0);
@@ -534,8 +536,17 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         double* __restrict rm_sum = rm + 2 * d;
         double* __restrict rm_err = rm + 4 * d;
         double sb[ScalarSums::count] = {};
+        auto fold = [&] {
+            acc.add_block(sb);
+            std::fill(sb, sb + ScalarSums::count, 0.0);
+            add_block_vector(rm_sum, rm_err, rm, 2 * d);
+        };
         // The rows' terms: on AVX-512 by a reciprocal square root (fused_pass_rsqrt.cpp).
         const bool rsqrt = short_row_lanes() == 8;
+        auto terms = [&](index_t m) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
+            if (!(rsqrt && block_terms_rsqrt(d2, Weighted ? wb : nullptr, m, fr, t, sb, acc.mt)))
+                block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
+        };
         index_t pending = 0;
         for (index_t b0 = lo; b0 < hi; b0 += brows) {
             const index_t m = std::min(brows, hi - b0);
@@ -549,12 +560,12 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
                 for (index_t k = 0; k < m; ++k) d2[k] = row_distance2(xb + k * d, d, c, s, z);
             }
             if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
-            if (!(rsqrt && block_terms_rsqrt(d2, Weighted ? wb : nullptr, m, fr, t, sb, acc.mt)))
-                block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
+            terms(m);
             // Compile-time lengths keep R and M in registers.
             if constexpr (D > 0) {
                 for (index_t k = 0; k < m; ++k)
-                    row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R, M);
+                    row_accumulate<D, Weighted>(rbuf + k * D, t[k], Weighted ? wb[k] : 1.0, R,
+                                                M);
             } else if (buffered) {
                 block_accumulate<Weighted>(BufferedRows{rbuf}, t, wb, m, d, R, M);
             } else {
@@ -562,9 +573,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
             }
             pending += m;
             if (pending == group_rows || b0 + m == hi) {
-                acc.add_block(sb);
-                std::fill(sb, sb + ScalarSums::count, 0.0);
-                add_block_vector(rm_sum, rm_err, rm, 2 * d);
+                fold();
                 pending = 0;
             }
         }
