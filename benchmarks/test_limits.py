@@ -163,7 +163,7 @@ def test_pass_over_read(benchmark, record_row, dataset, threads, dtype):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("d", [8, 64, 128, 1000])
+@pytest.mark.parametrize("d", [8, 64, 128, 256, 1000])
 def test_long_rows_pass_over_read(benchmark, record_row, d, threads):
     """``pass-over-read`` for other row lengths of the goal's d >= 8: 128 MB of float64."""
     core = _core()

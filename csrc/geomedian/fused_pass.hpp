@@ -57,10 +57,10 @@ inline index_t moments_size(index_t d) { return moment::head + d; }
 // Rows of d > 4 are walked in blocks of rows. Up to buffered_row_max coordinates
 // (contract.hpp) a block's centred coordinates r go to a buffer of 8 KiB that stays in L1
 // (block_rows_for), formed once for the row's squared length and R and M. Longer rows keep
-// no buffer: each row's r is formed once for its squared length and again, from the rows
-// still in cache, for R and M (the buffer's store per coordinate and its second sweep cost
-// those rows more than their read), in blocks of about long_row_block_bytes of rows (four
-// at least: the rows of one sweep of block_accumulate).
+// no buffer: each row's r is formed once for its squared length (row_distance2) and again,
+// from the rows still in cache, for R and M (block_accumulate_rows); the buffer's store per
+// coordinate and its second sweep cost those rows more than their read. Their blocks hold
+// about long_row_block_bytes of rows, four at least (one sweep).
 constexpr index_t row_buffer = 1024;  // doubles: 8 KiB
 constexpr index_t block_rows_for(index_t d) {
     return std::min<index_t>(block_rows, row_buffer / d);
@@ -90,40 +90,12 @@ GEOMEDIAN_ALWAYS_INLINE double compensated_total(double s, double c) {
     return std::isfinite(s) ? s + c : s;
 }
 
-// The squared length of r = (x - c) s - z for a row of run-time length d, walked in segments
-// of block_rows coordinates, each summed from a fresh accumulator and added with
-// compensation (a square sum good to 131 u for any d: certificate.hpp); a segment in blocks
-// of 8 (one AVX-512 register of float64) plus a scalar tail with its own sum. Store: r goes
-// to rb as well. The restrict qualifiers tell the compiler that rb never aliases the
-// points (for float64 it could, as far as it knows).
-template <class T, bool Store>
-GEOMEDIAN_ALWAYS_INLINE double centred_segments(const T* __restrict xi, index_t d,
-                                                const double* __restrict c, double s,
-                                                const double* __restrict z,
-                                                double* __restrict rb) {
-    double sum = 0, err = 0;
-    for (index_t j0 = 0; j0 < d; j0 += block_rows) {
-        const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
-        double a = 0;
-#pragma omp simd reduction(+ : a)
-        for (index_t j = j0; j < full; ++j) {
-            const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-            if constexpr (Store) rb[j] = r;
-            a += r * r;
-        }
-        double tail = 0;
-        for (index_t j = full; j < j1; ++j) {
-            const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-            if constexpr (Store) rb[j] = r;
-            tail += r * r;
-        }
-        add_compensated(sum, err, a + tail);
-    }
-    return compensated_total(sum, err);
-}
-
-// r of one row into rb, and its squared length: a compile-time length D in one vectorised
-// loop, a run-time one (D = 0) in segments. Numba: row_center.
+// r = (x - c) s - z of one row into rb, and its squared length. The restrict qualifiers
+// tell the compiler that rb never aliases the points (for float64 it could, as far as it
+// knows). A run-time length is walked in segments of block_rows coordinates, each summed
+// from a fresh accumulator and added with compensation (a square sum good to 131 u for any
+// d: certificate.hpp); a segment in blocks of 8 (one AVX-512 register of float64) plus a
+// scalar tail with its own sum.
 template <class T, int D>
 GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
                                           const double* __restrict c, double s,
@@ -137,17 +109,49 @@ GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
         }
         return a;
     } else {
-        return centred_segments<T, true>(xi, d, c, s, z, rb);
+        double sum = 0, err = 0;
+        for (index_t j0 = 0; j0 < d; j0 += block_rows) {
+            const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
+            double a = 0;
+#pragma omp simd reduction(+ : a)
+            for (index_t j = j0; j < full; ++j) {
+                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+                a += rb[j] * rb[j];
+            }
+            double tail = 0;
+            for (index_t j = full; j < j1; ++j) {
+                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+                tail += rb[j] * rb[j];
+            }
+            add_compensated(sum, err, a + tail);
+        }
+        return compensated_total(sum, err);
     }
 }
 
-// row_center's squared length for a row of run-time length d, r not stored: the same
+// row_center's squared length for a row of run-time length d without storing r: the same
 // segments, the same operations. Numba: row_distance2.
 template <class T>
 GEOMEDIAN_ALWAYS_INLINE double row_distance2(const T* __restrict xi, index_t d,
                                              const double* __restrict c, double s,
                                              const double* __restrict z) {
-    return centred_segments<T, false>(xi, d, c, s, z, nullptr);
+    double sum = 0, err = 0;
+    for (index_t j0 = 0; j0 < d; j0 += block_rows) {
+        const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
+        double a = 0;
+#pragma omp simd reduction(+ : a)
+        for (index_t j = j0; j < full; ++j) {
+            const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            a += r * r;
+        }
+        double tail = 0;
+        for (index_t j = full; j < j1; ++j) {
+            const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            tail += r * r;
+        }
+        add_compensated(sum, err, a + tail);
+    }
+    return compensated_total(sum, err);
 }
 
 // Four float64 lanes as a GCC vector type (packed_newton.cpp does the same with eight):
@@ -218,62 +222,83 @@ GEOMEDIAN_ALWAYS_INLINE void block_center4(const T* __restrict xb, index_t m,
     }
 }
 
-// R += t r and M += w r for one buffered row of compile-time length D; unweighted, M += r.
+// R += t r and M += w r for one buffered row; unweighted, M += r.
 template <int D, bool Weighted>
-GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, double t, double wi,
-                                            double* __restrict R, double* __restrict M) {
+GEOMEDIAN_ALWAYS_INLINE void row_accumulate(const double* __restrict rb, index_t d, double t,
+                                            double wi, double* __restrict R,
+                                            double* __restrict M) {
 #pragma omp simd
-    for (int j = 0; j < D; ++j) {
+    for (index_t j = 0; j < (D > 0 ? D : d); ++j) {
         R[j] += t * rb[j];
         M[j] += Weighted ? wi * rb[j] : rb[j];
     }
 }
 
-// Where block_accumulate finds r_j of the row at offset o of a block: in the buffer of
-// centred rows, or formed again from the rows exactly as row_distance2 formed it (rows
-// longer than buffered_row_max). Numba: row_value.
-struct BufferedRows {
-    const double* r;
-    GEOMEDIAN_ALWAYS_INLINE double operator()(index_t o, index_t j) const { return r[o + j]; }
-};
-template <class T>
-struct CentredRows {
-    const T* x;
-    const double* c;
-    double s;
-    const double* z;
-    GEOMEDIAN_ALWAYS_INLINE double operator()(index_t o, index_t j) const {
-        return (static_cast<double>(x[o + j]) - c[j]) * s - z[j];
-    }
-};
-
-// R += t r and M += w r for the m rows of a block of run-time length d, four rows per
+// row_accumulate for the m buffered rows of a block of run-time length d, four rows per
 // sweep. With d known only at run time R and M live in memory, and a row at a time waited
 // on the previous row's stores to them; four rows per sweep wait a quarter as often and add
 // the same terms in the same (row) order. Numba: block_accumulate.
-template <bool Weighted, class Rows>
-GEOMEDIAN_ALWAYS_INLINE void block_accumulate(const Rows& rows, const double* __restrict t,
+template <bool Weighted>
+GEOMEDIAN_ALWAYS_INLINE void block_accumulate(const double* __restrict rbuf,
+                                              const double* __restrict t,
                                               const double* __restrict wb, index_t m, index_t d,
                                               double* __restrict R, double* __restrict M) {
     index_t k = 0;
     for (; k + 4 <= m; k += 4) {
-        const index_t o0 = k * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+        const double* __restrict r0 = rbuf + k * d;
+        const double* __restrict r1 = r0 + d;
+        const double* __restrict r2 = r1 + d;
+        const double* __restrict r3 = r2 + d;
         const double t0 = t[k], t1 = t[k + 1], t2 = t[k + 2], t3 = t[k + 3];
         const double w0 = Weighted ? wb[k] : 1.0, w1 = Weighted ? wb[k + 1] : 1.0,
                      w2 = Weighted ? wb[k + 2] : 1.0, w3 = Weighted ? wb[k + 3] : 1.0;
 #pragma omp simd
         for (index_t j = 0; j < d; ++j) {
-            const double r0 = rows(o0, j), r1 = rows(o1, j), r2 = rows(o2, j), r3 = rows(o3, j);
+            R[j] = R[j] + t0 * r0[j] + t1 * r1[j] + t2 * r2[j] + t3 * r3[j];
+            M[j] = M[j] + w0 * r0[j] + w1 * r1[j] + w2 * r2[j] + w3 * r3[j];
+        }
+    }
+    for (; k < m; ++k)
+        row_accumulate<0, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R, M);
+}
+
+// block_accumulate for rows longer than buffered_row_max, r formed again from the rows
+// exactly as row_distance2 formed it. Numba: block_accumulate (centred). Written apart from
+// block_accumulate, and row_distance2 apart from row_center, on purpose: builds that shared
+// one template between them left the buffered d = 64 pass 20-30 % slower (three builds; the
+// cause not found), this one did not.
+template <class T, bool Weighted>
+GEOMEDIAN_ALWAYS_INLINE void block_accumulate_rows(const T* __restrict xb, index_t d,
+                                                   const double* __restrict c, double s,
+                                                   const double* __restrict z,
+                                                   const double* __restrict t,
+                                                   const double* __restrict wb, index_t m,
+                                                   double* __restrict R, double* __restrict M) {
+    index_t k = 0;
+    for (; k + 4 <= m; k += 4) {
+        const T* __restrict x0 = xb + k * d;
+        const T* __restrict x1 = x0 + d;
+        const T* __restrict x2 = x1 + d;
+        const T* __restrict x3 = x2 + d;
+        const double t0 = t[k], t1 = t[k + 1], t2 = t[k + 2], t3 = t[k + 3];
+        const double w0 = Weighted ? wb[k] : 1.0, w1 = Weighted ? wb[k + 1] : 1.0,
+                     w2 = Weighted ? wb[k + 2] : 1.0, w3 = Weighted ? wb[k + 3] : 1.0;
+#pragma omp simd
+        for (index_t j = 0; j < d; ++j) {
+            const double r0 = (static_cast<double>(x0[j]) - c[j]) * s - z[j];
+            const double r1 = (static_cast<double>(x1[j]) - c[j]) * s - z[j];
+            const double r2 = (static_cast<double>(x2[j]) - c[j]) * s - z[j];
+            const double r3 = (static_cast<double>(x3[j]) - c[j]) * s - z[j];
             R[j] = R[j] + t0 * r0 + t1 * r1 + t2 * r2 + t3 * r3;
             M[j] = M[j] + w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3;
         }
     }
     for (; k < m; ++k) {
-        const index_t o = k * d;
+        const T* __restrict xi = xb + k * d;
         const double tk = t[k], wk = Weighted ? wb[k] : 1.0;
 #pragma omp simd
         for (index_t j = 0; j < d; ++j) {
-            const double r = rows(o, j);
+            const double r = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
             R[j] += tk * r;
             M[j] += Weighted ? wk * r : r;
         }
@@ -519,7 +544,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         // reciprocals of many rows overlap instead of each stalling its own row), then R
         // and M, from the buffered r (rows up to buffered_row_max) or from the rows again.
         // A group of whole blocks, at most block_rows rows, is summed from fresh
-        // accumulators (R, M, sb), then added with compensation (fold).
+        // accumulators (R, M, sb), then added with compensation.
         const bool buffered = D > 0 || d <= buffered_row_max;
         constexpr index_t rows = D > 0 ? block_rows_for(D) : block_rows;
         const index_t brows =
@@ -536,17 +561,8 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         double* __restrict rm_sum = rm + 2 * d;
         double* __restrict rm_err = rm + 4 * d;
         double sb[ScalarSums::count] = {};
-        auto fold = [&] {
-            acc.add_block(sb);
-            std::fill(sb, sb + ScalarSums::count, 0.0);
-            add_block_vector(rm_sum, rm_err, rm, 2 * d);
-        };
         // The rows' terms: on AVX-512 by a reciprocal square root (fused_pass_rsqrt.cpp).
         const bool rsqrt = short_row_lanes() == 8;
-        auto terms = [&](index_t m) GEOMEDIAN_ALWAYS_INLINE_LAMBDA {
-            if (!(rsqrt && block_terms_rsqrt(d2, Weighted ? wb : nullptr, m, fr, t, sb, acc.mt)))
-                block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
-        };
         index_t pending = 0;
         for (index_t b0 = lo; b0 < hi; b0 += brows) {
             const index_t m = std::min(brows, hi - b0);
@@ -560,20 +576,23 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
                 for (index_t k = 0; k < m; ++k) d2[k] = row_distance2(xb + k * d, d, c, s, z);
             }
             if constexpr (Weighted) block_weights(w + b0, wscale, m, wb);
-            terms(m);
+            if (!(rsqrt && block_terms_rsqrt(d2, Weighted ? wb : nullptr, m, fr, t, sb, acc.mt)))
+                block_terms<Weighted>(d2, wb, m, eps, near, t, sb, acc.mt);
             // Compile-time lengths keep R and M in registers.
-            if constexpr (D > 0) {
+            if (D > 0) {
                 for (index_t k = 0; k < m; ++k)
-                    row_accumulate<D, Weighted>(rbuf + k * D, t[k], Weighted ? wb[k] : 1.0, R,
+                    row_accumulate<D, Weighted>(rbuf + k * d, d, t[k], Weighted ? wb[k] : 1.0, R,
                                                 M);
             } else if (buffered) {
-                block_accumulate<Weighted>(BufferedRows{rbuf}, t, wb, m, d, R, M);
+                block_accumulate<Weighted>(rbuf, t, wb, m, d, R, M);
             } else {
-                block_accumulate<Weighted>(CentredRows<T>{xb, c, s, z}, t, wb, m, d, R, M);
+                block_accumulate_rows<T, Weighted>(xb, d, c, s, z, t, wb, m, R, M);
             }
             pending += m;
             if (pending == group_rows || b0 + m == hi) {
-                fold();
+                acc.add_block(sb);
+                std::fill(sb, sb + ScalarSums::count, 0.0);
+                add_block_vector(rm_sum, rm_err, rm, 2 * d);
                 pending = 0;
             }
         }

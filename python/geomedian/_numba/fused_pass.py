@@ -190,7 +190,7 @@ def row_center(xi, c, s, z, rb):
     """Write r = (x_i - c) s - z into rb and return its squared length (xi: one row).
 
     In segments of BLOCK_ROWS coordinates added with compensation, as C++ sums a row of
-    run-time length (``centred_segments``, storing r).
+    run-time length.
     """
     d = xi.shape[0]
     total = 0.0
@@ -210,11 +210,7 @@ def row_center(xi, c, s, z, rb):
 
 @njit(**HOT_KERNEL, inline="always")
 def row_distance2(xi, c, s, z):
-    """row_center's squared length without storing r: the same segments and operations.
-
-    C++: ``centred_segments`` without its store (one template there, a buffer argument
-    it never writes; here no buffer is passed).
-    """
+    """row_center's squared length without storing r: the same segments and operations."""
     d = xi.shape[0]
     total = 0.0
     err = 0.0
@@ -293,7 +289,7 @@ def block_terms(d2, wb, m, eps, near, t, sb, mt_bits):
 
 @njit(**KERNEL, fastmath={"contract"}, inline="always")
 def row_value(rows, o, j, centred, c, s, z):
-    """r_j of the row at offset o of a block (C++: BufferedRows, CentredRows).
+    """r_j of the row at offset o of a block.
 
     From the buffer of centred rows, or formed again from the rows exactly as
     row_distance2 formed it (``centred``: rows longer than BUFFERED_ROW_MAX).
@@ -308,6 +304,9 @@ def row_value(rows, o, j, centred, c, s, z):
 @njit(**KERNEL, fastmath={"contract"}, error_model="numpy")
 def block_accumulate(rows, centred, c, s, z, t, wb, m, d, R, M):
     """R += t r and M += w r for the m rows of a block, in row order (see row_value).
+
+    C++ writes the two sources as two functions, block_accumulate (the buffer) and
+    block_accumulate_rows (``centred``).
 
     C++ keeps R and M in registers where d is a compile-time constant (up to 16), and
     calls this for run-time lengths. Numba knows d only at run time, so R and M live in
