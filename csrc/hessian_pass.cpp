@@ -16,6 +16,7 @@
 #include "geomedian/hessian_pass.hpp"
 
 #include "geomedian/lanes.hpp"
+#include "geomedian/prefetch.hpp"
 #include "geomedian/target_clones.hpp"
 
 namespace geomedian {
@@ -25,8 +26,10 @@ constexpr index_t L = hessian_lanes;
 using lanes = lanes_v<L>;
 
 // The groups of L rows read before the triangle's tiles take their products: more groups
-// amortise a tile's load and store, fewer keep the block's coordinates in L1.
-constexpr index_t block_groups = 4;
+// amortise a tile's load and store, fewer keep the block's coordinates and the triangle in
+// L1. Rows of up to 8 (a triangle of at most 36 entries) take 8 groups; at d = 16 (136
+// entries) 2 or 8 groups were slower than 4.
+constexpr index_t block_groups(int D) { return D > 0 && D <= 8 ? 8 : 4; }
 
 // The side of a square tile of the triangle: 16 accumulators of 4 x 4 plus their operands
 // fit the 32 vector registers of AVX-512. Rows of 6 take 3 x 3 tiles, which cover their
@@ -161,7 +164,7 @@ GEOMEDIAN_ALWAYS_INLINE void hessian_lanes_rows(const T* x, const double* w, dou
                                                 const Frame& fr, double* out) {
     constexpr index_t S = tile_side(D);
     constexpr bool tiled = D == 0 || D > 4;
-    constexpr index_t G = tiled ? block_groups : 1;
+    constexpr index_t G = tiled ? block_groups(D) : 1;
     // Rows padded to whole tiles: the padding's coordinates are 0 and its entries unused.
     constexpr index_t Dmax = round_up(D > 0 ? D : newton_max_d, S);
     const index_t d = D > 0 ? D : d_run;
@@ -175,10 +178,15 @@ GEOMEDIAN_ALWAYS_INLINE void hessian_lanes_rows(const T* x, const double* w, dou
     for (index_t g = 0; g < G; ++g)
         for (index_t j = d; j < dp; ++j)
             for (index_t l = 0; l < L; ++l) r[g][j][l] = vr[g][j][l] = 0.0;
+    const index_t ahead = std::max<index_t>(1, hessian_prefetch_bytes / (d * sizeof(T) * L)) * L;
     for (index_t b0 = lo; b0 < hi; b0 += G * L) {
         const index_t groups = std::min(G, (hi - b0 + L - 1) / L);
         for (index_t g = 0; g < groups; ++g) {
             const index_t b = b0 + g * L;
+            const index_t a = b + ahead;
+            // Rows of up to 4 are bound by their square root and divisions: the hardware's
+            // prefetcher keeps up, and the requests would only cost.
+            if (tiled && a < hi) prefetch_span(x + a * d, std::min(L, hi - a) * d * sizeof(T));
             group_terms<T, D, Weighted>(x, w, wscale, b, std::min(L, hi - b), d, fr, &r[g][0][0],
                                         v, inv, inv_sq);
             for (index_t j = 0; j < d; ++j)

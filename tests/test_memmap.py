@@ -34,6 +34,21 @@ def test_memmap_matches_in_memory(backend, mapped, method):
     assert res.n_passes <= ref.n_passes + 2  # the warm start keeps full passes few
 
 
+def test_memmap_read_from_the_file_or_through_the_mapping(backend, mapped):
+    """The start's rows come from the file (read-only map) or through a copy-on-write map,
+    whose private changes only the mapping holds: the same rows, the same answer."""
+    r = np.load(mapped, mmap_mode="r")
+    c = np.load(mapped, mmap_mode="c")
+    a = geomedian.solve(r, backend=backend)
+    b = geomedian.solve(c, backend=backend)
+    assert np.array_equal(a.median, b.median) and a.n_passes == b.n_passes
+    c[:1000] += 50.0  # in this mapping only, not in the file
+    moved = geomedian.solve(c, backend=backend)
+    ref = geomedian.solve(np.array(c), backend=backend)
+    assert moved.converged and not np.array_equal(moved.median, a.median)
+    np.testing.assert_allclose(moved.median, ref.median, rtol=0, atol=1e-6)
+
+
 def test_memmap_weighted_float32_progress(backend, mapped):
     m = np.load(mapped.with_name("points32.npy"), mmap_mode="r")
     w = np.random.default_rng(0).random(m.shape[0])

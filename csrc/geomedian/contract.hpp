@@ -140,6 +140,10 @@ constexpr index_t lp_lanes = 8;
 // goes to lane l; the lanes' sums are added in lane order at the end of a chunk. Fixed, not
 // the CPU's vector width, so every instruction set and the Numba mirror add alike.
 constexpr index_t hessian_lanes = 8;
+// The Hessian pass asks for rows this many bytes ahead of the group in hand (prefetch.hpp):
+// between two groups' reads its products are long enough for the hardware's own prefetcher
+// to fall behind. Values are unchanged.
+constexpr index_t hessian_prefetch_bytes = 8192;
 // The inverse cube root of the Lp pass (p = 3 and 1.5) on [1, 8): the guess
 // c0 + t (t c2 - c1) (relative error under 4.2e-2, fitted to t^(-1/3)), then steps of
 // multiplications and additions only (lp_rows.inc), so both languages round it alike.
@@ -270,6 +274,7 @@ void for_each_shared_value(Put&& put) {
     put("LP_FLOOR", lp_floor);
     put("LP_LANES", lp_lanes);
     put("HESSIAN_LANES", hessian_lanes);
+    put("HESSIAN_PREFETCH_BYTES", hessian_prefetch_bytes);
     put("LP_ICBRT_C0", lp_icbrt_c0);
     put("LP_ICBRT_C1", lp_icbrt_c1);
     put("LP_ICBRT_C2", lp_icbrt_c2);

@@ -101,6 +101,8 @@ LP_POW_ULPS = 4.0
 LP_POW_LOG_ULPS = 4.0
 # The Hessian pass's lanes: row b + l of each group goes to lane l, added in lane order.
 HESSIAN_LANES = 8
+# The Hessian pass asks for rows this many bytes ahead of the group in hand (no value changes).
+HESSIAN_PREFETCH_BYTES = 8192
 
 COINCIDENCE_RADIUS = 2.0**-40
 

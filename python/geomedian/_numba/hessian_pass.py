@@ -30,9 +30,10 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from .._contract import HESSIAN_LANES, NEWTON_MAX_D
+from .._contract import HESSIAN_LANES, HESSIAN_PREFETCH_BYTES, NEWTON_MAX_D
 from .jit_options import ENTRY, KERNEL
 from .parallel import chunk_rows, n_chunks
+from .prefetch import prefetch_span
 
 # The groups of HESSIAN_LANES rows read before the tiles take their products: more groups
 # amortise a tile's load and store, fewer keep the block's coordinates in L1.
@@ -96,8 +97,12 @@ def hessian_rows(x, d, w, wscale, lo, hi, c, s, z, eps, out):
     v = np.empty(B)
     weighted = w.shape[0] > 0
     last = hi - 1
+    ahead = max(1, HESSIAN_PREFETCH_BYTES // (d * x.itemsize * LN)) * LN
     for b0 in range(lo, hi, B):
         for g in range(groups):
+            a = b0 + g * LN + ahead
+            if d > 4 and a < hi:  # rows up to 4 are bound by their sqrt and divisions
+                prefetch_span(x, a * d, min(LN, hi - a) * d)
             for j in range(d):
                 # Through opaque: the loop stays scalar. Unsigned: no wraparound to test.
                 ju = np.uint64(opaque(j))

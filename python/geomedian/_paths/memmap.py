@@ -104,21 +104,28 @@ class MemmapPoints(ArrayPoints):
 
     def sample(self, rows: int, rng: np.random.Generator):
         runs = sample_runs(self.n, rows, rng)
+        ws = None if self.w is None else np.concatenate([self.w[a:b] for a, b in runs])
+        xs = self.read_rows(runs)
+        if xs is not None:
+            return xs, ws
         parts = []
         for a, b in runs:  # a fault maps the file's read-ahead too: drop each run at once
             parts.append(np.array(self.x[a:b]))
             self.pages.drop(self.x[a:b])
-        xs = np.concatenate(parts)
-        ws = None if self.w is None else np.concatenate([self.w[a:b] for a, b in runs])
-        return xs, ws
+        return np.concatenate(parts), ws
 
     def take(self, idx: np.ndarray):
-        # Row by row: each fault maps the file's read-around too (about 150 KiB), so 1024
-        # scattered rows would map most of a file of 200 MB at once. Dropping a window of
-        # AROUND_BYTES either side of each row keeps the peak to a few of them.
+        ws = None if self.w is None else np.array(self.w[idx])
+        xs = self.read_rows([(int(i), int(i) + 1) for i in idx])
+        if xs is not None:
+            return xs, ws
+        # Through the mapping, row by row: each fault maps the file's read-around too (about
+        # 150 KiB), so 1024 scattered rows would map most of a file of 200 MB at once.
+        # Dropping a window of AROUND_BYTES either side of each row keeps the peak to a few
+        # of them.
         k = max(1, AROUND_BYTES // (self.d * self.x.dtype.itemsize))
         xs = np.empty((len(idx), self.d), dtype=self.x.dtype)
         for q, i in enumerate(idx):
             xs[q] = self.x[i]
             self.pages.drop(self.x[max(0, i - k) : i + k + 1])
-        return xs, None if self.w is None else np.array(self.w[idx])
+        return xs, ws
