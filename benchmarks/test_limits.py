@@ -163,9 +163,12 @@ def test_pass_over_read(benchmark, record_row, dataset, threads, dtype):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("d", [8, 64, 128, 256, 1000])
+@pytest.mark.parametrize("d", [8, 10, 13, 64, 128, 256, 1000])
 def test_long_rows_pass_over_read(benchmark, record_row, d, threads):
-    """``pass-over-read`` for other row lengths of the goal's d >= 8: 128 MB of float64."""
+    """``pass-over-read`` for other row lengths of the goal's d >= 8: 128 MB of float64.
+
+    10 and 13 are band counts of multispectral stacks, and not multiples of 4.
+    """
     core = _core()
     n = LONG_ROWS_COORDINATES // d
     x = np.random.default_rng([SEED_LONG_ROWS, d]).standard_normal((n, d))

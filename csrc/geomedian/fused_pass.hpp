@@ -90,43 +90,33 @@ GEOMEDIAN_ALWAYS_INLINE double compensated_total(double s, double c) {
     return std::isfinite(s) ? s + c : s;
 }
 
-// r = (x - c) s - z of one row into rb, and its squared length. The restrict qualifiers
-// tell the compiler that rb never aliases the points (for float64 it could, as far as it
-// knows). A run-time length is walked in segments of block_rows coordinates, each summed
-// from a fresh accumulator and added with compensation (a square sum good to 131 u for any
-// d: certificate.hpp); a segment in blocks of 8 (one AVX-512 register of float64) plus a
-// scalar tail with its own sum.
-template <class T, int D>
+// r = (x - c) s - z of one row of run-time length d into rb, and its squared length. The
+// restrict qualifiers tell the compiler that rb never aliases the points (for float64 it
+// could, as far as it knows). The row is walked in segments of block_rows coordinates,
+// each summed from a fresh accumulator and added with compensation (a square sum good to
+// 131 u for any d: certificate.hpp); a segment in blocks of 8 (one AVX-512 register of
+// float64) plus a scalar tail with its own sum. Compile-time lengths: block_center4.
+template <class T>
 GEOMEDIAN_ALWAYS_INLINE double row_center(const T* __restrict xi, index_t d,
                                           const double* __restrict c, double s,
                                           const double* __restrict z, double* __restrict rb) {
-    if constexpr (D > 0) {
+    double sum = 0, err = 0;
+    for (index_t j0 = 0; j0 < d; j0 += block_rows) {
+        const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
         double a = 0;
 #pragma omp simd reduction(+ : a)
-        for (int j = 0; j < D; ++j) {
+        for (index_t j = j0; j < full; ++j) {
             rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
             a += rb[j] * rb[j];
         }
-        return a;
-    } else {
-        double sum = 0, err = 0;
-        for (index_t j0 = 0; j0 < d; j0 += block_rows) {
-            const index_t j1 = std::min(d, j0 + block_rows), full = j1 - (j1 - j0) % 8;
-            double a = 0;
-#pragma omp simd reduction(+ : a)
-            for (index_t j = j0; j < full; ++j) {
-                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-                a += rb[j] * rb[j];
-            }
-            double tail = 0;
-            for (index_t j = full; j < j1; ++j) {
-                rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
-                tail += rb[j] * rb[j];
-            }
-            add_compensated(sum, err, a + tail);
+        double tail = 0;
+        for (index_t j = full; j < j1; ++j) {
+            rb[j] = (static_cast<double>(xi[j]) - c[j]) * s - z[j];
+            tail += rb[j] * rb[j];
         }
-        return compensated_total(sum, err);
+        add_compensated(sum, err, a + tail);
     }
+    return compensated_total(sum, err);
 }
 
 // row_center's squared length for a row of run-time length d without storing r: the same
@@ -166,8 +156,10 @@ GEOMEDIAN_ALWAYS_INLINE void load4(const T* p, vec4d& v) {
     for (int l = 0; l < 4; ++l) v[l] = static_cast<double>(p[l]);
 }
 
-// One row of length D (a multiple of 4) centred into rb, r = (x - c) s - z, and its squares
-// summed in four lanes: coordinate j into lane j mod 4, in order of j.
+// One row of length D centred into rb, r = (x - c) s - z, and its squares summed in four
+// lanes: coordinate j into lane j mod 4, in order of j. A length that is not a multiple of
+// 4 ends with a partial quad: its missing coordinates, and c and z there, are 0, so their
+// lanes add +0, which changes no sum; only the row's own coordinates are read and stored.
 template <class T, int D>
 GEOMEDIAN_ALWAYS_INLINE void row_squares4(const T* __restrict xi, const vec4d* cv, double s,
                                           const vec4d* zv, double* __restrict rb, vec4d& acc) {
@@ -179,25 +171,36 @@ GEOMEDIAN_ALWAYS_INLINE void row_squares4(const T* __restrict xi, const vec4d* c
         __builtin_memcpy(rb + 4 * q, &r, sizeof r);
         acc += r * r;
     }
+    if constexpr (D % 4 != 0) {
+        constexpr int q = D / 4;
+        vec4d x = {};
+        for (int l = 0; l < D % 4; ++l) x[l] = static_cast<double>(xi[4 * q + l]);
+        const vec4d r = (x - cv[q]) * s - zv[q];
+        for (int l = 0; l < D % 4; ++l) rb[4 * q + l] = r[l];
+        acc += r * r;
+    }
 }
 
-// r and the squared distances of a block of m rows whose length D is a multiple of 4, four
-// rows at a time: the four rows' lane sums are added pairwise by a 4 x 4 transpose (two
+// r and the squared distances of a block of m rows of compile-time length D, four rows at a
+// time: the four rows' lane sums are added pairwise by a 4 x 4 transpose (two
 // rounds of shuffles and adds), which gives row k the sum (l0 + l1) + (l2 + l3) of its
 // lanes without a horizontal sum per row (GCC adds a row's lanes one after the other: 8
 // dependent scalar additions per row at d = 16, and 16 for float32 rows, whose
 // vectorisation doubles the lanes: that made the float32 pass slower than the float64 one).
-// Numba: center_lanes, the same order.
+// Numba: center_lanes, the same order, for lengths that are a multiple of 4; it sums other
+// lengths in row order (row_center), so there the two backends' bits differ. Lanes for
+// those lengths cost the Numba pass more than they saved (a per-row function with the tail
+// was no longer inlined, a per-block one indexed rows from a run-time offset).
 template <class T, int D>
 GEOMEDIAN_ALWAYS_INLINE void block_center4(const T* __restrict xb, index_t m,
                                            const double* __restrict c, double s,
                                            const double* __restrict z,
                                            double* __restrict rbuf, double* __restrict d2) {
-    static_assert(D % 4 == 0, "whole lanes per row");
-    vec4d cv[D / 4], zv[D / 4];
-    for (int q = 0; q < D / 4; ++q) {
-        __builtin_memcpy(&cv[q], c + 4 * q, sizeof(vec4d));
-        __builtin_memcpy(&zv[q], z + 4 * q, sizeof(vec4d));
+    constexpr int quads = (D + 3) / 4;
+    vec4d cv[quads] = {}, zv[quads] = {};  // the last quad's missing coordinates stay 0
+    for (int j = 0; j < D; ++j) {
+        cv[j / 4][j % 4] = c[j];
+        zv[j / 4][j % 4] = z[j];
     }
     index_t k = 0;
     for (; k + 4 <= m; k += 4) {
@@ -539,7 +542,7 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         return;
     } else {
         // Blocks of rows, in three loops each: the squared distances (each row vectorised
-        // along its length; lengths that are a multiple of 4 in lanes, block_center4), the
+        // along its length; compile-time lengths in lanes, block_center4), the
         // per-row terms (vectorised across the block's rows: the square roots and
         // reciprocals of many rows overlap instead of each stalling its own row), then R
         // and M, from the buffered r (rows up to buffered_row_max) or from the rows again.
@@ -567,11 +570,11 @@ GEOMEDIAN_ALWAYS_INLINE void fused_pass_rows(const T* x, const double* w, double
         for (index_t b0 = lo; b0 < hi; b0 += brows) {
             const index_t m = std::min(brows, hi - b0);
             const T* __restrict xb = x + b0 * d;
-            if constexpr (D > 0 && D % 4 == 0) {
+            if constexpr (D > 4) {
                 block_center4<T, D>(xb, m, c, s, z, rbuf, d2);
             } else if (buffered) {
                 for (index_t k = 0; k < m; ++k)
-                    d2[k] = row_center<T, D>(xb + k * d, d, c, s, z, rbuf + k * d);
+                    d2[k] = row_center(xb + k * d, d, c, s, z, rbuf + k * d);
             } else {
                 for (index_t k = 0; k < m; ++k) d2[k] = row_distance2(xb + k * d, d, c, s, z);
             }
