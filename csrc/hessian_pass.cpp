@@ -12,7 +12,7 @@
 //   first; then each tile of the triangle is loaded once, takes that block's products and
 //   is stored. Full groups of rows of eight or more coordinates are read as vectors and
 //   transposed into the lanes (gathering them coordinate by coordinate cost more than the
-//   products).
+//   products), eight coordinates at a time, then, for run-time lengths, four.
 #include "geomedian/hessian_pass.hpp"
 
 #include "geomedian/lanes.hpp"
@@ -77,6 +77,31 @@ GEOMEDIAN_ALWAYS_INLINE void transpose_rows(const T* x, index_t d, index_t b, in
         col[k + 4] = __builtin_shufflevector(u[k], u[4 + k], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
+
+// Coordinates jb..jb+3 of rows b..b+7 (all present) into col[k][l] = x[(b + l) d + jb + k],
+// k < 4: rows l and l + 4 side by side in one vector, then a 4 x 4 transposition of each
+// half. The rows' last coordinates past a multiple of 8 (d = 12: 8..11) were otherwise
+// read one at a time, the lanes filled element by element.
+template <class T>
+GEOMEDIAN_ALWAYS_INLINE void transpose_quads(const T* x, index_t d, index_t b, index_t jb,
+                                             lanes* col) {
+    typedef double quad __attribute__((vector_size(4 * sizeof(double)), aligned(sizeof(double))));
+    typedef T quad_t __attribute__((vector_size(4 * sizeof(T)), aligned(sizeof(T)), may_alias));
+    quad a[L];
+    for (index_t l = 0; l < L; ++l)
+        a[l] = __builtin_convertvector(*reinterpret_cast<const quad_t*>(x + (b + l) * d + jb), quad);
+    lanes p[4], s[4];
+    for (index_t l = 0; l < 4; ++l)  // rows l (lanes 0-3) and l + 4 (lanes 4-7)
+        p[l] = __builtin_shufflevector(a[l], a[l + 4], 0, 1, 2, 3, 4, 5, 6, 7);
+    for (index_t l = 0; l < 4; l += 2) {  // per half: rows l, l + 1 interleaved
+        s[l] = __builtin_shufflevector(p[l], p[l + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        s[l + 1] = __builtin_shufflevector(p[l], p[l + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    }
+    col[0] = __builtin_shufflevector(s[0], s[2], 0, 1, 8, 9, 4, 5, 12, 13);
+    col[1] = __builtin_shufflevector(s[1], s[3], 0, 1, 8, 9, 4, 5, 12, 13);
+    col[2] = __builtin_shufflevector(s[0], s[2], 2, 3, 10, 11, 6, 7, 14, 15);
+    col[3] = __builtin_shufflevector(s[1], s[3], 2, 3, 10, 11, 6, 7, 14, 15);
+}
 #endif
 
 // One group of rows b..b+L-1 (m of them real) at fr.z: r (row j at r + j L), v = w / d^3
@@ -100,6 +125,16 @@ GEOMEDIAN_ALWAYS_INLINE void group_terms(const T* x, const double* w, double wsc
                     store_lanes<L>(r + (j + k) * L, rj);
                     acc += rj * rj;
                 }
+            }
+            if (D == 0 && j + 4 <= d) {  // run-time lengths: 5, 7 and 9-15
+                lanes col[4];
+                transpose_quads(x, d, b, j, col);
+                for (index_t k = 0; k < 4; ++k) {
+                    const lanes rj = (col[k] - fr.c[j + k]) * fr.s - fr.z[j + k];
+                    store_lanes<L>(r + (j + k) * L, rj);
+                    acc += rj * rj;
+                }
+                j += 4;
             }
             store_lanes<L>(d2, acc);
         }

@@ -31,11 +31,12 @@ def test_hessian_pass_is_the_hessian_whatever_the_threads(backend, d):
     assert H[-1] == pytest.approx(np.sum(t / dist), rel=1e-12)  # inv_sq, for the bound
 
 
-@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6, 8, 11, 16])
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 16])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_hessian_pass_backends_agree_to_the_bit(d, dtype):
-    # Every compiled row length (1-4, 6, 8, 16) and the run-time one (5; 11: a transposed
-    # block of 8 coordinates and 3 more); n = 3003 leaves a chunk's last lane group short
+    # Every compiled row length (1-4, 6, 8, 16) and the run-time one (5 and 7: a transposed
+    # quad and 1 or 3 more; 11: a transposed block of 8 and 3 more; 12 and 13: a block of 8,
+    # a quad and 0 or 1 more); n = 3003 leaves a chunk's last lane group short
     # and its last block of groups partial, and one row sits on the iterate (its term is 0).
     pytest.importorskip("geomedian._core")
     rng = np.random.default_rng(d)
