@@ -302,16 +302,24 @@ geomedian::Problem<T> problem_at(const carray<T>& points,
     return {points.data(), weights ? weights->data() : nullptr, weights ? wscale : 1.0, n, d};
 }
 
-// One iteration pass at y in a frame centred on y with scale s (no moments pass): the raw
-// sums of fused_pass.hpp, for benchmarks and for checking the kernels against NumPy.
+// The iterate's offset z in a frame centred on y (d entries; none: y itself), checked.
+inline std::vector<double> offset_in_frame(const std::optional<carray<double>>& z, index_t d) {
+    if (!z) return std::vector<double>(d, 0.0);
+    if (z->ndim() != 1 || z->shape(0) != d) throw py::value_error("z must be a (d,) array");
+    return std::vector<double>(z->data(), z->data() + d);
+}
+
+// One iteration pass at y + z / s in a frame centred on y with scale s (no moments pass):
+// the raw sums of fused_pass.hpp. The chunked driver's passes (z: its iterate in the frame,
+// finer than y's own resolution), benchmarks, and checks of the kernels against NumPy.
 template <class T>
 carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carray<double>>& weights,
                                double wscale, const carray<double>& y, double s, int threads,
-                               double eps, double near) {
+                               double eps, double near, const std::optional<carray<double>>& z0) {
     const geomedian::Problem<T> p = problem_at(points, weights, wscale, y, threads);
     const index_t d = p.d;
     carray<double> sums(geomedian::sums_size(d));
-    std::vector<double> z(d, 0.0);
+    const std::vector<double> z = offset_in_frame(z0, d);
     {
         py::gil_scoped_release nogil;  // same reasoning as in solve()
         geomedian::OpenMPPass<T> pass(p, threads);
@@ -320,17 +328,19 @@ carray<double> fused_pass_sums(const carray<T>& points, const std::optional<carr
     return sums;
 }
 
-// The Hessian at y of the rows scaled by s in a frame centred on y (hessian_pass.hpp): the
-// chunked driver calls it on each chunk beside fused_pass, for its Newton steps.
+// The Hessian at y + z / s of the rows scaled by s in a frame centred on y
+// (hessian_pass.hpp): the chunked driver calls it on each chunk beside fused_pass, for its
+// Newton steps.
 template <class T>
 carray<double> hessian_pass_sums(const carray<T>& points,
                                  const std::optional<carray<double>>& weights, double wscale,
-                                 const carray<double>& y, double s, int threads, double eps) {
+                                 const carray<double>& y, double s, int threads, double eps,
+                                 const std::optional<carray<double>>& z0) {
     const geomedian::Problem<T> p = problem_at(points, weights, wscale, y, threads);
     const index_t d = p.d;
     if (d > geomedian::newton_max_d) throw py::value_error("hessian_pass takes d <= 16");
     carray<double> H(geomedian::hessian_pass_size(d));
-    std::vector<double> z(d, 0.0);
+    const std::vector<double> z = offset_in_frame(z0, d);
     {
         py::gil_scoped_release nogil;  // same reasoning as in solve()
         geomedian::hessian_pass(p, geomedian::Frame{y.data(), s, z.data(), eps, HUGE_VAL},
@@ -612,14 +622,15 @@ constexpr const char* eval_doc =
     "evaluate(points (n, d), weights (n,) | None, wscale, y (d,), threads) -> "
     "(objective, min-norm subgradient, lower bound) or None if points are not finite";
 constexpr const char* pass_doc =
-    "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps, near) -> "
-    "the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] of one pass at "
-    "y, scaled by s, with coincidence radius eps and near radius near (frame units)";
+    "fused_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps, near, "
+    "z (d,) | None) -> the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] "
+    "of one pass at y + z / s, the rows scaled by s in a frame centred on y (z None: at y), "
+    "with coincidence radius eps and near radius near (frame units)";
 constexpr const char* hessian_doc =
-    "hessian_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps) -> "
-    "the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), then "
-    "inv_sq = sum w_i / d_i^2, of the rows scaled by s in a frame centred on y (coincidence "
-    "radius eps, frame units); d <= 16";
+    "hessian_pass(points (n, d), weights (n,) | None, wscale, y (d,), s, threads, eps, "
+    "z (d,) | None) -> the Hessian of f at y + z / s, packed lower triangle "
+    "H[j (j + 1) / 2 + k] (k <= j), then inv_sq = sum w_i / d_i^2, of the rows scaled by s "
+    "in a frame centred on y (z None: at y; coincidence radius eps, frame units); d <= 16";
 constexpr const char* lp_pass_doc =
     "lp_pass(points (P, n, d), weights (1 | P, n) | None, rows (m,) int64, y (m, d), "
     "shift (m, d) | None, near (m,) | None, p, threads) -> (m, size) the Lp pass sums of "
@@ -667,11 +678,11 @@ void register_kernels(py::module_& m, const char* suffix) {
     m.def(name("fused_pass").c_str(), &fused_pass_sums<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
           py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
-          py::arg("near") = HUGE_VAL, pass_doc);
+          py::arg("near") = HUGE_VAL, py::arg("z").noconvert() = py::none(), pass_doc);
     m.def(name("hessian_pass").c_str(), &hessian_pass_sums<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("wscale"), py::arg("y").noconvert(),
           py::arg("s"), py::arg("threads"), py::arg("eps") = geomedian::coincidence_radius,
-          hessian_doc);
+          py::arg("z").noconvert() = py::none(), hessian_doc);
     m.def(name("lp_pass").c_str(), &lp_pass_sums<T>, py::arg("points").noconvert(),
           py::arg("weights").noconvert(), py::arg("rows").noconvert(), py::arg("y").noconvert(),
           py::arg("shift").noconvert(), py::arg("near").noconvert(), py::arg("p"),

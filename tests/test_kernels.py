@@ -45,6 +45,30 @@ def test_dispatch_and_named_outcomes(backend, dtype):
     assert status == 0 and np.allclose(median, out.median[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("d", [2, 5, 16])
+def test_pass_at_an_offset_in_the_frame(backend, d):
+    """fused_pass and hessian_pass at y + z / s (the chunked driver's iterate z): with s a
+    power of two, (x - 0) s - z and (x - y) s round alike, so a frame at the origin with
+    z = y s gives the bits of the frame centred on y; a z of the wrong length is refused."""
+    k = Kernels(backend)
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((500, d)) + 3.0
+    w = rng.random(500)
+    y, s = x.mean(axis=0) + 0.25, 0.5
+    at_y = k.fused_pass(x, w, 1.0, y, s, 2, 1e-12, 4.0)
+    offset = k.fused_pass(x, w, 1.0, np.zeros(d), s, 2, 1e-12, 4.0, y * s)
+    np.testing.assert_array_equal(offset, at_y)
+    np.testing.assert_array_equal(k.fused_pass(x, w, 1.0, y, s, 2, 1e-12, 4.0, np.zeros(d)), at_y)
+    np.testing.assert_array_equal(
+        k.hessian_pass(x, w, 1.0, np.zeros(d), s, 2, 1e-12, y * s),
+        k.hessian_pass(x, w, 1.0, y, s, 2, 1e-12),
+    )
+    with pytest.raises(ValueError, match="z must be a"):
+        k.fused_pass(x, w, 1.0, y, s, 1, 1e-12, 4.0, np.zeros(d + 1))
+    with pytest.raises(ValueError, match="z must be a"):
+        k.hessian_pass(x, w, 1.0, y, s, 1, 1e-12, np.zeros((1, d)))
+
+
 @pytest.mark.parametrize("n", [1, 7, 300, 1024])
 def test_robust_anchor_is_the_documented_one(backend, n):
     """The sample's anchor (m, rho) as documented, ties and weights included; inputs kept."""

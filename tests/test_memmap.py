@@ -49,6 +49,32 @@ def test_memmap_read_from_the_file_or_through_the_mapping(backend, mapped):
     np.testing.assert_allclose(moved.median, ref.median, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("far", [0, 3], ids=["offset", "offset-far"])
+@pytest.mark.parametrize("method", ["auto", "weiszfeld"])
+@pytest.mark.parametrize("source", ["memmap", "dask"])
+def test_optimum_between_two_float64_points(backend, tmp_path, source, method, far):
+    """Rows at 1e12 + noise: float64 spaces 1e12 by 1.2e-4, so the optimum lies between two
+    representable points. The chunked iteration runs in the frame's offset z, as in memory,
+    and stops where the in-memory solve does (the rounding floor), with its answer; passes
+    at the rounded point alternated between the two neighbours until max_iter. Far points
+    (1e200) leave only Weiszfeld steps, accepted without a test of f."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2000, 3)) + np.array([1e12, -3.0, 0.0])
+    x[:far] *= 1e188
+    np.save(tmp_path / "x.npy", x)
+    if source == "memmap":
+        src = np.load(tmp_path / "x.npy", mmap_mode="r")
+    else:
+        da = pytest.importorskip("dask.array")
+        src = da.from_array(x, chunks=(600, 3))
+    ref = geomedian.solve(x, backend=backend, method=method)
+    res = geomedian.solve(src, backend=backend, method=method, max_iter=200)
+    assert res.status == ref.status == 2, (res.message, res.n_passes)
+    assert res.n_passes <= ref.n_passes + 5
+    assert res.gap <= 2 * ref.gap and res.lower_bound <= ref.objective
+    np.testing.assert_allclose(res.median, ref.median, rtol=0, atol=1e-6)
+
+
 def test_memmap_weighted_float32_progress(backend, mapped):
     m = np.load(mapped.with_name("points32.npy"), mmap_mode="r")
     w = np.random.default_rng(0).random(m.shape[0])

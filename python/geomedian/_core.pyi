@@ -127,8 +127,9 @@ def fused_pass_f64(
     threads: int,
     eps: float = ...,
     near: float = ...,
+    z: _F64 | None = None,
 ) -> _F64:
-    """Return the sums of one pass at ``y`` (slots ``SLOT_*`` of the contract, then R, M)."""
+    """Return the sums of one pass at ``y + z / s`` (slots ``SLOT_*``, then R, M)."""
 
 def fused_pass_f32(
     points: _F32,
@@ -139,6 +140,7 @@ def fused_pass_f32(
     threads: int,
     eps: float = ...,
     near: float = ...,
+    z: _F64 | None = None,
 ) -> _F64:
     """Return the pass sums for float32 points (as :func:`fused_pass_f64`)."""
 
@@ -150,8 +152,9 @@ def hessian_pass_f64(
     s: float,
     threads: int,
     eps: float = ...,
+    z: _F64 | None = None,
 ) -> _F64:
-    """Return the Hessian at ``y``, packed lower triangle (``d <= NEWTON_MAX_D``)."""
+    """Return the Hessian at ``y + z / s``, packed lower triangle (``d <= NEWTON_MAX_D``)."""
 
 def hessian_pass_f32(
     points: _F32,
@@ -161,6 +164,7 @@ def hessian_pass_f32(
     s: float,
     threads: int,
     eps: float = ...,
+    z: _F64 | None = None,
 ) -> _F64:
     """Return the Hessian for float32 points (as :func:`hessian_pass_f64`)."""
 

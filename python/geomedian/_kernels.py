@@ -101,13 +101,13 @@ class Kernels:
         out = self.entry("evaluate", x.dtype)(x, w, wscale, y, threads)
         return None if out is None else Evaluated(*out)
 
-    def fused_pass(self, x, w, wscale, y, s, threads, eps, near) -> np.ndarray:
-        """Return the pass sums at ``y`` (their slots are in the contract)."""
-        return self.entry("fused_pass", x.dtype)(x, w, wscale, y, s, threads, eps, near)
+    def fused_pass(self, x, w, wscale, y, s, threads, eps, near, z=None) -> np.ndarray:
+        """Return the pass sums at ``y + z / s`` (their slots are in the contract)."""
+        return self.entry("fused_pass", x.dtype)(x, w, wscale, y, s, threads, eps, near, z)
 
-    def hessian_pass(self, x, w, wscale, y, s, threads, eps) -> np.ndarray:
-        """Return the packed Hessian at ``y`` (``d (d + 1) / 2``), then inv_sq (frame units)."""
-        return self.entry("hessian_pass", x.dtype)(x, w, wscale, y, s, threads, eps)
+    def hessian_pass(self, x, w, wscale, y, s, threads, eps, z=None) -> np.ndarray:
+        """Return the packed Hessian at ``y + z / s`` (``d (d + 1) / 2``), then inv_sq."""
+        return self.entry("hessian_pass", x.dtype)(x, w, wscale, y, s, threads, eps, z)
 
     def lp_pass(self, x, w, rows, y, shift, near, p, threads) -> np.ndarray:
         """Return the Lp pass sums ``(m, size)`` of problems ``rows`` of ``x`` at ``y``."""

@@ -298,43 +298,55 @@ def evaluate_f32(points, weights, wscale, y, threads):
     return _evaluate(points, weights, wscale, y, threads, np.float32)
 
 
-def _fused_pass(points, weights, wscale, y, s, threads, eps, near, dtype):
+def _offset_in_frame(z, d):
+    """Return the iterate's offset z in the frame (C++ offset_in_frame), zeros for None."""
+    if z is None:
+        return np.zeros(d)
+    z = _read_only(z)
+    if z.ndim != 1 or z.shape[0] != d:
+        raise ValueError("z must be a (d,) array")
+    return z
+
+
+def _fused_pass(points, weights, wscale, y, s, threads, eps, near, z, dtype):
     points = _check(points, dtype, 2)
     n, d = points.shape
     out = np.empty(sums_size(d))
     w = NO_ROW_WEIGHTS if weights is None else _read_only(weights)
     y = _read_only(y)
+    z = _offset_in_frame(z, d)
     eps, near = float(eps), float(near)
     # Serial or over the threads (C++ SerialPass, OpenMPPass): only the one taken compiles.
     with _threads(threads):
         if threads > 1:
             partial = np.empty((n_chunks(n, d), pass_scratch_size(d)))
-            parallel_sums(points, w, wscale, y, s, np.zeros(d), eps, near, out, partial)
+            parallel_sums(points, w, wscale, y, s, z, eps, near, out, partial)
         else:
             scratch = np.empty(pass_scratch_size(d))
-            serial_sums(points, w, wscale, y, s, np.zeros(d), eps, near, out, scratch)
+            serial_sums(points, w, wscale, y, s, z, eps, near, out, scratch)
     return out
 
 
 def fused_pass_f64(
-    points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, near=np.inf
+    points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, near=np.inf, z=None
 ):
     """Mirror of ``_core.fused_pass_f64``.
 
     Returns the sums [f, inv, eta, f_coinc, max_term, w_far, f_near, R (d), M (d)] of one
-    pass at y, scaled by s, with coincidence radius eps and near radius near (frame units).
+    pass at y + z / s, the rows scaled by s in a frame centred on y (z None: at y), with
+    coincidence radius eps and near radius near (frame units).
     """
-    return _fused_pass(points, weights, wscale, y, s, threads, eps, near, np.float64)
+    return _fused_pass(points, weights, wscale, y, s, threads, eps, near, z, np.float64)
 
 
 def fused_pass_f32(
-    points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, near=np.inf
+    points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, near=np.inf, z=None
 ):
     """Mirror of ``_core.fused_pass_f32`` (see fused_pass_f64)."""
-    return _fused_pass(points, weights, wscale, y, s, threads, eps, near, np.float32)
+    return _fused_pass(points, weights, wscale, y, s, threads, eps, near, z, np.float32)
 
 
-def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
+def _hessian_pass(points, weights, wscale, y, s, threads, eps, z, dtype):
     points = _check(points, dtype, 2)
     n, d = points.shape
     if d > NEWTON_MAX_D:
@@ -342,26 +354,27 @@ def _hessian_pass(points, weights, wscale, y, s, threads, eps, dtype):
     out = np.empty(hessian_pass_size(d))
     w = NO_ROW_WEIGHTS if weights is None else _read_only(weights)
     y = _read_only(y)
+    z = _offset_in_frame(z, d)
     partial = np.empty((n_chunks(n, d), hessian_pass_size(d)))
     with _threads(threads):
         hessian = parallel_hessian if threads > 1 else serial_hessian  # only it compiles
-        hessian(points, w, wscale, y, s, np.zeros(d), float(eps), out, partial)
+        hessian(points, w, wscale, y, s, z, float(eps), out, partial)
     return out
 
 
-def hessian_pass_f64(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS):
+def hessian_pass_f64(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, z=None):
     """Mirror of ``_core.hessian_pass_f64``.
 
-    Returns the Hessian of f at y, packed lower triangle H[j (j + 1) / 2 + k] (k <= j), then
-    inv_sq = sum w_i / d_i^2, of the rows scaled by s in a frame centred on y (coincidence
-    radius eps); d <= 16.
+    Returns the Hessian of f at y + z / s, packed lower triangle H[j (j + 1) / 2 + k]
+    (k <= j), then inv_sq = sum w_i / d_i^2, of the rows scaled by s in a frame centred on
+    y (z None: at y; coincidence radius eps); d <= 16.
     """
-    return _hessian_pass(points, weights, wscale, y, s, threads, eps, np.float64)
+    return _hessian_pass(points, weights, wscale, y, s, threads, eps, z, np.float64)
 
 
-def hessian_pass_f32(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS):
+def hessian_pass_f32(points, weights, wscale, y, s, threads, eps=solver.COINCIDENCE_RADIUS, z=None):
     """Mirror of ``_core.hessian_pass_f32`` (see hessian_pass_f64)."""
-    return _hessian_pass(points, weights, wscale, y, s, threads, eps, np.float32)
+    return _hessian_pass(points, weights, wscale, y, s, threads, eps, z, np.float32)
 
 
 def _lp_pass(points, weights, rows, y, shift, near, p, threads, dtype):

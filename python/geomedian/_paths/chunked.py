@@ -164,15 +164,23 @@ class ChunkedPoints(Protocol):
     wscale: float
     W: float
 
-    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian: bool = False):
-        """Return ``(sums, probe)``: the combined pass sums at ``y``, and their diagnosis.
+    def pass_sums(
+        self,
+        y: np.ndarray,
+        s: float,
+        eps: float,
+        near: float,
+        hessian: bool = False,
+        z: np.ndarray | None = None,
+    ):
+        """Return ``(sums, probe)``: the combined pass sums at ``y + z / s``, and their diagnosis.
 
         The frame is centred at ``y``, with scale ``s``, coincidence radius ``eps`` and near
-        radius ``near`` (frame units). With ``hessian`` (d <= NEWTON_MAX_D) the sums are
-        followed by the Hessian at ``y``, packed lower triangle, from the same read of each
-        chunk (``chunk_sums``). ``probe`` is None when the sums are finite, else (every row
-        of the chunks whose sums were not finite is finite, their largest
-        ``|x_ij - y_j| / 2``).
+        radius ``near`` (frame units); ``z`` is the pass's point in it (None: ``y``). With
+        ``hessian`` (d <= NEWTON_MAX_D) the sums are followed by the Hessian there, packed
+        lower triangle, from the same read of each chunk (``chunk_sums``). ``probe`` is None
+        when the sums are finite, else (every row of the chunks whose sums were not finite
+        is finite, their largest ``|x_ij - y_j| / 2``).
         """
 
     def nearest(self, y: np.ndarray) -> tuple[int, np.ndarray | None]:
@@ -437,8 +445,11 @@ def solve_chunked(
 ) -> ChunkedOutcome:
     """Run the exact iteration of ``solver.hpp`` on ``src`` from ``y0`` in ``frame``.
 
-    Iterates are ``z = (y - c) s`` and every pass runs at ``y = c + z / s`` in the frame
-    centred at ``y`` itself (a vertex trial at the data point itself). The schedule (which
+    Iterates are ``z = (y - c) s`` in the frame (c, s), and every pass runs at z there, as
+    the compiled driver's passes do: finer than y's own float64 resolution, where data far
+    from the origin (1e12 + noise) puts the optimum between two representable points. The
+    answer is ``c + z / s`` in the points' dtype, certified itself where that rounding
+    moved it beyond the coincidence radius. The schedule (which
     trial, back-offs, acceptance, recentring, stall: ``schedule.py``), the steps (Newton,
     gradient descent, Weiszfeld), the certificate and its stopping rule are those of the
     compiled driver. The frame is anchored from the start (``start``), so a certified gap
@@ -522,8 +533,9 @@ def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress)
 class _Iteration:
     """The iteration in one frame: the iterate, its sums, certificate and Hessian.
 
-    The iterate is y, and z = (y - c) s in the frame (c, s); the Hessian (for Newton) is
-    asked of the pass that reached y, to ride on that read. Also gradient descent's memory.
+    The iterate is z in the frame (c, s), at y = c + z / s (rounded: for the nearest row and
+    the record); the Hessian (for Newton) is asked of the pass that reached z, to ride on
+    that read. Also gradient descent's memory.
     """
 
     def __init__(self, src, frame: Frame, run: _Run, method_code: int):
@@ -537,12 +549,12 @@ class _Iteration:
         self.y = run.y
         self.z = (self.y - self.c) * self.s
         hessian = self.newton and run.n_iter >= run.sc.next_newton
-        self.S, self.g, self.cert, self.H = self.pass_at(self.y, hessian)
+        self.S, self.g, self.cert, self.H = self.pass_at(self.z, hessian)
 
-    def pass_at(self, point, hessian: bool):
-        """Return the sums, gradient, certificate and Hessian (None unless asked) at point."""
+    def pass_at(self, z, hessian: bool):
+        """Return the sums, gradient, certificate and Hessian (None unless asked) at z."""
         run, d = self.run, self.d
-        S, probe = self.src.pass_sums(point, self.s, self.eps, self.near, hessian)
+        S, probe = self.src.pass_sums(self.c, self.s, self.eps, self.near, hessian, z)
         run.n_passes += 1
         if probe is not None:
             raise _Overflow(probe)
@@ -555,20 +567,20 @@ class _Iteration:
         return S[: sums_size(d)], g, cert, H
 
     def recentre(self):
-        """Move the frame's centre onto the iterate (``recentre_frame`` of ``solver.hpp``).
-
-        The passes already run in a frame centred on y, so the pass there is the one taken.
-        """
-        self.run.sc = recentred(self.run.sc, self.run.n_iter)
+        """Move the frame's centre onto the iterate (``recentre_frame`` of ``solver.hpp``)."""
+        run = self.run
+        run.sc = recentred(run.sc, run.n_iter)
         self.c = self.y.copy()
         self.z = np.zeros(self.d)
         self.gd[GD_HAS_PREV] = 0.0
+        hessian = self.newton and run.n_iter >= run.sc.next_newton
+        self.S, self.g, self.cert, self.H = self.pass_at(self.z, hessian)
 
     def propose(self):
-        """Return the trial (kind, zt, yt, Newton decrement); None where it cannot move y."""
+        """Return the trial (kind, zt, Newton decrement); None where it cannot move z."""
         run, d, S = self.run, self.d, self.S
         n_iter = run.n_iter
-        zt, yt = np.empty(d), None
+        zt = np.empty(d)
         vertex = False
         due, run.sc = vertex_due(run.sc, S, n_iter)
         if due:
@@ -578,9 +590,9 @@ class _Iteration:
                 run.sc = vertex_backs_off(run.sc, n_iter)
             else:
                 new, run.sc = vertex_new(run.sc, k, n_iter)
-                vertex = new and not np.array_equal(xk, self.y)  # already there: step
-                if vertex:
-                    zt, yt = (xk - self.c) * self.s, xk
+                if new:
+                    zt = (xk - self.c) * self.s
+                    vertex = not np.array_equal(zt, self.z)  # already there: step
         newton, decrement = False, 0.0
         # The Hessian came with the pass at y where a Newton step could be due (pass_hessian).
         if not vertex and self.H is not None and newton_due(run.sc, True, d, S, n_iter):
@@ -600,18 +612,15 @@ class _Iteration:
                                run.sc.retry, zt)  # fmt: skip
         elif kind == TRIAL_WEISZFELD:
             moved = weiszfeld_step(S, d, self.z, zt)
-        if yt is None:
-            yt = self.c + zt / self.s
-        # Passes run at y itself: a trial that rounds to y in float64 does not move.
-        return (kind, zt, yt, decrement) if moved and not np.array_equal(yt, self.y) else None
+        return (kind, zt, decrement) if moved else None
 
-    def take(self, kind, zt, yt, decrement) -> bool:
+    def take(self, kind, zt, decrement) -> bool:
         """Run the pass at the trial and take the step or not; return whether taken."""
         run, d = self.run, self.d
         # The Hessian at the trial, where a Newton step could be due from it (from a vertex
         # too: newton_due steps from a data point for the others).
         hessian = self.newton and run.n_iter + 1 >= run.sc.next_newton
-        St, gt, ct, Ht = self.pass_at(yt, hessian)
+        St, gt, ct, Ht = self.pass_at(zt, hessian)
         accept = trial_accepted(kind, self.gd, self.cert, ct, decrement, self.S[SLOT_W_FAR],
                                 St[SLOT_W_FAR])  # fmt: skip
         recentre = False
@@ -619,19 +628,24 @@ class _Iteration:
             if trial_remembered(kind):
                 gd_remember(self.gd, self.z_prev, self.g_prev, d, self.z, self.g)
             recentre = recentre_due(self.z, zt, d)
-            self.z, self.y, self.S, self.g, self.cert, self.H = zt, yt, St, gt, ct, Ht
-            run.y = yt
+            self.z, self.S, self.g, self.cert, self.H = zt, St, gt, ct, Ht
+            self.y = run.y = self.c + zt / self.s
             run.n_iter += 1
         run.sc = trial_done(run.sc, kind, accept, recentre, run.n_iter)
         return accept
 
     def outcome(self, status: int, tol: float) -> ChunkedOutcome:
-        """Return the answer in the points' dtype, the rounded point certified if it moved."""
+        """Return the answer in the points' dtype, the rounded point certified if it moved.
+
+        As ``solve_problem`` (``solver.hpp``): where rounding ``c + z / s`` to the points'
+        dtype moves it beyond the coincidence radius, the rounded point is certified itself.
+        """
         src, run = self.src, self.run
         median = self.y.astype(src.dtype)
         cert = self.cert
-        if not np.array_equal(median.astype(np.float64), self.y):
-            _, _, cert, _ = self.pass_at(median.astype(np.float64), False)
+        zt = (median.astype(np.float64) - self.c) * self.s
+        if math.sqrt(float(np.sum((zt - self.z) ** 2))) > self.eps:
+            _, _, cert, _ = self.pass_at(zt, False)
             if status == CONVERGED and certified_gap(cert, run.lb) > tol:
                 status = STALLED
         objective, lower, gap, scale = certified(cert, run.lb, self.s, src.wscale, src.W)
@@ -642,15 +656,15 @@ class _Iteration:
                               scale)  # fmt: skip
 
 
-def chunk_sums(k: Kernels, chunk, w, wscale, y, s, threads, eps, near, hessian):
-    """Return ``(sums, probe)`` of one chunk at ``y`` (see ``ChunkedPoints.pass_sums``).
+def chunk_sums(k: Kernels, chunk, w, wscale, y, s, threads, eps, near, hessian, z=None):
+    """Return ``(sums, probe)`` of one chunk at ``y + z / s`` (``ChunkedPoints.pass_sums``).
 
     The fused pass's sums, then the packed Hessian (``hessian_pass``) where ``hessian``:
     both kernels run on the chunk while it is at hand, a Newton iteration reads it once.
     """
-    part = k.fused_pass(chunk, w, wscale, y, s, threads, eps, near)
+    part = k.fused_pass(chunk, w, wscale, y, s, threads, eps, near, z)
     if hessian:
-        part = np.concatenate([part, k.hessian_pass(chunk, w, wscale, y, s, threads, eps)])
+        part = np.concatenate([part, k.hessian_pass(chunk, w, wscale, y, s, threads, eps, z)])
     # Sums that are not finite: NaN or inf in the chunk, or a far row (checked now, while
     # the chunk is at hand).
     return part, None if np.isfinite(part).all() else chunk_probe(chunk, y)
@@ -676,12 +690,12 @@ class ArrayPoints:
     def _release(self, chunk) -> None:
         """Let go of a chunk once read (a memory map drops its pages)."""
 
-    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian=False):
+    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian=False, z=None):
         parts = []
         for lo, hi, chunk in self._chunks():
             w = None if self.w is None else self.w[lo:hi]
             parts.append(chunk_sums(self.kernels, chunk, w, self.wscale, y, s, self.threads, eps,
-                                    near, hessian))  # fmt: skip
+                                    near, hessian, z))  # fmt: skip
             self._release(chunk)
         return combine_parts(parts)
 

@@ -37,12 +37,13 @@ from .chunked import ChunkedOutcome, chunk_sums, combine_parts, solve_chunked, s
 __all__ = ["DaskPoints", "in_memory_weights", "solve_dask"]
 
 
-def _chunk_sums(chunk, w, wscale, y, s, eps, near, backend, hessian):
+def _chunk_sums(chunk, w, wscale, y, s, eps, near, backend, hessian, z):
     # One thread per task; the Hessian, where asked, from the same chunk (see chunked).
     # Arrays unpickled on a worker may sit at any byte offset: the kernels need them aligned.
     chunk, y = np.require(chunk, requirements="CA"), np.require(y, np.float64, "CA")
     w = None if w is None else np.require(w, np.float64, "CA")
-    return chunk_sums(kernels(backend), chunk, w, wscale, y, s, 1, eps, near, hessian)
+    z = None if z is None else np.require(z, np.float64, "CA")
+    return chunk_sums(kernels(backend), chunk, w, wscale, y, s, 1, eps, near, hessian, z)
 
 
 def _chunk_nearest(chunk, w, y):
@@ -117,10 +118,10 @@ class DaskPoints:
         ]
         return list(dask.compute(*tasks))
 
-    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian=False):
+    def pass_sums(self, y: np.ndarray, s: float, eps: float, near: float, hessian=False, z=None):
         return combine_parts(self._map(_chunk_sums, wscale=self.wscale, y=y, s=s, eps=eps,
-                                       near=near, backend=self.backend,
-                                       hessian=hessian))  # fmt: skip
+                                       near=near, backend=self.backend, hessian=hessian,
+                                       z=z))  # fmt: skip
 
     def sums(self, y, s, eps=COINCIDENCE_RADIUS, near=np.inf) -> np.ndarray:
         """Return the combined pass sums alone (see ``ChunkedPoints.pass_sums``)."""
