@@ -126,6 +126,11 @@ constexpr double far_noise_share = 0x1p-30;
 // (a tol below the floor, e.g. 0, would otherwise run out max_iter). Above every default tol.
 constexpr double stall_gap = 0x1p-36;
 constexpr index_t stall_iterations = 32;
+// A converged iterate whose answer in the points' dtype (float32; data far from the origin)
+// misses tol by the rounding's cost iterates on towards rounding_retry_tol times its last
+// target, at most rounding_retries times (solver.hpp, solve_problem).
+constexpr index_t rounding_retries = 2;
+constexpr double rounding_retry_tol = 0.25;
 // A Newton step is formed only when every pivot of H = L D L^T exceeds newton_pivot * inv
 // (newton.hpp).
 constexpr double newton_pivot = 1e-10;
@@ -258,6 +263,8 @@ void for_each_shared_value(Put&& put) {
     put("FAR_NOISE_SHARE", far_noise_share);
     put("STALL_GAP", stall_gap);
     put("STALL_ITERATIONS", stall_iterations);
+    put("ROUNDING_RETRIES", rounding_retries);
+    put("ROUNDING_RETRY_TOL", rounding_retry_tol);
     put("NEWTON_PIVOT", newton_pivot);
     put("LP_F", static_cast<index_t>(lp_slot::f));
     put("LP_WEIGHT", static_cast<index_t>(lp_slot::weight));

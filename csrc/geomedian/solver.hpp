@@ -373,18 +373,19 @@ bool stall_ends(Solve<T, Pass>& it, Status* status) {
     return a != Anchor::moved;
 }
 
-// The loop: returns when the certified gap reaches tol where it vouches for the location,
+// The loop: returns when the certified gap reaches tol (the caller's, or a tighter target
+// that leaves room for rounding the answer) where it vouches for the location,
 // the iteration budget runs out, an interrupt arrives or the iterate stalls (range: no
 // answer). Per iteration, the schedule (schedule.hpp) picks the trial: a vertex, a Newton
 // step, else GD or Weiszfeld; the pass at the trial decides whether the step is taken.
 template <class T, class Pass>
-Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
+Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt, double tol) {
     const index_t d = it.d;
     Schedule& sc = it.sc;
     GapProgress progress;
     for (;;) {
         const double gap = relative_gap(it.cert, it.lb);
-        if (gap <= it.opt.tol) {
+        if (gap <= tol) {
             if (vouches(it)) return Status::converged;
             const Anchor a = anchor_iterate(it);
             if (a == Anchor::range) return Status::range;
@@ -421,7 +422,8 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
             if (!newton) newton_backs_off(sc, n_iter);
         }
         const bool descent = it.opt.method != Method::weiszfeld;
-        const Trial kind = trial_kind(vertex, newton, descent, majorize_only(S));
+        const bool majorize = majorize_only(S);
+        const Trial kind = trial_kind(vertex, newton, descent, majorize);
         bool moved = true;
         if (kind == Trial::gd)
             moved = gd_propose(it.gd, S, d, it.z, it.g, sc.retry, it.zt);
@@ -441,8 +443,8 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt) {
         ++it.out.n_passes;
         const Certificate ct = certify(it.St, d, it.fit.W, it.gt);
         it.lb = std::max(it.lb, ct.lb);
-        const bool accept = trial_accepted(kind, it.gd, it.cert, ct, decrement, S[slot::w_far],
-                                           it.St[slot::w_far]);
+        const bool accept = trial_accepted(kind, majorize, it.gd, it.cert, ct, decrement,
+                                           S[slot::w_far], it.St[slot::w_far]);
         bool recentre = false;
         if (accept) {
             if (trial_remembered(kind)) gd_remember(it.gd, d, it.z, it.g);
@@ -500,30 +502,44 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         unsolved(it, Status::range);
         return;
     }
-    Status status = iterate(it, interrupt);
-    if (status == Status::range) {
-        unsolved(it, Status::range);
-        return;
-    }
     // Where rounding c + z / s moves the answer measurably (float32 points; data far from
     // the origin relative to its spread, e.g. 1e12 + noise), certify the rounded point
-    // itself, not the iterate it came from.
-    c = it.c;
-    z = it.z;
-    const double s = it.fr.s, W = it.fit.W;
-    double* zt = it.zt;
-    double moved2 = 0;
-    for (index_t j = 0; j < d; ++j) {
-        out.median[j] = static_cast<T>(c[j] + z[j] / s);
-        zt[j] = (out.median[j] - c[j]) * s;
-        moved2 += (zt[j] - z[j]) * (zt[j] - z[j]);
-    }
-    if (std::sqrt(moved2) > it.fr.eps) {
-        pass.sums(Frame{c, s, zt, it.fr.eps, it.fr.near}, it.St);
+    // itself, not the iterate it came from. Where that costs the certified gap more than
+    // tol allows, the loop goes on towards a tighter target (the iterate, its sums and its
+    // certificate are untouched: the rounded point's pass went to the trial's buffers).
+    double target = opt.tol;
+    Status status;
+    Certificate rounded{};
+    bool moved;
+    for (index_t retry = 0;; ++retry) {
+        status = iterate(it, interrupt, target);
+        if (status == Status::range) {
+            unsolved(it, Status::range);
+            return;
+        }
+        c = it.c;
+        z = it.z;
+        const double s = it.fr.s;
+        double moved2 = 0;
+        for (index_t j = 0; j < d; ++j) {
+            out.median[j] = static_cast<T>(c[j] + z[j] / s);
+            it.zt[j] = (out.median[j] - c[j]) * s;
+            moved2 += (it.zt[j] - z[j]) * (it.zt[j] - z[j]);
+        }
+        moved = std::sqrt(moved2) > it.fr.eps;
+        if (!moved) break;
+        pass.sums(Frame{c, s, it.zt, it.fr.eps, it.fr.near}, it.St);
         ++out.n_passes;
-        const Certificate ct = certify(it.St, d, W, it.gt);
-        it.lb = std::max(it.lb, ct.lb);
-        it.cert = ct;
+        rounded = certify(it.St, d, it.fit.W, it.gt);
+        it.lb = std::max(it.lb, rounded.lb);
+        if (status != Status::converged || relative_gap(rounded, it.lb) <= opt.tol ||
+            retry == rounding_retries)
+            break;
+        target *= rounding_retry_tol;
+    }
+    const double s = it.fr.s, W = it.fit.W;
+    if (moved) {
+        it.cert = rounded;
         if (status == Status::converged && relative_gap(it.cert, it.lb) > opt.tol)
             status = Status::stalled;
     }

@@ -138,6 +138,8 @@ F_NOISE = 8 * 2.0**-52  # 8 ulps of 1: the rounding allowance on f, relative
 FAR_NOISE_SHARE = 2.0**-30  # beside far points: f_noise f below this share of f_N
 STALL_GAP = 2.0**-36
 STALL_ITERATIONS = 32
+ROUNDING_RETRIES = 2
+ROUNDING_RETRY_TOL = 0.25
 NEWTON_PIVOT = 1e-10
 
 # The Gram path's passes: scratch per block, stripes, and the tiles of G's products.

@@ -120,10 +120,14 @@ def trial_kind(vertex, newton, descent, majorize):
 
 
 @njit(**KERNEL, inline="always")
-def trial_accepted(kind, gd, cert, ct, decrement, w_far, w_far_trial):
-    """Whether to keep the trial (cert, w_far: at the iterate; ct, w_far_trial: at the trial)."""
+def trial_accepted(kind, majorize, gd, cert, ct, decrement, w_far, w_far_trial):
+    """Whether to keep the trial (cert, w_far: at the iterate; ct, w_far_trial: at the trial).
+
+    ``majorize``: majorize_only at the iterate, where only the near points' gap judges a
+    vertex (schedule.hpp).
+    """
     if kind == TRIAL_VERTEX:
-        accept = ct.f <= cert.f
+        accept = ct.gap_near < cert.gap_near if majorize else ct.f <= cert.f
     elif kind == TRIAL_NEWTON:
         accept = newton_accept(cert.f, ct.f, decrement)
     elif kind == TRIAL_GD:

@@ -126,7 +126,7 @@ from .weiszfeld import weiszfeld_step
 CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
 METHOD_WEISZFELD, METHOD_GD, METHOD_NEWTON = 0, 1, 2
 
-from .._contract import COINCIDENCE_RADIUS, PACK  # noqa: E402
+from .._contract import COINCIDENCE_RADIUS, PACK, ROUNDING_RETRIES, ROUNDING_RETRY_TOL  # noqa: E402
 
 BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
 
@@ -692,8 +692,10 @@ def vertex_trial(x, k, c, s, z, zt):
 
 
 @njit(**KERNEL, inline="always")
-def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
-    """Run the loop (C++: iterate); return (status, fit, cert, lb), RANGE for no answer.
+def iterate(pr, opt, tol, pa, ws, fit, sc, cert, lb, anchor_first, stop):
+    """Run the loop (C++: iterate) to tol; return (status, fit, sc, cert, lb), RANGE: no answer.
+
+    ``sc``: the schedule (C++: Solve::sc), kept across the calls of solve_problem.
 
     The C++ loop anchors where its convergence test or a stall asks (and solve_problem at
     the start); here the anchor has one call site, at the top of the loop, and anchor_at
@@ -709,7 +711,6 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
     gd, H = gd_of(ws, d), hessian_of(ws, d)
     z_prev, g_prev, newton_step = at(ws, V_Z_PREV, d), at(ws, V_G_PREV, d), at(ws, V_NEWTON, d)
     counts = ws.counts
-    sc = schedule_start()
     progress = gap_progress_start()
     anchor_at = ANCHOR_AT_START if anchor_first else ANCHOR_NONE
     fz, ft = Frame(c, fit.s, z, fit.eps, fit.near), Frame(c, fit.s, zt, fit.eps, fit.near)
@@ -717,18 +718,18 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
         if anchor_at != ANCHOR_NONE:
             a, fit, sc, cert, lb = anchor_iterate(pr, pa, ws, fit, sc, cert, lb)
             if a == ANCHOR_RANGE:
-                return RANGE, fit, cert, lb
+                return RANGE, fit, sc, cert, lb
             if a != ANCHOR_MOVED and anchor_at == ANCHOR_AT_CONVERGENCE:
-                return CONVERGED, fit, cert, lb
+                return CONVERGED, fit, sc, cert, lb
             if a != ANCHOR_MOVED and anchor_at == ANCHOR_AT_STALL:
-                return STALLED, fit, cert, lb
+                return STALLED, fit, sc, cert, lb
             anchor_at = ANCHOR_NONE
             progress = gap_progress_start()
             fz, ft = Frame(c, fit.s, z, fit.eps, fit.near), Frame(c, fit.s, zt, fit.eps, fit.near)
         gap = certified_gap(cert, lb)
-        if gap <= opt.tol:
+        if gap <= tol:
             if vouches(ws, fit, sc, d):
-                return CONVERGED, fit, cert, lb
+                return CONVERGED, fit, sc, cert, lb
             anchor_at = ANCHOR_AT_CONVERGENCE
             continue
         n_iter = counts[COUNT_ITER]
@@ -737,11 +738,11 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
             if not vouches(ws, fit, sc, d):
                 anchor_at = ANCHOR_AT_STALL
                 continue
-            return STALLED, fit, cert, lb
+            return STALLED, fit, sc, cert, lb
         if n_iter >= opt.max_iter:
-            return MAX_ITER, fit, cert, lb
+            return MAX_ITER, fit, sc, cert, lb
         if stop[0] != 0:
-            return INTERRUPTED, fit, cert, lb
+            return INTERRUPTED, fit, sc, cert, lb
         if sc.recentre:
             sc, cert, lb = recentre_frame(pr, pa, ws, fit, sc, lb)
             continue
@@ -763,7 +764,8 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
             newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)
             if not newton:
                 sc = newton_backs_off(sc, n_iter)
-        kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD, majorize_only(S))
+        majorize = majorize_only(S)
+        kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD, majorize)
         moved = True
         if kind == TRIAL_GD:
             moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, sc.retry, zt)
@@ -776,12 +778,14 @@ def iterate(pr, opt, pa, ws, fit, cert, lb, anchor_first, stop):
             if not vouches(ws, fit, sc, d):
                 anchor_at = ANCHOR_AT_STALL
                 continue
-            return STALLED, fit, cert, lb
+            return STALLED, fit, sc, cert, lb
         pass_sums(pr, pa, ft, fit.W, St)
         counts[COUNT_PASSES] += 1
         ct = certify(St, d, fit.W, gt)
         lb = max(lb, ct.lb)
-        accept = trial_accepted(kind, gd, cert, ct, decrement, S[SLOT_W_FAR], St[SLOT_W_FAR])
+        accept = trial_accepted(
+            kind, majorize, gd, cert, ct, decrement, S[SLOT_W_FAR], St[SLOT_W_FAR]
+        )
         recentre = False
         if accept:
             if trial_remembered(kind):
@@ -834,26 +838,42 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     cert = certify(S, d, fit.W, g)
     # Far points that drag the mean (the usual start) show at once: the anchor comes first.
     anchor_first = not vouches(ws, fit, schedule_start(), d)
-    status, fit, cert, lb = iterate(pr, opt, pa, ws, fit, cert, cert.lb, anchor_first, stop)
-    if status == RANGE:
-        return unsolved(median, counts, RANGE)
     # The answer in the caller's coordinates and dtype. Where rounding c + z / s moves it
     # measurably (float32 points; data far from the origin relative to its spread), the
-    # rounded point itself is certified, not the iterate it came from.
-    s, W = fit.s, fit.W
-    moved2 = 0.0
-    for j in range(d):
-        median[j] = c[j] + z[j] / s
-        if x.itemsize == 4:
-            median[j] = np.float32(median[j])
-        zt[j] = (median[j] - c[j]) * s
-        moved2 += (zt[j] - z[j]) * (zt[j] - z[j])
-    if math.sqrt(moved2) > fit.eps:
-        pass_sums(pr, pa, Frame(c, s, zt, fit.eps, fit.near), W, St)
+    # rounded point itself is certified, not the iterate it came from; where that costs
+    # the gap more than tol allows, the loop goes on towards a tighter target.
+    target = opt.tol
+    sc = schedule_start()
+    lb = cert.lb
+    rounded = cert
+    moved = False
+    for retry in range(ROUNDING_RETRIES + 1):
+        status, fit, sc, cert, lb = iterate(
+            pr, opt, target, pa, ws, fit, sc, cert, lb, anchor_first and retry == 0, stop
+        )
+        if status == RANGE:
+            return unsolved(median, counts, RANGE)
+        s = fit.s
+        moved2 = 0.0
+        for j in range(d):
+            median[j] = c[j] + z[j] / s
+            if x.itemsize == 4:
+                median[j] = np.float32(median[j])
+            zt[j] = (median[j] - c[j]) * s
+            moved2 += (zt[j] - z[j]) * (zt[j] - z[j])
+        moved = math.sqrt(moved2) > fit.eps
+        if not moved:
+            break
+        pass_sums(pr, pa, Frame(c, s, zt, fit.eps, fit.near), fit.W, St)
         counts[COUNT_PASSES] += 1
-        ct = certify(St, d, W, at(ws, V_GT, d))
-        lb = max(lb, ct.lb)
-        cert = ct
+        rounded = certify(St, d, fit.W, at(ws, V_GT, d))
+        lb = max(lb, rounded.lb)
+        if status != CONVERGED or certified_gap(rounded, lb) <= opt.tol:
+            break
+        target *= ROUNDING_RETRY_TOL
+    s, W = fit.s, fit.W
+    if moved:
+        cert = rounded
         if status == CONVERGED and certified_gap(cert, lb) > opt.tol:
             status = STALLED
     # The near-point gap is the tighter one where far points dominate f; f - gap_near may

@@ -60,6 +60,8 @@ from .._contract import (
     METHOD_WEISZFELD,
     NEAR_FACTOR,
     NEWTON_MAX_D,
+    ROUNDING_RETRIES,
+    ROUNDING_RETRY_TOL,
     SLOT_INV,
     SLOT_MAX_TERM,
     SLOT_W_FAR,
@@ -492,8 +494,28 @@ class _Run:
 
 
 def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress):
+    """Iterate in ``frame`` to ``tol``; return the outcome.
+
+    As ``solve_problem`` (``solver.hpp``): where the answer in the points' dtype misses tol
+    by the rounding's cost, the iteration goes on towards a tighter target.
+    """
     it = _Iteration(src, frame, run, method_code)
-    unit = frame.s * src.wscale
+    target = tol
+    for _ in range(ROUNDING_RETRIES + 1):
+        status = _loop(it, target, max_iter, progress)
+        rounded = it.rounded()
+        if rounded is None or status != CONVERGED or certified_gap(rounded, run.lb) <= tol:
+            break
+        target *= ROUNDING_RETRY_TOL
+    if progress is not None:
+        progress(run.n_iter, it.cert.f / (it.s * src.wscale), certified_gap(it.cert, run.lb))
+    return it.outcome(status, tol, rounded)
+
+
+def _loop(it, tol, max_iter, progress) -> int:
+    """Run the loop of ``iterate`` (``solver.hpp``) to ``tol``; return the status."""
+    src, run = it.src, it.run
+    unit = it.s * src.wscale
     floor = gap_progress_start()
     while True:
         gap = certified_gap(it.cert, run.lb)
@@ -525,9 +547,7 @@ def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress)
         f, cert = it.cert.f / unit, it.cert
         if it.take(*trial) and progress is not None:
             progress(run.n_iter - 1, f, certified_gap(cert, run.lb))
-    if progress is not None:
-        progress(run.n_iter, it.cert.f / unit, certified_gap(it.cert, run.lb))
-    return it.outcome(status, tol)
+    return status
 
 
 class _Iteration:
@@ -621,8 +641,8 @@ class _Iteration:
         # too: newton_due steps from a data point for the others).
         hessian = self.newton and run.n_iter + 1 >= run.sc.next_newton
         St, gt, ct, Ht = self.pass_at(zt, hessian)
-        accept = trial_accepted(kind, self.gd, self.cert, ct, decrement, self.S[SLOT_W_FAR],
-                                St[SLOT_W_FAR])  # fmt: skip
+        accept = trial_accepted(kind, majorize_only(self.S), self.gd, self.cert, ct, decrement,
+                                self.S[SLOT_W_FAR], St[SLOT_W_FAR])  # fmt: skip
         recentre = False
         if accept:
             if trial_remembered(kind):
@@ -634,18 +654,26 @@ class _Iteration:
         run.sc = trial_done(run.sc, kind, accept, recentre, run.n_iter)
         return accept
 
-    def outcome(self, status: int, tol: float) -> ChunkedOutcome:
-        """Return the answer in the points' dtype, the rounded point certified if it moved.
+    def rounded(self):
+        """Return the certificate of the answer in the points' dtype; None where it is z.
 
         As ``solve_problem`` (``solver.hpp``): where rounding ``c + z / s`` to the points'
-        dtype moves it beyond the coincidence radius, the rounded point is certified itself.
+        dtype moves it beyond the coincidence radius, the rounded point is certified itself
+        (a pass; the iterate's sums and certificate stay).
         """
+        median = self.y.astype(self.src.dtype).astype(np.float64)
+        zt = (median - self.c) * self.s
+        if not math.sqrt(float(np.sum((zt - self.z) ** 2))) > self.eps:
+            return None
+        return self.pass_at(zt, False)[2]
+
+    def outcome(self, status: int, tol: float, rounded) -> ChunkedOutcome:
+        """Return the answer in the points' dtype, ``rounded`` its certificate if it moved."""
         src, run = self.src, self.run
         median = self.y.astype(src.dtype)
         cert = self.cert
-        zt = (median.astype(np.float64) - self.c) * self.s
-        if math.sqrt(float(np.sum((zt - self.z) ** 2))) > self.eps:
-            _, _, cert, _ = self.pass_at(zt, False)
+        if rounded is not None:
+            cert = rounded
             if status == CONVERGED and certified_gap(cert, run.lb) > tol:
                 status = STALLED
         objective, lower, gap, scale = certified(cert, run.lb, self.s, src.wscale, src.W)
