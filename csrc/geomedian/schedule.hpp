@@ -126,9 +126,9 @@ inline bool trial_accepted(Trial kind, bool majorize, const GdState& gd,
     bool accept;
     // Where f's rounding hides the near points (majorize), f cannot tell a data point from
     // the iterate, and equal values accepted every vertex probe: the iterate jumped to the
-    // nearest row and started over (unmasked fill values at 1e30: 21 iterations for 12).
-    // The point is kept there only where the near points certify it a smaller gap (gap_N
-    // bounds f - f* at either point; at an optimal data point it is the smaller one).
+    // nearest row and started over. The point is kept there only where the near points
+    // certify it a smaller gap (gap_N bounds f - f* at either point; at an optimal data
+    // point it is the smaller one).
     if (kind == Trial::vertex)
         accept = majorize ? ct.gap_near < cert.gap_near : ct.f <= cert.f;
     else if (kind == Trial::newton)

@@ -511,7 +511,7 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     Status status;
     Certificate rounded{};
     bool moved;
-    for (index_t retry = 0;; ++retry) {
+    for (index_t retry = 0; retry <= rounding_retries; ++retry) {
         status = iterate(it, interrupt, target);
         if (status == Status::range) {
             unsolved(it, Status::range);
@@ -532,9 +532,7 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         ++out.n_passes;
         rounded = certify(it.St, d, it.fit.W, it.gt);
         it.lb = std::max(it.lb, rounded.lb);
-        if (status != Status::converged || relative_gap(rounded, it.lb) <= opt.tol ||
-            retry == rounding_retries)
-            break;
+        if (status != Status::converged || relative_gap(rounded, it.lb) <= opt.tol) break;
         target *= rounding_retry_tol;
     }
     const double s = it.fr.s, W = it.fit.W;

@@ -655,7 +655,7 @@ class _Iteration:
         return accept
 
     def rounded(self):
-        """Return the certificate of the answer in the points' dtype; None where it is z.
+        """Return the certificate of the answer in the points' dtype; None where it is at z.
 
         As ``solve_problem`` (``solver.hpp``): where rounding ``c + z / s`` to the points'
         dtype moves it beyond the coincidence radius, the rounded point is certified itself
