@@ -127,8 +127,9 @@ constexpr double far_noise_share = 0x1p-30;
 constexpr double stall_gap = 0x1p-36;
 constexpr index_t stall_iterations = 32;
 // A converged iterate whose answer in the points' dtype (float32; data far from the origin)
-// misses tol by the rounding's cost iterates on towards rounding_retry_tol times its last
-// target, at most rounding_retries times (solver.hpp, solve_problem).
+// misses tol by the rounding's cost (less than tol itself) iterates on towards
+// rounding_retry_tol times its last target, at most rounding_retries times (solver.hpp,
+// solve_problem).
 constexpr index_t rounding_retries = 2;
 constexpr double rounding_retry_tol = 0.25;
 // A Newton step is formed only when every pivot of H = L D L^T exceeds newton_pivot * inv

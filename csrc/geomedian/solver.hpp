@@ -532,7 +532,12 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         ++out.n_passes;
         rounded = certify(it.St, d, it.fit.W, it.gt);
         it.lb = std::max(it.lb, rounded.lb);
-        if (status != Status::converged || relative_gap(rounded, it.lb) <= opt.tol) break;
+        // Done where certified, and hopeless where the rounding alone costs tol (the points'
+        // resolution: no iterate rounds better).
+        const double after = relative_gap(rounded, it.lb);
+        if (status != Status::converged || after <= opt.tol ||
+            after - relative_gap(it.cert, it.lb) >= opt.tol)
+            break;
         target *= rounding_retry_tol;
     }
     const double s = it.fr.s, W = it.fit.W;

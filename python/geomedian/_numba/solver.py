@@ -868,7 +868,9 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
         counts[COUNT_PASSES] += 1
         rounded = certify(St, d, fit.W, at(ws, V_GT, d))
         lb = max(lb, rounded.lb)
-        if status != CONVERGED or certified_gap(rounded, lb) <= opt.tol:
+        # Done where certified, and hopeless where the rounding alone costs tol.
+        after = certified_gap(rounded, lb)
+        if status != CONVERGED or after <= opt.tol or after - certified_gap(cert, lb) >= opt.tol:
             break
         target *= ROUNDING_RETRY_TOL
     s, W = fit.s, fit.W

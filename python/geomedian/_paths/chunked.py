@@ -504,7 +504,11 @@ def _iterate(src, frame: Frame, run: _Run, method_code, tol, max_iter, progress)
     for _ in range(ROUNDING_RETRIES + 1):
         status = _loop(it, target, max_iter, progress)
         rounded = it.rounded()
-        if rounded is None or status != CONVERGED or certified_gap(rounded, run.lb) <= tol:
+        if rounded is None or status != CONVERGED:
+            break
+        # Done where certified, and hopeless where the rounding alone costs tol.
+        after = certified_gap(rounded, run.lb)
+        if after <= tol or after - certified_gap(it.cert, run.lb) >= tol:
             break
         target *= ROUNDING_RETRY_TOL
     if progress is not None:
