@@ -572,7 +572,14 @@ class _Iteration:
         self.z_prev, self.g_prev = np.zeros(self.d), np.zeros(self.d)
         self.y = run.y
         self.z = (self.y - self.c) * self.s
-        hessian = self.newton and run.n_iter >= run.sc.next_newton
+        self.pass_at_iterate()
+
+    def pass_at_iterate(self):
+        """Take the pass at z, with the Hessian where a Newton step could be due from it.
+
+        As ``pass_at_iterate`` of ``solver.hpp``: at the start and after recentring.
+        """
+        hessian = self.newton and self.run.n_iter >= self.run.sc.next_newton
         self.S, self.g, self.cert, self.H = self.pass_at(self.z, hessian)
 
     def pass_at(self, z, hessian: bool):
@@ -597,8 +604,7 @@ class _Iteration:
         self.c = self.y.copy()
         self.z = np.zeros(self.d)
         self.gd[GD_HAS_PREV] = 0.0
-        hessian = self.newton and run.n_iter >= run.sc.next_newton
-        self.S, self.g, self.cert, self.H = self.pass_at(self.z, hessian)
+        self.pass_at_iterate()
 
     def propose(self):
         """Return the trial (kind, zt, Newton decrement); None where it cannot move z."""
