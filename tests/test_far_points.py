@@ -521,6 +521,46 @@ def test_vertex_probe_beside_far_rows_keeps_the_gap(backend, source, rows, value
         assert all(g <= 10 * min(seen[:i]) for i, g in enumerate(seen) if i), seen
 
 
+@pytest.mark.parametrize("source", ["memory", "memmap"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gd_quotient_of_rounding_noise(backend, dtype, source, tmp_path):
+    """From a mean dragged far off by fill rows, every direction agrees to the last bit and
+    the gradient changes by its rounding alone. The Barzilai-Borwein quotient of that noise
+    asked for the longest step allowed, which the Armijo test cut back by fours, a pass
+    each: 60 passes where Weiszfeld's steps take 35 (float64, compiled; float32 33 against
+    26), and the compiled core and Numba counted apart, their noise apart. GD now takes the
+    safe step there, as Weiszfeld does."""
+    data = instance(Far(FILL, 0.05, "fill"), 0, dtype)
+    src = data[0]
+    if source == "memmap":
+        np.save(tmp_path / "x.npy", data[0])
+        src = np.load(tmp_path / "x.npy", mmap_mode="r")
+    tol = 1e-10 if dtype == np.float64 else 1e-6
+    passes = {}
+    for method in ("gd", "weiszfeld"):
+        res = geomedian.solve(src, backend=backend, method=method)
+        check(res, data, tol=tol)
+        passes[method] = res.n_passes
+    assert passes["gd"] <= passes["weiszfeld"], passes
+
+
+def test_float32_fill_at_its_maximum_warm_start(backend):
+    """A problem large enough for the warm start, 5 % of its rows at float32's largest
+    value: the sample's mean overflowed a float32 sum, and NumPy's RuntimeWarning reached
+    the caller (an error under this suite's warning filter) though every value is finite."""
+    from geomedian._paths.warm_start import WARM_START_ROWS
+
+    rng = np.random.default_rng(0)
+    n = WARM_START_ROWS
+    x = (rng.random((n, 2)) * 0.3).astype(np.float32)
+    far = np.zeros(n, dtype=bool)
+    far[rng.choice(n, n // 20, replace=False)] = True
+    x[far] = -np.finfo(np.float32).max
+    res = geomedian.solve(x, backend=backend)
+    assert res.converged and res.median.dtype == np.float32
+    assert np.all((res.median >= 0) & (res.median <= 0.3)), res.median
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_int64_beyond_float64_integers(backend, method):
     # Kuhn at (3, 3): the unit vectors to (1, 1) and to (2**62, 2) add up to norm 0.77 < 1.

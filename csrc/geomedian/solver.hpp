@@ -426,7 +426,7 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt, double tol) {
         const Trial kind = trial_kind(vertex, newton, descent, majorize);
         bool moved = true;
         if (kind == Trial::gd)
-            moved = gd_propose(it.gd, S, d, it.z, it.g, sc.retry, it.zt);
+            moved = gd_propose(it.gd, S, d, it.fit.W, it.z, it.g, sc.retry, it.zt);
         else if (kind == Trial::weiszfeld)
             moved = weiszfeld_step(S, d, it.z, it.zt);
         if (!moved) {

@@ -768,7 +768,7 @@ def iterate(pr, opt, tol, pa, ws, fit, sc, cert, lb, anchor_first, stop):
         kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD, majorize)
         moved = True
         if kind == TRIAL_GD:
-            moved = gd_propose(gd, z_prev, g_prev, S, d, z, g, sc.retry, zt)
+            moved = gd_propose(gd, z_prev, g_prev, S, d, fit.W, z, g, sc.retry, zt)
         elif kind == TRIAL_WEISZFELD:
             moved = weiszfeld_step(S, d, z, zt)
         if not moved:

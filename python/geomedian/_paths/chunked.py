@@ -638,8 +638,8 @@ class _Iteration:
         kind = trial_kind(vertex, newton, self.descent, majorize_only(S))
         moved = True
         if kind == TRIAL_GD:
-            moved = gd_propose(self.gd, self.z_prev, self.g_prev, S, d, self.z, self.g,
-                               run.sc.retry, zt)  # fmt: skip
+            moved = gd_propose(self.gd, self.z_prev, self.g_prev, S, d, self.src.W, self.z,
+                               self.g, run.sc.retry, zt)  # fmt: skip
         elif kind == TRIAL_WEISZFELD:
             moved = weiszfeld_step(S, d, self.z, zt)
         return (kind, zt, decrement) if moved else None

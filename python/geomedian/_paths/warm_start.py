@@ -83,7 +83,12 @@ def worth_it(k: Kernels, xs: np.ndarray, ws, median: np.ndarray, objective: floa
     """
     m, d = xs.shape
     wscale = 1.0 if ws is None else float(v.as_weights(ws, m)[1][0])
-    mean = np.average(xs, axis=0, weights=ws).astype(np.float64)
+    # In float64 (float32 fill values near its maximum overflow a float32 sum), and a mean
+    # beyond float64's range is no start at all: no warning for the caller's finite data.
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.average(xs.astype(np.float64, copy=False), axis=0, weights=ws)
+    if not np.isfinite(mean).all():
+        return True
     at_mean = k.evaluate(xs, ws, wscale, mean, threads)
     return at_mean is None or not at_mean.objective - objective <= objective * d / m
 
