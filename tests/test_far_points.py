@@ -544,6 +544,23 @@ def test_gd_quotient_of_rounding_noise(backend, dtype, source, tmp_path):
     assert passes["gd"] <= passes["weiszfeld"], passes
 
 
+@pytest.mark.parametrize(
+    ("case", "passes"),
+    [(Far(1e8, 0.02, "fill", d=6, n=5000), 20), (Far(1e30, 0.3, "fill", d=2, n=5000), 45)],
+    ids=str,
+)
+def test_dragged_mean_starts_at_the_robust_centre(backend, case, passes):
+    """Fill rows drag the mean, the default start, off the data, yet from there no point
+    lies beyond the near radius: nothing looked far, and the solve walked in from the
+    mean, 36 passes (13 iterations) for the first case and 61-65 (44) for the second. A
+    mean that sees a quarter of the weight pull one way now hands the start to the robust
+    centre: 17 and 40 passes."""
+    data = instance(case, 0)
+    res = geomedian.solve(data[0], data[1], backend=backend)
+    check(res, data)
+    assert res.n_passes <= passes, res
+
+
 def test_float32_fill_at_its_maximum_warm_start(backend):
     """A problem large enough for the warm start, 5 % of its rows at float32's largest
     value: the sample's mean overflowed a float32 sum, and NumPy's RuntimeWarning reached

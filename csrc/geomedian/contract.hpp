@@ -108,6 +108,11 @@ constexpr double near_factor = 0x1p10;
 // and the near radius above 2^-frame_depth (squares of near distances stay normal).
 constexpr int frame_headroom = 480;
 constexpr int frame_depth = 400;
+// A weighted mean (the row passes' start) that sees at least dragged_start of the weight
+// pull one way, ||g|| >= dragged_start W, lies off the bulk of the data: fill values or a
+// far cluster dragged it, or heavy tails. The solve starts at the robust centre instead
+// (solver.hpp, solve_problem).
+constexpr double dragged_start = 0.25;
 
 // The share of its magnitudes a certificate's bound gives up for the rounding of its
 // sums (certificate.hpp).
@@ -256,6 +261,7 @@ void for_each_shared_value(Put&& put) {
     put("NEAR_MARGIN", near_margin);
     put("ROBUST_SAMPLE_ROWS", robust_sample_rows);
     put("NEAR_FACTOR", near_factor);
+    put("DRAGGED_START", dragged_start);
     put("FRAME_HEADROOM", frame_headroom);
     put("FRAME_DEPTH", frame_depth);
     put("SUM_ROUNDING", sum_rounding);

@@ -5,9 +5,10 @@
 //
 //   trial    t = max(t_BB, t_safe),  t_BB = (s . s) / (s . q),  s = z_k - z_{k-1},
 //                                                               q = g_k - g_{k-1}
-//            (t_BB only where s . q exceeds what the rounding of g can make of it,
-//            2 grad_rounding(d) W ||s||: far from every point all directions agree to the
-//            last bit, q is rounding alone, and its quotient asked for the longest step
+//            (t_BB only where s . q exceeds what the rounding of g's terms can make of
+//            it, 2 (d + 8) u W ||s||, u = 2^-53, (d + 8) u w_i for each term at each end
+//            (certificate.hpp): far from every point all directions agree to the last
+//            bits, q is that rounding alone, and its quotient asked for the longest step
 //            allowed, which the Armijo test then cut back by fours to t_safe, a pass each)
 //   accept   f(z - t g) <= f(z) - c t ||g||^2 + 8 eps_mach f(z)     (c = 1e-4)
 //   else     t <- max(t / 4, t_safe) and retry.
@@ -26,7 +27,6 @@
 #include <cmath>
 #include <limits>
 
-#include "certificate.hpp"
 #include "fused_pass.hpp"
 
 namespace geomedian {
@@ -39,8 +39,8 @@ struct GdState {
     double t_safe = 0;
 };
 
-// Proposes z_next = z - t g. `retry` is true after the previous trial was rejected; W is
-// the total weight (the scale of g's rounding).
+// Proposes z_next = z - t g. `retry` is true after the previous trial was rejected; W, the
+// total weight, scales the rounding of g.
 inline bool gd_propose(GdState& st, const double* sums, index_t d, double W, const double* z,
                        const double* g, bool retry, double* z_next) {
     const double inv = sums[slot::inv];
@@ -57,7 +57,7 @@ inline bool gd_propose(GdState& st, const double* sums, index_t d, double W, con
                 ss += s * s;
                 sq += s * (g[j] - st.g_prev[j]);
             }
-            const double noise = 2.0 * grad_rounding(d) * W * std::sqrt(ss);
+            const double noise = 2.0 * static_cast<double>(d + 8) * 0x1p-53 * W * std::sqrt(ss);
             if (sq > noise && ss / sq > st.t) st.t = ss / sq;
         }
     }

@@ -138,6 +138,15 @@ template <class T>
 void default_start(SmallPass<T>& pass, index_t, double* z) {
     pass.start(z);
 }
+// Whether default_start is the weighted mean, which outliers drag (dragged_start).
+template <class Pass>
+bool starts_at_mean(const Pass&) {
+    return true;
+}
+template <class T>
+bool starts_at_mean(const SmallPass<T>&) {
+    return false;
+}
 
 enum class FrameStatus { ok, nonfinite, empty };
 
@@ -314,16 +323,18 @@ bool vouches(const Solve<T, Pass>& it) {
 }
 
 // Anchors the frame once (anchor_frame), and goes on from the iterate where it lies within
-// the near radius of the robust centre (else from that centre) with a fresh pass.
+// the near radius of the robust centre (else, or `from_centre`, from that centre) with a
+// fresh pass.
 template <class T, class Pass>
-Anchor anchor_iterate(Solve<T, Pass>& it) {
+Anchor anchor_iterate(Solve<T, Pass>& it, bool from_centre = false) {
     const index_t d = it.d;
     anchoring(it.sc);
     for (index_t j = 0; j < d; ++j) it.zt[j] = it.c[j] + it.z[j] / it.fr.s;  // data units
     const Anchor a = anchor_frame(it.p, it.pass, it.ws, it.c, &it.fit);
     if (a != Anchor::moved) return a;
     const double s = it.fit.s, near = it.fit.near;
-    const bool keep = near < HUGE_VAL && scaled_distance(it.zt, it.c, d) * s <= near;
+    const bool keep =
+        !from_centre && near < HUGE_VAL && scaled_distance(it.zt, it.c, d) * s <= near;
     for (index_t j = 0; j < d; ++j) it.z[j] = keep ? (it.zt[j] - it.c[j]) * s : 0.0;
     it.fr = Frame{it.c, s, it.z, it.fit.eps, near};
     it.gd.has_prev = false;
@@ -498,7 +509,12 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
     }
     it.cert = certify(it.S, d, it.fit.W, it.g);
     it.lb = it.cert.lb;
-    if (!vouches(it) && anchor_iterate(it) == Anchor::range) {
+    // Far points that may drag the mean (the usual start) show at once: the anchor comes
+    // first. A mean that sees a share of the weight pull one way lies off the bulk of the
+    // data: the walk then starts at the robust centre (else from the start, within reach).
+    const bool dragged =
+        init == nullptr && starts_at_mean(pass) && it.cert.gnorm >= dragged_start * it.fit.W;
+    if ((dragged || !vouches(it)) && anchor_iterate(it, dragged) == Anchor::range) {
         unsolved(it, Status::range);
         return;
     }

@@ -160,7 +160,9 @@ def solve(
         linear programs solved.
     init : array_like, shape (d,) or broadcastable to (..., d), optional
         Start points. Default: the coordinate-wise weighted median for small problems
-        (``n d <= 8192`` and at most 64 points), the weighted mean otherwise.
+        (``n d <= 8192`` and at most 64 points), the weighted mean otherwise, or where a
+        quarter of the weight pulls one way from the mean (outliers dragged it off the
+        data), the coordinate-wise median of up to 1,024 of the points.
     threads : int, optional
         Threads for this call (OpenMP or Numba): across problems for a batch of small
         ones, within each problem for large ones. Default: scikit-learn's rule, the

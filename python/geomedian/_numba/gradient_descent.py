@@ -1,7 +1,7 @@
 """Mirror of ``csrc/geomedian/gradient_descent.hpp``: Barzilai-Borwein trial, Armijo test.
 
 t = max(t_BB, t_safe), t_safe = 1 / inv (the Weiszfeld step, always accepted), t_BB only
-where s . q exceeds g's rounding, 2 grad_rounding(d) W ||s||; accept when
+where s . q exceeds the rounding of g's terms, 2 (d + 8) 2^-53 W ||s||; accept when
 f(z - t g) <= f(z) - 1e-4 t ||g||^2 + 8 eps_mach f(z), else t <- max(t / 4, t_safe).
 A trial goes no further than ||z|| + 2 sqrt(d), past the data's hull.
 The state is a float array: [has_prev, t, t_safe].
@@ -12,7 +12,6 @@ import math
 from numba import njit
 
 from .._contract import ARMIJO_C, F_NOISE, SLOT_INV
-from .certificate import grad_rounding
 from .jit_options import KERNEL
 
 GD_HAS_PREV, GD_T, GD_T_SAFE, GD_STATE_SIZE = 0, 1, 2, 3
@@ -35,7 +34,7 @@ def gd_propose(st, z_prev, g_prev, sums, d, W, z, g, retry, z_next):
                 s = z[j] - z_prev[j]
                 ss += s * s
                 sq += s * (g[j] - g_prev[j])
-            noise = 2.0 * grad_rounding(d) * W * math.sqrt(ss)
+            noise = 2.0 * (d + 8) * 2.0**-53 * W * math.sqrt(ss)
             if sq > noise and ss / sq > st[GD_T]:
                 st[GD_T] = ss / sq
     zn2 = 0.0

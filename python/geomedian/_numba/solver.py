@@ -126,7 +126,13 @@ from .weiszfeld import weiszfeld_step
 CONVERGED, MAX_ITER, STALLED, INTERRUPTED, NONFINITE, EMPTY, RANGE = 0, 1, 2, 3, 4, 5, 6
 METHOD_WEISZFELD, METHOD_GD, METHOD_NEWTON = 0, 1, 2
 
-from .._contract import COINCIDENCE_RADIUS, PACK, ROUNDING_RETRIES, ROUNDING_RETRY_TOL  # noqa: E402
+from .._contract import (  # noqa: E402
+    COINCIDENCE_RADIUS,
+    DRAGGED_START,
+    PACK,
+    ROUNDING_RETRIES,
+    ROUNDING_RETRY_TOL,
+)
 
 BATCH_BLOCK = 64  # problems per work item when a batch is spread over threads
 
@@ -159,8 +165,10 @@ def pack_width(count, n, d):
 FrameFit = namedtuple("FrameFit", ["s", "W", "eps", "near", "half"])
 # enum class Anchor (the outcome of anchor_frame).
 ANCHOR_MOVED, ANCHOR_UNCHANGED, ANCHOR_RANGE = 0, 1, 2
-# Who asked iterate for the anchor (the C++ driver calls anchor_iterate there).
+# Who asked iterate for the anchor (the C++ driver calls anchor_iterate there); at the
+# start from a dragged mean, the walk starts at the robust centre (ANCHOR_FROM_CENTRE).
 ANCHOR_NONE, ANCHOR_AT_START, ANCHOR_AT_CONVERGENCE, ANCHOR_AT_STALL = 0, 1, 2, 3
+ANCHOR_FROM_CENTRE = 4
 
 # The C++ structs as named tuples. Numba counts references to every array a named tuple
 # holds at every call that passes it (two atomic operations per array), so the tuples hold
@@ -410,6 +418,19 @@ def default_start(pa, W, d, z):
     """Write the start without init to z (C++: default_start): the small pass's, else the centre."""
 
 
+def small_starts_at_mean(pa):
+    return False
+
+
+def row_starts_at_mean(pa):
+    return True
+
+
+@by_pass({SmallPass: small_starts_at_mean, **dict.fromkeys(ROW_PASSES, row_starts_at_mean)})
+def starts_at_mean(pa):
+    """Whether default_start is the weighted mean, which outliers drag (C++: starts_at_mean)."""
+
+
 def small_pass_sums(pr, pa, fr, W, out):
     small_sums(
         pa.su, pa.sw, pa.smu, W, pa.rows[1], pr.x.shape[1], fr.z, fr.eps, fr.near, pa.st,
@@ -636,11 +657,12 @@ def vouches(ws, fit, sc, d):
 
 
 @njit(**KERNEL, inline="always")
-def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
+def anchor_iterate(pr, pa, ws, fit, sc, cert, lb, from_centre):
     """Anchor the frame once; return (Anchor, fit, sc, cert, lb) (C++: anchor_iterate).
 
     Goes on from the iterate where it lies within the near radius of the robust centre
-    (else from that centre) with a fresh pass; cert and lb unchanged unless moved.
+    (else, or ``from_centre``, from that centre) with a fresh pass; cert and lb unchanged
+    unless moved.
     """
     d = pr.x.shape[1]
     c, z, zt = at(ws, V_C, d), at(ws, V_Z, d), at(ws, V_ZT, d)
@@ -651,7 +673,7 @@ def anchor_iterate(pr, pa, ws, fit, sc, cert, lb):
     if a != ANCHOR_MOVED:
         return a, fit, sc, cert, lb
     s, near = fit.s, fit.near
-    keep = near < math.inf and scaled_distance(zt, c, d) * s <= near
+    keep = not from_centre and near < math.inf and scaled_distance(zt, c, d) * s <= near
     for j in range(d):
         z[j] = (zt[j] - c[j]) * s if keep else 0.0
     gd_of(ws, d)[GD_HAS_PREV] = 0.0
@@ -695,7 +717,9 @@ def vertex_trial(x, k, c, s, z, zt):
 def iterate(pr, opt, tol, pa, ws, fit, sc, cert, lb, anchor_first, stop):
     """Run the loop (C++: iterate) to tol; return (status, fit, sc, cert, lb), RANGE: no answer.
 
-    ``sc``: the schedule (C++: Solve::sc), kept across the calls of solve_problem.
+    ``sc``: the schedule (C++: Solve::sc), kept across the calls of solve_problem;
+    ``anchor_first``: ANCHOR_NONE, or ANCHOR_AT_START / ANCHOR_FROM_CENTRE (solve_problem's
+    anchor before the first step).
 
     The C++ loop anchors where its convergence test or a stall asks (and solve_problem at
     the start); here the anchor has one call site, at the top of the loop, and anchor_at
@@ -712,11 +736,12 @@ def iterate(pr, opt, tol, pa, ws, fit, sc, cert, lb, anchor_first, stop):
     z_prev, g_prev, newton_step = at(ws, V_Z_PREV, d), at(ws, V_G_PREV, d), at(ws, V_NEWTON, d)
     counts = ws.counts
     progress = gap_progress_start()
-    anchor_at = ANCHOR_AT_START if anchor_first else ANCHOR_NONE
+    anchor_at = anchor_first
     fz, ft = Frame(c, fit.s, z, fit.eps, fit.near), Frame(c, fit.s, zt, fit.eps, fit.near)
     while True:
         if anchor_at != ANCHOR_NONE:
-            a, fit, sc, cert, lb = anchor_iterate(pr, pa, ws, fit, sc, cert, lb)
+            from_centre = anchor_at == ANCHOR_FROM_CENTRE
+            a, fit, sc, cert, lb = anchor_iterate(pr, pa, ws, fit, sc, cert, lb, from_centre)
             if a == ANCHOR_RANGE:
                 return RANGE, fit, sc, cert, lb
             if a != ANCHOR_MOVED and anchor_at == ANCHOR_AT_CONVERGENCE:
@@ -836,8 +861,15 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     if not math.isfinite(S[SLOT_F]):
         return unsolved(median, counts, RANGE)
     cert = certify(S, d, fit.W, g)
-    # Far points that drag the mean (the usual start) show at once: the anchor comes first.
-    anchor_first = not vouches(ws, fit, schedule_start(), d)
+    # Far points that may drag the mean (the usual start) show at once: the anchor comes
+    # first. A mean that sees a share of the weight pull one way lies off the bulk of the
+    # data: the walk then starts at the robust centre (else from the start, within reach).
+    dragged = not has_init and starts_at_mean(pa) and cert.gnorm >= DRAGGED_START * fit.W
+    anchor_first = ANCHOR_NONE
+    if dragged:
+        anchor_first = ANCHOR_FROM_CENTRE
+    elif not vouches(ws, fit, schedule_start(), d):
+        anchor_first = ANCHOR_AT_START
     # The answer in the caller's coordinates and dtype. Where rounding c + z / s moves it
     # measurably (float32 points; data far from the origin relative to its spread), the
     # rounded point itself is certified, not the iterate it came from; where that costs
@@ -849,8 +881,9 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
     moved = False
     for retry in range(ROUNDING_RETRIES + 1):
         status, fit, sc, cert, lb = iterate(
-            pr, opt, target, pa, ws, fit, sc, cert, lb, anchor_first and retry == 0, stop
-        )
+            pr, opt, target, pa, ws, fit, sc, cert, lb,
+            anchor_first if retry == 0 else ANCHOR_NONE, stop,
+        )  # fmt: skip
         if status == RANGE:
             return unsolved(median, counts, RANGE)
         s = fit.s
