@@ -58,3 +58,24 @@ def test_converged_speaks_for_the_cloud(backend, rng, p):
     loose = geomedian.solve(x, p=p, tol=1e-6, backend=backend)
     assert loose.converged and loose.gap <= 1e-6
     assert np.max(np.abs(loose.median - accurate.median)) < 1e-2
+
+
+@pytest.mark.parametrize("p", P_ALL)
+@pytest.mark.parametrize(("magnitude", "rows"), [(1.5e308, 1), (1e306, 150)])
+def test_far_rows_beyond_float64_are_no_certified_nan(backend, rng, p, magnitude, rows):
+    # Rows near float64's largest value beside a cloud at 1: their distances sum beyond
+    # float64, or the scaled problem's near distances (1e-300 of the largest) overflow
+    # 1 / N. A NaN objective certified a NaN median with gap 0 (p = 1.5 and 3), and p = 1
+    # and inf warned of overflow. Now: the error p = 2 gives for such data, or a finite
+    # answer within the cloud (p = inf), certified or said not to be (p = inf has no
+    # near-point bound: beside one row at 1.5e308 it stalls at a gap of about 1e-2).
+    x = rng.random((3000, 3)) * 0.3 + [1.0, 2.0, 3.0]
+    x[:rows] = magnitude
+    try:
+        res = geomedian.solve(x, p=p, backend=backend)
+    except ValueError as e:
+        assert "2**880" in str(e)
+        return
+    assert np.all((res.median >= [1.0, 2.0, 3.0]) & (res.median <= [1.3, 2.3, 3.3])), res
+    assert np.isfinite([res.objective, res.lower_bound, res.gap]).all(), res
+    assert res.converged == (res.gap <= 1e-10), res

@@ -257,9 +257,14 @@ def polished_bound(
 
 
 def certified_gap(f, lb, near_gap, spread) -> np.ndarray:
-    """Return the relative gap: the smaller of ``f - lb`` and the near bound, over ``F``."""
+    """Return the relative gap: the smaller of ``f - lb`` and the near bound, over ``F``.
+
+    0 where ``F = 0`` (every point at ``y``); NaN where ``F`` is (sums that overflowed):
+    never certified.
+    """
     gap = np.minimum(f - lb, near_gap)
-    return np.where(spread > 0, gap / np.where(spread > 0, spread, 1.0), 0.0)
+    unset = np.where(spread == 0, 0.0, np.nan)
+    return np.where(spread > 0, gap / np.where(spread > 0, spread, 1.0), unset)
 
 
 def _direction(s: _State, method: str = "newton") -> np.ndarray:
@@ -333,6 +338,9 @@ def newton_median(
     for _ in range(max_iter):
         done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
+        # Sums that overflowed (points 1e-300 of the largest apart, once scaled: 1 / N_i
+        # beyond float64) judge no step: stop there (the caller reports the range).
+        status[(status == 1) & ~(np.isfinite(f) & np.isfinite(lb))] = 2
         active = np.flatnonzero((status == 1) & ~done & (n_passes < max_passes))
         if active.size == 0:
             break

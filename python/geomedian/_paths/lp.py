@@ -23,7 +23,7 @@ from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
 from .._lp.newton import Points, certified_gap, evaluate, newton_median
 from .._lp.norms import p_norm
 from .._options import SolveOptions
-from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, STALLED
+from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, RANGE, STALLED
 
 __all__ = [
     "START_ROWS",
@@ -204,7 +204,17 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp, near_gap,
         spread,
     )  # fmt: skip
-    y, f, lb, spread = (np.ldexp(a, xexp) for a in (y, f, lb, spread))
+    with np.errstate(over="ignore"):  # beyond float64 in the caller's units: RANGE below
+        y, f, lb, spread = (np.ldexp(a, xexp) for a in (y, f, lb, spread))
+    # Distances whose sum exceeds float64 in the caller's units, or sums that overflowed
+    # in the scaled problem (points 1e-300 of the largest apart: 1 / N beyond float64):
+    # no answer, as for p = 2 (the caller raises).
+    lost = ~(np.isfinite(f) & np.isfinite(lb) & np.isfinite(y).all(axis=-1))
+    if lost.any():
+        status = np.where(lost, RANGE, status).astype(np.int32)
+        y[lost] = np.nan
+        for a in (f, lb, gap, spread):
+            a[lost] = np.nan
     W = np.ldexp(np.sum(w, axis=-1), wexp)
     return y, f, lb, gap, n_iter, n_passes, status, spread / W  # the scale: F / W
 
