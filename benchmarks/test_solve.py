@@ -80,48 +80,34 @@ def test_solve_memmap(benchmark, record, dataset, backend, tmp_path_factory):
         benchmark.extra_info["ms_per_pass"] = row["median_s"] / res.n_passes * 1e3
 
 
-@pytest.fixture(scope="module")
-def fill_rows() -> np.ndarray:
-    """1,000,000 x 6 reflectances in [0, 0.3) with 5 unmasked fill rows at 1e30."""
-    rng = np.random.default_rng(6)
-    x = rng.random((1_000_000, 6)) * 0.3
-    x[rng.choice(len(x), 5, replace=False)] = 1e30
-    return x
+# Reflectances in [0, 0.3) beside unmasked fill rows at 1e30: (rows, fill rows, seed).
+FILL_CASES = {
+    # A few rows whose distances hide the inliers in f's rounding (with the warm start):
+    # only majorize-minimize steps are safe, and a vertex probe is judged by the near
+    # points' gap.
+    "fill-rows-1e6x6": (1_000_000, 5, 6),
+    # Below the warm start's size the default start is the mean, 5e28 off the data: a mean
+    # that sees a quarter of the weight pull one way hands the start to the robust centre.
+    "dragged-mean-2e4x6": (20_000, 1_000, 7),
+}
 
 
-def test_solve_beside_fill_rows(benchmark, record, fill_rows, backend):
-    """A few gross outliers whose distances hide the inliers in f's rounding: only
-    majorize-minimize steps are safe, and a vertex probe is judged by the near points' gap."""
-    benchmark.group = "solve-fill-rows-1e6x6"
-    res = benchmark(geomedian.solve, fill_rows, backend=backend)
+@pytest.fixture(scope="module", params=list(FILL_CASES))
+def fill_values(request) -> tuple[str, np.ndarray]:
+    n, rows, seed = FILL_CASES[request.param]
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 6)) * 0.3
+    x[rng.choice(n, rows, replace=False)] = 1e30
+    return request.param, x
+
+
+def test_solve_beside_fill_values(benchmark, record, fill_values, backend):
+    name, x = fill_values
+    benchmark.group = f"solve-{name}"
+    res = benchmark(geomedian.solve, x, backend=backend)
     assert res.converged, res.message
     benchmark.extra_info.update(n_passes=res.n_passes, n_iter=res.n_iter, gap=res.gap)
-    row = record(benchmark, kind="solve", dataset="fill-rows-1e6x6", dtype="f64",
-                 backend=backend, method="auto", n_passes=res.n_passes,
-                 n_iter=res.n_iter)  # fmt: skip
-    if row is not None:
-        benchmark.extra_info["ms_per_pass"] = row["median_s"] / res.n_passes * 1e3
-
-
-@pytest.fixture(scope="module")
-def dragged_mean() -> np.ndarray:
-    """20,000 x 6 reflectances in [0, 0.3) with 5 % of the rows at a fill value of 1e30."""
-    rng = np.random.default_rng(7)
-    x = rng.random((20_000, 6)) * 0.3
-    x[rng.choice(len(x), 1_000, replace=False)] = 1e30
-    return x
-
-
-def test_solve_dragged_mean(benchmark, record, dragged_mean, backend):
-    """Below the warm start's size the default start is the mean, 5e28 away from the data;
-    a mean that sees a quarter of the weight pull one way hands the start to the robust
-    centre."""
-    benchmark.group = "solve-dragged-mean-2e4x6"
-    res = benchmark(geomedian.solve, dragged_mean, backend=backend)
-    assert res.converged, res.message
-    benchmark.extra_info.update(n_passes=res.n_passes, n_iter=res.n_iter, gap=res.gap)
-    row = record(benchmark, kind="solve", dataset="dragged-mean-2e4x6", dtype="f64",
-                 backend=backend, method="auto", n_passes=res.n_passes,
-                 n_iter=res.n_iter)  # fmt: skip
+    row = record(benchmark, kind="solve", dataset=name, dtype="f64", backend=backend,
+                 method="auto", n_passes=res.n_passes, n_iter=res.n_iter)  # fmt: skip
     if row is not None:
         benchmark.extra_info["ms_per_pass"] = row["median_s"] / res.n_passes * 1e3
