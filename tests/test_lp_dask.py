@@ -256,3 +256,13 @@ def test_pinf_ties_at_the_radius(backend, rng, monkeypatch):
     # switch, and the rounds stop as stalled (y stops moving, or 64 rounds in a row gain nothing).
     assert res.converged or (res.status == 2 and res.n_iter <= 200)
     assert res.lower_bound <= reference.lp_program(x, None, np.inf)[1] * (1 + 1e-12)
+
+
+def test_p1_rows_beyond_float64_refused_as_in_memory(backend, rng):
+    # 150 rows at 1e306 beside a cloud at 1: the objective exceeds float64, and p = 1
+    # warned of overflow scaling it back. The error of the in-memory solve (and of p = 2).
+    x = rng.random((3000, 3)) * 0.3 + [1.0, 2.0, 3.0]
+    x[:150] = 1e306
+    for points in (x, da.from_array(x, chunks=(1000, 3))):
+        with pytest.raises(ValueError, match=r"2\*\*880"):
+            geomedian.solve(points, p=1, backend=backend)

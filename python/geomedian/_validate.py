@@ -620,6 +620,15 @@ def as_lazy_points(points: Any, options: Any) -> tuple[Any, type]:
     return points, compute_dtype(np.dtype(points.dtype))
 
 
+def range_error(where: str = "") -> ValueError:
+    """Return the error for points beyond float64's reach (status 6); ``where``: the problem."""
+    return ValueError(
+        f"points span more than 2**880 (about 1e265) times their robust spread, or distances "
+        f"between them exceed the largest float64 (1.8e308){where}: the far points and the "
+        "rest cannot be represented together in float64; remove or rescale the far points"
+    )
+
+
 def report_nonfinite(batch: Batch, policy: str, status: np.ndarray, *, sgd: bool = False) -> None:
     """Raise for what the kernels found: NaN under ``"raise"``, inf (any policy), range.
 
@@ -630,11 +639,7 @@ def report_nonfinite(batch: Batch, policy: str, status: np.ndarray, *, sgd: bool
     if out_of_range.size:
         k = int(out_of_range[0])
         where = "" if batch.single else f" (problem {batch.problem(k)} of the batch)"
-        raise ValueError(
-            f"points span more than 2**880 (about 1e265) times their robust spread, or distances "
-            f"between them exceed the largest float64 (1.8e308){where}: the far points and the "
-            "rest cannot be represented together in float64; remove or rescale the far points"
-        )
+        raise range_error(where)
     bad = np.flatnonzero(status == NONFINITE)
     if bad.size:
         if policy == "raise" and not np.isinf(batch.x[bad[0]]).any():

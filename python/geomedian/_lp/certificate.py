@@ -90,11 +90,14 @@ def assemble(
     d = g.shape[-1]
     zbar = M / W[:, None]  # y - xbar
     delta = np.maximum(excess - 1.0, 0.0) + (2 * d + 9) * U
-    slack = ALLOWANCE * (
-        A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
-    )
-    gnorm = p_norm(g, dual_exponent(p), axis=-1) * (1.0 + ALLOWANCE)
-    lb = (S - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + delta)
+    # Sums beyond float64 (distances that overflow it) make the bound inf or NaN: never a
+    # certificate, and the callers report the range, without NumPy's warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        slack = ALLOWANCE * (
+            A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
+        )
+        gnorm = p_norm(g, dual_exponent(p), axis=-1) * (1.0 + ALLOWANCE)
+        lb = (S - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + delta)
     return Bound(f, lb, g)
 
 

@@ -259,10 +259,10 @@ def polished_bound(
 def certified_gap(f, lb, near_gap, spread) -> np.ndarray:
     """Return the relative gap: the smaller of ``f - lb`` and the near bound, over ``F``.
 
-    0 where ``F = 0`` (every point at ``y``); NaN where ``F`` is (sums that overflowed):
-    never certified.
+    0 where ``F = 0`` (every point at ``y``); NaN where ``F`` is, and ``f - lb`` infinite
+    where ``lb`` is +inf or NaN (sums that overflowed): never certified.
     """
-    gap = np.minimum(f - lb, near_gap)
+    gap = np.minimum(np.where(lb < np.inf, f - lb, np.inf), near_gap)
     unset = np.where(spread == 0, 0.0, np.nan)
     return np.where(spread > 0, gap / np.where(spread > 0, spread, 1.0), unset)
 

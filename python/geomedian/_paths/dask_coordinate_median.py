@@ -28,11 +28,12 @@ import math
 
 import numpy as np
 
+from .. import _validate as v
 from .._kernels import Solved
 from .._lp.coordinate_median import balance_bound
 from .._options import SolveOptions
-from .._result import GeometricMedianResult, make_result
-from .lp import finish_lp
+from .._result import RANGE, GeometricMedianResult, make_result
+from .lp import finish_lp, in_caller_units
 
 __all__ = ["NONFINITE_MESSAGE", "solve_coordinate_median_dask"]
 
@@ -320,7 +321,9 @@ def solve_coordinate_median_dask(src, w, dtype, options: SolveOptions) -> Geomet
         bound_at=med.bound_at,
     )  # fmt: skip
     n_passes = np.array([med.passes])  # the rounded point's bound took one more
-    y, f, lb, spread = (np.ldexp(a, med.xexp) for a in (y, f, lb, spread))
+    y, f, lb, gap, spread, status = in_caller_units(med.xexp, y, f, lb, gap, spread, status)
+    if status[0] == RANGE:
+        raise v.range_error()
     W = np.ldexp(med.W, med.wexp)
     out = Solved(y, f, lb, gap, n_iter, n_passes, status, spread / W)
     return make_result(out, True, (), dtype, options, "lp")

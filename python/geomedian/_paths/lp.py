@@ -29,6 +29,7 @@ __all__ = [
     "START_ROWS",
     "evaluate_lp",
     "finish_lp",
+    "in_caller_units",
     "lp_method",
     "near_radius",
     "refuse_lp",
@@ -204,19 +205,29 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
         pts, x.dtype, y, f, lb, n_iter, n_passes, status, optimal, p, tol, wexp, near_gap,
         spread,
     )  # fmt: skip
-    with np.errstate(over="ignore"):  # beyond float64 in the caller's units: RANGE below
+    y, f, lb, gap, spread, status = in_caller_units(xexp, y, f, lb, gap, spread, status)
+    W = np.ldexp(np.sum(w, axis=-1), wexp)
+    return y, f, lb, gap, n_iter, n_passes, status, spread / W  # the scale: F / W
+
+
+def in_caller_units(xexp: int, y, f, lb, gap, spread, status):
+    """Return ``y, f, lb, gap, spread, status`` of points solved scaled by ``2**-xexp``.
+
+    ``y``, ``f``, ``lb`` and ``spread`` scale back exactly. Where the objective, its bound
+    or the median is then beyond float64 (distances whose sum overflows; or sums that
+    overflowed in the scaled problem, points 1e-300 of the largest apart making ``1 / N``
+    overflow), the problem is RANGE and its values NaN: no answer, as for ``p = 2`` (the
+    caller raises).
+    """
+    with np.errstate(over="ignore"):
         y, f, lb, spread = (np.ldexp(a, xexp) for a in (y, f, lb, spread))
-    # Distances whose sum exceeds float64 in the caller's units, or sums that overflowed
-    # in the scaled problem (points 1e-300 of the largest apart: 1 / N beyond float64):
-    # no answer, as for p = 2 (the caller raises).
     lost = ~(np.isfinite(f) & np.isfinite(lb) & np.isfinite(y).all(axis=-1))
     if lost.any():
         status = np.where(lost, RANGE, status).astype(np.int32)
         y[lost] = np.nan
         for a in (f, lb, gap, spread):
             a[lost] = np.nan
-    W = np.ldexp(np.sum(w, axis=-1), wexp)
-    return y, f, lb, gap, n_iter, n_passes, status, spread / W  # the scale: F / W
+    return y, f, lb, gap, spread, status
 
 
 def _sample_median(pts: Points, start: np.ndarray, p: float) -> np.ndarray:
