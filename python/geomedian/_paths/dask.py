@@ -189,11 +189,7 @@ def solve_dask(points, weights, options: SolveOptions) -> GeometricMedianResult:
     if res.status == NONFINITE:
         raise ValueError("points must be finite: the Dask array holds NaN or inf")
     if res.status == RANGE:
-        raise ValueError(
-            "points span more than 2**880 (about 1e265) times their robust spread: the "
-            "distances between the far points and the rest cannot be represented together in "
-            "float64; remove or rescale the far points"
-        )
+        raise v.range_error()
     return make_result(Solved(*res.as_arrays()), True, (), dtype, options)
 
 
