@@ -258,11 +258,41 @@ def test_pinf_ties_at_the_radius(backend, rng, monkeypatch):
     assert res.lower_bound <= reference.lp_program(x, None, np.inf)[1] * (1 + 1e-12)
 
 
-def test_p1_rows_beyond_float64_refused_as_in_memory(backend, rng):
-    # 150 rows at 1e306 beside a cloud at 1: the objective exceeds float64, and p = 1
-    # warned of overflow scaling it back. The error of the in-memory solve (and of p = 2).
+def _outcome(points, **kw):
+    """The result of ``geomedian.solve``, or the message of its ``ValueError``."""
+    try:
+        return geomedian.solve(points, **kw)
+    except ValueError as e:
+        return str(e)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3, 10, np.inf])
+@pytest.mark.parametrize(("magnitude", "rows"), [(1e306, 1), (1e306, 150), (1.7e308, 1)])
+def test_rows_near_float64_max_as_in_memory(backend, rng, p, magnitude, rows):
+    # Finite rows near float64's largest value beside a cloud at 1, as one Dask problem.
+    # p = 1 warned of overflow scaling the objective back; 1 < p < inf, in the caller's
+    # units, overflowed its sums and called the points not finite; p = inf's start
+    # (Newton at p = 16) warned of overflow, and its bound was inf. Now every p is scaled
+    # as in memory: the in-memory error (finite points beyond float64's reach), or an
+    # answer within the cloud whose status is the in-memory one for 1 <= p < inf.
     x = rng.random((3000, 3)) * 0.3 + [1.0, 2.0, 3.0]
-    x[:150] = 1e306
-    for points in (x, da.from_array(x, chunks=(1000, 3))):
-        with pytest.raises(ValueError, match=r"2\*\*880"):
-            geomedian.solve(points, p=1, backend=backend)
+    x[:rows] = magnitude * np.where(rng.random((rows, 3)) < 0.5, -1.0, 1.0)
+    mem = _outcome(x, p=p, backend=backend)
+    res = _outcome(da.from_array(x, chunks=(700, 3)), p=p, backend=backend)
+    if isinstance(mem, str) or isinstance(res, str):
+        assert res == mem and "2**880" in res
+        return
+    assert np.all((res.median >= [1.0, 2.0, 3.0]) & (res.median <= [1.3, 2.3, 3.3])), res
+    assert np.isfinite([res.objective, res.lower_bound, res.gap]).all(), res
+    assert res.converged == (res.gap <= 1e-10), res
+    if p != np.inf:  # its rounds and stalls are the Dask path's own
+        assert res.converged == mem.converged, (res, mem)
+        np.testing.assert_allclose(res.median, mem.median, rtol=1e-12)
+
+
+def test_nan_still_refused_as_not_finite(backend, rng):
+    x = rng.random((3000, 3))
+    x[1234, 1] = np.nan
+    for p in (1.5, np.inf):
+        with pytest.raises(ValueError, match="must be finite: the Dask array holds NaN"):
+            geomedian.solve(da.from_array(x, chunks=(700, 3)), p=p, backend=backend)

@@ -79,3 +79,25 @@ def test_far_rows_beyond_float64_are_no_certified_nan(backend, rng, p, magnitude
     assert np.all((res.median >= [1.0, 2.0, 3.0]) & (res.median <= [1.3, 2.3, 3.3])), res
     assert np.isfinite([res.objective, res.lower_bound, res.gap]).all(), res
     assert res.converged == (res.gap <= 1e-10), res
+
+
+@pytest.mark.parametrize("p", [1.5, 3.0, 10.0])
+@pytest.mark.parametrize("magnitude", [1e306, 1e13])
+def test_one_far_row_pulls_as_any_far_row(backend, rng, p, magnitude):
+    # One row far off beside a cloud at 1: from the cloud it pulls along the same direction
+    # wherever it lies, so the median is the one beside the same row at 1e8.
+    # - At 1e306, solved scaled to a largest of about 1, the cloud's distances (1e-306)
+    #   made the Hessian's 1 / N overflow: 62 passes and no certificate. Scaled to about
+    #   2**500 they stay within range.
+    # - At 1e11-1e14 (p = 1.5), any cloud point counted as "near" the iterate (within 2**-10
+    #   of f / W, f the far row's distance), and a coordinate snapped onto one was kept for a
+    #   decrease of f within its rounding: the step back and the snap made a cycle of 73
+    #   passes. "Near" is now within 2**-10 of the near points' mean distance, and a
+    #   decrease within f's rounding must also shrink the gradient.
+    x = rng.random((3000, 3)) * 0.3 + [1.0, 2.0, 3.0]
+    far, near = x.copy(), x.copy()
+    far[0], near[0] = (m * np.array([1.0, -1.0, 1.0]) for m in (magnitude, 1e8))
+    res, ref = (geomedian.solve(a, p=p, backend=backend) for a in (far, near))
+    assert res.converged and ref.converged, (res, ref)
+    np.testing.assert_allclose(res.median, ref.median, rtol=1e-9)
+    assert res.n_passes <= 2 * ref.n_passes, (res.n_passes, ref.n_passes)

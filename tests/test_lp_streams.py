@@ -71,6 +71,39 @@ def test_sgd_lp_weights_and_float32(backend, rng, p):
     assert h.lower_bound <= exact.objective * 2.0**600 * (1 + 1e-9)
 
 
+@pytest.mark.parametrize("p", P_VALUES)
+@pytest.mark.parametrize("magnitude", [1e10, 1e300])
+def test_sgd_lp_beside_far_rows(backend, rng, p, magnitude):
+    # 0.5 % of the rows far off: the step's scale was the mean distance of the sample,
+    # theirs, and p = 1.5 at 1e10 wandered hundreds of spreads away for 1,000 epochs. Now
+    # the scale is the near rows' (as for p = 2), and the far rows' magnitude changes
+    # nothing.
+    x = data(rng, n=6000)
+    k = x.shape[0] // 200
+    x[:k] = magnitude * np.where(rng.random((k, 3)) < 0.5, -1.0, 1.0)
+    r = geomedian.solve(x, p=p, method="sgd", backend=backend)
+    assert r.converged, r
+    check_against_exact(r, geomedian.solve(x, p=p, backend=backend), 1e-3)
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_sgd_lp_rows_near_float64_max_as_the_exact_solver(backend, rng, p):
+    # Beside rows near float64's largest value SGD warned of overflow and returned NaN gaps:
+    # now the points are scaled as by the exact solver, and raise where it does.
+    x = data(rng, n=6000)
+    x[:150] = 1e306
+    try:
+        exact = geomedian.solve(x, p=p, backend=backend)
+    except ValueError as e:
+        assert "2**880" in str(e)
+        with pytest.raises(ValueError, match=r"2\*\*880"):
+            geomedian.solve(x, p=p, method="sgd", backend=backend)
+        return
+    r = geomedian.solve(x, p=p, method="sgd", backend=backend)
+    assert r.converged, r
+    check_against_exact(r, exact, 1e-3)
+
+
 def test_sgd_lp_max_iter_is_not_converged(backend, rng):
     x = data(rng)
     r = geomedian.solve(x, p=1.5, method="sgd", tol=1e-9, max_iter=1, random_state=0)

@@ -474,11 +474,15 @@ def _polish_pays(s: _State, gap, before, wbar, p: float, tol: float) -> np.ndarr
 
 
 def _try_points(pts, active, ynew, new, p, moved, n_passes):
-    """Where the iterate nears a data point, take the point itself if it is no worse."""
-    f, W = new.objective, new.weight
+    """Where the iterate nears a data point, take the point itself if it is no worse.
+
+    "Near": within ``2**-10`` of the mean distance to the near points (``F / W``; far points
+    would make any point of the cloud near).
+    """
+    F, W = new.spread, new.weight
     near = (
         moved
-        & (new.nearest_distance * W < 2.0**-10 * np.where(f > 0, f, 1.0))
+        & (new.nearest_distance * W < 2.0**-10 * np.where(F > 0, F, 1.0))
         & (new.nearest_distance > 0)
     )
     idx = np.flatnonzero(near)
@@ -488,7 +492,7 @@ def _try_points(pts, active, ynew, new, p, moved, n_passes):
     # A Dask array's rows are gathered pointwise (vindex).
     cand = getattr(pts.x, "vindex", pts.x)[problems, rows]
     cand = np.asarray(cand, dtype=np.float64)
-    return _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes)
+    return _keep_if_no_worse(pts, active, idx, cand, new, new.objective, ynew, p, n_passes)
 
 
 def _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes):
@@ -500,22 +504,26 @@ def _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes):
     tr = evaluate(pts, active[idx], cand, p)
     n_passes[active[idx]] += 1
     steeper = np.sum(tr.gradient**2, axis=1) > np.sum(new.gradient[idx] ** 2, axis=1)
-    ok = (tr.objective < f[idx]) | ((tr.objective == f[idx]) & ~steeper)
+    noise = _F_NOISE * np.abs(f[idx])
+    ok = (tr.objective < f[idx] - noise) | ((np.abs(tr.objective - f[idx]) <= noise) & ~steeper)
     acc = idx[ok]
     ynew[acc] = cand[ok]
     return _put(new, acc, _take(tr, np.flatnonzero(ok)))
 
 
 def _try_coordinates(pts, active, ynew, new, p, moved, n_passes):
-    """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse."""
-    f, W = new.objective, new.weight
+    """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse.
+
+    "Nears": as in :func:`_try_points`, per coordinate.
+    """
+    F, W = new.spread, new.weight
     close = new.closest_gap
-    snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(f > 0, f, 1.0)[:, None])
+    snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(F > 0, F, 1.0)[:, None])
     idx = np.flatnonzero(moved & snap.any(axis=1))
     if idx.size == 0:
         return new
     cand = np.where(snap[idx], new.closest[idx], ynew[idx])
-    return _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes)
+    return _keep_if_no_worse(pts, active, idx, cand, new, new.objective, ynew, p, n_passes)
 
 
 def _take(s: _State, idx: np.ndarray) -> _State:

@@ -60,7 +60,7 @@ def _solve_lp(points: Any, batch: v.Batch, w, y0, options: SolveOptions, tol: fl
         if options.sgd:  # few points: the exact solver stands in, as for p = 2
             options = to_exact(batch, options)
         out, method = solve_lp(batch, w, y0, options, tol), lp_method(options, p)
-        v.report_nonfinite(batch, options.nan_policy, out.status)  # RANGE, as for p = 2
+    v.report_nonfinite(batch, options.nan_policy, out.status)  # RANGE, as for p = 2
     return make_result(out, batch.single, batch.shape, batch.dtype, options, method)
 
 

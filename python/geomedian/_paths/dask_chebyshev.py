@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as v
 from .._contract import STATUS_CONVERGED, STATUS_MAX_ITER, STATUS_STALLED
 from .._kernels import Solved
 from .._lp import chebyshev
@@ -34,15 +35,15 @@ from .._lp.chebyshev import (
     trust_radius,
 )
 from .._options import SolveOptions
-from .._result import make_result
+from .._result import RANGE, make_result
 from .dask_coordinate_median import NONFINITE_MESSAGE, exact_sum
-from .lp import finish_lp
+from .lp import finish_lp, in_caller_units
 
 __all__ = ["gather_points", "solve_chebyshev_dask"]
 
 
-def _transposed(chunk, w, wexp):
-    xt = np.ascontiguousarray(np.asarray(chunk, dtype=np.float64).T)
+def _transposed(chunk, w, wexp, xexp):
+    xt = np.ascontiguousarray(np.ldexp(np.asarray(chunk, dtype=np.float64), -xexp).T)
     ww = np.ones(xt.shape[1]) if w is None else np.ldexp(np.asarray(w, dtype=np.float64), -wexp)
     return xt, ww
 
@@ -85,7 +86,7 @@ def _gradient_sums(z: np.ndarray, w: np.ndarray, top: np.ndarray) -> np.ndarray:
                            np.sum(np.abs(wz), axis=-1), np.sum(np.abs(u), axis=-1)])  # fmt: skip
 
 
-def _chunk_round(chunk, w, skip, start, wexp, y):
+def _chunk_round(chunk, w, skip, start, wexp, xexp, y):
     """Return the chunk's part of a round at ``y``.
 
     The certificate's sums of its points but ``skip`` (local indices; their gradients as
@@ -93,7 +94,7 @@ def _chunk_round(chunk, w, skip, start, wexp, y):
     ``program_points(d) + 1`` smallest margins, and those points' global indices (from
     ``start``), rows and weights; whether it is finite.
     """
-    xt, ww = _transposed(chunk, w, wexp)
+    xt, ww = _transposed(chunk, w, wexp, xexp)
     z = y[:, None] - xt
     top, margin = margins(z, ww)
     kept = ww
@@ -108,22 +109,23 @@ def _chunk_round(chunk, w, skip, start, wexp, y):
             xt[:, small].T, ww[small], np.isfinite(xt).all())  # fmt: skip
 
 
-def _chunk_within(chunk, w, start, wexp, y, rho):
+def _chunk_within(chunk, w, start, wexp, xexp, y, rho):
     """Return the global indices, rows and weights of the chunk's points within ``rho``.
 
     Also the box half-width up to the chunk's nearest switch beyond them (``tie_radius``).
     """
-    xt, ww = _transposed(chunk, w, wexp)
+    xt, ww = _transposed(chunk, w, wexp, xexp)
     margin = margins(y[:, None] - xt, ww)[1]
     rows = np.flatnonzero((margin <= rho) & (margin < np.inf))
     return start + rows, xt[:, rows].T, ww[rows], tie_radius(margin[margin > rho])
 
 
 class _Chebyshev:
-    """The rounds of one Dask problem's Chebyshev median."""
+    """The rounds of one Dask problem's Chebyshev median, in its points scaled by ``2**-xexp``."""
 
-    def __init__(self, src, w: np.ndarray | None):
+    def __init__(self, src, w: np.ndarray | None, xexp: int):
         self.src = src
+        self.xexp = xexp
         self.wexp = 0
         if w is None:
             self.W = float(src.n)
@@ -150,7 +152,8 @@ class _Chebyshev:
         if skip is None:
             skip = [[]] * len(self.starts)
         self.passes += 1
-        parts = self.src._map(_chunk_round, skip, list(self.starts), wexp=self.wexp, y=y)
+        parts = self.src._map(_chunk_round, skip, list(self.starts), wexp=self.wexp,
+                              xexp=self.xexp, y=y)  # fmt: skip
         if not all(p[6] for p in parts):
             raise ValueError(NONFINITE_MESSAGE)
         return parts
@@ -186,7 +189,7 @@ class _Chebyshev:
                 # A chunk holds more than k points within rho (ties at the radius, as
                 # rho = 0 where many points' two largest |z_ij| are equal): all of them.
                 within = self.src._map(_chunk_within, list(self.starts), wexp=self.wexp,
-                                       y=y, rho=rho)  # fmt: skip
+                                       xexp=self.xexp, y=y, rho=rho)  # fmt: skip
                 self.passes += 1
                 idx, xe, we = (np.concatenate([p[i] for p in within]) for i in range(3))
                 beyond = min(p[3] for p in within)
@@ -243,22 +246,26 @@ def _chunk_rows(chunk, w):
     return np.asarray(chunk)
 
 
-def solve_chebyshev_dask(src, w, dtype, y0, passes: int, options: SolveOptions):
+def solve_chebyshev_dask(src, w, dtype, y0, passes: int, options: SolveOptions, xexp: int):
     """Solve one persisted Dask problem ``src`` (``DaskPoints``) for ``p = inf`` from ``y0``.
 
-    ``w``: the caller's weights ``(n,)`` or None; ``passes``: those that found ``y0``.
+    ``w``: the caller's weights ``(n,)`` or None; ``passes``: those that found ``y0``;
+    ``xexp``: the rounds run in the points scaled by ``2**-xexp`` (``scale_exponent``).
     """
-    run = _Chebyshev(src, None if w is None else np.asarray(w, dtype=np.float64).reshape(src.n))
+    w = None if w is None else np.asarray(w, dtype=np.float64).reshape(src.n)
+    run = _Chebyshev(src, w, xexp)
     tol = options.tol_for(dtype)
-    y, bound, rounds, status = run.run(
-        np.asarray(y0, dtype=np.float64).reshape(src.d), tol, options.max_iter
-    )
+    y0 = np.ldexp(np.asarray(y0, dtype=np.float64).reshape(src.d), -xexp)
+    y, bound, rounds, status = run.run(y0, tol, options.max_iter)
     y, f, lb, gap, n_iter, _, status, spread = finish_lp(
         None, dtype, y[None], bound.objective, bound.lower_bound, np.array([rounds]),
         np.zeros(1, np.int64), np.array([status], np.int32), None, np.inf, tol,
         np.array([run.wexp]),
         bound_at=run.bound_at,
     )  # fmt: skip
+    y, f, lb, gap, spread, status = in_caller_units(xexp, y, f, lb, gap, spread, status)
+    if status[0] == RANGE:
+        raise v.range_error()
     W = np.ldexp(run.W, run.wexp)
     out = Solved(y, f, lb, gap, n_iter, np.array([passes + run.passes]), status, spread / W)
     return make_result(out, True, (), dtype, options, "lp")

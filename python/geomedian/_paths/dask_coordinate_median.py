@@ -33,7 +33,7 @@ from .._kernels import Solved
 from .._lp.coordinate_median import balance_bound
 from .._options import SolveOptions
 from .._result import RANGE, GeometricMedianResult, make_result
-from .lp import finish_lp, in_caller_units
+from .lp import finish_lp, in_caller_units, scale_exponent
 
 __all__ = ["NONFINITE_MESSAGE", "solve_coordinate_median_dask"]
 
@@ -242,9 +242,7 @@ class _Median:
         if scan:
             if not all(head[0] for head, _ in out):
                 raise ValueError(NONFINITE_MESSAGE)
-            top = max(head[1] for head, _ in out)
-            xexp = int(np.frexp(top)[1]) if top > 0 else 0
-            self.xexp = xexp if abs(xexp) > 500 else 0
+            self.xexp = scale_exponent(max(head[1] for head, _ in out), 1)
         for j in np.flatnonzero(live):
             parts = [chunk[j] for _, chunk in out]
             if self.state[j] == _GATHER:

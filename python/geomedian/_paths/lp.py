@@ -33,6 +33,7 @@ __all__ = [
     "lp_method",
     "near_radius",
     "refuse_lp",
+    "scale_exponent",
     "solve_lp",
 ]
 
@@ -148,13 +149,11 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
 def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -> tuple:
     """Solve problems ``x`` ``(P, n, d)``, weights ``w`` ``(P, n)``, each with some positive.
 
-    ``top``: the largest ``|x_ij|``. Beyond ``2**500`` (or below ``2**-500``) the points are
-    solved scaled by a power of two, a copy (f is homogeneous in them): the certificate's
-    sums of products then stay within float64's range.
+    ``top``: the largest ``|x_ij|``; beyond ``2**500`` (or below ``2**-500``) the points are
+    solved scaled by ``2**-scale_exponent(top, p)``, a copy (f is homogeneous in them).
     """
     P, n, d = x.shape
-    xexp = int(np.frexp(top)[1]) if top > 0 else 0
-    xexp = xexp if abs(xexp) > 500 else 0
+    xexp = scale_exponent(top, p)
     if xexp:
         x = np.ldexp(x, -xexp).astype(x.dtype)
         y0 = None if y0 is None else np.ldexp(y0, -xexp)
@@ -208,6 +207,24 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
     y, f, lb, gap, spread, status = in_caller_units(xexp, y, f, lb, gap, spread, status)
     W = np.ldexp(np.sum(w, axis=-1), wexp)
     return y, f, lb, gap, n_iter, n_passes, status, spread / W  # the scale: F / W
+
+
+def scale_exponent(top: float, p: float) -> int:
+    """Return ``e``: points whose largest ``|x_ij|`` is ``top`` are solved scaled by ``2**-e``.
+
+    Within ``2**-500 <= top <= 2**500``, 0: the sums stay within float64's range as they are.
+    Below, a largest of about 1. Above, a largest of about ``2**500`` for ``p < inf``: the
+    sums of distances (``W`` times ``top`` at most) still fit, and a cloud ``2**1000``
+    times smaller than ``top`` keeps distances of about ``2**-500``, whose reciprocals (the
+    Hessian's ``w_i / N_i``) fit too; scaled to a largest of 1 they would overflow.
+    ``p = inf`` (no reciprocals) is scaled to a largest of about 1: its bound has no
+    near-point form, and only certifies beside such far rows where the cloud's own
+    distances are lost below theirs.
+    """
+    e = int(np.frexp(top)[1]) if top > 0 else 0
+    if e > 500 and p != np.inf:
+        return e - 500
+    return e if abs(e) > 500 else 0
 
 
 def in_caller_units(xexp: int, y, f, lb, gap, spread, status):

@@ -3,11 +3,14 @@ r"""``method="sgd"`` for Lp medians, ``p != 2``: averaged stochastic subgradient
 The schedule and averaging of the ``p = 2`` path (:mod:`.sgd`): minibatches of
 ``batch_size`` consecutive rows in a random order each epoch,
 :math:`\gamma_t = \gamma \sigma / t^{\alpha}`, the Polyak--Ruppert average :math:`\bar m`
-the estimate, :math:`\sigma` the mean Lp distance of a first sample of rows from its
-coordinate-wise median (the start point, or ``init``). The step follows the subgradient of
-:math:`f_p`, :math:`\sum_i w_i s_i` with :math:`s_i = \operatorname{sign}(z_i)
-(|z_i| / \lVert z_i \rVert_p)^{p-1}` (:math:`z_i = m - x_i`; ``p = 1``: the signs;
-``p = inf``: the sign at the largest coordinate), whose dual norm is at most 1.
+the estimate, :math:`\sigma` the mean Lp distance from the start point (the sample's
+coordinate-wise median, or ``init``) of a first sample's near rows (within the near radius
+of that median, as for ``p = 2``: far rows would make every step theirs). The step
+follows the subgradient of :math:`f_p`, :math:`\sum_i w_i s_i` with
+:math:`s_i = \operatorname{sign}(z_i) (|z_i| / \lVert z_i \rVert_p)^{p-1}`
+(:math:`z_i = m - x_i`; ``p = 1``: the signs; ``p = inf``: the sign at the largest
+coordinate), whose dual norm is at most 1. Points beyond ``2**500`` are solved scaled by a
+power of two, as by the exact solver.
 
 After each epoch the exact Lp certificate at :math:`\bar m` (rounded to the points' dtype)
 gives the objective and a proven lower bound; the run stops at the first epoch whose gap
@@ -26,7 +29,7 @@ from .._lp.newton import Points, certified_gap
 from .._lp.norms import abs_power, p_norm
 from .._options import SolveOptions
 from .._result import CONVERGED, MAX_ITER, NONFINITE
-from .lp import _bound_at, _missing, near_radius
+from .lp import _bound_at, _missing, in_caller_units, near_radius, scale_exponent
 from .sgd import ALPHA, GAMMA
 from .sgd_route import SAMPLE_ROWS, exact_is_cheaper, refuse_omit
 
@@ -72,9 +75,17 @@ def subgradient(z: np.ndarray, p: float) -> np.ndarray:
     return np.sign(z) * abs_power(z / np.where(N > 0, N, 1.0), p - 1.0)
 
 
-def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dtype):
-    """Run averaged SGD on one problem ``x`` ``(n, d)``; return its row of ``Solved``."""
+def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dtype, top):
+    """Run averaged SGD on one problem ``x`` ``(n, d)``; return its row of ``Solved``.
+
+    ``top``: the largest ``|x_ij|``; the points are scaled as by the exact solver
+    (``scale_exponent``), and the answer scaled back (RANGE where it is beyond float64).
+    """
     n = x.shape[0]
+    xexp = scale_exponent(top, options.p)
+    if xexp:
+        x = np.ldexp(x, -xexp)
+        y0 = None if y0 is None else np.ldexp(y0, -xexp)
     wexp = int(np.frexp(np.max(w))[1])  # huge or tiny weights: as in the exact solver
     w = np.ldexp(w, -wexp) if abs(wexp) > 100 else w
     wexp = wexp if abs(wexp) > 100 else 0
@@ -84,10 +95,13 @@ def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dt
     sample = np.ascontiguousarray(x[rows].T, dtype=np.float64)[None]
     start = coordinate_median(sample, w[rows][None], None)[0]
     m = start if y0 is None else np.array(y0, dtype=np.float64)
+    near = near_radius(sample, w[rows][None], start[None], p)
     if 1 < p < np.inf:  # the far-point bound of the exact solver, from the same sample
-        pts = pts._replace(near=near_radius(sample, w[rows][None], start[None], p))
-    dist = p_norm(x[rows] - m, p, axis=1)
-    sigma = float(np.mean(dist))
+        pts = pts._replace(near=near)
+    with np.errstate(over="ignore"):
+        dist = p_norm(x[rows] - m, p, axis=1)
+        within = p_norm(x[rows] - start, p, axis=1) <= near[0]
+        sigma = float(np.mean(dist[within] if within.any() else dist))
     gamma0 = GAMMA * (sigma if 0 < sigma < np.inf else 1.0)
     n_blocks = -(-n // b)
     norm = n_blocks / float(np.sum(w))
@@ -115,15 +129,19 @@ def _one(x: np.ndarray, w: np.ndarray, y0, options: SolveOptions, tol: float, dt
         if gap <= tol:
             status = CONVERGED
             break
-    scale = float(spread) / float(np.sum(w))
-    return y, np.ldexp(f, wexp), np.ldexp(lb, wexp), gap, epoch, 2 * epoch, status, scale
+    y, f, lb, gap, spread, status = in_caller_units(
+        xexp, y[None], *(np.array([a]) for a in (np.ldexp(f, wexp), np.ldexp(lb, wexp), gap)),
+        np.array([float(spread)]), np.array([status]),
+    )  # fmt: skip
+    scale = spread[0] / float(np.sum(w))
+    return y[0], f[0], lb[0], gap[0], epoch, 2 * epoch, status[0], scale
 
 
 def solve_sgd_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved:
     """Solve every problem of ``batch`` for ``options.p`` (not 2) by averaged SGD."""
     refuse_omit(options)
     P, n, d = batch.x.shape
-    missing, _ = _missing(batch, options.nan_policy)
+    missing, top = _missing(batch, options.nan_policy)
     wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=float)
     out = [np.zeros((P, d)), *(np.zeros(P) for _ in range(3))]
     counts = [np.zeros(P, dtype=np.int64), np.zeros(P, dtype=np.int64)]
@@ -136,7 +154,7 @@ def solve_sgd_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> So
             status[k] = NONFINITE
             continue
         x = np.asarray(batch.x[k], dtype=np.float64)
-        row = _one(x, wfull[k], None if y0 is None else y0[k], options, tol, batch.dtype)
+        row = _one(x, wfull[k], None if y0 is None else y0[k], options, tol, batch.dtype, top[k])
         out[0][k], out[1][k], out[2][k], out[3][k] = row[:4]
         counts[0][k], counts[1][k], status[k], scale[k] = row[4:]
     return Solved(*out, *counts, status, scale)
