@@ -141,6 +141,43 @@ inline Certificate certify(const double* sums, index_t d, double W, double* g) {
     return {f, lb, gnorm, gap_near, scale};
 }
 
+// What moving an iterate z to zt (its answer rounded to the points' dtype) can cost:
+// f(zt) - f(z) <= g . (zt - z) + 2 f_coinc by convexity (f(z) >= f(zt) + g . (z - zt) for a
+// subgradient g at zt; the coincident points' directions, which g lets cancel, give up
+// 2 f_coinc as in S), plus g's rounding (grad_rounding(d) W) times |zt - z| and that of
+// the product. sums and g are the pass at zt and its certify's. With g about H (zt - z)
+// this is second order in the move, where the near bound at zt is first order (its
+// gradient's): so f(zt) - f* <= absolute_gap(at z) + carried_gap.
+inline double carried_gap(const double* sums, const double* g, const double* zt,
+                          const double* z, index_t d, double W) {
+    double dot = 0, mag = 0, move2 = 0;
+    for (index_t j = 0; j < d; ++j) {
+        const double dz = zt[j] - z[j];
+        const double t = g[j] * dz;
+        dot += t;
+        mag += std::fabs(t);
+        move2 += dz * dz;
+    }
+    const double slack = grad_rounding(d) * W * std::sqrt(move2) +
+                         static_cast<double>(d + 2) * 0x1p-53 * mag;
+    return (dot + 2.0 * sums[slot::f_coinc] + slack) * (1.0 + sum_rounding);
+}
+
+// The certified absolute gap at an iterate whose certificate is c, given the best classic
+// bound lb seen so far (any iterate's LB bounds f*).
+inline double absolute_gap(const Certificate& c, double lb) {
+    return std::min(c.f - lb, c.gap_near);
+}
+
+// rounded (the certificate at zt, from sums and g) with the gap of at_z carried to zt.
+inline Certificate carried(Certificate rounded, const Certificate& at_z, double lb,
+                           const double* sums, const double* g, const double* zt,
+                           const double* z, index_t d, double W) {
+    const double moved = absolute_gap(at_z, lb) + carried_gap(sums, g, zt, z, d, W);
+    rounded.gap_near = std::min(rounded.gap_near, moved);
+    return rounded;
+}
+
 // A value v of the frame's units in the caller's, v / (s wscale), rounded up (an
 // objective) or down (a bound). s and wscale are powers of two: the quotient is one
 // scaling by 2^-e (no intermediate can leave float64's range whatever the two factors), so
@@ -158,12 +195,6 @@ inline double in_units_down(double v, double s, double wscale) {
     const int e = units_exponent(s, wscale);
     const double q = scaled_by(v, -e);
     return scaled_by(q, e) > v ? std::nextafter(q, -HUGE_VAL) : q;
-}
-
-// The certified absolute gap at an iterate whose certificate is c, given the best classic
-// bound lb seen so far (any iterate's LB bounds f*).
-inline double absolute_gap(const Certificate& c, double lb) {
-    return std::min(c.f - lb, c.gap_near);
 }
 
 // The relative gap the stopping rule compares with tol: absolute_gap / F, 0 when F == 0

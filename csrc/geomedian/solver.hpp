@@ -546,7 +546,10 @@ void solve_problem(const Problem<T>& p, const Options& opt, const double* init, 
         if (!moved) break;
         pass.sums(Frame{c, s, it.zt, it.fr.eps, it.fr.near}, it.St);
         ++out.n_passes;
-        rounded = certify(it.St, d, it.fit.W, it.gt);
+        // The iterate's gap carried over the move (second order), where the near bound at
+        // the rounded point is first order (its gradient's).
+        rounded = carried(certify(it.St, d, it.fit.W, it.gt), it.cert, it.lb, it.St, it.gt,
+                          it.zt, z, d, it.fit.W);
         it.lb = std::max(it.lb, rounded.lb);
         // Done where certified, and hopeless where the rounding alone costs tol (the points'
         // resolution: no iterate rounds better).

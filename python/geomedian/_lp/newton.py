@@ -46,13 +46,25 @@ from .._contract import (
 from .certificate import assemble, cancel_at_y, dual_exponent, lower_bound
 from .norms import abs_power, p_norm
 
-__all__ = ["Points", "certified_gap", "evaluate", "near_bound", "newton_median"]
+__all__ = [
+    "Points",
+    "carried_gap",
+    "certified_gap",
+    "evaluate",
+    "gradient_rounding",
+    "near_bound",
+    "newton_median",
+]
 
 _ARMIJO = 1e-4
 _F_NOISE = 8 * 2.0**-52  # f's rounding, relative (as F_NOISE of the p = 2 solver)
 _HALVINGS = 60
+# Halvings of a step too small for f to judge, that did not shrink the gradient: then no
+# step is taken (near p = 1 the gradient need not shrink along any of them).
+_BLIND_HALVINGS = 8
 _FLAT_ROUNDS = 16
 _SECANT_RHO = 1.5  # see _secant_step
+_MARGIN = 2.0**-40  # the kernel sums' rounding, relative (see near_bound)
 
 
 class Points(NamedTuple):
@@ -87,6 +99,7 @@ class _State(NamedTuple):
     irls: np.ndarray  # (P, d): sum_i w_i |z_ij|^(p-2) / N_i^(p-1), the IRLS step's scale
     near_gap: np.ndarray  # f(y) - f* <= near_gap, from the near points alone (see near_bound)
     spread: np.ndarray  # F = W f_N / W_N, the gap's unit
+    dual_mass: np.ndarray  # (P, d): G = sum_i |u_i|, the scale of the gradient's rounding
 
 
 def evaluate(
@@ -132,7 +145,8 @@ def evaluate(
     near_gap, spread = near_bound(sums, g, block(3), p)
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
                   sums[:, LP_NEAREST], pinned, closest, closest_gap,
-                  sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread)  # fmt: skip
+                  sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread,
+                  block(3))  # fmt: skip
 
 
 @functools.cache
@@ -160,19 +174,46 @@ def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
     (about :math:`(p - 1)(d + 4) + 8` u of it); the sums carry ``2**-40``. The gap's unit
     is :math:`F = W f_N / W_N` (``f`` itself when every point is near).
     """
-    d = g.shape[-1]
     f, W = sums[:, LP_F], sums[:, LP_WEIGHT]
     WN, fN = sums[:, LP_W_NEAR], sums[:, LP_F_NEAR]
-    q = dual_exponent(p)
-    rounding = (131.0 + (p - 1.0) * (d + 4) + 8.0) * 2.0**-53
-    gbound = p_norm(g, q, axis=-1) + rounding * p_norm(G, q, axis=-1)
-    margin = 2.0**-40
+    gbound = p_norm(g, dual_exponent(p), axis=-1) + gradient_rounding(G, p)
+    margin = _MARGIN
     den = 2.0 * WN * (1.0 - margin) - W * (1.0 + margin) - gbound
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where(den > 0, gbound / np.where(den > 0, den, 1.0), np.inf)
         near_gap = np.where(beta <= 1.0, 2.0 * beta * fN * (1.0 + margin), np.inf)
         spread = np.where((WN > 0) & (fN > 0), W * fN / np.where(WN > 0, WN, 1.0), f)
     return near_gap, spread
+
+
+def gradient_rounding(G: np.ndarray, p: float) -> np.ndarray:
+    """Return a bound on ``||g~ - g||_q``, the computed gradient's error; ``G = sum_i |u_i|``.
+
+    The rounding of its sum (131 u of ``G``) and of each dual (about
+    :math:`(p - 1)(d + 4) + 8` u of it).
+    """
+    d = G.shape[-1]
+    return (131.0 + (p - 1.0) * (d + 4) + 8.0) * 2.0**-53 * p_norm(G, dual_exponent(p), axis=-1)
+
+
+def carried_gap(at: _State, y_hat: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
+    r"""Return a bound on :math:`f(\hat y) - f(y)`, ``at`` the state at :math:`\hat y`.
+
+    By convexity, :math:`f(y) \ge f(\hat y) + g \cdot (y - \hat y)` for the subgradient
+    :math:`g` of the pass at :math:`\hat y` (its choice for points at :math:`\hat y`
+    included): :math:`f(\hat y) - f(y) \le g \cdot (\hat y - y)`, plus the computed
+    ``g``'s rounding (:func:`gradient_rounding`) times :math:`\lVert \hat y - y \rVert_p`
+    and the product's own. Where :math:`\hat y` is ``y`` rounded to the points' dtype this
+    is about :math:`\delta^T H \delta` (:math:`g \approx H \delta`), second order in the
+    rounding :math:`\delta`, where the bound at :math:`\hat y` itself is first order (its
+    gradient's).
+    """
+    delta = y_hat - y
+    terms = at.gradient * delta
+    d = delta.shape[-1]
+    slack = gradient_rounding(at.dual_mass, p) * p_norm(delta, p, axis=-1)
+    slack += (d + 2) * 2.0**-53 * np.sum(np.abs(terms), axis=-1)
+    return (np.sum(terms, axis=-1) + slack) * (1.0 + _MARGIN)
 
 
 def _directions(xt: np.ndarray, y: np.ndarray, p: float):
@@ -349,25 +390,28 @@ def newton_median(
         slope = np.sum(direction * sub.gradient, axis=1)
         t = first[active].copy()
         searching = np.ones(active.size, dtype=bool)
+        blind = np.zeros(active.size, dtype=np.int64)  # trials f could not judge, rejected
         new = sub
         ynew = y[active].copy()
         for _ in range(_HALVINGS):
-            idx = np.flatnonzero(searching)
+            idx = np.flatnonzero(searching & (blind < _BLIND_HALVINGS))
             if idx.size == 0:
                 break
             trial = y[active[idx]] + t[idx, None] * direction[idx]
             tr = evaluate(pts, active[idx], trial, p)
             n_passes[active[idx]] += 1
             f0 = sub.objective[idx]
-            ok = (tr.objective <= f0 + _ARMIJO * t[idx] * slope[idx]) | (
-                certified_gap(tr.objective, tr.lower_bound, tr.near_gap, tr.spread) <= tol
-            )
             # Where f cannot resolve the step (far points make f huge: its rounding exceeds
-            # the change across the whole cloud), a step that leaves f within its rounding
-            # and shrinks the gradient is progress the certificate will see.
+            # the change across the whole cloud), Armijo's test passes any step that leaves
+            # f equal; there a step that leaves f within its rounding and shrinks the
+            # gradient is progress the certificate will see, and no other.
             level = tr.objective <= f0 + _F_NOISE * np.abs(f0)
             smaller = np.sum(tr.gradient**2, axis=1) < np.sum(sub.gradient[idx] ** 2, axis=1)
-            ok |= level & smaller & (np.abs(t[idx] * slope[idx]) <= _F_NOISE * np.abs(f0))
+            unresolved = np.abs(t[idx] * slope[idx]) <= _F_NOISE * np.abs(f0)
+            ok = (tr.objective <= f0 + _ARMIJO * t[idx] * slope[idx]) & ~unresolved
+            ok |= certified_gap(tr.objective, tr.lower_bound, tr.near_gap, tr.spread) <= tol
+            ok |= level & smaller & unresolved
+            blind[idx[~ok & unresolved]] += 1
             acc = idx[ok]
             ynew[acc] = trial[ok]
             new = _put(new, acc, _take(tr, np.flatnonzero(ok)))

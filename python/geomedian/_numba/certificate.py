@@ -93,10 +93,42 @@ def in_units_down(v, s, wscale):
 
 
 @njit(**KERNEL)
+def carried_gap(sums, g, zt, z, d, W):
+    """Return a bound on f(zt) - f(z), sums and g the pass at zt and its certify's.
+
+    By convexity, g . (zt - z) + 2 f_coinc, plus g's rounding times |zt - z| and the
+    product's: second order in the move (g about H (zt - z)), where the near bound at zt is
+    first order. So f(zt) - f* <= absolute_gap(at z) + carried_gap (the rounded answer).
+    """
+    dot = 0.0
+    mag = 0.0
+    move2 = 0.0
+    for j in range(d):
+        dz = zt[j] - z[j]
+        t = g[j] * dz
+        dot += t
+        mag += abs(t)
+        move2 += dz * dz
+    slack = grad_rounding(d) * W * math.sqrt(move2) + (d + 2) * 2.0**-53 * mag
+    return (dot + 2.0 * sums[SLOT_F_COINC] + slack) * (1.0 + SUM_ROUNDING)
+
+
+@njit(**KERNEL)
 def absolute_gap(cert, lb):
     """Return the certified f - f* at an iterate certified by cert, lb the best bound seen."""
     gap = cert.f - lb
     return cert.gap_near if cert.gap_near < gap else gap  # std::min's order
+
+
+@njit(**KERNEL)
+def carried(rounded, at_z, lb, sums, g, zt, z, d, W):
+    """Return ``rounded`` (the certificate at zt) with the gap of ``at_z`` carried to zt.
+
+    C++: ``rounded.gap_near = std::min(rounded.gap_near, absolute_gap + carried_gap)``.
+    """
+    moved = absolute_gap(at_z, lb) + carried_gap(sums, g, zt, z, d, W)
+    gap_near = moved if moved < rounded.gap_near else rounded.gap_near  # std::min's order
+    return Certificate(rounded.f, rounded.lb, rounded.gnorm, gap_near, rounded.scale)
 
 
 @njit(**KERNEL)

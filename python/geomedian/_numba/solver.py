@@ -33,7 +33,14 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from .certificate import certified_gap, certify, in_units_down, in_units_up, relative_gap
+from .certificate import (
+    carried,
+    certified_gap,
+    certify,
+    in_units_down,
+    in_units_up,
+    relative_gap,
+)
 from .fused_pass import (
     MOMENT_HALF_SPREAD,
     MOMENT_HEAD,
@@ -899,7 +906,10 @@ def solve_problem(pr, opt, init, has_init, pa, ws, stop, median):
             break
         pass_sums(pr, pa, Frame(c, s, zt, fit.eps, fit.near), fit.W, St)
         counts[COUNT_PASSES] += 1
-        rounded = certify(St, d, fit.W, at(ws, V_GT, d))
+        # The iterate's gap carried over the move (second order), where the near bound at
+        # the rounded point is first order (its gradient's).
+        gt = at(ws, V_GT, d)
+        rounded = carried(certify(St, d, fit.W, gt), cert, lb, St, gt, zt, z, d, fit.W)
         lb = max(lb, rounded.lb)
         # Done where certified, and hopeless where the rounding alone costs tol.
         after = certified_gap(rounded, lb)

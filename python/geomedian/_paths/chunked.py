@@ -115,6 +115,7 @@ def plain(fn, _done=None):
     return out
 
 
+carried = plain(certificate.carried)
 certify = plain(certificate.certify)
 certified_gap = plain(certificate.certified_gap)
 in_units_down = plain(certificate.in_units_down)
@@ -675,7 +676,9 @@ class _Iteration:
         zt = (median - self.c) * self.s
         if not math.sqrt(float(np.sum((zt - self.z) ** 2))) > self.eps:
             return None
-        return self.pass_at(zt, False)[2]
+        lb = self.run.lb
+        S, g, cert, _ = self.pass_at(zt, False)
+        return carried(cert, self.cert, lb, S, g, zt, self.z, self.d, self.src.W)
 
     def outcome(self, status: int, tol: float, rounded) -> ChunkedOutcome:
         """Return the answer in the points' dtype, ``rounded`` its certificate if it moved."""

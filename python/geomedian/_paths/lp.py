@@ -20,7 +20,7 @@ from .._kernels import Solved, kernels
 from .._lp.certificate import lower_bound
 from .._lp.chebyshev import chebyshev_median, newton_start, program_points
 from .._lp.coordinate_median import coordinate_median, coordinate_median_bound
-from .._lp.newton import Points, certified_gap, evaluate, newton_median
+from .._lp.newton import Points, carried_gap, certified_gap, evaluate, newton_median
 from .._lp.norms import p_norm
 from .._options import SolveOptions
 from .._result import CONVERGED, EMPTY, MAX_ITER, NONFINITE, RANGE, STALLED
@@ -300,11 +300,16 @@ def finish_lp(pts: Points, dtype, y, f, lb, n_iter, n_passes, status, optimal, p
     if not np.array_equal(rounded, y, equal_nan=True):
         # The answer is returned in the points' dtype: its objective is that point's (the
         # bound, on f*, holds wherever it was found).
-        y = rounded
-        bound, optimal = _bound_at(pts, y, p) if bound_at is None else bound_at(y)
-        f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
+        bound, optimal = _bound_at(pts, rounded, p) if bound_at is None else bound_at(rounded)
         if near_gap is not None:
-            near_gap, spread = bound.near_gap, bound.spread
+            # f(rounded) - f* <= (f(y) - f*) + carried_gap: second order in the rounding,
+            # where the near bound at the rounded point is first order.
+            before = np.minimum(np.where(lb < np.inf, f - lb, np.inf), near_gap)
+            carried = before + carried_gap(bound, rounded, y, p)
+            near_gap = np.minimum(bound.near_gap, np.where(np.isfinite(carried), carried, np.inf))
+            spread = bound.spread
+        y = rounded
+        f, lb = bound.objective, np.maximum(lb, bound.lower_bound)
         n_passes += 1
     if near_gap is None:
         near_gap, spread = np.full_like(f, np.inf), f
