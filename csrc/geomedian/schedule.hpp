@@ -15,9 +15,9 @@
 //   - else a Newton step, where one is due (newton_due; on a data point too, for the
 //     others) and the Hessian gives one; a failed or rejected Newton step backs off
 //     likewise and the gradient step comes instead;
-//   - else gradient descent, or a Weiszfeld step (method weiszfeld, or beside far points
-//     whose distances make f's rounding hide the Armijo test: majorize_only, where only
-//     majorize-minimize steps are safe).
+//   - else gradient descent, or a Weiszfeld step (method weiszfeld).
+//   Beside far points whose distances make f's rounding hide the Armijo test
+//   (majorize_only) the near points' gap judges the trials instead.
 // The trial's pass decides (trial_accepted). An accepted step that shrank below 2^-40 of
 // the iterate's length asks to move the frame's centre onto the iterate (recentre_due);
 // a proposal that cannot move stalls the solve only once the frame sits on the iterate
@@ -75,10 +75,10 @@ inline bool vertex_new(Schedule& sc, index_t k, index_t n_iter) {
     return false;
 }
 
-// Whether only majorize-minimize steps are safe: beside far points (w_far > 0) whose
-// distances make f so large that its rounding allowance (f_noise f) is not far below the
-// near points' share f_N. The Armijo tests of gradient and Newton trials then compare
-// rounding noise and accept nearly any step. Far points that leave f_N its digits (rows a
+// Whether f cannot judge a step: beside far points (w_far > 0) whose distances make f so
+// large that its rounding allowance (f_noise f) is not far below the near points' share
+// f_N. The Armijo tests of gradient and Newton trials then compare rounding noise and
+// accept nearly any step (trial_accepted asks the near points' gap instead). Far points that leave f_N its digits (rows a
 // few thousand times the near ones' spread away: the robust frame calls far whatever lies
 // beyond near_factor times the median distance) do not hide it, and a cluster of near
 // points with a pair close beside the optimum needs second-order steps to reach it.
@@ -87,17 +87,15 @@ inline bool majorize_only(const double* S) {
 }
 
 // Whether to try a Newton step (the caller then forms the Hessian, where its pass can).
-// Not where only majorize-minimize steps are safe (majorize_only): the model (near points'
-// curvature, the far points' constant pull) would send steps far off unchecked. On a data
-// point (eta > 0) too: the gradient g (the minimum-norm subgradient) and the Hessian leave
+// Also where f's rounding hides the near points (majorize_only): the near points' gap then
+// judges the step (trial_accepted). On a data point (eta > 0) too: the gradient g (the minimum-norm subgradient) and the Hessian leave
 // the coincident points out, their weight having cancelled what it could of the others'
 // pull, so the step is Newton's for the others. Beside a point (a pair of points) much
 // closer to the iterate than the rest, Weiszfeld and the safe gradient step only move by
 // a share of the distance to it per iteration, where Newton leaves it in one step.
 inline bool newton_due(const Schedule& sc, bool newton_method, index_t d, const double* S,
                        index_t n_iter) {
-    return !sc.retry && newton_method && d <= newton_max_d && !majorize_only(S) &&
-           n_iter >= sc.next_newton;
+    return !sc.retry && newton_method && d <= newton_max_d && n_iter >= sc.next_newton;
 }
 
 // A Newton step that failed (no step) or was rejected: the gradient step comes next, and
@@ -108,13 +106,11 @@ inline void newton_backs_off(Schedule& sc, index_t n_iter) {
 }
 
 // The trial proposed: the vertex or the Newton step where there is one, else gradient
-// descent (gd and newton) or Weiszfeld. Where f's rounding hides the near points
-// (majorize: majorize_only) descent takes Weiszfeld steps only: majorize-minimize, they
-// decrease f whatever its rounding.
-inline Trial trial_kind(bool vertex, bool newton, bool descent, bool majorize) {
+// descent (gd and newton) or Weiszfeld.
+inline Trial trial_kind(bool vertex, bool newton, bool descent) {
     if (vertex) return Trial::vertex;
     if (newton) return Trial::newton;
-    return descent && !majorize ? Trial::gd : Trial::weiszfeld;
+    return descent ? Trial::gd : Trial::weiszfeld;
 }
 
 // Whether to keep the trial, from the certificate and the weight beyond the near radius at
@@ -124,17 +120,19 @@ inline bool trial_accepted(Trial kind, bool majorize, const GdState& gd,
                            const Certificate& cert, const Certificate& ct, double decrement,
                            double w_far, double w_far_trial) {
     bool accept;
-    // Where f's rounding hides the near points (majorize), f cannot tell a data point from
-    // the iterate, and equal values accepted every vertex probe: the iterate jumped to the
-    // nearest row and started over. The point is kept there only where the near points
-    // certify it a smaller gap (gap_N bounds f - f* at either point; at an optimal data
-    // point it is the smaller one).
+    // Where f's rounding hides the near points (majorize), f cannot judge a step: equal
+    // values accepted every vertex probe (the iterate jumped to the nearest row and started
+    // over), and nearly any Newton or gradient step. There a trial is kept only where the
+    // near points certify it a smaller gap (gap_N bounds f - f* at either point; at an
+    // optimal data point it is the smaller one), but for a gradient step at t_safe, which
+    // majorizes (Weiszfeld's, the rejected steps' fallback).
     if (kind == Trial::vertex)
         accept = majorize ? ct.gap_near < cert.gap_near : ct.f <= cert.f;
     else if (kind == Trial::newton)
-        accept = newton_accept(cert.f, ct.f, decrement);
+        accept = majorize ? ct.gap_near < cert.gap_near : newton_accept(cert.f, ct.f, decrement);
     else if (kind == Trial::gd)
-        accept = gd_accept(gd, cert.f, ct.f, cert.gnorm);
+        accept = majorize ? gd.t <= gd.t_safe || ct.gap_near < cert.gap_near
+                          : gd_accept(gd, cert.f, ct.f, cert.gnorm);
     else
         accept = true;  // Vardi-Zhang steps never increase f
     // Where far points make f, its rounding exceeds the inliers' whole share, and the tests

@@ -434,7 +434,7 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt, double tol) {
         }
         const bool descent = it.opt.method != Method::weiszfeld;
         const bool majorize = majorize_only(S);
-        const Trial kind = trial_kind(vertex, newton, descent, majorize);
+        const Trial kind = trial_kind(vertex, newton, descent);
         bool moved = true;
         if (kind == Trial::gd)
             moved = gd_propose(it.gd, S, d, it.fit.W, it.z, it.g, sc.retry, it.zt);

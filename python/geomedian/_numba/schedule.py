@@ -80,13 +80,13 @@ def vertex_new(sc, k, n_iter):
 
 @njit(**KERNEL, inline="always")
 def majorize_only(S):
-    """Whether only majorize-minimize steps are safe: far points hide f_N in f's rounding."""
+    """Whether f cannot judge a step: far points hide f_N in its rounding (schedule.hpp)."""
     return S[SLOT_W_FAR] > 0 and not (F_NOISE * S[SLOT_F] <= FAR_NOISE_SHARE * S[SLOT_F_NEAR])
 
 
 @njit(**KERNEL, inline="always")
 def newton_due(sc, newton_method, d, S, n_iter):
-    """Whether to try a Newton step: not where only majorize-minimize steps are safe.
+    """Whether to try a Newton step (beside far points too: the near gap judges it).
 
     On a data point too: g and the Hessian leave the coincident points out (schedule.hpp).
     """
@@ -94,7 +94,6 @@ def newton_due(sc, newton_method, d, S, n_iter):
         not sc.retry
         and newton_method
         and d <= NEWTON_MAX_D
-        and not majorize_only(S)
         and n_iter >= sc.next_newton
     )
 
@@ -110,28 +109,31 @@ def newton_backs_off(sc, n_iter):
 
 
 @njit(**KERNEL)
-def trial_kind(vertex, newton, descent, majorize):
-    """Return the TRIAL_* proposed; where ``majorize`` (majorize_only) descent takes Weiszfeld."""
+def trial_kind(vertex, newton, descent):
+    """Return the TRIAL_* proposed: the vertex, Newton's step, else GD (descent) or Weiszfeld."""
     if vertex:
         return TRIAL_VERTEX
     if newton:
         return TRIAL_NEWTON
-    return TRIAL_GD if descent and not majorize else TRIAL_WEISZFELD
+    return TRIAL_GD if descent else TRIAL_WEISZFELD
 
 
 @njit(**KERNEL, inline="always")
 def trial_accepted(kind, majorize, gd, cert, ct, decrement, w_far, w_far_trial):
     """Whether to keep the trial (cert, w_far: at the iterate; ct, w_far_trial: at the trial).
 
-    ``majorize``: majorize_only at the iterate, where only the near points' gap judges a
-    vertex (schedule.hpp).
+    ``majorize``: majorize_only at the iterate, where the near points' gap judges the trial
+    but for a majorizing gradient step at t_safe (schedule.hpp).
     """
     if kind == TRIAL_VERTEX:
         accept = ct.gap_near < cert.gap_near if majorize else ct.f <= cert.f
     elif kind == TRIAL_NEWTON:
-        accept = newton_accept(cert.f, ct.f, decrement)
+        accept = ct.gap_near < cert.gap_near if majorize else newton_accept(cert.f, ct.f, decrement)
     elif kind == TRIAL_GD:
-        accept = gd_accept(gd, cert.f, ct.f, cert.gnorm)
+        if majorize:
+            accept = gd[GD_T] <= gd[GD_T_SAFE] or ct.gap_near < cert.gap_near
+        else:
+            accept = gd_accept(gd, cert.f, ct.f, cert.gnorm)
     else:
         accept = True  # Vardi-Zhang steps never increase f
     # Where far points make f, its rounding exceeds the inliers' whole share, and the tests

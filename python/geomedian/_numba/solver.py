@@ -797,7 +797,7 @@ def iterate(pr, opt, tol, pa, ws, fit, sc, cert, lb, anchor_first, stop):
             if not newton:
                 sc = newton_backs_off(sc, n_iter)
         majorize = majorize_only(S)
-        kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD, majorize)
+        kind = trial_kind(vertex, newton, opt.method != METHOD_WEISZFELD)
         moved = True
         if kind == TRIAL_GD:
             moved = gd_propose(gd, z_prev, g_prev, S, d, fit.W, z, g, sc.retry, zt)

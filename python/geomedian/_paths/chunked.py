@@ -636,7 +636,7 @@ class _Iteration:
             else:  # the step's second-order bound (newton_bound.py), from H as formed
                 inv_sq = self.H[d * (d + 1) // 2]
                 run.lb = max(run.lb, newton_bound(S, self.H, inv_sq, p, self.src.W, self.src.n))
-        kind = trial_kind(vertex, newton, self.descent, majorize_only(S))
+        kind = trial_kind(vertex, newton, self.descent)
         moved = True
         if kind == TRIAL_GD:
             moved = gd_propose(self.gd, self.z_prev, self.g_prev, S, d, self.src.W, self.z,
