@@ -963,3 +963,35 @@ def test_float32_answer_carries_the_iterates_gap(backend, fill, tmp_path):
         r = geomedian.solve(points, backend=backend)
         assert r.converged, (type(points), r)
         assert _excess(x[k], r.median, ref.median[k]) <= r.gap * r.scale * n * (1 + 1e-6) + 1e-13
+
+
+@pytest.mark.parametrize("fill", [1e30, 9.969209968386869e36])
+def test_pixels_beside_fill_rows_hidden_in_f(backend, fill, tmp_path):
+    # Fill rows at 1e30 (or netCDF's default fill value) make f's rounding exceed the
+    # inliers' whole share (majorize_only). Only Weiszfeld steps were taken there, and they
+    # crawl: a pixel with one such row of 20 took 28 passes (6 without), one with 4 took
+    # 1,011 and ran out max_iter at a gap of 6e-9. Newton and gradient trials are now taken
+    # where the near points' gap certifies them better. The fill rows pull along
+    # (1, ..., 1) from anywhere in the cloud: at 1e8 (where f resolves the inliers) they
+    # give the same medians.
+    rng = np.random.default_rng(3)
+    P, n, d = 60, 20, 6
+    x = rng.uniform(0.02, 0.4, (P, 1, d)) + rng.normal(0.0, 0.01, (P, n, d))
+    clouds = rng.random((P, n)) < 0.2
+    x[clouds] = rng.uniform(0.3, 0.9, (int(clouds.sum()), 1)) + rng.normal(0.0, 0.02, (1, d))
+    rows = rng.random((P, n)) < 0.08
+    rows[:3, :4] = True  # a few pixels with 4 or more
+    far, near = x.copy(), x.copy()
+    far[rows], near[rows] = fill, 1e8
+    res, ref = (geomedian.solve(a, backend=backend) for a in (far, near))
+    assert res.converged.all() and ref.converged.all()
+    np.testing.assert_allclose(res.median, ref.median, atol=1e-6)
+    assert res.n_passes.max() <= 60, res.n_passes.max()
+    # The heaviest pixel alone, as a memory map and as a Dask array (the chunked solver).
+    k = int(np.argmax(res.n_passes))
+    np.save(tmp_path / "x.npy", far[k])
+    da = pytest.importorskip("dask.array")
+    for points in (np.load(tmp_path / "x.npy", mmap_mode="r"), da.from_array(far[k], chunks=7)):
+        r = geomedian.solve(points, backend=backend)
+        assert r.converged, (type(points), r)
+        np.testing.assert_allclose(r.median, ref.median[k], atol=1e-6)
