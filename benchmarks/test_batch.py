@@ -10,6 +10,8 @@ The data imitate a satellite time series: per pixel a surface reflectance in [0.
 
 - ``geomedian`` (both backends, float64 and float32, default tolerance, all cores): one
   call for the whole batch; every problem must be certified (gap <= tol);
+- the same batch with 5 % of its rows netCDF's default fill value left unmasked (far rows
+  whose distances hide the inliers in f's rounding);
 - one large problem with the same number of points (2,000,000 x 6), for the cost of
   batching over the raw kernel;
 - ``hdmedians.geomedian`` in a Python loop, on the first 2,000 problems only, scaled by 50
@@ -71,6 +73,28 @@ def test_geomedian_batch(benchmark, record, data, backend, dtype):
         mean_passes=float(res.n_passes.mean()), mean_iter=float(res.n_iter.mean())
     )
     _row(record, benchmark, f"geomedian {backend}", dtype, passes=float(res.n_passes.mean()))
+
+
+# netCDF's default float fill value, left unmasked in 5 % of the rows: far rows whose
+# distances hide the inliers in f's rounding.
+NETCDF_FILL = 9.969209968386869e36
+FILL_SHARE = 0.05
+
+
+@pytest.mark.parametrize("dtype", ["f64", "f32"])
+def test_geomedian_batch_beside_fill_values(benchmark, record, data, backend, dtype):
+    rng = np.random.default_rng([SEED, 5])
+    x = data[dtype].copy()
+    x[rng.random((P, N)) < FILL_SHARE] = NETCDF_FILL
+    benchmark.group = "batch-100k-pixels-beside-fill-values"
+    benchmark.extra_info.update(backend=backend, dtype=dtype, threads=resolve_threads(None))
+    res = benchmark.pedantic(geomedian.solve, (x,), {"backend": backend}, rounds=3)
+    assert res.converged.all(), res.message
+    benchmark.extra_info.update(
+        mean_passes=float(res.n_passes.mean()), max_passes=int(res.n_passes.max())
+    )
+    _row(record, benchmark, f"geomedian {backend}, 5 % fill rows", dtype,
+         passes=float(res.n_passes.mean()))  # fmt: skip
 
 
 def test_geomedian_one_large_problem(benchmark, record, data, backend):
