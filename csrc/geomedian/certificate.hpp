@@ -141,6 +141,31 @@ inline Certificate certify(const double* sums, index_t d, double W, double* g) {
     return {f, lb, gnorm, gap_near, scale};
 }
 
+// A value v of the frame's units in the caller's, v / (s wscale), rounded up (an
+// objective) or down (a bound). s and wscale are powers of two: the quotient is one
+// scaling by 2^-e (no intermediate can leave float64's range whatever the two factors), so
+// it is exact unless it lands among the subnormals (subnormal weights or coordinates);
+// there the directed rounding keeps the bound below the optimum and the objective above it.
+inline int units_exponent(double s, double wscale) {
+    return binary_exponent(s) + binary_exponent(wscale) - 2;  // s wscale = 2^e
+}
+inline double in_units_up(double v, double s, double wscale) {
+    const int e = units_exponent(s, wscale);
+    const double q = scaled_by(v, -e);
+    return scaled_by(q, e) < v ? std::nextafter(q, HUGE_VAL) : q;
+}
+inline double in_units_down(double v, double s, double wscale) {
+    const int e = units_exponent(s, wscale);
+    const double q = scaled_by(v, -e);
+    return scaled_by(q, e) > v ? std::nextafter(q, -HUGE_VAL) : q;
+}
+
+// The certified absolute gap at an iterate whose certificate is c, given the best classic
+// bound lb seen so far (any iterate's LB bounds f*).
+inline double absolute_gap(const Certificate& c, double lb) {
+    return std::min(c.f - lb, c.gap_near);
+}
+
 // What moving an iterate z to zt (its answer rounded to the points' dtype) can cost:
 // f(zt) - f(z) <= g . (zt - z) + 2 f_coinc by convexity (f(z) >= f(zt) + g . (z - zt) for a
 // subgradient g at zt; the coincident points' directions, which g lets cancel, give up
@@ -163,12 +188,6 @@ inline double carried_gap(const double* sums, const double* g, const double* zt,
     return (dot + 2.0 * sums[slot::f_coinc] + slack) * (1.0 + sum_rounding);
 }
 
-// The certified absolute gap at an iterate whose certificate is c, given the best classic
-// bound lb seen so far (any iterate's LB bounds f*).
-inline double absolute_gap(const Certificate& c, double lb) {
-    return std::min(c.f - lb, c.gap_near);
-}
-
 // rounded (the certificate at zt, from sums and g) with the gap of at_z carried to zt.
 inline Certificate carried(Certificate rounded, const Certificate& at_z, double lb,
                            const double* sums, const double* g, const double* zt,
@@ -176,25 +195,6 @@ inline Certificate carried(Certificate rounded, const Certificate& at_z, double 
     const double moved = absolute_gap(at_z, lb) + carried_gap(sums, g, zt, z, d, W);
     rounded.gap_near = std::min(rounded.gap_near, moved);
     return rounded;
-}
-
-// A value v of the frame's units in the caller's, v / (s wscale), rounded up (an
-// objective) or down (a bound). s and wscale are powers of two: the quotient is one
-// scaling by 2^-e (no intermediate can leave float64's range whatever the two factors), so
-// it is exact unless it lands among the subnormals (subnormal weights or coordinates);
-// there the directed rounding keeps the bound below the optimum and the objective above it.
-inline int units_exponent(double s, double wscale) {
-    return binary_exponent(s) + binary_exponent(wscale) - 2;  // s wscale = 2^e
-}
-inline double in_units_up(double v, double s, double wscale) {
-    const int e = units_exponent(s, wscale);
-    const double q = scaled_by(v, -e);
-    return scaled_by(q, e) < v ? std::nextafter(q, HUGE_VAL) : q;
-}
-inline double in_units_down(double v, double s, double wscale) {
-    const int e = units_exponent(s, wscale);
-    const double q = scaled_by(v, -e);
-    return scaled_by(q, e) > v ? std::nextafter(q, -HUGE_VAL) : q;
 }
 
 // The relative gap the stopping rule compares with tol: absolute_gap / F, 0 when F == 0

@@ -78,19 +78,21 @@ inline bool vertex_new(Schedule& sc, index_t k, index_t n_iter) {
 // Whether f cannot judge a step: beside far points (w_far > 0) whose distances make f so
 // large that its rounding allowance (f_noise f) is not far below the near points' share
 // f_N. The Armijo tests of gradient and Newton trials then compare rounding noise and
-// accept nearly any step (trial_accepted asks the near points' gap instead). Far points that leave f_N its digits (rows a
-// few thousand times the near ones' spread away: the robust frame calls far whatever lies
-// beyond near_factor times the median distance) do not hide it, and a cluster of near
-// points with a pair close beside the optimum needs second-order steps to reach it.
+// accept nearly any step (trial_accepted asks the near points' gap instead). Far points
+// that leave f_N its digits (rows a few thousand times the near ones' spread away: the
+// robust frame calls far whatever lies beyond near_factor times the median distance) do
+// not hide it, and a cluster of near points with a pair close beside the optimum needs
+// second-order steps to reach it.
 inline bool majorize_only(const double* S) {
     return S[slot::w_far] > 0 && !(f_noise * S[slot::f] <= far_noise_share * S[slot::f_near]);
 }
 
 // Whether to try a Newton step (the caller then forms the Hessian, where its pass can).
 // Also where f's rounding hides the near points (majorize_only): the near points' gap then
-// judges the step (trial_accepted). On a data point (eta > 0) too: the gradient g (the minimum-norm subgradient) and the Hessian leave
-// the coincident points out, their weight having cancelled what it could of the others'
-// pull, so the step is Newton's for the others. Beside a point (a pair of points) much
+// judges the step (trial_accepted). On a data point (eta > 0) too: the gradient g (the
+// minimum-norm subgradient) and the Hessian leave the coincident points out, their weight
+// having cancelled what it could of the others' pull, so the step is Newton's for the
+// others. Beside a point (a pair of points) much
 // closer to the iterate than the rest, Weiszfeld and the safe gradient step only move by
 // a share of the distance to it per iteration, where Newton leaves it in one step.
 inline bool newton_due(const Schedule& sc, bool newton_method, index_t d, const double* S,

@@ -93,6 +93,13 @@ def in_units_down(v, s, wscale):
 
 
 @njit(**KERNEL)
+def absolute_gap(cert, lb):
+    """Return the certified f - f* at an iterate certified by cert, lb the best bound seen."""
+    gap = cert.f - lb
+    return cert.gap_near if cert.gap_near < gap else gap  # std::min's order
+
+
+@njit(**KERNEL)
 def carried_gap(sums, g, zt, z, d, W):
     """Return a bound on f(zt) - f(z), sums and g the pass at zt and its certify's.
 
@@ -111,13 +118,6 @@ def carried_gap(sums, g, zt, z, d, W):
         move2 += dz * dz
     slack = grad_rounding(d) * W * math.sqrt(move2) + (d + 2) * 2.0**-53 * mag
     return (dot + 2.0 * sums[SLOT_F_COINC] + slack) * (1.0 + SUM_ROUNDING)
-
-
-@njit(**KERNEL)
-def absolute_gap(cert, lb):
-    """Return the certified f - f* at an iterate certified by cert, lb the best bound seen."""
-    gap = cert.f - lb
-    return cert.gap_near if cert.gap_near < gap else gap  # std::min's order
 
 
 @njit(**KERNEL)
