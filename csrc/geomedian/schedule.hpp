@@ -95,8 +95,7 @@ inline bool majorize_only(const double* S) {
 // others. Beside a point (a pair of points) much
 // closer to the iterate than the rest, Weiszfeld and the safe gradient step only move by
 // a share of the distance to it per iteration, where Newton leaves it in one step.
-inline bool newton_due(const Schedule& sc, bool newton_method, index_t d, const double* S,
-                       index_t n_iter) {
+inline bool newton_due(const Schedule& sc, bool newton_method, index_t d, index_t n_iter) {
     return !sc.retry && newton_method && d <= newton_max_d && n_iter >= sc.next_newton;
 }
 

@@ -426,7 +426,7 @@ Status iterate(Solve<T, Pass>& it, const Interrupt& interrupt, double tol) {
         }
         bool newton = false;
         double decrement = 0;
-        if (!vertex && newton_due(sc, it.opt.method == Method::newton, d, S, n_iter) &&
+        if (!vertex && newton_due(sc, it.opt.method == Method::newton, d, n_iter) &&
             pass_hessian(it.pass, it.fr, S[slot::inv], it.H)) {
             newton = newton_propose(it.H, d, S[slot::inv], it.z, it.g, it.newton_step,
                                     &decrement, it.zt);

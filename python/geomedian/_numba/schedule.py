@@ -85,7 +85,7 @@ def majorize_only(S):
 
 
 @njit(**KERNEL, inline="always")
-def newton_due(sc, newton_method, d, S, n_iter):
+def newton_due(sc, newton_method, d, n_iter):
     """Whether to try a Newton step (beside far points too: the near gap judges it).
 
     On a data point too: g and the Hessian leave the coincident points out (schedule.hpp).

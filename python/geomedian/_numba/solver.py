@@ -790,7 +790,7 @@ def iterate(pr, opt, tol, pa, ws, fit, sc, cert, lb, anchor_first, stop):
         decrement = 0.0
         if (
             not vertex
-            and newton_due(sc, opt.method == METHOD_NEWTON, d, S, n_iter)
+            and newton_due(sc, opt.method == METHOD_NEWTON, d, n_iter)
             and pass_hessian(pa, fz, S[SLOT_INV], H)
         ):
             newton, decrement = newton_propose(H, d, S[SLOT_INV], z, g, newton_step, zt)

@@ -626,7 +626,7 @@ class _Iteration:
                     vertex = not np.array_equal(zt, self.z)  # already there: step
         newton, decrement = False, 0.0
         # The Hessian came with the pass at y where a Newton step could be due (pass_hessian).
-        if not vertex and self.H is not None and newton_due(run.sc, True, d, S, n_iter):
+        if not vertex and self.H is not None and newton_due(run.sc, True, d, n_iter):
             H = np.empty(NEWTON_SCRATCH_SIZE)  # newton_direction factorises it in place
             H[: d * (d + 1) // 2] = self.H[: d * (d + 1) // 2]
             p = np.empty(d)
