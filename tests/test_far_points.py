@@ -33,6 +33,7 @@ import pytest
 import reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pixel_stacks import pixel_stacks
 
 import geomedian
 
@@ -921,7 +922,7 @@ def test_references_agree():
 def _float32_stacks(fill: float, P: int = 40, n: int = 20, d: int = 6) -> np.ndarray:
     """Pixel time series of reflectances in float32, 10 % of rows an unmasked fill value."""
     rng = np.random.default_rng(7)
-    x = rng.uniform(0.02, 0.4, (P, 1, d)) + rng.normal(0.0, 0.01, (P, n, d))
+    x = pixel_stacks(rng, P, n, d)
     x[rng.random((P, n)) < 0.1] = fill
     return x.astype(np.float32)
 
@@ -975,10 +976,8 @@ def test_pixels_beside_fill_rows_hidden_in_f(backend, fill, tmp_path):
     # (1, ..., 1) from anywhere in the cloud: at 1e8 (where f resolves the inliers) they
     # give the same medians.
     rng = np.random.default_rng(3)
-    P, n, d = 60, 20, 6
-    x = rng.uniform(0.02, 0.4, (P, 1, d)) + rng.normal(0.0, 0.01, (P, n, d))
-    clouds = rng.random((P, n)) < 0.2
-    x[clouds] = rng.uniform(0.3, 0.9, (int(clouds.sum()), 1)) + rng.normal(0.0, 0.02, (1, d))
+    P, n = 60, 20
+    x = pixel_stacks(rng, P, n, clouds=0.2)
     rows = rng.random((P, n)) < 0.08
     rows[:3, :4] = True  # a few pixels with 4 or more
     far, near = x.copy(), x.copy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pixel_stacks import pixel_stacks
 
 import geomedian
 
@@ -114,8 +115,8 @@ def test_float32_pixels_beside_fill_values(backend, p, fill):
     # float64 solve: f(answer) - f(reference) <= gap F, in extended precision (the fill rows'
     # distances are 1e5: float64 rounds them by 1.5e-11, about the claims).
     rng = np.random.default_rng(7)
-    P, n, d = 40, 20, 6
-    x = rng.uniform(0.02, 0.4, (P, 1, d)) + rng.normal(0.0, 0.01, (P, n, d))
+    P, n = 40, 20
+    x = pixel_stacks(rng, P, n)
     x[rng.random((P, n)) < 0.1] = fill
     x = x.astype(np.float32)
     res = geomedian.solve(x, p=p, backend=backend)
@@ -140,10 +141,8 @@ def test_pixels_beside_fill_rows_at_1e30(backend, p):
     # Such a step is now taken only where it shrinks the gradient. The fill rows pull along
     # (1, ..., 1) from anywhere in the cloud: at 1e8 they give the same medians.
     rng = np.random.default_rng(11)
-    P, n, d = 60, 20, 6
-    x = rng.uniform(0.02, 0.4, (P, 1, d)) + rng.normal(0.0, 0.01, (P, n, d))
-    clouds = rng.random((P, n)) < 0.1
-    x[clouds] = rng.uniform(0.3, 0.9, (int(clouds.sum()), 1)) + rng.normal(0.0, 0.02, (1, d))
+    P, n = 60, 20
+    x = pixel_stacks(rng, P, n, clouds=0.1)
     fill = rng.random((P, n)) < 0.1
     far, near = x.copy(), x.copy()
     far[fill], near[fill] = 1e30, 1e8
