@@ -143,6 +143,7 @@ def run_case(recipe: dict) -> dict:
         "tol": recipe["tol"],
         "axis": recipe["axis"],
         "threads": recipe["threads"],
+        "p": recipe["p"],
     }
     func = getattr(geomedian, recipe["func"])
     outcome: dict = {}

@@ -58,6 +58,7 @@ recipes = st.fixed_dictionaries(
         "tol": st.sampled_from([None, 0.0, 1e-3, 1e-12]),
         "axis": st.sampled_from([-2, 0, 1]),
         "threads": st.sampled_from([1, 2]),
+        "p": st.sampled_from([2.0, 2.0, 1.0, 1.5, math.inf]),
     }
 )
 
@@ -126,13 +127,13 @@ def expected_refusal(recipe: dict) -> str | None:
     return None
 
 
-def objective_ref(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> float:
-    """sum_i w_i |y - x_i|, scaled so that neither 1e-300 nor 1e+300 data under/overflows."""
+def objective_ref(y: np.ndarray, x: np.ndarray, w: np.ndarray, p: float = 2.0) -> float:
+    """sum_i w_i |y - x_i|_p, scaled so that neither 1e-300 nor 1e+300 data under/overflows."""
     diff = x - y
     m = np.abs(diff).max(initial=0.0)
     if m == 0:
         return 0.0
-    return float(np.sum(w * (m * np.linalg.norm(diff / m, axis=1))))
+    return float(np.sum(w * (m * np.linalg.norm(diff / m, ord=p, axis=1))))
 
 
 def check_solved(recipe: dict, outcome: dict) -> int:
@@ -175,11 +176,12 @@ def check_solved(recipe: dict, outcome: dict) -> int:
             continue
         y = median[k]
         assert np.isfinite(y).all(), y
-        fy = objective_ref(y, xk, wk)
+        p = recipe["p"]
+        fy = objective_ref(y, xk, wk, p)
         # The kernels scale the weights so that the largest is ~1: weights more than 2**1021
         # below it are subnormal or zero there, so the objective is exact only up to this.
         floor = 4 * len(wk) * 2.0**-1021 * wk.max() * np.abs(xk - y).max(initial=0.0)
-        best_point = min(objective_ref(xi, xk, wk) for xi in xk[wk > 0])
+        best_point = min(objective_ref(xi, xk, wk, p) for xi in xk[wk > 0])
         if solve:
             assert status[k] in (0, 1, 2)
             assert bool(converged[k]) == (status[k] == 0)

@@ -81,7 +81,7 @@ def _missing(batch: v.Batch, policy: str) -> tuple[np.ndarray | None, np.ndarray
     P, n, d = x.shape
     missing = None
     top = np.zeros(P)
-    step = max(1, _SCAN_VALUES // (P * d))
+    step = max(1, _SCAN_VALUES // max(P * d, 1))  # an empty batch: no rows to scan
     for lo in range(0, n, step):
         block = x[:, lo : lo + step]
         # Each problem's extremes first, without temporaries: NaN and inf show in them.
@@ -110,8 +110,11 @@ def _missing(batch: v.Batch, policy: str) -> tuple[np.ndarray | None, np.ndarray
 
 
 def _transposed(pts: Points) -> np.ndarray:
-    """Return the points as float64 ``(P, d, n)``, rows of weight zero (NaN ones) as 0."""
-    xt = np.ascontiguousarray(pts.x.transpose(0, 2, 1), dtype=np.float64)
+    """Return a copy of the points as float64 ``(P, d, n)``, rows of weight zero (NaN ones) as 0.
+
+    Always a copy (one coordinate's transpose is the caller's own memory): it is written.
+    """
+    xt = np.array(pts.x.transpose(0, 2, 1), dtype=np.float64, order="C")
     if not (pts.w > 0).all():
         xt[np.broadcast_to(pts.w[:, None, :] == 0, xt.shape)] = 0.0
     return xt
@@ -122,7 +125,12 @@ def solve_lp(batch: v.Batch, w, y0, options: SolveOptions, tol: float) -> Solved
     P, n, d = batch.x.shape
     p = 1 if d == 1 else options.p  # one coordinate: every norm is |z|, the median is exact
     missing, top = _missing(batch, options.nan_policy)
-    wfull = np.ones((P, n)) if w is None else np.array(np.broadcast_to(w, (P, n)), dtype=np.float64)
+    # C order: the kernels read each problem's weights as one row (the caller's may be F).
+    wfull = (
+        np.ones((P, n))
+        if w is None
+        else np.array(np.broadcast_to(w, (P, n)), dtype=np.float64, order="C")
+    )
     bad = np.zeros(P, dtype=bool)
     if missing is not None:
         bad = missing.any(axis=1) if options.nan_policy == "propagate" else bad
@@ -170,9 +178,12 @@ def _solve_live(x, w, weighted, y0, p, tol, options: SolveOptions, top: float) -
     step = 1 if xt is not None or y0 is not None else max(1, n // START_ROWS)
     sample = Points(x[:, ::step], w[:, ::step], None, 1)
     xs = xt if xt is not None else _transposed(sample)
+    # p = 1 reads xt once more, for the certificate's counts and sums, which do not depend
+    # on the order of each coordinate's values: the selection may reorder them in place.
     start = coordinate_median(
-        xs, sample.w if weighted else None, None if (sample.w > 0).all() else sample.w == 0
-    )
+        xs, sample.w if weighted else None, None if (sample.w > 0).all() else sample.w == 0,
+        reorder=p == 1,
+    )  # fmt: skip
     start = np.where(np.isfinite(start), start, 0.0)
     if xt is None:
         pts = pts._replace(near=near_radius(xs, sample.w, start, p))
