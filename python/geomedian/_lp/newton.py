@@ -43,7 +43,7 @@ from .._contract import (
     LP_W_NEAR,
     LP_WEIGHT,
 )
-from .certificate import assemble, cancel_at_y, dual_exponent, lower_bound
+from .certificate import assemble, cancel_at_y, dual_exponent
 from .norms import abs_power, p_norm
 
 __all__ = [
@@ -65,6 +65,7 @@ _BLIND_HALVINGS = 8
 _FLAT_ROUNDS = 16
 _SECANT_RHO = 1.5  # see _secant_step
 _MARGIN = 2.0**-40  # the kernel sums' rounding, relative (see near_bound)
+_LEAST_ROWS = 64  # see _least
 
 
 class Points(NamedTuple):
@@ -100,6 +101,7 @@ class _State(NamedTuple):
     near_gap: np.ndarray  # f(y) - f* <= near_gap, from the near points alone (see near_bound)
     spread: np.ndarray  # F = W f_N / W_N, the gap's unit
     dual_mass: np.ndarray  # (P, d): G = sum_i |u_i|, the scale of the gradient's rounding
+    sums: np.ndarray  # the pass's, as the kernel gave them (see _moved_duals)
 
 
 def evaluate(
@@ -146,7 +148,7 @@ def evaluate(
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
                   sums[:, LP_NEAREST], pinned, closest, closest_gap,
                   sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread,
-                  block(3))  # fmt: skip
+                  block(3), sums)  # fmt: skip
 
 
 @functools.cache
@@ -265,36 +267,114 @@ def polished_bound(
     """
     better = state.lower_bound.copy()
     if shifted:
-        shift = _direction(state)
+        shift = _direction(state, p)
         better = np.maximum(better, evaluate(pts, rows, y, p, shift=shift).lower_bound)
     f = state.objective
     left = np.flatnonzero(certified_gap(f, better, state.near_gap, state.spread) > tol)
     if left.size == 0 or not isinstance(pts.x, np.ndarray):  # in memory only
         return better
-    xt = np.ascontiguousarray(pts.x[rows[left]].transpose(0, 2, 1), dtype=np.float64)
     w = pts.w[rows[left]]
-    xt[np.broadcast_to(w[:, None, :] == 0, xt.shape)] = 0.0  # a NaN row (omitted) reads as 0
-    z, N, a, s = _directions(xt, y[left], p)
-    u = w[:, None, :] * s
-    g = np.sum(u, axis=-1)
-    live = (w[:, None, :] > 0) & (N[:, None, :] > 0)
-    P, d = g.shape
-    pi, ji = np.meshgrid(np.arange(P), np.arange(d), indexing="ij")
-    q = dual_exponent(p)
-    base = p_norm(u, q, axis=1)  # the points' norms but for the d moved ones
-    for side in ((np.sign(z) == np.sign(g)[..., None]) | (z == 0), True):
-        k = np.argmin(np.where(live & side, a, np.inf), axis=-1)  # (P, d)
-        v = u.copy()
-        np.subtract.at(v, (pi, ji, k), g)
-        norms = base.copy()
-        norms[pi, k] = p_norm(np.take_along_axis(v, k[:, None, :], axis=2), q, axis=1)
-        # Any scale is feasible once measured: lower_bound measures the scaled duals.
-        v *= np.minimum(1.0, w / np.where(norms > 0, norms, 1.0))[:, None, :]
-        better[left] = np.maximum(better[left], lower_bound(z, w, N, v, p).lower_bound)
+    sums = state.sums[left]
+    g = sums[:, LP_HEAD : LP_HEAD + y.shape[1]]  # before the points at y take their share
+    xt = _problems(pts.x, rows[left]).transpose(0, 2, 1)
+    m = np.subtract(y[left][:, :, None], xt, out=np.empty(xt.shape))  # z, (P, d, n) C order
+    other = m * g[:, :, None] < 0  # z_ij of the sign of -g_j
+    np.abs(m, out=m)
+    # a_ij = |z_ij| / N_i is within a factor d^(1/p) of |z_ij| / max_l |z_il|, which needs
+    # no power: _least finds the least a_ij among the few points that this leaves.
+    with np.errstate(invalid="ignore"):
+        m /= np.max(m, axis=1, keepdims=True)  # NaN for the points at y, and NaN rows
+    if not (w > 0).all():
+        m[np.broadcast_to(w[:, None, :] <= 0, m.shape)] = np.nan
+    np.nan_to_num(m, copy=False, nan=np.inf)
+    same = m + 4.0 * other  # the points of the other side beyond every one of this (m <= 1)
+    for key, side in ((same, other), (m, None)):
+        k = _least(pts.x, rows[left], y[left], p, key, side)
+        moved = _moved_duals(pts, rows[left], y[left], p, sums, k)
+        better[left] = np.maximum(better[left], moved.lower_bound)
         gap = certified_gap(f[left], better[left], state.near_gap[left], state.spread[left])
         if (gap <= tol).all():
             break
     return better
+
+
+def _least(x, rows, y, p: float, key: np.ndarray, other: np.ndarray | None) -> np.ndarray:
+    r"""Return ``k`` ``(P, d)``: per problem and coordinate the point of least exact key.
+
+    ``key`` ``(P, d, n)``: :math:`|z_{ij}| / \max_l |z_{il}|` (inf for the points not
+    taken), plus 4 where ``other``; the exact key has :math:`a_{ij}` in its place, which
+    lies between it over :math:`d^{1/p}` and it. So only points within that factor of the
+    least key can have the least exact key; their norms are computed, a few rows. Where
+    they are too many, the least key is taken.
+    """
+    k = np.argmin(key, axis=2)
+    P, d, _ = key.shape
+    low = np.take_along_axis(key, k[:, :, None], axis=2)
+    reach = d ** (1.0 / p) * (1.0 + 2.0**-40)
+    pp, jj, ii = np.nonzero((key <= low * reach) & (low < np.inf))
+    if pp.size <= P * d or pp.size > _LEAST_ROWS * P * d:
+        return k
+    z = y[pp] - np.asarray(x[rows[pp], ii], dtype=np.float64)
+    exact = np.abs(z[np.arange(pp.size), jj]) / p_norm(z, p, axis=1)
+    if other is not None:
+        exact += 4.0 * other[pp, jj, ii]
+    order = np.lexsort((exact, jj, pp))
+    pp, jj, ii = pp[order], jj[order], ii[order]
+    head = np.ones(pp.size, dtype=bool)
+    head[1:] = (pp[1:] != pp[:-1]) | (jj[1:] != jj[:-1])
+    k[pp[head], jj[head]] = ii[head]
+    return k
+
+
+def _problems(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Return ``x[idx]``, a view where ``idx`` are consecutive (no copy of one large problem)."""
+    if idx.size and idx[-1] - idx[0] == idx.size - 1 and (np.diff(idx) == 1).all():
+        return x[idx[0] : idx[-1] + 1]
+    return x[idx]
+
+
+def _moved_duals(pts: Points, rows: np.ndarray, y: np.ndarray, p: float, sums: np.ndarray, k):
+    r"""Return the bound of the pass's duals with each :math:`g_j` moved into point ``k_j``.
+
+    ``sums``: the pass's at ``y`` (its gradient before the points at ``y`` take their
+    share); ``k`` ``(P, d)``. Point ``k_j``'s dual gives up :math:`g_j` in coordinate
+    ``j`` (a point chosen for several coordinates gives up each), and each such dual is
+    then scaled back to its weight: only those few change, so the bound follows from the
+    pass's sums, corrected by them. The corrections use their duals as computed here,
+    which differ from the pass's by their rounding: the duals certified are the pass's for
+    the other points and these plus that difference (``_MARGIN`` of each weight, measured
+    into the excess).
+    """
+    P, d = k.shape
+    pi = np.arange(P)[:, None]
+    xk = np.asarray(pts.x[rows[:, None], k], dtype=np.float64)  # (P, d points, d)
+    wk = pts.w[rows[:, None], k]
+    z, _, _, s = _directions(xk.transpose(0, 2, 1), y, p)  # (P, d coords, d points)
+    u = wk[:, None, :] * s
+    g = sums[:, LP_HEAD : LP_HEAD + d]
+    # The first slot of each point takes every g_j moved into it; the others change nothing.
+    first = np.argmax(k[:, :, None] == k[:, None, :], axis=2)  # (P, d): the slot of k_j
+    v = u.copy()
+    np.subtract.at(v, (pi, np.arange(d)[None, :], first), g)
+    own = first == np.arange(d)[None, :]
+    q = dual_exponent(p)
+    norms = p_norm(v, q, axis=1)
+    v *= np.minimum(1.0, wk / np.where(norms > 0, norms, 1.0))[:, None, :]
+    change = np.where(own[:, None, :], v - u, 0.0)
+    mag = np.where(own[:, None, :], np.abs(v) + np.abs(u), 0.0)
+    gs = g + np.sum(change, axis=2)
+    S = sums[:, LP_S] + np.sum(change * z, axis=(1, 2))
+    A = sums[:, LP_A] + np.sum(mag * np.abs(z), axis=(1, 2))
+    G = sums[:, LP_HEAD + 3 * d : LP_HEAD + 4 * d] + np.sum(mag, axis=2)
+    slack = _MARGIN + ((p - 1.0) * (d + 4) + 8.0) * 2.0**-52
+    live = own & (wk > 0)
+    ratio = (p_norm(v, q, axis=1) + slack * wk) / np.where(live, wk, 1.0)
+    excess = np.maximum(sums[:, LP_EXCESS], np.max(np.where(live, ratio, 0.0), axis=1))
+    return assemble(
+        sums[:, LP_F], sums[:, LP_WEIGHT], S, A, cancel_at_y(gs, sums[:, LP_ETA], p),
+        sums[:, LP_HEAD + d : LP_HEAD + 2 * d], sums[:, LP_HEAD + 2 * d : LP_HEAD + 3 * d], G,
+        excess, p,
+    )  # fmt: skip
 
 
 def certified_gap(f, lb, near_gap, spread) -> np.ndarray:
@@ -308,19 +388,32 @@ def certified_gap(f, lb, near_gap, spread) -> np.ndarray:
     return np.where(spread > 0, gap / np.where(spread > 0, spread, 1.0), unset)
 
 
-def _direction(s: _State, method: str = "newton") -> np.ndarray:
+def _direction(s: _State, p: float, method: str = "newton") -> np.ndarray:
     r"""Return the step of ``method``; for Newton, Weiszfeld's scaled gradient where it fails.
 
     ``"weiszfeld"``: the Lp generalisation of Weiszfeld's step (iteratively reweighted least
     squares), :math:`y_j \leftarrow \sum_i c_{ij} x_{ij} / \sum_i c_{ij}` with
     :math:`c_{ij} = w_i |z_{ij}|^{p-2} / N_i^{p-1}`, that is :math:`-g_j / \sum_i c_{ij}`;
     ``"gd"``: the gradient scaled by :math:`1 / \sum_i w_i / N_i`; ``"newton"``: Newton's.
+
+    At a data point (weight :math:`\eta` at ``y``, ``g`` what is left once it took its
+    share) ``f`` has a cone: along :math:`\delta` it changes by
+    :math:`(g + \eta\, g / \lVert g \rVert_q) \cdot \delta + \eta \lVert \delta
+    \rVert_p`, which ``-g`` need not decrease for ``p != 2``. There every method steps
+    along the p-norm's steepest descent, :math:`-D(g)` with
+    :math:`D(g)_j = \operatorname{sign}(g_j) |g_j|^{q-1} / \lVert g \rVert_q^{q-2}`
+    (:math:`g \cdot D(g) = \lVert g \rVert_q^2 = \lVert D(g) \rVert_p^2`), scaled as the
+    gradient: it decreases ``f`` at the rate :math:`\lVert g \rVert_q^2` whenever
+    Kuhn's test fails (:math:`g \ne 0`).
     """
-    fallback = -s.gradient / np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
+    scale = np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
+    at_point = (s.nearest_distance == 0)[:, None]
+    steepest = np.where(at_point, -_dual_map(s.gradient, p) / scale, 0.0)
+    fallback = np.where(at_point, steepest, -s.gradient / scale)
     if method == "gd":
         return fallback
     if method == "weiszfeld":
-        return -s.gradient / np.where(s.irls > 0, s.irls, 1.0)
+        return np.where(at_point, steepest, -s.gradient / np.where(s.irls > 0, s.irls, 1.0))
     g = s.gradient
     H = s.hessian.copy()
     d = H.shape[-1]
@@ -338,8 +431,17 @@ def _direction(s: _State, method: str = "newton") -> np.ndarray:
     except np.linalg.LinAlgError:
         step = np.full_like(g, np.nan)
     # The fallback moves every coordinate, pinned or not: a pin that descent leaves goes.
-    bad = ~np.isfinite(step).all(axis=1) | (np.sum(step * g, axis=1) >= 0)
+    bad = ~np.isfinite(step).all(axis=1) | (np.sum(step * g, axis=1) >= 0) | at_point[:, 0]
     return np.where(bad[:, None], fallback, step)
+
+
+def _dual_map(g: np.ndarray, p: float) -> np.ndarray:
+    """Return :math:`D(g)` of :func:`_direction` per row of ``g`` ``(P, d)`` (no overflow)."""
+    q = dual_exponent(p)
+    big = np.max(np.abs(g), axis=1, keepdims=True)
+    r = g / np.where(big > 0, big, 1.0)
+    norm = p_norm(r, q, axis=1)[:, None]
+    return big * np.sign(r) * abs_power(r, q - 1.0) / np.where(norm > 0, norm, 1.0) ** (q - 2.0)
 
 
 def newton_median(
@@ -386,7 +488,7 @@ def newton_median(
         if active.size == 0:
             break
         sub = _take(state, active)
-        direction = _direction(sub, method)
+        direction = _direction(sub, p, method)
         slope = np.sum(direction * sub.gradient, axis=1)
         t = first[active].copy()
         searching = np.ones(active.size, dtype=bool)
@@ -511,7 +613,7 @@ def _polish_pays(s: _State, gap, before, wbar, p: float, tol: float) -> np.ndarr
         share = np.abs(s.gradient) / wbar[:, None]
         q = dual_exponent(p)
         excess = np.sum(np.maximum(np.maximum(share - u, 0.0) ** q - u**q, 0.0), axis=1) / q
-    decrement = -np.sum(_direction(s) * s.gradient, axis=1) / 2.0
+    decrement = -np.sum(_direction(s, p) * s.gradient, axis=1) / 2.0
     moved = np.sum(np.abs(s.gradient) * s.closest_gap, axis=1)
     expected = decrement + moved + 2.0 * excess * wbar * mean[:, 0]
     return (gap > tol) & slow & (expected <= 2.0 * tol * s.spread)
