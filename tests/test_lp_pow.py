@@ -141,6 +141,11 @@ def test_exact_cases(b):
     y = b * np.log2(a[6:])
     outside = np.abs(y) > c.LP_POW_LIMIT
     np.testing.assert_array_equal(got[6:][outside], libm_pow(a[6:][outside], b))
+    # Far below the least subnormal: +0 without the exact path, as pow gives it.
+    low = np.exp2(-np.array([c.LP_POW_ZERO + 1.0, 1500.0, 4000.0]) / b)
+    low = low[low >= 2.0**-1022]  # normal arguments (b > 1 only)
+    np.testing.assert_array_equal(powers(low, b), 0.0)
+    np.testing.assert_array_equal(powers(low, b), libm_pow(low, b))
     if b == 2.5:  # powers of two to an exponent that keeps them powers of two: exact
         assert powers(np.array([0.25, 4.0, 2.0**-400]), 2.5).tolist() == [2.0**-5, 32.0, 2.0**-1000]
 

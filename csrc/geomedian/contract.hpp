@@ -205,6 +205,9 @@ constexpr double lp_exp2_e9 = 0x1.b524fae627834p-24;
 constexpr double lp_exp2_e10 = 0x1.e6063f7217bc6p-28;
 constexpr double lp_exp2_e11 = 0x1.e9d3fe3952179p-32;
 constexpr double lp_pow_limit = 1020.0;
+// Below 2^-lp_pow_zero (y < -lp_pow_zero, far beyond y's error) a^b rounds to +0, as pow
+// gives it: such lanes (many at large p: small ratios to a large power) skip the slow path.
+constexpr double lp_pow_zero = 1080.0;
 constexpr double lp_pow_ulps = 4.0;
 constexpr double lp_pow_log_ulps = 4.0;
 
@@ -326,6 +329,7 @@ void for_each_shared_value(Put&& put) {
     put("LP_EXP2_E10", lp_exp2_e10);
     put("LP_EXP2_E11", lp_exp2_e11);
     put("LP_POW_LIMIT", lp_pow_limit);
+    put("LP_POW_ZERO", lp_pow_zero);
     put("LP_POW_ULPS", lp_pow_ulps);
     put("LP_POW_LOG_ULPS", lp_pow_log_ulps);
     put("GRAM_BLOCK_BYTES", gram_block_bytes);

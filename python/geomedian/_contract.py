@@ -97,6 +97,7 @@ LP_EXP2_E9 = float.fromhex("0x1.b524fae627834p-24")
 LP_EXP2_E10 = float.fromhex("0x1.e6063f7217bc6p-28")
 LP_EXP2_E11 = float.fromhex("0x1.e9d3fe3952179p-32")
 LP_POW_LIMIT = 1020.0
+LP_POW_ZERO = 1080.0  # a^b below 2**-LP_POW_ZERO rounds to +0, as pow gives it
 LP_POW_ULPS = 4.0
 LP_POW_LOG_ULPS = 4.0
 # The Hessian pass's lanes: row b + l of each group goes to lane l, added in lane order.

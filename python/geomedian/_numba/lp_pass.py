@@ -65,6 +65,7 @@ from .._contract import (
     LP_POW_LIMIT,
     LP_POW_LOG_ULPS,
     LP_POW_ULPS,
+    LP_POW_ZERO,
     LP_S,
     LP_W_NEAR,
     LP_WEIGHT,
@@ -136,8 +137,9 @@ def pow_fast(a, b):
     ``a = z 2^k`` and z from a's bits, ``log2 z = f P(f)`` (``f = z - 1``),
     ``y = b (k + f P(f))``, ``2^y = (1 + g R(g)) 2^n`` with n the integer nearest y and
     ``g = y - n``, ``2^n`` written as bits. Outside the proven range (a zero, subnormal,
-    infinite or NaN; ``|y| > LP_POW_LIMIT``) NaN, or 0 for ``a = 0``; those lanes go through
-    a neutral ``a = 1``, so no integer overflows (Numba's are undefined).
+    infinite or NaN; ``|y| > LP_POW_LIMIT``) NaN, or +0 for ``a = 0`` and for a normal ``a``
+    with ``y < -LP_POW_ZERO`` (as pow gives them); those lanes go through a neutral
+    ``a = 1``, so no integer overflows (Numba's are undefined).
     """
     normal = (a >= SMALLEST_NORMAL) & (a <= LARGEST)
     bits = as_bits(a if normal else 1.0)
@@ -184,7 +186,9 @@ def pow_fast(a, b):
     R = LP_EXP2_E1 + g * R
     n = as_bits(shifted) - MAGIC_BITS  # the integer nearest y
     two_n = from_bits((n + 1023) << 52)
-    return (1.0 + g * R) * two_n if fast else (0.0 if a == 0.0 else np.nan)
+    if fast:
+        return (1.0 + g * R) * two_n
+    return 0.0 if a == 0.0 or (normal and y < -LP_POW_ZERO) else np.nan
 
 
 @njit(**ENTRY)
