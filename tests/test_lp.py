@@ -628,22 +628,32 @@ def test_moved_duals_bound_is_that_of_the_duals_formed(backend, rng, p):
             assert mpmath.mpf(got) <= f_star
 
 
-ZIGZAG = (
-    "p = 1.05: Newton zigzags across a data value x_ij in one coordinate (the optimum's y_j) "
-    "while the other converges slowly; the polished duals would certify at the snapped "
-    "point, but no step is ever flat enough to try them (4 of these 20 problems)"
+DRAWS = [(0, 3), (0, 20), (1, 20)]
+ZIGZAG = pytest.mark.xfail(
+    strict=True,
+    reason="p = 1.05: one problem of each draw stops uncertified (status 2, gaps 1.2e-10 "
+    "and 3.5e-2): where Newton zigzags across a data value x_ij in one coordinate (the "
+    "optimum's y_j) without landing on it, the other coordinates converge slowly and no "
+    "step is flat enough to try the polished duals, which would certify at the value",
 )
 
 
 @pytest.mark.parametrize(
-    "p", [pytest.param(1.05, marks=pytest.mark.xfail(strict=True, reason=ZIGZAG)), 1.5, 3.0, 10.0]
+    ("p", "seed", "problems"),
+    [
+        *((p, seed, problems) for p in (1.5, 3.0, 10.0) for seed, problems in DRAWS),
+        (1.05, 0, 20),
+        pytest.param(1.05, 0, 3, marks=ZIGZAG),
+        pytest.param(1.05, 1, 20, marks=ZIGZAG),
+    ],
 )
-@pytest.mark.parametrize(("seed", "problems"), [(0, 3), (0, 20), (1, 20)])
 def test_leaves_a_data_point_that_is_not_the_optimum(backend, p, seed, problems):
     # Near a heavy point Newton lands on it; where Kuhn's test fails there, f has a cone
     # whose descent direction -g need not follow (p != 2): the solve stalled on the point
     # (seed 0, 3 problems, p = 3, the third: 51 passes, gap 1.7e-3; 5 more at p = 1.5 and
-    # 10 below). Small weighted problems, checked against the tight minimiser.
+    # 10 below; at p = 1.05 4 of the second draw's, which zigzagged across a data value in
+    # one coordinate: now pinned there). Small weighted problems, checked against the
+    # tight minimiser.
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(problems, 6, 2))
     w = rng.uniform(0.5, 2.0, size=(problems, 6))

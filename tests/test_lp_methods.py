@@ -54,4 +54,23 @@ def test_irls_is_weiszfeld_at_a_point(backend, rng):
     N = np.sum(np.abs(z) ** p, axis=1) ** (1 / p)
     c = np.abs(z) ** (p - 2) / N[:, None] ** (p - 1)
     want = np.sum(c * x, axis=0) / np.sum(c, axis=0)
-    np.testing.assert_allclose(y[0] + _direction(state, "weiszfeld")[0], want, rtol=1e-12)
+    np.testing.assert_allclose(y[0] + _direction(state, p, 1e-10, "weiszfeld")[0], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1.05, 1.5, 2.0, 3.0, 10.0])
+def test_steepest_descent_of_the_p_norm(rng, p):
+    # From a data point the step is -D(g): g . D(g) = ||g||_q^2 = ||D(g)||_p^2, the
+    # steepest descent of the p-norm (D(g) = g at p = 2), at any scale of g.
+    from geomedian._lp.newton import _dual_map
+
+    q = p / (p - 1.0)
+    for scale in (1e-300, 1.0, 1e300):
+        g = rng.normal(size=(4, 3)) * scale
+        D = _dual_map(g, p)
+        gq = np.sum(np.abs(g / scale) ** q, axis=1) ** (1 / q)
+        np.testing.assert_allclose(np.sum((g / scale) * (D / scale), axis=1), gq**2, rtol=1e-12)
+        Dp = np.sum(np.abs(D / scale) ** p, axis=1) ** (1 / p)
+        np.testing.assert_allclose(Dp, gq, rtol=1e-12)
+        if p == 2.0:
+            np.testing.assert_allclose(D, g, rtol=1e-15)
+    assert (_dual_map(np.zeros((1, 3)), p) == 0).all()

@@ -93,7 +93,9 @@ class _State(NamedTuple):
     curvature: np.ndarray  # sum_i w_i / N_i, the Weiszfeld step's scale
     nearest: np.ndarray  # the index of the nearest point of positive weight
     nearest_distance: np.ndarray
-    pinned: np.ndarray  # (P, d): p < 2 and y_j = x_ij for a point not at y (see _direction)
+    # (P, d): what moving y_j off a data value x_ij (p < 2, a point not at y) could gain
+    # at most; 0 below y_j's resolution, inf where y_j is no data value (see _direction)
+    pin_gain: np.ndarray
     closest: np.ndarray  # (P, d): the x_ij of positive weight nearest to y_j
     closest_gap: np.ndarray  # (P, d): |y_j - closest_j|
     weight: np.ndarray  # W = sum_i w_i
@@ -131,22 +133,24 @@ def evaluate(
     lower[:, j, k] = sums[:, LP_HEAD + 6 * d : end]
     H = -(lower + np.transpose(np.tril(lower, -1), (0, 2, 1)))
     H[:, np.arange(d), np.arange(d)] += block(4)
-    pinned = np.zeros(y.shape, dtype=bool)
+    pin_gain = np.full(y.shape, np.inf)
     steep = block(5)
     if p < 2 and (steep > 0).any():
         # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
         # coordinate's move t: the gradient g_j of the others is balanced at
         # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)), steep being that sum over the
-        # points with y_j = x_ij. Pinned where that is below y_j's resolution (near p = 1,
-        # almost always): moving y_j cannot do better.
-        with np.errstate(divide="ignore", over="ignore"):
+        # points with y_j = x_ij, and moving y_j gains less than |g_j t| (near p = 1 almost
+        # always nothing, t being below y_j's resolution).
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             reach = (np.abs(g) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
-        pinned = (steep > 0) & (reach < np.spacing(np.abs(y)))
+            gain = np.where(np.abs(g) < steep, np.abs(g) * reach, np.inf)
+            gain = np.where(reach < np.spacing(np.abs(y)), 0.0, gain)
+        pin_gain = np.where(steep > 0, gain, np.inf)
     nearest = sums[:, LP_NEAREST_ROW].astype(np.int64)
     closest, closest_gap = sums[:, end + d :], sums[:, end : end + d]
     near_gap, spread = near_bound(sums, g, block(3), p)
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
-                  sums[:, LP_NEAREST], pinned, closest, closest_gap,
+                  sums[:, LP_NEAREST], pin_gain, closest, closest_gap,
                   sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread,
                   block(3), sums)  # fmt: skip
 
@@ -267,7 +271,7 @@ def polished_bound(
     """
     better = state.lower_bound.copy()
     if shifted:
-        shift = _direction(state, p)
+        shift = _direction(state, p, tol)
         better = np.maximum(better, evaluate(pts, rows, y, p, shift=shift).lower_bound)
     f = state.objective
     left = np.flatnonzero(certified_gap(f, better, state.near_gap, state.spread) > tol)
@@ -388,7 +392,7 @@ def certified_gap(f, lb, near_gap, spread) -> np.ndarray:
     return np.where(spread > 0, gap / np.where(spread > 0, spread, 1.0), unset)
 
 
-def _direction(s: _State, p: float, method: str = "newton") -> np.ndarray:
+def _direction(s: _State, p: float, tol: float, method: str = "newton") -> np.ndarray:
     r"""Return the step of ``method``; for Newton, Weiszfeld's scaled gradient where it fails.
 
     ``"weiszfeld"``: the Lp generalisation of Weiszfeld's step (iteratively reweighted least
@@ -417,9 +421,13 @@ def _direction(s: _State, p: float, method: str = "newton") -> np.ndarray:
     g = s.gradient
     H = s.hessian.copy()
     d = H.shape[-1]
-    # A pinned coordinate has infinite curvature (|t|^(p-1) has an infinite slope at 0):
-    # Newton leaves it where it is.
-    pin = s.pinned
+    # A coordinate on a data value has infinite curvature (|t|^(p-1) has an infinite slope
+    # at 0): Newton leaves it pinned there where moving it could gain at most tol / 16 of f
+    # (near p = 1 a Newton step across the value zigzags, and stalls the other coordinates).
+    # Only where every point is near: beside far points only the near bound certifies, and
+    # it needs the gradient itself to vanish.
+    every_near = s.sums[:, LP_W_NEAR] == s.sums[:, LP_WEIGHT]
+    pin = (s.pin_gain <= tol / 16.0 * s.spread[:, None]) & every_near[:, None]
     H = np.where(pin[:, :, None] | pin[:, None, :], 0.0, H)
     H[:, np.arange(d), np.arange(d)] = np.where(pin, 1.0, np.diagonal(H, axis1=1, axis2=2))
     g = np.where(pin, 0.0, g)
@@ -488,7 +496,7 @@ def newton_median(
         if active.size == 0:
             break
         sub = _take(state, active)
-        direction = _direction(sub, p, method)
+        direction = _direction(sub, p, tol, method)
         slope = np.sum(direction * sub.gradient, axis=1)
         t = first[active].copy()
         searching = np.ones(active.size, dtype=bool)
@@ -613,7 +621,7 @@ def _polish_pays(s: _State, gap, before, wbar, p: float, tol: float) -> np.ndarr
         share = np.abs(s.gradient) / wbar[:, None]
         q = dual_exponent(p)
         excess = np.sum(np.maximum(np.maximum(share - u, 0.0) ** q - u**q, 0.0), axis=1) / q
-    decrement = -np.sum(_direction(s, p) * s.gradient, axis=1) / 2.0
+    decrement = -np.sum(_direction(s, p, tol) * s.gradient, axis=1) / 2.0
     moved = np.sum(np.abs(s.gradient) * s.closest_gap, axis=1)
     expected = decrement + moved + 2.0 * excess * wbar * mean[:, 0]
     return (gap > tol) & slow & (expected <= 2.0 * tol * s.spread)
