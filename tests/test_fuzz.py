@@ -58,7 +58,7 @@ recipes = st.fixed_dictionaries(
         "tol": st.sampled_from([None, 0.0, 1e-3, 1e-12]),
         "axis": st.sampled_from([-2, 0, 1]),
         "threads": st.sampled_from([1, 2]),
-        "p": st.sampled_from([2.0, 2.0, 1.0, 1.5, math.inf]),
+        "p": st.sampled_from([2.0, 2.0, 1.0, 1.05, 1.5, 10.0, math.inf]),
     }
 )
 

@@ -139,11 +139,12 @@ def evaluate(
         # At y_j = x_ij the term of point i is about w_i |t|^p / (p N_i^(p-1)) in the
         # coordinate's move t: the gradient g_j of the others is balanced at
         # |t| = (|g_j| / sum_i w_i N_i^(1-p))^(1/(p-1)), steep being that sum over the
-        # points with y_j = x_ij, and moving y_j gains less than |g_j t| (near p = 1 almost
-        # always nothing, t being below y_j's resolution).
+        # points with y_j = x_ij, and moving y_j gains at most the largest
+        # |g_j| |t| - steep |t|^p / p, (1 - 1 / p) |g_j| reach (near p = 1 almost always
+        # nothing, reach being below y_j's resolution).
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             reach = (np.abs(g) / np.where(steep > 0, steep, 1.0)) ** (1.0 / (p - 1.0))
-            gain = np.where(np.abs(g) < steep, np.abs(g) * reach, np.inf)
+            gain = np.where(np.abs(g) < steep, (1.0 - 1.0 / p) * np.abs(g) * reach, np.inf)
             gain = np.where(reach < np.spacing(np.abs(y)), 0.0, gain)
         pin_gain = np.where(steep > 0, gain, np.inf)
     nearest = sums[:, LP_NEAREST_ROW].astype(np.int64)
