@@ -626,6 +626,15 @@ def test_moved_duals_bound_is_that_of_the_duals_formed(backend, rng, p):
             formed = lower_bound(z, w, N, u, p).lower_bound[0]
             assert math.isclose(got, formed, rel_tol=1e-9), (got, formed, k)
             assert mpmath.mpf(got) <= f_star
+    # A point of weight zero (a NaN row left out) chosen takes nothing: the bound stays a
+    # number, that of the gradient's duals for its coordinate.
+    xn, wn = x.copy(), w.copy()
+    xn[0, 3], wn[0, 3] = np.nan, 0.0
+    pts = Points(xn, wn, kernels(backend), 1)
+    y = ref[None].copy()
+    state = evaluate(pts, np.arange(1), y, p)
+    got = _moved_duals(pts, np.arange(1), y, p, state.sums, np.full((1, d), 3)).lower_bound[0]
+    assert np.isfinite(got) and got <= state.objective[0]
 
 
 DRAWS = [(0, 3), (0, 20), (1, 20)]

@@ -361,20 +361,21 @@ def _moved_duals(pts: Points, rows: np.ndarray, y: np.ndarray, p: float, sums: n
     first = np.argmax(k[:, :, None] == k[:, None, :], axis=2)  # (P, d): the slot of k_j
     v = u.copy()
     np.subtract.at(v, (pi, np.arange(d)[None, :], first), g)
-    own = first == np.arange(d)[None, :]
+    # A point of weight zero (none other left to choose) takes nothing: its g_j stays.
+    own = (first == np.arange(d)[None, :]) & (wk > 0)
     q = dual_exponent(p)
     norms = p_norm(v, q, axis=1)
     v *= np.minimum(1.0, wk / np.where(norms > 0, norms, 1.0))[:, None, :]
     change = np.where(own[:, None, :], v - u, 0.0)
     mag = np.where(own[:, None, :], np.abs(v) + np.abs(u), 0.0)
+    z = np.where(own[:, None, :], z, 0.0)  # a NaN row's
     gs = g + np.sum(change, axis=2)
     S = sums[:, LP_S] + np.sum(change * z, axis=(1, 2))
     A = sums[:, LP_A] + np.sum(mag * np.abs(z), axis=(1, 2))
     G = sums[:, LP_HEAD + 3 * d : LP_HEAD + 4 * d] + np.sum(mag, axis=2)
     slack = _MARGIN + ((p - 1.0) * (d + 4) + 8.0) * 2.0**-52
-    live = own & (wk > 0)
-    ratio = (p_norm(v, q, axis=1) + slack * wk) / np.where(live, wk, 1.0)
-    excess = np.maximum(sums[:, LP_EXCESS], np.max(np.where(live, ratio, 0.0), axis=1))
+    ratio = (p_norm(v, q, axis=1) + slack * wk) / np.where(own, wk, 1.0)
+    excess = np.maximum(sums[:, LP_EXCESS], np.max(np.where(own, ratio, 0.0), axis=1))
     return assemble(
         sums[:, LP_F], sums[:, LP_WEIGHT], S, A, cancel_at_y(gs, sums[:, LP_ETA], p),
         sums[:, LP_HEAD + d : LP_HEAD + 2 * d], sums[:, LP_HEAD + 2 * d : LP_HEAD + 3 * d], G,
