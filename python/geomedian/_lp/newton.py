@@ -66,6 +66,7 @@ _FLAT_ROUNDS = 16
 _SECANT_RHO = 1.5  # see _secant_step
 _MARGIN = 2.0**-40  # the kernel sums' rounding, relative (see near_bound)
 _LEAST_ROWS = 64  # see _least
+_ZIGZAG_ROWS = 1024  # see newton_median
 
 
 class Points(NamedTuple):
@@ -488,6 +489,8 @@ def newton_median(
     early = p < 2 and isinstance(pts.x, np.ndarray)  # see _polish_pays
     if early:
         wbar = state.weight / np.maximum(np.count_nonzero(pts.w > 0, axis=1), 1)
+    zigzags = early and pts.x.shape[1] <= _ZIGZAG_ROWS
+    flips = np.zeros(y0.shape, dtype=np.int64)  # steps running that g_j jumped across 0
     for _ in range(max_iter):
         done = certified_gap(f, lb, near_gap, spread) <= tol
         status[done] = 0
@@ -570,6 +573,21 @@ def newton_median(
             lbn = np.maximum(lb[active], new.lower_bound)
             open_ = certified_gap(new.objective, lbn, new.near_gap, new.spread) > tol
             new = _try_coordinates(pts, active, ynew, new, p, moved & flat & open_, n_passes)
+        if zigzags:
+            # A coordinate whose gradient jumped across 0 by half a point's weight or more
+            # at two steps running zigzags across a data value x_ij (one point's kink, near
+            # p = 1), often the optimum's y_j, without landing on it: that coordinate alone
+            # is tried on it. Few rows only: the pass is cheap, and among many a flip is
+            # mostly Newton's overshoot.
+            flip = (np.sign(new.gradient) * np.sign(sub.gradient) < 0) & moved[:, None]
+            flip &= np.abs(new.gradient - sub.gradient) >= 0.5 * wbar[active][:, None]
+            flips[active] = np.where(flip, flips[active] + 1, 0)
+            zigzag = flips[active] >= 2
+            lbn = np.maximum(lb[active], new.lower_bound)
+            open_ = certified_gap(new.objective, lbn, new.near_gap, new.spread) > tol
+            new = _try_coordinates(
+                pts, active, ynew, new, p, moved & open_ & zigzag.any(axis=1), n_passes, zigzag
+            )
         y[active[moved]] = ynew[moved]
         f[active[moved]] = new.objective[moved]
         lb[active[moved]] = np.maximum(lb[active[moved]], new.lower_bound[moved])
@@ -667,14 +685,17 @@ def _keep_if_no_worse(pts, active, idx, cand, new, f, ynew, p, n_passes):
     return _put(new, acc, _take(tr, np.flatnonzero(ok)))
 
 
-def _try_coordinates(pts, active, ynew, new, p, moved, n_passes):
+def _try_coordinates(pts, active, ynew, new, p, moved, n_passes, only=None):
     """Snap each coordinate ``y_j`` that nears some ``x_ij`` onto it, if ``f`` is no worse.
 
-    "Nears": as in :func:`_try_points`, per coordinate.
+    "Nears": as in :func:`_try_points`, per coordinate. ``only`` ``(P, d)``: those
+    coordinates alone.
     """
     F, W = new.spread, new.weight
     close = new.closest_gap
     snap = (close > 0) & (close * W[:, None] < 2.0**-10 * np.where(F > 0, F, 1.0)[:, None])
+    if only is not None:
+        snap &= only
     idx = np.flatnonzero(moved & snap.any(axis=1))
     if idx.size == 0:
         return new
