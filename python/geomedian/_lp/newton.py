@@ -570,8 +570,7 @@ def newton_median(
         moved = ~searching
         new = _try_points(pts, active, ynew, new, p, moved, n_passes)
         if p < 2:  # where Newton creeps, and the polished duals did not certify
-            lbn = np.maximum(lb[active], new.lower_bound)
-            open_ = certified_gap(new.objective, lbn, new.near_gap, new.spread) > tol
+            open_ = _uncertified(new, lb[active], tol)
             new = _try_coordinates(pts, active, ynew, new, p, moved & flat & open_, n_passes)
         if zigzags:
             # A coordinate whose gradient jumped across 0 by half a point's weight or more
@@ -583,8 +582,7 @@ def newton_median(
             flip &= np.abs(new.gradient - sub.gradient) >= 0.5 * wbar[active][:, None]
             flips[active] = np.where(flip, flips[active] + 1, 0)
             zigzag = flips[active] >= 2
-            lbn = np.maximum(lb[active], new.lower_bound)
-            open_ = certified_gap(new.objective, lbn, new.near_gap, new.spread) > tol
+            open_ = _uncertified(new, lb[active], tol)
             new = _try_coordinates(
                 pts, active, ynew, new, p, moved & open_ & zigzag.any(axis=1), n_passes, zigzag
             )
@@ -598,6 +596,12 @@ def newton_median(
     done = certified_gap(f, lb, near_gap, spread) <= tol
     status[done] = 0
     return y, f, lb, n_iter, n_passes, status, near_gap, spread
+
+
+def _uncertified(s: _State, lb: np.ndarray, tol: float) -> np.ndarray:
+    """Return where the state ``s`` is not certified, its bound raised to ``lb`` (the best)."""
+    lbn = np.maximum(lb, s.lower_bound)
+    return certified_gap(s.objective, lbn, s.near_gap, s.spread) > tol
 
 
 def _secant_step(sub: _State, new: _State, direction, t, accepted) -> np.ndarray:
