@@ -688,3 +688,17 @@ def test_p_near_one_lands_on_the_data_value_it_zigzags_across(backend, seed):
     res = geomedian.solve(x, w, p=1.05, backend=backend)
     assert res.converged and res.n_passes <= 40, res
     assert mpmath.mpf(res.lower_bound) <= lp_mp(res.median, x, w, 1.05)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3, np.inf])
+def test_empty_batch_and_fortran_weights(backend, rng, p):
+    # Found by the fuzz test once it drew p: an empty batch raised ZeroDivisionError, and
+    # a batch's weights in Fortran order reached the kernel as they were (a TypeError).
+    res = geomedian.solve(np.zeros((0, 3, 2)), p=p, backend=backend)
+    assert res.median.shape == (0, 2) and res.converged.shape == (0,)
+    x = rng.normal(size=(3, 6, 2))
+    w = np.asfortranarray(rng.uniform(0.5, 2.0, size=(3, 6)))
+    res = geomedian.solve(x, w, p=p, backend=backend)
+    ref = geomedian.solve(x, np.ascontiguousarray(w), p=p, backend=backend)
+    np.testing.assert_array_equal(res.median, ref.median)
+    assert res.converged.all()
