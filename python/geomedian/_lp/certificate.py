@@ -54,11 +54,16 @@ def dual_exponent(p: float) -> float:
     return p / (p - 1.0)
 
 
-def cancel_at_y(g: np.ndarray, eta: np.ndarray, p: float) -> np.ndarray:
-    """Return ``g`` (``(P, d)``) once the weight ``eta`` at ``y`` took its share, ``p > 1``."""
-    norm = p_norm(g, dual_exponent(p), axis=-1)
+def cancel_at_y(g: np.ndarray, eta: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``g`` (``(P, d)``) once the weight ``eta`` at ``y`` took its share, ``p > 1``.
+
+    And its q-norm (``assemble`` needs it): where no weight is at ``y`` that of ``g`` itself.
+    """
+    q = dual_exponent(p)
+    norm = p_norm(g, q, axis=-1)
     keep = np.maximum(0.0, 1.0 - eta / np.where(norm > 0, norm, 1.0))
-    return g * keep[:, None]
+    g = g * keep[:, None]
+    return g, (norm if (eta == 0).all() else p_norm(g, q, axis=-1))
 
 
 def _cancel(g: np.ndarray, z: np.ndarray, w: np.ndarray, N: np.ndarray, p: float) -> np.ndarray:
@@ -66,7 +71,7 @@ def _cancel(g: np.ndarray, z: np.ndarray, w: np.ndarray, N: np.ndarray, p: float
     if p == 1.0:  # each coordinate of a tie cancels up to w_i of that coordinate
         ties = np.sum(np.where(z == 0, w[:, None, :], 0.0), axis=-1)
         return g - np.clip(g, -ties, ties)
-    return cancel_at_y(g, np.sum(np.where(N == 0, w, 0.0), axis=-1), p)
+    return cancel_at_y(g, np.sum(np.where(N == 0, w, 0.0), axis=-1), p)[0]
 
 
 def assemble(
@@ -80,12 +85,14 @@ def assemble(
     G: np.ndarray,
     excess: np.ndarray,
     p: float,
+    gnorm: np.ndarray | None = None,
 ) -> Bound:
     """Return the bound from the sums of a pass, per problem.
 
     ``f``, ``W``, ``S = sum u_i . z_i``, ``A = sum |u_i . z_i|`` and the largest
     ``||u_i||_q / w_i`` (``excess``) per problem; ``g`` (the points at ``y`` took their
-    share), ``M = sum w_i z_i``, ``B = sum w_i |z_i|`` and ``G = sum |u_i|``, ``(P, d)``.
+    share), ``M = sum w_i z_i``, ``B = sum w_i |z_i|`` and ``G = sum |u_i|``, ``(P, d)``;
+    ``gnorm``: ``||g||_q`` where known (``cancel_at_y``'s).
     """
     d = g.shape[-1]
     zbar = M / W[:, None]  # y - xbar
@@ -96,7 +103,9 @@ def assemble(
         slack = ALLOWANCE * (
             A + f + np.sum(np.abs(g) * B, axis=-1) / W + np.sum(G * np.abs(zbar), axis=-1)
         )
-        gnorm = p_norm(g, dual_exponent(p), axis=-1) * (1.0 + ALLOWANCE)
+        if gnorm is None:
+            gnorm = p_norm(g, dual_exponent(p), axis=-1)
+        gnorm = gnorm * (1.0 + ALLOWANCE)
         lb = (S - np.sum(g * zbar, axis=-1) - slack) / (1.0 + gnorm / W) / (1.0 + delta)
     return Bound(f, lb, g)
 

@@ -114,7 +114,7 @@ def evaluate(
 
     ``shift``: the bound from the duals at ``y + shift`` instead (see polished_bound).
     """
-    P, d = y.shape
+    d = y.shape[1]
     near = None if pts.near is None else pts.near[rows]
     w = None if pts.unit else pts.w
     sums = pts.kernels.lp_pass(pts.x, w, rows, y, shift, near, p, pts.threads)
@@ -123,16 +123,13 @@ def evaluate(
         return sums[:, LP_HEAD + k * d : LP_HEAD + (k + 1) * d]
 
     eta = sums[:, LP_ETA]
-    g = cancel_at_y(block(0), eta, p)
+    g, gnorm = cancel_at_y(block(0), eta, p)
     bound = assemble(
         sums[:, LP_F], sums[:, LP_WEIGHT], sums[:, LP_S], sums[:, LP_A], g, block(1),
-        block(2), block(3), sums[:, LP_EXCESS], p,
+        block(2), block(3), sums[:, LP_EXCESS], p, gnorm,
     )  # fmt: skip
-    lower = np.zeros((P, d, d))
-    j, k = _lower(d)
-    end = LP_HEAD + 6 * d + j.size
-    lower[:, j, k] = sums[:, LP_HEAD + 6 * d : end]
-    H = -(lower + np.transpose(np.tril(lower, -1), (0, 2, 1)))
+    # np.take gives C order (sums[:, cols] would not): the batched solves round by layout.
+    H = -np.take(sums, _hessian_columns(d), axis=1)
     H[:, np.arange(d), np.arange(d)] += block(4)
     pin_gain = np.full(y.shape, np.inf)
     steep = block(5)
@@ -149,8 +146,9 @@ def evaluate(
             gain = np.where(reach < np.spacing(np.abs(y)), 0.0, gain)
         pin_gain = np.where(steep > 0, gain, np.inf)
     nearest = sums[:, LP_NEAREST_ROW].astype(np.int64)
+    end = LP_HEAD + 6 * d + d * (d + 1) // 2  # the sums end; the nearest coordinates follow
     closest, closest_gap = sums[:, end + d :], sums[:, end : end + d]
-    near_gap, spread = near_bound(sums, g, block(3), p)
+    near_gap, spread = near_bound(sums, gnorm, block(3), p)
     return _State(bound.objective, bound.lower_bound, g, H, sums[:, LP_CURVATURE], nearest,
                   sums[:, LP_NEAREST], pin_gain, closest, closest_gap,
                   sums[:, LP_WEIGHT], block(4) / (p - 1.0), near_gap, spread,
@@ -158,11 +156,14 @@ def evaluate(
 
 
 @functools.cache
-def _lower(d: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.tril_indices(d)
+def _hessian_columns(d: int) -> np.ndarray:
+    """Return where ``H[j, k]``'s sum is in a pass's sums (the kernel keeps ``k <= j`` only)."""
+    i = np.arange(d)
+    j, k = np.maximum.outer(i, i), np.minimum.outer(i, i)
+    return LP_HEAD + 6 * d + j * (j + 1) // 2 + k
 
 
-def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
+def near_bound(sums: np.ndarray, gnorm: np.ndarray, G: np.ndarray, p: float):
     r"""Return ``(gap_N, F)``: ``f(y) - f* <= gap_N`` from the near points, and its unit.
 
     Far points (a fill value, a row at ``1e200``) make ``f`` their distances, and
@@ -180,11 +181,12 @@ def near_bound(sums: np.ndarray, g: np.ndarray, G: np.ndarray, p: float):
     pay nothing. :math:`\lVert \tilde g \rVert_q` is bounded by the computed ``g``'s plus
     the rounding of its sum (131 u of :math:`\sum_i |u_{ij}|`, ``G``) and of each dual
     (about :math:`(p - 1)(d + 4) + 8` u of it); the sums carry ``2**-40``. The gap's unit
-    is :math:`F = W f_N / W_N` (``f`` itself when every point is near).
+    is :math:`F = W f_N / W_N` (``f`` itself when every point is near). ``gnorm``: the
+    computed ``g``'s q-norm; ``G``: :math:`\sum_i |u_i|`.
     """
     f, W = sums[:, LP_F], sums[:, LP_WEIGHT]
     WN, fN = sums[:, LP_W_NEAR], sums[:, LP_F_NEAR]
-    gbound = p_norm(g, dual_exponent(p), axis=-1) + gradient_rounding(G, p)
+    gbound = gnorm + gradient_rounding(G, p)
     margin = _MARGIN
     den = 2.0 * WN * (1.0 - margin) - W * (1.0 + margin) - gbound
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -377,10 +379,10 @@ def _moved_duals(pts: Points, rows: np.ndarray, y: np.ndarray, p: float, sums: n
     slack = _MARGIN + ((p - 1.0) * (d + 4) + 8.0) * 2.0**-52
     ratio = (p_norm(v, q, axis=1) + slack * wk) / np.where(own, wk, 1.0)
     excess = np.maximum(sums[:, LP_EXCESS], np.max(np.where(own, ratio, 0.0), axis=1))
+    gs, gnorm = cancel_at_y(gs, sums[:, LP_ETA], p)
     return assemble(
-        sums[:, LP_F], sums[:, LP_WEIGHT], S, A, cancel_at_y(gs, sums[:, LP_ETA], p),
-        sums[:, LP_HEAD + d : LP_HEAD + 2 * d], sums[:, LP_HEAD + 2 * d : LP_HEAD + 3 * d], G,
-        excess, p,
+        sums[:, LP_F], sums[:, LP_WEIGHT], S, A, gs, sums[:, LP_HEAD + d : LP_HEAD + 2 * d],
+        sums[:, LP_HEAD + 2 * d : LP_HEAD + 3 * d], G, excess, p, gnorm,
     )  # fmt: skip
 
 
@@ -415,12 +417,13 @@ def _direction(s: _State, p: float, tol: float, method: str = "newton") -> np.nd
     """
     scale = np.where(s.curvature > 0, s.curvature, 1.0)[:, None]
     at_point = (s.nearest_distance == 0)[:, None]
-    steepest = np.where(at_point, -_dual_map(s.gradient, p) / scale, 0.0)
-    fallback = np.where(at_point, steepest, -s.gradient / scale)
-    if method == "gd":
-        return fallback
+    fallback = -s.gradient / scale
     if method == "weiszfeld":
-        return np.where(at_point, steepest, -s.gradient / np.where(s.irls > 0, s.irls, 1.0))
+        fallback = -s.gradient / np.where(s.irls > 0, s.irls, 1.0)
+    if at_point.any():
+        fallback = np.where(at_point, -_dual_map(s.gradient, p) / scale, fallback)
+    if method != "newton":
+        return fallback
     g = s.gradient
     H = s.hessian.copy()
     d = H.shape[-1]
@@ -429,14 +432,16 @@ def _direction(s: _State, p: float, tol: float, method: str = "newton") -> np.nd
     # (near p = 1 a Newton step across the value zigzags, and stalls the other coordinates).
     # Only where every point is near: beside far points only the near bound certifies, and
     # it needs the gradient itself to vanish.
+    diagonal = np.arange(d)
     every_near = s.sums[:, LP_W_NEAR] == s.sums[:, LP_WEIGHT]
     pin = (s.pin_gain <= tol / 16.0 * s.spread[:, None]) & every_near[:, None]
-    H = np.where(pin[:, :, None] | pin[:, None, :], 0.0, H)
-    H[:, np.arange(d), np.arange(d)] = np.where(pin, 1.0, np.diagonal(H, axis1=1, axis2=2))
-    g = np.where(pin, 0.0, g)
+    if pin.any():
+        H = np.where(pin[:, :, None] | pin[:, None, :], 0.0, H)
+        H[:, diagonal, diagonal] = np.where(pin, 1.0, H[:, diagonal, diagonal])
+        g = np.where(pin, 0.0, g)
     # A relative ridge of 2**-40 keeps a singular Hessian (a flat direction) solvable.
-    ridge = 2.0**-40 * np.max(np.abs(np.diagonal(H, axis1=1, axis2=2)), axis=1)
-    H[:, np.arange(d), np.arange(d)] += np.where(ridge > 0, ridge, 1.0)[:, None]
+    ridge = 2.0**-40 * np.max(np.abs(H[:, diagonal, diagonal]), axis=1)
+    H[:, diagonal, diagonal] += np.where(ridge > 0, ridge, 1.0)[:, None]
     try:
         step = -np.linalg.solve(H, g[..., None])[..., 0]
     except np.linalg.LinAlgError:
@@ -707,13 +712,20 @@ def _try_coordinates(pts, active, ynew, new, p, moved, n_passes, only=None):
     return _keep_if_no_worse(pts, active, idx, cand, new, new.objective, ynew, p, n_passes)
 
 
+# idx: sorted distinct problem indices (np.flatnonzero's). A state is never written in
+# place (_put copies), so where idx is every problem (one problem: always, while it runs)
+# the state itself serves: no copy of its 17 fields.
 def _take(s: _State, idx: np.ndarray) -> _State:
+    if idx.size == s.objective.shape[0]:
+        return s
     return _State(*(field[idx] for field in s))
 
 
 def _put(s: _State, idx: np.ndarray, part: _State) -> _State:
     if idx.size == 0:
         return s
+    if idx.size == s.objective.shape[0]:
+        return part
     fields = []
     for field, new in zip(s, part):
         field = field.copy()

@@ -143,10 +143,11 @@ class _Chebyshev:
         s = exact_sum(sums)
         f, S, A, eta = s[:4]
         g, M, B, G = (s[4 + k * d : 4 + (k + 1) * d][None] for k in range(4))
+        gnorm = None
         if cancel:
-            g = cancel_at_y(g, np.array([eta]), np.inf)
+            g, gnorm = cancel_at_y(g, np.array([eta]), np.inf)
         return assemble(np.array([f]), np.array([self.W]), np.array([S]), np.array([A]), g, M,
-                        B, G, np.array([excess]), np.inf)  # fmt: skip
+                        B, G, np.array([excess]), np.inf, gnorm)  # fmt: skip
 
     def _pass(self, y: np.ndarray, skip=None) -> list:
         if skip is None:
