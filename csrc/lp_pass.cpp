@@ -151,7 +151,16 @@ double lp_excess_bound(index_t d, double q) {
 }
 }  // namespace
 
-LpPowers lp_powers(double p) { return {p, p / (p - 1.0), p == 1.5 ? 1 : (p == 3.0 ? 2 : 0)}; }
+LpPowers lp_powers(double p) {
+    LpPowers e{p, p / (p - 1.0), p == 1.5 ? 1 : (p == 3.0 ? 2 : 0), 0, 0.0, 0.0};
+    if (p >= 4.0 && p <= static_cast<double>(lp_integer_max) && p == std::floor(p)) {
+        e.kind = 3;
+        e.n = static_cast<int>(p);
+        e.cut_p = lp_power_cutoff(e.n);
+        e.cut_h = lp_power_cutoff(e.n - 2);
+    }
+    return e;
+}
 
 // The row kernel per instruction-set level (lp_rows.inc explains why not target_clones).
 // Each level specialises d <= lp_fixed_dims. Eight lanes of every d up to 8 fit AVX-512's

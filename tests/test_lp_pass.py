@@ -76,7 +76,7 @@ def problems(rng, P, n, d, dtype):
     return x, w
 
 
-@pytest.mark.parametrize("p", [1.2, 1.5, 3.0, 4.5])
+@pytest.mark.parametrize("p", [1.2, 1.5, 3.0, 4.5, 4.0, 256.0])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sums_match_their_definitions(backend, rng, p, dtype):
     x, w = problems(rng, 3, 40, 3, dtype)
@@ -131,7 +131,10 @@ def test_unit_weights_and_many_chunks(backend, rng):
         (1.2, 3, 1030, np.float32, False),
         (3.0, 1, 2053, np.float32, True),  # one coordinate; tiles of rows, a partial last
         (1.5, 4, 1024 + 128 + 8, np.float64, False),  # whole tiles, a tile of one group
-        (10.0, 4, 9000, np.float64, True),  # pow_fast (tests/test_lp_pow.py)
+        (10.5, 4, 9000, np.float64, True),  # pow_fast (tests/test_lp_pow.py)
+        (10.0, 4, 9000, np.float64, True),  # by squares
+        (4.0, 11, 1500, np.float64, True),
+        (256.0, 3, 2053, np.float32, False),
         (1.05, 3, 2053, np.float32, False),
         (2.5, 11, 1500, np.float64, True),
     ],
@@ -188,6 +191,48 @@ def test_excess_is_measured_near_p_1(backend, rng):
     got = kernels(backend).lp_pass(x, w, np.zeros(1, np.int64), y, None, None, 1.001, 1)
     want = reference_sums(x[0], w[0], y[0], 1.001)
     assert abs(got[0, c.LP_EXCESS] - want[c.LP_EXCESS]) <= 64 * 2.0**-53
+
+
+def squares(v, n):
+    """``v^n`` as the pass takes it for an integer p (``power_by_squares``), in NumPy."""
+    base = np.where(v < 2.0 ** -(1022 // n), 0.0, v)
+    r = np.ones_like(v)
+    while True:
+        if n & 1:
+            r = r * base
+        n >>= 1
+        if n == 0:
+            return r
+        base = base * base
+
+
+@pytest.mark.parametrize("p", [4.0, 10.0, 64.0, 512.0])
+@pytest.mark.parametrize("d", [2, 5])
+def test_powers_by_squares_measure_the_excess_of_their_duals(backend, rng, p, d):
+    # An integer p takes its powers by squares and measures ||s_i||_q from |s_j| a_j (no
+    # pow): the duals' q-norms, redone from the kernel's own arithmetic and taken in long
+    # double, stay within what the certificate allows. Coordinates 2^-60 .. 2^60 of each
+    # other: terms and duals dropped below the cutoffs, ties of the largest coordinates.
+    from geomedian._numba.lp_pass import powers
+
+    x = rng.standard_normal((4000, d)) * np.exp2(rng.uniform(-60, 60, (4000, d)))
+    x[:100, 1] = -x[:100, 0]
+    got = kernels(backend).lp_pass(
+        x[None], None, np.zeros(1, np.int64), np.zeros((1, d)), None, None, p, 1
+    )[0, c.LP_EXCESS]
+    n, q = int(p), p / (p - 1.0)
+    z = -x
+    big = np.max(np.abs(z), axis=1, keepdims=True)
+    m = np.abs(z * (1.0 / big))
+    t = np.zeros(len(m))
+    for j in range(d):
+        t = t + squares(m[:, j], n)
+    a = m * (1.0 / powers(t, 1.0 / p))[:, None]
+    s = squares(a, n - 2) * a
+    norm = np.sum(s.astype(np.longdouble) ** np.longdouble(q), axis=1) ** (1 / np.longdouble(q))
+    assert abs(got - 1.0) < 1e-12  # measured, not bounded a priori
+    assert np.max(norm) <= 1.0 + max(got - 1.0, 0.0) + (2 * d + 9) * 2.0**-53
+    assert (s == 0).any() or p < 64  # some duals below the cutoff (2^-16 at p = 64)
 
 
 def test_nearest_coordinate_ties_keep_the_smaller_value(backend):

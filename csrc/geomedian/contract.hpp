@@ -210,6 +210,11 @@ constexpr double lp_pow_limit = 1020.0;
 constexpr double lp_pow_zero = 1080.0;
 constexpr double lp_pow_ulps = 4.0;
 constexpr double lp_pow_log_ulps = 4.0;
+// Integer p from 4 up to this take their powers by squares (lp_pass.hpp's kind 3): at most
+// 2 log2 of it products each, where pow_fast takes about 40 operations. Up to 512 the
+// terms that the cutoff 2^-floor(1022 / p) drops (counted as 0: no product is subnormal)
+// are below 2^-511 of the largest, which is 1: far below the rounding of their sum.
+constexpr index_t lp_integer_max = 512;
 
 // The Gram path's passes (gram_pass.hpp): a block of columns of every row is read into
 // about gram_block_bytes of float64 (L2-sized, so each tile of rows is read from cache),
@@ -331,6 +336,7 @@ void for_each_shared_value(Put&& put) {
     put("LP_POW_LIMIT", lp_pow_limit);
     put("LP_POW_ZERO", lp_pow_zero);
     put("LP_POW_ULPS", lp_pow_ulps);
+    put("LP_INTEGER_MAX", lp_integer_max);
     put("LP_POW_LOG_ULPS", lp_pow_log_ulps);
     put("GRAM_BLOCK_BYTES", gram_block_bytes);
     put("GRAM_STRIPES", gram_stripes);

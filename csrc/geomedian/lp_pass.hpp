@@ -34,11 +34,14 @@
 // Each z_i is scaled by its largest entry before the powers: no overflow or underflow.
 // p = 1.5 and p = 3 take their powers as square roots and products, their p-th roots and
 // 1 / N by an inverse cube root of multiplications and additions (pow costs most of a pass
-// otherwise; divisions and square roots most of the rest); any other p takes its powers as
-// 2^(b log2 a) of polynomials and bits (pow_fast, lp_rows.inc; std::pow outside its
-// range). The loops are plain (no reassociation, no contraction: the file is
+// otherwise; divisions and square roots most of the rest); an integer p from 4 to
+// lp_integer_max takes its powers by squares and only its roots by pow_fast; any other p
+// takes its powers as 2^(b log2 a) of polynomials and bits (pow_fast, lp_rows.inc;
+// std::pow outside its range). The loops are plain (no reassociation, no contraction: the file is
 // compiled with -ffp-contract=off): the Numba mirror (lp_pass.py) gets the same bits.
 #pragma once
+
+#include <cmath>
 
 #include "contract.hpp"
 
@@ -49,12 +52,20 @@ namespace geomedian {
 constexpr index_t lp_additive_end(index_t d) { return lp_slot::head + 6 * d + d * (d + 1) / 2; }
 constexpr index_t lp_sums_size(index_t d) { return lp_additive_end(d) + 2 * d; }
 
-// The powers of one p: kind 1 is p = 1.5, kind 2 is p = 3, kind 0 any other (pow_fast).
+// The powers of one p: kind 1 is p = 1.5, kind 2 is p = 3, kind 3 an integer p = n from 4
+// to lp_integer_max (by squares: n and the cutoffs of n and n - 2, lp_power_cutoff), kind 0
+// any other (pow_fast).
 struct LpPowers {
     double p;
     double q;
     int kind;
+    int n;
+    double cut_p;
+    double cut_h;
 };
+
+// The least v whose v^n is sure to be normal, a power of two: 2^-floor(1022 / n).
+inline double lp_power_cutoff(int n) { return std::ldexp(1.0, -(1022 / n)); }
 
 LpPowers lp_powers(double p);
 

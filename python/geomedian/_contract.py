@@ -100,6 +100,7 @@ LP_POW_LIMIT = 1020.0
 LP_POW_ZERO = 1080.0  # a^b below 2**-LP_POW_ZERO rounds to +0, as pow gives it
 LP_POW_ULPS = 4.0
 LP_POW_LOG_ULPS = 4.0
+LP_INTEGER_MAX = 512  # integer p from 4 up to this: powers by squares
 # The Hessian pass's lanes: row b + l of each group goes to lane l, added in lane order.
 HESSIAN_LANES = 8
 # The Hessian pass asks for rows this many bytes ahead of the group in hand (no value changes).

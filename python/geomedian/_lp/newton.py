@@ -44,7 +44,7 @@ from .._contract import (
     LP_WEIGHT,
 )
 from .certificate import assemble, cancel_at_y, dual_exponent
-from .norms import abs_power, p_norm
+from .norms import abs_power, dual_rounding, p_norm
 
 __all__ = [
     "Points",
@@ -180,7 +180,7 @@ def near_bound(sums: np.ndarray, gnorm: np.ndarray, G: np.ndarray, p: float):
     value leaves :math:`\beta f_N + h \cdot (y - \bar x_N) \le 2 \beta f_N`: the far points
     pay nothing. :math:`\lVert \tilde g \rVert_q` is bounded by the computed ``g``'s plus
     the rounding of its sum (131 u of :math:`\sum_i |u_{ij}|`, ``G``) and of each dual
-    (about :math:`(p - 1)(d + 4) + 8` u of it); the sums carry ``2**-40``. The gap's unit
+    (``dual_rounding`` u of it); the sums carry ``2**-40``. The gap's unit
     is :math:`F = W f_N / W_N` (``f`` itself when every point is near). ``gnorm``: the
     computed ``g``'s q-norm; ``G``: :math:`\sum_i |u_i|`.
     """
@@ -199,11 +199,10 @@ def near_bound(sums: np.ndarray, gnorm: np.ndarray, G: np.ndarray, p: float):
 def gradient_rounding(G: np.ndarray, p: float) -> np.ndarray:
     """Return a bound on ``||g~ - g||_q``, the computed gradient's error; ``G = sum_i |u_i|``.
 
-    The rounding of its sum (131 u of ``G``) and of each dual (about
-    :math:`(p - 1)(d + 4) + 8` u of it).
+    The rounding of its sum (131 u of ``G``) and of each dual (``dual_rounding`` u of it).
     """
     d = G.shape[-1]
-    return (131.0 + (p - 1.0) * (d + 4) + 8.0) * 2.0**-53 * p_norm(G, dual_exponent(p), axis=-1)
+    return (131.0 + dual_rounding(p, d)) * 2.0**-53 * p_norm(G, dual_exponent(p), axis=-1)
 
 
 def carried_gap(at: _State, y_hat: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
@@ -376,7 +375,7 @@ def _moved_duals(pts: Points, rows: np.ndarray, y: np.ndarray, p: float, sums: n
     S = sums[:, LP_S] + np.sum(change * z, axis=(1, 2))
     A = sums[:, LP_A] + np.sum(mag * np.abs(z), axis=(1, 2))
     G = sums[:, LP_HEAD + 3 * d : LP_HEAD + 4 * d] + np.sum(mag, axis=2)
-    slack = _MARGIN + ((p - 1.0) * (d + 4) + 8.0) * 2.0**-52
+    slack = _MARGIN + dual_rounding(p, d) * 2.0**-52
     ratio = (p_norm(v, q, axis=1) + slack * wk) / np.where(own, wk, 1.0)
     excess = np.maximum(sums[:, LP_EXCESS], np.max(np.where(own, ratio, 0.0), axis=1))
     gs, gnorm = cancel_at_y(gs, sums[:, LP_ETA], p)

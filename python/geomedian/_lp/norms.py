@@ -9,7 +9,28 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["abs_power", "p_norm"]
+from .._contract import LP_INTEGER_MAX
+
+__all__ = ["abs_power", "by_squares", "dual_rounding", "p_norm"]
+
+
+def by_squares(p: float) -> bool:
+    """Return whether the Lp pass takes the powers of ``p`` by squares (an integer from 4)."""
+    return 4.0 <= p <= LP_INTEGER_MAX and p == int(p)
+
+
+def dual_rounding(p: float, d: int) -> float:
+    """Return a bound, in units of ``2**-53``, on the pass's relative error in each dual.
+
+    A dual is the power ``p - 1`` of ``a_ij = |z_ij| / N_i``, which carries the rounding
+    of ``z``, of the scale and of the norm's ``d`` terms: about ``d + 4`` units of ``a``,
+    ``p - 1`` times over, and 8 of the last steps. By squares (an integer ``p``) the dual
+    is ``a^(p-2) a`` of the computed ``a``, which then carries the root's error as well
+    (``pow``'s 4 units, and a unit of ``t`` per 4 of its terms' squares): at most
+    ``13 + (d + 5 log2 d) / p`` units of ``a``; the squares add ``p - 2``. Both within
+    ``(p - 1)(d + 16) + 8``.
+    """
+    return (p - 1.0) * (d + (16 if by_squares(p) else 4)) + 8.0
 
 
 def abs_power(a: np.ndarray, e: float) -> np.ndarray:

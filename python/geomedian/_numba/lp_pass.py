@@ -37,6 +37,7 @@ from .._contract import (
     LP_ICBRT_C0,
     LP_ICBRT_C1,
     LP_ICBRT_C2,
+    LP_INTEGER_MAX,
     LP_LANES,
     LP_LOG2_C0,
     LP_LOG2_C1,
@@ -88,8 +89,38 @@ def lp_sums_size(d):
 
 @njit(**KERNEL)
 def lp_kind(p):
-    """Return the kind of powers of p: 1 is p = 1.5, 2 is p = 3, 0 any other (pow_fast)."""
+    """Return the kind of powers of p: 1 is p = 1.5, 2 is p = 3, 3 an integer p, 0 any other.
+
+    Kind 3: an integer from 4 to ``LP_INTEGER_MAX``, its powers by squares; kind 0: pow_fast.
+    """
+    if 4.0 <= p <= LP_INTEGER_MAX and p == math.floor(p):
+        return 3
     return 1 if p == 1.5 else (2 if p == 3.0 else 0)
+
+
+@njit(**KERNEL)
+def lp_power_cutoff(n):
+    """Return the least v whose ``v^n`` is sure to be normal, a power of two: ``2^-(1022 // n)``."""
+    return math.ldexp(1.0, -(1022 // n))
+
+
+# Inlined into its callers, as the C++ kernel's (a loop per row: LLVM vectorises it).
+@njit(**KERNEL, inline="always")
+def power_by_squares(v, n, cutoff):
+    """Return ``v^n`` (n >= 1, v in [0, 1]) as power_by_squares of ``lp_rows.inc``.
+
+    The squares of v in turn, multiplied in where n has a bit, from the lowest; v below
+    ``cutoff`` as 0.
+    """
+    base = 0.0 if v < cutoff else v
+    r = 1.0
+    while True:
+        if n & 1:
+            r = r * base
+        n >>= 1
+        if n == 0:
+            return r
+        base = base * base
 
 
 ROOT_FLOOR = 2.0**-13  # sqrt(LP_FLOOR), exactly
@@ -287,6 +318,9 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
     if kind == 0:
         lp_powers_rows(nr, d, p, a, s, big, inv, t, sc, z, nn, ni)
         return
+    if kind == 3:
+        lp_integer_rows(nr, d, p, a, s, big, inv, t, sc, z, nn, ni)
+        return
     for j in range(d):
         for r in range(nr):
             a[j, r] = z[j, r] * inv[r]
@@ -373,6 +407,43 @@ def lp_powers_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
 
 
 @njit(**KERNEL, error_model="numpy")
+def lp_integer_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
+    """lp_geometry_rows of an integer p = n from 4 (kind 3), after big and its inverse.
+
+    ``lp_integer_rows`` of ``lp_rows.inc``: the terms ``m^n`` by squares, the roots by
+    pow_fast, ``a = m / root`` and ``s = sign(r_j) a^(n-2) a`` by squares of the computed a.
+    """
+    n = int(p)
+    cut_p = lp_power_cutoff(n)
+    cut_h = lp_power_cutoff(n - 2)
+    for j in range(d):
+        for r in range(nr):
+            a[j, r] = z[j, r] * inv[r]
+            t[r] += power_by_squares(abs(a[j, r]), n, cut_p)
+    b = 1.0 / p
+    slow = False
+    for r in range(nr):
+        root[r] = pow_fast(t[r], b)
+        slow |= root[r] != root[r]
+    if slow:
+        settle_powers(root, t, b, nr)
+    for r in range(nr):  # inv: the scale 1 / big until 1 / root comes
+        zero = big[r] == 0.0
+        rt = 1.0 if zero else root[r]
+        iv = 1.0 / rt
+        ni[r] = inv[r] * iv
+        inv[r] = iv
+        nn[r] = 0.0 if zero else big[r] * rt
+    for j in range(d):
+        for r in range(nr):
+            rv = a[j, r]
+            ak = abs(rv) * inv[r]
+            a[j, r] = ak
+            sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
+            s[j, r] = sign * (power_by_squares(ak, n - 2, cut_h) * ak)
+
+
+@njit(**KERNEL, error_model="numpy")
 def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, work, blk,
             excess, nearest, nearest_row, closest, closest_x):
     """Rows ``t0 + r``, ``r < nr``, into lanes ``r % LP_LANES`` (t0 - lo: whole groups).
@@ -390,6 +461,8 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
     h0 = G0 + d
     p0 = h0 + d
     c0 = p0 + d
+    n = int(p) if kind == 3 else 0
+    cut_h = lp_power_cutoff(n - 2) if kind == 3 else 0.0
     z = work[W_HEAD : W_HEAD + d]
     zs = work[W_HEAD + d : W_HEAD + 2 * d]
     a = work[W_HEAD + 2 * d : W_HEAD + 3 * d]
@@ -449,7 +522,10 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
             blk[(b0 + j) * L + ln] += abs(wz)
             blk[(G0 + j) * L + ln] += abs(u)
             # p = 3: s = a^2 to one rounding, so v a is v^1.5 to half an ulp (no square root).
-            if kind == 2:
+            if kind == 3:  # a^(p-2) by squares, as s took it; v a is v^q
+                h = floor_h if aj < LP_FLOOR else power_by_squares(aj, n - 2, cut_h)
+                qs += v * aj
+            elif kind == 2:
                 h = max(aj, LP_FLOOR)
                 qs += v * aj
             elif kind == 1:
@@ -530,7 +606,8 @@ def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     kind = lp_kind(p)
     q = p / (p - 1.0)
     reductions = cube_root_reductions(d)
-    floor_h = LP_FLOOR ** (p - 2.0) if kind == 0 else 0.0  # a^(p-2), a floored
+    # a^(p-2), a floored (exactly a power of two, or 0, for an integer p)
+    floor_h = LP_FLOOR ** (p - 2.0) if kind == 0 or kind == 3 else 0.0
     end = lp_additive_end(d)
     L = LP_LANES
     blk = np.zeros(end * L)
