@@ -235,6 +235,32 @@ def test_powers_by_squares_measure_the_excess_of_their_duals(backend, rng, p, d)
     assert (s == 0).any() or p < 64  # some duals below the cutoff (2^-16 at p = 64)
 
 
+@pytest.mark.parametrize("p", [1.2, 1.5, 3.0, 4.0, 10.0, 10.5, 256.0])
+@pytest.mark.parametrize("d", [2, 3, 8])
+def test_gradient_is_within_its_rounding_bound(backend, rng, p, d):
+    # The near bound rests on ||g~ - g||_q <= gradient_rounding(G, p): the pass's gradient
+    # against the exact duals' sum, redone in long double, on points whose coordinates span
+    # 2^-30 .. 2^30 of each other, at y where some ratios are near 1 and some tiny.
+    from geomedian._lp.certificate import dual_exponent
+    from geomedian._lp.newton import gradient_rounding
+
+    x = rng.standard_normal((300, d)) * np.exp2(rng.uniform(-30, 30, (300, d)))
+    w = rng.uniform(0.5, 2.0, 300)
+    y = rng.standard_normal((1, d))
+    sums = kernels(backend).lp_pass(x[None], w[None], np.zeros(1, np.int64), y, None, None, p, 1)
+    g = sums[0, c.LP_HEAD : c.LP_HEAD + d]
+    G = sums[:, c.LP_HEAD + 3 * d : c.LP_HEAD + 4 * d]
+    ld = np.longdouble
+    z = y[0].astype(ld) - x.astype(ld)
+    big = np.max(np.abs(z), axis=1, keepdims=True)
+    r = np.abs(z) / big
+    a = r / np.sum(r ** ld(p), axis=1, keepdims=True) ** (1 / ld(p))
+    exact = np.sum(w[:, None].astype(ld) * np.sign(z) * a ** ld(p - 1), axis=0)
+    q = dual_exponent(p)
+    err = np.sum(np.abs(exact - g.astype(ld)) ** ld(q)) ** (1 / ld(q))
+    assert err <= gradient_rounding(G, p)[0], (float(err), float(gradient_rounding(G, p)[0]))
+
+
 def test_nearest_coordinate_ties_keep_the_smaller_value(backend):
     # Rows at y_0 - 1 and y_0 + 1 (in either order, across lanes and chunks): x_i0 = -1.
     y = np.zeros((1, 2))
