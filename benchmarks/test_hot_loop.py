@@ -9,7 +9,8 @@ Rows: ``geometric_median`` and ``solve`` on both backends (validation, backend c
 the result object included), the kernel entries they call, called directly on ready
 arrays (``solve_f64`` on (1, n, d) for ``solve``; ``median_f64`` on (n, d), which
 ``geometric_median`` takes for one small float array under default options), so the
-gap between a row and its entry is the per-call Python overhead, and hdmedians'
+gap between a row and its entry is the per-call Python overhead, ``solve`` with
+``p = 1.5, 3, 10`` (the Lp Newton solve, whose steps are driven from Python), and hdmedians'
 ``geomedian`` when installed. The end-of-run table gives microseconds per call and the
 ratio to hdmedians.
 """
@@ -57,6 +58,16 @@ def test_kernel_call(benchmark, record, points, backend, entry):
         status = benchmark(impl.median_f64, points, 2, 1e-10, 1000)[1]
     assert status == 0  # certified
     _row(record, benchmark, f"kernel only ({backend}.{entry})")
+
+
+@pytest.mark.parametrize("p", [1.5, 3.0, 10.0], ids=str)
+def test_lp_call(benchmark, record, points, backend, p):
+    """``solve`` with ``p != 2``: Newton's steps and their certificates, a pass each."""
+    benchmark.group = "hot-loop-20x3"
+    res = benchmark(geomedian.solve, points, p=p, backend=backend)
+    assert res.converged
+    benchmark.extra_info["passes"] = int(res.n_passes)
+    _row(record, benchmark, f"geomedian.solve p={p:g} {backend}")
 
 
 def test_hdmedians(benchmark, record, points):

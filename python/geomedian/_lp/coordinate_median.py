@@ -15,7 +15,13 @@ import numpy as np
 
 from .certificate import ALLOWANCE, Bound, U
 
-__all__ = ["SELECT_POINTS", "balance_bound", "coordinate_median", "coordinate_median_bound"]
+__all__ = [
+    "SELECT_POINTS",
+    "balance_bound",
+    "coordinate_median",
+    "coordinate_median_bound",
+    "median_in_place",
+]
 
 SELECT_POINTS = 4096  # from this many points, weighted problems select one at a time
 _SAMPLE = 1024
@@ -74,7 +80,7 @@ def coordinate_median(
     """
     if w is None:
         if missing is None:
-            return _middle(xt if reorder else xt.copy())
+            return median_in_place(xt if reorder else xt.copy())
         return np.nanmedian(np.where(missing[:, None, :], np.nan, xt), axis=-1)
     if xt.shape[-1] > SELECT_POINTS and (np.sum(w, axis=-1) > 0).all():
         y = np.empty(xt.shape[:2])
@@ -93,7 +99,7 @@ def coordinate_median(
     return np.where(a == b, a, (a + b) * 0.5)
 
 
-def _middle(xt: np.ndarray) -> np.ndarray:
+def median_in_place(xt: np.ndarray) -> np.ndarray:
     """Return ``np.median(xt, axis=-1)``, reordering ``xt`` in place.
 
     One selection, of the upper middle value; the lower one (for an even count) is the
