@@ -104,25 +104,6 @@ def lp_power_cutoff(n):
     return math.ldexp(1.0, -(1022 // n))
 
 
-# Inlined into its callers, as the C++ kernel's (a loop per row: LLVM vectorises it).
-@njit(**KERNEL, inline="always")
-def power_by_squares(v, n, cutoff):
-    """Return ``v^n`` (n >= 1, v in [0, 1]) as power_by_squares of ``lp_rows.inc``.
-
-    The squares of v in turn, multiplied in where n has a bit, from the lowest; v below
-    ``cutoff`` as 0.
-    """
-    base = 0.0 if v < cutoff else v
-    r = 1.0
-    while True:
-        if n & 1:
-            r = r * base
-        n >>= 1
-        if n == 0:
-            return r
-        base = base * base
-
-
 ROOT_FLOOR = 2.0**-13  # sqrt(LP_FLOOR), exactly
 BOUNDED_Q = 512.0  # the largest q whose excess is bounded, not measured
 
@@ -276,9 +257,10 @@ def add_chunk(acc, err, part, d):
 # a block of BLOCK_ROWS rows per lane.
 TILE_ROWS = 128
 # Rows of the tile's work array: big, its inverse, t, the inverse cube root's scale (the
-# root, for other p), N and 1 / N, N and 1 / N of the shifted z (unused); then z, the
-# shifted z, a and s, d rows each.
-W_BIG, W_INV, W_T, W_SCALE, W_N, W_IN, W_NS, W_INS, W_HEAD = range(9)
+# root, for other p), N and 1 / N, N and 1 / N of the shifted z (unused), an integer p's
+# squares and their product (power_by_squares_rows), the signs; then z, the shifted z, a,
+# s and an integer p's a^(p-2) (the Hessian's), d rows each.
+W_BIG, W_INV, W_T, W_SCALE, W_N, W_IN, W_NS, W_INS, W_BASE, W_POWER, W_SIGN, W_HEAD = range(12)
 
 
 @njit(**KERNEL)
@@ -319,7 +301,8 @@ def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
         lp_powers_rows(nr, d, p, a, s, big, inv, t, sc, z, nn, ni)
         return
     if kind == 3:
-        lp_integer_rows(nr, d, p, a, s, big, inv, t, sc, z, nn, ni)
+        lp_integer_rows(nr, d, p, a, s, work[W_HEAD + 4 * d : W_HEAD + 5 * d], big, inv, t, sc,
+                        z, nn, ni, work)  # fmt: skip
         return
     for j in range(d):
         for r in range(nr):
@@ -406,20 +389,47 @@ def lp_powers_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
             s[j, r] = sign * ((s[j, r] / (m if m > 0.0 else 1.0)) * t[r])
 
 
+@njit(**KERNEL)
+def power_by_squares_rows(v, n, cutoff, base, out, nr):
+    """Write ``|v[r]|^n`` (n >= 1) into out, rows ``r < nr``: power_by_squares of ``lp_rows.inc``.
+
+    The squares of ``|v|`` in turn, multiplied in where n has a bit, from the lowest;
+    ``|v|`` below ``cutoff`` (``lp_power_cutoff``) as 0. Each step is a loop over the rows
+    (which LLVM vectorises), as the C++ kernel takes each for a vector of rows.
+    """
+    for r in range(nr):
+        m = abs(v[r])
+        base[r] = 0.0 if m < cutoff else m
+        out[r] = 1.0
+    while True:
+        if n & 1:
+            for r in range(nr):
+                out[r] = out[r] * base[r]
+        n >>= 1
+        if n == 0:
+            return
+        for r in range(nr):
+            base[r] = base[r] * base[r]
+
+
 @njit(**KERNEL, error_model="numpy")
-def lp_integer_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
+def lp_integer_rows(nr, d, p, a, s, h, big, inv, t, root, z, nn, ni, work):
     """lp_geometry_rows of an integer p = n from 4 (kind 3), after big and its inverse.
 
     ``lp_integer_rows`` of ``lp_rows.inc``: the terms ``m^n`` by squares, the roots by
-    pow_fast, ``a = m / root`` and ``s = sign(r_j) a^(n-2) a`` by squares of the computed a.
+    pow_fast, ``a = m / root`` and ``s = sign(r_j) a^(n-2) a`` by squares of the computed a,
+    whose ``a^(n-2)`` goes into h (the Hessian's, which the C++ kernel forms again).
     """
     n = int(p)
     cut_p = lp_power_cutoff(n)
     cut_h = lp_power_cutoff(n - 2)
+    base, power, sign = work[W_BASE], work[W_POWER], work[W_SIGN]
     for j in range(d):
         for r in range(nr):
             a[j, r] = z[j, r] * inv[r]
-            t[r] += power_by_squares(abs(a[j, r]), n, cut_p)
+        power_by_squares_rows(a[j], n, cut_p, base, power, nr)
+        for r in range(nr):
+            t[r] += power[r]
     b = 1.0 / p
     slow = False
     for r in range(nr):
@@ -437,10 +447,11 @@ def lp_integer_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
     for j in range(d):
         for r in range(nr):
             rv = a[j, r]
-            ak = abs(rv) * inv[r]
-            a[j, r] = ak
-            sign = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
-            s[j, r] = sign * (power_by_squares(ak, n - 2, cut_h) * ak)
+            sign[r] = 1.0 if rv > 0.0 else (-1.0 if rv < 0.0 else 0.0)
+            a[j, r] = abs(rv) * inv[r]
+        power_by_squares_rows(a[j], n - 2, cut_h, base, h[j], nr)
+        for r in range(nr):
+            s[j, r] = sign[r] * (h[j, r] * a[j, r])
 
 
 @njit(**KERNEL, error_model="numpy")
@@ -461,12 +472,11 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
     h0 = G0 + d
     p0 = h0 + d
     c0 = p0 + d
-    n = int(p) if kind == 3 else 0
-    cut_h = lp_power_cutoff(n - 2) if kind == 3 else 0.0
     z = work[W_HEAD : W_HEAD + d]
     zs = work[W_HEAD + d : W_HEAD + 2 * d]
     a = work[W_HEAD + 2 * d : W_HEAD + 3 * d]
     sv = work[W_HEAD + 3 * d : W_HEAD + 4 * d]
+    hv = work[W_HEAD + 4 * d : W_HEAD + 5 * d]  # kind 3: a^(p-2)
     weighted = w.shape[0] > 0
     for j in range(d):
         for r in range(nr):
@@ -523,7 +533,7 @@ def lp_tile(x, w, t0, nr, d, y, shift, near, p, q, kind, reductions, floor_h, wo
             blk[(G0 + j) * L + ln] += abs(u)
             # p = 3: s = a^2 to one rounding, so v a is v^1.5 to half an ulp (no square root).
             if kind == 3:  # a^(p-2) by squares, as s took it; v a is v^q
-                h = floor_h if aj < LP_FLOOR else power_by_squares(aj, n - 2, cut_h)
+                h = floor_h if aj < LP_FLOOR else hv[j, r]
                 qs += v * aj
             elif kind == 2:
                 h = max(aj, LP_FLOOR)
@@ -618,7 +628,7 @@ def lp_rows(x, w, lo, hi, d, y, shift, near, p, out):
     nearest_row = np.full(L, -1.0)
     closest = np.full(d * L, np.inf)
     closest_x = np.zeros(d * L)
-    work = np.empty((W_HEAD + 4 * d, TILE_ROWS))
+    work = np.empty((W_HEAD + 5 * d, TILE_ROWS))
     full = lo + (hi - lo) // L * L
     group = BLOCK_ROWS * L
     for g in range(lo, full, group):
