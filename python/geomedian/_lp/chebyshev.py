@@ -42,6 +42,7 @@ __all__ = [
     "chebyshev_median",
     "explicit_program",
     "gradient_duals",
+    "largest_coordinate",
     "margins",
     "merged_duplicates",
     "newton_start",
@@ -112,10 +113,25 @@ def explicit_program(x: np.ndarray, w: np.ndarray, c: np.ndarray, y: np.ndarray,
     return y + ynew, u
 
 
+def largest_coordinate(a: np.ndarray) -> np.ndarray:
+    """Return ``np.argmax(a, axis=0)`` of ``a`` ``(d, n)`` (no NaN): the first largest per column.
+
+    By comparisons one row at a time: NumPy's argmax along the outer axis of a C-order
+    array goes column by column, an order of magnitude slower on many points.
+    """
+    top = np.zeros(a.shape[1], dtype=np.intp)
+    best = a[0].copy()
+    for j in range(1, a.shape[0]):
+        larger = a[j] > best
+        top[larger] = j
+        np.maximum(best, a[j], out=best)
+    return top
+
+
 def gradient_duals(z: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Return the duals ``u`` ``(d, m)``: ``w_i sign(z_ij)`` at each point's largest ``|z_ij|``."""
     m = z.shape[1]
-    top = np.argmax(np.abs(z), axis=0)
+    top = largest_coordinate(np.abs(z))
     u = np.zeros_like(z)
     u[top, np.arange(m)] = w * np.sign(z[top, np.arange(m)])
     return u
@@ -129,7 +145,7 @@ def margins(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     d, n = z.shape
     a = np.abs(z)
-    top = np.argmax(a, axis=0)
+    top = largest_coordinate(a)
     first = a[top, np.arange(n)]
     a[top, np.arange(n)] = -1.0
     second = np.max(a, axis=0) if d > 1 else np.zeros(n)
@@ -238,16 +254,16 @@ def _one(xt: np.ndarray, w: np.ndarray, y: np.ndarray, tol: float, max_rounds: i
             status = STATUS_STALLED
             break
         ynew, ue = ynew[0], ue[0]
-        u[:, explicit] = ue
+        zy = ynew[:, None] - xt
+        ay = np.abs(zy)
         if rho != np.inf:  # the linear points' duals are their gradients at ynew
-            u[:, lin] = 0.0
-            zn = ynew[:, None] - xt[:, lin]
-            topn = np.argmax(np.abs(zn), axis=0)
-            u[topn, cols] = w[cols] * np.sign(zn[topn, np.arange(cols.size)])
+            u = np.zeros_like(xt)
+            top = largest_coordinate(ay)[cols]
+            u[top, cols] = w[cols] * np.sign(zy[top, cols])
+        u[:, explicit] = ue
         moved = not np.array_equal(ynew, y)
         y = ynew
-        zy = y[:, None] - xt
-        bound = lower_bound(zy[None], w[None], np.max(np.abs(zy), axis=0)[None], u[None], np.inf,
+        bound = lower_bound(zy[None], w[None], np.max(ay, axis=0)[None], u[None], np.inf,
                             cancel=False)  # fmt: skip
         f, lb = bound.objective[0], bound.lower_bound[0]
         if f - lb <= tol * f or rho == np.inf:
