@@ -56,10 +56,10 @@ def p_norm(z: np.ndarray, p: float, axis: int) -> np.ndarray:
     # ndarray methods, not np.max / np.sum: the same reductions, without their dispatch,
     # which costs more than the reduction on the few values of a small problem.
     m = np.abs(z)
+    if p == 1.0:
+        return m.sum(axis=axis)
     big = m.max(axis=axis, keepdims=True)
     if p == np.inf:
         return big.squeeze(axis)
-    if p == 1.0:
-        return m.sum(axis=axis)
     r = m / np.where(big > 0, big, 1.0)
     return big.squeeze(axis) * abs_power(r, p).sum(axis=axis) ** (1.0 / p)
