@@ -272,6 +272,18 @@ def settle_powers(v, base, b, rows):
     return v
 
 
+@njit(**KERNEL)
+def p_roots(t, root, p, nr):
+    """Write ``t[r]^(1/p)`` into root, rows ``r < nr``: pow_fast, pow where it left NaN."""
+    b = 1.0 / p
+    slow = False
+    for r in range(nr):
+        root[r] = pow_fast(t[r], b)
+        slow |= root[r] != root[r]
+    if slow:
+        settle_powers(root, t, b, nr)
+
+
 @njit(**KERNEL, error_model="numpy")
 def lp_geometry_rows(z, nr, d, p, kind, reductions, a, s, work, nn, ni):
     """lp_geometry_rows of ``lp_rows.inc``, rows ``z[:, r]`` (``r < nr``): N into nn, 1 / N into ni.
@@ -366,13 +378,7 @@ def lp_powers_rows(nr, d, p, a, s, big, inv, t, root, z, nn, ni):
     for j in range(d):
         for r in range(nr):
             t[r] += s[j, r]
-    b = 1.0 / p
-    slow = False
-    for r in range(nr):
-        root[r] = pow_fast(t[r], b)
-        slow |= root[r] != root[r]
-    if slow:
-        settle_powers(root, t, b, nr)
+    p_roots(t, root, p, nr)
     for r in range(nr):  # a^(p-1) = (m^p / m) root^(1-p), root^(1-p) = root / t
         zero = big[r] == 0.0
         rt = 1.0 if zero else root[r]
@@ -430,13 +436,7 @@ def lp_integer_rows(nr, d, p, a, s, h, big, inv, t, root, z, nn, ni, work):
         power_by_squares_rows(a[j], n, cut_p, base, power, nr)
         for r in range(nr):
             t[r] += power[r]
-    b = 1.0 / p
-    slow = False
-    for r in range(nr):
-        root[r] = pow_fast(t[r], b)
-        slow |= root[r] != root[r]
-    if slow:
-        settle_powers(root, t, b, nr)
+    p_roots(t, root, p, nr)
     for r in range(nr):  # inv: the scale 1 / big until 1 / root comes
         zero = big[r] == 0.0
         rt = 1.0 if zero else root[r]
