@@ -211,7 +211,7 @@ def upper_bound_of_minimum(x, p, y0):
         return best
 
 
-@pytest.mark.parametrize("p", [1.05, 2.5, 10.0])
+@pytest.mark.parametrize("p", [1.05, 2.5, 10.0, 256.0])  # 10 and 256: by squares
 @pytest.mark.parametrize("scale", [2.0**-1000, 1.0, 2.0**1000, "far"])
 def test_lower_bound_is_below_the_minimum_in_high_precision(backend, rng, p, scale):
     x = rng.standard_exponential((60, 3)) * [1.0, 3.0, 0.5]
