@@ -525,11 +525,12 @@ def newton_median(
             # f equal; there a step that leaves f within its rounding and shrinks the
             # gradient is progress the certificate will see, and no other.
             level = tr.objective <= f0 + _F_NOISE * np.abs(f0)
-            smaller = np.sum(tr.gradient**2, axis=1) < np.sum(sub.gradient[idx] ** 2, axis=1)
             unresolved = np.abs(t[idx] * slope[idx]) <= _F_NOISE * np.abs(f0)
             ok = (tr.objective <= f0 + _ARMIJO * t[idx] * slope[idx]) & ~unresolved
             ok |= certified_gap(tr.objective, tr.lower_bound, tr.near_gap, tr.spread) <= tol
-            ok |= level & smaller & unresolved
+            if (level & unresolved).any():  # the gradient's norm judges these alone
+                smaller = np.sum(tr.gradient**2, axis=1) < np.sum(sub.gradient[idx] ** 2, axis=1)
+                ok |= level & smaller & unresolved
             blind[idx[~ok & unresolved]] += 1
             acc = idx[ok]
             ynew[acc] = trial[ok]
