@@ -40,6 +40,13 @@ def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
     # One problem: views, not copies (its tableau can be large).
     T, cost, basis = (np.stack(part) if K > 1 else part[0][None] for part in zip(*starts))
     R, N = T.shape[1], T.shape[2] - 1
+    if rho == np.inf:  # the rows m + j into the starting basis (see _start)
+        every = np.arange(K)
+        for row in range(m, R):
+            if K == 1:
+                _pivot(T[0], row, int(basis[0, row]))
+            else:
+                _pivots(T, every, np.full(K, row), basis[:, row])
     scale = np.maximum(np.max(np.abs(cost), axis=1), np.finfo(float).tiny)
     tol_cost = 64 * np.finfo(float).eps * scale * (1 + d)
     tol_pivot = 1e-9
@@ -70,21 +77,15 @@ def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
         ratio = np.where(ok, T[k, :, N] / np.where(ok, col, 1.0), np.inf)
         ties = ratio <= ratio.min(axis=1, keepdims=True)
         r = np.argmin(np.where(ties, basis[k], np.iinfo(np.int64).max), axis=1)
-        if k.size == 1:  # in place, touching the rows that change
+        if k.size == 1:
             _pivot(T[k[0]], int(r[0]), int(e[0]))
         else:
-            L = np.arange(k.size)
-            Tk = T[k]
-            Tk[L, r] /= Tk[L, r, e][:, None]
-            pc = Tk[L, :, e]
-            pc[L, r] = 0.0
-            Tk -= pc[:, :, None] * Tk[L, r][:, None, :]
-            T[k] = Tk
+            _pivots(T, k, r, e)
         obj[k] -= obj[k, e][:, None] * T[k, r, :N]
         basis[k, r] = e
         rhs = np.maximum(T[k, :, N], 0.0)  # rounding below 0 on degenerate rows
         T[k, :, N] = rhs
-        new = np.einsum("kr,kr->k", np.take_along_axis(cost[k], basis[k], axis=1), rhs)
+        new = np.einsum("kr,kr->k", cost[k[:, None], basis[k]], rhs)
         run[k] = np.where(new >= value[k], run[k] + 1, 0)
         value[k] = np.minimum(value[k], new)
     y = np.zeros((K, d))
@@ -95,7 +96,11 @@ def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
 
 
 def _start(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
-    """Return the tableau ``(m + d, N + 1)`` in the starting basis, the costs and the basis."""
+    """Return the tableau ``(m + d, N + 1)``, the costs and the starting basis.
+
+    With a box the tableau is in that basis; without, rows ``m + j`` are still to be
+    pivoted onto ``basis[m + j]`` (the caller does so for all its programs at once).
+    """
     m, d = x.shape
     boxed = rho != np.inf
     R = m + d
@@ -138,9 +143,9 @@ def _start(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
     else:
         if np.any(c != 0):
             raise ValueError("a linear term needs a box")
-        basis[m:] = a_cols[int(np.argmax(w))]  # level 0 whichever point it is
-        for r in range(m, R):  # the slack rows are canonical already
-            _pivot(T, r, basis[r])
+        # Level 0 whichever point it is; the caller pivots rows m + j onto these columns
+        # (the slack rows are canonical already), all programs' at once.
+        basis[m:] = a_cols[int(np.argmax(w))]
     return T, cost, basis
 
 
@@ -160,6 +165,19 @@ def _read(T, obj, basis, x, w, rho):
     level[basis] = T[:, N]
     u = (level[: m * d] - level[m * d : 2 * m * d]).reshape(m, d).T
     return y, u
+
+
+def _pivots(T: np.ndarray, k: np.ndarray, r: np.ndarray, e: np.ndarray) -> None:
+    """Pivot each tableau ``T[k[i]]`` on row ``r[i]``, column ``e[i]``, in place.
+
+    As :func:`_pivot` of each, in one NumPy call per step for them all: only the rows with
+    a nonzero in the column change.
+    """
+    T[k, r] /= T[k, r, e][:, None]
+    col = T[k, :, e]
+    col[np.arange(k.size), r] = 0.0
+    kk, rows = np.nonzero(col)
+    T[k[kk], rows] -= col[kk, rows][:, None] * T[k[kk], r[kk]]
 
 
 def _pivot(T: np.ndarray, r: int, e: int) -> None:
