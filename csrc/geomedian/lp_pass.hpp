@@ -37,8 +37,9 @@
 // otherwise; divisions and square roots most of the rest); an integer p from 4 to
 // lp_integer_max takes its powers by squares and only its roots by pow_fast; any other p
 // takes its powers as 2^(b log2 a) of polynomials and bits (pow_fast, lp_rows.inc;
-// std::pow outside its range). The loops are plain (no reassociation, no contraction: the file is
-// compiled with -ffp-contract=off): the Numba mirror (lp_pass.py) gets the same bits.
+// std::pow outside its range). The loops are plain (no reassociation, no contraction:
+// the file is compiled with -ffp-contract=off): the Numba mirror (lp_pass.py) gets the
+// same bits.
 #pragma once
 
 #include <cmath>
