@@ -26,6 +26,7 @@ import numpy as np
 __all__ = ["chebyshev_programs"]
 
 _DEGENERATE_RUN = 16  # degenerate pivots in a row before Bland's rule takes over
+_NO_ROW = np.iinfo(np.int64).max  # beyond every basic index (np.iinfo costs a call a step)
 
 
 def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
@@ -76,7 +77,7 @@ def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
                 continue
         ratio = np.where(ok, T[k, :, N] / np.where(ok, col, 1.0), np.inf)
         ties = ratio <= ratio.min(axis=1, keepdims=True)
-        r = np.argmin(np.where(ties, basis[k], np.iinfo(np.int64).max), axis=1)
+        r = np.argmin(np.where(ties, basis[k], _NO_ROW), axis=1)
         if k.size == 1:
             _pivot(T[k[0]], int(r[0]), int(e[0]))
         else:
