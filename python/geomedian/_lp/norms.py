@@ -25,8 +25,9 @@ def dual_rounding(p: float, d: int) -> float:
     A dual is the power ``p - 1`` of ``a_ij = |z_ij| / N_i``, which carries the rounding
     of ``z``, of the scale and of the norm's ``d`` terms: about ``d + 4`` units of ``a``,
     ``p - 1`` times over, and 8 of the last steps. By squares (an integer ``p``) the dual
-    is ``a^(p-2) a`` of the computed ``a``, which then carries the root's error as well
-    (``pow``'s 4 units, and a unit of ``t`` per 4 of its terms' squares): at most
+    is ``a^(p-2) a`` of the computed ``a``, which then carries the root's error as well:
+    ``pow``'s 4 units, and the terms' (each ``m^p`` carries ``p`` times the 3 units of
+    ``m`` and the squares' ``p - 1``, which the root divides by ``p``): at most
     ``13 + (d + 5 log2 d) / p`` units of ``a``; the squares add ``p - 2``. Both within
     ``(p - 1)(d + 16) + 8``.
     """
