@@ -233,6 +233,27 @@ def test_batches_weights_nan_omit_and_nodata(backend, rng, p):
         assert res.converged[k]
 
 
+def test_alone_and_in_a_batch_the_same_bits(backend):
+    # Each problem of a batch is solved as it is alone, bit for bit and pass for pass,
+    # beside a problem scaled by 1e4 and one with far rows. (A Hessian of another memory
+    # layout where the batch's state was copied and the lone problem's not rounded its
+    # Newton step otherwise: p = 1.05, d = 12, the third problem of this draw.)
+    rng = np.random.default_rng(5)
+    for p in (1.05, 1.5, 3.0, 10.0, 2.5):
+        for d in (2, 5, 12):
+            x = rng.standard_normal((6, 300, d))
+            x[3] *= 1e4
+            x[4, :20] += 1e9
+            w = rng.uniform(0.1, 2, (6, 300))
+            for weights in (None, w):
+                batch = geomedian.solve(x, weights, p=p, backend=backend)
+                for k in range(6):
+                    one = geomedian.solve(x[k], None if weights is None else w[k], p=p,
+                                          backend=backend)  # fmt: skip
+                    np.testing.assert_array_equal(one.median, batch.median[k], err_msg=(p, d, k))
+                    assert one.n_passes == batch.n_passes[k]
+
+
 def test_nan_policies(backend):
     x = np.array([[[0.0, 0.0], [np.nan, 1.0], [2.0, 2.0]], [[0.0, 0.0], [1.0, 1.0], [2.0, 5.0]]])
     with pytest.raises(ValueError, match="NaN"):
