@@ -42,12 +42,8 @@ def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
     T, cost, basis = (np.stack(part) if K > 1 else part[0][None] for part in zip(*starts))
     R, N = T.shape[1], T.shape[2] - 1
     if rho == np.inf:  # the rows m + j into the starting basis (see _start)
-        every = np.arange(K)
         for row in range(m, R):
-            if K == 1:
-                _pivot(T[0], row, int(basis[0, row]))
-            else:
-                _pivots(T, every, np.full(K, row), basis[:, row])
+            _pivots(T, np.arange(K), np.full(K, row), basis[:, row])
     scale = np.maximum(np.max(np.abs(cost), axis=1), np.finfo(float).tiny)
     tol_cost = 64 * np.finfo(float).eps * scale * (1 + d)
     tol_pivot = 1e-9
@@ -78,10 +74,7 @@ def chebyshev_programs(x: np.ndarray, w: np.ndarray, c: np.ndarray, rho: float):
         ratio = np.where(ok, T[k, :, N] / np.where(ok, col, 1.0), np.inf)
         ties = ratio <= ratio.min(axis=1, keepdims=True)
         r = np.argmin(np.where(ties, basis[k], _NO_ROW), axis=1)
-        if k.size == 1:
-            _pivot(T[k[0]], int(r[0]), int(e[0]))
-        else:
-            _pivots(T, k, r, e)
+        _pivots(T, k, r, e)
         obj[k] -= obj[k, e][:, None] * T[k, r, :N]
         basis[k, r] = e
         rhs = np.maximum(T[k, :, N], 0.0)  # rounding below 0 on degenerate rows
@@ -171,19 +164,11 @@ def _read(T, obj, basis, x, w, rho):
 def _pivots(T: np.ndarray, k: np.ndarray, r: np.ndarray, e: np.ndarray) -> None:
     """Pivot each tableau ``T[k[i]]`` on row ``r[i]``, column ``e[i]``, in place.
 
-    As :func:`_pivot` of each, in one NumPy call per step for them all: only the rows with
-    a nonzero in the column change.
+    In one NumPy call per step for them all, touching only the rows with a nonzero in the
+    column: the columns are sparse.
     """
     T[k, r] /= T[k, r, e][:, None]
     col = T[k, :, e]
     col[np.arange(k.size), r] = 0.0
     kk, rows = np.nonzero(col)
     T[k[kk], rows] -= col[kk, rows][:, None] * T[k[kk], r[kk]]
-
-
-def _pivot(T: np.ndarray, r: int, e: int) -> None:
-    T[r] /= T[r, e]
-    col = T[:, e].copy()
-    col[r] = 0.0
-    rows = np.flatnonzero(col)  # the columns are sparse: few rows change
-    T[rows] -= col[rows, None] * T[r]
