@@ -261,6 +261,15 @@ def test_gradient_is_within_its_rounding_bound(backend, rng, p, d):
     assert err <= gradient_rounding(G, p)[0], (float(err), float(gradient_rounding(G, p)[0]))
 
 
+def test_the_python_layer_knows_which_p_go_by_squares():
+    # The near bound's dual rounding (norms.by_squares) follows the pass's kind of powers.
+    from geomedian._lp.norms import by_squares
+    from geomedian._numba.lp_pass import lp_kind
+
+    for p in (1.05, 1.5, 2.5, 3.0, 3.5, 4.0, 4.5, 10.0, 256.0, 512.0, 513.0, 1024.0):
+        assert by_squares(p) == (lp_kind(p) == 3), p
+
+
 def test_nearest_coordinate_ties_keep_the_smaller_value(backend):
     # Rows at y_0 - 1 and y_0 + 1 (in either order, across lanes and chunks): x_i0 = -1.
     y = np.zeros((1, 2))
